@@ -1,0 +1,21 @@
+# The two entry points a newcomer needs (README): `make demo` and `make test`.
+.PHONY: setup demo test lint bench bench-quick
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	.venv/bin/pos-client demo
+
+test: setup
+	.venv/bin/ruff check .
+	.venv/bin/python -m pytest -q
+
+lint: setup
+	.venv/bin/ruff check .
+
+bench: setup
+	.venv/bin/python -m bench
+
+bench-quick: setup
+	.venv/bin/python -m bench --quick --json

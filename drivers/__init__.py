@@ -1,0 +1,1 @@
+"""Device drivers: card readers and receipt printers, turned into plain events."""

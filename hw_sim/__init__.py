@@ -1,0 +1,1 @@
+"""Hardware simulators used by the demo and the tests."""
