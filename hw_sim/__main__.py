@@ -1,0 +1,3 @@
+from hw_sim.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""Entry point: `pos-client` with no arguments starts the app; subcommands are for scripts.
+
+Each capability registers its subcommands from its own module listed in COMMAND_MODULES,
+so adding one never edits the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+from pos_client.cli.base import COMMON, EXIT_USAGE, Outcome, emit
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "pos_client.cli.core",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pos-client", description="Loyalty client for the store till.", parents=[COMMON]
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pos_client.errors import PosError
+
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    as_json = bool(getattr(args, "json", False))
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        from pos_client.app.run import run_app
+
+        return run_app(getattr(args, "home", None))
+    try:
+        outcome: Outcome = handler(args)
+    except PosError as exc:
+        _error(str(exc), exc.exit_code, as_json)
+        return exc.exit_code
+    except (ValueError, TypeError) as exc:
+        _error(str(exc), EXIT_USAGE, as_json)
+        return EXIT_USAGE
+    emit(outcome, as_json)
+    return outcome.exit_code
+
+
+def _error(message: str, code: int, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps({"error": message, "exit_code": code}) + "\n")
+    sys.stderr.write(f"pos-client: {message}\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
