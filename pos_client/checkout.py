@@ -85,7 +85,7 @@ def _hash(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _sale_hash(basket: Basket) -> str:
+def sale_content_hash(basket: Basket) -> str:
     return _hash({"member": basket.member_id, "lines": [
         [li.sku, li.ean, li.category, li.qty, li.unit_cents] for li in basket.lines]})
 
@@ -103,7 +103,7 @@ def commit_sale(
     if not basket.lines:
         raise UsageError("the basket is empty")
     sid = sale_id or ledger.new_id()
-    content = _sale_hash(basket)
+    content = sale_content_hash(basket)
     ts = created_at or now_iso()
     with write_txn(ctx.conn):
         existing = ctx.conn.execute("SELECT * FROM sales WHERE sale_id = ?", (sid,)).fetchone()

@@ -153,6 +153,8 @@ def find(ctx: TillContext, query: str, limit: int = 20) -> list[Member]:
         return []
     ids: list[str] = []
     read = parse_card(q, loyalty_prefixes=ctx.rules.loyalty_prefixes)
+    if read.payment_card:
+        raise RefusedInput(read.error or "payment card")
     if read.ok:
         row = ctx.conn.execute("SELECT member_id FROM cards WHERE card_number = ?", (read.card_number,)).fetchone()
         if row:

@@ -42,10 +42,17 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+# The same ranges scaled to 4-digit prefixes, so a check is one int() and a few comparisons.
+_IIN4 = tuple((low * 10 ** (4 - n), (high + 1) * 10 ** (4 - n) - 1) for low, high, n in _IIN_RANGES)
+
+
 def in_payment_iin_range(digits: str) -> bool:
-    return any(len(digits) >= length and low <= int(digits[:length]) <= high for low, high, length in _IIN_RANGES)
+    if len(digits) < 4:
+        return False
+    p4 = int(digits[:4])
+    return any(low <= p4 <= high for low, high in _IIN4)
 
 
 def looks_like_payment_card(digits: str) -> bool:
     """13-19 digits, Luhn-valid, in a payment network's IIN range."""
-    return digits.isdigit() and 13 <= len(digits) <= 19 and in_payment_iin_range(digits) and luhn_valid(digits)
+    return 13 <= len(digits) <= 19 and digits.isdigit() and luhn_valid(digits) and in_payment_iin_range(digits)

@@ -55,8 +55,8 @@ def parse_card(
     compact = re.sub(r"[\s\-]", "", text)
     if compact.isdigit():
         return _digits_card(src, text, compact, loyalty_prefixes)
-    if _CODE128_TEXT.match(compact):
-        return CardRead.good(src, text, compact.upper())
+    if _CODE128_TEXT.match(text):
+        return CardRead.good(src, text, text.upper())
     return CardRead.bad(src, text, "not a card number")
 
 

@@ -1,0 +1,41 @@
+"""Shared fixtures: a fresh till on a temporary home directory, and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def till(tmp_path):
+    """A till context on an empty home directory with embedded defaults."""
+    from pos_client.context import open_till
+
+    ctx = open_till(tmp_path / "home")
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Run `python -m pos_client ...` against a private home; returns (code, json-or-text, stderr)."""
+    home = tmp_path / "clihome"
+    env = {**os.environ, "POS_CLIENT_HOME": str(home), "PYTHONPATH": str(ROOT)}
+
+    def run(*args: str, check_json: bool = True):
+        proc = subprocess.run([sys.executable, "-m", "pos_client", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+        out = proc.stdout
+        if check_json and "--json" in args and out.strip():
+            out = json.loads(out.strip().splitlines()[-1])
+        return proc.returncode, out, proc.stderr
+
+    run.home = home  # type: ignore[attr-defined]
+    return run

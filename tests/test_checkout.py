@@ -1,0 +1,184 @@
+"""Sales, returns and the ledger invariants behind them."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pos_client import catalog, checkout, ledger, members
+from pos_client.cards import parse_card
+from pos_client.cards.barcode import with_check_digit
+from pos_client.errors import Conflict, NotFound, RefusedInput, UsageError
+
+CARD = with_check_digit("290000000001")
+OIL = catalog.Product("OIL1", "4006381333931", "Olive oil 1L", "food", 1299)
+SOAP = catalog.Product("SOAP", "96385074", "Olive soap", "hygiene", 450)
+CIGS = catalog.Product("CIG", "036000291452", "Cigarettes", "tobacco", 1100)
+
+
+@pytest.fixture
+def shop(till):
+    catalog.upsert_products(till, [OIL, SOAP, CIGS])
+    member = members.enroll(till, card=parse_card(CARD), name="Ana")
+    return till, member
+
+
+def basket_for(member, *items):
+    b = checkout.Basket(member_id=member.member_id, card_number=CARD)
+    for product, qty in items:
+        b.add(checkout.Line.of_product(product, qty))
+    return b
+
+
+def test_sale_earns_points_and_writes_everything_together(shop):
+    ctx, m = shop
+    r = checkout.commit_sale(ctx, basket_for(m, (OIL, 2), (CIGS, 1)))
+    assert r.points_earned == 25 and r.balance == 25
+    assert ledger.balance(ctx.conn, m.member_id) == ledger.ledger_sum(ctx.conn, m.member_id) == 25
+    assert ctx.conn.execute("SELECT COUNT(*) FROM sale_lines WHERE sale_id = ?", (r.sale_id,)).fetchone()[0] == 2
+
+
+def test_same_sale_twice_earns_once(shop):
+    ctx, m = shop
+    first = checkout.commit_sale(ctx, basket_for(m, (OIL, 1)), sale_id="S-1")
+    again = checkout.commit_sale(ctx, basket_for(m, (OIL, 1)), sale_id="S-1")
+    assert again.replayed and again.points_earned == first.points_earned and again.balance == first.balance
+    assert ledger.balance(ctx.conn, m.member_id) == 12
+
+
+def test_different_sale_under_same_id_is_refused(shop):
+    ctx, m = shop
+    checkout.commit_sale(ctx, basket_for(m, (OIL, 1)), sale_id="S-1")
+    with pytest.raises(Conflict):
+        checkout.commit_sale(ctx, basket_for(m, (OIL, 2)), sale_id="S-1")
+
+
+def test_empty_basket_and_negative_lines_refused(shop):
+    ctx, _m = shop
+    with pytest.raises(UsageError):
+        checkout.commit_sale(ctx, checkout.Basket())
+    with pytest.raises(UsageError):
+        checkout.Basket().add(checkout.Line.keyed(-5))
+
+
+def test_anonymous_sale_earns_nothing(shop):
+    ctx, _ = shop
+    b = checkout.Basket()
+    b.add(checkout.Line.of_product(OIL))
+    assert checkout.commit_sale(ctx, b).points_earned == 0
+
+
+def test_buy_earn_refund_keeps_no_points(shop):
+    ctx, m = shop
+    r = checkout.commit_sale(ctx, basket_for(m, (OIL, 3), (SOAP, 1)))
+    for _ in range(3):
+        checkout.refund(ctx, r.sale_id, {OIL.ean: 1})
+    checkout.refund(ctx, r.sale_id, {SOAP.sku: 1})
+    assert ledger.balance(ctx.conn, m.member_id) == 0 == ledger.ledger_sum(ctx.conn, m.member_id)
+    with pytest.raises(RefusedInput):
+        checkout.refund(ctx, r.sale_id)
+
+
+def test_refund_replay_by_id_applies_once(shop):
+    ctx, m = shop
+    r = checkout.commit_sale(ctx, basket_for(m, (OIL, 2)))
+    a = checkout.refund(ctx, r.sale_id, {OIL.ean: 1}, refund_id="R-1")
+    b = checkout.refund(ctx, r.sale_id, {OIL.ean: 1}, refund_id="R-1")
+    assert b.replayed and a.points_reversed == b.points_reversed
+    assert ledger.balance(ctx.conn, m.member_id) == 25 - a.points_reversed
+
+
+def test_refund_more_than_sold_is_refused(shop):
+    ctx, m = shop
+    r = checkout.commit_sale(ctx, basket_for(m, (OIL, 1)))
+    with pytest.raises(RefusedInput):
+        checkout.refund(ctx, r.sale_id, {OIL.ean: 2})
+    with pytest.raises(NotFound):
+        checkout.refund(ctx, r.sale_id, {SOAP.ean: 1})
+    with pytest.raises(NotFound):
+        checkout.refund(ctx, "nope")
+
+
+def test_blocked_card_cannot_earn(shop):
+    ctx, m = shop
+    new = with_check_digit("290000000002")
+    members.replace_card(ctx, parse_card(CARD), parse_card(new))
+    with pytest.raises(RefusedInput):
+        members.member_for_card(ctx, parse_card(CARD))
+    with pytest.raises(RefusedInput):
+        checkout.commit_sale(ctx, basket_for(m, (OIL, 1)))
+
+
+def test_ledger_is_append_only(shop):
+    ctx, m = shop
+    checkout.commit_sale(ctx, basket_for(m, (OIL, 1)))
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        ctx.conn.execute("UPDATE ledger SET points = 1000")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        ctx.conn.execute("DELETE FROM ledger")
+
+
+def test_failed_transaction_leaves_nothing(shop):
+    ctx, m = shop
+
+    def boom(*_):
+        raise RuntimeError("power cut")
+
+    checkout.SALE_HOOKS.append(boom)
+    try:
+        with pytest.raises(RuntimeError):
+            checkout.commit_sale(ctx, basket_for(m, (OIL, 1)), sale_id="S-X")
+    finally:
+        checkout.SALE_HOOKS.remove(boom)
+    assert ctx.conn.execute("SELECT COUNT(*) FROM sales").fetchone()[0] == 0
+    assert ledger.balance(ctx.conn, m.member_id) == 0 == ledger.ledger_sum(ctx.conn, m.member_id)
+
+
+def test_ledger_sequence_is_gap_free_per_till(shop):
+    ctx, m = shop
+    for _ in range(5):
+        checkout.commit_sale(ctx, basket_for(m, (OIL, 1)))
+    seqs = [r[0] for r in ctx.conn.execute("SELECT seq FROM ledger ORDER BY seq")]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+ops = st.lists(st.one_of(
+    st.tuples(st.just("sale"), st.integers(0, 4), st.integers(1, 3), st.integers(0, 3)),
+    st.tuples(st.just("refund"), st.integers(0, 30), st.integers(0, 3), st.booleans()),
+    st.tuples(st.just("replay"), st.integers(0, 30), st.just(0), st.just(0)),
+), max_size=25)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops)
+def test_balance_always_equals_ledger_sum(tmp_path_factory, script):
+    from pos_client.context import open_till
+
+    ctx = open_till(tmp_path_factory.mktemp("prop"))
+    try:
+        catalog.upsert_products(ctx, [OIL, SOAP, CIGS])
+        m = members.enroll(ctx, card=parse_card(CARD))
+        products = [OIL, SOAP, CIGS]
+        sales: list[tuple[str, checkout.Basket]] = []
+        for op, a, b, c in script:
+            try:
+                if op == "sale":
+                    basket = basket_for(m, (products[a % 3], b), (products[c % 3], 1))
+                    sales.append((checkout.commit_sale(ctx, basket).sale_id, basket))
+                elif op == "refund" and sales:
+                    sid = sales[a % len(sales)][0]
+                    checkout.refund(ctx, sid, None if c else {str(b % 2 + 1): 1})
+                elif op == "replay" and sales:
+                    sid, basket = sales[a % len(sales)]
+                    assert checkout.commit_sale(ctx, basket, sale_id=sid).replayed
+            except (RefusedInput, NotFound):
+                pass
+            assert ledger.balance(ctx.conn, m.member_id) == ledger.ledger_sum(ctx.conn, m.member_id)
+        earned = ctx.conn.execute("SELECT COALESCE(SUM(points_earned),0) FROM sales").fetchone()[0]
+        reversed_ = ctx.conn.execute("SELECT COALESCE(SUM(points_reversed),0) FROM refunds").fetchone()[0]
+        assert ledger.balance(ctx.conn, m.member_id) == earned - reversed_ >= 0
+    finally:
+        ctx.close()

@@ -1,0 +1,60 @@
+"""Importing a store's sales history: idempotent, line-numbered errors, nothing half-imported."""
+
+from __future__ import annotations
+
+import pytest
+
+from pos_client import ledger, members
+from pos_client.cards import parse_card
+from pos_client.cards.barcode import with_check_digit
+from pos_client.errors import UsageError
+from pos_client.importer import import_sales
+
+
+def write(tmp_path, text):
+    path = tmp_path / "sales.csv"
+    path.write_text(text)
+    return path
+
+
+def test_rows_sharing_a_sale_id_are_one_sale(till, tmp_path):
+    card = with_check_digit("290000000001")
+    m = members.enroll(till, card=parse_card(card))
+    path = write(tmp_path, "sale_id,card,date,amount\n"
+                 f"X1,{card},2025-03-01T10:00,10.00\nX1,{card},2025-03-01T10:00,5.50\n")
+    r = import_sales(till, path)
+    assert r["imported"] == 1 and r["errors"] == []
+    row = till.conn.execute("SELECT total_cents, created_at, points_earned FROM sales WHERE sale_id='X1'").fetchone()
+    assert row[0] == 1550 and row[1].startswith("2025-03-01T10:00") and row[2] == 15
+    assert ledger.balance(till.conn, m.member_id) == ledger.ledger_sum(till.conn, m.member_id) == 15
+
+
+def test_member_id_column_and_unknown_members(till, tmp_path):
+    m = members.enroll(till, phone="0612345678")
+    path = write(tmp_path, f"member_id,date,amount\n{m.member_id},2025-01-01,3.00\nnobody,2025-01-01,3.00\n")
+    r = import_sales(till, path)
+    assert r["imported"] == 1 and r["errors"] == [{"line": 3, "reason": "unknown member_id"}]
+
+
+def test_unknown_card_without_enroll_is_an_error(till, tmp_path):
+    path = write(tmp_path, f"card,date,amount\n{with_check_digit('290000000005')},2025-01-01,3.00\n")
+    r = import_sales(till, path)
+    assert r["imported"] == 0 and "enroll" in r["errors"][0]["reason"]
+
+
+def test_bad_header_is_a_usage_error(till, tmp_path):
+    with pytest.raises(UsageError):
+        import_sales(till, write(tmp_path, "who,when\n1,2\n"))
+
+
+def test_thousands_of_rows_import_in_one_go(till, tmp_path):
+    lines = ["card,date,amount,qty"]
+    for i in range(3000):
+        lines.append(f"{with_check_digit(f'2900000{i % 300:05d}')},2025-0{1 + i % 9}-1{i % 10},{i}.{i % 100:02d},1")
+    lines.append(lines[-1])  # an identical row is the same sale: counted once
+    r = import_sales(till, write(tmp_path, "\n".join(lines) + "\n"), enroll_unknown=True)
+    assert r["enrolled"] == 300 and r["imported"] == 3000 and r["duplicates"] == 1 and r["skipped"] == 0
+    bad = till.conn.execute(
+        "SELECT COUNT(*) FROM balances b WHERE points != (SELECT COALESCE(SUM(points),0) FROM ledger l"
+        " WHERE l.member_id = b.member_id)").fetchone()[0]
+    assert bad == 0
