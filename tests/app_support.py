@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual import events
+from textual.keys import _character_to_key
+
 from pos_client import catalog, members
 from pos_client.app.till_app import TillApp
 from pos_client.cards import parse_card
@@ -54,15 +57,31 @@ def make_app(ctx, clock: StepClock | None = None, **kw) -> TillApp:
     return TillApp(ctx, clock=clock or StepClock(), **kw)
 
 
-async def type_slowly(pilot, app, text: str) -> None:
+async def send_keys(pilot, text: str, enter: bool = False) -> None:
+    """Deliver characters through the app's driver as Pilot.press does, idling once at the end
+    rather than after every key (the timing the detector sees comes from the app's clock)."""
+    app = pilot.app
+    for char in text:
+        key = char if char.isalnum() else _character_to_key(char)
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+    if enter:
+        event = events.Key("enter", "\r")
+        event.set_sender(app)
+        app._driver.send_message(event)
+    await pilot.pause()
+
+
+async def type_slowly(pilot, app, text: str, enter: bool = False) -> None:
     """A person typing: every key 200 ms after the previous one."""
     app.clock.step = 0.2
-    await pilot.press(*text)
+    await send_keys(pilot, text, enter)
 
 
 async def scan(pilot, app, text: str) -> None:
     """A wedge reader: a pause, then every key 5 ms after the previous one, then Enter."""
     app.clock.t += 1.0
     app.clock.step = 0.005
-    await pilot.press(*text, "enter")
+    await send_keys(pilot, text, enter=True)
     app.clock.step = 0.2

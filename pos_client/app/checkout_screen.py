@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -99,9 +100,9 @@ class CheckoutScreen(TillScreen):
             table.move_cursor(row=len(self.basket.lines) - 1)
         preview = checkout_view.preview_points(self.ctx, self.basket)
         n = sum(li.qty for li in self.basket.lines)
-        self.query_one("#totals", Static).update(
+        self.query_one("#totals", Static).update(Text(
             f"{n} item{'s' if n != 1 else ''}  Total {format_cents(self.basket.total_cents)}"
-            f"  {self.ctx.config.currency}  [{self.basket.tender}]")
+            f" {self.ctx.config.currency}  Tender: {self.basket.tender}"))
         self._refresh_panel(preview)
 
     def _refresh_panel(self, preview: int) -> None:
@@ -143,7 +144,7 @@ class CheckoutScreen(TillScreen):
             return
         self.attach_member(member.member_id, read.card_number)
         slot.value = read.card_number or ""
-        self.say(f"Card {read.card_number}: {member.name or 'member'} attached")
+        self.say(f"Card …{(read.card_number or '')[-4:]}: {member.name or 'member'} attached")
 
     def attach_member(self, member_id: str, card_number: str | None = None) -> None:
         self.basket.member_id = member_id

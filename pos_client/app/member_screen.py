@@ -84,7 +84,6 @@ class MemberScreen(TillScreen):
             self.say("Unknown card: enrol the customer (a phone number or a name helps find them later)")
         else:
             self.action_tab("find")
-            self.say("Find by phone or name; F3 enrol; F4 lost card; Esc back")
 
     # --- tabs and scans --------------------------------------------------------------------
 
@@ -92,8 +91,15 @@ class MemberScreen(TillScreen):
     def active(self) -> str:
         return self.query_one(TabbedContent).active
 
+    HINTS = {
+        "find": "Find by phone, name or card; Enter attaches to the sale; Esc back",
+        "enrol": "A card or a phone is enough; Space ticks consent; F5 enrols",
+        "lost": "Find the member first (F2), scan the new card, F5: the old card is blocked",
+    }
+
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+        self.say(self.HINTS[tab])
         first = {"find": "#q", "enrol": "#e-card", "lost": "#l-old" if not self.selected else "#l-new"}[tab]
         self.query_one(first, Input).focus()
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 
-def run_app(home: str | None = None) -> int:
-    """Open the till at `home` (or $POS_CLIENT_HOME / the platform default) and run the app."""
+
+def run_app(home: str | None = None, *, headless: bool = False, on_ready: Callable[[Any], None] | None = None) -> int:
+    """Open the till at `home` (or $POS_CLIENT_HOME / the platform default) and run the app.
+
+    `headless` and `on_ready` exist for the start-up probe; the till itself uses neither.
+    """
     from pos_client.app.till_app import TillApp
     from pos_client.context import open_till
 
     ctx = open_till(home)
     try:
-        app = TillApp(ctx)
-        app.run()
+        app = TillApp(ctx, on_ready=on_ready)
+        app.run(headless=headless)
         return int(app.return_code or 0)
     finally:
         ctx.close()
@@ -22,19 +28,12 @@ def _probe_child(home: str) -> None:
     import json
     import time
 
-    imported_at = time.time()
-    from pos_client.app.till_app import TillApp
-    from pos_client.context import open_till
+    marks: dict[str, float] = {"imported_at": time.time()}
 
-    ctx = open_till(home)
-    marks: dict[str, float] = {"imported_at": imported_at}
-
-    def ready(app: TillApp) -> None:
+    def ready(app: Any) -> None:
         marks["ready_at"] = time.time()
+        marks["screen"] = type(app.screen).__name__  # type: ignore[assignment]
         app.exit()
 
-    try:
-        TillApp(ctx, on_ready=ready).run(headless=True)
-    finally:
-        ctx.close()
+    run_app(home, headless=True, on_ready=ready)
     print(json.dumps(marks))

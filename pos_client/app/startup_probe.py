@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 _CHILD = (
-    "import time, sys\n"
+    "import sys\n"
     "from pos_client.app.run import _probe_child\n"
     "_probe_child(sys.argv[1])\n"
 )
@@ -31,6 +31,8 @@ def measure_once(home: str) -> dict:
     out = subprocess.run([sys.executable, "-c", _CHILD, home], capture_output=True, text=True, env=env,
                          cwd=root, timeout=60, check=True).stdout
     ready = json.loads(out.strip().splitlines()[-1])
+    if ready.get("screen") != "CheckoutScreen":
+        raise RuntimeError(f"first screen was {ready.get('screen')}, not the checkout")
     return {"to_first_screen_s": round(ready["ready_at"] - start, 3),
             "in_process_s": round(ready["ready_at"] - ready["imported_at"], 3)}
 

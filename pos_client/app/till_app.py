@@ -40,6 +40,15 @@ class DeviceEventMessage(Message):
         self.event = event
 
 
+class StatusMessage(Message):
+    """A status bar update sent from a driver or sync thread."""
+
+    def __init__(self, part: str, text: str) -> None:
+        super().__init__()
+        self.part = part
+        self.text = text
+
+
 class TillApp(App):
     """The till. Takes an open TillContext so tests can run it on a temporary home."""
 
@@ -112,14 +121,17 @@ class TillApp(App):
 
     def set_status(self, part: str, text: str) -> None:
         """Show a device's or the sync's state in the status bar (callable from any thread)."""
-        if threading.get_ident() != self._thread_id:
-            self.call_from_thread(self.set_status, part, text)
+        if threading.get_ident() != self._thread_id:  # never block a driver thread
+            self.post_message(StatusMessage(part, text))
             return
         if text:
             self._status[part] = scrub(text)
         else:
             self._status.pop(part, None)
         self.status_text = " · ".join(f"{k}: {v}" for k, v in sorted(self._status.items()))
+
+    def on_status_message(self, message: StatusMessage) -> None:
+        self.set_status(message.part, message.text)
 
     def report(self, text: str, *, error: bool = False) -> None:
         say = getattr(self.screen, "say", None)
@@ -167,8 +179,7 @@ class TillApp(App):
             burst = self.wedge.enter(t)
             if burst is None:
                 return False
-            self._take_back_burst()
-            self.take_scan(burst)
+            self._take_back_burst(burst)
             return True
         char = event.character
         if char is None or event.key in _NOT_WEDGE or not (event.is_printable or ord(char[0]) < 32):
@@ -187,10 +198,23 @@ class TillApp(App):
         else:
             self._origin = (focused, None, 0)
 
-    def _take_back_burst(self) -> None:
-        """Restore the input the burst typed into, so no scanned characters stay behind."""
+    def _take_back_burst(self, burst: str) -> None:
+        """Restore the input the burst typed into, then route the burst.
+
+        The burst's keys were forwarded to the input's own message queue and may not have been
+        applied yet (a terminal hands a whole burst over in one read), so both run as a callback
+        queued behind them on that input.
+        """
         widget, value, cursor = self._origin
         self._origin = (None, None, 0)
-        if isinstance(widget, Input) and value is not None and widget.is_attached:
-            widget.value = value
-            widget.cursor_position = cursor
+
+        def restore_and_route() -> None:
+            if isinstance(widget, Input) and value is not None and widget.is_attached:
+                widget.value = value
+                widget.cursor_position = cursor
+            self.take_scan(burst)
+
+        if isinstance(widget, Input) and widget.is_attached:
+            widget.call_later(restore_and_route)
+        else:
+            self.call_later(restore_and_route)
