@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import queue
-import threading
 
 from app_support import CARD, OIL, PAN, TRACK_PAN, make_app, make_till, scan, type_slowly
 from textual.widgets import Input
@@ -53,12 +52,11 @@ async def test_payment_card_refused_and_never_stored(tmp_path):
 async def test_device_events_from_threads(tmp_path):
     ctx, member = make_till(tmp_path)
     q: queue.Queue = queue.Queue()
-    app = make_app(ctx, sources=[drain_queue(q, threading.Event())])
+    app = make_app(ctx, sources=[lambda stop: drain_queue(q, stop)])  # stops with the app
     async with app.run_test(size=(80, 24)) as pilot:
         q.put(DeviceEvent.of_state("reader", "ready"))
         q.put(DeviceEvent.of_product(OIL))
         q.put(DeviceEvent.of_card(parse_card(CARD, "barcode")))
-        q.put(None)
         for _ in range(50):
             await pilot.pause(0.02)
             if app.screen.basket.member_id:

@@ -28,6 +28,13 @@ from pos_client.cards.read import CardRead, scrub
 from pos_client.context import TillContext
 from pos_client.wedge import WedgeDetector
 
+# A device source: events to post, or a callable given the app's stop event that returns them
+# (e.g. `lambda stop: drain_queue(q, stop)`), drained in a worker thread.
+Source = Iterable[DeviceEventLike] | Callable[[threading.Event], Iterable[DeviceEventLike]]
+
+# Enter as sent by wedges configured with a CR or an LF suffix.
+_ENTER = frozenset({"enter", "ctrl+j"})
+
 # Keys that are a person's editing or navigation, never part of a wedge burst.
 _NOT_WEDGE = frozenset({"tab", "shift+tab", "escape", "backspace", "delete", "ctrl+h", "ctrl+i", "ctrl+m"})
 
@@ -62,7 +69,7 @@ class TillApp(App):
         self,
         ctx: TillContext,
         *,
-        sources: Iterable[Iterable[DeviceEventLike]] = (),
+        sources: Iterable[Source] = (),
         clock: Callable[[], float] = time.monotonic,
         on_ready: Callable[[TillApp], None] | None = None,
     ) -> None:
@@ -94,9 +101,10 @@ class TillApp(App):
         """Thread-safe entry point for drivers: the event is handled on the app's loop."""
         self.post_message(DeviceEventMessage(event))
 
-    def _drain(self, source: Iterable[DeviceEventLike]) -> None:
+    def _drain(self, source: Source) -> None:
         worker = get_current_worker()
-        for event in source:
+        events_ = source(self.stop_event) if callable(source) else source
+        for event in events_:
             if worker.is_cancelled or self.stop_event.is_set():
                 return
             self.post_device_event(event)
@@ -175,7 +183,7 @@ class TillApp(App):
     def _wedge_swallows(self, event: events.Key) -> bool:
         """Feed the detector; True when the key belongs to a burst and must not reach a widget."""
         t = self.clock()
-        if event.key == "enter":
+        if event.key in _ENTER:
             burst = self.wedge.enter(t)
             if burst is None:
                 return False
