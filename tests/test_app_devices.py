@@ -78,3 +78,37 @@ async def test_device_events_from_threads(tmp_path):
         await pilot.pause()
         assert _message(app) == "printer: printer out of paper"
         assert app.screen.basket.member_id == member.member_id  # an error loses nothing
+
+
+async def test_a_failing_source_is_reported_not_fatal(tmp_path):
+    ctx, _ = make_till(tmp_path)
+
+    def broken_driver(stop):
+        yield DeviceEvent.of_state("scanner", "ready")
+        raise OSError("serial port vanished")
+
+    app = make_app(ctx, sources=[broken_driver])
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if "vanished" in _message(app):
+                break
+        assert _message(app) == "device source: stopped: OSError: serial port vanished"
+        assert app.is_running
+        await scan(pilot, app, OIL)  # the till carries on
+        assert app.screen.basket.total_cents == 899
+
+
+async def test_payment_number_keyed_on_member_screen_is_cleared(tmp_path):
+    ctx, _ = make_till(tmp_path)
+    app = make_app(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f9")
+        await type_slowly(pilot, app, "4111 1111 1111 1111", enter=True)
+        assert _message(app) == PAYMENT_CARD_MESSAGE
+        await pilot.press("f3")
+        app.screen.query_one("#e-phone", Input).value = PAN
+        await pilot.press("f5")
+        assert _message(app) == PAYMENT_CARD_MESSAGE
+        assert all(PAN not in f.value.replace(" ", "") for f in app.screen.query(Input))
+    assert ctx.conn.execute("SELECT COUNT(*) FROM members").fetchone()[0] == 1

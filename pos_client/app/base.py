@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.screen import Screen
+from textual.widgets import Input
 
 from pos_client.app.widgets import MessageLine
-from pos_client.cards.read import CardRead
+from pos_client.cards.payment import looks_like_payment_card
+from pos_client.cards.read import PAYMENT_CARD_MESSAGE, CardRead
+
+
+def holds_payment_number(text: str) -> bool:
+    """A bank card number keyed into any field (spaces and dashes allowed)."""
+    return looks_like_payment_card(re.sub(r"[\s\-]", "", text))
 
 
 class TillScreen(Screen):
@@ -15,6 +24,17 @@ class TillScreen(Screen):
         self.query_one(MessageLine).say(text, error=error)
         if error:
             self.app.bell()
+
+    def refuse_payment_numbers(self) -> bool:
+        """Empty every input holding a bank card number and say why; True when one was found."""
+        found = False
+        for field in self.query(Input):
+            if holds_payment_number(field.value):
+                field.value = ""
+                found = True
+        if found:
+            self.say(PAYMENT_CARD_MESSAGE, error=True)
+        return found
 
     def take_card(self, read: CardRead) -> None:
         """A card was read by any reader; screens decide what it means here."""

@@ -6,8 +6,6 @@ checkout_view). Errors go to the message line; the basket is never lost on an er
 
 from __future__ import annotations
 
-import re
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,17 +16,12 @@ from pos_client import catalog, checkout_view, members
 from pos_client.app.base import TillScreen
 from pos_client.app.widgets import MemberPanel, MessageLine, StatusBar
 from pos_client.cards import parse_card, route_scan
-from pos_client.cards.payment import looks_like_payment_card
-from pos_client.cards.read import PAYMENT_CARD_MESSAGE, CardRead
+from pos_client.cards.read import CardRead
 from pos_client.checkout import Basket, Line, SaleResult, commit_sale
 from pos_client.errors import PosError
 from pos_client.money import format_cents
 
 TENDERS = ("cash", "card")
-
-
-def _has_payment_number(text: str) -> bool:
-    return looks_like_payment_card(re.sub(r"[\s\-]", "", text))
 
 
 class CheckoutScreen(TillScreen):
@@ -168,9 +161,7 @@ class CheckoutScreen(TillScreen):
         self.say(f"Added {what}")
 
     def _entry_keyed(self, slot: Input, text: str) -> None:
-        if _has_payment_number(text):
-            slot.value = ""
-            self.say(PAYMENT_CARD_MESSAGE, error=True)
+        if self.refuse_payment_numbers():
             return
         try:
             entry = checkout_view.parse_entry(text)

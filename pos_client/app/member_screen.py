@@ -137,6 +137,8 @@ class MemberScreen(TillScreen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if self.refuse_payment_numbers():
+            return
         if event.input.id == "q":
             self._find(event.value)
         elif event.input.id in ("e-card", "e-phone", "e-name", "e-email", "l-old", "l-new"):
@@ -193,6 +195,8 @@ class MemberScreen(TillScreen):
             self._attach_and_back(self.selected, "attached")
 
     def _enrol(self) -> None:
+        if self.refuse_payment_numbers():
+            return
         value = {k: self.query_one(f"#{k}", Input).value.strip() for k in ("e-phone", "e-name", "e-email")}
         consent = [c for c, box in (("email", "#c-email"), ("sms", "#c-sms")) if self.query_one(box, Checkbox).value]
         try:
@@ -208,6 +212,8 @@ class MemberScreen(TillScreen):
         self._attach_and_back(member.member_id, "enrolled", card.card_number if card else None)
 
     def _replace(self) -> None:
+        if self.refuse_payment_numbers():
+            return
         try:
             old, new = self._read_of("l-old"), self._read_of("l-new")
             if old is None or new is None:

@@ -22,7 +22,7 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from pos_client.app.checkout_screen import CheckoutScreen
-from pos_client.app.events import DeviceEventLike
+from pos_client.app.events import DeviceEvent, DeviceEventLike
 from pos_client.cards import parse_card, route_scan
 from pos_client.cards.read import CardRead, scrub
 from pos_client.context import TillContext
@@ -86,7 +86,8 @@ class TillApp(App):
     async def on_mount(self) -> None:
         await self.push_screen(CheckoutScreen())
         for source in self._sources:
-            self.run_worker(lambda s=source: self._drain(s), thread=True, group="devices", name="device source")
+            self.run_worker(lambda s=source: self._drain(s), thread=True, group="devices", name="device source",
+                            exit_on_error=False)
 
     def on_ready(self) -> None:
         if self._on_ready is not None:
@@ -102,12 +103,16 @@ class TillApp(App):
         self.post_message(DeviceEventMessage(event))
 
     def _drain(self, source: Source) -> None:
+        """Worker thread: post a source's events; a failing source is reported, never fatal."""
         worker = get_current_worker()
-        events_ = source(self.stop_event) if callable(source) else source
-        for event in events_:
-            if worker.is_cancelled or self.stop_event.is_set():
-                return
-            self.post_device_event(event)
+        try:
+            events_ = source(self.stop_event) if callable(source) else source
+            for event in events_:
+                if worker.is_cancelled or self.stop_event.is_set():
+                    return
+                self.post_device_event(event)
+        except Exception as exc:  # a driver bug must not take the till down
+            self.post_device_event(DeviceEvent.of_error(f"stopped: {type(exc).__name__}: {exc}", "device source"))
 
     def on_device_event_message(self, message: DeviceEventMessage) -> None:
         event = message.event
