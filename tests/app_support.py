@@ -57,17 +57,16 @@ def make_app(ctx, clock: StepClock | None = None, **kw) -> TillApp:
     return TillApp(ctx, clock=clock or StepClock(), **kw)
 
 
+CONTROL_KEYS = {"\r": "enter", "\n": "ctrl+j", "\x02": "ctrl+b", "\x03": "ctrl+c"}
+
+
 async def send_keys(pilot, text: str, enter: bool = False) -> None:
     """Deliver characters through the app's driver as Pilot.press does, idling once at the end
     rather than after every key (the timing the detector sees comes from the app's clock)."""
     app = pilot.app
-    for char in text:
-        key = char if char.isalnum() else _character_to_key(char)
+    for char in text + ("\r" if enter else ""):
+        key = CONTROL_KEYS.get(char) or (char if char.isalnum() else _character_to_key(char))
         event = events.Key(key, char)
-        event.set_sender(app)
-        app._driver.send_message(event)
-    if enter:
-        event = events.Key("enter", "\r")
         event.set_sender(app)
         app._driver.send_message(event)
     await pilot.pause()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app_support import BREAD, CARD, OIL, UNKNOWN_CARD, make_app, make_till, scan, type_slowly
+from app_support import BREAD, CARD, OIL, UNKNOWN_CARD, make_app, make_till, scan, send_keys, type_slowly
 from textual.widgets import DataTable, Input
 
 from pos_client import ledger
@@ -89,3 +89,31 @@ async def test_bad_input_keeps_the_basket(tmp_path):
         assert app.screen.basket.lines == []
         await pilot.press("f5")
         assert "the basket is empty" in _message(app)
+
+
+async def test_escape_cancels_keying_and_f8_clears_the_sale(tmp_path):
+    ctx, _ = make_till(tmp_path)
+    app = make_app(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await scan(pilot, app, OIL)
+        await scan(pilot, app, CARD)
+        await type_slowly(pilot, app, "12.3")
+        await pilot.press("escape")
+        assert app.screen.query_one("#entry", Input).value == ""
+        assert app.screen.basket.total_cents == 899 and app.screen.basket.member_id
+        await pilot.press("f8")
+        assert app.screen.basket.lines == [] and app.screen.basket.member_id is None
+        assert "No member" in _panel(app)
+        assert ctx.conn.execute("SELECT COUNT(*) FROM sales").fetchone()[0] == 1  # only the earlier one
+
+
+async def test_wedge_with_stx_etx_framing_and_lf_suffix_while_focus_on_the_basket(tmp_path):
+    ctx, member = make_till(tmp_path)
+    app = make_app(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.query_one("#basket", DataTable).focus()
+        app.clock.t += 1.0
+        app.clock.step = 0.004
+        await send_keys(pilot, "\x02" + CARD + "\x03\n")  # control characters some wedges add
+        assert app.screen.basket.member_id == member.member_id
+        assert app.screen.query_one("#card", Input).value == CARD
