@@ -6,6 +6,7 @@ from app_support import BREAD, CARD, OIL, UNKNOWN_CARD, make_app, make_till, sca
 from textual.widgets import DataTable, Input
 
 from pos_client import ledger
+from pos_client.app.till_app import TillApp
 from pos_client.app.widgets import MemberPanel, MessageLine
 
 
@@ -117,3 +118,24 @@ async def test_wedge_with_stx_etx_framing_and_lf_suffix_while_focus_on_the_baske
         await send_keys(pilot, "\x02" + CARD + "\x03\n")  # control characters some wedges add
         assert app.screen.basket.member_id == member.member_id
         assert app.screen.query_one("#card", Input).value == CARD
+
+
+async def test_key_timestamps_decide_not_processing_time(tmp_path):
+    """Without a scripted clock the detector uses each key's own time (when the driver read it):
+    keys a person typed while the app was busy arrive together but are not a burst."""
+    from textual import events
+
+    ctx, _ = make_till(tmp_path)
+    app = TillApp(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f3")
+        t0 = events.Key("a", "a").time
+        for i, char in enumerate("12.50\r"):
+            event = events.Key("enter" if char == "\r" else (char if char.isalnum() else "full_stop"), char)
+            event.time = t0 + 0.15 * i  # typed by a person ...
+            event.set_sender(app)
+            app._driver.send_message(event)  # ... delivered in one go
+        await pilot.pause()
+        assert app.screen.basket.total_cents == 1250  # keyed as an amount, not taken as a scan
+        await send_keys(pilot, OIL, enter=True)  # a real burst: keys stamped microseconds apart
+        assert [li.name for li in app.screen.basket.lines] == ["General", "Olive oil 1L"]
