@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app_support import BREAD, CARD, OIL, UNKNOWN_CARD, make_app, make_till, scan, send_keys, type_slowly
+from test_app_support import BREAD, CARD, OIL, UNKNOWN_CARD, make_app, make_till, scan, send_keys, type_slowly
 from textual.widgets import DataTable, Input
 
 from pos_client import ledger

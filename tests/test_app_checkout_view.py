@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from app_support import make_till
+from test_app_support import make_till
 
 from pos_client.checkout import Basket, Line, commit_sale
 from pos_client.checkout_view import Entry, member_summary, parse_entry, preview_points

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import queue
 
-from app_support import CARD, OIL, PAN, TRACK_PAN, make_app, make_till, scan, type_slowly
+from test_app_support import CARD, OIL, PAN, TRACK_PAN, make_app, make_till, scan, type_slowly
 from textual.widgets import Input
 
 from pos_client.app.events import DeviceEvent, drain_queue

@@ -18,6 +18,7 @@ from pos_client.app.widgets import MemberPanel, MessageLine, StatusBar
 from pos_client.cards import parse_card, route_scan
 from pos_client.cards.read import CardRead
 from pos_client.checkout import Basket, Line, SaleResult, commit_sale
+from pos_client.context import TillContext
 from pos_client.errors import PosError
 from pos_client.money import format_cents
 
@@ -54,7 +55,7 @@ class CheckoutScreen(TillScreen):
         self.pending_card: CardRead | None = None
 
     @property
-    def ctx(self):
+    def ctx(self) -> TillContext:
         return self.app.ctx
 
     def compose(self) -> ComposeResult:

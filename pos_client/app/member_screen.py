@@ -15,6 +15,7 @@ from pos_client.app.base import TillScreen
 from pos_client.app.widgets import MessageLine, StatusBar
 from pos_client.cards import parse_card
 from pos_client.cards.read import CardRead
+from pos_client.context import TillContext
 from pos_client.errors import PosError, UsageError
 
 
@@ -50,7 +51,7 @@ class MemberScreen(TillScreen):
         self._reads: dict[str, CardRead] = {}
 
     @property
-    def ctx(self):
+    def ctx(self) -> TillContext:
         return self.app.ctx
 
     def compose(self) -> ComposeResult:

@@ -1,4 +1,4 @@
-"""Shared set-up for the app's pilot tests: a till on a temporary home with a small catalog."""
+"""Shared set-up for the app's pilot tests (no tests here): a till on a temporary home with a small catalog."""
 
 from __future__ import annotations
 
