@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from test_app_support import make_till
 
 from pos_client.checkout import Basket, Line, commit_sale
 from pos_client.checkout_view import Entry, member_summary, parse_entry, preview_points
 from pos_client.errors import UsageError
+from tests.test_app_support import make_till
 
 
 def test_parse_entry_codes_amounts_and_categories():

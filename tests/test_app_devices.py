@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import queue
 
-from test_app_support import CARD, OIL, PAN, TRACK_PAN, make_app, make_till, scan, type_slowly
 from textual.widgets import Input
 
 from pos_client.app.events import DeviceEvent, drain_queue
 from pos_client.app.widgets import MessageLine, StatusBar
 from pos_client.cards import parse_card
 from pos_client.cards.read import PAYMENT_CARD_MESSAGE
+from tests.test_app_support import CARD, OIL, PAN, TRACK_PAN, make_app, make_till, scan, type_slowly
 
 
 def _message(app) -> str:

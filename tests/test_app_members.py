@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from test_app_support import CARD, NEW_CARD, OIL, UNKNOWN_CARD, make_app, make_till, scan, type_slowly
 from textual.widgets import DataTable, Input
 
 from pos_client import ledger, members
@@ -10,6 +9,7 @@ from pos_client.app.checkout_screen import CheckoutScreen
 from pos_client.app.member_screen import MemberScreen
 from pos_client.app.widgets import MemberPanel, MessageLine
 from pos_client.cards import parse_card
+from tests.test_app_support import CARD, NEW_CARD, OIL, UNKNOWN_CARD, make_app, make_till, scan, type_slowly
 
 
 def _message(app) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_app_support import BREAD, CARD, OIL, make_app, make_till, scan
+from tests.test_app_support import BREAD, CARD, OIL, make_app, make_till, scan
 
 
 def test_checkout_screen_snapshot(tmp_path, snap_compare):
