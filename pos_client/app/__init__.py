@@ -1,0 +1,1 @@
+"""The till's Textual app. Importing this package imports nothing heavy: `run.run_app` does."""

@@ -1,0 +1,246 @@
+"""The checkout screen: basket, card slot, product/amount slot and the member panel.
+
+The screen only wires widgets to domain calls (cards, members, catalog, checkout,
+checkout_view). Errors go to the message line; the basket is never lost on an error.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Input, Label, Static
+
+from pos_client import catalog, checkout_view, members
+from pos_client.app.base import TillScreen
+from pos_client.app.widgets import MemberPanel, MessageLine, StatusBar
+from pos_client.cards import parse_card, route_scan
+from pos_client.cards.read import CardRead
+from pos_client.checkout import Basket, Line, SaleResult, commit_sale
+from pos_client.context import TillContext
+from pos_client.errors import PosError
+from pos_client.money import format_cents
+
+TENDERS = ("cash", "card")
+
+
+class CheckoutScreen(TillScreen):
+    """The default screen: what the cashier sees all day."""
+
+    BINDINGS = [
+        Binding("f2", "focus_card", "Card"),
+        Binding("f3", "focus_entry", "Item"),
+        Binding("f4", "tender", "Tender"),
+        Binding("f5", "pay", "Pay"),
+        Binding("f6", "void_last", "Void"),
+        Binding("f8", "clear", "Clear"),
+        Binding("f9", "members", "Members"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    DEFAULT_CSS = """
+    CheckoutScreen #main { height: 1fr; }
+    CheckoutScreen #basket { height: 1fr; }
+    CheckoutScreen #totals { height: 1; padding: 0 1; background: $primary-background; text-style: bold; }
+    CheckoutScreen .slot { height: 1; }
+    CheckoutScreen .slot Label { width: 9; padding: 0 1; }
+    CheckoutScreen .slot Input { width: 1fr; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.basket = Basket()
+        self.last_result: SaleResult | None = None
+        self.pending_card: CardRead | None = None
+
+    @property
+    def ctx(self) -> TillContext:
+        return self.app.ctx
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield DataTable(id="basket", cursor_type="row", zebra_stripes=True)
+                yield Static(id="totals")
+                with Horizontal(classes="slot"):
+                    yield Label("Card")
+                    yield Input(id="card", placeholder="F2: key or scan a loyalty card", compact=True)
+                with Horizontal(classes="slot"):
+                    yield Label("Item")
+                    yield Input(id="entry", placeholder="F3: EAN, 3*EAN, 12.50 grocery", compact=True)
+            yield MemberPanel(id="member")
+        yield MessageLine(id="message")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#basket", DataTable)
+        table.add_column("Item", width=24, key="name")
+        table.add_column("Qty", width=4, key="qty")
+        table.add_column("Amount", width=9, key="amount")
+        self.refresh_basket()
+        self.say("Ready: scan products, key an amount, scan or key the card")
+        self.query_one("#entry", Input).focus()
+
+    # --- rendering -------------------------------------------------------------------------
+
+    def refresh_basket(self) -> None:
+        table = self.query_one("#basket", DataTable)
+        table.clear()
+        for i, line in enumerate(self.basket.lines):
+            table.add_row(line.name[:24], str(line.qty), format_cents(line.amount_cents).rjust(9), key=str(i))
+        if self.basket.lines:
+            table.move_cursor(row=len(self.basket.lines) - 1)
+        preview = checkout_view.preview_points(self.ctx, self.basket)
+        n = sum(li.qty for li in self.basket.lines)
+        self.query_one("#totals", Static).update(Text(
+            f"{n} item{'s' if n != 1 else ''}  Total {format_cents(self.basket.total_cents)}"
+            f" {self.ctx.config.currency}  Tender: {self.basket.tender}"))
+        self._refresh_panel(preview)
+
+    def _refresh_panel(self, preview: int) -> None:
+        panel = self.query_one(MemberPanel)
+        if self.basket.member_id:
+            panel.show(checkout_view.member_summary(self.ctx, self.basket.member_id), preview)
+        elif self.last_result is not None and self.last_result.member_id and not self.basket.lines:
+            panel.show(checkout_view.member_summary(self.ctx, self.last_result.member_id), 0,
+                       earned=self.last_result.points_earned)
+        else:
+            panel.show(None, preview)
+
+    # --- input -----------------------------------------------------------------------------
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        if not text:
+            return
+        if event.input.id == "card":
+            self.take_card(parse_card(text, loyalty_prefixes=self.ctx.rules.loyalty_prefixes))
+        elif event.input.id == "entry":
+            self._entry_keyed(event.input, text)
+
+    def take_card(self, read: CardRead) -> None:
+        """Attach the member behind a read card, or say clearly why not (the basket stays)."""
+        slot = self.query_one("#card", Input)
+        slot.value = ""
+        self.pending_card = None
+        if not read.ok:
+            self.say(read.error or "unreadable card", error=True)
+            return
+        try:
+            member = members.member_for_card(self.ctx, read)
+        except PosError as exc:
+            if not read.payment_card:
+                self.pending_card = read
+            self.say(f"{exc} (F9: members)", error=True)
+            return
+        self.attach_member(member.member_id, read.card_number)
+        slot.value = read.card_number or ""
+        self.say(f"Card …{(read.card_number or '')[-4:]}: {member.name or 'member'} attached")
+
+    def attach_member(self, member_id: str, card_number: str | None = None) -> None:
+        self.basket.member_id = member_id
+        self.basket.card_number = card_number
+        self.last_result = None
+        self.refresh_basket()
+
+    def take_product(self, ean: str, qty: int = 1) -> None:
+        try:
+            product = catalog.by_ean(self.ctx, ean)
+            self.basket.add(Line.of_product(product, qty))
+        except PosError as exc:
+            self.say(str(exc), error=True)
+            return
+        self._line_added(f"{product.name} {format_cents(product.price_cents)}")
+
+    def _line_added(self, what: str) -> None:
+        if self.last_result is not None and not self.basket.member_id:
+            self.last_result = None
+        self.refresh_basket()
+        self.say(f"Added {what}")
+
+    def _entry_keyed(self, slot: Input, text: str) -> None:
+        if self.refuse_payment_numbers():
+            return
+        try:
+            entry = checkout_view.parse_entry(text)
+        except PosError as exc:
+            self.say(str(exc), error=True)
+            return
+        if entry.code is not None:
+            scan = route_scan(entry.code, loyalty_prefixes=self.ctx.rules.loyalty_prefixes)
+            if scan.card is not None:
+                slot.value = ""
+                self.take_card(scan.card)
+                return
+            before = len(self.basket.lines)
+            self.take_product(scan.product_ean or entry.code, entry.qty)
+            if len(self.basket.lines) > before:
+                slot.value = ""
+            return
+        assert entry.amount_cents is not None
+        try:
+            self.basket.add(Line.keyed(entry.amount_cents, entry.category))
+        except PosError as exc:
+            self.say(str(exc), error=True)
+            return
+        slot.value = ""
+        self._line_added(f"{format_cents(entry.amount_cents)} {entry.category}")
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def action_focus_card(self) -> None:
+        self.query_one("#card", Input).focus()
+
+    def action_focus_entry(self) -> None:
+        self.query_one("#entry", Input).focus()
+
+    def action_tender(self) -> None:
+        i = TENDERS.index(self.basket.tender) if self.basket.tender in TENDERS else -1
+        self.basket.tender = TENDERS[(i + 1) % len(TENDERS)]
+        self.refresh_basket()
+        self.say(f"Tender: {self.basket.tender}")
+
+    def action_pay(self) -> None:
+        """Commit the sale in one transaction; on any error the basket stays as it was."""
+        try:
+            result = commit_sale(self.ctx, self.basket)
+        except PosError as exc:
+            self.say(str(exc), error=True)
+            return
+        tender = self.basket.tender
+        self.last_result = result
+        self.basket = Basket()
+        self.query_one("#card", Input).value = ""
+        self.query_one("#entry", Input).focus()
+        self.refresh_basket()
+        text = f"Paid {format_cents(result.total_cents)} {tender}."
+        if result.member_id:
+            text += f" +{result.points_earned} pts, balance {result.balance}"
+        self.say(text)
+
+    def action_void_last(self) -> None:
+        line = self.basket.remove_last()
+        self.refresh_basket()
+        self.say(f"Removed {line.name}" if line else "nothing to remove", error=line is None)
+
+    def action_clear(self) -> None:
+        self.basket = Basket()
+        self.last_result = None
+        self.pending_card = None
+        for slot in self.query(Input):
+            slot.value = ""
+        self.refresh_basket()
+        self.say("Sale cleared")
+
+    def action_cancel(self) -> None:
+        for slot in self.query(Input):
+            slot.value = ""
+        self.say("")
+
+    def action_members(self) -> None:
+        from pos_client.app.member_screen import MemberScreen
+
+        self.app.push_screen(MemberScreen(pending_card=self.pending_card))

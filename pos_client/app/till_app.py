@@ -1,0 +1,237 @@
+"""The till app: screens, the keyboard-wedge interceptor, device events and the status bar.
+
+Keys are looked at on the App before any widget sees them (`on_event`), so a wedge reader's
+burst is taken wherever the focus is; the characters it typed into the focused input are
+taken back out when its Enter arrives. Device drivers hand plain events to
+`post_device_event` from their own threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+
+from textual import events
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Input
+from textual.worker import get_current_worker
+
+from pos_client.app.checkout_screen import CheckoutScreen
+from pos_client.app.events import DeviceEvent, DeviceEventLike
+from pos_client.cards import parse_card, route_scan
+from pos_client.cards.read import CardRead, scrub
+from pos_client.context import TillContext
+from pos_client.wedge import WedgeDetector
+
+# A device source: events to post, or a callable given the app's stop event that returns them
+# (e.g. `lambda stop: drain_queue(q, stop)`), drained in a worker thread.
+Source = Iterable[DeviceEventLike] | Callable[[threading.Event], Iterable[DeviceEventLike]]
+
+# Enter as sent by wedges configured with a CR or an LF suffix.
+_ENTER = frozenset({"enter", "ctrl+j"})
+
+# Keys that are a person's editing or navigation, never part of a wedge burst.
+_NOT_WEDGE = frozenset({"tab", "shift+tab", "escape", "backspace", "delete", "ctrl+h", "ctrl+i", "ctrl+m"})
+
+
+class DeviceEventMessage(Message):
+    """A device event crossing from a driver thread into the app's message queue."""
+
+    def __init__(self, event: DeviceEventLike) -> None:
+        super().__init__()
+        self.event = event
+
+
+class StatusMessage(Message):
+    """A status bar update sent from a driver or sync thread."""
+
+    def __init__(self, part: str, text: str) -> None:
+        super().__init__()
+        self.part = part
+        self.text = text
+
+
+class TillApp(App):
+    """The till. Takes an open TillContext so tests can run it on a temporary home.
+
+    `clock` replaces the keys' own timestamps for the wedge detector (tests script key timings).
+    """
+
+    TITLE = "Loyalty till"
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    ENABLE_COMMAND_PALETTE = False
+
+    status_text: reactive[str] = reactive("")
+
+    def __init__(
+        self,
+        ctx: TillContext,
+        *,
+        sources: Iterable[Source] = (),
+        clock: Callable[[], float] | None = None,
+        on_ready: Callable[[TillApp], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.clock = clock
+        self.wedge = WedgeDetector.from_config(ctx.config.section("wedge"))
+        self.stop_event = threading.Event()
+        self._sources = list(sources)
+        self._status: dict[str, str] = {}
+        self._origin: tuple[Widget | None, str | None, int] = (None, None, 0)
+        self._on_ready = on_ready
+
+    async def on_mount(self) -> None:
+        await self.push_screen(CheckoutScreen())
+        for source in self._sources:
+            self.run_worker(lambda s=source: self._drain(s), thread=True, group="devices", name="device source",
+                            exit_on_error=False)
+
+    def on_ready(self) -> None:
+        if self._on_ready is not None:
+            self._on_ready(self)
+
+    def on_unmount(self) -> None:
+        self.stop_event.set()
+
+    # --- device events ---------------------------------------------------------------------
+
+    def post_device_event(self, event: DeviceEventLike) -> None:
+        """Thread-safe entry point for drivers: the event is handled on the app's loop."""
+        self.post_message(DeviceEventMessage(event))
+
+    def _drain(self, source: Source) -> None:
+        """Worker thread: post a source's events; a failing source is reported, never fatal."""
+        worker = get_current_worker()
+        try:
+            events_ = source(self.stop_event) if callable(source) else source
+            for event in events_:
+                if worker.is_cancelled or self.stop_event.is_set():
+                    return
+                self.post_device_event(event)
+        except Exception as exc:  # a driver bug must not take the till down
+            self.post_device_event(DeviceEvent.of_error(f"stopped: {type(exc).__name__}: {exc}", "device source"))
+
+    def on_device_event_message(self, message: DeviceEventMessage) -> None:
+        event = message.event
+        kind = getattr(event, "kind", None)
+        device = str(getattr(event, "device", "device"))
+        if kind == "card":
+            read = getattr(event, "card", None)
+            if not isinstance(read, CardRead):
+                read = parse_card(str(getattr(event, "text", "")), loyalty_prefixes=self.ctx.rules.loyalty_prefixes)
+            self.take_card(read)
+        elif kind == "product" and getattr(event, "ean", None):
+            self.take_product(str(event.ean))
+        elif kind == "error":
+            self.report(f"{device}: {getattr(event, 'text', '')}", error=True)
+        elif kind == "state":
+            self.set_status(device, str(getattr(event, "text", "")))
+        else:
+            self.report(f"{device}: unknown event {kind!r}", error=True)
+
+    def set_status(self, part: str, text: str) -> None:
+        """Show a device's or the sync's state in the status bar (callable from any thread)."""
+        if threading.get_ident() != self._thread_id:  # never block a driver thread
+            self.post_message(StatusMessage(part, text))
+            return
+        if text:
+            self._status[part] = scrub(text)
+        else:
+            self._status.pop(part, None)
+        self.status_text = " · ".join(f"{k}: {v}" for k, v in sorted(self._status.items()))
+
+    def on_status_message(self, message: StatusMessage) -> None:
+        self.set_status(message.part, message.text)
+
+    def report(self, text: str, *, error: bool = False) -> None:
+        say = getattr(self.screen, "say", None)
+        if say is not None:
+            say(text, error=error)
+        if error:
+            self.notify(scrub(text), severity="error", timeout=4)
+
+    # --- scans -----------------------------------------------------------------------------
+
+    def take_card(self, read: CardRead) -> None:
+        take = getattr(self.screen, "take_card", None)
+        if take is None:
+            self.report("close this window before scanning", error=True)
+            return
+        take(read)
+
+    def take_product(self, ean: str) -> None:
+        take = getattr(self.screen, "take_product", None)
+        if take is None:
+            self.report("close this window before scanning", error=True)
+            return
+        take(ean)
+
+    def take_scan(self, text: str) -> None:
+        """A wedge burst: route it by its shape (track data, loyalty number, product EAN)."""
+        scan = route_scan(text, loyalty_prefixes=self.ctx.rules.loyalty_prefixes)
+        if scan.product_ean is not None:
+            self.take_product(scan.product_ean)
+        elif scan.card is not None:
+            self.take_card(scan.card)
+
+    # --- keyboard wedge --------------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded and self._wedge_swallows(event):
+            event.stop()
+            return
+        await super().on_event(event)
+
+    def _wedge_swallows(self, event: events.Key) -> bool:
+        """Feed the detector; True when the key belongs to a burst and must not reach a widget."""
+        # When the driver read the key, not when the app got round to it: keys a person typed
+        # while the app was busy must not look like a burst.
+        t = self.clock() if self.clock is not None else event.time
+        if event.key in _ENTER:
+            burst = self.wedge.enter(t)
+            if burst is None:
+                return False
+            self._take_back_burst(burst)
+            return True
+        char = event.character
+        if char is None or event.key in _NOT_WEDGE or not (event.is_printable or ord(char[0]) < 32):
+            self.wedge.reset()
+            return False
+        self.wedge.feed(char, t)
+        if self.wedge.run_length == 1:
+            self._remember_origin()
+            return False
+        return not event.is_printable  # control characters inside a burst never reach a widget
+
+    def _remember_origin(self) -> None:
+        focused = self.focused
+        if isinstance(focused, Input):
+            self._origin = (focused, focused.value, focused.cursor_position)
+        else:
+            self._origin = (focused, None, 0)
+
+    def _take_back_burst(self, burst: str) -> None:
+        """Restore the input the burst typed into, then route the burst.
+
+        The burst's keys were forwarded to the input's own message queue and may not have been
+        applied yet (a terminal hands a whole burst over in one read), so both run as a callback
+        queued behind them on that input.
+        """
+        widget, value, cursor = self._origin
+        self._origin = (None, None, 0)
+
+        def restore_and_route() -> None:
+            if isinstance(widget, Input) and value is not None and widget.is_attached:
+                widget.value = value
+                widget.cursor_position = cursor
+            self.take_scan(burst)
+
+        if isinstance(widget, Input) and widget.is_attached:
+            widget.call_later(restore_and_route)
+        else:
+            self.call_later(restore_and_route)
