@@ -128,16 +128,21 @@ def uri_record(uri: str) -> Record:
 
 
 def loyalty_id_from_uri(uri: str) -> str | None:
-    """`id` or `card` query parameter, else the last path segment."""
+    """`id` or `card` query parameter, else the last path segment if it looks like a card number.
+
+    A tag may carry an ordinary web link ("https://shop.example/promo"): a path segment only counts
+    when it has 6+ characters including a digit, so a page name never becomes a member's card.
+    """
     parts = urlsplit(uri)
     query = parse_qs(parts.query)
     for key in ("id", "card"):
         if query.get(key) and query[key][0].strip():
             return query[key][0].strip()
-    segment = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1]).strip()
-    if not segment and parts.scheme and not parts.netloc:  # opaque URIs such as urn:club:290000000001
-        segment = parts.path.rsplit(":", 1)[-1].strip()
-    return segment or None
+    path = parts.path.rstrip("/")
+    segment = unquote(path.rsplit("/", 1)[-1] if parts.netloc or "/" in path else path.rsplit(":", 1)[-1]).strip()
+    if len(segment) >= 6 and any(c.isdigit() for c in segment):
+        return segment
+    return None
 
 
 def loyalty_ids(records: Iterable[Record]) -> list[str]:

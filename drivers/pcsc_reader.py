@@ -129,9 +129,12 @@ class PcscReader(threading.Thread):
                 return seen
             for name, event_state, _atr in states:
                 present = bool(event_state & scard.SCARD_STATE_PRESENT) and not event_state & scard.SCARD_STATE_MUTE
-                was_present = bool(known.get(name, 0) & scard.SCARD_STATE_PRESENT)
+                before = known.get(name, 0)
+                # pcsc-lite counts card events in the high word: a lift and a tap between two
+                # waits shows as a new count with the card still present.
+                new_tap = not before & scard.SCARD_STATE_PRESENT or (event_state >> 16) != (before >> 16)
                 known[name] = event_state & ~scard.SCARD_STATE_CHANGED
-                if present and not was_present and not self._halt.is_set():
+                if present and new_tap and not self._halt.is_set():
                     self._read(scard, ctx, name)
         return seen
 
@@ -153,8 +156,8 @@ class PcscReader(threading.Thread):
                 raise CardGone(str(exc)) from exc
             if hr != scard.SCARD_S_SUCCESS:
                 raise CardGone(scard.SCardGetErrorMessage(hr))
-            if len(resp) < 2:
-                raise TagReadError("card could not be read, tap again (no status word)")
+            if len(resp) < 2:  # vpcd's answer when the card left during the command
+                raise CardGone("no status word")
             return bytes(resp[:-2]), (resp[-2] << 8) | resp[-1]
 
         try:
