@@ -113,7 +113,7 @@ class SerialReader(threading.Thread):
                 self._read_frames(port)
             except (serial.SerialException, OSError) as exc:
                 log.info("%s: port lost: %s", self.source, _why(exc))
-                self._state("disconnected", _why(exc))
+                self._state("disconnected", "device unplugged or port closed; reconnecting")
             finally:
                 try:
                     port.close()
