@@ -13,6 +13,7 @@ import sys
 SIM_MODULES: tuple[str, ...] = (
     "hw_sim.serial_sim",
     "hw_sim.nfc_card",
+    "hw_sim.pcscd",
 )
 
 

@@ -24,6 +24,7 @@ import threading
 import time
 
 from drivers import ndef
+from hw_sim import exit_on_sigterm
 
 DEFAULT_PORT = 0x8C7B  # 35963, vpcd's default in /etc/reader.conf.d/vpcd
 ATR = bytes.fromhex("3B80800101")  # ISO 14443-4 card behind a PC/SC contactless reader, no historical bytes
@@ -259,6 +260,7 @@ class VirtualCard:
 
 
 def _run_cli(args: argparse.Namespace) -> int:
+    exit_on_sigterm()
     card = VirtualCard(
         args.kind, uid=args.uid, loyalty_id=args.loyalty_id, record=args.record, host=args.host, port=args.port
     )

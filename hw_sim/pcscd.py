@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from hw_sim import exit_on_sigterm
+
 VPCD_CANDIDATES = (
     "/usr/lib/pcsc/drivers/serial/libifdvpcd.so",
     "/usr/lib/pcsc/drivers/serial/libifdvpcd.so.0.8",
@@ -141,7 +143,6 @@ class PrivatePcscd:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    start_new_session=True,
                 )
         finally:
             # Our copy must go: a listener left open here would accept clients while pcscd is down.
@@ -179,3 +180,27 @@ class PrivatePcscd:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _run_cli(args) -> int:
+    exit_on_sigterm()
+    import threading
+
+    daemon = PrivatePcscd(args.dir, args.port or None, debug=args.debug).start()
+    print(f"hw-sim pcscd: pid {daemon.pid}, vpcd port {daemon.port}; clients need:", flush=True)
+    print(f"export {SOCKET_ENV}={daemon.socket_path}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        daemon.stop()
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("pcscd", help="a private pcscd with the vpcd reader, for `hw-sim nfc`")
+    p.add_argument("--dir", required=True, help="directory for its socket, reader.conf and log")
+    p.add_argument("--port", type=int, default=0, help="vpcd port (default: a free one)")
+    p.add_argument("--debug", action="store_true", help="log APDUs to DIR/pcscd.log")
+    p.set_defaults(run=_run_cli)

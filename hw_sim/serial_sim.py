@@ -22,7 +22,7 @@ import tty
 from pathlib import Path
 
 from drivers.serial_reader import parse_terminator
-from hw_sim import swipes
+from hw_sim import exit_on_sigterm, swipes
 
 KINDS = ("magstripe", "barcode")
 
@@ -146,6 +146,7 @@ def _command(sim: SerialDeviceSim, line: str) -> bool:
 
 
 def _run_cli(args: argparse.Namespace) -> int:
+    exit_on_sigterm()
     sim = SerialDeviceSim(args.kind, args.link, baud=args.baud, terminator=args.terminator, pace=args.pace).start()
     print(f"hw-sim serial: {args.kind} at {args.link} -> {os.readlink(args.link)}", flush=True)
     print(HELP, file=sys.stderr, flush=True)
