@@ -7,6 +7,9 @@ in the till and could run against any other transport. The order matters:
    answers 90 00 is a bank card; nothing more is read from it, no number is kept.
 2. The NFC Forum Type 4 Tag application (`D2760000850101`): capability container `E103`, then the
    NDEF file it names. Its Text or URI records are candidate loyalty ids.
+   Otherwise an NFC Forum Type 2 Tag (NTAG, Ultralight): the PC/SC reader's READ BINARY
+   (`FF B0 00 <page> 10`) gives 4 pages at a time; page 3 is the capability container (E1 ...),
+   the NDEF message TLV (03) follows from page 4.
 3. GET DATA UID (`FF CA 00 00 00`), answered by the PC/SC reader itself.
 
 A card with an NDEF application whose files fail mid-read raises `TagReadError` rather than falling
@@ -107,11 +110,76 @@ def read_type4_ndef(transmit: Transmit) -> list[ndef.Record] | None:
         return []
 
 
-def identify(transmit: Transmit) -> TagInfo:
+def _read_pages(transmit: Transmit, page: int) -> bytes:
+    data, sw = transmit(bytes([0xFF, 0xB0, 0x00, page, 0x10]))
+    if sw != SW_OK or len(data) < 16:
+        raise TagReadError(f"{READ_AGAIN} (READ BINARY page {page} answered {sw:04X})")
+    return data[:16]
+
+
+PCSC_STORAGE_RID = bytes.fromhex("A000000306")
+
+
+def is_storage_card(atr: bytes) -> bool:
+    """The PC/SC part 3 ATR a contactless reader builds for a memory card (Ultralight, NTAG, ...)."""
+    return PCSC_STORAGE_RID in atr
+
+
+def read_type2_ndef(transmit: Transmit, *, storage_card: bool = False) -> list[ndef.Record] | None:
+    """The NDEF records of a Type 2 tag; None when the card is not one (or has no NDEF).
+
+    When the ATR already says memory card, a failed first read is an error, not "some other card".
+    """
+    data, sw = transmit(bytes([0xFF, 0xB0, 0x00, 0x03, 0x10]))
+    if sw != SW_OK or len(data) < 4:
+        if storage_card:
+            raise TagReadError(f"{READ_AGAIN} (READ BINARY page 3 answered {sw:04X})")
+        return None
+    if data[0] != 0xE1:
+        return None  # a memory card without the NDEF magic number
+    data_size = data[2] * 8
+    if data[3] >> 4 != 0:
+        return None  # read access is not granted
+    area = bytearray(data[4:16])  # pages 4-6 came with page 3
+    page = 7
+    pos = 0
+    while True:  # walk the TLVs: 00 NULL, 01/02 lock and memory control, 03 NDEF, FE terminator
+        while pos + 4 > len(area) and len(area) < data_size:
+            area += _read_pages(transmit, page)
+            page += 4
+        if pos >= len(area):
+            return None
+        tag = area[pos]
+        if tag == 0x00:
+            pos += 1
+            continue
+        if tag == 0xFE:
+            return None
+        length, head = area[pos + 1], 2
+        if length == 0xFF:
+            length, head = int.from_bytes(area[pos + 2 : pos + 4], "big"), 4
+        end = pos + head + length
+        if end > data_size:
+            raise TagReadError(f"{READ_AGAIN} (NDEF TLV beyond the tag's memory)")
+        while len(area) < end:
+            area += _read_pages(transmit, page)
+            page += 4
+        if tag == 0x03:
+            try:
+                return ndef.parse_message(bytes(area[pos + head : end])) if length else []
+            except ndef.NdefError:
+                return []
+        pos = end
+
+
+def identify(transmit: Transmit, atr: bytes = b"") -> TagInfo:
     """Everything the till needs to know about a tapped card, in as few APDUs as possible."""
-    if is_payment_card(transmit):
+    storage = is_storage_card(atr)
+    if not storage and is_payment_card(transmit):
         return TagInfo(payment=True)
-    records = read_type4_ndef(transmit)
+    records = None if storage else read_type4_ndef(transmit)
+    if records is None:
+        records = read_type2_ndef(transmit, storage_card=storage)
     ids = ndef.loyalty_ids(records or [])
     data, sw = transmit(GET_UID)
     uid = data if sw == SW_OK and data else None

@@ -127,7 +127,7 @@ class PcscReader(threading.Thread):
                 continue  # a reader went away while we waited: list again
             if hr != scard.SCARD_S_SUCCESS:
                 return seen
-            for name, event_state, _atr in states:
+            for name, event_state, atr in states:
                 present = bool(event_state & scard.SCARD_STATE_PRESENT) and not event_state & scard.SCARD_STATE_MUTE
                 before = known.get(name, 0)
                 # pcsc-lite counts card events in the high word: a lift and a tap between two
@@ -135,11 +135,11 @@ class PcscReader(threading.Thread):
                 new_tap = not before & scard.SCARD_STATE_PRESENT or (event_state >> 16) != (before >> 16)
                 known[name] = event_state & ~scard.SCARD_STATE_CHANGED
                 if present and new_tap and not self._halt.is_set():
-                    self._read(scard, ctx, name)
+                    self._read(scard, ctx, name, bytes(atr or b""))
         return seen
 
     # one tap -----------------------------------------------------------------------------
-    def _read(self, scard, ctx, reader: str) -> None:
+    def _read(self, scard, ctx, reader: str, atr: bytes) -> None:
         hr, hcard, proto = scard.SCardConnect(
             ctx, reader, scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
         )
@@ -161,7 +161,7 @@ class PcscReader(threading.Thread):
             return bytes(resp[:-2]), (resp[-2] << 8) | resp[-1]
 
         try:
-            info = identify(transmit)
+            info = identify(transmit, atr)
         except CardGone as exc:
             log.info("card on %s went away mid-read: %s", reader, exc)
             self._emit(ReaderError(self.source, LIFTED))

@@ -10,7 +10,8 @@ Debian's vpcd writes the length and the payload in two writes; with delayed ACKs
 cost ~40 ms, so the card sets TCP_QUICKACK before every receive (the kernel clears it again).
 
 Card kinds: `uid` (answers GET DATA UID only), `type4` (NFC Forum Type 4 Tag with an NDEF loyalty
-id), `emv` (a payment card that answers the PSE/PPSE directory).
+id), `type2` (an NTAG-like NFC Forum Type 2 Tag, read in 4-byte pages through the reader's READ BINARY
+pseudo-APDU), `emv` (a payment card that answers the PSE/PPSE directory).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from hw_sim import exit_on_sigterm
 
 DEFAULT_PORT = 0x8C7B  # 35963, vpcd's default in /etc/reader.conf.d/vpcd
 ATR = bytes.fromhex("3B80800101")  # ISO 14443-4 card behind a PC/SC contactless reader, no historical bytes
-KINDS = ("uid", "type4", "emv")
+# PC/SC part 3 ATR of a storage card, card name 00 03 (MIFARE Ultralight / NTAG: NFC Forum Type 2)
+ATR_TYPE2 = bytes.fromhex("3B8F8001804F0CA0000003060300030000000068")
+KINDS = ("uid", "type4", "type2", "emv")
 SW_OK, SW_NOT_FOUND, SW_WRONG_P1P2, SW_WRONG_LENGTH = b"\x90\x00", b"\x6a\x82", b"\x6b\x00", b"\x67\x00"
 SW_NO_EF, SW_INS = b"\x69\x86", b"\x6d\x00"
 NDEF_AID = bytes.fromhex("D2760000850101")
@@ -55,6 +58,17 @@ def type4_files(message: bytes, *, max_read: int = 0x3B) -> dict[bytes, bytes]:
     return {b"\xe1\x03": cc, b"\xe1\x04": struct.pack(">H", len(message)) + message}
 
 
+def type2_memory(message: bytes, uid: bytes) -> bytes:
+    """NTAG213-like memory: UID pages, the CC in page 3, then the NDEF TLV and a terminator TLV."""
+    uid7 = (uid + bytes(7))[:7]
+    tlv = b"\x03" + (bytes([len(message)]) if len(message) < 0xFF else b"\xff" + len(message).to_bytes(2, "big"))
+    data = tlv + message + b"\xfe"
+    size = max(144, (len(data) + 7) // 8 * 8)
+    memory = uid7[:3] + b"\x88" + uid7[3:7] + b"\x00\x48\x00\x00" + bytes([0xE1, 0x10, size // 8, 0x0F])
+    memory += data + bytes(size - len(data))
+    return memory
+
+
 class CardApplet:
     """The card's answers to APDUs, kept apart from the socket so it can be reasoned about alone."""
 
@@ -63,6 +77,8 @@ class CardApplet:
             raise ValueError(f"unknown card kind {kind!r}; one of {', '.join(KINDS)}")
         self.kind, self.uid = kind, uid
         self.files = type4_files(ndef_message, max_read=max_read) if kind == "type4" else {}
+        self.memory = type2_memory(ndef_message, uid) if kind == "type2" else b""
+        self.fail: dict[int, bytes] = {}  # INS -> status word, to test error handling
         self.reset()
 
     def reset(self) -> None:
@@ -74,8 +90,14 @@ class CardApplet:
             return SW_WRONG_LENGTH
         cla, ins, p1, p2 = apdu[:4]
         body = apdu[5 : 5 + apdu[4]] if len(apdu) > 5 else b""
+        if ins in self.fail:
+            return self.fail[ins]
         if cla == 0xFF and ins == 0xCA and p1 == 0x00:  # GET DATA UID, answered by the PC/SC reader
             return self.uid + SW_OK
+        if cla == 0xFF and ins == 0xB0:  # the reader's READ BINARY on a storage card: 16 bytes from page P2
+            if self.kind != "type2" or p2 * 4 >= len(self.memory):
+                return b"\x6a\x81" if self.kind != "type2" else SW_WRONG_P1P2
+            return (self.memory[p2 * 4 : p2 * 4 + 16] + bytes(16))[: apdu[4] or 16] + SW_OK
         if ins == 0xA4 and p1 == 0x04:
             return self._select_name(body)
         if ins == 0xA4 and p1 == 0x00 and self.app_selected:
@@ -121,7 +143,8 @@ class VirtualCard:
     """A card on the vpcd reader: tap() puts it on the reader, lift() takes it away.
 
     `lift_after` makes the card vanish on receiving its Nth APDU (counting from 1), which is how
-    the tests lift a card in the middle of a read. `apdu_count` and `apdu_seconds` measure what
+    the tests lift a card in the middle of a read; `fail` maps an INS byte to the status word the
+    card answers it with (e.g. {0xB0: b"\\x6a\\x82"}). `apdu_count` and `apdu_seconds` measure what
     went over the wire.
     """
 
@@ -136,15 +159,18 @@ class VirtualCard:
         port: int = DEFAULT_PORT,
         quickack: bool = True,
         lift_after: int | None = None,
+        fail: dict[int, bytes] | None = None,
     ) -> None:
         self.uid = bytes.fromhex(uid) if isinstance(uid, str) else uid
         message = b""
-        if kind == "type4":
+        if kind in ("type4", "type2"):
             if not loyalty_id:
-                raise ValueError("a type4 card needs a loyalty id")
+                raise ValueError(f"a {kind} card needs a loyalty id")
             rec = ndef.text_record(loyalty_id) if record == "text" else ndef.uri_record(record.format(id=loyalty_id))
             message = ndef.encode_message([rec])
         self.applet = CardApplet(kind, self.uid, message)
+        self.applet.fail = dict(fail or {})
+        self.atr = ATR_TYPE2 if kind == "type2" else ATR
         self.kind, self.host, self.port, self.quickack = kind, host, port, quickack
         self.lift_after = lift_after
         self.apdu_count = 0
@@ -253,7 +279,7 @@ class VirtualCard:
 
     def _control(self, code: int) -> bytes | None:
         if code == 4:
-            return ATR
+            return self.atr
         if code in (0, 1, 2):  # power off / on / reset: the card's volatile state goes
             self.applet.reset()
         return None
@@ -290,7 +316,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("nfc", help="virtual contactless card for the vpcd PC/SC driver")
     p.add_argument("--kind", choices=KINDS, default="uid")
     p.add_argument("--uid", default="04A2B3C4D5E680", help="UID in hex (4, 7 or 10 bytes)")
-    p.add_argument("--loyalty-id", help="loyalty id stored in the NDEF file (type4)")
+    p.add_argument("--loyalty-id", help="loyalty id stored in NDEF (type4, type2)")
     p.add_argument(
         "--record", default="text", help='"text", or a URI template such as "https://club.example/c/{id}"'
     )

@@ -141,3 +141,37 @@ def test_watcher_started_without_pcscd_waits(pcscd, vcard):
     finally:
         pcscd.start()
         reader.stop()
+
+
+@pytest.mark.parametrize("record", ["text", "https://club.example/c/{id}"])
+def test_type2_ndef_loyalty_id(watcher, vcard, record):
+    log = watcher()
+    connected(log)
+    vcard("type2", uid="04C1C2C3C4C5C6", loyalty_id=LOYALTY, record=record).tap()
+    event = log.kind("card")
+    assert event.read.ok and event.read.card_number == LOYALTY and event.read.source == "nfc"
+
+
+def test_type2_with_a_long_ndef_message_read_over_many_pages(watcher, vcard):
+    log = watcher()
+    connected(log)
+    long_uri = "https://club.example/" + "x" * 300 + "?id={id}"  # > 255 bytes: 3-byte TLV length
+    card = vcard("type2", loyalty_id=LOYALTY, record=long_uri).tap()
+    assert log.kind("card").read.card_number == LOYALTY
+    assert card.apdu_count > 20
+
+
+@pytest.mark.parametrize("kind", ["type4", "type2"])
+def test_error_status_word_mid_read_asks_for_another_tap(watcher, vcard, kind):
+    log = watcher()
+    connected(log)
+    ins = 0xB0
+    card = vcard(kind, uid="04112233445566", loyalty_id=LOYALTY, fail={ins: b"\x6f\x00"}).tap()
+    event = log.wait_for(lambda e: e.kind in ("card", "error"))
+    # not silently identified by its UID: the same card would then have two numbers
+    assert isinstance(event, ReaderError) and event.message.startswith("card could not be read, tap again")
+    card.lift()
+    wait_reader_empty()
+    card.applet.fail.clear()
+    card.tap()
+    assert log.kind("card").read.card_number == LOYALTY
