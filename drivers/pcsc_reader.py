@@ -24,6 +24,7 @@ from pos_client.cards.router import DEFAULT_LOYALTY_PREFIXES
 log = logging.getLogger(__name__)
 
 LIFTED = "card lifted before it was read, tap again"
+READER_LOST = "reader or PC/SC service lost during the read, tap again"
 NO_SERVICE = "PC/SC service (pcscd) not running"
 SERVICE_LOST = "PC/SC service stopped"
 NO_READER = "no NFC reader connected"
@@ -71,7 +72,11 @@ class PcscReader(threading.Thread):
             self._emit(DeviceState(self.source, state, detail))
 
     def run(self) -> None:
-        from smartcard import scard
+        try:
+            from smartcard import scard
+        except (ImportError, OSError) as exc:  # pyscard or libpcsclite missing: say so, do not crash
+            self._state("disconnected", f"PC/SC unavailable: {exc}")
+            return
 
         delay = self.retry[0]
         ever_connected = False
@@ -148,23 +153,27 @@ class PcscReader(threading.Thread):
             self._emit(ReaderError(self.source, LIFTED))
             return
         pci = scard.SCARD_PCI_T1 if proto == scard.SCARD_PROTOCOL_T1 else scard.SCARD_PCI_T0
+        lost_codes = {
+            scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED, scard.SCARD_E_READER_UNAVAILABLE,
+            scard.SCARD_E_UNKNOWN_READER, scard.SCARD_E_INVALID_HANDLE, scard.SCARD_E_NO_READERS_AVAILABLE,
+        }
 
         def transmit(apdu: bytes) -> tuple[bytes, int]:
             try:
                 hr, resp = scard.SCardTransmit(hcard, pci, list(apdu))
             except SystemError as exc:  # pyscard on a handle the daemon already dropped
-                raise CardGone(str(exc)) from exc
+                raise CardGone(READER_LOST) from exc
             if hr != scard.SCARD_S_SUCCESS:
-                raise CardGone(scard.SCardGetErrorMessage(hr))
+                raise CardGone(READER_LOST if hr in lost_codes else LIFTED)
             if len(resp) < 2:  # vpcd's answer when the card left during the command
-                raise CardGone("no status word")
+                raise CardGone(LIFTED)
             return bytes(resp[:-2]), (resp[-2] << 8) | resp[-1]
 
         try:
             info = identify(transmit, atr)
         except CardGone as exc:
-            log.info("card on %s went away mid-read: %s", reader, exc)
-            self._emit(ReaderError(self.source, LIFTED))
+            log.info("read on %s interrupted: %s", reader, exc)
+            self._emit(ReaderError(self.source, str(exc)))
         except TagReadError as exc:
             log.info("card on %s unreadable: %s", reader, exc)
             self._emit(ReaderError(self.source, str(exc)))

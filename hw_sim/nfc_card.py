@@ -144,8 +144,9 @@ class VirtualCard:
 
     `lift_after` makes the card vanish on receiving its Nth APDU (counting from 1), which is how
     the tests lift a card in the middle of a read; `fail` maps an INS byte to the status word the
-    card answers it with (e.g. {0xB0: b"\\x6a\\x82"}). `apdu_count` and `apdu_seconds` measure what
-    went over the wire.
+    card answers it with (e.g. {0xB0: b"\\x6a\\x82"}); `stall_at` holds the answer to that APDU
+    until release(), so a test can pull the reader (stop pcscd) in the middle of a read.
+    `apdu_count` and `apdu_seconds` measure what went over the wire.
     """
 
     def __init__(
@@ -160,6 +161,7 @@ class VirtualCard:
         quickack: bool = True,
         lift_after: int | None = None,
         fail: dict[int, bytes] | None = None,
+        stall_at: int | None = None,
     ) -> None:
         self.uid = bytes.fromhex(uid) if isinstance(uid, str) else uid
         message = b""
@@ -173,6 +175,9 @@ class VirtualCard:
         self.atr = ATR_TYPE2 if kind == "type2" else ATR
         self.kind, self.host, self.port, self.quickack = kind, host, port, quickack
         self.lift_after = lift_after
+        self.stall_at = stall_at
+        self.stalled = threading.Event()  # set while the card holds its answer to APDU number `stall_at`
+        self._release = threading.Event()
         self.apdu_count = 0
         self.apdu_seconds: list[float] = []
         self.connected = threading.Event()
@@ -194,7 +199,12 @@ class VirtualCard:
         self._present.clear()
         self._drop()
 
+    def release(self) -> None:
+        """Let a stalled card answer (or notice it has been cut off)."""
+        self._release.set()
+
     def stop(self) -> None:
+        self._release.set()
         self._stop.set()
         self.lift()
         self._thread.join(timeout=2)
@@ -271,6 +281,10 @@ class VirtualCard:
                     self.lift_after = None
                     self._present.clear()
                     return
+                if self.stall_at is not None and self.apdu_count >= self.stall_at:
+                    self.stall_at = None
+                    self.stalled.set()
+                    self._release.wait(10)
                 answer = self.applet.process(payload)
             if answer is not None:
                 sock.sendall(len(answer).to_bytes(2, "big") + answer)

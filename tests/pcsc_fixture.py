@@ -7,6 +7,8 @@ before pyscard's first call) and is stopped by its pid. Start/stop logic lives i
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 
@@ -15,23 +17,43 @@ import pytest
 from hw_sim.nfc_card import VirtualCard
 from hw_sim.pcscd import SOCKET_ENV, PrivatePcscd, pcscd_binary, vpcd_driver
 
+_WORKDIR: str | None = None
+_PREVIOUS: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point this process's libpcsclite at the private pcscd before anything can call PC/SC.
+
+    libpcsclite reads PCSCLITE_CSOCK_NAME once, at its first call: set it before any test (ours or
+    another capability's) touches pyscard, so no test ever talks to a system pcscd.
+    """
+    global _WORKDIR, _PREVIOUS
+    _WORKDIR = tempfile.mkdtemp(prefix="pos-pcscd-")
+    _PREVIOUS = os.environ.get(SOCKET_ENV)
+    os.environ[SOCKET_ENV] = os.path.join(_WORKDIR, "pcscd.comm")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _PREVIOUS is None:
+        os.environ.pop(SOCKET_ENV, None)
+    else:
+        os.environ[SOCKET_ENV] = _PREVIOUS
+    if _WORKDIR:
+        shutil.rmtree(_WORKDIR, ignore_errors=True)
+
 
 @pytest.fixture(scope="session")
-def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivatePcscd]:
+def pcscd() -> Iterator[PrivatePcscd]:
     try:
         pcscd_binary(), vpcd_driver()
     except FileNotFoundError as exc:  # scripts/setup.sh installs both; say so rather than fail obscurely
         pytest.skip(str(exc))
-    daemon = PrivatePcscd(tmp_path_factory.mktemp("pcscd"))
-    previous = os.environ.get(SOCKET_ENV)
-    os.environ[SOCKET_ENV] = daemon.socket_path
+    assert _WORKDIR is not None
+    daemon = PrivatePcscd(_WORKDIR)
+    assert daemon.socket_path == os.environ[SOCKET_ENV]
     daemon.start()
     yield daemon
     daemon.stop()
-    if previous is None:
-        os.environ.pop(SOCKET_ENV, None)
-    else:
-        os.environ[SOCKET_ENV] = previous
 
 
 def wait_reader_empty(timeout: float = 3.0) -> None:

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from drivers.events import CardEvent, DeviceState, ReaderError, event_to_json
-from drivers.pcsc_reader import LIFTED, NO_SERVICE, SERVICE_LOST, PcscReader
+from drivers.pcsc_reader import LIFTED, NO_SERVICE, READER_LOST, SERVICE_LOST, PcscReader
 from pos_client.cards.barcode import with_check_digit
 from pos_client.cards.nfc import RANDOM_UID_MESSAGE
 from pos_client.cards.read import PAYMENT_CARD_MESSAGE
@@ -174,4 +174,24 @@ def test_error_status_word_mid_read_asks_for_another_tap(watcher, vcard, kind):
     wait_reader_empty()
     card.applet.fail.clear()
     card.tap()
+    assert log.kind("card").read.card_number == LOYALTY
+
+
+def test_pcscd_killed_mid_read_then_back(watcher, vcard, pcscd):
+    """The reader vanishes during a read (pcscd stopped): a clear error and state, then recovery."""
+    log = watcher()
+    connected(log)
+    card = vcard("type4", loyalty_id=LOYALTY, stall_at=5)  # holds its answer to READ BINARY of the CC
+    card.tap()
+    assert card.stalled.wait(5)
+    try:
+        pcscd.stop()
+        card.release()
+        error = log.wait_for(lambda e: e.kind in ("card", "error"))
+        assert isinstance(error, ReaderError) and error.message in (READER_LOST, LIFTED)
+        assert log.kind("state").state == "disconnected"
+    finally:
+        pcscd.start()
+    assert connected(log)
+    # the card never left the reader: it is read afresh once the service is back
     assert log.kind("card").read.card_number == LOYALTY
