@@ -61,6 +61,7 @@ class SerialDeviceSim:
                 return self
             master, slave = os.openpty()
             tty.setraw(slave)  # no echo, no CR->LF mapping before the till sets its own mode
+            os.set_blocking(master, False)  # a device never waits for the till: unread data is lost
             slave_name = os.ttyname(slave)
             tmp = self.link.with_name(self.link.name + ".new")
             with contextlib.suppress(FileNotFoundError):
@@ -70,8 +71,12 @@ class SerialDeviceSim:
             self.master, self._slave = master, slave
         return self
 
-    def send(self, data: str | bytes, *, terminate: bool = True) -> None:
-        """Write one frame (the terminator is added); paced at the baud rate when asked."""
+    def send(self, data: str | bytes, *, terminate: bool = True) -> int:
+        """Write one frame (the terminator is added); paced at the baud rate when asked.
+
+        Returns the bytes that went out: when the till has not read the port for a while its
+        buffer fills and the rest is lost, as with a real device without flow control.
+        """
         raw = data.encode("latin-1") if isinstance(data, str) else bytes(data)
         if terminate:
             raw += self.terminator
@@ -79,14 +84,20 @@ class SerialDeviceSim:
             if self.master is None:
                 raise OSError("device unplugged")
             if not self.pace:
-                os.write(self.master, raw)
-                return
+                try:
+                    return os.write(self.master, raw)
+                except BlockingIOError:
+                    return 0
             start, step = time.perf_counter(), self.byte_seconds
             for i in range(len(raw)):
-                os.write(self.master, raw[i : i + 1])
+                try:
+                    os.write(self.master, raw[i : i + 1])
+                except BlockingIOError:
+                    return i
                 delay = start + (i + 1) * step - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
+            return len(raw)
 
     def swipe(self, number: str, discretionary: str = "", *, with_lrc: bool = False) -> None:
         self.send(swipes.track2(number, discretionary, with_lrc=with_lrc))
