@@ -58,9 +58,52 @@ class LineReader:
                 return item
 
 
-@pytest.mark.skipif(
+needs_trunk_cli = pytest.mark.skipif(
     importlib.util.find_spec("pos_client.cli.core") is None, reason="needs the trunk's pos_client.cli.core"
 )
+
+
+def _watch(home: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pos_client", "devices", *args], cwd=ROOT, capture_output=True, text=True,
+        timeout=30, env={**os.environ, "POS_CLIENT_HOME": str(home), "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+
+
+@needs_trunk_cli
+def test_watch_timeout_with_a_missing_port(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    missing = tmp_path / "ttyNOPE"
+    (home / "config.toml").write_text(
+        f'[devices]\nreaders = [{{ kind = "serial", url = {_toml_str(str(missing))}, role = "barcode" }}]\n'
+    )
+    proc = _watch(home, "watch", "--json", "--timeout", "0.5")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert lines[0]["kind"] == "state" and lines[0]["state"] == "waiting" and str(missing) in lines[0]["detail"]
+    assert lines[-1] == {"kind": "end", "reason": "timeout", "reads": 0, "events": len(lines) - 1}
+
+
+@needs_trunk_cli
+@pytest.mark.parametrize(
+    "config,args,message",
+    [
+        ("", ("watch", "--json"), "no readers configured"),
+        ('[devices]\nreaders = [{ kind = "usb" }]\n', ("watch", "--json"), "kind must be one of"),
+        ("", ("--json",), "usage: pos-client devices watch"),
+    ],
+)
+def test_watch_usage_errors(tmp_path, config, args, message):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(config)
+    proc = _watch(home, *args)
+    assert proc.returncode == 2
+    assert message in json.loads(proc.stdout.splitlines()[-1])["error"]
+
+
+@needs_trunk_cli
 def test_watch_json_reports_swipe_scan_taps_and_refusal(tmp_path, pcscd, vcard):
     stripe, scanner = SerialDeviceSim("magstripe", tmp_path / "ttyMSR"), SerialDeviceSim("barcode", tmp_path / "ttySCN")
     stripe.start(), scanner.start()

@@ -69,8 +69,7 @@ def _devices_usage(args: argparse.Namespace) -> Outcome:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    devices = sub.add_parser("devices", help="card readers: watch what they read")
-    devices.set_defaults(handler=_devices_usage)
+    devices = add_command(sub, "devices", _devices_usage, "card readers: watch what they read")
     dsub = devices.add_subparsers(dest="devices_command", metavar="ACTION")
     p = add_command(dsub, "watch", _watch, "open the configured readers and print one line per event")
     p.add_argument("--count", type=int, default=0, help="stop after N reads (cards, products, errors)")
