@@ -110,6 +110,13 @@ class PrivatePcscd:
         """Environment for a client process (the CLI under test, the demo's app)."""
         return {SOCKET_ENV: self.socket_path}
 
+    def use_in_this_process(self) -> None:
+        """Point this process's PC/SC client at this daemon (the demo's app, a test session).
+
+        Must run before this process's first PC/SC call: libpcsclite reads the variable only once.
+        """
+        os.environ[SOCKET_ENV] = self.socket_path
+
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc and self.proc.poll() is None else None
