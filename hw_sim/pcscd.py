@@ -11,6 +11,7 @@ listening on <port> and <port>+1 (readers "Virtual PCD 00 00" and "Virtual PCD 0
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -189,7 +190,7 @@ class PrivatePcscd:
         self.stop()
 
 
-def _run_cli(args) -> int:
+def _run_cli(args: argparse.Namespace) -> int:
     exit_on_sigterm()
     import threading
 
@@ -205,7 +206,7 @@ def _run_cli(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pcscd", help="a private pcscd with the vpcd reader, for `hw-sim nfc`")
     p.add_argument("--dir", required=True, help="directory for its socket, reader.conf and log")
     p.add_argument("--port", type=int, default=0, help="vpcd port (default: a free one)")
