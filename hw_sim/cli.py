@@ -10,7 +10,11 @@ import argparse
 import importlib
 import sys
 
-SIM_MODULES: tuple[str, ...] = ()
+SIM_MODULES: tuple[str, ...] = (
+    "hw_sim.serial_sim",
+    "hw_sim.nfc_card",
+    "hw_sim.pcscd",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

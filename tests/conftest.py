@@ -12,6 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+pytest_plugins = ["tests.pcsc_fixture"]
+
 
 @pytest.fixture
 def till(tmp_path):

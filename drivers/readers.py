@@ -1,0 +1,109 @@
+"""Build the configured card readers (config.toml `[devices] readers = [...]`) as reader threads.
+
+    [devices]
+    readers = [
+      { kind = "serial", url = "/dev/serial/by-id/usb-MagTek-if00", role = "magstripe", baud = 9600 },
+      { kind = "serial", url = "socket://10.0.0.12:4001", role = "barcode", terminator = "\\r\\n" },
+      { kind = "pcsc", reader = "ACR122" },
+    ]
+
+`terminator` defaults to "\\r" and `baud` to 9600. Each entry may also have a `name`, used as the events'
+`source` (the status bar's label). The app and `pos-client devices watch` both start readers from here,
+so a config that works in one works in the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from drivers.events import EventSink
+from pos_client.cards.router import DEFAULT_LOYALTY_PREFIXES
+from pos_client.errors import UsageError
+
+KINDS = ("serial", "pcsc")
+SERIAL_KEYS = {"kind", "url", "role", "baud", "terminator", "name", "max_frame"}
+PCSC_KEYS = {"kind", "reader", "name"}
+
+
+class Reader(Protocol):
+    """What the app holds on to: a thread it can start, stop and name in the status bar."""
+
+    source: str
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = ...) -> None: ...
+
+    def is_alive(self) -> bool: ...
+
+
+def _check(i: int, spec: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise UsageError(f"devices.readers[{i}]: unknown setting(s) {', '.join(unknown)}")
+
+
+def build_reader(
+    i: int, spec: dict[str, Any], on_event: EventSink, loyalty_prefixes: Sequence[str] = DEFAULT_LOYALTY_PREFIXES
+) -> Reader:
+    """One reader from one config entry; a clear UsageError for a bad entry."""
+    if not isinstance(spec, dict):
+        raise UsageError(f"devices.readers[{i}] must be a table, e.g. {{ kind = \"pcsc\" }}")
+    kind = spec.get("kind")
+    if kind == "serial":
+        from drivers.serial_reader import ROLES, SerialReader
+
+        _check(i, spec, SERIAL_KEYS)
+        if not spec.get("url"):
+            raise UsageError(f"devices.readers[{i}]: a serial reader needs a url (e.g. /dev/ttyUSB0)")
+        role = spec.get("role", "magstripe")
+        if role not in ROLES:
+            raise UsageError(f"devices.readers[{i}]: role must be one of {', '.join(ROLES)}, not {role!r}")
+        try:
+            baud = int(spec.get("baud", 9600))
+        except (TypeError, ValueError):
+            raise UsageError(f"devices.readers[{i}]: baud must be a number") from None
+        return SerialReader(
+            str(spec["url"]),
+            on_event,
+            role=role,
+            name=spec.get("name"),
+            baud=baud,
+            terminator=spec.get("terminator", "\r"),
+            max_frame=int(spec.get("max_frame", 512)),
+            loyalty_prefixes=loyalty_prefixes,
+        )
+    if kind == "pcsc":
+        from drivers.pcsc_reader import PcscReader
+
+        _check(i, spec, PCSC_KEYS)
+        return PcscReader(
+            on_event, reader=str(spec.get("reader", "")), name=str(spec.get("name") or "nfc"),
+            loyalty_prefixes=loyalty_prefixes,
+        )
+    raise UsageError(f"devices.readers[{i}]: kind must be one of {', '.join(KINDS)}, not {kind!r}")
+
+
+def build_readers(
+    devices: dict[str, Any], on_event: EventSink, loyalty_prefixes: Sequence[str] = DEFAULT_LOYALTY_PREFIXES
+) -> list[Reader]:
+    """All readers of a `[devices]` section, not started. Sources are made unique."""
+    specs = devices.get("readers") or []
+    if not isinstance(specs, list):
+        raise UsageError("devices.readers must be a list of tables")
+    readers = [build_reader(i, spec, on_event, loyalty_prefixes) for i, spec in enumerate(specs)]
+    names = [r.source for r in readers]
+    if len(set(names)) != len(names):
+        raise UsageError("devices.readers: two readers share a name; give each a distinct `name`")
+    return readers
+
+
+def start_all(readers: Iterable[Reader]) -> None:
+    for reader in readers:
+        reader.start()
+
+
+def stop_all(readers: Iterable[Reader], timeout: float = 2.0) -> None:
+    for reader in readers:
+        reader.stop(timeout)

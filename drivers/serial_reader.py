@@ -1,0 +1,177 @@
+"""Serial magstripe readers and barcode scanners through pyserial, as a reader thread.
+
+`serial_for_url` means the config can name `/dev/ttyUSB0`, `/dev/serial/by-id/...`, `socket://host:port`
+or `rfc2217://host:port`. The device sends frames ended by a terminator (CR by default; CRLF and
+others configurable, as written in config: "\\r\\n"). Each frame is routed by shape with the core's
+parsers and handed to `on_event` as a plain event.
+
+Nothing here can crash the till: bytes that are not text, a frame cut short (no terminator within
+`frame_timeout`), or a frame longer than `max_frame` become a ReaderError ("unreadable, swipe again").
+When the port goes away (USB unplugged, pty closed) the thread reports `disconnected`, retries
+opening with backoff and reports `connected` when the device is back. Frame contents are never
+logged: a refused frame may be a bank card swipe.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+from drivers.events import UNREADABLE, DeviceState, Event, EventSink, ReaderError, State, event_from_frame
+from pos_client.cards.router import DEFAULT_LOYALTY_PREFIXES
+
+log = logging.getLogger(__name__)
+
+ROLES = ("magstripe", "barcode")
+DEFAULT_MAX_FRAME = 512  # a 3-track swipe is under 230 characters; a 2D code for a loyalty card far less
+
+
+def parse_terminator(value: str | bytes | None) -> bytes:
+    """Accept b"\\r", "\\r" or the escaped text "\\\\r\\\\n" a TOML file gives; default CR."""
+    if value is None or value == "" or value == b"":
+        return b"\r"
+    if isinstance(value, bytes):
+        return value
+    if "\\" in value:
+        value = codecs.decode(value, "unicode_escape")
+    return value.encode("latin-1")
+
+
+def _decode(frame: bytes) -> str | None:
+    """Frames are printable ASCII (plus STX/ETX or tabs some devices add); anything else is garbage."""
+    try:
+        text = frame.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if any((ord(c) < 0x20 and c not in "\x02\x03\t\n\r") or ord(c) == 0x7F for c in text):
+        return None
+    return text
+
+
+class SerialReader(threading.Thread):
+    """Read frames from one serial device until stopped; reconnect by itself."""
+
+    def __init__(
+        self,
+        url: str,
+        on_event: EventSink,
+        *,
+        role: str = "magstripe",
+        name: str | None = None,
+        baud: int = 9600,
+        terminator: str | bytes | None = b"\r",
+        max_frame: int = DEFAULT_MAX_FRAME,
+        frame_timeout: float = 0.3,
+        retry: tuple[float, float] = (0.05, 1.0),
+        loyalty_prefixes: Sequence[str] = DEFAULT_LOYALTY_PREFIXES,
+    ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"serial reader role must be one of {', '.join(ROLES)}, not {role!r}")
+        self.source = name or f"{role}@{url}"
+        super().__init__(name=f"serial-{self.source}", daemon=True)
+        self.url, self.on_event, self.role, self.baud = url, on_event, role, int(baud)
+        self.terminator = parse_terminator(terminator)
+        self.max_frame, self.frame_timeout, self.retry = max_frame, frame_timeout, retry
+        self.loyalty_prefixes = tuple(loyalty_prefixes)
+        self._halt = threading.Event()
+        self._last_state: State | None = None
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._halt.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout)
+
+    def _emit(self, event: Event) -> None:
+        try:
+            self.on_event(event)
+        except Exception:  # a faulty consumer must not kill the reader
+            log.exception("event consumer failed on a %s event", event.kind)
+
+    def _state(self, state: State, detail: str = "") -> None:
+        if self._last_state != state:
+            self._last_state = state
+            self._emit(DeviceState(self.source, state, detail))
+
+    def run(self) -> None:
+        import serial
+
+        delay = self.retry[0]
+        while not self._halt.is_set():
+            try:
+                port = serial.serial_for_url(self.url, baudrate=self.baud, timeout=0.05)
+            except (serial.SerialException, OSError, ValueError) as exc:
+                self._state("waiting" if self._last_state in (None, "waiting") else "disconnected", _why(exc))
+                self._halt.wait(delay)
+                delay = min(delay * 2, self.retry[1])
+                continue
+            delay = self.retry[0]
+            self._state("connected", self.url)
+            try:
+                self._read_frames(port)
+            except (serial.SerialException, OSError) as exc:
+                log.info("%s: port lost: %s", self.source, _why(exc))
+                self._state("disconnected", "device unplugged or port closed; reconnecting")
+            finally:
+                try:
+                    port.close()
+                except (serial.SerialException, OSError):
+                    pass
+
+    def _read_frames(self, port) -> None:
+        buf = bytearray()
+        discarding = False  # inside an over-long frame: drop bytes until its terminator
+        last_byte = time.monotonic()
+        term = self.terminator
+        while not self._halt.is_set():
+            chunk = port.read(max(1, port.in_waiting))
+            now = time.monotonic()
+            if not chunk:
+                if (buf or discarding) and now - last_byte > self.frame_timeout:
+                    if buf:
+                        self._emit(ReaderError(self.source, UNREADABLE))
+                        log.info("%s: half frame of %d bytes dropped", self.source, len(buf))
+                    buf.clear()
+                    discarding = False
+                continue
+            last_byte = now
+            buf += chunk
+            while True:
+                end = buf.find(term)
+                if end < 0:
+                    break
+                frame = bytes(buf[:end])
+                del buf[: end + len(term)]
+                if discarding:
+                    discarding = False
+                    continue
+                self._frame(frame)
+            if len(buf) > self.max_frame:
+                if not discarding:
+                    self._emit(ReaderError(self.source, UNREADABLE))
+                    log.info("%s: over-long frame dropped", self.source)
+                discarding = True
+                buf.clear()
+
+    def _frame(self, frame: bytes) -> None:
+        frame = frame.strip(b"\r\n")  # a CR-configured reader on a CRLF device, and vice versa
+        if not frame:
+            return
+        if len(frame) > self.max_frame:
+            self._emit(ReaderError(self.source, UNREADABLE))
+            return
+        text = _decode(frame)
+        if text is None:
+            log.info("%s: frame of %d bytes is not text", self.source, len(frame))
+            self._emit(ReaderError(self.source, UNREADABLE))
+            return
+        event = event_from_frame(self.source, self.role, text, loyalty_prefixes=self.loyalty_prefixes)
+        log.debug("%s: frame -> %s event", self.source, event.kind)
+        self._emit(event)
+
+
+def _why(exc: BaseException) -> str:
+    """An exception message fit for a status line (pyserial repeats the errno text)."""
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
