@@ -168,14 +168,14 @@ def use(ctx: TillContext, code: str, sale_id: str, as_of: date | str | None = No
     return {"use_id": use_id, "code": coupon.code, "sale_id": sale_id, "kind": coupon.kind, "value": coupon.value}
 
 
-def apply_coupon(ctx: TillContext, basket, code: str):
+def apply_coupon(ctx: TillContext, basket, code: str, as_of: date | str | None = None):
     """Scanning a coupon at checkout: add its discount line to the basket and return it.
 
     The use is recorded when the sale commits (sale hook), in the sale's transaction.
     """
     from pos_client.checkout import Line
 
-    verdict = check(ctx, code)
+    verdict = check(ctx, code, as_of)
     if not verdict["valid"]:
         raise RefusedInput(f"coupon refused: {verdict['reason']}")
     if any(li.ref == verdict["code"] for li in basket.lines):
@@ -201,9 +201,11 @@ def apply_coupon(ctx: TillContext, basket, code: str):
 
 def on_sale(ctx: TillContext, sale_id: str, basket) -> None:
     """Sale hook: record the use of every coupon in the basket with the sale, or refuse the sale."""
-    for li in basket.lines:
-        if li.category == CATEGORY and li.ref:
-            use(ctx, li.ref, sale_id)
+    refs = [li.ref for li in basket.lines if li.category == CATEGORY and li.ref]
+    if refs:
+        created = ctx.conn.execute("SELECT created_at FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()[0]
+        for ref in refs:
+            use(ctx, ref, sale_id, as_of=created[:10])
 
 
 def uses_since(ctx: TillContext, after: int = 0, limit: int = 500) -> list[dict]:

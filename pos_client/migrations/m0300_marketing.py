@@ -113,6 +113,7 @@ CREATE TABLE offer_log (
     member_id   TEXT NOT NULL,
     sale_id     TEXT NOT NULL,
     coupon_code TEXT,
+    message     TEXT NOT NULL,
     at          TEXT NOT NULL,
     PRIMARY KEY (offer_id, sale_id)
 );

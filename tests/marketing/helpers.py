@@ -38,5 +38,5 @@ def sell(ctx, member_id, amount_cents, day, category="general", sale_id=None, co
     if coupon:
         from pos_client.marketing.coupons import apply_coupon
 
-        apply_coupon(ctx, basket, coupon)
+        apply_coupon(ctx, basket, coupon, as_of=day)
     return commit_sale(ctx, basket, sale_id=sale_id, created_at=f"{day}T12:00:00+00:00")
