@@ -89,6 +89,15 @@ def cmd_adjust(args: argparse.Namespace) -> Outcome:
     return _run(args, go)
 
 
+def cmd_reverse(args: argparse.Namespace) -> Outcome:
+    from pos_client.marketing.rewards import reverse_entry
+
+    def go(ctx):
+        out = reverse_entry(ctx, args.entry_id, args.reason, args.pin)
+        return Outcome(out, f"entry reversed ({out['points']:+d} points); balance {out['balance']}")
+    return _run(args, go)
+
+
 def cmd_coupon_check(args: argparse.Namespace) -> Outcome:
     from pos_client.marketing.coupons import check
 
@@ -233,6 +242,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "adjust", cmd_adjust, "manual points adjustment with a reason code and manager PIN")
     p.add_argument("--card", required=True)
     p.add_argument("--points", type=int, required=True)
+    p.add_argument("--reason", required=True)
+    p.add_argument("--pin", required=True)
+
+    p = add_command(sub, "reverse", cmd_reverse, "reverse one ledger entry with a reason code and manager PIN")
+    p.add_argument("entry_id")
     p.add_argument("--reason", required=True)
     p.add_argument("--pin", required=True)
 

@@ -85,3 +85,15 @@ def test_key_file_is_private(home):
     assert len(signing.own_public_key(ctx)) == 32
     ctx.close()
     assert oct((path / "keys" / "coupon_ed25519.pem").stat().st_mode & 0o777) == "0o600"
+
+
+def test_adjust_and_reverse_with_reason_and_pin(home):
+    path, _, card = home
+    code, out = pos_json(path, "adjust", "--card", card, "--points", "25", "--reason", "goodwill", "--pin", "4321")
+    assert code == 0 and out["balance"] == 1525 and out["approved_by"] == "Alice"
+    code, err = pos_json(path, "adjust", "--card", card, "--points", "25", "--reason", "whim", "--pin", "4321")
+    assert code == 2 and "reason code" in err["error"]
+    code, back = pos_json(path, "reverse", out["entry_id"], "--reason", "correction", "--pin", "4321")
+    assert code == 0 and back["balance"] == 1500
+    code, again = pos_json(path, "reverse", out["entry_id"], "--reason", "correction", "--pin", "4321")
+    assert code == 3 and "already been reversed" in again["error"]

@@ -69,3 +69,46 @@ def test_a_known_till_cannot_be_rekeyed_silently(two_stores):
     a, _ = two_stores
     with pytest.raises(Conflict):
         signing.add_trusted_key(a, "S2", "T1", bytes(32))
+
+
+def test_discount_lines_are_checked_and_lower_points(ctx):
+    from pos_client.checkout import Basket, Line, earn_inputs
+    from pos_client.errors import UsageError
+
+    basket = Basket()
+    basket.add(Line.keyed(3000, "general"))
+    basket.add(Line.keyed(1000, "general"))
+    basket.add(Line.keyed(2000, "tobacco"))
+    with pytest.raises(UsageError):
+        basket.add_discount(Line("x", "coupon", 1, 100))
+    with pytest.raises(RefusedInput):
+        basket.add_discount(Line("x", "coupon", 1, -7000))
+    basket.add_discount(Line("Coupon", "coupon", 1, -1001))
+    # the 10.01 discount is spread over the two earning lines (tobacco earns nothing): 750 + 251
+    assert [li.amount_cents for li in earn_inputs(ctx.rules, basket.lines)] == [2250, 749, 2000, 0]
+
+
+def test_done_when_redeemed_coupon_accepted_once_at_any_till(two_stores):
+    """A manager redeems at store 1; the printed QR is accepted at store 2's checkout and refused after."""
+    from pos_client.checkout import Basket, Line, commit_sale
+    from pos_client.marketing import manager, rewards
+    from tests.marketing.helpers import new_member, sell
+
+    a, b = two_stores
+    manager.add_manager(a, "Alice", "4321")
+    mid, _ = new_member(a)
+    sell(a, mid, 60000, "2026-01-10")
+    out = rewards.redeem(a, mid, "R500", "4321")
+    qr = next(blk["data"] for blk in coupons.blocks(coupons.get(a, out["coupon"]), "Reward", "5.00 off")
+              if blk["type"] == "qr")
+    basket = Basket()
+    basket.add(Line.keyed(1200))
+    coupons.apply_coupon(b, basket, qr)
+    sale = commit_sale(b, basket)
+    assert sale.total_cents == 700
+    again = Basket()
+    again.add(Line.keyed(1200))
+    with pytest.raises(RefusedInput, match="already used"):
+        coupons.apply_coupon(b, again, qr)
+    coupons.record_uses(a, coupons.uses_since(b))  # sync brings the use back to store 1
+    assert coupons.check(a, out["coupon"])["reason"].startswith("already used (store S2")
