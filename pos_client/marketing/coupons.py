@@ -178,7 +178,8 @@ def apply_coupon(ctx: TillContext, basket, code: str, as_of: date | str | None =
     verdict = check(ctx, code, as_of)
     if not verdict["valid"]:
         raise RefusedInput(f"coupon refused: {verdict['reason']}")
-    if any(li.ref == verdict["code"] for li in basket.lines):
+    coupon = get(ctx, code)
+    if any(li.ref == coupon.token for li in basket.lines):
         raise RefusedInput("this coupon is already in the basket")
     excluded = ctx.rules.excluded_categories
     eligible = sum(li.amount_cents for li in basket.lines if li.amount_cents > 0 and li.category not in excluded)
@@ -194,7 +195,9 @@ def apply_coupon(ctx: TillContext, basket, code: str, as_of: date | str | None =
         discount = min(value, max(basket.total_cents, 0))
     if discount <= 0:
         raise RefusedInput("nothing in the basket this coupon applies to")
-    line = Line(name=f"Coupon {verdict['code']}", category=CATEGORY, qty=1, unit_cents=-discount, ref=verdict["code"])
+    # ref is the signed token, so the sale hook can verify and record it even at a till that
+    # has never seen this coupon's short code
+    line = Line(name=f"Coupon {coupon.code}", category=CATEGORY, qty=1, unit_cents=-discount, ref=coupon.token)
     basket.add_discount(line)
     return line
 
