@@ -129,7 +129,8 @@ def on_refund(ctx: TillContext, refund_id: str, sale_id: str) -> None:
 def evaluate_tiers(ctx: TillContext, as_of: date | str | None = None) -> list[dict]:
     """Period-end evaluation: move every active member to the tier their 12-month spend earns.
 
-    Running it twice for the same day changes nothing the second time.
+    Running it twice for the same day changes nothing the second time. A member whose tier
+    already changed after `day` is left alone: evaluate periods in date order.
     """
     day = as_date(as_of)
     ladder = tiers(ctx)
@@ -140,6 +141,9 @@ def evaluate_tiers(ctx: TillContext, as_of: date | str | None = None) -> list[di
             " OR member_id IN (SELECT member_id FROM sales WHERE substr(created_at, 1, 10) <= ?))"
             " ORDER BY member_id", (day.isoformat(), day.isoformat()))]
         for member_id in members:
+            if ctx.conn.execute("SELECT 1 FROM member_tiers WHERE member_id = ? AND since > ?",
+                                (member_id, day.isoformat())).fetchone():
+                continue  # history already moved on past this day (re-evaluating imported history)
             held = current_tier(ctx, member_id)
             spend = qualifying_spend(ctx, member_id, day)
             target = tier_for_spend(ladder, spend).name

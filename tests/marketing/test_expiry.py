@@ -65,3 +65,14 @@ def test_none_mode(make_ctx):
     mid, _ = new_member(ctx)
     sell(ctx, mid, 10000, "2020-01-15")
     assert expiry.run_expiry(ctx, "2026-01-01") == []
+
+
+def test_receipt_warns_of_points_expiring_within_30_days(make_ctx):
+    from pos_client.marketing.receipt import receipt_blocks
+
+    ctx = make_ctx({**NO_TIERS, "expiry": {"mode": "after_earning", "months": 12}, "offers": []})
+    mid, _ = new_member(ctx)
+    sell(ctx, mid, 10000, "2025-01-15")
+    s = sell(ctx, mid, 2000, "2025-12-20")
+    assert receipt_blocks(ctx, s.sale_id) == [{"type": "text", "lines": [
+        "Tier: Member", "Points earned: 20", "Points balance: 120", "100 points expire by 2026-01-19: use them!"]}]

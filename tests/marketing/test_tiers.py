@@ -84,3 +84,12 @@ def test_tiers_from_config(make_ctx):
     mid, _ = new_member(ctx)
     r = sell(ctx, mid, 1000, "2026-01-01")
     assert get_member(ctx, mid).tier == "VIP" and r.balance == 20
+
+
+def test_evaluating_an_earlier_period_never_overrides_later_history(ctx):
+    a, _ = new_member(ctx)
+    sell(ctx, a, 60000, "2025-06-10")  # Silver
+    sell(ctx, a, 100000, "2026-02-01")  # Gold (1600.00 in 12 months)
+    assert tiers.evaluate_tiers(ctx, "2025-12-31") == []  # a later change exists: left alone
+    assert get_member(ctx, a).tier == "Gold"
+    assert [c["to"] for c in tiers.evaluate_tiers(ctx, "2027-01-31")] == ["Silver"]  # 1000.00 left
