@@ -24,7 +24,9 @@ def shop(ctx):
 def test_pin_is_a_slow_salted_hash(ctx):
     manager.add_manager(ctx, "Bob", "1234")
     stored = ctx.conn.execute("SELECT pin_hash FROM managers").fetchone()[0]
-    assert stored.startswith("scrypt$16384$") and "1234" not in stored
+    algo, n, _r, _p, salt, digest = stored.split("$")
+    assert (algo, n, len(salt), len(digest)) == ("scrypt", "16384", 32, 64)  # the PIN itself is not stored
+    assert manager.pin_matches("1234", stored) and not manager.pin_matches("1235", stored)
     assert manager.hash_pin("1234") != manager.hash_pin("1234")  # salted
     with pytest.raises(RefusedInput):
         manager.add_manager(ctx, "Carol", "1234")  # PINs identify managers
