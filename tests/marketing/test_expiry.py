@@ -1,8 +1,16 @@
+import itertools
+from datetime import date, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from pos_client import ledger
 from pos_client.checkout import refund
 from pos_client.marketing import expiry
+from pos_client.marketing.dates import add_months
 from tests.marketing.helpers import new_member, sell
 
+_homes = itertools.count()
 NO_TIERS = {"tiers": [{"name": "Member", "min_spend_cents": 0, "multiplier_pct": 100}]}
 
 
@@ -76,3 +84,42 @@ def test_receipt_warns_of_points_expiring_within_30_days(make_ctx):
     s = sell(ctx, mid, 2000, "2025-12-20")
     assert receipt_blocks(ctx, s.sale_id) == [{"type": "text", "lines": [
         "Tier: Member", "Points earned: 20", "Points balance: 120", "100 points expire by 2026-01-19: use them!"]}]
+
+
+# A reference model: a queue of (day earned, points) buckets, spent and expired oldest first.
+_event = st.one_of(
+    st.tuples(st.just("earn"), st.integers(0, 45), st.integers(1, 50)),
+    st.tuples(st.just("spend"), st.integers(0, 45), st.integers(1, 80)),
+    st.tuples(st.just("expire"), st.integers(0, 45), st.just(0)),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_event, min_size=1, max_size=25))
+def test_fifo_matches_a_queue_of_buckets(make_ctx, events):
+    ctx = make_ctx({**NO_TIERS, "expiry": {"mode": "after_earning", "months": 2}}, name=f"q{next(_homes)}")
+    mid, _ = new_member(ctx)
+    queue: list[list] = []
+    day = date(2025, 1, 1)
+    for kind, gap, points in events:
+        day += timedelta(days=gap)
+        if kind == "earn":
+            sell(ctx, mid, points * 100, day.isoformat())
+            queue.append([day, points])
+        elif kind == "spend" and sum(p for _, p in queue) >= points:
+            ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
+                member_id=mid, kind="redeem", points=-points, created_at=f"{day}T13:00:00+00:00")])
+            while points:
+                take = min(points, queue[0][1])
+                queue[0][1] -= take
+                points -= take
+                if not queue[0][1]:
+                    queue.pop(0)
+        elif kind == "expire":
+            cutoff = add_months(day, -2)
+            expected = sum(p for d, p in queue if d <= cutoff)
+            queue = [b for b in queue if b[0] > cutoff]
+            got = expiry.run_expiry(ctx, day)
+            assert sum(r["points"] for r in got) == expected
+            day += timedelta(days=1)  # later events happen after the expiry run
+        assert ledger.balance(ctx.conn, mid) == sum(p for _, p in queue) == ledger.ledger_sum(ctx.conn, mid)
