@@ -125,13 +125,16 @@ def points_liability(ctx: TillContext, start: date | None, end: date, **_: Any) 
 
 
 def rewards_redeemed(ctx: TillContext, start: date, end: date, **_: Any) -> dict:
-    """Rewards redeemed in the period: how many, for how many points and what value."""
+    """Rewards redeemed in the period: how many, for how many points, and their value in cents (amount off
+    and gift certificates; percent-off and free-product rewards count 0 here)."""
     rows = [list(r) for r in ctx.conn.execute(
-        "SELECT reward_id, COUNT(*), SUM(points), SUM(value), SUM(restored_entry_id IS NOT NULL) FROM redemptions"
-        " WHERE substr(created_at, 1, 10) BETWEEN ? AND ? GROUP BY reward_id ORDER BY reward_id",
+        "SELECT r.reward_id, COUNT(*), SUM(r.points),"
+        " SUM(CASE WHEN c.kind IN ('amount_off', 'gift_certificate') THEN r.value ELSE 0 END),"
+        " SUM(r.restored_entry_id IS NOT NULL) FROM redemptions r LEFT JOIN coupons c ON c.code = r.coupon_code"
+        " WHERE substr(r.created_at, 1, 10) BETWEEN ? AND ? GROUP BY r.reward_id ORDER BY r.reward_id",
         (start.isoformat(), end.isoformat()))]
     summary = {"redemptions": sum(r[1] for r in rows), "points": sum(r[2] for r in rows)}
-    return _result("rewards-redeemed", start, end, ["reward", "redemptions", "points", "value", "restored"], rows,
+    return _result("rewards-redeemed", start, end, ["reward", "redemptions", "points", "value_cents", "restored"], rows,
                    summary)
 
 

@@ -146,6 +146,8 @@ def adjust(ctx: TillContext, member_id: str, points: int, reason_code: str, pin:
         raise UsageError("an adjustment is a non-zero whole number of points")
     reason = _reason(ctx, reason_code)
     _active_member(ctx, member_id)
+    if ledger.balance(ctx.conn, member_id) + points < 0:
+        raise RefusedInput(f"the balance would go below zero ({ledger.balance(ctx.conn, member_id)} points)")
     approver = manager.check_pin(ctx, pin)
     entry_id = ledger.new_id()
     with write_txn(ctx.conn):

@@ -95,6 +95,8 @@ def test_adjust_and_reverse_need_reason_and_pin(shop):
     ctx, mid = shop
     with pytest.raises(UsageError, match="reason code"):
         rewards.adjust(ctx, mid, 50, "because", PIN)
+    with pytest.raises(RefusedInput, match="below zero"):
+        rewards.adjust(ctx, mid, -1501, "correction", PIN)
     out = rewards.adjust(ctx, mid, 50, "goodwill", PIN)
     assert out["balance"] == 1550
     back = rewards.reverse_entry(ctx, out["entry_id"], "correction", PIN)
