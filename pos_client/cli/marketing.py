@@ -99,11 +99,12 @@ def cmd_reverse(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_coupon_check(args: argparse.Namespace) -> Outcome:
-    from pos_client.marketing.coupons import check
+    from pos_client.marketing.coupons import check, describe
 
     def go(ctx):
         verdict = check(ctx, args.code, args.as_of)
-        text = "valid: " + (f"{verdict['kind']} {verdict['value']}" if verdict["valid"] else verdict["reason"])
+        text = (f"valid: {describe(verdict['kind'], verdict['value'], verdict['sku'])} until {verdict['expires']}"
+                if verdict["valid"] else f"not valid: {verdict['reason']}")
         return Outcome(verdict, text, EXIT_OK if verdict["valid"] else EXIT_REFUSED)
     return _run(args, go)
 
