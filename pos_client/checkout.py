@@ -18,7 +18,7 @@ from pos_client.catalog import Product
 from pos_client.context import TillContext
 from pos_client.db import now_iso, write_txn
 from pos_client.errors import Conflict, NotFound, RefusedInput, UsageError
-from pos_client.rules import LineInput, earn_points
+from pos_client.rules import LineInput, ProgramRules, earn_points
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,8 @@ class Line:
     unit_cents: int
     sku: str | None = None
     ean: str | None = None
-    # What a discount line stands for (a coupon code); not stored on the sale line, it lets a
-    # sale hook record the coupon's use in the sale's own transaction.
+    # What a discount line stands for (a coupon's signed token); not stored on the sale line, it
+    # lets a sale hook record the coupon's use in the sale's own transaction.
     ref: str | None = None
 
     @property
@@ -141,13 +141,16 @@ def commit_sale(
              for i, (li, p) in enumerate(zip(basket.lines, per_line, strict=True))],
         )
         balance = None
-        if basket.member_id and points:
-            ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
-                member_id=basket.member_id, kind="earn", points=points, sale_id=sid,
-                amount_cents=basket.total_cents, operator=ctx.operator, created_at=ts)])
+        if basket.member_id:
+            if points:
+                ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
+                    member_id=basket.member_id, kind="earn", points=points, sale_id=sid,
+                    amount_cents=basket.total_cents, operator=ctx.operator, created_at=ts)])
+            balance = ledger.balance(ctx.conn, basket.member_id)
+            ctx.conn.execute("UPDATE sales SET balance_after = ? WHERE sale_id = ?", (balance, sid))
         for hook in SALE_HOOKS:
             hook(ctx, sid, basket)
-        if basket.member_id:  # after the hooks: a tier bonus they append is in the printed balance
+        if basket.member_id and SALE_HOOKS:  # a hook's entries (tier bonus) belong in the printed balance
             balance = ledger.balance(ctx.conn, basket.member_id)
             ctx.conn.execute("UPDATE sales SET balance_after = ? WHERE sale_id = ?", (balance, sid))
     return SaleResult(sid, basket.member_id, points, balance, basket.total_cents)
@@ -159,7 +162,7 @@ SALE_HOOKS: list = []
 REFUND_HOOKS: list = []
 
 
-def earn_inputs(rules, lines: list[Line]) -> list[LineInput]:
+def earn_inputs(rules: ProgramRules, lines: list[Line]) -> list[LineInput]:
     """Lines as the earning rules see them: discounts spread over the lines that earn points.
 
     A coupon lowers what the customer paid, so it lowers the qualifying spend; it is spread in
@@ -259,7 +262,7 @@ def refund(
             ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
                 member_id=member_id, kind="reverse", points=-total_points, sale_id=sale_id,
                 amount_cents=-total_amount, operator=ctx.operator, ref=rid, reason="refund")])
-        for hook in REFUND_HOOKS:
+        for hook in REFUND_HOOKS:  # before the balance is read: a hook may reverse a tier bonus
             hook(ctx, rid, sale_id)
         if member_id:
             balance = ledger.balance(ctx.conn, member_id)
