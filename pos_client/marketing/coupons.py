@@ -14,6 +14,7 @@ A use is a `coupon_uses` row; any use refuses the coupon. Uses from other tills 
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import asdict, dataclass
 from datetime import date
 
@@ -27,6 +28,7 @@ from pos_client.marketing.dates import as_date
 KINDS = {"amount_off": "A", "percent_off": "P", "free_product": "F", "gift_certificate": "G"}
 LETTERS = {v: k for k, v in KINDS.items()}
 CATEGORY = "coupon"
+_TOKEN = re.compile(r"^[A-Z2-7]+\.[A-Z2-7]+$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ def _remember(ctx: TillContext, c: Coupon, member_id: str | None, source: str) -
 def _decode(ctx: TillContext, code: str) -> tuple[Coupon | None, str]:
     """The coupon a scanned text stands for, verified; or None and why not."""
     text = code.strip()
-    if "." not in text:
+    if not _TOKEN.match(text):
         row = ctx.conn.execute("SELECT token FROM coupons WHERE code = ? COLLATE NOCASE", (text,)).fetchone()
         if row is None:
             return None, "unknown coupon code: scan the QR code"
