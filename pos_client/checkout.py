@@ -18,7 +18,7 @@ from pos_client.catalog import Product
 from pos_client.context import TillContext
 from pos_client.db import now_iso, write_txn
 from pos_client.errors import Conflict, NotFound, RefusedInput, UsageError
-from pos_client.rules import LineInput, earn_points
+from pos_client.rules import LineInput, ProgramRules, earn_points
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class Line:
     unit_cents: int
     sku: str | None = None
     ean: str | None = None
+    # What a discount line stands for (a coupon's signed token); not stored on the sale line, it
+    # lets a sale hook record the coupon's use in the sale's own transaction.
+    ref: str | None = None
 
     @property
     def amount_cents(self) -> int:
@@ -57,6 +60,14 @@ class Basket:
             raise UsageError("quantity must be at least 1")
         if line.unit_cents < 0:
             raise UsageError("price must not be negative")
+        self.lines.append(line)
+
+    def add_discount(self, line: Line) -> None:
+        """A negative line (coupon, reward): it lowers the total and the spend that earns points."""
+        if line.qty != 1 or line.unit_cents >= 0:
+            raise UsageError("a discount is one line with a negative amount")
+        if -line.unit_cents > self.total_cents:
+            raise RefusedInput("the discount is larger than the basket")
         self.lines.append(line)
 
     def remove_last(self) -> Line | None:
@@ -116,8 +127,7 @@ def commit_sale(
             _check_member_can_earn(ctx, basket)
         points, per_line = (0, [0] * len(basket.lines))
         if basket.member_id:
-            points, per_line = earn_points(
-                ctx.rules, [LineInput(li.category, li.amount_cents) for li in basket.lines], _day(ts))
+            points, per_line = earn_points(ctx.rules, earn_inputs(ctx.rules, basket.lines), _day(ts))
         ctx.conn.execute(
             "INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender, points_earned,"
             " content_hash, operator, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -140,11 +150,35 @@ def commit_sale(
             ctx.conn.execute("UPDATE sales SET balance_after = ? WHERE sale_id = ?", (balance, sid))
         for hook in SALE_HOOKS:
             hook(ctx, sid, basket)
+        if basket.member_id and SALE_HOOKS:  # a hook's entries (tier bonus) belong in the printed balance
+            balance = ledger.balance(ctx.conn, basket.member_id)
+            ctx.conn.execute("UPDATE sales SET balance_after = ? WHERE sale_id = ?", (balance, sid))
     return SaleResult(sid, basket.member_id, points, balance, basket.total_cents)
 
 
 # Capabilities (tiers, offers) register callables here to run inside the sale's transaction.
 SALE_HOOKS: list = []
+# Callables(ctx, refund_id, sale_id) run inside the refund's transaction (tier bonus reversal).
+REFUND_HOOKS: list = []
+
+
+def earn_inputs(rules: ProgramRules, lines: list[Line]) -> list[LineInput]:
+    """Lines as the earning rules see them: discounts spread over the lines that earn points.
+
+    A coupon lowers what the customer paid, so it lowers the qualifying spend; it is spread in
+    proportion to each earning line's amount (remainder on the last one) and never below zero.
+    """
+    discount = -sum(li.amount_cents for li in lines if li.amount_cents < 0)
+    amounts = [li.amount_cents for li in lines]
+    eligible = [i for i, li in enumerate(lines) if li.amount_cents > 0 and li.category not in rules.excluded_categories]
+    base = sum(amounts[i] for i in eligible)
+    if discount and base:
+        discount = min(discount, base)
+        cuts = [amounts[i] * discount // base for i in eligible]
+        cuts[-1] += discount - sum(cuts)
+        for i, cut in zip(eligible, cuts, strict=True):
+            amounts[i] -= cut
+    return [LineInput(li.category, max(amount, 0)) for li, amount in zip(lines, amounts, strict=True)]
 
 
 def _check_member_can_earn(ctx: TillContext, basket: Basket) -> None:
@@ -224,11 +258,13 @@ def refund(
             rows)
         balance = None
         member_id = sale["member_id"]
+        if member_id and total_points:
+            ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
+                member_id=member_id, kind="reverse", points=-total_points, sale_id=sale_id,
+                amount_cents=-total_amount, operator=ctx.operator, ref=rid, reason="refund")])
+        for hook in REFUND_HOOKS:  # before the balance is read: a hook may reverse a tier bonus
+            hook(ctx, rid, sale_id)
         if member_id:
-            if total_points:
-                ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
-                    member_id=member_id, kind="reverse", points=-total_points, sale_id=sale_id,
-                    amount_cents=-total_amount, operator=ctx.operator, ref=rid, reason="refund")])
             balance = ledger.balance(ctx.conn, member_id)
             ctx.conn.execute("UPDATE refunds SET balance_after = ? WHERE refund_id = ?", (balance, rid))
     return RefundResult(rid, sale_id, total_points, balance, total_amount)

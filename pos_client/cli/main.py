@@ -16,6 +16,7 @@ from pos_client.cli.base import COMMON, EXIT_USAGE, Outcome, emit
 COMMAND_MODULES: tuple[str, ...] = (
     "pos_client.cli.core",
     "pos_client.cli.devices",
+    "pos_client.cli.marketing",
 )
 
 

@@ -1,0 +1,285 @@
+"""`pos-client` commands for rewards and marketing: managers, rewards, redeem, coupons, tiers,
+expiry, lifecycle, reports and erasure. A thin shell over `pos_client.marketing`; the JSON
+keys named in the issue are a contract (extra keys may be added, never removed).
+
+Importing this module (every `pos-client` process does, via COMMAND_MODULES) installs the
+marketing sale and refund hooks, so sales made by any command or by the app earn tier bonuses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+
+from pos_client.cli.base import EXIT_OK, EXIT_REFUSED, Outcome, add_command, open_ctx
+from pos_client.errors import NotFound, UsageError
+
+
+def _member_id(ctx, data: str) -> str:
+    """The member behind card data, a phone number or a name; the data itself is never echoed."""
+    from pos_client.cards import parse_card
+    from pos_client.members import find, member_for_card
+
+    read = parse_card(data, loyalty_prefixes=ctx.rules.loyalty_prefixes)
+    if read.ok:
+        return member_for_card(ctx, read).member_id
+    if read.payment_card:
+        read.number()  # raises the payment card refusal
+    found = find(ctx, data)
+    if len(found) == 1:
+        return found[0].member_id
+    if not found:
+        raise NotFound("no member for this card, phone or name")
+    raise UsageError(f"{len(found)} members match: scan their card instead")
+
+
+def _run(args: argparse.Namespace, fn) -> Outcome:
+    ctx = open_ctx(args)
+    try:
+        return fn(ctx)
+    finally:
+        ctx.close()
+
+
+def cmd_manager_add(args: argparse.Namespace) -> Outcome:
+    from pos_client.marketing.manager import add_manager
+
+    def go(ctx):
+        m = add_manager(ctx, args.name, args.pin)
+        return Outcome({"manager_id": m.manager_id, "name": m.name}, f"manager {m.name} added")
+    return _run(args, go)
+
+
+def cmd_rewards_list(args: argparse.Namespace) -> Outcome:
+    from pos_client.marketing.rewards import catalog
+
+    def go(ctx):
+        items = catalog(ctx)
+        data = {"rewards": [{"id": r.id, "name": r.name, "points": r.points, "kind": r.kind, "value": r.value,
+                             "tier": r.tier} for r in items]}
+        text = "\n".join(f"{r.id:<10} {r.points:>6} pts  {r.name}" + (f"  ({r.tier}+)" if r.tier else "")
+                         for r in items)
+        return Outcome(data, text)
+    return _run(args, go)
+
+
+def cmd_redeem(args: argparse.Namespace) -> Outcome:
+    from pos_client.marketing.rewards import redeem
+    from pos_client.money import parse_amount
+
+    def go(ctx):
+        amount = parse_amount(args.amount) if args.amount else None
+        out = redeem(ctx, _member_id(ctx, args.card), args.reward, args.pin, points=args.points, amount_cents=amount)
+        data = {"coupon": out["coupon"], "points_spent": out["points_spent"], "balance": out["balance"],
+                "token": out["token"], "expires": out["expires"], "reward": out["reward"], "value": out["value"],
+                "approved_by": out["approved_by"]}
+        text = (f"coupon {out['coupon']} (valid until {out['expires']}); {out['points_spent']} points spent,"
+                f" balance {out['balance']}; approved by {out['approved_by']}")
+        return Outcome(data, text)
+    return _run(args, go)
+
+
+def cmd_adjust(args: argparse.Namespace) -> Outcome:
+    from pos_client.marketing.rewards import adjust
+
+    def go(ctx):
+        out = adjust(ctx, _member_id(ctx, args.card), args.points, args.reason, args.pin)
+        return Outcome(out, f"{out['points']:+d} points ({args.reason}); balance {out['balance']}")
+    return _run(args, go)
+
+
+def cmd_reverse(args: argparse.Namespace) -> Outcome:
+    from pos_client.marketing.rewards import reverse_entry
+
+    def go(ctx):
+        out = reverse_entry(ctx, args.entry_id, args.reason, args.pin)
+        return Outcome(out, f"entry reversed ({out['points']:+d} points); balance {out['balance']}")
+    return _run(args, go)
+
+
+def cmd_coupon_check(args: argparse.Namespace) -> Outcome:
+    from pos_client.marketing.coupons import check, describe
+
+    def go(ctx):
+        verdict = check(ctx, args.code, args.as_of)
+        text = (f"valid: {describe(verdict['kind'], verdict['value'], verdict['sku'])} until {verdict['expires']}"
+                if verdict["valid"] else f"not valid: {verdict['reason']}")
+        return Outcome(verdict, text, EXIT_OK if verdict["valid"] else EXIT_REFUSED)
+    return _run(args, go)
+
+
+def cmd_coupon_use(args: argparse.Namespace) -> Outcome:
+    from pos_client.marketing.coupons import use
+
+    def go(ctx):
+        out = use(ctx, args.code, args.sale_id)
+        return Outcome(out, f"coupon {out['code']} used on sale {out['sale_id']}")
+    return _run(args, go)
+
+
+def cmd_coupon_doubles(args: argparse.Namespace) -> Outcome:
+    from pos_client.marketing.coupons import double_uses
+
+    def go(ctx):
+        rows = double_uses(ctx)
+        text = "\n".join(f"{r['code']}: " + ", ".join(f"{u['store_id']}/{u['till_id']} sale {u['sale_id']}"
+                                                         for u in r["uses"]) for r in rows) or "no double use"
+        return Outcome({"double_uses": rows}, text)
+    return _run(args, go)
+
+
+def cmd_tiers_evaluate(args: argparse.Namespace) -> Outcome:
+    from pos_client.marketing.dates import as_date
+    from pos_client.marketing.tiers import evaluate_tiers
+
+    def go(ctx):
+        changes = evaluate_tiers(ctx, args.as_of)
+        text = "\n".join(f"{c['member_id']}: {c['from']} -> {c['to']}" for c in changes) or "no tier change"
+        return Outcome({"as_of": as_date(args.as_of).isoformat(), "changes": changes}, text)
+    return _run(args, go)
+
+
+def cmd_expire(args: argparse.Namespace) -> Outcome:
+    from pos_client.marketing.dates import as_date
+    from pos_client.marketing.expiry import run_expiry
+
+    def go(ctx):
+        rows = run_expiry(ctx, args.as_of)
+        total = sum(r["points"] for r in rows)
+        return Outcome({"as_of": as_date(args.as_of).isoformat(), "expired": rows, "points": total},
+                       f"{total} points expired for {len(rows)} members")
+    return _run(args, go)
+
+
+def cmd_lifecycle_update(args: argparse.Namespace) -> Outcome:
+    from pos_client.marketing.dates import as_date
+    from pos_client.marketing.lifecycle import record_stages
+
+    def go(ctx):
+        changes = record_stages(ctx, args.as_of)
+        return Outcome({"as_of": as_date(args.as_of).isoformat(), "changes": changes},
+                       f"{len(changes)} stage changes recorded")
+    return _run(args, go)
+
+
+def cmd_report(args: argparse.Namespace) -> Outcome:
+    from pos_client.marketing.reports import run_report
+
+    def go(ctx):
+        end = args.as_of or args.to
+        result = run_report(ctx, args.name, start=args.start, end=end, rule=args.rule, days=args.days,
+                            channel=args.channel)
+        if args.csv and not getattr(args, "json", False):
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            writer.writerow(result["columns"])
+            writer.writerows(result["rows"])
+            return Outcome(result, buf.getvalue())
+        head = f"{result['report']} {result['from'] or ''}..{result['to']}"
+        body = "\n".join("  ".join(str(v) for v in row) for row in [result["columns"], *result["rows"]])
+        return Outcome(result, f"{head}\n{body}")
+    return _run(args, go)
+
+
+def cmd_member_erase(args: argparse.Namespace) -> Outcome:
+    from pos_client.marketing.privacy import erase
+
+    def go(ctx):
+        out = erase(ctx, _member_id(ctx, args.data), args.pin)
+        return Outcome(out, f"member {out['member_id']} erased (points kept: {out['balance']})")
+    return _run(args, go)
+
+
+GROUPS = {"manager": "manager accounts for approvals", "rewards": "the rewards catalog",
+          "coupon": "check and use coupons (works offline)", "tiers": "membership tiers",
+          "lifecycle": "customer lifecycle stages", "member": "members"}
+
+
+def _group(sub: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction | None:
+    """The sub-subcommands of `name`, reusing a group another module registered (e.g. `member`).
+
+    None when another module owns `name` as a plain command: the caller then falls back to a
+    top-level `name-command`, rather than changing how that command parses.
+    """
+    parser = sub.choices.get(name)
+    if parser is not None:
+        return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    parser = sub.add_parser(name, help=help, description=help)
+
+    def usage(_args: argparse.Namespace) -> Outcome:
+        raise UsageError(f"{name}: which command? {parser.format_usage().strip()}")
+
+    parser.set_defaults(handler=usage)
+    return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
+
+
+def _add(sub: argparse._SubParsersAction, group: str, name: str, handler, help: str) -> argparse.ArgumentParser:
+    """`pos-client GROUP NAME ...`, or `pos-client GROUP-NAME ...` if GROUP is taken by a plain command."""
+    target = _group(sub, group, GROUPS.get(group, group))
+    if target is None:
+        return add_command(sub, f"{group}-{name}", handler, help)
+    return add_command(target, name, handler, help)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from pos_client import marketing
+
+    marketing.install()
+
+    p = _add(sub, "manager", "add", cmd_manager_add, "add a manager with a PIN (stored as a slow salted hash)")
+    p.add_argument("name")
+    p.add_argument("--pin", required=True)
+
+    _add(sub, "rewards", "list", cmd_rewards_list, "list the rewards and their points cost")
+
+    p = add_command(sub, "redeem", cmd_redeem, "redeem a reward with a manager PIN and issue a coupon")
+    p.add_argument("--card", required=True, help="card data, phone number or name")
+    p.add_argument("--reward", required=True)
+    p.add_argument("--pin", required=True)
+    p.add_argument("--points", type=int, help="partial: spend this many points")
+    p.add_argument("--amount", help="partial: redeem this amount (e.g. 2.50)")
+
+    p = add_command(sub, "adjust", cmd_adjust, "manual points adjustment with a reason code and manager PIN")
+    p.add_argument("--card", required=True)
+    p.add_argument("--points", type=int, required=True)
+    p.add_argument("--reason", required=True)
+    p.add_argument("--pin", required=True)
+
+    p = add_command(sub, "reverse", cmd_reverse, "reverse one ledger entry with a reason code and manager PIN")
+    p.add_argument("entry_id")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--pin", required=True)
+
+    p = _add(sub, "coupon", "check", cmd_coupon_check, "is this coupon valid here and now? (exit 3 if not)")
+    p.add_argument("code", help="QR token or short code")
+    p.add_argument("--as-of", dest="as_of")
+    p = _add(sub, "coupon", "use", cmd_coupon_use, "record a coupon's use on a sale")
+    p.add_argument("code")
+    p.add_argument("--sale-id", dest="sale_id", required=True)
+    _add(sub, "coupon", "doubles", cmd_coupon_doubles, "coupons used more than once (seen after sync)")
+
+    p = _add(sub, "tiers", "evaluate", cmd_tiers_evaluate, "period-end tier evaluation (downgrades)")
+    p.add_argument("--as-of", dest="as_of")
+
+    p = add_command(sub, "expire", cmd_expire, "write the points expiry due as of a day")
+    p.add_argument("--as-of", dest="as_of")
+
+    p = _add(sub, "lifecycle", "update", cmd_lifecycle_update, "record stage changes as of a day")
+    p.add_argument("--as-of", dest="as_of")
+
+    from pos_client.marketing.reports import REPORTS
+
+    p = add_command(sub, "report", cmd_report, "marketing reports (as of a date)")
+    p.add_argument("name", choices=sorted(REPORTS))
+    p.add_argument("--from", dest="start")
+    p.add_argument("--to", dest="to")
+    p.add_argument("--as-of", dest="as_of", help="report as of this day (same as --to)")
+    p.add_argument("--csv", action="store_true", help="CSV output")
+    p.add_argument("--rule", default="first-purchase-no-second", help="contact-list rule")
+    p.add_argument("--days", type=int, default=60, help="contact-list: days")
+    p.add_argument("--channel", default="email", help="contact-list: consent channel")
+
+    p = _add(sub, "member", "erase", cmd_member_erase, "erasure request: anonymise a member (manager PIN)")
+    p.add_argument("data", help="card data, phone number or name")
+    p.add_argument("--pin", required=True)

@@ -1,0 +1,38 @@
+"""Rewards and relationship marketing at the till: tiers, expiry, rewards, coupons, lifecycle,
+offers, reports, privacy. Pure logic over SQLite; nothing heavy is imported here.
+
+`install()` registers the sale and refund hooks in `pos_client.checkout` (idempotent); the
+CLI module calls it, so every `pos-client` process (and the app it starts) runs them.
+"""
+
+from __future__ import annotations
+
+
+def _hooks() -> tuple[list, list]:
+    from pos_client.marketing import coupons, lifecycle, tiers
+
+    # Order matters: coupon use first (a used coupon refuses the sale before anything else is
+    # written), then the tier upgrade and bonus, then the lifecycle stage that offers look at.
+    return [coupons.on_sale, tiers.on_sale, lifecycle.on_sale], [tiers.on_refund]
+
+
+def install() -> None:
+    """Register the marketing hooks with checkout, once."""
+    from pos_client import checkout
+
+    sale_hooks, refund_hooks = _hooks()
+    for hook in sale_hooks:
+        if hook not in checkout.SALE_HOOKS:
+            checkout.SALE_HOOKS.append(hook)
+    for hook in refund_hooks:
+        if hook not in checkout.REFUND_HOOKS:
+            checkout.REFUND_HOOKS.append(hook)
+
+
+def uninstall() -> None:
+    """Remove the hooks (tests that must see checkout alone)."""
+    from pos_client import checkout
+
+    sale_hooks, refund_hooks = _hooks()
+    checkout.SALE_HOOKS[:] = [h for h in checkout.SALE_HOOKS if h not in sale_hooks]
+    checkout.REFUND_HOOKS[:] = [h for h in checkout.REFUND_HOOKS if h not in refund_hooks]

@@ -1,0 +1,47 @@
+"""What marketing adds to a printed receipt, as plain blocks the printer capability renders.
+
+`receipt_blocks(ctx, sale_id)` returns a list of {"type": "text", "lines": [...]},
+{"type": "qr", "data": ...} and {"type": "code128", "data": ...}; the lead wires it into
+`pos_client.receipt.RECEIPT_BLOCKS`. Only the tier and points appear: no name, phone or email.
+"""
+
+from __future__ import annotations
+
+from pos_client import ledger
+from pos_client.context import TillContext
+from pos_client.marketing import coupons, expiry, offers
+from pos_client.marketing.dates import day_of
+from pos_client.marketing.tiers import current_tier
+
+
+def receipt_blocks(ctx: TillContext, sale_id: str) -> list[dict]:
+    sale = ctx.conn.execute("SELECT member_id, points_earned, created_at FROM sales WHERE sale_id = ?",
+                            (sale_id,)).fetchone()
+    if sale is None or not sale["member_id"]:
+        return []
+    member_id = sale["member_id"]
+    day = day_of(sale["created_at"])
+    bonus = ctx.conn.execute("SELECT COALESCE(SUM(points), 0) FROM ledger WHERE sale_id = ? AND kind = 'bonus'",
+                             (sale_id,)).fetchone()[0]
+    lines = [f"Tier: {current_tier(ctx, member_id)}", f"Points earned: {sale['points_earned']}"]
+    if bonus:
+        lines.append(f"Tier bonus: {bonus}")
+    lines.append(f"Points balance: {ledger.balance(ctx.conn, member_id)}")
+    soon = expiry.expiring_soon(ctx, member_id, 30, day)
+    if soon["points"]:
+        lines.append(f"{soon['points']} points expire by {soon['by']}: use them!")
+    blocks: list[dict] = [{"type": "text", "lines": lines}]
+    shown = offers.present(ctx, member_id, sale_id, day)
+    if shown:
+        coupon = shown["coupon"]
+        if coupon is not None:
+            blocks += coupons.blocks(coupon, shown["message"], coupons.describe(coupon.kind, coupon.value, coupon.sku))
+        elif shown["type"] == "message":
+            blocks.append({"type": "text", "lines": [shown["message"]]})
+    return blocks
+
+
+def cashier_prompt(ctx: TillContext, member_id: str, as_of=None) -> str | None:
+    """The prompt to show the cashier when a card is scanned (offers whose action is a prompt)."""
+    chosen = offers.best_offer(ctx, member_id, as_of)
+    return chosen.message if chosen and chosen.offer.action["type"] == "prompt" else None
