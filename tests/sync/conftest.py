@@ -1,0 +1,108 @@
+"""Fixtures for the sync tests: head-office stores on both backends, a private PostgreSQL cluster,
+a real head-office server on loopback, and till homes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory):
+    """A private PostgreSQL 15 cluster on a free loopback port, stopped at the end of the session."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip("PostgreSQL 15 server binaries not installed (scripts/setup.sh installs them)")
+    base = Path(tmp_path_factory.mktemp("pg"))
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+        shutil.chown(sock, "postgres", "postgres")
+        os.chmod(base.parent, 0o755)
+        os.chmod(base.parent.parent, 0o755)
+    port = free_port()
+    subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+                                 "--no-sync", "-E", "UTF8"]), check=True, capture_output=True)
+    opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
+    subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"),
+                                 "-w", "start"]), check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+                       capture_output=True)
+
+
+def _reset_pg(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ho.db'}"
+    url = request.getfixturevalue("pg_url")
+    _reset_pg(url)
+    return url
+
+
+@pytest.fixture
+def store(store_url):
+    from headoffice.store import open_store
+
+    s = open_store(store_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def ho_store(tmp_path):
+    """An embedded (SQLite) head office for the sync tests."""
+    from headoffice.store import open_store
+
+    s = open_store(f"sqlite:///{tmp_path / 'headoffice.db'}")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def headoffice(ho_store):
+    """The real head-office server on a loopback port."""
+    from headoffice.server import ServerThread
+
+    server = ServerThread(ho_store).start()
+    yield server
+    server.stop()
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)
