@@ -106,3 +106,33 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+@pytest.fixture
+def make_till(tmp_path):
+    """Open a till home with its own store/till (config.toml written as an installer would)."""
+    from pos_client.config import write_config
+    from pos_client.context import open_till
+
+    opened = []
+
+    def make(store: str, till: str, **program):
+        home = tmp_path / f"till-{store}-{till}"
+        home.mkdir(exist_ok=True)
+        write_config(home, {"store_id": store, "till_id": till, "program": program})
+        ctx = open_till(home)
+        opened.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in opened:
+        ctx.close()
+
+
+@pytest.fixture
+def proxy(headoffice):
+    from hw_sim.netfault import FaultProxy
+
+    p = FaultProxy(("127.0.0.1", headoffice.port)).start()
+    yield p
+    p.stop()
