@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -45,7 +45,10 @@ def create_app(store: Store) -> Starlette:
         return who
 
     async def json_body(request: Request) -> Any:
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:
+            raise _HttpError(400, "the till hung up mid-request") from None
         if len(body) > MAX_BODY:
             raise _HttpError(413, "batch too large: send smaller batches")
         try:

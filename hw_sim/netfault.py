@@ -6,8 +6,9 @@ Modes (switchable while running, they apply to the next bytes that flow):
 - drop_after_response: forward the request; once head office starts answering (so it has
   committed), pass `drop_bytes` bytes of the answer and cut both sides.
 - error500: answer every request itself with an HTTP 500, never reaching head office.
-- delay: forward, but hold every chunk `delay` seconds (a slow link; with a short client
-  timeout, a timeout after head office may have committed).
+- delay: forward, but hold every chunk both ways `delay` seconds (a slow link).
+- delay_response: forward the request at once, hold the answer `delay` seconds (with a short
+  client timeout: a timeout after head office has committed).
 
     hw-sim netfault --listen 127.0.0.1:8081 --upstream 127.0.0.1:8080 --mode delay --delay 0.5
 """
@@ -19,7 +20,7 @@ import socket
 import threading
 import time
 
-MODES = ("pass", "refuse", "drop_after_response", "error500", "delay")
+MODES = ("pass", "refuse", "drop_after_response", "error500", "delay", "delay_response")
 _500 = (b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: 26\r\n"
         b"connection: close\r\n\r\n{\"error\": \"injected 500\"}\n")
 
@@ -123,7 +124,7 @@ class FaultProxy:
                 data = src.recv(65536)
                 if not data:
                     break
-                if self.mode == "delay" and self.delay:
+                if self.delay and (self.mode == "delay" or (response and self.mode == "delay_response")):
                     time.sleep(self.delay)
                 if response and self.mode == "drop_after_response":
                     room = max(self.drop_bytes - sent, 0)

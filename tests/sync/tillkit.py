@@ -52,3 +52,22 @@ def assert_invariant(ctx) -> None:
 def own_entries(ctx) -> int:
     return ctx.conn.execute("SELECT COUNT(*) FROM ledger WHERE store_id = ? AND till_id = ?",
                             (ctx.store_id, ctx.till_id)).fetchone()[0]
+
+
+def bulk_earn(ctx, member_id: str, n: int, points: int = 1) -> None:
+    """n waiting entries in one transaction (the bench's 'entries waiting after days offline')."""
+    ledger.append(ctx.conn, ctx.store_id, ctx.till_id,
+                  [ledger.Entry(member_id=member_id, kind="earn", points=points) for _ in range(n)])
+
+
+def pos_cli_cmd() -> list[str]:
+    """`python -m pos_client`, or the same entry point limited to the command modules present in this checkout."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("pos_client.cli.core") is not None:
+        return [sys.executable, "-m", "pos_client"]
+    return [sys.executable, "-c",
+            "import importlib.util, sys; import pos_client.cli.main as m;"
+            " m.COMMAND_MODULES = tuple(x for x in m.COMMAND_MODULES if importlib.util.find_spec(x));"
+            " sys.exit(m.main())"]
