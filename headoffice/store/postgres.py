@@ -40,6 +40,22 @@ class PostgresStore(SqlStore):
             with self._conn.cursor() as cur:
                 cur.executemany(self._sql(sql), rows)  # type: ignore[arg-type]
 
+    def _insert_ignore(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """COPY into a temporary table, then one INSERT ... SELECT: several times faster than executemany."""
+        if len(rows) < 50:
+            super()._insert_ignore(table, columns, rows)
+            return
+        cols = ", ".join(columns)
+        with self._conn.cursor() as cur:
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS _bulk_{table} (LIKE {table} INCLUDING DEFAULTS)"
+                        " ON COMMIT DELETE ROWS")
+            with cur.copy(f"COPY _bulk_{table} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _bulk_{table} ORDER BY 1"
+                        " ON CONFLICT DO NOTHING")
+            cur.execute(f"TRUNCATE _bulk_{table}")
+
     @contextmanager
     def _write(self) -> Iterator[None]:
         if self._in_txn:

@@ -127,6 +127,11 @@ class SqlStore(Store):
         raise NotImplementedError
         yield
 
+    def _insert_ignore(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Bulk insert skipping rows that hit a unique key (the ingest hot path; backends may do better)."""
+        marks = ", ".join("?" * len(columns))
+        self._executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows)
+
     def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         rows = self._execute(sql, params)
         return rows[0] if rows else None
@@ -291,11 +296,13 @@ class SqlStore(Store):
     def _sweep_merged(self, member_ids: set[str], now: str) -> None:
         """Move whatever sits on a merged member (its balance at merge, later offline entries) to the survivor."""
         moves: list[tuple[str, str, int]] = []
-        for mid in sorted(member_ids):
-            row = self._one("SELECT m.status, COALESCE(b.points, 0) FROM members m LEFT JOIN balances b"
-                            " ON b.member_id = m.member_id WHERE m.member_id = ?", (mid,))
-            if row and row[0] == "merged" and int(row[1]) != 0:
-                moves.append((mid, self._final_member(mid), int(row[1])))
+        for part in _chunks(sorted(member_ids)):
+            marks = ", ".join("?" * len(part))
+            for mid, points in self._execute(
+                    "SELECT m.member_id, b.points FROM members m JOIN balances b ON b.member_id = m.member_id"
+                    f" WHERE m.member_id IN ({marks}) AND m.status = 'merged' AND b.points != 0"
+                    " ORDER BY m.member_id", part):
+                moves.append((mid, self._final_member(mid), int(points)))
         if not moves:
             return
         seq_row = self._one("UPDATE tills SET high_seq = high_seq + ? WHERE store_id = ? AND till_id = ?"
@@ -344,11 +351,8 @@ class SqlStore(Store):
         if not entries:
             return []
         base = self._alloc(len(entries))
-        cols = ", ".join(LEDGER_COLUMNS)
-        marks = ", ".join("?" * (len(LEDGER_COLUMNS) + 2))
-        self._executemany(
-            f"INSERT INTO ledger (server_seq, {cols}, received_at) VALUES ({marks}) ON CONFLICT DO NOTHING",
-            [(base + i + 1, *e.row(), now) for i, e in enumerate(entries)])
+        self._insert_ignore("ledger", ("server_seq", *LEDGER_COLUMNS, "received_at"),
+                            [(base + i + 1, *e.row(), now) for i, e in enumerate(entries)])
         taken = [(r[0], int(r[1])) for r in self._execute(
             "SELECT member_id, points FROM ledger WHERE server_seq > ? AND server_seq <= ?",
             (base, base + len(entries)))]

@@ -201,3 +201,15 @@ def test_clock_skew_orders_by_receive_time_and_keeps_till_time(store):
     assert [x.data["points"] for x in changes] == [1, 2, 3]
     assert [x.data["created_at"][:4] for x in changes] == ["2040", "1999", "2026"]
     assert [h["created_at"][:4] for h in store.member_history("m1")] == ["2040", "1999", "2026"]
+
+
+def test_large_overlapping_batches_take_each_entry_once(store):
+    who = enrol(store, "S1", "T1")
+    entries = [entry("S1", "T1", s, f"m{s % 13}", s % 7) for s in range(1, 451)]
+    first = store.ingest(who, batch("S1", "T1", entries=entries[:300]))
+    assert (first.accepted, first.high_seq) == (300, 300)
+    second = store.ingest(who, batch("S1", "T1", entries=entries[149:]))
+    assert (second.accepted, second.duplicates, second.high_seq) == (150, 151, 450)
+    counts = store.counts()
+    assert counts["ledger"] == 450 and counts["points_total"] == counts["balance_total"] == sum(s % 7 for s in
+                                                                                               range(1, 451))
