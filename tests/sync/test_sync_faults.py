@@ -200,3 +200,62 @@ def test_client_sorts_refusals_from_outages(headoffice):
     with HeadOfficeClient("http://127.0.0.1:9", "t", timeout=1) as client, pytest.raises(Offline):
         client.pull(0)
     assert sys.version_info >= (3, 11)
+
+
+def test_pull_cut_off_midway_resumes_from_the_saved_cursor(headoffice, ho_store, make_till, proxy):
+    from records import batch, member
+    from records import entry as ho_entry
+
+    from headoffice.store import Principal
+
+    ho_store.add_till("S9", "T1")
+    n = 3000
+    ho_store.ingest(Principal("S9", "T1"), batch("S9", "T1", members=[member(f"m{i}", "S9") for i in range(n)],
+                                                 entries=[ho_entry("S9", "T1", i + 1, f"m{i}", 2) for i in range(n)]))
+    t = make_till("S1", "T1")
+    register(t, ho_store, proxy.url)
+    seen = []
+
+    def cut_after_two_pages(p) -> None:
+        seen.append(p)
+        if len(seen) == 2:
+            proxy.set_mode("refuse")
+
+    with pytest.raises(Offline):
+        sync_once(t.conn, t.config, progress=cut_after_two_pages)
+    cursor = state.get_int(t.conn, state.CURSOR)
+    assert cursor > 0 and seen[-1].done == 2000
+    proxy.set_mode("pass")
+    report = sync_once(t.conn, t.config)
+    assert report.pulled["members"] + report.pulled["entries"] == 2 * n - 2000
+    assert t.conn.execute("SELECT COUNT(*), SUM(points) FROM ledger").fetchone()[:] == (n, 2 * n)
+    assert_invariant(t)
+
+
+def test_admin_endpoints_block_cards_and_report_overdrafts(headoffice, ho_store, make_till):
+    from records import batch, card, member
+
+    from headoffice.store import Principal
+
+    admin = {"authorization": f"Bearer {ho_store.add_admin('ops')}"}
+    ho_store.add_till("S1", "T1")
+    ho_store.ingest(Principal("S1", "T1"), batch("S1", "T1", members=[member("m1", "S1")],
+                                                 cards=[card("2900000000015", "m1")],
+                                                 entries=[entry("S1", "T1", 1, "m1", -5, "redeem")]))
+    code = ho_store.add_till("S2", "T1")
+    token = httpx.post(f"{headoffice.url}/v1/register", json={"code": code}).json()["token"]
+    till = {"authorization": f"Bearer {token}"}
+    assert httpx.get(f"{headoffice.url}/v1/reports/overdraft", headers=till).status_code == 403
+    report = httpx.get(f"{headoffice.url}/v1/reports/overdraft", headers=admin).json()
+    assert [(m["member_id"], m["balance"]) for m in report["members"]] == [("m1", -5)]
+    assert httpx.post(f"{headoffice.url}/v1/admin/cards/2900000000015/block", headers=admin).json() == {"blocked": True}
+    assert httpx.post(f"{headoffice.url}/v1/admin/cards/nope/block", headers=admin).status_code == 404
+    r = httpx.put(f"{headoffice.url}/v1/admin/rules/offline_redeem_cap", json={"value": 200}, headers=admin)
+    assert r.status_code == 200
+    bad = httpx.put(f"{headoffice.url}/v1/admin/products", json=[{"sku": "X", "name": "X", "price_cents": 1.2}],
+                    headers=admin)
+    assert bad.status_code == 422
+    page = httpx.get(f"{headoffice.url}/v1/pull", params={"cursor": 0}, headers=till).json()
+    got = {c["type"]: c["data"] for c in page["changes"]}
+    assert got["card"]["status"] == "blocked" and got["rule"]["value"] == 200
+    assert httpx.get(f"{headoffice.url}/v1/members/m1/balance", headers=till).json()["balance"] == -5
