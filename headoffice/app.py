@@ -98,7 +98,8 @@ def create_app(store: Store) -> Starlette:
             limit = int(request.query_params.get("limit", "1000"))
         except ValueError:
             raise Invalid(["cursor and limit must be integers"]) from None
-        page = await run_in_threadpool(store.pull, who, cursor, limit)
+        with_total = request.query_params.get("total", "1") != "0"
+        page = await run_in_threadpool(store.pull, who, cursor, limit, with_total)
         return JSONResponse(page.to_dict())
 
     async def balance(request: Request) -> JSONResponse:

@@ -87,7 +87,9 @@ OPENAPI: dict[str, Any] = {
             "summary": "changes after a cursor (members, cards, other tills' entries, rules, products)",
             "security": _BEARER,
             "parameters": [{"name": "cursor", "in": "query", "schema": _INT},
-                           {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 5000}}],
+                           {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 5000}},
+                           {"name": "total", "in": "query", "schema": {"enum": [0, 1]},
+                            "description": "1 (default): count all pending changes for a progress bar"}],
             "responses": {"200": {"description": "a page", **_json(_ref("PullPage"))}, "401": _ERR}}},
         "/v1/members/{member_id}/balance": {"get": {
             "summary": "head office's balance for a member (after merges)", "security": _BEARER,

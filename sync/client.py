@@ -81,8 +81,9 @@ class HeadOfficeClient:
             raise Refused(f"batch refused: {body.get('reasons') or body.get('error')}")
         return PushResult.from_dict(body)
 
-    def pull(self, cursor: int, limit: int = 1000) -> PullPage:
-        _, body = self._call("GET", "/pull", params={"cursor": cursor, "limit": limit})
+    def pull(self, cursor: int, limit: int = 1000, total: bool = True) -> PullPage:
+        """One page; `total` asks head office to count all pending changes (first page, for progress)."""
+        _, body = self._call("GET", "/pull", params={"cursor": cursor, "limit": limit, "total": int(total)})
         return PullPage.from_dict(body)
 
     def balance(self, member_id: str) -> int:

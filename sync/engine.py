@@ -52,7 +52,7 @@ def pull_all(conn: sqlite3.Connection, client: HeadOfficeClient, *, page_size: i
     cursor = state.get_int(conn, state.CURSOR)
     done, total = 0, 0
     while True:
-        page = client.pull(cursor, page_size)
+        page = client.pull(cursor, page_size, total=report.pages == 0 or not total)
         if report.pages == 0:
             total = page.total_pending
         counts = apply_page(conn, page)

@@ -50,8 +50,11 @@ class Store(ABC):
         """Take a till's batch in one transaction: idempotent, gap-aware, malformed records quarantined."""
 
     @abstractmethod
-    def pull(self, principal: Principal, cursor: int, limit: int = 1000) -> PullPage:
-        """Changes after `cursor` that this till did not write itself, in receive order."""
+    def pull(self, principal: Principal, cursor: int, limit: int = 1000, with_total: bool = True) -> PullPage:
+        """Changes after `cursor` that this till did not write itself, in receive order.
+
+        `with_total` also counts everything pending (for a progress bar; asked on a pull's first page only).
+        """
 
     # --- administration ----------------------------------------------------------------
     @abstractmethod

@@ -433,7 +433,7 @@ class SqlStore(Store):
         return high, gaps
 
     # --- pull ----------------------------------------------------------------------------------
-    def pull(self, principal: Principal, cursor: int, limit: int = 1000) -> PullPage:
+    def pull(self, principal: Principal, cursor: int, limit: int = 1000, with_total: bool = True) -> PullPage:
         limit = max(1, min(int(limit), 5000))
         cursor = max(0, int(cursor))
         who = (principal.store_id, principal.till_id)
@@ -452,11 +452,13 @@ class SqlStore(Store):
             items = items[:limit]
             next_cursor = items[-1][0] if more and items else top
             pending = 0
-            if cursor == 0 or more:
+            if with_total and more:
                 pending = int(self._one(
                     "SELECT (SELECT COUNT(*) FROM ledger WHERE server_seq > ? AND server_seq <= ?"
                     " AND NOT (store_id = ? AND till_id = ?)) + (SELECT COUNT(*) FROM feed WHERE server_seq > ?"
                     " AND server_seq <= ?)", (cursor, top, *who, cursor, top))[0])  # type: ignore[index]
+            if not more:
+                pending = len(items)
             changes = self._resolve(items)
         return PullPage(changes, max(next_cursor, cursor), more, pending, now_iso())
 
