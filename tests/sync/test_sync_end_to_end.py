@@ -10,8 +10,17 @@ import sys
 from pathlib import Path
 
 import httpx
-from conftest import free_port, wait_for
-from tillkit import assert_invariant, card_balance, enrol, own_entries, pos_cli_cmd, redeem, sell
+from tillkit import (
+    assert_invariant,
+    card_balance,
+    enrol,
+    free_port,
+    own_entries,
+    pos_cli_cmd,
+    redeem,
+    sell,
+    wait_for,
+)
 
 from headoffice.store import open_store
 from pos_client.context import open_till

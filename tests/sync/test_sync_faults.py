@@ -11,9 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import wait_for
 from records import entry
-from tillkit import assert_invariant, bulk_earn, enrol, own_entries, pos_cli_cmd, register, sell
+from tillkit import assert_invariant, bulk_earn, enrol, own_entries, pos_cli_cmd, register, sell, wait_for
 
 from headoffice.server import ServerThread
 from headoffice.store import open_store
@@ -259,3 +258,26 @@ def test_admin_endpoints_block_cards_and_report_overdrafts(headoffice, ho_store,
     got = {c["type"]: c["data"] for c in page["changes"]}
     assert got["card"]["status"] == "blocked" and got["rule"]["value"] == 200
     assert httpx.get(f"{headoffice.url}/v1/members/m1/balance", headers=till).json()["balance"] == -5
+
+
+def test_a_sale_never_waits_for_a_slow_push(headoffice, ho_store, make_till, proxy):
+    t = make_till("S1", "T1")
+    register(t, ho_store, proxy.url)
+    m = enrol(t, 1)
+    bulk_earn(t, m.member_id, 8000)
+    proxy.set_mode("delay", delay=0.02)
+    worker = SyncWorker(db_path(t.home), t.config, interval=0.1, base_backoff=0.05, max_backoff=0.2).start()
+    try:
+        wait_for(lambda: ho_store.counts()["ledger"] > 0, timeout=20)
+        slowest = 0.0
+        for _ in range(10):
+            started = time.perf_counter()
+            sell(t, 1, 500)
+            slowest = max(slowest, time.perf_counter() - started)
+        assert slowest < 0.25
+        proxy.set_mode("pass")
+        wait_for(lambda: worker.status and worker.status.state == "online" and worker.status.entries_waiting == 0,
+                 timeout=20)
+    finally:
+        worker.stop()
+    assert_exactly_once(t, ho_store, m.member_id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import time
+
 from pos_client import ledger
 from pos_client.cards import parse_card
 from pos_client.cards.barcode import with_check_digit
@@ -71,3 +74,20 @@ def pos_cli_cmd() -> list[str]:
             "import importlib.util, sys; import pos_client.cli.main as m;"
             " m.COMMAND_MODULES = tuple(x for x in m.COMMAND_MODULES if importlib.util.find_spec(x));"
             " sys.exit(m.main())"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)
