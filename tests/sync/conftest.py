@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,29 +20,32 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def pg_url(tmp_path_factory):
-    """A private PostgreSQL 15 cluster on a free loopback port, stopped at the end of the session."""
+def pg_url():
+    """A private PostgreSQL 15 cluster on a free loopback port, stopped and removed at the end of the session.
+
+    Its directory is made directly under the system temp dir: pytest's own temp root is 0700 and re-locked by
+    every pytest run, which the `postgres` user (the server refuses to run as root) could not traverse.
+    """
     if not (PG_BIN / "initdb").exists():
         pytest.skip("PostgreSQL 15 server binaries not installed (scripts/setup.sh installs them)")
-    base = Path(tmp_path_factory.mktemp("pg"))
+    base = Path(tempfile.mkdtemp(prefix="ho-pg-"))
     data, sock = base / "data", base / "sock"
     sock.mkdir()
     if os.geteuid() == 0:
-        shutil.chown(base, "postgres", "postgres")
-        shutil.chown(sock, "postgres", "postgres")
-        os.chmod(base.parent, 0o755)
-        os.chmod(base.parent.parent, 0o755)
+        for path in (base, sock):
+            shutil.chown(path, "postgres", "postgres")
     port = free_port()
-    subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                                 "--no-sync", "-E", "UTF8"]), check=True, capture_output=True)
-    opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-    subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"),
-                                 "-w", "start"]), check=True, capture_output=True)
     try:
+        subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+                                     "--no-sync", "-E", "UTF8"]), check=True, capture_output=True)
+        opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
+        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l",
+                                     str(base / "log"), "-w", "start"]), check=True, capture_output=True)
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
                        capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _reset_pg(url: str) -> None:
