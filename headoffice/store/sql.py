@@ -253,6 +253,9 @@ class SqlStore(Store):
                               " received_at = ? WHERE member_id = ?",
                               (m.name, m.phone, m.email, consent, m.updated_at, now, m.member_id))
             else:
+                # Erased or merged here: keep head office's state and send it out again, so a till that
+                # skipped it (its own change was still waiting to be pushed) learns it on its next pull.
+                changed.append(m.member_id)
                 continue
             changed.append(m.member_id)
             if m.phone and m.status == "active":

@@ -10,7 +10,8 @@ from pos_client.checkout import Basket, Line, commit_sale
 from pos_client.errors import RefusedInput
 from pos_client.members import member_for_card
 from sync import state
-from sync.engine import sync_once
+from sync.engine import client_for, pull_all, sync_once
+from sync.push import push_pending
 
 
 def test_register_push_and_pull_between_two_stores(headoffice, ho_store, make_till):
@@ -170,3 +171,26 @@ def test_clock_skew_on_a_till_does_not_break_sync(headoffice, ho_store, make_til
     history = ho_store.member_history(m.member_id)
     assert [h["created_at"][:4] for h in history][:1] == ["2041"]  # kept for audit, ordered by receive time
     assert history[0]["server_seq"] < history[1]["server_seq"]
+
+
+def test_a_till_editing_a_member_head_office_merged_still_learns_the_merge(headoffice, ho_store, make_till):
+    from pos_client.members import set_consent
+
+    a, b = make_till("S1", "T1"), make_till("S2", "T1")
+    register(a, ho_store, headoffice.url)
+    register(b, ho_store, headoffice.url)
+    first = enrol(a, 1, "+33699999999")
+    sync_once(a.conn, a.config)
+    late = enrol(b, 2, "+33699999999")
+    sell(b, 2, 1000)
+    with client_for(b.conn, b.config) as client:
+        push_pending(b.conn, client, "S2", "T1")  # head office merges `late` into `first`
+        set_consent(b, late.member_id, "sms", True)  # a local change still waiting when the merge is pulled
+        pull_all(b.conn, client)
+    still = b.conn.execute("SELECT status FROM members WHERE member_id = ?", (late.member_id,)).fetchone()[0]
+    assert still == "active"  # the pending local change won this round
+    sync_once(b.conn, b.config)  # pushes the change; head office answers with its merged state
+    row = b.conn.execute("SELECT status, merged_into FROM members WHERE member_id = ?", (late.member_id,)).fetchone()
+    assert tuple(row) == ("merged", first.member_id)
+    assert card_balance(b, 2) == ho_store.balance(first.member_id) == 10
+    assert_invariant(b)
