@@ -32,6 +32,7 @@ class SyncReport:
     pulled: dict[str, int] = field(default_factory=dict)
     pages: int = 0
     cursor: int = 0
+    server_time: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"push": self.push.as_dict(), "pulled": self.pulled, "pages": self.pages, "cursor": self.cursor}
@@ -59,6 +60,7 @@ def pull_all(conn: sqlite3.Connection, client: HeadOfficeClient, *, page_size: i
         report.pages += 1
         for k, v in counts.items():
             report.pulled[k] = report.pulled.get(k, 0) + v
+        report.server_time = page.server_time or report.server_time
         done += len(page.changes)
         cursor = page.next_cursor
         report.cursor = cursor
@@ -80,5 +82,5 @@ def sync_once(conn: sqlite3.Connection, config: Config, *, transport: Any = None
         if state.get(conn, state.TOKEN) is not None:
             state.note_failure(conn, str(exc))
         raise
-    state.note_success(conn, report.push.server_time)
+    state.note_success(conn, report.server_time or report.push.server_time)
     return report

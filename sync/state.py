@@ -12,6 +12,7 @@ from pos_client.db import now_iso, write_txn
 TOKEN, PUSH_HIGH, CURSOR = "token", "push_high_seq", "pull_cursor"
 LAST_SYNC, LAST_OK, STATE = "last_sync_at", "last_ok_at", "state"
 LAST_ERROR, CLOCK_OFFSET = "last_error", "clock_offset_s"
+CLOCK_WARN_S = 300  # a till clock this far from head office's gets a warning in the status bar
 
 
 def get(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
@@ -62,6 +63,8 @@ class SyncStatus:
         text = f"{self.state} · {self.entries_waiting} entries waiting · last sync {when}"
         if self.state == "offline" and self.last_error:
             text += f" · {self.last_error[:60]}"
+        if abs(self.clock_offset_s) >= CLOCK_WARN_S:
+            text += f" · till clock off by {abs(self.clock_offset_s) // 60} min"
         return text
 
 

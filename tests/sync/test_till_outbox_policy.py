@@ -93,4 +93,7 @@ def test_status_line_for_the_status_bar(make_till):
     assert (status.state, status.entries_waiting) == ("offline", 1)
     assert status.line() == "offline · 1 entries waiting · last sync never · head office unreachable (ConnectError)"
     state.note_success(t.conn, None)
-    assert state.read_status(t.conn, "S1", "T1").line().startswith("online · 1 entries waiting · last sync 0s ago")
+    assert state.read_status(t.conn, "S1", "T1").line() == "online · 1 entries waiting · last sync 0s ago"
+    state.note_success(t.conn, "2000-01-01T00:00:00+00:00")  # head office's clock says this till is far ahead
+    status = state.read_status(t.conn, "S1", "T1")
+    assert status.clock_offset_s < -10**8 and "till clock off by" in status.line()
