@@ -14,6 +14,7 @@ SIM_MODULES: tuple[str, ...] = (
     "hw_sim.serial_sim",
     "hw_sim.nfc_card",
     "hw_sim.pcscd",
+    "hw_sim.netfault",
 )
 
 

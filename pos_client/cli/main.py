@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pos_client.cli.core",
     "pos_client.cli.devices",
     "pos_client.cli.marketing",
+    "pos_client.cli.sync",
 )
 
 

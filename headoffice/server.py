@@ -1,0 +1,66 @@
+"""Running the API under uvicorn, in the foreground (`headoffice serve`) or in a thread (tests, demo)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from headoffice.store import Store, open_store
+
+
+def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Serve until interrupted; the store is closed on the way out."""
+    import uvicorn
+
+    from headoffice.app import create_app
+
+    store = open_store(db_url)
+    try:
+        uvicorn.run(create_app(store), host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        store.close()
+
+
+class ServerThread:
+    """A real uvicorn server on loopback in a background thread; stop() and start() again to restart it."""
+
+    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0):
+        self.store = store
+        self.host = host
+        self.port = port
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> ServerThread:
+        import socket
+
+        import uvicorn
+
+        from headoffice.app import create_app
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(create_app(self.store), log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True,
+                                        name=f"headoffice:{self.port}")
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("head office did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(10)
+        self._server = None
+        self._thread = None

@@ -1,0 +1,96 @@
+"""The storage interface head office needs, small enough that a second backend is an afternoon's work.
+
+Every backend is checked by the same contract test suite (tests/sync/test_store_contract.py).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from sync.protocol import PullPage, PushBatch, PushResult
+
+
+class Forbidden(PermissionError):
+    """A till wrote for a store or till that is not its own."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a bearer token belongs to: a till (store_id, till_id) or an administrator."""
+
+    store_id: str
+    till_id: str
+    role: str = "till"
+
+
+class Store(ABC):
+    """Head office's data: tills and their tokens, members, cards, sales, the ledger, the change feed."""
+
+    # --- tills and tokens -------------------------------------------------------------
+    @abstractmethod
+    def add_till(self, store_id: str, till_id: str) -> str:
+        """Create (or re-enrol) a till and return its one-time enrolment code."""
+
+    @abstractmethod
+    def add_admin(self, name: str) -> str:
+        """Create an administrator token (reports, blocking cards) and return it once."""
+
+    @abstractmethod
+    def register(self, code: str) -> tuple[str, Principal] | None:
+        """Exchange an enrolment code for a bearer token; None when the code is unknown or used."""
+
+    @abstractmethod
+    def authenticate(self, token: str) -> Principal | None: ...
+
+    # --- sync -------------------------------------------------------------------------
+    @abstractmethod
+    def ingest(self, principal: Principal, batch: PushBatch) -> PushResult:
+        """Take a till's batch in one transaction: idempotent, gap-aware, malformed records quarantined."""
+
+    @abstractmethod
+    def pull(self, principal: Principal, cursor: int, limit: int = 1000, with_total: bool = True) -> PullPage:
+        """Changes after `cursor` that this till did not write itself, in receive order.
+
+        `with_total` also counts everything pending (for a progress bar; asked on a pull's first page only).
+        """
+
+    # --- administration ----------------------------------------------------------------
+    @abstractmethod
+    def block_card(self, card_number: str) -> bool: ...
+
+    @abstractmethod
+    def erase_member(self, member_id: str) -> bool: ...
+
+    @abstractmethod
+    def set_rule(self, key: str, value: Any) -> None: ...
+
+    @abstractmethod
+    def upsert_products(self, products: list[dict[str, Any]]) -> int: ...
+
+    # --- reading --------------------------------------------------------------------------
+    @abstractmethod
+    def balance(self, member_id: str) -> int:
+        """The member's balance (following merges to the surviving member)."""
+
+    @abstractmethod
+    def member(self, member_id: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def member_history(self, member_id: str) -> list[dict[str, Any]]:
+        """Ledger entries of the member and of every member merged into it."""
+
+    @abstractmethod
+    def overdraft_report(self) -> list[dict[str, Any]]:
+        """Members whose head-office balance went negative, with the redemptions that did it."""
+
+    @abstractmethod
+    def rejects(self) -> list[dict[str, Any]]:
+        """Quarantined malformed records with their reasons."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,92 @@
+"""`pos-client register URL CODE` and `pos-client sync [--once]`: a thin shell over `sync.engine`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pos_client.cli.base import Outcome, add_command, open_ctx
+from pos_client.errors import PosError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(sub, "register", _register, "register this till with head office using a one-time code")
+    p.add_argument("url", help="head office address, e.g. http://headoffice.example:8080")
+    p.add_argument("code", help="the code `headoffice till add` printed")
+    p = add_command(sub, "sync", _sync, "push waiting entries to head office and pull changes")
+    p.add_argument("--once", action="store_true", help="one round, then exit (for scripts and cron)")
+    p.add_argument("--status", action="store_true", help="only show the sync status")
+    p.add_argument("--interval", type=float, default=30.0, help="seconds between rounds without --once")
+    p.add_argument("--timeout", type=float, default=15.0, help="network timeout in seconds")
+
+
+def _register(args: argparse.Namespace) -> Outcome:
+    from sync.register import register_till
+
+    ctx = open_ctx(args)
+    try:
+        done = register_till(ctx, args.url, args.code)
+    finally:
+        ctx.close()
+    return Outcome({"registered": True, **done}, f"registered as {done['store_id']}/{done['till_id']} with {args.url}")
+
+
+def _progress_line(p) -> None:
+    pct = 100 * p.done // p.total if p.total else 100
+    sys.stderr.write(f"\rpulling changes: {p.done}/{p.total} ({pct}%)")
+    if p.done >= p.total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _sync(args: argparse.Namespace) -> Outcome:
+    from sync import state
+    from sync.client import SyncError
+    from sync.engine import sync_once
+
+    ctx = open_ctx(args)
+    try:
+        if args.status:
+            status = state.read_status(ctx.conn, ctx.store_id, ctx.till_id)
+            return Outcome(status.as_dict(), status.line())
+        if not args.once:
+            return _run_forever(ctx, args)
+        try:
+            report = sync_once(ctx.conn, ctx.config, timeout=args.timeout, progress=_progress_line)
+        except SyncError as exc:
+            raise PosError(f"sync failed, nothing lost, will retry: {exc}") from None
+        status = state.read_status(ctx.conn, ctx.store_id, ctx.till_id)
+        pushed, pulled = report.push, report.pulled
+        text = (f"pushed {pushed.entries} entries ({pushed.duplicates} already there), {pushed.sales} sales,"
+                f" {pushed.members} members, {pushed.cards} cards; pulled {pulled.get('entries', 0)} entries,"
+                f" {pulled.get('members', 0)} members, {pulled.get('cards', 0)} cards\n{status.line()}")
+        if pushed.rejected:
+            text += f"\nhead office set aside {len(pushed.rejected)} malformed record(s): see its rejects report"
+        return Outcome({**report.as_dict(), "status": status.as_dict()}, text)
+    finally:
+        ctx.close()
+
+
+def _run_forever(ctx, args: argparse.Namespace) -> Outcome:
+    import threading
+
+    from pos_client.home import db_path
+    from sync.worker import SyncWorker
+
+    assert ctx.home is not None
+    last = {"line": ""}
+
+    def show(status) -> None:
+        if status.line() != last["line"]:
+            last["line"] = status.line()
+            sys.stderr.write(status.line() + "\n")
+
+    worker = SyncWorker(db_path(ctx.home), ctx.config, interval=args.interval, timeout=args.timeout,
+                        on_status=show, on_progress=_progress_line).start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.stop()
+    return Outcome({"stopped": True}, "sync stopped")

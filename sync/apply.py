@@ -1,0 +1,124 @@
+"""Applying pulled changes to the till database, one page per short transaction.
+
+- Entries from other tills (and head office's own merge transfers) go into `ledger` with their
+  own store, till and seq, and move the balance in the same transaction: the till's balance is
+  head office's balance at the last pull plus this till's own unsynced entries.
+- Members and cards are upserted; a record with a local change still waiting to be pushed is
+  left alone (the local change wins and reaches head office on the next push).
+- A merged member keeps its row with status 'merged' and merged_into set; its cards point at the
+  survivor and head office's transfer entries move its points, so no balance is edited by hand.
+- Card states only move forward (active -> lost -> blocked): a card blocked at head office is
+  refused by checkout after the next pull.
+- The cursor is saved in the same transaction as the page, so a restart resumes exactly there.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from pos_client.db import now_iso, write_txn
+from pos_client.ledger import add_to_balance
+from sync import state
+from sync.protocol import CARD_RANK, LEDGER_COLUMNS, PullPage
+
+
+def _pending_keys(conn: sqlite3.Connection, kind: str) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT key FROM sync_outbox WHERE type = ?", (kind,))}
+
+
+def _ensure_member(conn: sqlite3.Connection, member_id: str, store_id: str, ts: str) -> None:
+    """A placeholder for a member whose record arrives in a later page (filled in when it does)."""
+    conn.execute("INSERT INTO members (member_id, store_id, status, created_at, updated_at) VALUES (?, ?, 'active',"
+                 " ?, ?) ON CONFLICT DO NOTHING", (member_id, store_id, ts, ts))
+    conn.execute("INSERT INTO balances (member_id, points, updated_at) VALUES (?, 0, ?) ON CONFLICT DO NOTHING",
+                 (member_id, ts))
+
+
+def apply_page(conn: sqlite3.Connection, page: PullPage) -> dict[str, int]:
+    """Apply one page and move the cursor, all in one transaction."""
+    counts = {"entries": 0, "members": 0, "cards": 0, "rules": 0, "products": 0}
+    ts = now_iso()
+    with write_txn(conn):
+        conn.execute("UPDATE sync_apply SET applying = 1")
+        pending_members = _pending_keys(conn, "member")
+        pending_cards = _pending_keys(conn, "card")
+        for change in page.changes:
+            data: dict[str, Any] = change.data
+            if change.type == "entry":
+                counts["entries"] += _apply_entry(conn, data, ts)
+            elif change.type == "member" and data["member_id"] not in pending_members:
+                _apply_member(conn, data, ts)
+                counts["members"] += 1
+            elif change.type == "card" and data["card_number"] not in pending_cards:
+                _apply_card(conn, data, ts)
+                counts["cards"] += 1
+            elif change.type == "rule":
+                conn.execute("INSERT INTO sync_rules (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key)"
+                             " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                             (data["key"], json.dumps(data["value"]), ts))
+                counts["rules"] += 1
+            elif change.type == "product":
+                _apply_product(conn, data, ts)
+                counts["products"] += 1
+        conn.execute("UPDATE sync_apply SET applying = 0")
+        state.put(conn, **{state.CURSOR: page.next_cursor})
+    return counts
+
+
+def _apply_entry(conn: sqlite3.Connection, data: dict[str, Any], ts: str) -> int:
+    _ensure_member(conn, data["member_id"], data["store_id"], ts)
+    cur = conn.execute(
+        f"INSERT INTO ledger ({', '.join(LEDGER_COLUMNS)}) VALUES ({', '.join('?' * len(LEDGER_COLUMNS))})"
+        " ON CONFLICT DO NOTHING", tuple(data[c] for c in LEDGER_COLUMNS))
+    if cur.rowcount == 1:
+        add_to_balance(conn, data["member_id"], int(data["points"]), ts)
+        return 1
+    return 0
+
+
+def _apply_member(conn: sqlite3.Connection, m: dict[str, Any], ts: str) -> None:
+    if m.get("merged_into"):
+        _ensure_member(conn, m["merged_into"], m["store_id"], ts)
+    _ensure_member(conn, m["member_id"], m["store_id"], ts)
+    conn.execute("UPDATE members SET name = ?, phone = ?, email = ?, store_id = ?, status = ?, merged_into = ?,"
+                 " created_at = ?, updated_at = ? WHERE member_id = ?",
+                 (m.get("name"), m.get("phone"), m.get("email"), m["store_id"], m.get("status", "active"),
+                  m.get("merged_into"), m["created_at"], m["updated_at"], m["member_id"]))
+    conn.execute("DELETE FROM member_consent WHERE member_id = ?", (m["member_id"],))
+    consent = (m.get("consent") or {}).items()
+    conn.executemany("INSERT INTO member_consent (member_id, channel, granted, at) VALUES (?, ?, ?, ?)",
+                     [(m["member_id"], ch, int(bool(g)), m["updated_at"]) for ch, g in consent])
+
+
+def _apply_card(conn: sqlite3.Connection, c: dict[str, Any], ts: str) -> None:
+    _ensure_member(conn, c["member_id"], "unknown", ts)
+    row = conn.execute("SELECT status FROM cards WHERE card_number = ?", (c["card_number"],)).fetchone()
+    if row is None:
+        conn.execute("INSERT INTO cards (card_number, member_id, source, status, replaced_by, created_at, updated_at)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?)", (c["card_number"], c["member_id"], c["source"], c["status"],
+                                                       c.get("replaced_by"), c.get("created_at") or ts,
+                                                       c["updated_at"]))
+        return
+    status = max(row[0], c["status"], key=lambda s: CARD_RANK.get(s, 0))
+    conn.execute("UPDATE cards SET member_id = ?, status = ?, replaced_by = COALESCE(?, replaced_by), updated_at = ?"
+                 " WHERE card_number = ?", (c["member_id"], status, c.get("replaced_by"), c["updated_at"],
+                                            c["card_number"]))
+
+
+def _apply_product(conn: sqlite3.Connection, p: dict[str, Any], ts: str) -> None:
+    from pos_client.cards.barcode import normalise_gtin
+
+    conn.execute(
+        "INSERT INTO products (sku, ean, name, category, price_cents, updated_at) VALUES (?,?,?,?,?,?) "
+        "ON CONFLICT(sku) DO UPDATE SET ean=excluded.ean, name=excluded.name, category=excluded.category,"
+        " price_cents=excluded.price_cents, updated_at=excluded.updated_at",
+        (p["sku"], normalise_gtin(p["ean"]) if p.get("ean") else None, p["name"], p["category"],
+         int(p["price_cents"]), ts))
+
+
+def pulled_rule(conn: sqlite3.Connection, key: str) -> Any:
+    """A program rule head office sent (None when it never did)."""
+    row = conn.execute("SELECT value FROM sync_rules WHERE key = ?", (key,)).fetchone()
+    return json.loads(row[0]) if row else None

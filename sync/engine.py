@@ -1,0 +1,86 @@
+"""One sync round: push everything waiting, then pull every page of changes. Used by the worker,
+`pos-client sync --once` and the bench; it never holds a write transaction across a network call.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pos_client.config import Config
+from sync import state
+from sync.apply import apply_page
+from sync.client import AuthError, HeadOfficeClient, SyncError
+from sync.push import PushReport, push_pending
+
+PULL_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Pull progress for a progress bar: `done` of `total` changes applied so far."""
+
+    done: int
+    total: int
+
+
+@dataclass
+class SyncReport:
+    push: PushReport = field(default_factory=PushReport)
+    pulled: dict[str, int] = field(default_factory=dict)
+    pages: int = 0
+    cursor: int = 0
+    server_time: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"push": self.push.as_dict(), "pulled": self.pulled, "pages": self.pages, "cursor": self.cursor}
+
+
+def client_for(conn: sqlite3.Connection, config: Config, transport: Any = None, timeout: float = 15.0
+               ) -> HeadOfficeClient:
+    token = state.get(conn, state.TOKEN)
+    url = str(config.section("headoffice").get("url") or "")
+    if not token or not url:
+        raise AuthError("this till is not registered: run `pos-client register URL CODE`")
+    return HeadOfficeClient(url, token, transport=transport, timeout=timeout)
+
+
+def pull_all(conn: sqlite3.Connection, client: HeadOfficeClient, *, page_size: int = PULL_PAGE,
+             progress: Callable[[Progress], None] | None = None, report: SyncReport | None = None) -> SyncReport:
+    report = report or SyncReport()
+    cursor = state.get_int(conn, state.CURSOR)
+    done, total = 0, 0
+    while True:
+        page = client.pull(cursor, page_size, total=report.pages == 0 or not total)
+        if report.pages == 0:
+            total = page.total_pending
+        counts = apply_page(conn, page)
+        report.pages += 1
+        for k, v in counts.items():
+            report.pulled[k] = report.pulled.get(k, 0) + v
+        report.server_time = page.server_time or report.server_time
+        done += len(page.changes)
+        cursor = page.next_cursor
+        report.cursor = cursor
+        if progress and total:
+            progress(Progress(min(done, total), total))
+        if not page.more:
+            return report
+
+
+def sync_once(conn: sqlite3.Connection, config: Config, *, transport: Any = None, timeout: float = 15.0,
+              progress: Callable[[Progress], None] | None = None) -> SyncReport:
+    """Push then pull; records success or the failure in sync_state and re-raises failures."""
+    try:
+        with client_for(conn, config, transport, timeout) as client:
+            report = SyncReport()
+            report.push = push_pending(conn, client, config.store_id, config.till_id)
+            pull_all(conn, client, progress=progress, report=report)
+    except SyncError as exc:
+        if state.get(conn, state.TOKEN) is not None:
+            state.note_failure(conn, str(exc))
+        raise
+    state.note_success(conn, report.server_time or report.push.server_time)
+    return report

@@ -1,0 +1,136 @@
+"""Pushing what this till wrote: its own ledger entries above the confirmed high-water seq, and the
+members, cards and sales its outbox names. Reads happen outside any write transaction and the
+network call holds no lock, so a sale at the till never waits for head office.
+
+Exactly-once: head office is idempotent by entry UUID and sale id, so a batch whose answer was
+lost (dropped connection, SIGKILL) is simply sent again; the high-water seq only moves to what
+head office says it holds.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pos_client.db import write_txn
+from sync import state
+from sync.client import HeadOfficeClient, SyncError
+from sync.protocol import LEDGER_COLUMNS, PushBatch
+
+ENTRY_BATCH = 2000
+OUTBOX_BATCH = 500
+
+
+@dataclass
+class PushReport:
+    batches: int = 0
+    entries: int = 0
+    duplicates: int = 0
+    sales: int = 0
+    members: int = 0
+    cards: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    high_seq: int = 0
+    server_time: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"batches": self.batches, "entries": self.entries, "duplicates": self.duplicates,
+                "sales": self.sales, "members": self.members, "cards": self.cards,
+                "rejected": self.rejected, "high_seq": self.high_seq}
+
+
+def _member_record(conn: sqlite3.Connection, member_id: str) -> dict[str, Any] | None:
+    row = conn.execute("SELECT * FROM members WHERE member_id = ?", (member_id,)).fetchone()
+    if row is None:
+        return None
+    consent = {r[0]: bool(r[1]) for r in conn.execute(
+        "SELECT channel, granted FROM member_consent WHERE member_id = ?", (member_id,))}
+    return {"member_id": row["member_id"], "store_id": row["store_id"], "name": row["name"], "phone": row["phone"],
+            "email": row["email"], "status": row["status"], "merged_into": row["merged_into"],
+            "created_at": row["created_at"], "updated_at": row["updated_at"], "consent": consent}
+
+
+def _card_record(conn: sqlite3.Connection, number: str) -> dict[str, Any] | None:
+    row = conn.execute("SELECT * FROM cards WHERE card_number = ?", (number,)).fetchone()
+    if row is None:
+        return None
+    return {"card_number": row["card_number"], "member_id": row["member_id"], "source": row["source"],
+            "status": row["status"], "replaced_by": row["replaced_by"], "created_at": row["created_at"],
+            "updated_at": row["updated_at"]}
+
+
+def _sale_record(conn: sqlite3.Connection, sale_id: str) -> dict[str, Any] | None:
+    row = conn.execute("SELECT * FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()
+    if row is None:
+        return None
+    lines = [{"line_no": r["line_no"], "sku": r["sku"], "ean": r["ean"], "name": r["name"],
+              "category": r["category"], "qty": r["qty"], "unit_cents": r["unit_cents"],
+              "amount_cents": r["amount_cents"], "points": r["points"]}
+             for r in conn.execute("SELECT * FROM sale_lines WHERE sale_id = ? ORDER BY line_no", (sale_id,))]
+    return {"sale_id": row["sale_id"], "store_id": row["store_id"], "till_id": row["till_id"],
+            "member_id": row["member_id"], "total_cents": row["total_cents"], "tender": row["tender"],
+            "points_earned": row["points_earned"], "operator": row["operator"], "created_at": row["created_at"],
+            "lines": lines}
+
+
+def collect(conn: sqlite3.Connection, store_id: str, till_id: str, *, entry_limit: int = ENTRY_BATCH,
+            outbox_limit: int = OUTBOX_BATCH) -> tuple[dict[str, Any], int, int]:
+    """The next batch to push as a wire dict, the last outbox id it covers, and its highest seq."""
+    high = state.get_int(conn, state.PUSH_HIGH)
+    cols = ", ".join(LEDGER_COLUMNS)
+    entries = [dict(zip(LEDGER_COLUMNS, r, strict=True)) for r in conn.execute(
+        f"SELECT {cols} FROM ledger WHERE store_id = ? AND till_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        (store_id, till_id, high, entry_limit))]
+    rows = conn.execute("SELECT id, type, key FROM sync_outbox ORDER BY id LIMIT ?", (outbox_limit,)).fetchall()
+    last_id = rows[-1][0] if rows else 0
+    builders: dict[str, Callable[[sqlite3.Connection, str], dict[str, Any] | None]] = {
+        "member": _member_record, "card": _card_record, "sale": _sale_record}
+    parts: dict[str, dict[str, dict[str, Any]]] = {"member": {}, "card": {}, "sale": {}}
+    for _, kind, key in rows:
+        if kind in builders and key not in parts[kind]:
+            record = builders[kind](conn, key)
+            if record is not None:
+                parts[kind][key] = record
+    body = {"version": 1, "store_id": store_id, "till_id": till_id, "entries": entries,
+            "members": list(parts["member"].values()), "cards": list(parts["card"].values()),
+            "sales": list(parts["sale"].values())}
+    return body, last_id, entries[-1]["seq"] if entries else high
+
+
+def push_pending(conn: sqlite3.Connection, client: HeadOfficeClient, store_id: str, till_id: str, *,
+                 entry_limit: int = ENTRY_BATCH, on_batch: Callable[[PushReport], None] | None = None) -> PushReport:
+    """Push everything waiting, batch after batch; returns counts (the bench measures this call)."""
+    report = PushReport(high_seq=state.get_int(conn, state.PUSH_HIGH))
+    while True:
+        body, last_id, top_seq = collect(conn, store_id, till_id, entry_limit=entry_limit)
+        if not (body["entries"] or body["members"] or body["cards"] or body["sales"] or last_id):
+            return report
+        result = client.push(body)
+        report.batches += 1
+        report.entries += result.accepted
+        report.duplicates += result.duplicates
+        report.sales += result.sales
+        report.members += result.members
+        report.cards += result.cards
+        report.rejected += result.rejected
+        report.server_time = result.server_time
+        before = report.high_seq
+        with write_txn(conn):
+            state.put(conn, **{state.PUSH_HIGH: result.high_seq})
+            conn.execute("DELETE FROM sync_outbox WHERE id <= ?", (last_id,))
+            if result.rejected:
+                state.put(conn, **{state.LAST_ERROR: "head office set aside: " + json.dumps(result.rejected)[:400]})
+        report.high_seq = result.high_seq
+        if on_batch:
+            on_batch(report)
+        if body["entries"] and result.high_seq < top_seq and result.high_seq <= before:
+            raise SyncError(f"head office holds this till's entries only up to seq {result.high_seq}"
+                            f" (gaps {result.gaps}); will retry")
+
+
+def push_batch_of(records: dict[str, Any]) -> PushBatch:
+    """Parse a wire dict into a batch (tests and the bench use it to check what a till sends)."""
+    return PushBatch.parse(records)

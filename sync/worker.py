@@ -1,0 +1,104 @@
+"""The background sync worker: a thread with a stop event, like a reader thread in a TUI.
+
+It opens its own SQLite connection (WAL: the till's sales never wait on it), syncs every
+`interval` seconds, and after a failure waits with exponential backoff and jitter so a
+hundred tills do not hammer a recovering head office together. Status changes go to a
+callback (the app posts them to its status bar); nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pos_client.config import Config
+from sync import state
+from sync.client import AuthError, SyncError
+from sync.engine import Progress, sync_once
+from sync.state import SyncStatus
+
+
+def backoff_delay(failures: int, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with 'equal jitter': between half and all of min(cap, base * 2^(n-1))."""
+    ceiling = min(cap, base * (2 ** max(failures - 1, 0)))
+    return ceiling / 2 + rand() * ceiling / 2
+
+
+class SyncWorker:
+    def __init__(self, db_path: str | Path, config: Config, *, interval: float = 30.0, base_backoff: float = 2.0,
+                 max_backoff: float = 300.0, on_status: Callable[[SyncStatus], None] | None = None,
+                 on_progress: Callable[[Progress], None] | None = None, transport: Any = None,
+                 timeout: float = 15.0):
+        self.db_path = Path(db_path)
+        self.config = config
+        self.interval = interval
+        self.base_backoff = base_backoff
+        self.max_backoff = max_backoff
+        self.on_status = on_status
+        self.on_progress = on_progress
+        self.transport = transport
+        self.timeout = timeout
+        self.failures = 0
+        self.rounds = 0
+        self.last_delay = 0.0
+        self._stop = threading.Event()
+        self._kick = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.status: SyncStatus | None = None
+
+    def start(self) -> SyncWorker:
+        self._thread = threading.Thread(target=self._run, name="sync-worker", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._kick.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def sync_now(self) -> None:
+        """Ask for a round now (after a sale, or a cashier pressing 'sync')."""
+        self._kick.set()
+
+    def _publish(self, conn, state_name: str | None = None) -> None:
+        self.status = state.read_status(conn, self.config.store_id, self.config.till_id, state_name)
+        if self.on_status:
+            try:
+                self.on_status(self.status)
+            except Exception:  # a broken status bar must not stop the sync
+                pass
+
+    def _run(self) -> None:
+        from pos_client.db import connect
+
+        conn = connect(self.db_path)
+        try:
+            self._publish(conn)
+            while not self._stop.is_set():
+                delay = self.interval
+                try:
+                    self._publish(conn, "syncing")
+                    sync_once(conn, self.config, transport=self.transport, timeout=self.timeout,
+                              progress=self.on_progress)
+                    self.failures = 0
+                except AuthError:
+                    self.failures += 1
+                    delay = self.max_backoff
+                except SyncError:
+                    self.failures += 1
+                    delay = backoff_delay(self.failures, self.base_backoff, self.max_backoff)
+                except Exception as exc:  # a bug or a locked database: keep the till selling, retry later
+                    self.failures += 1
+                    state.note_failure(conn, f"sync error: {type(exc).__name__}: {exc}")
+                    delay = backoff_delay(self.failures, self.base_backoff, self.max_backoff)
+                self.rounds += 1
+                self.last_delay = delay
+                self._publish(conn)
+                self._kick.wait(delay)
+                self._kick.clear()
+        finally:
+            conn.close()

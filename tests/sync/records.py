@@ -1,0 +1,29 @@
+"""Builders for protocol records used across the sync tests (plain dicts, as a till sends them)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sync.protocol import PushBatch
+
+T0 = "2026-03-01T10:00:00.000000+00:00"
+
+
+def entry(store: str, till: str, seq: int, member: str, points: int, kind: str = "earn",
+          created_at: str = T0, entry_id: str | None = None) -> dict:
+    return {"entry_id": entry_id or uuid.uuid4().hex, "member_id": member, "store_id": store, "till_id": till,
+            "seq": seq, "kind": kind, "points": points, "created_at": created_at, "amount_cents": 0}
+
+
+def member(member_id: str, store: str, phone: str | None = None, created_at: str = T0, name: str = "Ann") -> dict:
+    return {"member_id": member_id, "store_id": store, "name": name, "phone": phone, "email": None,
+            "status": "active", "created_at": created_at, "updated_at": created_at, "consent": {"email": True}}
+
+
+def card(number: str, member_id: str, status: str = "active") -> dict:
+    return {"card_number": number, "member_id": member_id, "source": "barcode", "status": status,
+            "updated_at": T0, "created_at": T0}
+
+
+def batch(store: str, till: str, **parts) -> PushBatch:
+    return PushBatch.parse({"store_id": store, "till_id": till, **parts})

@@ -1,0 +1,93 @@
+"""Till-side helpers for the sync tests: register, sell, redeem, check the ledger invariant."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from pos_client import ledger
+from pos_client.cards import parse_card
+from pos_client.cards.barcode import with_check_digit
+from pos_client.checkout import Basket, Line, commit_sale
+from pos_client.members import enroll, member_for_card
+from sync.register import register_till
+
+
+def loyalty(n: int) -> str:
+    return with_check_digit(f"2900000{n:05d}")
+
+
+def register(ctx, store, url: str) -> None:
+    register_till(ctx, url, store.add_till(ctx.store_id, ctx.till_id))
+
+
+def enrol(ctx, n: int, phone: str | None = None):
+    return enroll(ctx, card=parse_card(loyalty(n)), phone=phone, name=f"Member {n}", consent=["email"])
+
+
+def sell(ctx, card_no: int, cents: int):
+    member = member_for_card(ctx, parse_card(loyalty(card_no)))
+    basket = Basket(member_id=member.member_id, card_number=loyalty(card_no))
+    basket.add(Line.keyed(cents))
+    return commit_sale(ctx, basket)
+
+
+def redeem(ctx, member_id: str, points: int) -> None:
+    from sync.policy import check_offline_redeem
+
+    check_offline_redeem(ctx, member_id, points)
+    ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [
+        ledger.Entry(member_id=member_id, kind="redeem", points=-points, reason="reward")])
+
+
+def card_balance(ctx, card_no: int) -> int:
+    return member_for_card(ctx, parse_card(loyalty(card_no))).balance
+
+
+def assert_invariant(ctx) -> None:
+    """Every balance equals the sum of that member's ledger rows."""
+    bad = ctx.conn.execute(
+        "SELECT b.member_id, b.points, COALESCE(SUM(l.points), 0) FROM balances b LEFT JOIN ledger l"
+        " ON l.member_id = b.member_id GROUP BY b.member_id HAVING b.points != COALESCE(SUM(l.points), 0)").fetchall()
+    assert [tuple(r) for r in bad] == []
+
+
+def own_entries(ctx) -> int:
+    return ctx.conn.execute("SELECT COUNT(*) FROM ledger WHERE store_id = ? AND till_id = ?",
+                            (ctx.store_id, ctx.till_id)).fetchone()[0]
+
+
+def bulk_earn(ctx, member_id: str, n: int, points: int = 1) -> None:
+    """n waiting entries in one transaction (the bench's 'entries waiting after days offline')."""
+    ledger.append(ctx.conn, ctx.store_id, ctx.till_id,
+                  [ledger.Entry(member_id=member_id, kind="earn", points=points) for _ in range(n)])
+
+
+def pos_cli_cmd() -> list[str]:
+    """`python -m pos_client`, or the same entry point limited to the command modules present in this checkout."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("pos_client.cli.core") is not None:
+        return [sys.executable, "-m", "pos_client"]
+    return [sys.executable, "-c",
+            "import importlib.util, sys; import pos_client.cli.main as m;"
+            " m.COMMAND_MODULES = tuple(x for x in m.COMMAND_MODULES if importlib.util.find_spec(x));"
+            " sys.exit(m.main())"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)
