@@ -43,10 +43,7 @@ def luhn_valid(digits: str) -> bool:
 
 
 def in_payment_iin_range(digits: str) -> bool:
-    for low, high, length in _IIN_RANGES:
-        if len(digits) >= length and low <= int(digits[:length]) <= high:
-            return True
-    return False
+    return any(len(digits) >= length and low <= int(digits[:length]) <= high for low, high, length in _IIN_RANGES)
 
 
 def looks_like_payment_card(digits: str) -> bool:
