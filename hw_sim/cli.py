@@ -10,7 +10,9 @@ import argparse
 import importlib
 import sys
 
-SIM_MODULES: tuple[str, ...] = ()
+SIM_MODULES: tuple[str, ...] = (
+    "hw_sim.printer",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

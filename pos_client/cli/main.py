@@ -15,6 +15,7 @@ from pos_client.cli.base import COMMON, EXIT_USAGE, Outcome, emit
 
 COMMAND_MODULES: tuple[str, ...] = (
     "pos_client.cli.core",
+    "pos_client.cli.printing",
 )
 
 
