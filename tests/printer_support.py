@@ -14,6 +14,7 @@ ACCENTED = ["Crème brûlée", "Jamón ibérico", "Müsli ø", "Façade ß"]
 
 
 def make_till(home: Path, printer_url: str = "", profile: str = "TM-T88V", **printer: object) -> TillContext:
+    home.mkdir(parents=True, exist_ok=True)
     write_config(home, {"store_name": "Épicerie Zoë", "printer": {"url": printer_url, "profile": profile,
                                                                   "timeout": 3, "status_timeout": 1, **printer}})
     return open_till(home)
