@@ -113,6 +113,8 @@ def _escpos_for(u: PrinterUrl, profile: str, timeout: float) -> Any:
     if u.scheme == "usb":
         from escpos.printer import Usb
 
+        if not Usb.is_usable():  # checked first: a half-built Usb object raises again in __del__
+            raise RuntimeError("USB printers need the pyusb package (pip install pyusb) and libusb")
         vid, pid = (int(x, 16) for x in u.target.split(":"))
         return Usb(vid, pid, timeout=int(float(o.get("timeout", timeout)) * 1000), profile=profile)
     if u.scheme == "file":

@@ -95,6 +95,10 @@ class PrinterSim:
         for s in (self._conn, self._sock):
             if s is not None:
                 try:
+                    s.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept/recv at once
+                except OSError:
+                    pass
+                try:
                     s.close()
                 except OSError:
                     pass
