@@ -1,5 +1,8 @@
 """`hw-sim printer`: a network ESC/POS receipt printer (raw TCP, port 9100) that decodes its input.
 
+With `--link PATH` it is a serial printer instead: a pseudo-terminal whose other end is at PATH
+(open it as `serial://PATH?baudrate=38400`); status replies go back over the same line.
+
 Each receipt (up to a cut) is written to the output directory as `receipt-NNNN.txt` (decoded
 text, `[BARCODE CODE128: ...]` / `[QR: ...]` markers) and `receipt-NNNN.png`. It answers
 DLE EOT 1-4 with real status bytes and can be switched to paper-out, cover-open, paper
@@ -15,9 +18,11 @@ In-process control (tests, the demo):
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +61,7 @@ class PrinterSim:
         host: str = "127.0.0.1",
         profile: str | None = "TM-T88V",
         png: bool = True,
+        link: str | Path | None = None,
     ) -> None:
         self.host, self.requested_port = host, port
         self.out_dir = Path(out_dir) if out_dir else None
@@ -75,17 +81,24 @@ class PrinterSim:
         self._thread: threading.Thread | None = None
         self._counter = 0
         self.port = port
+        self.link = Path(link) if link else None  # serial mode: a pty instead of a TCP port
+        self._pty: tuple[int, int] | None = None
 
     # -- control API ------------------------------------------------------
     def start(self) -> PrinterSim:
+        if self.out_dir:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.link is not None:
+            self._start_pty(self.link)
+            self._thread = threading.Thread(target=self._serve_pty, name=f"printer-sim:{self.link}", daemon=True)
+            self._thread.start()
+            return self
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.requested_port))
         sock.listen(4)
         sock.settimeout(0.2)
         self._sock, self.port = sock, sock.getsockname()[1]
-        if self.out_dir:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._serve, name=f"printer-sim:{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -104,9 +117,20 @@ class PrinterSim:
                     pass
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._pty is not None:
+            for fd in self._pty:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self._pty = None
+            if self.link is not None and self.link.is_symlink():
+                self.link.unlink()
 
     @property
     def url(self) -> str:
+        if self.link is not None:
+            return f"serial://{self.link}?baudrate=38400"
         return f"tcp://{self.host}:{self.port}"
 
     def paper_out(self, flag: bool = True) -> None:
@@ -180,13 +204,26 @@ class PrinterSim:
 
     def _handle(self, conn: socket.socket) -> None:
         conn.settimeout(0.2)
-        dec: Decoder
 
-        def respond(data: bytes) -> None:
+        def recv() -> bytes | None:
+            try:
+                return conn.recv(65536)
+            except TimeoutError:
+                return None
+            except OSError:
+                return b""
+
+        def send(data: bytes) -> None:
             try:
                 conn.sendall(data)
             except OSError:
                 pass
+
+        self._run(recv, send)
+
+    def _run(self, recv: Callable[[], bytes | None], send: Callable[[bytes], None]) -> None:
+        """Decode one link until it ends: recv() gives bytes, None when idle, b"" at the end."""
+        dec: Decoder
 
         def on_status(n: int) -> bytes:
             self.status_queries += 1
@@ -203,14 +240,11 @@ class PrinterSim:
                     self._store(torn, torn_off=True)
             return ok
 
-        dec = Decoder(self.code_pages, on_status=on_status, accepting=accepting, respond=respond)
+        dec = Decoder(self.code_pages, on_status=on_status, accepting=accepting, respond=send)
         while not self._stop.is_set():
-            try:
-                data = conn.recv(65536)
-            except TimeoutError:
+            data = recv()
+            if data is None:
                 continue
-            except OSError:
-                break
             if not data:
                 break
             for page in dec.feed(data):
@@ -218,6 +252,38 @@ class PrinterSim:
         tail = dec.flush()  # a printer without a cutter: the receipt ends with the job
         if tail is not None:
             self._store(tail)
+
+    # -- serial: a pseudo-terminal whose other end is at `link` -------------
+    def _start_pty(self, link: Path) -> None:
+        import tty
+
+        master, slave = os.openpty()
+        tty.setraw(slave)  # no echo, no newline translation: a serial line carries bytes as they are
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.ttyname(slave))
+        self._pty = (master, slave)
+
+    def _serve_pty(self) -> None:
+        import select
+
+        master, _ = self._pty
+
+        def recv() -> bytes | None:
+            try:
+                ready, _, _ = select.select([master], [], [], 0.2)
+                return os.read(master, 65536) if ready else None
+            except OSError:
+                return b""
+
+        def send(data: bytes) -> None:
+            try:
+                os.write(master, data)
+            except OSError:
+                pass
+
+        self._run(recv, send)
 
     def _store(self, page: Page, torn_off: bool = False) -> SimReceipt:
         self._counter += 1
@@ -251,6 +317,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("printer", help="TCP ESC/POS receipt printer writing receipts as .txt and .png")
     p.add_argument("--port", type=int, default=9100)
     p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--link", help="serial printer instead: a pseudo-terminal whose other end is at LINK")
     p.add_argument("--out", required=True, help="directory for receipt-NNNN.txt/.png")
     p.add_argument("--profile", default="TM-T88V", help="escpos capability profile (code pages, width)")
     p.add_argument("--no-png", action="store_true", help="write only the .txt files")
@@ -258,8 +325,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    sim = PrinterSim(args.port, args.out, args.host, args.profile, png=not args.no_png).start()
-    print(f"printer listening on {sim.url}, receipts in {args.out}", flush=True)
+    sim = PrinterSim(args.port, args.out, args.host, args.profile, png=not args.no_png, link=args.link).start()
+    print(f"printer listening on {sim.url.split('?')[0]}, receipts in {args.out}", flush=True)
     print("commands: paper-out|offline|cover|near-end|error on|off, status, quit", flush=True)
     seen = 0
     try:

@@ -214,3 +214,20 @@ def test_hw_sim_printer_command(tmp_path):
             proc.kill()
     assert (tmp_path / "receipt-0001.txt").read_text(encoding="utf-8") == "Café\n"
     assert (tmp_path / "receipt-0001.png").exists()
+
+
+def test_serial_printer_on_a_pty_with_two_way_status(tmp_path):
+    sim = PrinterSim(out_dir=tmp_path / "paper", link=tmp_path / "ttyPRN", png=False).start()
+    ctx = make_till(tmp_path / "till", sim.url)
+    try:
+        assert sim.url.startswith("serial://")
+        sale = member_sale(ctx)
+        assert print_receipt(ctx, sale.sale_id).printed
+        assert "Crème brûlée" in sim.receipts[0].text and sim.status_queries == 6
+        sim.paper_out(True)
+        assert print_receipt(ctx, sale.sale_id, reprint=True).reason == "printer out of paper"
+        assert len(print_queue.pending(ctx.conn)) == 1
+    finally:
+        ctx.close()
+        sim.stop()
+    assert not (tmp_path / "ttyPRN").exists()
