@@ -164,24 +164,62 @@ def _paper_dots(prof: Any) -> int:
         return 512
 
 
+def _image_impl(prof: Any) -> str | None:
+    for impl in ("bitImageRaster", "graphics", "bitImageColumn"):
+        if prof.supports(impl):
+            return impl
+    return None
+
+
+def _print_image(p: Any, prof: Any, img: Any, w: _Writer) -> bool:
+    """A 1-bit image, centred by ESC a (not padded to the paper width: fewer bytes)."""
+    impl = _image_impl(prof)
+    if impl is None or img.width > _paper_dots(prof):
+        return False
+    w.style(align="center")
+    p.image(img, impl=impl, center=False)
+    return True
+
+
 def _barcode(p: Any, prof: Any, block: Barcode, w: _Writer) -> None:
     """Native GS k Code 128 (code set B) when the profile has function B barcodes, else a raster image."""
     symbology = block.symbology.upper()
-    if symbology == "CODE128" and prof.supports("barcodeB"):
-        modules = 11 * (len(block.data) + 3) + 2  # start, data, check, stop + quiet-zone-free end bar
-        width = 3 if modules * 3 <= _paper_dots(prof) else 2
-        if modules * width > _paper_dots(prof):
-            w.raw_line(block.data)  # too long to scan on this paper: print it for keying in
-            return
-        code = "{B" + block.data.replace("{", "{{")
-        p.barcode(code, "CODE128", height=64, width=width, pos="BELOW", align_ct=True, function_type="B")
-    else:
+    if symbology != "CODE128":
         p.barcode(block.data, symbology, height=64, width=2, align_ct=True,
                   force_software=not prof.supports("barcodeB"))
+        w.align = "center"
         p._raw(b"\n")
-        return  # a software barcode is an image: the alignment in force is unchanged
-    w.align = "center"  # escpos sent ESC a 1 to centre the native barcode
-    p._raw(b"\n")
+        return
+    modules = 11 * (len(block.data) + 3) + 2  # start, data, check, stop, final bar (code set B)
+    if prof.supports("barcodeB"):
+        width = 3 if modules * 3 <= _paper_dots(prof) else 2
+        if modules * width <= _paper_dots(prof):
+            code = "{B" + block.data.replace("{", "{{")
+            p.barcode(code, "CODE128", height=64, width=width, pos="BELOW", align_ct=True, function_type="B")
+            w.align = "center"  # escpos sent ESC a 1 to centre it
+            p._raw(b"\n")
+            return
+    if _print_image(p, prof, _code128_image(block.data, _paper_dots(prof)), w):
+        w.text(Text(block.data, align="center"))  # the human-readable line a native barcode has
+    else:
+        w.text(Text(block.data, align="center", bold=True))  # too long to scan: print it for keying in
+
+
+def _code128_image(data: str, max_dots: int) -> Any:
+    """Code 128 bars from python-barcode's module pattern, 2 dots a module when it fits, 48 dots high."""
+    import barcode
+    from PIL import Image, ImageDraw
+
+    bars = barcode.get_barcode_class("code128")(data).build()[0]
+    quiet = 10
+    module = 2 if (len(bars) + 2 * quiet) * 2 <= max_dots else 1
+    img = Image.new("1", ((len(bars) + 2 * quiet) * module, 48), 1)
+    draw = ImageDraw.Draw(img)
+    for i, bit in enumerate(bars):
+        if bit == "1":
+            x = (quiet + i) * module
+            draw.rectangle((x, 0, x + module - 1, img.height - 1), fill=0)
+    return img
 
 
 def _qr(p: Any, prof: Any, block: QR, w: _Writer) -> None:
@@ -189,5 +227,12 @@ def _qr(p: Any, prof: Any, block: QR, w: _Writer) -> None:
         w.style(align="center")
         p.qr(block.data, native=True, size=min(max(block.size, 1), 16))
         p._raw(b"\n")
-    else:
-        p.qr(block.data, native=False, size=min(max(block.size, 1), 8), center=True)
+        return
+    import qrcode
+
+    qr = qrcode.QRCode(box_size=min(max(block.size - 1, 2), 8), border=2)
+    qr.add_data(block.data)
+    qr.make(fit=True)
+    img = qr.make_image().get_image().convert("1")
+    if not _print_image(p, prof, img, w):
+        w.text(Text(block.data, align="center"))

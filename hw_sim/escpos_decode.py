@@ -86,11 +86,12 @@ class QRCode:
 
 @dataclass
 class Raster:
-    """A monochrome bitmap: `rows` of `width` booleans (True = black dot)."""
+    """A monochrome bitmap: `rows` of `width` booleans (True = black dot); `barcode` if one reads in it."""
 
     width: int
     height: int
     rows: list[list[bool]]
+    barcode: Barcode | None = None
 
 
 Item = TextLine | Barcode | QRCode | Raster
@@ -115,12 +116,15 @@ class Page:
             elif isinstance(item, QRCode):
                 out.append(f"[{item.kind}: {item.data}]")
             else:
-                out.append(f"[IMAGE {item.width}x{item.height}]")
+                seen = f" [BARCODE {item.barcode.symbology}: {item.barcode.data}]" if item.barcode else ""
+                out.append(f"[IMAGE {item.width}x{item.height}]{seen}")
         return "\n".join(out) + "\n"
 
     @property
     def barcodes(self) -> list[Barcode]:
-        return [i for i in self.items if isinstance(i, Barcode)]
+        """Native barcodes and those read back from raster images, in print order."""
+        return [i if isinstance(i, Barcode) else i.barcode for i in self.items  # type: ignore[misc]
+                if isinstance(i, Barcode) or (isinstance(i, Raster) and i.barcode is not None)]
 
     @property
     def qrcodes(self) -> list[QRCode]:
@@ -438,6 +442,12 @@ class Decoder:
         self.line, self.line_style = [], None
 
     def _add_item(self, item: Item) -> None:
+        if isinstance(item, Raster) and item.height >= 8:
+            from hw_sim.raster_code128 import read_code128
+
+            text = read_code128(item.rows)
+            if text is not None:
+                item.barcode = Barcode("CODE128", text)
         self._end_line(force=False)
         self.page.items.append(item)
 
