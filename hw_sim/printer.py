@@ -62,6 +62,7 @@ class PrinterSim:
         profile: str | None = "TM-T88V",
         png: bool = True,
         link: str | Path | None = None,
+        on_receipt: Callable[[SimReceipt], None] | None = None,
     ) -> None:
         self.host, self.requested_port = host, port
         self.out_dir = Path(out_dir) if out_dir else None
@@ -83,6 +84,7 @@ class PrinterSim:
         self.port = port
         self.link = Path(link) if link else None  # serial mode: a pty instead of a TCP port
         self._pty: tuple[int, int] | None = None
+        self.on_receipt = on_receipt
 
     # -- control API ------------------------------------------------------
     def start(self) -> PrinterSim:
@@ -297,6 +299,8 @@ class PrinterSim:
 
                 rec.png_path = render_png(page, self.out_dir / f"{stem}.png", self.columns)
         (self.torn if torn_off else self.receipts).append(rec)
+        if self.on_receipt is not None:
+            self.on_receipt(rec)
         return rec
 
 
@@ -325,16 +329,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    sim = PrinterSim(args.port, args.out, args.host, args.profile, png=not args.no_png, link=args.link).start()
+    def announce(rec: SimReceipt) -> None:
+        print(f"{'torn receipt' if rec.torn else 'receipt'} {rec.number}: {rec.txt_path}", flush=True)
+
+    sim = PrinterSim(args.port, args.out, args.host, args.profile, png=not args.no_png, link=args.link,
+                     on_receipt=announce).start()
     print(f"printer listening on {sim.url.split('?')[0]}, receipts in {args.out}", flush=True)
     print("commands: paper-out|offline|cover|near-end|error on|off, status, quit", flush=True)
-    seen = 0
     try:
         for line in sys.stdin:
             words = line.split()
-            for rec in sim.receipts[seen:]:
-                print(f"receipt {rec.number}: {rec.txt_path}", flush=True)
-            seen = len(sim.receipts)
             if not words:
                 continue
             if words[0] in ("quit", "exit"):

@@ -201,6 +201,7 @@ def test_hw_sim_printer_command(tmp_path):
         with open_printer(url, "TM-T88V", timeout=2) as printer:
             printer.send(b"\x1b@\x1bt\x13Caf\x82\n\x1dV\x01")
             assert printer.status(2).ok
+        assert proc.stdout.readline().startswith("receipt 1: ")
         proc.stdin.write("paper-out on\n")
         proc.stdin.flush()
         assert "'paper_out': True" in proc.stdout.readline()
