@@ -198,6 +198,8 @@ def open_printer(url: str, profile: str | None = None, *, timeout: float = 5.0) 
     try:
         dev = _escpos_for(u, prof, timeout)
         dev.open()
+        if u.scheme == "serial":  # escpos sets no write timeout: a printer holding DSR low would block forever
+            dev.device.write_timeout = float(u.options.get("timeout", timeout))
     except UsageError:
         raise
     except RuntimeError as exc:  # escpos: optional dependency missing (pyusb for USB)

@@ -52,6 +52,13 @@ def test_receipt_writes_escpos_bytes(cli, till, tmp_path, capsys):
     assert f"{sale.balance} pts" in page.text()
 
 
+def test_receipt_to_stdout(cli, till, capsysbinary):
+    home, sale = till
+    assert cli(["receipt", sale.sale_id, "--out", "-", "--home", str(home)]) == 0
+    data = capsysbinary.readouterr().out
+    assert data.startswith(b"\x1b@") and b"Balance" in data
+
+
 def test_receipt_of_unknown_sale_exits_4(cli, till, tmp_path, capsys):
     home, _ = till
     assert cli(["receipt", "nope", "--out", str(tmp_path / "x"), "--home", str(home)]) == 4

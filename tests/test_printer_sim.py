@@ -103,6 +103,9 @@ def test_printer_faults_leave_the_receipt_queued(ctx, sim, fault, reason):
     out = print_receipt(ctx, sale.sale_id)
     assert not out.printed and out.reason == reason
     assert [j.last_error for j in print_queue.pending(ctx.conn)] == [reason]
+    print_receipt(ctx, sale.sale_id)  # the cashier presses print again: still one receipt waiting
+    [job] = print_queue.pending(ctx.conn)
+    assert job.attempts == 2
     getattr(sim, fault)(False)
     assert [o.printed for o in retry_pending(ctx)] == [True]
     assert len(sim.receipts) == 1
