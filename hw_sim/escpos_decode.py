@@ -174,6 +174,8 @@ class Decoder:
     """Feed bytes, get pages: `feed(data)` returns the pages completed by a cut in `data`.
 
     `on_status(n)` is called for DLE EOT n and may return the status byte to send back.
+    `on_page(page)` is called at each cut, in stream order (so a status request sent after a
+    receipt is answered only once that receipt is stored).
     `accepting()` says whether print data reaches the paper (False when out of paper or
     offline: the bytes are parsed, so status requests still work, but nothing is printed).
     """
@@ -184,7 +186,9 @@ class Decoder:
         on_status: Callable[[int], bytes | None] | None = None,
         accepting: Callable[[], bool] | None = None,
         respond: Callable[[bytes], None] | None = None,
+        on_page: Callable[[Page], None] | None = None,
     ) -> None:
+        self.on_page = on_page
         self.code_pages = code_pages or dict(DEFAULT_CODE_PAGES)
         self.on_status = on_status
         self.accepting = accepting or (lambda: True)
@@ -213,6 +217,8 @@ class Decoder:
             pos += used
             if page is not None:
                 done.append(page)
+                if self.on_page is not None:  # at the cut, before any later status reply goes out
+                    self.on_page(page)
         del self.buf[:pos]
         return done
 

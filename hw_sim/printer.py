@@ -242,15 +242,15 @@ class PrinterSim:
                     self._store(torn, torn_off=True)
             return ok
 
-        dec = Decoder(self.code_pages, on_status=on_status, accepting=accepting, respond=send)
+        dec = Decoder(self.code_pages, on_status=on_status, accepting=accepting, respond=send,
+                      on_page=self._store)
         while not self._stop.is_set():
             data = recv()
             if data is None:
                 continue
             if not data:
                 break
-            for page in dec.feed(data):
-                self._store(page)
+            dec.feed(data)
         tail = dec.flush()  # a printer without a cutter: the receipt ends with the job
         if tail is not None:
             self._store(tail)
