@@ -12,8 +12,6 @@ the page lacks is printed without its accent (ő -> o), else as '?'.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import unicodedata
 from collections.abc import Iterable
 from typing import Any
@@ -140,20 +138,19 @@ def render_blocks(blocks: Iterable[Block], profile: str, *, columns: int | None 
     p.hw("INIT")
     p._raw(ESC_T + bytes([number]))
     w = _Writer(p, codec, cols)
-    with contextlib.redirect_stdout(io.StringIO()):  # escpos prints which barcode renderer it used
-        for block in blocks:
-            if isinstance(block, Text):
-                w.text(block)
-            elif isinstance(block, Rule):
-                w.raw_line((block.char or "-")[0] * cols)
-            elif isinstance(block, Feed):
-                p._raw(b"\n" * max(block.lines, 0))
-            elif isinstance(block, Barcode):
-                _barcode(p, prof, block, w)
-            elif isinstance(block, QR):
-                _qr(p, prof, block, w)
-        w.style()
-        p.cut(mode="PART" if prof.supports("paperPartCut") else "FULL")
+    for block in blocks:
+        if isinstance(block, Text):
+            w.text(block)
+        elif isinstance(block, Rule):
+            w.raw_line((block.char or "-")[0] * cols)
+        elif isinstance(block, Feed):
+            p._raw(b"\n" * max(block.lines, 0))
+        elif isinstance(block, Barcode):
+            _barcode(p, prof, block, w)
+        elif isinstance(block, QR):
+            _qr(p, prof, block, w)
+    w.style()
+    p.cut(mode="PART" if prof.supports("paperPartCut") else "FULL")
     return p.output
 
 
@@ -177,16 +174,29 @@ def _print_image(p: Any, prof: Any, img: Any, w: _Writer) -> bool:
     if impl is None or img.width > _paper_dots(prof):
         return False
     w.style(align="center")
-    p.image(img, impl=impl, center=False)
+    if impl == "bitImageRaster":  # GS v 0 written here: escpos' image() prints to stdout on some profiles
+        from escpos.image import EscposImage
+
+        im = EscposImage(img)
+        p._raw(b"\x1dv0\x00" + im.width_bytes.to_bytes(2, "little") + im.height.to_bytes(2, "little")
+               + im.to_raster_format())
+    else:
+        p.image(img, impl=impl, center=False)
     return True
 
 
 def _barcode(p: Any, prof: Any, block: Barcode, w: _Writer) -> None:
     """Native GS k Code 128 (code set B) when the profile has function B barcodes, else a raster image."""
+    from escpos.constants import BARCODE_TYPES
+
     symbology = block.symbology.upper()
-    if symbology != "CODE128":
-        p.barcode(block.data, symbology, height=64, width=2, align_ct=True,
-                  force_software=not prof.supports("barcodeB"))
+    if symbology != "CODE128":  # EAN13, CODE39...: native when the printer has them, else as text
+        kind = next((ft for ft in ("B", "A") if prof.supports(f"barcode{ft}") and symbology in BARCODE_TYPES[ft]),
+                    None)
+        if kind is None or not p.check_barcode(symbology, block.data):
+            w.text(Text(block.data, align="center", bold=True))
+            return
+        p._hw_barcode(block.data, symbology, 64, 2, "BELOW", "A", True, kind)
         w.align = "center"
         p._raw(b"\n")
         return
@@ -195,7 +205,8 @@ def _barcode(p: Any, prof: Any, block: Barcode, w: _Writer) -> None:
         width = 3 if modules * 3 <= _paper_dots(prof) else 2
         if modules * width <= _paper_dots(prof):
             code = "{B" + block.data.replace("{", "{{")
-            p.barcode(code, "CODE128", height=64, width=width, pos="BELOW", align_ct=True, function_type="B")
+            # _hw_barcode, not barcode(): the latter prints its choice of renderer to stdout (the TUI's screen)
+            p._hw_barcode(code, "CODE128", 64, width, "BELOW", "A", True, "B")
             w.align = "center"  # escpos sent ESC a 1 to centre it
             p._raw(b"\n")
             return

@@ -101,7 +101,7 @@ def test_coupon_blocks_print_as_native_code128_and_qr(ctx, monkeypatch):
 
 
 @pytest.mark.parametrize("profile,dots", [("POS-5890", 384), ("simple", 512)])
-def test_coupon_falls_back_to_raster_on_a_printer_without_native_codes(ctx, monkeypatch, profile, dots):
+def test_coupon_falls_back_to_raster_on_a_printer_without_native_codes(ctx, monkeypatch, capsys, profile, dots):
     sale = member_sale(ctx)
     code = "Cpn-{20260123}"  # python-barcode switches to code set C for the digits
     monkeypatch.setattr(receipt, "RECEIPT_BLOCKS", [lambda c, s: [Barcode(code), QR(f"https://s.example/{code}")]])
@@ -114,6 +114,17 @@ def test_coupon_falls_back_to_raster_on_a_printer_without_native_codes(ctx, monk
     assert [b.data for b in page.barcodes] == [code]  # read back from the dots
     assert f"[BARCODE CODE128: {code}]" in page.text() and code in [li.text for li in page.lines]
     assert len(data) < 6000, len(data)
+    assert capsys.readouterr().out == ""
+
+
+def test_other_symbologies_native_or_as_text(ctx, monkeypatch, capsys):
+    sale = member_sale(ctx)
+    monkeypatch.setattr(receipt, "RECEIPT_BLOCKS", [lambda c, s: [Barcode("4006381333931", "EAN13")]])
+    page = _page(render_receipt(ctx, sale.sale_id))
+    assert [(b.symbology, b.data) for b in page.barcodes] == [("EAN13", "4006381333931")]
+    page = _page(render_receipt(ctx, sale.sale_id, "POS-5890"), "POS-5890")
+    assert page.barcodes == [] and "4006381333931" in [li.text for li in page.lines]
+    assert capsys.readouterr().out == ""  # nothing printed on the terminal (the TUI owns it)
 
 
 def test_a_failing_block_source_does_not_stop_the_receipt(ctx, monkeypatch):
