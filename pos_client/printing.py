@@ -108,3 +108,16 @@ def _print_one(ctx: TillContext, printer: Any, job: PrintJob, status_timeout: fl
 def _failed(ctx: TillContext, job: PrintJob, reason: str) -> PrintOutcome:
     print_queue.mark_failed(ctx.conn, job.job_id, reason)
     return PrintOutcome(job.job_id, job.sale_id, False, reason, None, len(job.data or b""))
+
+
+def printer_status(ctx: TillContext) -> dict[str, Any]:
+    """The configured printer's state for the app's status bar and `pos-client printer-status`."""
+    from drivers.printer import open_configured
+
+    url = str(ctx.config.section("printer").get("url", ""))
+    try:
+        with open_configured(ctx.config) as printer:
+            st = printer.status(float(ctx.config.section("printer").get("status_timeout", 2)))
+    except PosError as exc:
+        return {"url": url, "reachable": False, "problem": str(exc), "warning": None}
+    return {"url": url, "reachable": True, **st.as_dict(), "pending": len(print_queue.pending(ctx.conn))}

@@ -90,6 +90,22 @@ def test_reprint_queue_and_retry(cli, till, sim, capsys):
     assert len(sim.receipts) == 2
 
 
+def test_printer_status_command(cli, till, sim, capsys):
+    home, _ = till
+    assert cli(["printer-status", "--home", str(home)]) == 0
+    assert capsys.readouterr().out.strip() == f"{sim.url}: ready"
+    sim.paper_near_end(True)
+    assert cli(["printer-status", "--home", str(home)]) == 0
+    assert "ready (printer paper near end)" in capsys.readouterr().out
+    sim.cover_open(True)
+    assert cli(["printer-status", "--home", str(home), "--json"]) == 1
+    st = json.loads(capsys.readouterr().out)
+    assert st["cover_open"] and st["problem"] == "printer cover open" and st["pending"] == 0
+    sim.stop()
+    assert cli(["printer-status", "--home", str(home)]) == 1
+    assert "printer not reachable" in capsys.readouterr().out
+
+
 def test_bad_printer_url_is_a_clear_error(cli, tmp_path, capsys):
     home = tmp_path / "till"
     ctx = make_till(home, "lpt://nowhere")

@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sale_id")
     p = add_command(sub, "print-queue", cmd_queue, "list receipts waiting to print; --retry prints them")
     p.add_argument("--retry", action="store_true", help="send the pending receipts to the printer now")
+    add_command(sub, "printer-status", cmd_status, "ask the configured printer for its status (DLE EOT)")
 
 
 def cmd_receipt(args: argparse.Namespace) -> Outcome:
@@ -73,3 +74,18 @@ def cmd_queue(args: argparse.Namespace) -> Outcome:
         lines.insert(0, f"printed {printed} of {len(results)}")
     data = {"pending": [j.public() for j in jobs], "retried": [r.as_dict() for r in results]}
     return Outcome(data, "\n".join(lines), exit_code=1 if args.retry and jobs else 0)
+
+
+def cmd_status(args: argparse.Namespace) -> Outcome:
+    from pos_client.printing import printer_status
+
+    ctx = open_ctx(args)
+    try:
+        st = printer_status(ctx)
+    finally:
+        ctx.close()
+    if st.get("known") is False:
+        text = f"{st['url']}: reachable (this connection cannot report paper or cover state)"
+    else:
+        text = f"{st['url']}: {st['problem'] or 'ready'}" + (f" ({st['warning']})" if st.get("warning") else "")
+    return Outcome(st, text, exit_code=1 if st["problem"] else 0)
