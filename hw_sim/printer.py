@@ -88,6 +88,7 @@ class PrinterSim:
 
     # -- control API ------------------------------------------------------
     def start(self) -> PrinterSim:
+        self._stop.clear()  # a stopped simulator can be switched on again
         if self.out_dir:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.link is not None:
