@@ -15,6 +15,7 @@ SIM_MODULES: tuple[str, ...] = (
     "hw_sim.nfc_card",
     "hw_sim.pcscd",
     "hw_sim.netfault",
+    "hw_sim.printer",
 )
 
 

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pos_client.cli.devices",
     "pos_client.cli.marketing",
     "pos_client.cli.sync",
+    "pos_client.cli.printing",
 )
 
 

@@ -1,0 +1,229 @@
+"""The receipt printer named by a URL in config, opened with python-escpos.
+
+    [printer]
+    url = "tcp://192.168.1.50:9100"          # escpos Network (two-way: status readable)
+    url = "serial:///dev/ttyS0?baudrate=38400" # escpos Serial (two-way)
+    url = "usb://04b8:0202"                    # escpos Usb (needs pyusb)
+    url = "file:///dev/usb/lp0"                # escpos File (one-way)
+    url = "dummy://"                           # escpos Dummy: bytes kept in memory (tests)
+    profile = "TM-T88V"                        # escpos capability profile: width, code pages, barcodes
+
+escpos is imported only when a printer is opened: the CLI and the app start without it.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from drivers.printer_status import UNKNOWN, PrinterStatus, query
+from pos_client.errors import PosError, UsageError
+
+SCHEMES = ("tcp", "serial", "usb", "file", "dummy")
+DEFAULT_PROFILE = "TM-T88V"
+
+
+class PrinterError(PosError):
+    """The printer could not be reached or stopped taking data; the message is for the cashier."""
+
+
+@dataclass(frozen=True)
+class PrinterUrl:
+    scheme: str
+    target: str = ""
+    port: int = 9100
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def two_way(self) -> bool:
+        """Transports where the till can read DLE EOT replies back."""
+        return self.scheme in ("tcp", "serial")
+
+    def __str__(self) -> str:
+        if self.scheme == "tcp":
+            return f"tcp://{self.target}:{self.port}"
+        return f"{self.scheme}://{self.target}"
+
+
+def parse_url(url: str) -> PrinterUrl:
+    """Split a printer URL; bad ones get a message saying what a good one looks like."""
+    text = (url or "").strip()
+    if not text:
+        raise UsageError("no printer configured: set [printer] url, e.g. tcp://192.168.1.50:9100")
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    options = dict(parse_qsl(parts.query))
+    if scheme not in SCHEMES:
+        raise UsageError(f"unknown printer URL {text!r}: use one of {', '.join(s + '://' for s in SCHEMES)}")
+    if scheme == "tcp":
+        if not parts.hostname:
+            raise UsageError(f"printer URL {text!r} has no host (tcp://HOST:9100)")
+        try:
+            port = parts.port or 9100
+        except ValueError as exc:
+            raise UsageError(f"printer URL {text!r}: bad port") from exc
+        return PrinterUrl("tcp", parts.hostname, port, options)
+    if scheme == "usb":
+        ids = (parts.netloc or parts.path.strip("/")).split(":")
+        try:
+            if len(ids) != 2:
+                raise ValueError
+            int(ids[0], 16), int(ids[1], 16)
+        except ValueError as exc:
+            raise UsageError(f"printer URL {text!r}: expected usb://VID:PID in hex, e.g. usb://04b8:0202") from exc
+        return PrinterUrl("usb", f"{ids[0]}:{ids[1]}", options=options)
+    if scheme in ("serial", "file"):
+        path = parts.netloc + parts.path
+        if not path:
+            raise UsageError(f"printer URL {text!r} has no device path, e.g. {scheme}:///dev/ttyS0")
+        return PrinterUrl(scheme, path, options=options)
+    return PrinterUrl("dummy", options=options)
+
+
+def get_profile(name: str | None) -> Any:
+    """The escpos capability profile by name, with a clear error for a typo."""
+    from escpos.capabilities import CAPABILITIES
+    from escpos.capabilities import get_profile as _get
+
+    name = name or DEFAULT_PROFILE
+    if name not in CAPABILITIES["profiles"]:
+        raise UsageError(f"unknown printer profile {name!r}; known: {', '.join(sorted(CAPABILITIES['profiles']))}")
+    return _get(name)
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    return default if value is None else value.lower() in ("1", "true", "yes", "on")
+
+
+def _escpos_for(u: PrinterUrl, profile: str, timeout: float) -> Any:
+    o = u.options
+    if u.scheme == "tcp":
+        from escpos.printer import Network
+
+        return Network(u.target, u.port, timeout=float(o.get("timeout", timeout)), profile=profile)
+    if u.scheme == "serial":
+        from escpos.printer import Serial
+
+        return Serial(u.target, baudrate=int(o.get("baudrate", 9600)), bytesize=int(o.get("bytesize", 8)),
+                      timeout=float(o.get("timeout", timeout)), parity=o.get("parity"),
+                      stopbits=int(o["stopbits"]) if "stopbits" in o else None,
+                      xonxoff=_bool(o.get("xonxoff"), False), dsrdtr=_bool(o.get("dsrdtr"), True), profile=profile)
+    if u.scheme == "usb":
+        from escpos.printer import Usb
+
+        if not Usb.is_usable():  # checked first: a half-built Usb object raises again in __del__
+            raise RuntimeError("USB printers need the pyusb package (pip install pyusb) and libusb")
+        vid, pid = (int(x, 16) for x in u.target.split(":"))
+        return Usb(vid, pid, timeout=int(float(o.get("timeout", timeout)) * 1000), profile=profile)
+    if u.scheme == "file":
+        from escpos.printer import File
+
+        return File(u.target, profile=profile)
+    from escpos.printer import Dummy
+
+    return Dummy(profile=profile)
+
+
+class Printer:
+    """An opened escpos printer and the few things the till does with it: send bytes, ask status."""
+
+    def __init__(self, url: PrinterUrl, device: Any) -> None:
+        self.url, self.escpos = url, device
+
+    @property
+    def two_way(self) -> bool:
+        return self.url.two_way
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.escpos._raw(data)
+        except (OSError, AssertionError) as exc:
+            raise PrinterError(f"printer connection lost while printing ({self.url}): {_why(exc)}") from exc
+        except Exception as exc:  # serial.SerialException, usb.core.USBError
+            raise PrinterError(f"printer stopped taking data ({self.url}): {_why(exc)}") from exc
+
+    def status(self, timeout: float = 2.0) -> PrinterStatus:
+        """DLE EOT status where the transport reads back; UNKNOWN elsewhere (file, USB, dummy)."""
+        if not self.two_way:
+            return UNKNOWN
+        try:
+            return query(self.send, self._reader(), timeout)
+        except OSError as exc:
+            raise PrinterError(f"printer connection lost ({self.url}): {_why(exc)}") from exc
+
+    def _reader(self) -> Any:
+        dev = self.escpos.device
+        if self.url.scheme == "tcp":
+            def read_sock(left: float) -> bytes:
+                dev.settimeout(left)
+                try:
+                    data = dev.recv(16)
+                except TimeoutError:
+                    return b""
+                if not data:
+                    raise ConnectionResetError("the printer closed the connection")
+                return data
+            return read_sock
+
+        def read_serial(left: float) -> bytes:
+            dev.timeout = left
+            return dev.read(max(1, dev.in_waiting))
+        return read_serial
+
+    @property
+    def output(self) -> bytes:
+        """What a dummy printer received."""
+        return bytes(getattr(self.escpos, "output", b""))
+
+    def close(self) -> None:
+        try:
+            self.escpos.close()
+        except Exception:
+            pass
+
+    def __enter__(self) -> Printer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_printer(url: str, profile: str | None = None, *, timeout: float = 5.0) -> Printer:
+    """Open the printer at `url`; raises PrinterError with a cashier-readable reason if it cannot."""
+    u = parse_url(url)
+    prof = profile or DEFAULT_PROFILE
+    get_profile(prof)  # a typo in the profile name is a usage error, not "printer not reachable"
+    try:
+        dev = _escpos_for(u, prof, timeout)
+        dev.open()
+        if u.scheme == "serial":  # escpos sets no write timeout: a printer holding DSR low would block forever
+            dev.device.write_timeout = float(u.options.get("timeout", timeout))
+    except UsageError:
+        raise
+    except RuntimeError as exc:  # escpos: optional dependency missing (pyusb for USB)
+        raise PrinterError(f"cannot open printer {u}: {exc}") from exc
+    except Exception as exc:
+        raise PrinterError(f"printer not reachable at {u}: {_why(exc)}") from exc
+    return Printer(u, dev)
+
+
+def open_configured(config: Any, *, timeout: float | None = None) -> Printer:
+    """The printer of the till's `[printer]` config section."""
+    section = config.section("printer")
+    return open_printer(str(section.get("url", "")), section.get("profile"),
+                        timeout=float(timeout if timeout is not None else section.get("timeout", 5)))
+
+
+def _why(exc: BaseException) -> str:
+    root = exc.__cause__ or exc.__context__
+    if isinstance(root, OSError) and not isinstance(exc, OSError):
+        exc = root  # escpos wraps the socket/serial error in its own message
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    text = str(exc).strip().splitlines()
+    reason = text[-1] if text else type(exc).__name__
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out"
+    return reason

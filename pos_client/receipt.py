@@ -1,0 +1,277 @@
+"""The receipt of a sale as a list of blocks (text lines, barcodes, QR codes): no I/O, no escpos.
+
+`build_receipt` reads the sale from SQLite and lays it out for a paper width in columns; the
+ESC/POS bytes come from `render_receipt`, which hands the blocks to `drivers.escpos_render`.
+Other capabilities add blocks (coupons, offers, messages) by appending a callable
+`(ctx, sale_id) -> list[Block]` to `RECEIPT_BLOCKS`; they never edit this module.
+
+Privacy: phones are masked, card numbers are never printed, and every text line goes through
+`scrub()` so a 12+ digit run (a possible bank card number) cannot reach paper.
+"""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pos_client.cards.read import scrub
+from pos_client.context import TillContext
+from pos_client.errors import NotFound
+from pos_client.money import format_cents
+
+log = logging.getLogger(__name__)
+
+CURRENCY_SIGNS = {"EUR": "€", "GBP": "£", "USD": "$", "CHF": "CHF "}
+
+
+@dataclass(frozen=True)
+class Text:
+    """One line of text (wrapped to the paper width when longer). size: normal, tall, wide, double."""
+
+    text: str
+    bold: bool = False
+    size: str = "normal"
+    align: str = "left"
+    underline: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A full-width separator line."""
+
+    char: str = "-"
+
+
+@dataclass(frozen=True)
+class Barcode:
+    """A 1D barcode (Code 128 by default) with its text printed below."""
+
+    data: str
+    symbology: str = "CODE128"
+
+
+@dataclass(frozen=True)
+class QR:
+    data: str
+    size: int = 4
+
+
+@dataclass(frozen=True)
+class Feed:
+    lines: int = 1
+
+
+Block = Text | Rule | Barcode | QR | Feed
+BlockSource = Callable[[TillContext, str], list[Block]]
+
+# Extra blocks printed after the loyalty block: coupons, offers, messages (marketing capability).
+RECEIPT_BLOCKS: list[BlockSource] = []
+
+
+@dataclass(frozen=True)
+class LoyaltySummary:
+    tier: str = "Member"
+    next_tier: str | None = None
+    spend_needed_cents: int | None = None
+    expiring_points: int = 0
+    expiring_by: str | None = None
+
+
+@dataclass
+class Receipt:
+    sale_id: str
+    columns: int
+    blocks: list[Block] = field(default_factory=list)
+
+    def as_text(self) -> str:
+        """A plain-text preview (screens, logs without personal data, tests)."""
+        out: list[str] = []
+        for b in self.blocks:
+            if isinstance(b, Text):
+                out += wrap(b.text, self.columns // (2 if b.size in ("wide", "double") else 1))
+            elif isinstance(b, Rule):
+                out.append(b.char * self.columns)
+            elif isinstance(b, Barcode):
+                out.append(f"[BARCODE {b.symbology}: {b.data}]")
+            elif isinstance(b, QR):
+                out.append(f"[QR: {b.data}]")
+            elif isinstance(b, Feed):
+                out += [""] * b.lines
+        return "\n".join(out) + "\n"
+
+
+def wrap(text: str, columns: int) -> list[str]:
+    """Wrap to the paper width; keeps an empty line empty."""
+    return textwrap.wrap(text, max(columns, 1), break_long_words=True) or [""]
+
+
+def two_cols(left: str, right: str, columns: int) -> list[str]:
+    """`left ...... right` on one line, or the left part wrapped above when both do not fit."""
+    room = columns - len(right) - 1
+    if len(left) <= room:
+        return [left + " " * (columns - len(left) - len(right)) + right]
+    parts = wrap(left, columns)
+    last = parts[-1]
+    if len(last) <= room:
+        return [*parts[:-1], last + " " * (columns - len(last) - len(right)) + right]
+    return [*parts, " " * (columns - len(right)) + right]
+
+
+def _money(cents: int, currency: str) -> str:
+    sign = CURRENCY_SIGNS.get(currency, "")
+    return format_cents(cents, sign) if sign else f"{format_cents(cents)} {currency}"
+
+
+def _mask_phone(phone: str | None) -> str:
+    return "*" * max(len(phone) - 3, 0) + phone[-3:] if phone else ""
+
+
+def _local_time(ts: str) -> str:
+    try:
+        return datetime.fromisoformat(ts).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return ts[:16]
+
+
+def loyalty_summary(ctx: TillContext, member_id: str) -> LoyaltySummary:
+    """Tier, next tier and spend still needed, and points expiring within 30 days.
+
+    The tier comes from `member_tiers` when the marketing capability created it, else "Member".
+    Progress and expiry come from `pos_client.marketing.tiers` / `.expiry` when importable:
+    `tier_progress(ctx, member_id)` -> {tier, next_tier, spend_needed_cents} and
+    `expiring_points(ctx, member_id, days=30)` -> {points, by}. Anything missing or failing
+    just leaves that part off the receipt: a receipt must print whatever marketing is doing.
+    """
+    from pos_client.members import tier_of
+
+    tier, next_tier, needed = tier_of(ctx, member_id), None, None
+    progress = _call_optional("pos_client.marketing.tiers", ("tier_progress", "progress"), ctx, member_id)
+    if progress is not None:
+        tier = str(_field(progress, "tier", "current", default=tier) or tier)
+        next_tier = _field(progress, "next_tier", "next", default=None)
+        needed = _field(progress, "spend_needed_cents", "needed_cents", "remaining_cents", default=None)
+    expiring, by = 0, None
+    soon = _call_optional("pos_client.marketing.expiry", ("expiring_points", "expiring_within"), ctx, member_id,
+                          days=30)
+    if isinstance(soon, int):
+        expiring = soon
+    elif soon is not None:
+        expiring = int(_field(soon, "points", default=0) or 0)
+        by = _field(soon, "by", "expires_on", "date", default=None)
+    return LoyaltySummary(tier, str(next_tier) if next_tier else None,
+                          int(needed) if needed is not None else None, expiring, str(by) if by else None)
+
+
+def _call_optional(module: str, names: tuple[str, ...], *args: Any, **kw: Any) -> Any:
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    for name in names:
+        fn = getattr(mod, name, None)
+        if callable(fn):
+            try:
+                return fn(*args, **kw)
+            except Exception:  # marketing bug or table not there yet: the receipt still prints
+                log.warning("receipt: %s.%s failed", module, name, exc_info=True)
+                return None
+    return None
+
+
+def _field(obj: Any, *names: str, default: Any) -> Any:
+    for name in names:
+        if isinstance(obj, dict) and name in obj:
+            return obj[name]
+        if hasattr(obj, name):
+            return getattr(obj, name)
+    return default
+
+
+def build_receipt(ctx: TillContext, sale_id: str, columns: int = 42, *, reprint: bool = False) -> Receipt:
+    """Lay out the receipt of a recorded sale for a paper `columns` wide."""
+    sale = ctx.conn.execute("SELECT * FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()
+    if sale is None:
+        raise NotFound(f"no sale {sale_id}")
+    cur = ctx.config.currency
+    cfg = ctx.config.section("receipt")
+    r = Receipt(sale_id, columns)
+    add = r.blocks.append
+    if reprint:
+        add(Text("*** REPRINT ***", bold=True, align="center"))
+    add(Text(str(ctx.config.raw.get("store_name", "")), bold=True, size="double", align="center"))
+    for line in cfg.get("header", []):
+        add(Text(str(line), align="center"))
+    add(Text(f"Store {sale['store_id']} - Till {sale['till_id']}", align="center"))
+    add(Text(_local_time(sale["created_at"]), align="center"))
+    add(Text(f"Sale {sale_id[:12]}", align="center"))
+    add(Rule())
+    for line in ctx.conn.execute("SELECT * FROM sale_lines WHERE sale_id = ? ORDER BY line_no", (sale_id,)):
+        for text in two_cols(line["name"], format_cents(line["amount_cents"]), columns):
+            add(Text(text))
+        if line["qty"] > 1:
+            add(Text(f"  {line['qty']} x {format_cents(line['unit_cents'])}"))
+    add(Rule())
+    add(Text(two_cols("TOTAL", _money(sale["total_cents"], cur), columns // 2)[0], bold=True, size="wide"))
+    tender = str(sale["tender"] or "cash").replace("_", " ").capitalize()
+    add(Text(two_cols(tender, format_cents(sale["total_cents"]), columns)[0]))
+    if sale["member_id"]:
+        r.blocks += _loyalty_blocks(ctx, sale, columns)
+    for source in list(RECEIPT_BLOCKS):
+        try:
+            extra = source(ctx, sale_id) or []
+        except Exception:
+            log.warning("receipt: block source %r failed", source, exc_info=True)
+            continue
+        if extra:
+            add(Rule())
+            r.blocks += list(extra)
+    add(Rule())
+    for line in cfg.get("footer", ["Thank you for shopping with us!"]):
+        add(Text(str(line), align="center"))
+    r.blocks = [_scrubbed(b) for b in r.blocks]
+    return r
+
+
+def _loyalty_blocks(ctx: TillContext, sale: Any, columns: int) -> list[Block]:
+    from pos_client.members import get_member
+
+    member = get_member(ctx, sale["member_id"])
+    summary = loyalty_summary(ctx, member.member_id)
+    balance = sale["balance_after"] if sale["balance_after"] is not None else member.balance
+    out: list[Block] = [Rule(), Text("LOYALTY", bold=True, align="center")]
+    if member.name:
+        out.append(Text(f"Member: {member.name.split()[0]}"))
+    if member.phone:
+        out.append(Text(f"Phone: {_mask_phone(member.phone)}"))
+    rows = [("Points this sale", f"+{sale['points_earned']}"), ("Balance", f"{balance} pts"), ("Tier", summary.tier)]
+    for left, right in rows:
+        out += [Text(t, bold=left == "Balance") for t in two_cols(left, right, columns)]
+    if summary.next_tier and summary.spend_needed_cents is not None:
+        need = _money(summary.spend_needed_cents, ctx.config.currency)
+        out.append(Text(f"Spend {need} more to reach {summary.next_tier}"))
+    if summary.expiring_points > 0:
+        when = f" by {summary.expiring_by}" if summary.expiring_by else " within 30 days"
+        out.append(Text(f"{summary.expiring_points} pts expire{when}", bold=True))
+    return out
+
+
+def _scrubbed(block: Block) -> Block:
+    if isinstance(block, Text):
+        clean = scrub(block.text)
+        return block if clean == block.text else Text(clean, block.bold, block.size, block.align, block.underline)
+    return block
+
+
+def render_receipt(ctx: TillContext, sale_id: str, profile: str | None = None, *, reprint: bool = False) -> bytes:
+    """The ESC/POS bytes of the sale's receipt for a printer profile (the configured one by default)."""
+    from drivers.escpos_render import columns_of, render_blocks
+
+    prof = profile or ctx.config.section("printer").get("profile") or "TM-T88V"
+    receipt = build_receipt(ctx, sale_id, columns_of(prof), reprint=reprint)
+    return render_blocks(receipt.blocks, prof, columns=receipt.columns)
