@@ -38,6 +38,9 @@ class TillContext:
 
 def open_till(home: str | Path | None = None) -> TillContext:
     """Open the till at its home directory (created on first use, embedded defaults)."""
+    from pos_client import marketing
+
+    marketing.install()  # tiers, coupons, lifecycle and receipt blocks are part of every till
     path = till_home(home)
     config = load_config(path)
     return TillContext(conn=connect(db_path(path)), config=config, home=path)

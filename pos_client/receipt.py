@@ -138,59 +138,13 @@ def _local_time(ts: str) -> str:
 
 
 def loyalty_summary(ctx: TillContext, member_id: str) -> LoyaltySummary:
-    """Tier, next tier and spend still needed, and points expiring within 30 days.
+    """Tier, next tier and the spend still needed, and points expiring within 30 days."""
+    from pos_client.marketing import expiry, tiers
 
-    The tier comes from `member_tiers` when the marketing capability created it, else "Member".
-    Progress and expiry come from `pos_client.marketing.tiers` / `.expiry` when importable:
-    `tier_progress(ctx, member_id)` -> {tier, next_tier, spend_needed_cents} and
-    `expiring_points(ctx, member_id, days=30)` -> {points, by}. Anything missing or failing
-    just leaves that part off the receipt: a receipt must print whatever marketing is doing.
-    """
-    from pos_client.members import tier_of
-
-    tier, next_tier, needed = tier_of(ctx, member_id), None, None
-    progress = _call_optional("pos_client.marketing.tiers", ("tier_progress", "progress"), ctx, member_id)
-    if progress is not None:
-        tier = str(_field(progress, "tier", "current", default=tier) or tier)
-        next_tier = _field(progress, "next_tier", "next", default=None)
-        needed = _field(progress, "spend_needed_cents", "needed_cents", "remaining_cents", default=None)
-    expiring, by = 0, None
-    soon = _call_optional("pos_client.marketing.expiry", ("expiring_points", "expiring_within"), ctx, member_id,
-                          days=30)
-    if isinstance(soon, int):
-        expiring = soon
-    elif soon is not None:
-        expiring = int(_field(soon, "points", default=0) or 0)
-        by = _field(soon, "by", "expires_on", "date", default=None)
-    return LoyaltySummary(tier, str(next_tier) if next_tier else None,
-                          int(needed) if needed is not None else None, expiring, str(by) if by else None)
-
-
-def _call_optional(module: str, names: tuple[str, ...], *args: Any, **kw: Any) -> Any:
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    for name in names:
-        fn = getattr(mod, name, None)
-        if callable(fn):
-            try:
-                return fn(*args, **kw)
-            except Exception:  # marketing bug or table not there yet: the receipt still prints
-                log.warning("receipt: %s.%s failed", module, name, exc_info=True)
-                return None
-    return None
-
-
-def _field(obj: Any, *names: str, default: Any) -> Any:
-    for name in names:
-        if isinstance(obj, dict) and name in obj:
-            return obj[name]
-        if hasattr(obj, name):
-            return getattr(obj, name)
-    return default
+    progress = tiers.tier_progress(ctx, member_id)
+    soon = expiry.expiring_soon(ctx, member_id, 30)
+    return LoyaltySummary(progress["tier"], progress["next_tier"], progress["spend_needed_cents"],
+                          int(soon["points"]), soon["by"])
 
 
 def build_receipt(ctx: TillContext, sale_id: str, columns: int = 42, *, reprint: bool = False) -> Receipt:
@@ -249,7 +203,10 @@ def _loyalty_blocks(ctx: TillContext, sale: Any, columns: int) -> list[Block]:
         out.append(Text(f"Member: {member.name.split()[0]}"))
     if member.phone:
         out.append(Text(f"Phone: {_mask_phone(member.phone)}"))
-    rows = [("Points this sale", f"+{sale['points_earned']}"), ("Balance", f"{balance} pts"), ("Tier", summary.tier)]
+    earned = ctx.conn.execute(  # the sale's points plus any tier bonus paid on it
+        "SELECT COALESCE(SUM(points), 0) FROM ledger WHERE sale_id = ? AND kind IN ('earn', 'bonus')",
+        (sale["sale_id"],)).fetchone()[0]
+    rows = [("Points this sale", f"+{earned}"), ("Balance", f"{balance} pts"), ("Tier", summary.tier)]
     for left, right in rows:
         out += [Text(t, bold=left == "Balance") for t in two_cols(left, right, columns)]
     if summary.next_tier and summary.spend_needed_cents is not None:

@@ -177,8 +177,12 @@ def test_balance_always_equals_ledger_sum(tmp_path_factory, script):
             except (RefusedInput, NotFound):
                 pass
             assert ledger.balance(ctx.conn, m.member_id) == ledger.ledger_sum(ctx.conn, m.member_id)
-        earned = ctx.conn.execute("SELECT COALESCE(SUM(points_earned),0) FROM sales").fetchone()[0]
-        reversed_ = ctx.conn.execute("SELECT COALESCE(SUM(points_reversed),0) FROM refunds").fetchone()[0]
-        assert ledger.balance(ctx.conn, m.member_id) == earned - reversed_ >= 0
+        assert ledger.balance(ctx.conn, m.member_id) >= 0
+        for sid, _ in sales:  # buy, earn, refund: nothing may be left, tier bonuses included
+            try:
+                checkout.refund(ctx, sid)
+            except RefusedInput:
+                pass
+        assert ledger.balance(ctx.conn, m.member_id) == 0 == ledger.ledger_sum(ctx.conn, m.member_id)
     finally:
         ctx.close()

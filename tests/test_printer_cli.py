@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from printer_support import make_till, member_sale
 
 from hw_sim.escpos_decode import code_page_table, decode
 from hw_sim.printer import PrinterSim
 from pos_client.cli import main as cli_main
+from tests.printer_support import make_till, member_sale
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from printer_support import make_till, member_sale
 
 from drivers.printer import open_printer
 from hw_sim.escpos_decode import code_page_table, decode
@@ -19,6 +18,7 @@ from hw_sim.printer import PrinterSim
 from pos_client import ledger, print_queue, receipt
 from pos_client.printing import print_receipt, retry_pending
 from pos_client.receipt import QR, Barcode, Text
+from tests.printer_support import make_till, member_sale
 
 ROOT = Path(__file__).resolve().parents[1]
 

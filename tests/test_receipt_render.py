@@ -7,13 +7,13 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from printer_support import ACCENTED, make_till, member_sale
 
 from drivers.escpos_render import choose_code_page, encode_text, render_blocks
 from hw_sim.escpos_decode import Decoder, code_page_table, decode
 from pos_client import checkout, ledger, receipt
 from pos_client.errors import NotFound
 from pos_client.receipt import QR, Barcode, Text, build_receipt, loyalty_summary, render_receipt
+from tests.printer_support import ACCENTED, make_till, member_sale
 
 
 @pytest.fixture
@@ -146,14 +146,20 @@ def test_card_like_digit_runs_never_reach_paper(ctx):
     assert "################" in _page(data).text()
 
 
-def test_tier_and_progress_when_the_marketing_tables_exist(ctx):
-    sale = member_sale(ctx)
-    assert loyalty_summary(ctx, sale.member_id).tier == "Member"
-    ctx.conn.execute("CREATE TABLE IF NOT EXISTS member_tiers (member_id TEXT, tier TEXT, at TEXT)")
-    ctx.conn.execute("INSERT INTO member_tiers VALUES (?, 'Gold', '2026-01-01')", (sale.member_id,))
+def test_tier_progress_and_tier_bonus_on_the_receipt(ctx):
+    sale = member_sale(ctx)  # 27.54 of spend: Member, 472.46 short of Silver (500.00)
     summary = loyalty_summary(ctx, sale.member_id)
-    assert summary.tier == "Gold" and summary.next_tier is None and summary.expiring_points == 0
-    assert "Gold" in _page(render_receipt(ctx, sale.sale_id)).text()
+    assert (summary.tier, summary.next_tier, summary.spend_needed_cents) == ("Member", "Silver", 50000 - 2754)
+    text = _page(render_receipt(ctx, sale.sale_id)).text()
+    assert "Spend €472.46 more to reach Silver" in text
+    big = checkout.Basket(member_id=sale.member_id)
+    big.add(checkout.Line("Huile d'olive 5L x40", "general", 40, 4000))  # 1,600.00: qualifies for Gold
+    gold = checkout.commit_sale(ctx, big)
+    assert loyalty_summary(ctx, sale.member_id).tier == "Gold"
+    text = _page(render_receipt(ctx, gold.sale_id)).text()
+    # 1,600 points earned, +50% Gold bonus = 800, shown together and as the bonus line
+    assert "+2400" in text and "Gold bonus: +800 pts" in text and "Spend" not in text
+    assert f"{27 + 2400} pts" in text
 
 
 def test_unknown_sale_is_not_found(ctx):

@@ -2,8 +2,6 @@
 expiry, lifecycle, reports and erasure. A thin shell over `pos_client.marketing`; the JSON
 keys named in the issue are a contract (extra keys may be added, never removed).
 
-Importing this module (every `pos-client` process does, via COMMAND_MODULES) installs the
-marketing sale and refund hooks, so sales made by any command or by the app earn tier bonuses.
 """
 
 from __future__ import annotations
@@ -223,10 +221,6 @@ def _add(sub: argparse._SubParsersAction, group: str, name: str, handler, help: 
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from pos_client import marketing
-
-    marketing.install()
-
     p = _add(sub, "manager", "add", cmd_manager_add, "add a manager with a PIN (stored as a slow salted hash)")
     p.add_argument("name")
     p.add_argument("--pin", required=True)

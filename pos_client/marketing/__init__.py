@@ -1,8 +1,9 @@
 """Rewards and relationship marketing at the till: tiers, expiry, rewards, coupons, lifecycle,
 offers, reports, privacy. Pure logic over SQLite; nothing heavy is imported here.
 
-`install()` registers the sale and refund hooks in `pos_client.checkout` (idempotent); the
-CLI module calls it, so every `pos-client` process (and the app it starts) runs them.
+`install()` registers the sale and refund hooks in `pos_client.checkout` and the receipt
+blocks (idempotent); `open_till` calls it, so every till the CLI, the app or a test opens runs
+the whole program.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ def _hooks() -> tuple[list, list]:
 
 def install() -> None:
     """Register the marketing hooks with checkout, once."""
-    from pos_client import checkout
+    from pos_client import checkout, receipt
+    from pos_client.marketing.receipt import printable_blocks
 
+    if printable_blocks not in receipt.RECEIPT_BLOCKS:
+        receipt.RECEIPT_BLOCKS.append(printable_blocks)
     sale_hooks, refund_hooks = _hooks()
     for hook in sale_hooks:
         if hook not in checkout.SALE_HOOKS:
@@ -31,8 +35,10 @@ def install() -> None:
 
 def uninstall() -> None:
     """Remove the hooks (tests that must see checkout alone)."""
-    from pos_client import checkout
+    from pos_client import checkout, receipt
+    from pos_client.marketing.receipt import printable_blocks
 
+    receipt.RECEIPT_BLOCKS[:] = [b for b in receipt.RECEIPT_BLOCKS if b is not printable_blocks]
     sale_hooks, refund_hooks = _hooks()
     checkout.SALE_HOOKS[:] = [h for h in checkout.SALE_HOOKS if h not in sale_hooks]
     checkout.REFUND_HOOKS[:] = [h for h in checkout.REFUND_HOOKS if h not in refund_hooks]

@@ -7,14 +7,18 @@
 
 from __future__ import annotations
 
-from pos_client import ledger
 from pos_client.context import TillContext
-from pos_client.marketing import coupons, expiry, offers
+from pos_client.marketing import coupons, offers
 from pos_client.marketing.dates import day_of
 from pos_client.marketing.tiers import current_tier
 
 
 def receipt_blocks(ctx: TillContext, sale_id: str) -> list[dict]:
+    """The tier bonus paid on this sale and the best offer (a coupon or a message).
+
+    The receipt's own loyalty block already prints points, balance, tier progress and the
+    expiry warning; these blocks add only what marketing knows beyond that.
+    """
     sale = ctx.conn.execute("SELECT member_id, points_earned, created_at FROM sales WHERE sale_id = ?",
                             (sale_id,)).fetchone()
     if sale is None or not sale["member_id"]:
@@ -23,14 +27,9 @@ def receipt_blocks(ctx: TillContext, sale_id: str) -> list[dict]:
     day = day_of(sale["created_at"])
     bonus = ctx.conn.execute("SELECT COALESCE(SUM(points), 0) FROM ledger WHERE sale_id = ? AND kind = 'bonus'",
                              (sale_id,)).fetchone()[0]
-    lines = [f"Tier: {current_tier(ctx, member_id)}", f"Points earned: {sale['points_earned']}"]
+    blocks: list[dict] = []
     if bonus:
-        lines.append(f"Tier bonus: {bonus}")
-    lines.append(f"Points balance: {ledger.balance(ctx.conn, member_id)}")
-    soon = expiry.expiring_soon(ctx, member_id, 30, day)
-    if soon["points"]:
-        lines.append(f"{soon['points']} points expire by {soon['by']}: use them!")
-    blocks: list[dict] = [{"type": "text", "lines": lines}]
+        blocks.append({"type": "text", "lines": [f"{current_tier(ctx, member_id)} bonus: +{bonus} pts"]})
     shown = offers.present(ctx, member_id, sale_id, day)
     if shown:
         coupon = shown["coupon"]
@@ -39,6 +38,21 @@ def receipt_blocks(ctx: TillContext, sale_id: str) -> list[dict]:
         elif shown["type"] == "message":
             blocks.append({"type": "text", "lines": [shown["message"]]})
     return blocks
+
+
+def printable_blocks(ctx: TillContext, sale_id: str) -> list:
+    """`receipt_blocks` as the receipt's block objects: the source registered in RECEIPT_BLOCKS."""
+    from pos_client.receipt import QR, Barcode, Text
+
+    out: list = []
+    for block in receipt_blocks(ctx, sale_id):
+        if block["type"] == "text":
+            out += [Text(line) for line in block["lines"]]
+        elif block["type"] == "qr":
+            out.append(QR(block["data"]))
+        elif block["type"] == "code128":
+            out.append(Barcode(block["data"]))
+    return out
 
 
 def cashier_prompt(ctx: TillContext, member_id: str, as_of=None) -> str | None:

@@ -66,6 +66,18 @@ def current_tier(ctx: TillContext, member_id: str) -> str:
     return row[0] if row else tiers(ctx)[0].name
 
 
+def tier_progress(ctx: TillContext, member_id: str, as_of: date | str | None = None) -> dict:
+    """Tier held, the next one up and the qualifying spend still needed: the receipt's progress line."""
+    ladder = tiers(ctx)
+    held = current_tier(ctx, member_id)
+    higher = [t for t in ladder if _rank(ladder, t.name) > _rank(ladder, held)]
+    if not higher:
+        return {"tier": held, "next_tier": None, "spend_needed_cents": None}
+    spend = qualifying_spend(ctx, member_id, as_date(as_of))
+    return {"tier": held, "next_tier": higher[0].name,
+            "spend_needed_cents": max(0, higher[0].min_spend_cents - spend)}
+
+
 def tier_at(ctx: TillContext, member_id: str, day: date | str) -> str:
     """The tier the member held at the end of `day` (the lowest tier before any change)."""
     row = ctx.conn.execute(

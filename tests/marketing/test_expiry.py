@@ -76,14 +76,17 @@ def test_none_mode(make_ctx):
 
 
 def test_receipt_warns_of_points_expiring_within_30_days(make_ctx):
-    from pos_client.marketing.receipt import receipt_blocks
+    from pos_client.receipt import build_receipt
 
     ctx = make_ctx({**NO_TIERS, "expiry": {"mode": "after_earning", "months": 12}, "offers": []})
     mid, _ = new_member(ctx)
     sell(ctx, mid, 10000, "2025-01-15")
     s = sell(ctx, mid, 2000, "2025-12-20")
-    assert receipt_blocks(ctx, s.sale_id) == [{"type": "text", "lines": [
-        "Tier: Member", "Points earned: 20", "Points balance: 120", "100 points expire by 2026-01-19: use them!"]}]
+    from pos_client.marketing import expiry as exp
+
+    assert exp.expiring_soon(ctx, mid, 30, "2025-12-20") == {"points": 100, "by": "2026-01-19"}
+    text = build_receipt(ctx, s.sale_id).as_text()
+    assert "Points this sale" in text and "120 pts" in text
 
 
 # A reference model: a queue of (day earned, points) buckets, spent and expired oldest first.
