@@ -43,7 +43,7 @@ class LineReader:
             self.all.append(line)
             self.lines.put(line)
 
-    def until(self, match, timeout: float = 10.0) -> dict:
+    def until(self, match, timeout: float = 25.0) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
