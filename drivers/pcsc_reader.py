@@ -14,11 +14,11 @@ card is logged.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 
-from drivers.events import DeviceState, Event, EventSink, ReaderError, State, nfc_event
+from drivers.events import DeviceState, EventSink, ReaderError, State, nfc_event
 from drivers.nfc_tags import TagReadError, identify
+from drivers.reader_thread import ReaderThread
 from pos_client.cards.router import DEFAULT_LOYALTY_PREFIXES
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class CardGone(Exception):
     """The card (or its reader) went away in the middle of a read."""
 
 
-class PcscReader(threading.Thread):
+class PcscReader(ReaderThread):
     """Watch PC/SC readers whose name contains `reader` (all readers when empty)."""
 
     def __init__(
@@ -47,25 +47,13 @@ class PcscReader(threading.Thread):
         poll_ms: int = 200,
         retry: tuple[float, float] = (0.1, 2.0),
     ) -> None:
-        super().__init__(name=f"pcsc-{name}", daemon=True)
-        self.on_event, self.reader_filter, self.source = on_event, reader, name
+        super().__init__(f"pcsc-{name}", on_event)
+        self.reader_filter, self.source = reader, name
         self.loyalty_prefixes = tuple(loyalty_prefixes)
         self.poll_ms, self.retry = poll_ms, retry
-        self._halt = threading.Event()
         self._last_state: tuple[str, str] | None = None
 
-    def stop(self, timeout: float = 2.0) -> None:
-        self._halt.set()
-        if self.is_alive() and threading.current_thread() is not self:
-            self.join(timeout)
-
     # plumbing ----------------------------------------------------------------------------
-    def _emit(self, event: Event) -> None:
-        try:
-            self.on_event(event)
-        except Exception:  # a faulty consumer must not kill the reader
-            log.exception("event consumer failed on a %s event", event.kind)
-
     def _state(self, state: State, detail: str) -> None:
         if self._last_state != (state, detail):
             self._last_state = (state, detail)

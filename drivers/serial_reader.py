@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import codecs
 import logging
-import threading
 import time
 from collections.abc import Sequence
 
-from drivers.events import UNREADABLE, DeviceState, Event, EventSink, ReaderError, State, event_from_frame
+from drivers.events import UNREADABLE, DeviceState, EventSink, ReaderError, State, event_from_frame
+from drivers.reader_thread import ReaderThread
 from pos_client.cards.router import DEFAULT_LOYALTY_PREFIXES
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def _decode(frame: bytes) -> str | None:
     return text
 
 
-class SerialReader(threading.Thread):
+class SerialReader(ReaderThread):
     """Read frames from one serial device until stopped; reconnect by itself."""
 
     def __init__(
@@ -71,24 +71,12 @@ class SerialReader(threading.Thread):
         if role not in ROLES:
             raise ValueError(f"serial reader role must be one of {', '.join(ROLES)}, not {role!r}")
         self.source = name or f"{role}@{url}"
-        super().__init__(name=f"serial-{self.source}", daemon=True)
-        self.url, self.on_event, self.role, self.baud = url, on_event, role, int(baud)
+        super().__init__(f"serial-{self.source}", on_event)
+        self.url, self.role, self.baud = url, role, int(baud)
         self.terminator = parse_terminator(terminator)
         self.max_frame, self.frame_timeout, self.retry = max_frame, frame_timeout, retry
         self.loyalty_prefixes = tuple(loyalty_prefixes)
-        self._halt = threading.Event()
         self._last_state: State | None = None
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._halt.set()
-        if self.is_alive() and threading.current_thread() is not self:
-            self.join(timeout)
-
-    def _emit(self, event: Event) -> None:
-        try:
-            self.on_event(event)
-        except Exception:  # a faulty consumer must not kill the reader
-            log.exception("event consumer failed on a %s event", event.kind)
 
     def _state(self, state: State, detail: str = "") -> None:
         if self._last_state != state:
