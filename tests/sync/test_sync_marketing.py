@@ -10,10 +10,13 @@ cap come from head office.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
-from tillkit import enrol, loyalty, register, sell
+from tillkit import enrol, loyalty, pos_cli_cmd, register, sell
 
 from headoffice.cli import main as headoffice_main
 from pos_client.cards import parse_card
@@ -26,6 +29,7 @@ from sync.engine import sync_once
 from sync.push import collect
 
 PIN = "2468"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -155,6 +159,19 @@ def test_a_till_cannot_mint_in_another_tills_name(tills, ho_store):
     assert "bad signature" in coupons.check(b, coupon.token)["reason"]
 
 
+def test_a_till_sends_its_key_again_when_head_office_lacks_it(tills, ho_store):
+    a, b = tills
+    sync(a, b)
+    assert len(ho_store.till_keys()) == 2
+    ho_store._execute("DELETE FROM till_keys WHERE store_id = 'S1'")  # head office restored from an old backup
+    (quiet,) = sync(a)
+    assert quiet.push.batches == 0  # nothing waiting: the key is not sent every round
+    enrol(a, 9)
+    (report,) = sync(a)
+    assert report.push.batches == 2 and report.push.docs == 1  # head office asked for it, the till sent it
+    assert [k["store_id"] for k in ho_store.till_keys()] == ["S1", "S2"]
+
+
 def _state(ctx, member_id: str) -> dict:
     row = ctx.conn.execute("SELECT name, phone, email, status FROM members WHERE member_id = ?",
                            (member_id,)).fetchone()
@@ -189,9 +206,16 @@ def test_erasure_at_a_till_and_at_head_office_end_the_same_everywhere(tills, ho_
         sell(b, 4, 1000)  # the erased member's card is blocked at the other store too
 
 
-def test_rewards_catalog_and_tiers_from_head_office_reach_the_tills(tills, ho_store, capsys):
+def test_rewards_catalog_and_tiers_from_head_office_reach_the_tills(tills, ho_store, headoffice, capsys):
     a, b = tills
     db = f"sqlite:///{ho_store.path}"
+    admin = {"authorization": f"Bearer {ho_store.add_admin('rules')}"}
+    bad = httpx.put(f"{headoffice.url}/v1/admin/rules/rewards", json={"value": [{"id": "X", "points": 1.5}]},
+                    headers=admin, timeout=5)
+    assert bad.status_code == 422 and any("points" in r for r in bad.json()["reasons"])
+    spec = httpx.get(f"{headoffice.url}/v1/openapi.json", timeout=5).json()
+    assert {"/v1/reports/coupon-doubles", "/v1/reports/till-keys"} <= set(spec["paths"])
+    assert "docs" in spec["components"]["schemas"]["PushBatch"]["properties"]
     catalog = [{"id": "BAG", "name": "A free tote bag", "kind": "free_product", "points": 150, "sku": "TOTE"},
                {"id": "R200", "name": "2.00 off", "kind": "amount_off", "points": 200, "value": 200}]
     assert [r.id for r in rewards.catalog(a)] == ["R500", "PCT10", "COFFEE", "GIFT20"]
@@ -205,6 +229,11 @@ def test_rewards_catalog_and_tiers_from_head_office_reach_the_tills(tills, ho_st
     for till in (a, b):
         assert [(r.id, r.points) for r in rewards.catalog(till)] == [("BAG", 150), ("R200", 200)]
         assert [t.name for t in rewards.tiers(till)] == ["Member", "VIP"]
+    listed = subprocess.run([*pos_cli_cmd(), "rewards", "list", "--json"], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "POS_CLIENT_HOME": str(a.home)}, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert [(r["id"], r["name"], r["points"]) for r in json.loads(listed.stdout)["rewards"]] == [
+        ("BAG", "A free tote bag", 150), ("R200", "2.00 off", 200)]
     member = enrol(b, 6)
     sell(b, 6, 30000)  # 300 points, VIP at once: x2 paid as a bonus
     assert member_for_card(b, parse_card(loyalty(6))).balance == 600
