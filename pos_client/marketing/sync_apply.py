@@ -35,10 +35,16 @@ def apply_keys(ctx: TillContext, rows: list[dict[str, Any]]) -> int:
     return added
 
 
+def _own(ctx: TillContext, row: Any) -> dict[str, Any] | None:
+    """Only this till's own records are pushed: head office refuses a batch naming another till (403)."""
+    if row is None or (row["store_id"], row["till_id"]) != (ctx.store_id, ctx.till_id):
+        return None
+    return dict(row)
+
+
 def build_use(ctx: TillContext, use_id: str) -> dict[str, Any] | None:
-    row = ctx.conn.execute("SELECT use_id, code, store_id, till_id, sale_id, used_at FROM coupon_uses"
-                           " WHERE use_id = ?", (use_id,)).fetchone()
-    return dict(row) if row else None
+    return _own(ctx, ctx.conn.execute("SELECT use_id, code, store_id, till_id, sale_id, used_at FROM coupon_uses"
+                                      " WHERE use_id = ?", (use_id,)).fetchone())
 
 
 def apply_uses(ctx: TillContext, rows: list[dict[str, Any]]) -> int:
@@ -46,9 +52,8 @@ def apply_uses(ctx: TillContext, rows: list[dict[str, Any]]) -> int:
 
 
 def build_erasure(ctx: TillContext, erasure_id: str) -> dict[str, Any] | None:
-    row = ctx.conn.execute("SELECT erasure_id, member_id, store_id, till_id, at FROM erasures WHERE erasure_id = ?",
-                           (erasure_id,)).fetchone()
-    return dict(row) if row else None
+    return _own(ctx, ctx.conn.execute("SELECT erasure_id, member_id, store_id, till_id, at FROM erasures"
+                                      " WHERE erasure_id = ?", (erasure_id,)).fetchone())
 
 
 def apply_erasures(ctx: TillContext, rows: list[dict[str, Any]]) -> int:

@@ -289,3 +289,26 @@ def test_a_replayed_push_with_documents_changes_nothing(tills, ho_store):
     after = ho_store.counts()
     assert {k: after[k] for k in after if k != "feed"} == {k: before[k] for k in before if k != "feed"}
     assert after["coupon_uses"] == 1 and after["erasures"] == 1 and after["till_keys"] == 2
+
+
+def test_upgrade_queues_earlier_uses_and_only_this_tills_records_are_pushed(tills, ho_store):
+    a, b = tills
+    member = member_with_points(a, b, 10, 20000)
+    out = rewards.redeem(a, member.member_id, "R500", PIN, points=100)
+    _, sale = checkout_with_coupon(a, out["token"])
+    # a use of another till recorded outside sync (queued by the trigger): never pushed in that till's name
+    coupons.record_uses(a, [{"use_id": "f" * 32, "code": "S9-T9-1-AAAA", "store_id": "S9", "till_id": "T9",
+                             "sale_id": "x", "used_at": "2026-03-01T10:00:00+00:00"}])
+    # the till as it was before m0310: no triggers, nothing queued; the migration queues what is there
+    a.conn.execute("DROP TRIGGER sync_coupon_uses_ins")
+    a.conn.execute("DROP TRIGGER sync_erasures_ins")
+    a.conn.execute("DELETE FROM sync_outbox WHERE type IN ('coupon_use', 'erasure')")
+    a.conn.execute("DELETE FROM schema_migrations WHERE name = 'm0310_sync_marketing'")
+    from pos_client.db import apply_migrations
+
+    assert apply_migrations(a.conn) == ["m0310_sync_marketing"]
+    assert a.conn.execute("SELECT COUNT(*) FROM sync_outbox WHERE type = 'coupon_use'").fetchone()[0] == 2
+    (report,) = sync(a)
+    assert report.push.rejected == [] and report.push.docs == 1
+    assert ho_store._execute("SELECT store_id, sale_id FROM coupon_uses") == [("S1", sale.sale_id)]
+    assert a.conn.execute("SELECT COUNT(*) FROM sync_outbox").fetchone()[0] == 0
