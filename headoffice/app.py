@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from headoffice.openapi import OPENAPI
 from headoffice.store.base import Forbidden, Principal, Store
-from sync.protocol import PREFIX, VERSION, Invalid, PushBatch
+from sync.protocol import PREFIX, VERSION, Invalid, PushBatch, validate_rule
 
 MAX_BODY = 64 * 1024 * 1024
 
@@ -116,6 +116,14 @@ def create_app(store: Store) -> Starlette:
         await principal_of(request, "admin")
         return JSONResponse({"rejects": await run_in_threadpool(store.rejects)})
 
+    async def coupon_doubles(request: Request) -> JSONResponse:
+        await principal_of(request, "admin")
+        return JSONResponse({"double_uses": await run_in_threadpool(store.coupon_doubles)})
+
+    async def till_keys(request: Request) -> JSONResponse:
+        await principal_of(request, "admin")
+        return JSONResponse({"till_keys": await run_in_threadpool(store.till_keys)})
+
     async def block(request: Request) -> JSONResponse:
         await principal_of(request, "admin")
         ok = await run_in_threadpool(store.block_card, request.path_params["card_number"])
@@ -131,6 +139,8 @@ def create_app(store: Store) -> Starlette:
         body = await json_body(request)
         if not isinstance(body, dict) or "value" not in body:
             raise Invalid(["value: required"])
+        if reasons := validate_rule(request.path_params["key"], body["value"]):
+            raise Invalid(reasons)
         await run_in_threadpool(store.set_rule, request.path_params["key"], body["value"])
         return JSONResponse({"ok": True})
 
@@ -154,6 +164,8 @@ def create_app(store: Store) -> Starlette:
         Route(f"{PREFIX}/members/{{member_id}}/balance", guarded(balance), methods=["GET"]),
         Route(f"{PREFIX}/reports/overdraft", guarded(overdraft), methods=["GET"]),
         Route(f"{PREFIX}/reports/rejects", guarded(rejects), methods=["GET"]),
+        Route(f"{PREFIX}/reports/coupon-doubles", guarded(coupon_doubles), methods=["GET"]),
+        Route(f"{PREFIX}/reports/till-keys", guarded(till_keys), methods=["GET"]),
         Route(f"{PREFIX}/admin/cards/{{card_number}}/block", guarded(block), methods=["POST"]),
         Route(f"{PREFIX}/admin/members/{{member_id}}/erase", guarded(erase), methods=["POST"]),
         Route(f"{PREFIX}/admin/rules/{{key}}", guarded(set_rule), methods=["PUT"]),

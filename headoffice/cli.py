@@ -3,7 +3,8 @@
     headoffice serve [--host 127.0.0.1] [--port 8080] [--db URL]
     headoffice till add --store S --till T [--db URL]      prints a one-time enrolment code
     headoffice admin token [--name NAME]                    prints an administrator token
-    headoffice card block NUMBER | member erase ID | rule set KEY VALUE | report overdraft|rejects
+    headoffice card block NUMBER | member erase ID | rule set KEY VALUE
+    headoffice report overdraft|rejects|counts|coupon-doubles|till-keys|erasures
 """
 
 from __future__ import annotations
@@ -62,14 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(run=lambda a: _with_store(a, lambda s: s.member(a.member_id)))
 
     rule = sub.add_parser("rule", help="program rules").add_subparsers(dest="action", metavar="ACTION")
-    rset = rule.add_parser("set", help="set a program rule (JSON value), e.g. offline_redeem_cap 500")
+    rset = rule.add_parser("set", help="set a program rule (JSON value), e.g. offline_redeem_cap 500,"
+                                       " rewards '[{\"id\": ..., \"name\": ..., \"kind\": ..., \"points\": ...}]'")
     rset.add_argument("key")
     rset.add_argument("value")
     _db_arg(rset)
-    rset.set_defaults(run=lambda a: _with_store(a, lambda s: s.set_rule(a.key, _json_value(a.value)) or {"ok": True}))
+    rset.set_defaults(run=_rule_set)
 
     report = sub.add_parser("report", help="reports")
-    report.add_argument("which", choices=["overdraft", "rejects", "counts"])
+    report.add_argument("which", choices=["overdraft", "rejects", "counts", "coupon-doubles", "till-keys", "erasures"])
     _db_arg(report)
     report.set_defaults(run=_report)
     return parser
@@ -110,7 +112,17 @@ def _till_add(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     return _with_store(args, lambda s: {"overdraft": s.overdraft_report, "rejects": s.rejects,
-                                        "counts": s.counts}[args.which]())
+                                        "counts": s.counts, "coupon-doubles": s.coupon_doubles,
+                                        "till-keys": s.till_keys, "erasures": s.erasures}[args.which]())
+
+
+def _rule_set(args: argparse.Namespace) -> int:
+    from sync.protocol import validate_rule
+
+    value = _json_value(args.value)
+    if reasons := validate_rule(args.key, value):
+        raise ValueError("; ".join(reasons))
+    return _with_store(args, lambda s: s.set_rule(args.key, value) or {"ok": True})
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -32,18 +32,33 @@ MEMBER = _obj(["member_id", "store_id", "created_at", "updated_at"], member_id=_
 CARD = _obj(["card_number", "member_id", "source", "status", "updated_at"], card_number=_STR, member_id=_STR,
             source=_STR, status={"enum": ["active", "lost", "blocked"]}, replaced_by=_NSTR, created_at=_NSTR,
             updated_at=_STR)
+DOC = _obj(["type", "key", "data"], type={"enum": ["till_key", "coupon_use", "erasure"]},
+           key={"type": "string", "description": "till_key: 'store/till'; coupon_use: use_id; erasure: erasure_id"},
+           data={"oneOf": [
+               _obj(["store_id", "till_id", "public_key"], store_id=_STR, till_id=_STR,
+                    public_key={"type": "string", "description": "Ed25519 public key, 64 hex digits; first key wins"}),
+               _obj(["use_id", "code", "store_id", "till_id", "sale_id", "used_at"], use_id=_STR, code=_STR,
+                    store_id=_STR, till_id=_STR, sale_id=_STR, used_at=_STR),
+               _obj(["erasure_id", "member_id", "store_id", "till_id", "at"], erasure_id=_STR, member_id=_STR,
+                    store_id=_STR, till_id=_STR, at=_STR)]})
 PUSH = _obj(["store_id", "till_id"], version={"const": 1}, store_id=_STR, till_id=_STR,
             entries={"type": "array", "items": {"$ref": "#/components/schemas/LedgerEntry"}},
             sales={"type": "array", "items": {"$ref": "#/components/schemas/Sale"}},
             members={"type": "array", "items": {"$ref": "#/components/schemas/Member"}},
-            cards={"type": "array", "items": {"$ref": "#/components/schemas/Card"}})
+            cards={"type": "array", "items": {"$ref": "#/components/schemas/Card"}},
+            docs={"type": "array", "items": {"$ref": "#/components/schemas/Doc"},
+                  "description": "documents of the till's own store and till (a till key, coupon uses, erasures)"})
 PUSH_RESULT = _obj(["accepted", "duplicates", "high_seq", "rejected"], accepted=_INT, duplicates=_INT,
                    high_seq={"type": "integer", "description": "highest seq up to which the till's sequence is held"},
                    gaps={"type": "array", "items": {"type": "array", "items": _INT}},
                    rejected={"type": "array", "items": _obj(["type", "index", "reasons"], type=_STR, index=_INT,
                                                             key=_NSTR, reasons={"type": "array", "items": _STR})},
-                   sales=_INT, members=_INT, cards=_INT, merges=_INT, server_time=_STR)
-CHANGE = _obj(["cursor", "type", "data"], cursor=_INT, type={"enum": ["member", "card", "entry", "rule", "product"]},
+                   sales=_INT, members=_INT, cards=_INT, merges=_INT, docs=_INT,
+                   wants={"type": "array", "items": _STR,
+                          "description": "document types head office lacks from this till (send again)"},
+                   server_time=_STR)
+CHANGE = _obj(["cursor", "type", "data"], cursor=_INT,
+              type={"enum": ["member", "card", "entry", "rule", "product", "till_key", "coupon_use", "erasure"]},
               data={"type": "object"})
 PULL_PAGE = _obj(["changes", "next_cursor", "more"], changes={"type": "array", "items": CHANGE},
                  next_cursor=_INT, more={"type": "boolean"}, total_pending=_INT, server_time=_STR)
@@ -66,7 +81,7 @@ OPENAPI: dict[str, Any] = {
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {"LedgerEntry": LEDGER_ENTRY, "SaleLine": SALE_LINE, "Sale": SALE, "Member": MEMBER,
-                    "Card": CARD, "PushBatch": PUSH, "PushResult": PUSH_RESULT, "PullPage": PULL_PAGE},
+                    "Card": CARD, "Doc": DOC, "PushBatch": PUSH, "PushResult": PUSH_RESULT, "PullPage": PULL_PAGE},
     },
     "paths": {
         "/v1/health": {"get": {"summary": "liveness", "responses": {"200": {"description": "ok"}}}},
@@ -99,14 +114,19 @@ OPENAPI: dict[str, Any] = {
                                           "security": _BEARER, "responses": {"200": {"description": "report"}}}},
         "/v1/reports/rejects": {"get": {"summary": "quarantined malformed records", "security": _BEARER,
                                         "responses": {"200": {"description": "report"}}}},
+        "/v1/reports/coupon-doubles": {"get": {"summary": "coupon codes used at more than one till or sale",
+                                               "security": _BEARER, "responses": {"200": {"description": "report"}}}},
+        "/v1/reports/till-keys": {"get": {"summary": "coupon-signing public keys of the tills", "security": _BEARER,
+                                          "responses": {"200": {"description": "report"}}}},
         "/v1/admin/cards/{card_number}/block": {"post": {"summary": "block a card at every till", "security": _BEARER,
                                                          "responses": {"200": {"description": "blocked"}}}},
-        "/v1/admin/members/{member_id}/erase": {"post": {"summary": "erase a member's personal data",
+        "/v1/admin/members/{member_id}/erase": {"post": {"summary": "erase a member's personal data, block their cards",
                                                          "security": _BEARER,
                                                          "responses": {"200": {"description": "erased"}}}},
-        "/v1/admin/rules/{key}": {"put": {"summary": "set a program rule sent to every till", "security": _BEARER,
-                                          "requestBody": _json(_obj(["value"], value={})),
-                                          "responses": {"200": {"description": "set"}}}},
+        "/v1/admin/rules/{key}": {"put": {
+            "summary": "set a program rule sent to every till (offline_redeem_cap, rewards and tiers are checked)",
+            "security": _BEARER, "requestBody": _json(_obj(["value"], value={})),
+            "responses": {"200": {"description": "set"}, "422": _ERR}}},
         "/v1/admin/products": {"put": {"summary": "upsert catalog products", "security": _BEARER,
                                        "responses": {"200": {"description": "stored"}}}},
     },

@@ -9,6 +9,8 @@
   survivor and head office's transfer entries move its points, so no balance is edited by hand.
 - Card states only move forward (active -> lost -> blocked): a card blocked at head office is
   refused by checkout after the next pull.
+- Documents other capabilities registered (till keys, coupon uses, erasures; sync/extensions.py)
+  are handed to their handlers at the end of the page, in the same transaction.
 - The cursor is saved in the same transaction as the page, so a restart resumes exactly there.
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 from pos_client.db import now_iso, write_txn
 from pos_client.ledger import add_to_balance
 from sync import state
-from sync.protocol import CARD_RANK, LEDGER_COLUMNS, PullPage
+from sync.protocol import CARD_RANK, DOC_TYPES, LEDGER_COLUMNS, PullPage
 
 
 def _pending_keys(conn: sqlite3.Connection, kind: str) -> set[str]:
@@ -36,9 +38,10 @@ def _ensure_member(conn: sqlite3.Connection, member_id: str, store_id: str, ts: 
                  (member_id, ts))
 
 
-def apply_page(conn: sqlite3.Connection, page: PullPage) -> dict[str, int]:
+def apply_page(conn: sqlite3.Connection, page: PullPage, ctx: Any = None) -> dict[str, int]:
     """Apply one page and move the cursor, all in one transaction."""
     counts = {"entries": 0, "members": 0, "cards": 0, "rules": 0, "products": 0}
+    docs: dict[str, list[dict[str, Any]]] = {}
     ts = now_iso()
     with write_txn(conn):
         conn.execute("UPDATE sync_apply SET applying = 1")
@@ -62,9 +65,25 @@ def apply_page(conn: sqlite3.Connection, page: PullPage) -> dict[str, int]:
             elif change.type == "product":
                 _apply_product(conn, data, ts)
                 counts["products"] += 1
+            elif change.type in DOC_TYPES:
+                docs.setdefault(change.type, []).append(data)
+        if docs:
+            _apply_docs(conn, docs, ctx, counts)
         conn.execute("UPDATE sync_apply SET applying = 0")
         state.put(conn, **{state.CURSOR: page.next_cursor})
     return counts
+
+
+def _apply_docs(conn: sqlite3.Connection, docs: dict[str, list[dict[str, Any]]], ctx: Any,
+                counts: dict[str, int]) -> None:
+    from sync import extensions
+
+    ctx = ctx or extensions.context(conn)
+    handlers = extensions.handlers()
+    for kind in [*[k for k in handlers if k in docs], *[k for k in docs if k not in handlers]]:
+        if kind not in handlers:
+            raise RuntimeError(f"no handler for pulled {kind!r} records: this till cannot apply them")
+        counts[kind] = counts.get(kind, 0) + handlers[kind].apply(ctx, docs[kind])
 
 
 def _apply_entry(conn: sqlite3.Connection, data: dict[str, Any], ts: str) -> int:

@@ -48,7 +48,8 @@ def client_for(conn: sqlite3.Connection, config: Config, transport: Any = None, 
 
 
 def pull_all(conn: sqlite3.Connection, client: HeadOfficeClient, *, page_size: int = PULL_PAGE,
-             progress: Callable[[Progress], None] | None = None, report: SyncReport | None = None) -> SyncReport:
+             progress: Callable[[Progress], None] | None = None, report: SyncReport | None = None,
+             ctx: Any = None) -> SyncReport:
     report = report or SyncReport()
     cursor = state.get_int(conn, state.CURSOR)
     done, total = 0, 0
@@ -56,7 +57,7 @@ def pull_all(conn: sqlite3.Connection, client: HeadOfficeClient, *, page_size: i
         page = client.pull(cursor, page_size, total=report.pages == 0 or not total)
         if report.pages == 0:
             total = page.total_pending
-        counts = apply_page(conn, page)
+        counts = apply_page(conn, page, ctx=ctx)
         report.pages += 1
         for k, v in counts.items():
             report.pulled[k] = report.pulled.get(k, 0) + v
@@ -75,9 +76,12 @@ def sync_once(conn: sqlite3.Connection, config: Config, *, transport: Any = None
     """Push then pull; records success or the failure in sync_state and re-raises failures."""
     try:
         with client_for(conn, config, transport, timeout) as client:
+            from sync.extensions import context
+
+            ctx = context(conn, config)
             report = SyncReport()
-            report.push = push_pending(conn, client, config.store_id, config.till_id)
-            pull_all(conn, client, progress=progress, report=report)
+            report.push = push_pending(conn, client, config.store_id, config.till_id, ctx=ctx)
+            pull_all(conn, client, progress=progress, report=report, ctx=ctx)
     except SyncError as exc:
         if state.get(conn, state.TOKEN) is not None:
             state.note_failure(conn, str(exc))

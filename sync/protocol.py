@@ -20,12 +20,15 @@ LEDGER_KINDS = frozenset({"earn", "redeem", "adjust", "reverse", "expire", "bonu
 MEMBER_STATUSES = frozenset({"active", "erased", "merged"})
 CARD_STATUSES = frozenset({"active", "lost", "blocked"})
 CHANNELS = frozenset({"email", "sms", "post", "phone"})
-CHANGE_TYPES = ("member", "card", "entry", "rule", "product")
+DOC_TYPES = ("till_key", "coupon_use", "erasure")  # documents other capabilities ask sync to carry
+CHANGE_TYPES = ("member", "card", "entry", "rule", "product", *DOC_TYPES)
 # Card states only move forward: a till can never re-activate a card head office blocked.
 CARD_RANK = {"active": 0, "lost": 1, "blocked": 2}
 
 _UUID = re.compile(r"^[0-9a-f]{32}$|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_HEX_KEY = re.compile(r"^[0-9a-f]{64}$")
+_COUPON_CODE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 MAX_TEXT = 500
 
 
@@ -293,6 +296,135 @@ class CardRecord:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+def _till_key(c: _Checker) -> str:
+    store, till = c.text("store_id", pattern=_ID), c.text("till_id", pattern=_ID)
+    c.text("public_key", pattern=_HEX_KEY)
+    return f"{store}/{till}"
+
+
+def _coupon_use(c: _Checker) -> str:
+    use_id = c.text("use_id", pattern=_ID)
+    c.text("code", pattern=_COUPON_CODE)
+    c.text("store_id", pattern=_ID)
+    c.text("till_id", pattern=_ID)
+    c.text("sale_id")  # any sale id a till accepted: a use must never be lost over its shape
+    c.time("used_at")
+    return use_id or ""
+
+
+def _erasure(c: _Checker) -> str:
+    erasure_id = c.text("erasure_id", pattern=_ID)
+    c.text("member_id", pattern=_ID)
+    c.text("store_id", pattern=_ID)
+    c.text("till_id", pattern=_ID)
+    c.time("at")
+    return erasure_id or ""
+
+
+# Each document type: a checker that validates its data and returns the key it must be pushed under.
+_DOC_CHECKS = {"till_key": _till_key, "coupon_use": _coupon_use, "erasure": _erasure}
+DOC_FIELDS = {
+    "till_key": ("store_id", "till_id", "public_key"),
+    "coupon_use": ("use_id", "code", "store_id", "till_id", "sale_id", "used_at"),
+    "erasure": ("erasure_id", "member_id", "store_id", "till_id", "at"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DocRecord:
+    """A document another capability asks sync to carry (`docs: [{type, key, data}]`), immutable once written.
+
+    till_key: a till's Ed25519 coupon-signing public key (hex), key "store/till", first key wins.
+    coupon_use: one use of a coupon at a till, key use_id. erasure: an erasure request, key erasure_id.
+    Every document names the store and till that wrote it; head office takes a till's own documents only.
+    """
+
+    type: str
+    key: str
+    data: dict[str, Any]
+
+    @classmethod
+    def parse(cls, raw: Any) -> DocRecord:
+        c = _Checker(raw)
+        kind = c.text("type", choices=frozenset(DOC_TYPES)) or ""
+        key = c.text("key") or ""
+        data = c.data.get("data")
+        if not isinstance(data, dict):
+            c.reasons.append("data: must be a JSON object")
+            data = {}
+        if kind in _DOC_CHECKS:
+            inner = _Checker(data)
+            expected = _DOC_CHECKS[kind](inner)
+            c.reasons.extend(f"data.{r}" for r in inner.reasons)
+            if not inner.reasons and key != expected:
+                c.reasons.append(f"key: must be {expected!r} for this {kind}")
+            data = {f: data.get(f) for f in DOC_FIELDS[kind]}
+        c.done()
+        return cls(kind, key, data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "key": self.key, "data": dict(self.data)}
+
+
+def doc(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The wire form of a document, its key derived from its data."""
+    key = f"{data['store_id']}/{data['till_id']}" if kind == "till_key" else str(
+        data["use_id" if kind == "coupon_use" else "erasure_id"])
+    return {"type": kind, "key": key, "data": {f: data.get(f) for f in DOC_FIELDS[kind]}}
+
+
+REWARD_KINDS = frozenset({"amount_off", "percent_off", "free_product", "gift_certificate"})
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def validate_rule(key: str, value: Any) -> list[str]:
+    """Why a program rule head office is asked to send cannot be sent to tills (empty when fine).
+
+    Only the rules tills read from head office are checked; others travel as they are.
+    """
+    reasons: list[str] = []
+    if key == "offline_redeem_cap":
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            reasons.append("offline_redeem_cap: a whole number of points >= 0")
+    elif key == "rewards":
+        if not isinstance(value, list) or not value:
+            return ["rewards: a non-empty JSON list of rewards"]
+        ids: set[str] = set()
+        for i, r in enumerate(value):
+            if not isinstance(r, dict):
+                reasons.append(f"rewards[{i}]: must be an object")
+                continue
+            if not isinstance(r.get("id"), str) or not r["id"] or r["id"] in ids:
+                reasons.append(f"rewards[{i}].id: a unique non-empty string")
+            ids.add(str(r.get("id")))
+            if not isinstance(r.get("name"), str) or not r["name"]:
+                reasons.append(f"rewards[{i}].name: required")
+            if r.get("kind") not in REWARD_KINDS:
+                reasons.append(f"rewards[{i}].kind: one of {', '.join(sorted(REWARD_KINDS))}")
+            if not _positive_int(r.get("points")):
+                reasons.append(f"rewards[{i}].points: a positive whole number")
+            if "value" in r and not (isinstance(r["value"], int) and not isinstance(r["value"], bool)):
+                reasons.append(f"rewards[{i}].value: whole cents (or percent)")
+            if r.get("kind") == "free_product" and not r.get("sku"):
+                reasons.append(f"rewards[{i}].sku: a free product names its sku")
+    elif key == "tiers":
+        if not isinstance(value, list) or not value:
+            return ["tiers: a non-empty JSON list of tiers"]
+        for i, t in enumerate(value):
+            if not isinstance(t, dict) or not isinstance(t.get("name"), str) or not t["name"]:
+                reasons.append(f"tiers[{i}]: an object with a name")
+                continue
+            for f in ("min_spend_cents", "multiplier_pct"):
+                v = t.get(f, 0 if f == "min_spend_cents" else 100)
+                if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                    reasons.append(f"tiers[{i}].{f}: a whole number >= 0")
+        if not reasons and min(int(t.get("min_spend_cents", 0)) for t in value) != 0:
+            reasons.append("tiers: the lowest tier must have min_spend_cents = 0")
+    return reasons
+
 
 @dataclass(frozen=True)
 class Reject:
@@ -318,6 +450,7 @@ class PushBatch:
     sales: list[SaleRecord] = field(default_factory=list)
     members: list[MemberRecord] = field(default_factory=list)
     cards: list[CardRecord] = field(default_factory=list)
+    docs: list[DocRecord] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
 
     @classmethod
@@ -328,7 +461,7 @@ class PushBatch:
         store, till = c.text("store_id", pattern=_ID), c.text("till_id", pattern=_ID)
         if body.get("version", VERSION) != VERSION:
             c.reasons.append(f"version: this head office speaks version {VERSION}")
-        for name in ("entries", "sales", "members", "cards"):
+        for name in ("entries", "sales", "members", "cards", "docs"):
             if not isinstance(body.get(name, []), list):
                 c.reasons.append(f"{name}: must be a list")
         c.done()
@@ -338,6 +471,7 @@ class PushBatch:
             ("sales", SaleRecord.parse, batch.sales, ("sale_id",)),
             ("members", MemberRecord.parse, batch.members, ("member_id",)),
             ("cards", CardRecord.parse, batch.cards, ("member_id",)),
+            ("docs", DocRecord.parse, batch.docs, ("key",)),
         ):
             for i, raw in enumerate(body.get(name, [])):
                 try:
@@ -349,7 +483,8 @@ class PushBatch:
     def to_dict(self) -> dict[str, Any]:
         return {"version": VERSION, "store_id": self.store_id, "till_id": self.till_id,
                 "entries": [e.to_dict() for e in self.entries], "sales": [s.to_dict() for s in self.sales],
-                "members": [m.to_dict() for m in self.members], "cards": [c.to_dict() for c in self.cards]}
+                "members": [m.to_dict() for m in self.members], "cards": [c.to_dict() for c in self.cards],
+                "docs": [d.to_dict() for d in self.docs]}
 
 
 @dataclass
@@ -365,6 +500,9 @@ class PushResult:
     members: int = 0
     cards: int = 0
     merges: int = 0
+    docs: int = 0
+    # document types head office lacks from this till and wants (re)sent, e.g. ["till_key"]
+    wants: list[str] = field(default_factory=list)
     server_time: str = ""
 
     def to_dict(self) -> dict[str, Any]:

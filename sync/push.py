@@ -18,7 +18,9 @@ from typing import Any
 from pos_client.db import write_txn
 from sync import state
 from sync.client import HeadOfficeClient, SyncError
-from sync.protocol import LEDGER_COLUMNS, PushBatch
+from sync.protocol import LEDGER_COLUMNS, PushBatch, doc
+
+SENT = "doc_sent:"  # sync_state prefix: the announced document head office confirmed holding
 
 ENTRY_BATCH = 2000
 OUTBOX_BATCH = 500
@@ -32,13 +34,14 @@ class PushReport:
     sales: int = 0
     members: int = 0
     cards: int = 0
+    docs: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     high_seq: int = 0
     server_time: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"batches": self.batches, "entries": self.entries, "duplicates": self.duplicates,
-                "sales": self.sales, "members": self.members, "cards": self.cards,
+                "sales": self.sales, "members": self.members, "cards": self.cards, "docs": self.docs,
                 "rejected": self.rejected, "high_seq": self.high_seq}
 
 
@@ -76,9 +79,42 @@ def _sale_record(conn: sqlite3.Connection, sale_id: str) -> dict[str, Any] | Non
             "lines": lines}
 
 
+def _announced(ctx: Any) -> list[dict[str, Any]]:
+    """Documents a handler announces and head office has not confirmed yet (this till's public key)."""
+    from sync import extensions
+
+    out = []
+    for h in extensions.handlers().values():
+        if h.announce is None:
+            continue
+        data = h.announce(ctx)
+        if data is None:
+            continue
+        wire = doc(h.type, data)
+        if state.get(ctx.conn, SENT + h.type) != _fingerprint(wire):
+            out.append(wire)
+    return out
+
+
+def _is_announced(kind: str) -> bool:
+    from sync import extensions
+
+    handler = extensions.handlers().get(kind)
+    return handler is not None and handler.announce is not None
+
+
+def _fingerprint(wire: dict[str, Any]) -> str:
+    return json.dumps(wire, sort_keys=True)
+
+
 def collect(conn: sqlite3.Connection, store_id: str, till_id: str, *, entry_limit: int = ENTRY_BATCH,
-            outbox_limit: int = OUTBOX_BATCH) -> tuple[dict[str, Any], int, int]:
-    """The next batch to push as a wire dict, the last outbox id it covers, and its highest seq."""
+            outbox_limit: int = OUTBOX_BATCH, ctx: Any = None, announce: bool = False
+            ) -> tuple[dict[str, Any], int, int]:
+    """The next batch to push as a wire dict, the last outbox id it covers, and its highest seq.
+
+    Outbox rows of document types (coupon uses, erasures) are built by their registered handlers;
+    with `announce`, documents head office has not confirmed are added (the till's public key).
+    """
     high = state.get_int(conn, state.PUSH_HIGH)
     cols = ", ".join(LEDGER_COLUMNS)
     entries = [dict(zip(LEDGER_COLUMNS, r, strict=True)) for r in conn.execute(
@@ -89,6 +125,21 @@ def collect(conn: sqlite3.Connection, store_id: str, till_id: str, *, entry_limi
     builders: dict[str, Callable[[sqlite3.Connection, str], dict[str, Any] | None]] = {
         "member": _member_record, "card": _card_record, "sale": _sale_record}
     parts: dict[str, dict[str, dict[str, Any]]] = {"member": {}, "card": {}, "sale": {}}
+    docs: dict[tuple[str, str], dict[str, Any]] = {}
+    doc_rows = [(kind, key) for _, kind, key in rows if kind not in builders]
+    if doc_rows or announce:
+        from sync import extensions
+
+        ctx = ctx or extensions.context(conn)
+        handlers = extensions.handlers()
+        for kind, key in doc_rows:
+            if kind in handlers and (kind, key) not in docs:
+                data = handlers[kind].build(ctx, key)
+                if data is not None:
+                    docs[(kind, key)] = doc(kind, data)
+        if announce:
+            for wire in _announced(ctx):
+                docs[(wire["type"], wire["key"])] = wire
     for _, kind, key in rows:
         if kind in builders and key not in parts[kind]:
             record = builders[kind](conn, key)
@@ -96,17 +147,26 @@ def collect(conn: sqlite3.Connection, store_id: str, till_id: str, *, entry_limi
                 parts[kind][key] = record
     body = {"version": 1, "store_id": store_id, "till_id": till_id, "entries": entries,
             "members": list(parts["member"].values()), "cards": list(parts["card"].values()),
-            "sales": list(parts["sale"].values())}
+            "sales": list(parts["sale"].values()), "docs": list(docs.values())}
     return body, last_id, entries[-1]["seq"] if entries else high
 
 
 def push_pending(conn: sqlite3.Connection, client: HeadOfficeClient, store_id: str, till_id: str, *,
-                 entry_limit: int = ENTRY_BATCH, on_batch: Callable[[PushReport], None] | None = None) -> PushReport:
-    """Push everything waiting, batch after batch; returns counts (the bench measures this call)."""
+                 entry_limit: int = ENTRY_BATCH, on_batch: Callable[[PushReport], None] | None = None,
+                 ctx: Any = None) -> PushReport:
+    """Push everything waiting, batch after batch; returns counts (the bench measures this call).
+
+    Announced documents go with the first batch of a round, and once more when head office says it
+    lacks them (`wants`); one head office refuses (another till's key under this till's name) is not
+    confirmed, so it is offered again next round and stays in head office's rejects report.
+    """
     report = PushReport(high_seq=state.get_int(conn, state.PUSH_HIGH))
+    announce, asked_again = True, False
     while True:
-        body, last_id, top_seq = collect(conn, store_id, till_id, entry_limit=entry_limit)
-        if not (body["entries"] or body["members"] or body["cards"] or body["sales"] or last_id):
+        body, last_id, top_seq = collect(conn, store_id, till_id, entry_limit=entry_limit, ctx=ctx,
+                                         announce=announce)
+        announce = False
+        if not (body["entries"] or body["members"] or body["cards"] or body["sales"] or body["docs"] or last_id):
             return report
         result = client.push(body)
         report.batches += 1
@@ -115,12 +175,22 @@ def push_pending(conn: sqlite3.Connection, client: HeadOfficeClient, store_id: s
         report.sales += result.sales
         report.members += result.members
         report.cards += result.cards
+        report.docs += result.docs
         report.rejected += result.rejected
         report.server_time = result.server_time
         before = report.high_seq
         with write_txn(conn):
             state.put(conn, **{state.PUSH_HIGH: result.high_seq})
             conn.execute("DELETE FROM sync_outbox WHERE id <= ?", (last_id,))
+            refused = {(r.get("type"), r.get("key")) for r in result.rejected}
+            for wire in body["docs"]:
+                if _is_announced(wire["type"]) and ("docs", wire["key"]) not in refused:
+                    state.put(conn, **{SENT + wire["type"]: _fingerprint(wire)})
+            sent_types = {w["type"] for w in body["docs"]}
+            for kind in result.wants:
+                if kind not in sent_types and not asked_again:
+                    state.put(conn, **{SENT + kind: None})
+                    announce = asked_again = True
             if result.rejected:
                 state.put(conn, **{state.LAST_ERROR: "head office set aside: " + json.dumps(result.rejected)[:400]})
         report.high_seq = result.high_seq

@@ -86,6 +86,18 @@ class Store(ABC):
         """Members whose head-office balance went negative, with the redemptions that did it."""
 
     @abstractmethod
+    def coupon_doubles(self) -> list[dict[str, Any]]:
+        """Coupon codes used more than once (two stores offline at once), with every use."""
+
+    @abstractmethod
+    def till_keys(self) -> list[dict[str, Any]]:
+        """The coupon-signing public keys tills pushed (first key per till wins)."""
+
+    @abstractmethod
+    def erasures(self) -> list[dict[str, Any]]:
+        """Erasure requests, from tills and from head office itself."""
+
+    @abstractmethod
     def rejects(self) -> list[dict[str, Any]]:
         """Quarantined malformed records with their reasons."""
 

@@ -24,8 +24,10 @@ from typing import Any
 from headoffice.store.base import Forbidden, Principal, Store
 from sync.protocol import (
     CARD_RANK,
+    DOC_FIELDS,
     LEDGER_COLUMNS,
     Change,
+    DocRecord,
     LedgerRecord,
     PullPage,
     PushBatch,
@@ -69,7 +71,17 @@ CREATE TABLE IF NOT EXISTS products (
 CREATE TABLE IF NOT EXISTS rejects (
     rkey TEXT PRIMARY KEY, store_id TEXT NOT NULL, till_id TEXT NOT NULL, type TEXT NOT NULL,
     seq {BIGINT}, reasons TEXT NOT NULL, raw TEXT, received_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS idx_ho_rejects_seq ON rejects (store_id, till_id, seq)
+CREATE INDEX IF NOT EXISTS idx_ho_rejects_seq ON rejects (store_id, till_id, seq);
+CREATE TABLE IF NOT EXISTS till_keys (
+    store_id TEXT NOT NULL, till_id TEXT NOT NULL, public_key TEXT NOT NULL, received_at TEXT NOT NULL,
+    PRIMARY KEY (store_id, till_id));
+CREATE TABLE IF NOT EXISTS coupon_uses (
+    use_id TEXT PRIMARY KEY, code TEXT NOT NULL, store_id TEXT NOT NULL, till_id TEXT NOT NULL,
+    sale_id TEXT NOT NULL, used_at TEXT NOT NULL, received_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_ho_coupon_uses_code ON coupon_uses (code);
+CREATE TABLE IF NOT EXISTS erasures (
+    erasure_id TEXT PRIMARY KEY, member_id TEXT NOT NULL, store_id TEXT NOT NULL, till_id TEXT NOT NULL,
+    at TEXT NOT NULL, received_at TEXT NOT NULL)
 """
 
 
@@ -211,6 +223,9 @@ class SqlStore(Store):
         for rec in (*batch.entries, *batch.sales):
             if (rec.store_id, rec.till_id) != who:
                 raise Forbidden(f"record for {rec.store_id}/{rec.till_id} pushed by {who[0]}/{who[1]}")
+        for d in batch.docs:
+            if (d.data["store_id"], d.data["till_id"]) != who:
+                raise Forbidden(f"{d.type} for {d.data['store_id']}/{d.data['till_id']} pushed by {who[0]}/{who[1]}")
         result = PushResult()
         now = now_iso()
         with self._lock, self._write():
@@ -223,14 +238,70 @@ class SqlStore(Store):
             rejects = list(batch.rejects)
             accepted, dups, conflicts = self._ingest_entries(batch.entries, now)
             rejects += conflicts
+            result.docs, doc_rejects = self._ingest_docs(batch.docs, now)
+            rejects += doc_rejects
             result.accepted, result.duplicates = len(accepted), dups
             touched |= {m for m, _ in accepted}
             self._quarantine(principal, rejects, now)
             self._sweep_merged(touched, now)
             result.high_seq, result.gaps = self._advance_high_seq(principal, batch, now)
+            if self._one("SELECT 1 FROM till_keys WHERE store_id = ? AND till_id = ?", who) is None:
+                result.wants.append("till_key")
         result.rejected = [r.to_dict() for r in rejects]
         result.server_time = now
         return result
+
+    # --- documents (till keys, coupon uses, erasures) ---------------------------------------------
+    def _ingest_docs(self, docs: list[DocRecord], now: str) -> tuple[int, list[Reject]]:
+        """Documents are immutable and idempotent by key; a till key is first-wins per (store, till)."""
+        taken = 0
+        rejects: list[Reject] = []
+        for i, d in enumerate(docs):
+            data = d.data
+            if d.type == "till_key":
+                row = self._one("SELECT public_key FROM till_keys WHERE store_id = ? AND till_id = ?",
+                                (data["store_id"], data["till_id"]))
+                if row is not None:
+                    if row[0] != data["public_key"]:
+                        rejects.append(Reject("docs", i, d.key, [
+                            f"till_key: head office already holds another key for {d.key}; a till cannot sign in"
+                            " another till's name (re-enrol the till to change its key)"], d.to_dict()))
+                    continue
+                self._execute("INSERT INTO till_keys (store_id, till_id, public_key, received_at) VALUES (?,?,?,?)",
+                              (data["store_id"], data["till_id"], data["public_key"], now))
+            elif d.type == "coupon_use":
+                row = self._one(
+                    "INSERT INTO coupon_uses (use_id, code, store_id, till_id, sale_id, used_at, received_at)"
+                    " VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING RETURNING use_id",
+                    (*(data[f] for f in DOC_FIELDS["coupon_use"]), now))
+                if row is None:
+                    continue
+            elif d.type == "erasure":
+                row = self._one(
+                    "INSERT INTO erasures (erasure_id, member_id, store_id, till_id, at, received_at)"
+                    " VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING RETURNING erasure_id",
+                    (*(data[f] for f in DOC_FIELDS["erasure"]), now))
+                if row is None:
+                    continue
+                self._anonymise(data["member_id"], now)
+            else:  # pragma: no cover - the protocol refuses unknown types
+                continue
+            self._feed(d.type, [d.key])
+            taken += 1
+        return taken, rejects
+
+    def _anonymise(self, member_id: str, now: str) -> bool:
+        """Erasure: personal details and consent go, cards are blocked, the ledger (no personal data) stays."""
+        row = self._one("UPDATE members SET name = NULL, phone = NULL, email = NULL, consent = '{}',"
+                        " status = 'erased', updated_at = ? WHERE member_id = ? RETURNING member_id", (now, member_id))
+        if row is None:
+            return False
+        cards = [r[0] for r in self._execute(
+            "UPDATE cards SET status = 'blocked', updated_at = ? WHERE member_id = ? AND status != 'blocked'"
+            " RETURNING card_number", (now, member_id))]
+        self._feed("member", [member_id])
+        self._feed("card", cards)
+        return True
 
     def _ingest_members(self, batch: PushBatch, now: str) -> tuple[int, set[str]]:
         changed: list[str] = []
@@ -446,8 +517,11 @@ class SqlStore(Store):
             entries = self._execute(
                 f"SELECT server_seq, {cols} FROM ledger WHERE server_seq > ? AND server_seq <= ?"
                 " AND NOT (store_id = ? AND till_id = ?) ORDER BY server_seq LIMIT ?", (cursor, top, *who, limit))
+            # a till's own key is never sent back to it (it has it; nothing else may replace it)
+            own_key = f"{who[0]}/{who[1]}"
             feed = self._execute("SELECT server_seq, entity, key FROM feed WHERE server_seq > ? AND server_seq <= ?"
-                                 " ORDER BY server_seq LIMIT ?", (cursor, top, limit))
+                                 " AND NOT (entity = 'till_key' AND key = ?) ORDER BY server_seq LIMIT ?",
+                                 (cursor, top, own_key, limit))
             items: list[tuple[int, str, Any]] = [(int(r[0]), "entry", r) for r in entries]
             items += [(int(r[0]), str(r[1]), str(r[2])) for r in feed]
             items.sort(key=lambda x: x[0])
@@ -459,7 +533,8 @@ class SqlStore(Store):
                 pending = int(self._one(
                     "SELECT (SELECT COUNT(*) FROM ledger WHERE server_seq > ? AND server_seq <= ?"
                     " AND NOT (store_id = ? AND till_id = ?)) + (SELECT COUNT(*) FROM feed WHERE server_seq > ?"
-                    " AND server_seq <= ?)", (cursor, top, *who, cursor, top))[0])  # type: ignore[index]
+                    " AND server_seq <= ? AND NOT (entity = 'till_key' AND key = ?))",
+                    (cursor, top, *who, cursor, top, own_key))[0])  # type: ignore[index]
             if not more:
                 pending = len(items)
             changes = self._resolve(items)
@@ -505,6 +580,20 @@ class SqlStore(Store):
                                  keys)
             return [(r[0], {"sku": r[0], "ean": r[1], "name": r[2], "category": r[3], "price_cents": int(r[4])})
                     for r in rows]
+        if entity == "till_key":
+            out = []
+            for key in keys:
+                store_id, _, till_id = key.partition("/")
+                row = self._one("SELECT public_key FROM till_keys WHERE store_id = ? AND till_id = ?",
+                                (store_id, till_id))
+                if row:
+                    out.append((key, {"store_id": store_id, "till_id": till_id, "public_key": row[0]}))
+            return out
+        if entity in ("coupon_use", "erasure"):
+            fields = DOC_FIELDS[entity]
+            table, pk = ("coupon_uses", "use_id") if entity == "coupon_use" else ("erasures", "erasure_id")
+            rows = self._execute(f"SELECT {', '.join(fields)} FROM {table} WHERE {pk} IN ({marks})", keys)
+            return [(r[0], dict(zip(fields, r, strict=True))) for r in rows]
         return []
 
     # --- administration ----------------------------------------------------------------------
@@ -517,14 +606,21 @@ class SqlStore(Store):
         return row is not None
 
     def erase_member(self, member_id: str) -> bool:
-        """Right to erasure: personal details go; the ledger stays (it holds no personal data)."""
+        """Right to erasure: personal details go, cards are blocked; the ledger stays (no personal data in it).
+
+        Recorded as an erasure document like one a till pushes, so every till ends in the same state
+        whichever side took the request.
+        """
+        now = now_iso()
         with self._lock, self._write():
-            row = self._one("UPDATE members SET name = NULL, phone = NULL, email = NULL, consent = '{}',"
-                            " status = 'erased', updated_at = ? WHERE member_id = ? RETURNING member_id",
-                            (now_iso(), member_id))
-            if row:
-                self._feed("member", [member_id])
-        return row is not None
+            if self._one("SELECT 1 FROM members WHERE member_id = ?", (member_id,)) is None:
+                return False
+            erasure_id = secrets.token_hex(16)
+            self._execute("INSERT INTO erasures (erasure_id, member_id, store_id, till_id, at, received_at)"
+                          " VALUES (?,?,?,?,?,?)", (erasure_id, member_id, HO_STORE, HO_TILL, now, now))
+            self._anonymise(member_id, now)
+            self._feed("erasure", [erasure_id])
+        return True
 
     def set_rule(self, key: str, value: Any) -> None:
         with self._lock, self._write():
@@ -592,6 +688,32 @@ class SqlStore(Store):
                             "redemptions": redemptions})
         return out
 
+    def coupon_doubles(self) -> list[dict[str, Any]]:
+        with self._lock, self._read():
+            codes = [r[0] for r in self._execute(
+                "SELECT code FROM coupon_uses GROUP BY code HAVING COUNT(*) > 1 ORDER BY code")]
+            out = []
+            for code in codes:
+                uses = [{"use_id": r[0], "store_id": r[1], "till_id": r[2], "sale_id": r[3], "used_at": r[4],
+                         "received_at": r[5]} for r in self._execute(
+                    "SELECT use_id, store_id, till_id, sale_id, used_at, received_at FROM coupon_uses"
+                    " WHERE code = ? ORDER BY received_at, use_id", (code,))]
+                out.append({"code": code, "uses": uses})
+        return out
+
+    def till_keys(self) -> list[dict[str, Any]]:
+        with self._lock, self._read():
+            rows = self._execute("SELECT store_id, till_id, public_key, received_at FROM till_keys"
+                                 " ORDER BY store_id, till_id")
+        return [{"store_id": r[0], "till_id": r[1], "public_key": r[2], "received_at": r[3]} for r in rows]
+
+    def erasures(self) -> list[dict[str, Any]]:
+        with self._lock, self._read():
+            rows = self._execute("SELECT erasure_id, member_id, store_id, till_id, at, received_at FROM erasures"
+                                 " ORDER BY received_at, erasure_id")
+        return [dict(zip(("erasure_id", "member_id", "store_id", "till_id", "at", "received_at"), r, strict=True))
+                for r in rows]
+
     def rejects(self) -> list[dict[str, Any]]:
         with self._lock, self._read():
             rows = self._execute("SELECT store_id, till_id, type, seq, reasons, raw, received_at FROM rejects"
@@ -602,7 +724,8 @@ class SqlStore(Store):
     def counts(self) -> dict[str, int]:
         with self._lock, self._read():
             out = {}
-            for table in ("ledger", "members", "cards", "sales", "rejects", "feed"):
+            for table in ("ledger", "members", "cards", "sales", "rejects", "feed", "till_keys", "coupon_uses",
+                          "erasures"):
                 out[table] = int(self._one(f"SELECT COUNT(*) FROM {table}")[0])  # type: ignore[index]
             out["points_total"] = int(self._one("SELECT COALESCE(SUM(points), 0) FROM ledger")[0])  # type: ignore[index]
             out["balance_total"] = int(self._one("SELECT COALESCE(SUM(points), 0) FROM balances")[0])  # type: ignore[index]

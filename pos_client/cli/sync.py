@@ -58,8 +58,9 @@ def _sync(args: argparse.Namespace) -> Outcome:
         status = state.read_status(ctx.conn, ctx.store_id, ctx.till_id)
         pushed, pulled = report.push, report.pulled
         text = (f"pushed {pushed.entries} entries ({pushed.duplicates} already there), {pushed.sales} sales,"
-                f" {pushed.members} members, {pushed.cards} cards; pulled {pulled.get('entries', 0)} entries,"
-                f" {pulled.get('members', 0)} members, {pulled.get('cards', 0)} cards\n{status.line()}")
+                f" {pushed.members} members, {pushed.cards} cards, {pushed.docs} documents;"
+                f" pulled {pulled.get('entries', 0)} entries, {pulled.get('members', 0)} members,"
+                f" {pulled.get('cards', 0)} cards\n{status.line()}")
         if pushed.rejected:
             text += f"\nhead office set aside {len(pushed.rejected)} malformed record(s): see its rejects report"
         return Outcome({**report.as_dict(), "status": status.as_dict()}, text)

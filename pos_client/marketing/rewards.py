@@ -1,8 +1,11 @@
 """The rewards catalog and what a manager does with points: redeem, adjust, reverse, restore.
 
-The catalog is `[[program.rewards]]` in config.toml (head office syncs that file); a fresh
-till has DEFAULT_REWARDS. A redemption is one 'redeem' ledger entry and one signed coupon,
-written with the manager's approval in a single transaction.
+The catalog is the one head office sent (`headoffice rule set rewards JSON`), else
+`[[program.rewards]]` in config.toml; a fresh till has DEFAULT_REWARDS. Spending points (a
+redemption, a negative adjustment) first passes `sync.policy.check_offline_redeem`: up to the
+balance this till knows and, while offline, under the program's offline cap. A redemption is
+one 'redeem' ledger entry and one signed coupon, written with the manager's approval in a single
+transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pos_client.db import now_iso, write_txn
 from pos_client.errors import NotFound, RefusedInput, UsageError
 from pos_client.marketing import coupons, manager
 from pos_client.marketing.dates import as_date, plus_days
-from pos_client.marketing.settings import program, reason_codes, tiers
+from pos_client.marketing.settings import program, pulled, reason_codes, tiers
 from pos_client.marketing.tiers import current_tier
 
 DEFAULT_REWARDS: list[dict] = [
@@ -47,7 +50,7 @@ class Reward:
 
 def catalog(ctx: TillContext) -> list[Reward]:
     out = []
-    for r in program(ctx).get("rewards") or DEFAULT_REWARDS:
+    for r in pulled(ctx, "rewards") or program(ctx).get("rewards") or DEFAULT_REWARDS:
         reward = Reward(str(r["id"]), str(r["name"]), str(r["kind"]), int(r["points"]), int(r.get("value", 0)),
                         r.get("sku"), r.get("tier"), int(r.get("valid_days", 90)))
         if reward.kind not in coupons.KINDS or reward.points <= 0:
@@ -92,6 +95,20 @@ def price(reward: Reward, points: int | None = None, amount_cents: int | None = 
     return points, value
 
 
+def _spend_allowed(ctx: TillContext, member_id: str, points: int) -> None:
+    """The offline redemption policy (sync/policy.py): refused with a clear message when over it."""
+    from sync.policy import check_offline_redeem
+
+    check_offline_redeem(ctx, member_id, points)
+
+
+def _survivor(ctx: TillContext, member_id: str) -> str:
+    """The member points are spent on: a member merged at head office spends on the one it was merged into."""
+    from pos_client.members import get_member
+
+    return get_member(ctx, member_id).member_id
+
+
 def _active_member(ctx: TillContext, member_id: str) -> None:
     row = ctx.conn.execute("SELECT status FROM members WHERE member_id = ?", (member_id,)).fetchone()
     if row is None:
@@ -104,6 +121,7 @@ def redeem(ctx: TillContext, member_id: str, reward_id: str, pin: str, *, points
            amount_cents: int | None = None, as_of: date | str | None = None) -> dict:
     """Spend points on a reward with a manager's approval: one ledger entry, one signed coupon."""
     reward = get_reward(ctx, reward_id)
+    member_id = _survivor(ctx, member_id)
     _active_member(ctx, member_id)
     spend, value = price(reward, points, amount_cents)
     held = current_tier(ctx, member_id)
@@ -117,6 +135,7 @@ def redeem(ctx: TillContext, member_id: str, reward_id: str, pin: str, *, points
         have = ledger.balance(ctx.conn, member_id)
         if have < spend:  # re-checked inside the transaction: another till may have spent them
             raise RefusedInput(f"not enough points: {spend} needed, {have} available")
+        _spend_allowed(ctx, member_id, spend)
         approval = manager.record_approval(ctx, approver, "redeem", redemption_id, reward.id)
         coupon = coupons.issue(ctx, reward.kind, value, sku=reward.sku, member_id=member_id,
                                expires=plus_days(as_date(as_of), reward.valid_days), source="reward")
@@ -145,12 +164,15 @@ def adjust(ctx: TillContext, member_id: str, points: int, reason_code: str, pin:
     if not isinstance(points, int) or points == 0:
         raise UsageError("an adjustment is a non-zero whole number of points")
     reason = _reason(ctx, reason_code)
+    member_id = _survivor(ctx, member_id)
     _active_member(ctx, member_id)
     if ledger.balance(ctx.conn, member_id) + points < 0:
         raise RefusedInput(f"the balance would go below zero ({ledger.balance(ctx.conn, member_id)} points)")
     approver = manager.check_pin(ctx, pin)
     entry_id = ledger.new_id()
     with write_txn(ctx.conn):
+        if points < 0:
+            _spend_allowed(ctx, member_id, -points)
         manager.record_approval(ctx, approver, "adjust", entry_id, reason)
         ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
             member_id=member_id, kind="adjust", points=points, operator=approver.name, reason=reason,

@@ -1,7 +1,9 @@
 """The marketing parts of the program rules, read from `[program]` in config.toml.
 
 Every key has a default here, so a fresh till runs tiers, expiry, rewards and offers out of the
-box; a store overrides any of them in config.toml (head office syncs the same file).
+box; a store overrides any of them in config.toml. Head office's program rules win over both: the
+rewards catalog and the tiers it sets (`headoffice rule set rewards|tiers JSON`) reach every till
+on its next pull (kept in `sync_rules`).
 """
 
 from __future__ import annotations
@@ -47,9 +49,21 @@ def program(ctx: TillContext) -> dict[str, Any]:
     return ctx.config.section("program")
 
 
+def pulled(ctx: TillContext, key: str) -> Any:
+    """A program rule head office sent (None when it never did, or on a till without sync tables)."""
+    import sqlite3
+
+    from sync.apply import pulled_rule
+
+    try:
+        return pulled_rule(ctx.conn, key)
+    except sqlite3.OperationalError:
+        return None
+
+
 def tiers(ctx: TillContext) -> list[Tier]:
     """Tiers lowest first; the first one is where every member starts."""
-    raw = program(ctx).get("tiers") or DEFAULT_TIERS
+    raw = pulled(ctx, "tiers") or program(ctx).get("tiers") or DEFAULT_TIERS
     out = sorted((Tier(str(t["name"]), int(t.get("min_spend_cents", 0)), int(t.get("multiplier_pct", 100)))
                   for t in raw), key=lambda t: t.min_spend_cents)
     if not out or out[0].min_spend_cents != 0:

@@ -27,3 +27,20 @@ def card(number: str, member_id: str, status: str = "active") -> dict:
 
 def batch(store: str, till: str, **parts) -> PushBatch:
     return PushBatch.parse({"store_id": store, "till_id": till, **parts})
+
+
+def till_key(store: str, till: str, public_key: str) -> dict:
+    return {"type": "till_key", "key": f"{store}/{till}",
+            "data": {"store_id": store, "till_id": till, "public_key": public_key}}
+
+
+def coupon_use(store: str, till: str, code: str, sale_id: str, use_id: str | None = None) -> dict:
+    use_id = use_id or uuid.uuid4().hex
+    return {"type": "coupon_use", "key": use_id, "data": {"use_id": use_id, "code": code, "store_id": store,
+                                                          "till_id": till, "sale_id": sale_id, "used_at": T0}}
+
+
+def erasure(store: str, till: str, member_id: str, erasure_id: str | None = None) -> dict:
+    erasure_id = erasure_id or uuid.uuid4().hex
+    return {"type": "erasure", "key": erasure_id, "data": {"erasure_id": erasure_id, "member_id": member_id,
+                                                           "store_id": store, "till_id": till, "at": T0}}

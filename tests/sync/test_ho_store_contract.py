@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from records import T0, batch, card, entry, member
+from records import T0, batch, card, coupon_use, entry, erasure, member, till_key
 
 from headoffice.store import Forbidden, Principal
 from pos_client.cards.barcode import with_check_digit
@@ -213,3 +213,75 @@ def test_large_overlapping_batches_take_each_entry_once(store):
     counts = store.counts()
     assert counts["ledger"] == 450 and counts["points_total"] == counts["balance_total"] == sum(s % 7 for s in
                                                                                                range(1, 451))
+
+
+KEY_1, KEY_2 = "11" * 32, "22" * 32
+
+
+def test_till_keys_first_key_wins_and_every_other_till_pulls_them(store):
+    a, b = enrol(store, "S1", "T1"), enrol(store, "S2", "T1")
+    r = store.ingest(a, batch("S1", "T1"))
+    assert r.wants == ["till_key"]  # head office asks for the key it lacks
+    r = store.ingest(a, batch("S1", "T1", docs=[till_key("S1", "T1", KEY_1)]))
+    assert (r.docs, r.rejected, r.wants) == (1, [], [])
+    again = store.ingest(a, batch("S1", "T1", docs=[till_key("S1", "T1", KEY_1)]))
+    assert (again.docs, again.rejected) == (0, [])
+    other = store.ingest(a, batch("S1", "T1", docs=[till_key("S1", "T1", KEY_2)]))
+    assert other.docs == 0 and "already holds another key" in other.rejected[0]["reasons"][0]
+    assert [k["public_key"] for k in store.till_keys()] == [KEY_1]
+    assert [(x["type"], x["store_id"]) for x in store.rejects()] == [("docs", "S1")]
+    store.ingest(b, batch("S2", "T1", docs=[till_key("S2", "T1", KEY_2)]))
+    # each till pulls the others' keys, never its own
+    for who, expected in ((b, [("S1", "T1", KEY_1)]), (a, [("S2", "T1", KEY_2)])):
+        changes, _ = pull_all(store, who)
+        assert [(c.data["store_id"], c.data["till_id"], c.data["public_key"]) for c in changes
+                if c.type == "till_key"] == expected
+    with pytest.raises(Forbidden):  # a till cannot push a key in another till's name
+        store.ingest(a, batch("S1", "T1", docs=[till_key("S3", "T1", KEY_2)]))
+    bad = store.ingest(a, batch("S1", "T1", docs=[till_key("S1", "T1", "not-hex")]))
+    assert "data.public_key: malformed" in bad.rejected[0]["reasons"]
+
+
+def test_coupon_uses_are_idempotent_and_double_uses_are_reported(store):
+    a, b, c = enrol(store, "S1", "T1"), enrol(store, "S2", "T1"), enrol(store, "S3", "T1")
+    use_a = coupon_use("S1", "T1", "S1-T1-1-ABCD", "sale-a")
+    assert store.ingest(a, batch("S1", "T1", docs=[use_a])).docs == 1
+    assert store.ingest(a, batch("S1", "T1", docs=[use_a])).docs == 0  # replay
+    assert store.coupon_doubles() == []
+    store.ingest(b, batch("S2", "T1", docs=[coupon_use("S2", "T1", "S1-T1-1-ABCD", "sale-b"),
+                                           coupon_use("S2", "T1", "S1-T1-2-EFGH", "sale-c")]))
+    (double,) = store.coupon_doubles()
+    assert double["code"] == "S1-T1-1-ABCD"
+    assert [(u["store_id"], u["sale_id"]) for u in double["uses"]] == [("S1", "sale-a"), ("S2", "sale-b")]
+    assert store.counts()["coupon_uses"] == 3
+    changes, _ = pull_all(store, c)
+    assert sorted(x.data["sale_id"] for x in changes if x.type == "coupon_use") == ["sale-a", "sale-b", "sale-c"]
+    with pytest.raises(Forbidden):
+        store.ingest(a, batch("S1", "T1", docs=[coupon_use("S2", "T1", "S1-T1-3-IJKL", "sale-d")]))
+    bad = coupon_use("S1", "T1", "S1-T1-4-MNOP", "sale-e")
+    bad["key"] = "something-else"
+    r = store.ingest(a, batch("S1", "T1", docs=[bad]))
+    assert r.docs == 0 and "key: must be" in r.rejected[0]["reasons"][0]
+
+
+def test_erasure_from_a_till_and_from_head_office_end_the_same(store):
+    a, b = enrol(store, "S1", "T1"), enrol(store, "S2", "T1")
+    store.ingest(a, batch("S1", "T1", members=[member("m1", "S1", "+33612345678"), member("m2", "S1", "+33699999999")],
+                          cards=[card(CARD_A, "m1"), card(CARD_B, "m2")],
+                          entries=[entry("S1", "T1", 1, "m1", 30), entry("S1", "T1", 2, "m2", 40)]))
+    _, cursor = pull_all(store, b)
+    gone = erasure("S1", "T1", "m1")
+    assert store.ingest(a, batch("S1", "T1", docs=[gone])).docs == 1
+    assert store.ingest(a, batch("S1", "T1", docs=[gone])).docs == 0
+    assert store.erase_member("m2") and not store.erase_member("nobody")
+    for member_id, points in (("m1", 30), ("m2", 40)):
+        held = store.member(member_id)
+        assert (held["name"], held["phone"], held["email"], held["status"], held["consent"], held["balance"]) == (
+            None, None, None, "erased", {}, points)
+    assert {(e["member_id"], e["store_id"]) for e in store.erasures()} == {("m1", "S1"), ("m2", "HO")}
+    changes, _ = pull_all(store, b, cursor)
+    assert sorted(c.data["member_id"] for c in changes if c.type == "erasure") == ["m1", "m2"]
+    assert {c.data["card_number"]: c.data["status"] for c in changes if c.type == "card"} == {
+        CARD_A: "blocked", CARD_B: "blocked"}
+    assert {c.data["member_id"]: c.data["status"] for c in changes if c.type == "member"} == {
+        "m1": "erased", "m2": "erased"}
