@@ -107,10 +107,21 @@ def _fingerprint(wire: dict[str, Any]) -> str:
     return json.dumps(wire, sort_keys=True)
 
 
+@dataclass(frozen=True)
+class Marks:
+    """How far a collected batch reaches: the last outbox row and the last sale rowid it covers."""
+
+    outbox_id: int
+    sale_rowid: int
+
+
 def collect(conn: sqlite3.Connection, store_id: str, till_id: str, *, entry_limit: int = ENTRY_BATCH,
             outbox_limit: int = OUTBOX_BATCH, ctx: Any = None, announce: bool = False
-            ) -> tuple[dict[str, Any], int, int]:
-    """The next batch to push as a wire dict, the last outbox id it covers, and its highest seq.
+            ) -> tuple[dict[str, Any], Marks, int]:
+    """The next batch to push as a wire dict, how far it reaches (Marks), and its highest seq.
+
+    Own ledger entries and own sales are insert-only and go by cursor; members, cards and
+    documents change in place and go through the outbox.
 
     Outbox rows of document types (coupon uses, erasures) are built by their registered handlers;
     with `announce`, documents head office has not confirmed are added (the till's public key).
@@ -145,10 +156,16 @@ def collect(conn: sqlite3.Connection, store_id: str, till_id: str, *, entry_limi
             record = builders[kind](conn, key)
             if record is not None:
                 parts[kind][key] = record
+    sale_mark = state.get_int(conn, state.PUSH_SALE)
+    for rowid, sale_id in conn.execute("SELECT rowid, sale_id FROM sales WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                                       (sale_mark, outbox_limit)).fetchall():
+        sale_mark = rowid
+        if sale_id not in parts["sale"] and (record := _sale_record(conn, sale_id)) is not None:
+            parts["sale"][sale_id] = record
     body = {"version": 1, "store_id": store_id, "till_id": till_id, "entries": entries,
             "members": list(parts["member"].values()), "cards": list(parts["card"].values()),
             "sales": list(parts["sale"].values()), "docs": list(docs.values())}
-    return body, last_id, entries[-1]["seq"] if entries else high
+    return body, Marks(last_id, sale_mark), entries[-1]["seq"] if entries else high
 
 
 def push_pending(conn: sqlite3.Connection, client: HeadOfficeClient, store_id: str, till_id: str, *,
@@ -163,10 +180,10 @@ def push_pending(conn: sqlite3.Connection, client: HeadOfficeClient, store_id: s
     report = PushReport(high_seq=state.get_int(conn, state.PUSH_HIGH))
     announce, asked_again = True, False
     while True:
-        body, last_id, top_seq = collect(conn, store_id, till_id, entry_limit=entry_limit, ctx=ctx,
-                                         announce=announce)
+        body, marks, top_seq = collect(conn, store_id, till_id, entry_limit=entry_limit, ctx=ctx,
+                                       announce=announce)
         announce = False
-        if not (body["entries"] or body["members"] or body["cards"] or body["sales"] or body["docs"] or last_id):
+        if not (any(body[k] for k in ("entries", "members", "cards", "sales", "docs")) or marks.outbox_id):
             return report
         result = client.push(body)
         report.batches += 1
@@ -181,7 +198,8 @@ def push_pending(conn: sqlite3.Connection, client: HeadOfficeClient, store_id: s
         before = report.high_seq
         with write_txn(conn):
             state.put(conn, **{state.PUSH_HIGH: result.high_seq})
-            conn.execute("DELETE FROM sync_outbox WHERE id <= ?", (last_id,))
+            conn.execute("DELETE FROM sync_outbox WHERE id <= ?", (marks.outbox_id,))
+            state.put(conn, **{state.PUSH_SALE: marks.sale_rowid})
             refused = {(r.get("type"), r.get("key")) for r in result.rejected}
             for wire in body["docs"]:
                 if _is_announced(wire["type"]) and ("docs", wire["key"]) not in refused:

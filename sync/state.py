@@ -12,6 +12,7 @@ from pos_client.db import now_iso, write_txn
 TOKEN, PUSH_HIGH, CURSOR = "token", "push_high_seq", "pull_cursor"
 LAST_SYNC, LAST_OK, STATE = "last_sync_at", "last_ok_at", "state"
 LAST_ERROR, CLOCK_OFFSET = "last_error", "clock_offset_s"
+PUSH_SALE = "push_sale_rowid"  # sales above this rowid have not been pushed (they are insert-only)
 CLOCK_WARN_S = 300  # a till clock this far from head office's gets a warning in the status bar
 
 
@@ -39,7 +40,10 @@ def unsynced_entries(conn: sqlite3.Connection, store_id: str, till_id: str) -> i
 
 
 def outbox_size(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT COUNT(DISTINCT type || ':' || key) FROM sync_outbox").fetchone()[0])
+    """Records waiting to be pushed: outbox rows plus own sales above the sale cursor."""
+    queued = conn.execute("SELECT COUNT(DISTINCT type || ':' || key) FROM sync_outbox").fetchone()[0]
+    sales = conn.execute("SELECT COUNT(*) FROM sales WHERE rowid > ?", (get_int(conn, PUSH_SALE),)).fetchone()[0]
+    return int(queued) + int(sales)
 
 
 @dataclass(frozen=True)

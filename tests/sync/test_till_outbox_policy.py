@@ -20,13 +20,14 @@ def test_local_changes_are_queued_and_pulled_changes_do_not_echo(make_till):
     m = enrol(t, 1, "+33611111111")
     sell(t, 1, 1000)
     set_consent(t, m.member_id, "sms", True)
-    body, last_id, top = collect(t.conn, "S1", "T1")
+    body, marks, top = collect(t.conn, "S1", "T1")
     assert [x["member_id"] for x in body["members"]] == [m.member_id]
     assert body["members"][0]["consent"] == {"email": True, "sms": True}
     assert [c["card_number"] for c in body["cards"]] == [loyalty(1)]
     assert len(body["sales"]) == 1 and body["sales"][0]["lines"][0]["amount_cents"] == 1000
-    assert top == 1 and last_id > 0
+    assert top == 1 and marks.outbox_id > 0 and marks.sale_rowid == 1
     t.conn.execute("DELETE FROM sync_outbox")
+    state.put(t.conn, **{state.PUSH_SALE: marks.sale_rowid})
     page = PullPage([
         Change(1, "member", {"member_id": "x1", "store_id": "S2", "name": "Bo", "phone": None, "email": None,
                              "status": "active", "merged_into": None, "consent": {"post": True},
