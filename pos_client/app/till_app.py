@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import App
@@ -26,6 +27,9 @@ from pos_client.cards import parse_card, route_scan
 from pos_client.cards.read import CardRead, scrub
 from pos_client.context import TillContext
 from pos_client.wedge import WedgeDetector
+
+if TYPE_CHECKING:
+    from pos_client.app.devices import PrinterReport, TillDevices
 
 # A device source: events to post, or a callable given the app's stop event that returns them
 # (e.g. `lambda stop: drain_queue(q, stop)`), drained in a worker thread.
@@ -55,14 +59,26 @@ class StatusMessage(Message):
         self.text = text
 
 
+class PrinterReportMessage(Message):
+    """What a print or retry in a worker thread came to."""
+
+    def __init__(self, report: PrinterReport) -> None:
+        super().__init__()
+        self.report = report
+
+
 class TillApp(App):
     """The till. Takes an open TillContext so tests can run it on a temporary home.
 
     `clock` replaces the keys' own timestamps for the wedge detector (tests script key timings).
+    `devices` (pos_client.app.devices.TillDevices) wires the configured readers, printer and sync.
     """
 
     TITLE = "Loyalty till"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+r", "print_retry", "Reprint", priority=True),
+    ]
     ENABLE_COMMAND_PALETTE = False
 
     status_text: reactive[str] = reactive("")
@@ -74,6 +90,7 @@ class TillApp(App):
         sources: Iterable[Source] = (),
         clock: Callable[[], float] | None = None,
         on_ready: Callable[[TillApp], None] | None = None,
+        devices: TillDevices | None = None,
     ) -> None:
         super().__init__()
         self.ctx = ctx
@@ -84,19 +101,79 @@ class TillApp(App):
         self._status: dict[str, str] = {}
         self._origin: tuple[Widget | None, str | None, int] = (None, None, 0)
         self._on_ready = on_ready
+        self.devices = devices
+        self.last_sale_id: str | None = None
 
     async def on_mount(self) -> None:
         await self.push_screen(CheckoutScreen())
         for source in self._sources:
             self.run_worker(lambda s=source: self._drain(s), thread=True, group="devices", name="device source",
                             exit_on_error=False)
+        if self.devices is not None:
+            for problem in self.devices.start(self):
+                self.report(problem, error=True)
 
     def on_ready(self) -> None:
+        if self.devices is not None and self.devices.printer_url:
+            devices = self.devices  # escpos import and the printer's status, after the first screen is up
+
+            def warm_and_check() -> PrinterReport:
+                devices.warm_printer()
+                return devices.check_printer()
+
+            self._printer_work(warm_and_check)
         if self._on_ready is not None:
             self._on_ready(self)
 
     def on_unmount(self) -> None:
         self.stop_event.set()
+        if self.devices is not None:
+            self.devices.stop()
+
+    # --- printer and sync after a sale -----------------------------------------------------
+
+    def sale_committed(self, sale_id: str) -> None:
+        """Called by the checkout once a sale is written: print its receipt and sync, never waiting."""
+        self.last_sale_id = sale_id
+        devices = self.devices
+        if devices is None:
+            return
+        devices.sale_committed()
+        if devices.printer_url:
+            self.set_status("printer", "printing…")
+            self._printer_work(lambda: devices.print_sale(sale_id))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "print_retry":  # hidden from the footer on a till without a printer
+            return self.devices is not None and bool(self.devices.printer_url)
+        return True
+
+    def action_print_retry(self) -> None:
+        """Print the receipts waiting in the queue, or reprint the last one."""
+        devices = self.devices
+        if devices is None or not devices.printer_url:
+            return
+        self.set_status("printer", "printing…")
+        self._printer_work(lambda: devices.retry_or_reprint(self.last_sale_id))
+
+    def _printer_work(self, job: Callable[[], PrinterReport]) -> None:
+        def run() -> None:
+            from pos_client.app.devices import PrinterReport
+
+            try:
+                report = job()
+            except Exception as exc:  # the sale is already safe; say what went wrong
+                report = PrinterReport(0, 0, f"printing failed: {exc}")
+            self.post_message(PrinterReportMessage(report))
+
+        self.run_worker(run, thread=True, group="printer", name="printer", exit_on_error=False)
+
+    def on_printer_report_message(self, message: PrinterReportMessage) -> None:
+        report = message.report
+        self.set_status("printer", report.status())
+        if report.problem and report.printed == 0 and self.devices is not None:
+            self.notify(f"Receipt kept in the queue: {report.problem}. Ctrl+R to print it.",
+                        severity="warning", timeout=6)
 
     # --- device events ---------------------------------------------------------------------
 
