@@ -141,7 +141,7 @@ async def test_paper_out_keeps_the_sale_and_queues_the_receipt_until_retry(tmp_p
             await scan(pilot, app, OIL)
             await pilot.press("f5")
             await until(pilot, lambda: "1 receipt waiting" in status(app), what="queued receipt")
-            assert "printer: printer out of paper — 1 receipt waiting" in status(app)
+            assert "printer: out of paper — 1 receipt waiting" in status(app)
             sales = ctx.conn.execute("SELECT COUNT(*) FROM sales").fetchone()[0]
             assert sales == 2 and len(print_queue.pending(ctx.conn)) == 1 and not printer.receipts
             printer.paper_out(False)

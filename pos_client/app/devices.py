@@ -46,9 +46,10 @@ class PrinterReport:
     warning: str | None = None
 
     def status(self) -> str:
-        """`ok`, `paper near end`, or `printer out of paper — 2 receipts waiting`."""
+        """`ok`, `paper near end`, or `out of paper — 2 receipts waiting` (shown after "printer: ")."""
         if self.problem:
-            return f"{self.problem} — {_receipts(self.waiting)} waiting"
+            problem = self.problem.removeprefix("printer ")
+            return f"{problem} — {_receipts(self.waiting)} waiting" if self.waiting else problem
         if self.waiting:
             return f"{_receipts(self.waiting)} waiting (ctrl+r to print)"
         return self.warning or "ok"
