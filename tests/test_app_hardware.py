@@ -195,6 +195,12 @@ async def test_sync_status_online_then_offline_when_head_office_is_down(tmp_path
             await pilot.press("f5")
             assert time.monotonic() - t0 < 1.0  # nothing at the till waits on the network
             await until(pilot, lambda: "sync: offline · 1 entries waiting" in status(app), what="offline")
+            server.start()  # head office back on the same port: the next sale's round sends both
+            await scan(pilot, app, CARD)
+            await scan(pilot, app, OIL)
+            await pilot.press("f5")
+            await until(pilot, lambda: "sync: online · 0 entries waiting" in status(app), what="online again")
+            assert store.balance(member.member_id) == ledger.balance(ctx.conn, member.member_id)
             worker = devices.sync_worker
         assert worker is not None and not worker._thread.is_alive()
     finally:

@@ -85,3 +85,45 @@ def test_demo_refuses_a_home_that_is_a_real_till(tmp_path):
         demo_home({"POS_CLIENT_HOME": str(tmp_path)})
     fresh = demo_home({}, cwd=tmp_path)
     assert fresh.parent == tmp_path / "demo-home" and fresh.is_dir()
+
+
+def test_rig_without_nfc_still_swipes_and_prints(tmp_path):
+    from pos_client.demo import DemoKeys
+
+    with DemoRig(tmp_path / "demo", nfc=False) as rig:
+        assert [s["kind"] for s in rig.reader_specs()] == ["serial", "serial"]
+        assert DemoKeys(rig).tap_bjorn() == "demo: NFC switched off"
+        assert rig.printer_spec()["url"].startswith("tcp://127.0.0.1:")
+
+
+def test_rig_stops_its_own_pcscd_by_pid_and_unplugs_the_readers(tmp_path):
+    """In a child process: the rig's own pcscd must not replace this test session's PC/SC socket."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from hw_sim.pcscd import pcscd_binary, vpcd_driver
+
+    try:
+        pcscd_binary(), vpcd_driver()
+    except FileNotFoundError as exc:
+        import pytest
+
+        pytest.skip(str(exc))
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys; from hw_sim.demo_rig import DemoRig\n"
+            "rig = DemoRig(sys.argv[1]).start(); print(rig.pcscd.pid, rig.nfc_problem, flush=True)\n"
+            "assert rig.tap('2900000000025'); rig.stop()\n")
+    env = {k: v for k, v in os.environ.items() if k != "PCSCLITE_CSOCK_NAME"} | {"PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "demo")], cwd=root, env=env,
+                         capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    pid = int(out[0])
+    assert out[1] == "None"
+    assert not os.path.exists(f"/proc/{pid}")  # stopped and reaped by the rig
+    assert not list((tmp_path / "demo" / "dev").iterdir())
+
+
+def test_demo_command_is_registered(cli):
+    code, out, _ = cli("demo", "--help", check_json=False)
+    assert code == 0 and "simulated hardware" in out

@@ -138,9 +138,13 @@ class TillDevices:
         def on_status(st: Any) -> None:
             app.set_status("sync", st.line())
 
+        def on_progress(p: Any) -> None:  # the first pull of a large member directory takes a while
+            if p.total > 0 and p.done < p.total:
+                app.set_status("sync", f"pulling changes {p.done}/{p.total} ({100 * p.done // p.total}%)")
+
         try:
             self.sync_worker = SyncWorker(self.db_path or "", self.ctx.config, interval=self.sync_interval,
-                                          on_status=on_status).start()
+                                          on_status=on_status, on_progress=on_progress).start()
         except Exception as exc:  # the till sells without head office
             return [f"sync not started: {exc}"]
         return []
