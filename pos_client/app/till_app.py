@@ -171,9 +171,10 @@ class TillApp(App):
     def on_printer_report_message(self, message: PrinterReportMessage) -> None:
         report = message.report
         self.set_status("printer", report.status())
-        if report.problem and report.printed == 0 and self.devices is not None:
-            self.notify(f"Receipt kept in the queue: {report.problem}. Ctrl+R to print it.",
-                        severity="warning", timeout=6)
+        if report.problem and report.waiting:
+            n = report.waiting
+            self.notify(f"{n} receipt{'s' if n != 1 else ''} kept in the queue: {report.problem}. Ctrl+R prints"
+                        f" {'them' if n != 1 else 'it'}.", severity="warning", timeout=6)
 
     # --- device events ---------------------------------------------------------------------
 
