@@ -148,6 +148,7 @@ async def test_paper_out_keeps_the_sale_and_queues_the_receipt_until_retry(tmp_p
             await pilot.press("ctrl+r")
             await until(pilot, lambda: len(printer.receipts) == 1, what="receipt after retry")
             await until(pilot, lambda: "printer: ok" in status(app), what="ok after retry")
+            assert message(app) == "printer: 1 receipt printed"
             await pilot.press("ctrl+r")  # nothing waiting: reprint the last receipt
             await until(pilot, lambda: len(printer.receipts) == 2, what="reprint")
             await until(pilot, lambda: "printer: ok" in status(app), what="ok after reprint")

@@ -62,9 +62,10 @@ class StatusMessage(Message):
 class PrinterReportMessage(Message):
     """What a print or retry in a worker thread came to."""
 
-    def __init__(self, report: PrinterReport) -> None:
+    def __init__(self, report: PrinterReport, announce: bool = False) -> None:
         super().__init__()
         self.report = report
+        self.announce = announce  # the cashier asked (Ctrl+R): say what was printed
 
 
 class TillApp(App):
@@ -154,9 +155,9 @@ class TillApp(App):
         if devices is None or not devices.printer_url:
             return
         self.set_status("printer", "printing…")
-        self._printer_work(lambda: devices.retry_or_reprint(self.last_sale_id))
+        self._printer_work(lambda: devices.retry_or_reprint(self.last_sale_id), announce=True)
 
-    def _printer_work(self, job: Callable[[], PrinterReport]) -> None:
+    def _printer_work(self, job: Callable[[], PrinterReport], *, announce: bool = False) -> None:
         def run() -> None:
             from pos_client.app.devices import PrinterReport
 
@@ -164,13 +165,17 @@ class TillApp(App):
                 report = job()
             except Exception as exc:  # the sale is already safe; say what went wrong
                 report = PrinterReport(0, 0, f"printing failed: {exc}")
-            self.post_message(PrinterReportMessage(report))
+            self.post_message(PrinterReportMessage(report, announce))
 
         self.run_worker(run, thread=True, group="printer", name="printer", exit_on_error=False)
 
     def on_printer_report_message(self, message: PrinterReportMessage) -> None:
         report = message.report
         self.set_status("printer", report.status())
+        if message.announce and report.printed:
+            self.report(f"printer: {report.printed} receipt{'s' if report.printed != 1 else ''} printed")
+        elif message.announce and not report.problem and report.warning:
+            self.report(f"printer: {report.warning}")
         if report.problem and report.waiting:
             n = report.waiting
             self.notify(f"{n} receipt{'s' if n != 1 else ''} kept in the queue: {report.problem}. Ctrl+R prints"
