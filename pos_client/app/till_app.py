@@ -22,6 +22,7 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from pos_client.app.checkout_screen import CheckoutScreen
+from pos_client.app.device_wiring import DeviceWiring
 from pos_client.app.events import DeviceEvent, DeviceEventLike
 from pos_client.cards import parse_card, route_scan
 from pos_client.cards.read import CardRead, scrub
@@ -29,7 +30,7 @@ from pos_client.context import TillContext
 from pos_client.wedge import WedgeDetector
 
 if TYPE_CHECKING:
-    from pos_client.app.devices import PrinterReport, TillDevices
+    from pos_client.app.devices import TillDevices
 
 # A device source: events to post, or a callable given the app's stop event that returns them
 # (e.g. `lambda stop: drain_queue(q, stop)`), drained in a worker thread.
@@ -59,16 +60,7 @@ class StatusMessage(Message):
         self.text = text
 
 
-class PrinterReportMessage(Message):
-    """What a print or retry in a worker thread came to."""
-
-    def __init__(self, report: PrinterReport, announce: bool = False) -> None:
-        super().__init__()
-        self.report = report
-        self.announce = announce  # the cashier asked (Ctrl+R): say what was printed
-
-
-class TillApp(App):
+class TillApp(DeviceWiring, App):
     """The till. Takes an open TillContext so tests can run it on a temporary home.
 
     `clock` replaces the keys' own timestamps for the wedge detector (tests script key timings).
@@ -110,76 +102,16 @@ class TillApp(App):
         for source in self._sources:
             self.run_worker(lambda s=source: self._drain(s), thread=True, group="devices", name="device source",
                             exit_on_error=False)
-        if self.devices is not None:
-            for problem in self.devices.start(self):
-                self.report(problem, error=True)
+        self.start_devices()
 
     def on_ready(self) -> None:
-        if self.devices is not None and self.devices.printer_url:
-            devices = self.devices  # escpos import and the printer's status, after the first screen is up
-
-            def warm_and_check() -> PrinterReport:
-                devices.warm_printer()
-                return devices.check_printer()
-
-            self._printer_work(warm_and_check)
+        self.warm_printer()
         if self._on_ready is not None:
             self._on_ready(self)
 
     def on_unmount(self) -> None:
         self.stop_event.set()
-        if self.devices is not None:
-            self.devices.stop()
-
-    # --- printer and sync after a sale -----------------------------------------------------
-
-    def sale_committed(self, sale_id: str) -> None:
-        """Called by the checkout once a sale is written: print its receipt and sync, never waiting."""
-        self.last_sale_id = sale_id
-        devices = self.devices
-        if devices is None:
-            return
-        devices.sale_committed()
-        if devices.printer_url:
-            self.set_status("printer", "printing…")
-            self._printer_work(lambda: devices.print_sale(sale_id))
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "print_retry":  # hidden from the footer on a till without a printer
-            return self.devices is not None and bool(self.devices.printer_url)
-        return True
-
-    def action_print_retry(self) -> None:
-        """Print the receipts waiting in the queue, or reprint the last one."""
-        devices = self.devices
-        if devices is None or not devices.printer_url:
-            return
-        self.set_status("printer", "printing…")
-        self._printer_work(lambda: devices.retry_or_reprint(self.last_sale_id), announce=True)
-
-    def _printer_work(self, job: Callable[[], PrinterReport], *, announce: bool = False) -> None:
-        def run() -> None:
-            from pos_client.app.devices import PrinterReport
-
-            try:
-                report = job()
-            except Exception as exc:  # the sale is already safe; say what went wrong
-                report = PrinterReport(0, 0, f"printing failed: {exc}")
-            self.post_message(PrinterReportMessage(report, announce))
-
-        self.run_worker(run, thread=True, group="printer", name="printer", exit_on_error=False)
-
-    def on_printer_report_message(self, message: PrinterReportMessage) -> None:
-        report = message.report
-        self.set_status("printer", report.status())
-        if message.announce and report.printed:
-            self.report(f"printer: {report.printed} receipt{'s' if report.printed != 1 else ''} printed")
-        elif message.announce and not report.problem and report.warning:
-            self.report(f"printer: {report.warning}")
-        if report.problem and report.waiting:
-            n = report.waiting
-            self.notify(f"{n} receipt{'s' if n != 1 else ''} kept in the queue: {report.problem}. Ctrl+R prints"
-                        f" {'them' if n != 1 else 'it'}.", severity="warning", timeout=6)
+        self.stop_devices()
 
     # --- device events ---------------------------------------------------------------------
 
