@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
 from hw_sim import swipes
 from hw_sim.printer import PrinterSim
@@ -61,6 +62,7 @@ async def test_swipe_and_scan_on_serial_readers_reach_the_app(tmp_path):
             msr.swipe(CARD)
             await until(pilot, lambda: app.screen.basket.member_id == member.member_id, what="member")
             assert "Ada Lovelace attached" in message(app)
+            assert app.screen.query_one("#card", Input).value == CARD  # the card slot shows the swiped card
             msr.send(swipes.garbage(seed=1))
             await until(pilot, lambda: "unreadable" in message(app), what="unreadable")
             assert message(app) == "swipe: unreadable, swipe again"
