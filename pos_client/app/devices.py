@@ -217,7 +217,7 @@ class TillDevices:
         """Ask the printer its status (DLE EOT) for the status bar; a worker thread, never the app's."""
         from pos_client.printing import printer_status
 
-        with self._own_ctx() as ctx:
+        with self._print_lock, self._own_ctx() as ctx:  # port 9100 serves one connection at a time
             st = printer_status(ctx)
             waiting = self.waiting_receipts(ctx.conn)
         return PrinterReport(0, waiting, st.get("problem"), st.get("warning"))
