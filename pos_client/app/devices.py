@@ -76,7 +76,6 @@ class TillDevices:
         self.ctx = ctx
         self.readers: list[Any] = []
         self.sync_worker: Any = None
-        self.app: AppLike | None = None
         self._print_lock = threading.Lock()  # one conversation with the printer at a time
         hq = ctx.config.section("headoffice")
         self.sync_interval = float(sync_interval if sync_interval is not None else hq.get("interval", 30))
@@ -105,7 +104,6 @@ class TillDevices:
 
     def start(self, app: AppLike) -> list[str]:
         """Start the readers and the sync worker; returns problems to show (a bad reader entry, say)."""
-        self.app = app
         problems: list[str] = []
         problems += self._start_readers(app)
         if self.sync_configured:
