@@ -212,6 +212,7 @@ class CheckoutScreen(TillScreen):
             return
         tender = self.basket.tender
         self.last_result = result
+        self.app.sale_committed(result.sale_id)
         self.basket = Basket()
         self.query_one("#card", Input).value = ""
         self.query_one("#entry", Input).focus()

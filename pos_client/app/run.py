@@ -11,12 +11,13 @@ def run_app(home: str | None = None, *, headless: bool = False, on_ready: Callab
 
     `headless` and `on_ready` exist for the start-up probe; the till itself uses neither.
     """
+    from pos_client.app.devices import TillDevices
     from pos_client.app.till_app import TillApp
     from pos_client.context import open_till
 
     ctx = open_till(home)
     try:
-        app = TillApp(ctx, on_ready=on_ready)
+        app = TillApp(ctx, on_ready=on_ready, devices=TillDevices(ctx))
         app.run(headless=headless)
         return int(app.return_code or 0)
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import App
@@ -21,11 +22,15 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from pos_client.app.checkout_screen import CheckoutScreen
+from pos_client.app.device_wiring import DeviceWiring
 from pos_client.app.events import DeviceEvent, DeviceEventLike
 from pos_client.cards import parse_card, route_scan
 from pos_client.cards.read import CardRead, scrub
 from pos_client.context import TillContext
 from pos_client.wedge import WedgeDetector
+
+if TYPE_CHECKING:
+    from pos_client.app.devices import TillDevices
 
 # A device source: events to post, or a callable given the app's stop event that returns them
 # (e.g. `lambda stop: drain_queue(q, stop)`), drained in a worker thread.
@@ -55,14 +60,18 @@ class StatusMessage(Message):
         self.text = text
 
 
-class TillApp(App):
+class TillApp(DeviceWiring, App):
     """The till. Takes an open TillContext so tests can run it on a temporary home.
 
     `clock` replaces the keys' own timestamps for the wedge detector (tests script key timings).
+    `devices` (pos_client.app.devices.TillDevices) wires the configured readers, printer and sync.
     """
 
     TITLE = "Loyalty till"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+r", "print_retry", "Reprint", priority=True),
+    ]
     ENABLE_COMMAND_PALETTE = False
 
     status_text: reactive[str] = reactive("")
@@ -74,6 +83,7 @@ class TillApp(App):
         sources: Iterable[Source] = (),
         clock: Callable[[], float] | None = None,
         on_ready: Callable[[TillApp], None] | None = None,
+        devices: TillDevices | None = None,
     ) -> None:
         super().__init__()
         self.ctx = ctx
@@ -84,19 +94,24 @@ class TillApp(App):
         self._status: dict[str, str] = {}
         self._origin: tuple[Widget | None, str | None, int] = (None, None, 0)
         self._on_ready = on_ready
+        self.devices = devices
+        self.last_sale_id: str | None = None
 
     async def on_mount(self) -> None:
         await self.push_screen(CheckoutScreen())
         for source in self._sources:
             self.run_worker(lambda s=source: self._drain(s), thread=True, group="devices", name="device source",
                             exit_on_error=False)
+        self.start_devices()
 
     def on_ready(self) -> None:
+        self.warm_printer()
         if self._on_ready is not None:
             self._on_ready(self)
 
     def on_unmount(self) -> None:
         self.stop_event.set()
+        self.stop_devices()
 
     # --- device events ---------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pos_client.cli.marketing",
     "pos_client.cli.sync",
     "pos_client.cli.printing",
+    "pos_client.cli.demo",
 )
 
 

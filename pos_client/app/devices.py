@@ -1,0 +1,234 @@
+"""The till's hardware and sync, wired for the app: readers, receipt printer, sync worker. No Textual here.
+
+`TillDevices(ctx)` is handed to `TillApp(ctx, devices=...)`. The app calls `start(app)` once its
+first screen is up and `stop()` when it exits; everything else runs on threads that talk back
+through the app's two thread-safe entry points, `post_device_event(event)` and
+`set_status(part, text)`. Nothing here waits on the network or the printer on the app's thread:
+printing and printer checks run in the app's worker threads and use their own SQLite connection
+(a shared connection would let a worker's transaction swallow a sale's), the sync worker opens
+its own too.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pos_client.context import TillContext
+from pos_client.errors import PosError
+
+log = logging.getLogger(__name__)
+
+# Short words for a reader's state: the status bar is one line of an 80-column terminal.
+STATE_WORDS = {"connected": "ok", "disconnected": "lost", "waiting": "waiting"}
+
+
+class AppLike(Protocol):
+    """What the wiring needs from the app: its two thread-safe entry points."""
+
+    def post_device_event(self, event: Any) -> None: ...
+
+    def set_status(self, part: str, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class PrinterReport:
+    """The result of printing or retrying, for the status bar and a notice: never a card number."""
+
+    printed: int
+    waiting: int
+    problem: str | None = None
+    warning: str | None = None
+
+    def status(self) -> str:
+        """`ok`, `paper near end`, or `out of paper — 2 receipts waiting` (shown after "printer: ")."""
+        if self.problem:
+            problem = self.problem.removeprefix("printer ")
+            return f"{problem} — {_receipts(self.waiting)} waiting" if self.waiting else problem
+        if self.waiting:
+            return f"{_receipts(self.waiting)} waiting (ctrl+r to print)"
+        return self.warning or "ok"
+
+
+def _receipts(n: int) -> str:
+    return f"{n} receipt{'s' if n != 1 else ''}"
+
+
+def state_text(event: Any) -> str:
+    """A reader's state in a word, with the reason when it is not connected ("waiting: no NFC reader")."""
+    state = str(getattr(event, "state", "") or getattr(event, "text", ""))
+    word = STATE_WORDS.get(state, state)
+    detail = str(getattr(event, "detail", "") or "")
+    if state == "connected" or not detail:
+        return word
+    return f"{word}: {detail[:40]}"
+
+
+class TillDevices:
+    """Readers from `[devices]`, the `[printer]`, and the sync worker when `[headoffice] url` is set."""
+
+    def __init__(self, ctx: TillContext, *, sync_interval: float | None = None) -> None:
+        self.ctx = ctx
+        self.readers: list[Any] = []
+        self.sync_worker: Any = None
+        self._print_lock = threading.Lock()  # one conversation with the printer at a time
+        hq = ctx.config.section("headoffice")
+        self.sync_interval = float(sync_interval if sync_interval is not None else hq.get("interval", 30))
+        row = ctx.conn.execute("PRAGMA database_list").fetchone()
+        self.db_path = Path(row[2]) if row and row[2] else None
+
+    # --- what is configured ------------------------------------------------------------------
+
+    @property
+    def printer_url(self) -> str:
+        return str(self.ctx.config.section("printer").get("url", "") or "")
+
+    @property
+    def sync_configured(self) -> bool:
+        """A head office URL and a token from `pos-client register`."""
+        if not self.ctx.config.section("headoffice").get("url"):
+            return False
+        try:
+            from sync import state
+
+            return state.get(self.ctx.conn, state.TOKEN) is not None
+        except sqlite3.Error:
+            return False
+
+    # --- start / stop --------------------------------------------------------------------------
+
+    def start(self, app: AppLike) -> list[str]:
+        """Start the readers and the sync worker; returns problems to show (a bad reader entry, say)."""
+        problems: list[str] = []
+        problems += self._start_readers(app)
+        if self.sync_configured:
+            problems += self._start_sync(app)
+        if self.printer_url:
+            waiting = self.waiting_receipts(self.ctx.conn)
+            if waiting:
+                app.set_status("printer", PrinterReport(0, waiting).status())
+        return problems
+
+    def _start_readers(self, app: AppLike) -> list[str]:
+        from drivers.readers import build_readers, start_all
+
+        def sink(event: Any) -> None:  # reader threads: states to the status bar, the rest to the screen
+            if getattr(event, "kind", None) == "state":
+                app.set_status(str(event.device), state_text(event))
+            else:
+                app.post_device_event(event)
+
+        try:
+            self.readers = build_readers(self.ctx.config.section("devices"), sink, self.ctx.rules.loyalty_prefixes)
+        except PosError as exc:
+            return [f"card readers not started: {exc}"]
+        start_all(self.readers)
+        return []
+
+    def _start_sync(self, app: AppLike) -> list[str]:
+        from sync.worker import SyncWorker
+
+        def on_status(st: Any) -> None:
+            app.set_status("sync", st.line())
+
+        def on_progress(p: Any) -> None:  # the first pull of a large member directory takes a while
+            if p.total > 0 and p.done < p.total:
+                app.set_status("sync", f"pulling changes {p.done}/{p.total} ({100 * p.done // p.total}%)")
+
+        try:
+            self.sync_worker = SyncWorker(self.db_path or "", self.ctx.config, interval=self.sync_interval,
+                                          on_status=on_status, on_progress=on_progress).start()
+        except Exception as exc:  # the till sells without head office
+            return [f"sync not started: {exc}"]
+        return []
+
+    def stop(self) -> None:
+        """Stop the readers (their threads joined) and the sync worker."""
+        from drivers.readers import stop_all
+
+        readers, self.readers = self.readers, []
+        stop_all(readers)
+        worker, self.sync_worker = self.sync_worker, None
+        if worker is not None:
+            worker.stop(timeout=5)
+
+    def sale_committed(self) -> None:
+        """After a sale: ask the sync worker for a round (it never blocks the till)."""
+        if self.sync_worker is not None:
+            self.sync_worker.sync_now()
+
+    # --- printer (call from a worker thread) ----------------------------------------------------
+
+    @contextmanager
+    def _own_ctx(self):
+        """A TillContext on a connection of this thread's own."""
+        from pos_client.db import connect
+
+        if self.db_path is None:
+            raise PosError("the till database has no file; cannot print from a worker")
+        conn = connect(self.db_path, migrate=False)
+        try:
+            yield TillContext(conn=conn, config=self.ctx.config, home=self.ctx.home, operator=self.ctx.operator)
+        finally:
+            conn.close()
+
+    @staticmethod
+    def waiting_receipts(conn: sqlite3.Connection) -> int:
+        from pos_client import print_queue
+
+        try:
+            return len(print_queue.pending(conn))
+        except sqlite3.Error:
+            return 0
+
+    def print_sale(self, sale_id: str) -> PrinterReport:
+        """Print a committed sale's receipt (queued first: a printer problem never loses it)."""
+        from pos_client.printing import print_receipt
+
+        with self._print_lock, self._own_ctx() as ctx:
+            outcome = print_receipt(ctx, sale_id)
+            return PrinterReport(int(outcome.printed), self.waiting_receipts(ctx.conn), outcome.reason,
+                                 outcome.warning)
+
+    def retry_or_reprint(self, last_sale_id: str | None) -> PrinterReport:
+        """Print what waits in the queue; with nothing waiting, reprint the last sale's receipt."""
+        from pos_client.printing import print_receipt, retry_pending
+
+        with self._print_lock, self._own_ctx() as ctx:
+            if self.waiting_receipts(ctx.conn):
+                outcomes = retry_pending(ctx)
+            elif last_sale_id:
+                outcomes = [print_receipt(ctx, last_sale_id, reprint=True)]
+            else:
+                return PrinterReport(0, 0, None, "nothing to print")
+            failed = next((o for o in outcomes if not o.printed), None)
+            warning = next((o.warning for o in outcomes if o.warning), None)
+            return PrinterReport(sum(o.printed for o in outcomes), self.waiting_receipts(ctx.conn),
+                                 failed.reason if failed else None, warning)
+
+    def check_printer(self) -> PrinterReport:
+        """Ask the printer its status (DLE EOT) for the status bar; a worker thread, never the app's."""
+        from pos_client.printing import printer_status
+
+        with self._print_lock, self._own_ctx() as ctx:  # port 9100 serves one connection at a time
+            st = printer_status(ctx)
+            waiting = self.waiting_receipts(ctx.conn)
+        return PrinterReport(0, waiting, st.get("problem"), st.get("warning"))
+
+    def warm_printer(self) -> None:
+        """Import escpos and load the printer profile now, so the first receipt does not pay ~150 ms."""
+        if not self.printer_url:
+            return
+        try:
+            from drivers.escpos_render import columns_of
+
+            columns_of(str(self.ctx.config.section("printer").get("profile") or "TM-T88V"))
+            import escpos.printer  # noqa: F401
+        except Exception:  # a broken profile is reported when printing, with its reason
+            log.debug("printer warm-up failed", exc_info=True)
+

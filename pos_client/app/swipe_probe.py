@@ -1,0 +1,103 @@
+"""Measure a swipe from the magstripe reader's wire to the member attached in the app.
+
+`python -m pos_client.app.swipe_probe [--runs N]` runs the real path headless: hw_sim's pty magstripe
+reader -> pyserial -> the reader thread -> `TillApp.post_device_event` -> the checkout attaching the
+member (the member panel is updated; the next frame paints it). Twice: the frame written at once, and
+paced at 9600 baud like a real reader, next to the frame's wire time (10 bits a byte).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+async def _measure(home: Path, runs: int, pace: bool) -> list[tuple[float, float]]:
+    """(seconds from the frame's last byte, seconds from its first byte) to the member attached."""
+    from hw_sim import swipes
+    from hw_sim.serial_sim import SerialDeviceSim
+    from pos_client import members
+    from pos_client.app.devices import TillDevices
+    from pos_client.app.till_app import TillApp
+    from pos_client.cards import parse_card
+    from pos_client.cards.barcode import with_check_digit
+    from pos_client.config import write_config
+    from pos_client.context import open_till
+
+    card = with_check_digit("290000000001")
+    link = home / "msr"
+    sim = SerialDeviceSim("magstripe", link, pace=pace).start()
+    write_config(home, {"devices": {"readers": [
+        {"kind": "serial", "url": str(link), "role": "magstripe", "name": "swipe"}]}})
+    ctx = open_till(home)
+    if not ctx.conn.execute("SELECT COUNT(*) FROM members").fetchone()[0]:
+        members.enroll(ctx, card=parse_card(card), name="Probe")
+    attached: list[float] = []
+
+    class ProbeApp(TillApp):
+        def take_card(self, read):  # type: ignore[no-untyped-def]
+            super().take_card(read)
+            attached.append(time.perf_counter())
+
+    app = ProbeApp(ctx, devices=TillDevices(ctx))
+    out: list[tuple[float, float]] = []
+    frame = swipes.track2(card)
+
+    def send() -> tuple[float, float]:  # stamped on the device's own thread, not when the loop notices
+        first = time.perf_counter()
+        if not pace:
+            sim.send(frame)
+            return first, time.perf_counter()
+        sim.send(frame, terminate=False)  # paced; returns one byte-time after its last byte, as the CR starts
+        last = time.perf_counter()
+        os.write(sim.master, sim.terminator)  # the frame's last byte
+        return first, last
+
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            while app._status.get("swipe") != "ok":
+                await pilot.pause(0.01)
+            for _ in range(runs):
+                app.screen.action_clear()
+                before = len(attached)
+                first, last = await asyncio.to_thread(send)
+                while len(attached) == before:
+                    await asyncio.sleep(0.0005)
+                out.append((attached[-1] - last, attached[-1] - first))
+                await pilot.pause(0.02)
+    finally:
+        sim.stop()
+        ctx.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args(argv)
+    from hw_sim import swipes
+
+    frame_bytes = len(swipes.track2("2900000000018")) + 1  # + CR
+    wire_ms = frame_bytes * 10 / 9600 * 1000
+    with tempfile.TemporaryDirectory(prefix="swipe-probe-") as tmp:
+        for pace in (False, True):
+            home = Path(tmp) / ("paced" if pace else "burst")
+            home.mkdir()
+            res = asyncio.run(_measure(home, args.runs, pace))
+            after = sorted(r[0] * 1000 for r in res)
+            total = sorted(r[1] * 1000 for r in res)
+            label = "paced at 9600 baud" if pace else "written at once   "
+            print(f"{label}: last byte -> member attached: median {statistics.median(after):.2f} ms, "
+                  f"max {after[-1]:.2f} ms; first byte -> attached: median {statistics.median(total):.2f} ms "
+                  f"({len(res)} swipes)")
+    print(f"wire time of the {frame_bytes}-byte frame at 9600 baud: {wire_ms:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,127 @@
+"""`pos-client demo`: the till on simulated hardware, so a newcomer can try a whole checkout alone.
+
+No configuration needed: a demo home is made (`$POS_CLIENT_HOME` if set, else a fresh directory under
+./demo-home), the simulated printer, readers and NFC card are started (`hw_sim.demo_rig`), products and
+members are seeded, config.toml points the till at the simulators, and the app opens with demo keys
+that drive the simulators (so every event goes through the real stacks). Everything is stopped on exit.
+The domain side lives here, without Textual; the keys are in `pos_client.app.demo_app`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pos_client.errors import UsageError
+from pos_client.home import config_path
+
+if TYPE_CHECKING:
+    from hw_sim.demo_rig import DemoRig
+    from pos_client.context import TillContext
+
+HOME_ENV = "POS_CLIENT_HOME"
+DEMO_MARK = {"demo": {"home": True}}
+
+
+def demo_home(env: dict[str, str] | None = None, cwd: Path | None = None) -> Path:
+    """$POS_CLIENT_HOME if set, else a fresh ./demo-home/run-<time>, else a temporary directory."""
+    env = dict(os.environ) if env is None else env
+    if env.get(HOME_ENV):
+        home = Path(env[HOME_ENV]).resolve()
+    else:
+        base = (cwd or Path.cwd()) / "demo-home"
+        try:
+            base.mkdir(exist_ok=True)
+            home = Path(tempfile.mkdtemp(prefix=datetime.now().strftime("run-%Y%m%d-%H%M%S-"), dir=base))
+        except OSError:
+            home = Path(tempfile.mkdtemp(prefix="pos-demo-"))
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = config_path(home)
+    if cfg.exists() and "[demo]" not in cfg.read_text(encoding="utf-8"):
+        raise UsageError(f"{home} holds a till that is not a demo: the demo would point its devices at simulators."
+                         f" Unset {HOME_ENV} or point it at an empty directory.")
+    return home
+
+
+def prepare(home: Path, rig: DemoRig) -> TillContext:
+    """Write the demo's config (devices on the simulators), open the till, seed it once."""
+    from pos_client import demo_seed
+    from pos_client.config import write_config
+    from pos_client.context import open_till
+
+    write_config(home, {**DEMO_MARK, "store_name": "Olive & Co", "devices": {"readers": rig.reader_specs()},
+                        "printer": rig.printer_spec(), "receipt": {"footer": ["Thank you! Merci !"]}})
+    ctx = open_till(home)
+    if not ctx.conn.execute("SELECT COUNT(*) FROM members").fetchone()[0]:
+        demo_seed.seed(ctx)
+    return ctx
+
+
+class DemoKeys:
+    """What each demo key does to the simulators; returns a line for the cashier (never a card number)."""
+
+    def __init__(self, rig: DemoRig) -> None:
+        from pos_client import demo_seed
+
+        self.rig = rig
+        self.cards = demo_seed.CARDS
+        shelf = [p for p in demo_seed.PRODUCTS if p.category != "gift_card"]
+        self._products = itertools.cycle(shelf)
+
+    def swipe_ana(self) -> str:
+        self.rig.swipe(self.cards["ana"])
+        return "demo: Ana's card swiped on the magstripe reader"
+
+    def scan_product(self) -> str:
+        product = next(self._products)
+        self.rig.scan(product.ean)
+        return f"demo: {product.name} scanned on the barcode scanner"
+
+    def tap_bjorn(self) -> str:
+        if not self.rig.tap(self.cards["bjorn"]):
+            return f"demo: {self.rig.nfc_problem or 'no NFC reader'}"
+        return "demo: Bjørn's card held on the NFC reader"
+
+    def swipe_bank_card(self) -> str:
+        self.rig.bank_swipe()
+        return "demo: a bank card swiped (the till must refuse it)"
+
+    def toggle_paper(self) -> str:
+        if self.rig.toggle_paper():
+            return "demo: printer paper roll taken out (ctrl+o puts it back)"
+        return "demo: new paper roll loaded (ctrl+r prints what waits)"
+
+
+def run_demo(home: str | None = None, *, say: Callable[[str], Any] = print) -> int:
+    """Start the rig, open the app on it, stop everything on exit; returns the app's exit code."""
+    from hw_sim.demo_rig import DemoRig
+
+    env = dict(os.environ)
+    if home:
+        env[HOME_ENV] = home
+    path = demo_home(env)
+    say(f"demo home: {path}")
+    rig = DemoRig(path).start()
+    if rig.nfc_problem:
+        say(f"pos-client demo: {rig.nfc_problem} (apt-get install pcscd vsmartcard-vpcd); going on without NFC")
+    ctx = None
+    try:
+        ctx = prepare(path, rig)
+        from pos_client.app.demo_app import build_demo_app
+
+        app = build_demo_app(ctx, rig)
+        app.run()
+        code = int(app.return_code or 0)
+    finally:
+        if ctx is not None:
+            ctx.close()
+        rig.stop()
+    receipts = [p for p in rig.receipt_files() if p.suffix == ".png"]
+    say(f"demo home: {path}")
+    say(f"receipts printed: {len(receipts)}" + (f", the last one: {receipts[-1]}" if receipts else ""))
+    return code
