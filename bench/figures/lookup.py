@@ -1,0 +1,54 @@
+"""Card data to member and balance: what the till does on every swipe, scan or tap.
+
+Measured: `parse_card` on the scanned text, then `member_for_card` (card row, member row with
+its balance, tier) on the real database. Baseline: a raw `sqlite3` indexed SELECT of one row
+(the card by its primary key) on its own connection. The two are interleaved over different
+random cards so neither gets a warmer cache than the other.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from bench.env import BenchEnv
+from bench.stats import Figure, Measure, verdict
+
+KEY = "lookup"
+TITLE = "card data -> member and balance (lookup)"
+TARGET = "p99 <= 2 ms at full scale"
+TARGET_MS = 2.0
+
+
+def run(env: BenchEnv) -> Figure:
+    from pos_client.cards import parse_card
+    from pos_client.context import open_till
+    from pos_client.members import member_for_card
+
+    n = env.samples(20_000, 3_000)
+    cards = env.sample_cards(2 * n, KEY)
+    ctx = open_till(env.home)
+    raw = sqlite3.connect(str(env.db))
+    prefixes = ctx.rules.loyalty_prefixes
+    clock = time.perf_counter_ns
+    ours: list[float] = []
+    base: list[float] = []
+    try:
+        for i in range(n):
+            a, b = cards[2 * i], cards[2 * i + 1]
+            t0 = clock()
+            raw.execute("SELECT member_id FROM cards WHERE card_number = ?", (a,)).fetchone()
+            t1 = clock()
+            member = member_for_card(ctx, parse_card(b, loyalty_prefixes=prefixes))
+            _ = member.balance
+            t2 = clock()
+            base.append((t1 - t0) / 1e6)
+            ours.append((t2 - t1) / 1e6)
+    finally:
+        raw.close()
+        ctx.close()
+    m = Measure.of("parse_card + member_for_card", "ms", ours)
+    return Figure(KEY, TITLE, TARGET, verdict(m.p99 <= TARGET_MS), measure=m,
+                  baseline=Measure.of("raw sqlite3 SELECT of one card row by primary key", "ms", base),
+                  notes=[f"{n:,} lookups of distinct random active cards (barcode and NFC) on "
+                         f"{env.gen.cards:,} cards / {env.gen.members:,} members"])
