@@ -4,6 +4,12 @@ Measured: `parse_card` on the scanned text, then `member_for_card` (card row, me
 its balance, tier) on the real database. Baseline: a raw `sqlite3` indexed SELECT of one row
 (the card by its primary key) on its own connection. The two are interleaved over different
 random cards so neither gets a warmer cache than the other.
+
+A first pass (COLD_SAMPLES lookups) runs on the database as it is found, then the file is read
+once so the OS page cache holds it (a till that has been serving customers), then the measured
+pass. The first pass is reported beside the figure: on a cold cache each lookup pays up to six
+random page reads (two B-tree descents per TEXT primary key: cards, members, balances) where
+the baseline pays two.
 """
 
 from __future__ import annotations
@@ -26,16 +32,19 @@ def run(env: BenchEnv) -> Figure:
     from pos_client.members import member_for_card
 
     n = env.samples(20_000, 3_000)
+    cold_n = env.samples(2_000, 300)
     cards = env.sample_cards(2 * n, KEY)
+    cold_cards = env.sample_cards(2 * cold_n, f"{KEY}-cold")
     ctx = open_till(env.home)
     raw = sqlite3.connect(str(env.db))
     prefixes = ctx.rules.loyalty_prefixes
     clock = time.perf_counter_ns
-    ours: list[float] = []
-    base: list[float] = []
-    try:
-        for i in range(n):
-            a, b = cards[2 * i], cards[2 * i + 1]
+
+    def interleaved(sample: list[str]) -> tuple[list[float], list[float]]:
+        ours: list[float] = []
+        base: list[float] = []
+        for i in range(len(sample) // 2):
+            a, b = sample[2 * i], sample[2 * i + 1]
             t0 = clock()
             raw.execute("SELECT member_id FROM cards WHERE card_number = ?", (a,)).fetchone()
             t1 = clock()
@@ -44,11 +53,20 @@ def run(env: BenchEnv) -> Figure:
             t2 = clock()
             base.append((t1 - t0) / 1e6)
             ours.append((t2 - t1) / 1e6)
+        return ours, base
+
+    try:
+        cold_ours, cold_base = interleaved(cold_cards)
+        warm_s = env.warm_file_cache()
+        ours, base = interleaved(cards)
     finally:
         raw.close()
         ctx.close()
     m = Measure.of("parse_card + member_for_card", "ms", ours)
     return Figure(KEY, TITLE, TARGET, verdict(m.p99 <= TARGET_MS), measure=m,
                   baseline=Measure.of("raw sqlite3 SELECT of one card row by primary key", "ms", base),
+                  extra={"first pass, cache as found": Measure.of("lookup", "ms", cold_ours).__dict__,
+                         "first pass baseline": Measure.of("baseline", "ms", cold_base).__dict__,
+                         "page-cache warm-up (read the file once)": f"{warm_s:.1f} s"},
                   notes=[f"{n:,} lookups of distinct random active cards (barcode and NFC) on "
                          f"{env.gen.cards:,} cards / {env.gen.members:,} members"])
