@@ -16,6 +16,7 @@ programme. Balances are summed from the very ledger rows written, so balance == 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -124,7 +125,11 @@ def _entry_counts(rng: random.Random, members: int, target: int) -> list[int]:
 
 
 class _Batcher:
-    """executemany in big batches, counting rows per table."""
+    """executemany in big batches, counting rows per table.
+
+    (A writer thread overlapping SQLite's inserts with generation was measured at full scale:
+    203 s against 206 s, within noise, since binding rows holds the GIL; so it stays simple.)
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -144,9 +149,10 @@ class _Batcher:
                 rows.clear()
 
 
-def _secondary_indexes(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+def _schema_objects(conn: sqlite3.Connection, kind: str) -> list[tuple[str, str]]:
+    """Explicit indexes or triggers of the migrated schema, with the SQL that recreates them."""
     return [(r[0], r[1]) for r in conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")]
+        "SELECT name, sql FROM sqlite_master WHERE type = ? AND sql IS NOT NULL ORDER BY name", (kind,))]
 
 
 def generate(path: str | Path, size: Size, seed: int = DEFAULT_SEED, *, drop_indexes: bool = True,
@@ -165,9 +171,14 @@ def generate(path: str | Path, size: Size, seed: int = DEFAULT_SEED, *, drop_ind
     conn.execute("PRAGMA cache_size=-2000000")  # 2 GB page cache while loading
     conn.execute("PRAGMA temp_store=MEMORY")
     conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-    indexes = _secondary_indexes(conn) if drop_indexes else []
+    indexes = _schema_objects(conn, "index") if drop_indexes else []
     for name, _ in indexes:
         conn.execute(f'DROP INDEX "{name}"')
+    # Triggers (append-only guards, sync outboxes of other capabilities) are off during the load: the
+    # history is loaded as if already synced with head office, then every trigger is put back.
+    triggers = _schema_objects(conn, "trigger")
+    for name, _ in triggers:
+        conn.execute(f'DROP TRIGGER "{name}"')
     conn.execute("BEGIN")
     _load(conn, size, random.Random(seed), stats, say)
     conn.execute("COMMIT")
@@ -177,6 +188,8 @@ def generate(path: str | Path, size: Size, seed: int = DEFAULT_SEED, *, drop_ind
         say(f"index {name}")
         conn.execute(sql)
     stats.index_seconds = time.perf_counter() - t1
+    for _, sql in triggers:
+        conn.execute(sql)
     conn.execute("PRAGMA locking_mode=NORMAL")
     conn.execute("PRAGMA journal_mode=WAL")  # what the till runs with; connect() sets synchronous=FULL
     conn.execute("PRAGMA synchronous=FULL")
@@ -329,7 +342,11 @@ def _load(conn: sqlite3.Connection, size: Size, rng: random.Random, stats: GenSt
 
 
 def cache_key(size: Size, seed: int) -> str:
-    return f"{size.name}-m{size.members}-c{size.cards}-l{size.ledger}-s{seed}-v{GEN_VERSION}"
+    """Size, seed, generator version and the set of migrations: a new schema means a new dataset."""
+    from pos_client.db import _migration_modules
+
+    schema = hashlib.sha256(",".join(_migration_modules()).encode()).hexdigest()[:8]
+    return f"{size.name}-m{size.members}-c{size.cards}-l{size.ledger}-s{seed}-v{GEN_VERSION}-{schema}"
 
 
 def cached_home(size: Size, seed: int = DEFAULT_SEED, data_dir: Path = DATA_DIR,

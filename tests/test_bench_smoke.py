@@ -37,6 +37,11 @@ def test_generator_writes_the_requested_scale_on_the_real_schema(tiny):
     assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")} >= {
         "idx_ledger_member", "idx_ledger_sale", "idx_cards_member", "idx_members_phone", "idx_sales_member"}
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # triggers are back too: the ledger is append-only again
+    assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")} >= {
+        "ledger_no_update", "ledger_no_delete"}
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("DELETE FROM ledger WHERE rowid = 1")
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
 
 

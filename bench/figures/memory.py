@@ -68,7 +68,9 @@ def run(env: BenchEnv) -> Figure:
     b = Measure.of("peak RSS of python + raw sqlite3 open + one SELECT", "MB", [s["vmhwm_mb"] for s in base])
     return Figure(KEY, TITLE, TARGET, verdict(m.p99 <= TARGET_MB), measure=m, baseline=b,
                   extra={"vmrss_mb_last": ours[-1]["vmrss_mb"], "ru_maxrss_mb_last": ours[-1]["ru_maxrss_mb"]},
-                  notes=[f"database file {env.db.stat().st_size / 2**20:,.0f} MB; SQLite page cache at its default"])
+                  notes=[f"database file {env.db.stat().st_size / 2**20:,.0f} MB; SQLite page cache at its default",
+                         "VmHWM is the verdict: Linux carries ru_maxrss across exec from the parent (the bench"
+                         " process), so ru_maxrss can overstate a child's own peak"])
 
 
 if __name__ == "__main__":
