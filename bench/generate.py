@@ -203,10 +203,13 @@ def generate(path: str | Path, size: Size, seed: int = DEFAULT_SEED, *, drop_ind
 
 def _load(conn: sqlite3.Connection, size: Size, rng: random.Random, stats: GenStats,
           say: Callable[[str], None]) -> None:
-    from pos_client.checkout import Basket, Line, _sale_hash
+    from pos_client import checkout
+    from pos_client.checkout import Basket, Line
     from pos_client.rules import LineInput, ProgramRules, earn_points
 
     rules = ProgramRules()
+    # the sale's content hash, as commit_sale computes it (public name on newer trunks)
+    sale_hash = getattr(checkout, "sale_content_hash", None) or checkout._sale_hash
     b = _Batcher(conn)
     start = datetime.combine(HISTORY_END - timedelta(days=HISTORY_DAYS), datetime.min.time(), UTC)
     days = [(start + timedelta(days=d)).date().isoformat() for d in range(HISTORY_DAYS + 1)]
@@ -267,7 +270,7 @@ def _load(conn: sqlite3.Connection, size: Size, rng: random.Random, stats: GenSt
                                            HISTORY_END)
         rows = [(i + 1, li.sku, li.ean, li.name, li.category, li.qty, li.unit_cents, li.amount_cents, pts)
                 for i, (li, pts) in enumerate(zip(lines, per_line, strict=True))]
-        return rows, total, points, _sale_hash(Basket(list(lines), member_id=member_id))
+        return rows, total, points, sale_hash(Basket(list(lines), member_id=member_id))
 
     def add_sale(sid: str, member_id: str | None, ts: str, op: str | None, parts, balance_after) -> None:
         rows, total, points, chash = parts
