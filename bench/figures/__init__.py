@@ -16,6 +16,7 @@ FIGURES: tuple[str, ...] = (
     "bench.figures.memory",
     "bench.figures.push",
     "bench.figures.ingest",
+    "bench.figures.ingest_pg",
     "bench.figures.pull",
     "bench.figures.import_sales",
 )
