@@ -1,0 +1,21 @@
+"""Head-office ingest into the PostgreSQL store, on a private PostgreSQL 15 cluster started for the
+run (default durability). Same hook and target as `ingest` (SQLite)."""
+
+from __future__ import annotations
+
+from bench import pg
+from bench.env import BenchEnv
+from bench.figures.ingest import TARGET, measure
+from bench.stats import Figure, try_import
+
+KEY = "ingest_postgres"
+TITLE = "head-office ingest, PostgreSQL store"
+
+
+def run(env: BenchEnv) -> Figure:
+    _, reason = try_import("sync.measure", "ingest_rate")
+    reason = reason or pg.available()
+    if reason:
+        return Figure.skipped(KEY, TITLE, TARGET, reason)
+    with pg.private_cluster() as url:
+        return measure(env, KEY, TITLE, lambda _r: url)

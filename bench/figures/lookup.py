@@ -1,0 +1,78 @@
+"""Card data to member and balance: what the till does on every swipe, scan or tap.
+
+Measured: `parse_card` on the scanned text, then `member_for_card` (card row, member row with
+its balance, tier) on the real database. Baseline: a raw `sqlite3` indexed SELECT of one row
+(the card by its primary key) on its own connection. The two are interleaved over different
+random cards so neither gets a warmer cache than the other.
+
+Two passes, as a till lives them. First the database's pages are dropped from the OS page
+cache (a till just booted) and a cold pass runs: each lookup descends six B-trees (cards,
+members, balances: a TEXT primary key is an index then the rowid table), each a random disk read
+when cold. Then `pos_client.warmup.warm_lookup_pages` runs, as the app does at start in the
+background, and the measured pass follows. The cold pass is reported beside the figure.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from bench.env import BenchEnv
+from bench.stats import Figure, Measure, verdict
+
+KEY = "lookup"
+TITLE = "card data -> member and balance (lookup)"
+TARGET = "p99 <= 2 ms at full scale"
+TARGET_MS = 2.0
+
+
+def run(env: BenchEnv) -> Figure:
+    from pos_client.cards import parse_card
+    from pos_client.context import open_till
+    from pos_client.members import member_for_card
+    from pos_client.warmup import warm_lookup_pages
+
+    n = env.samples(20_000, 3_000)
+    cold_n = env.samples(1_000, 300)
+    cards = env.sample_cards(2 * n, KEY)
+    cold_cards = env.sample_cards(2 * cold_n, f"{KEY}-cold")
+    ctx = open_till(env.home)
+    raw = sqlite3.connect(str(env.db))
+    prefixes = ctx.rules.loyalty_prefixes
+    clock = time.perf_counter_ns
+
+    def interleaved(sample: list[str]) -> tuple[list[float], list[float]]:
+        ours: list[float] = []
+        base: list[float] = []
+        for i in range(len(sample) // 2):
+            a, b = sample[2 * i], sample[2 * i + 1]
+            t0 = clock()
+            raw.execute("SELECT member_id FROM cards WHERE card_number = ?", (a,)).fetchone()
+            t1 = clock()
+            member = member_for_card(ctx, parse_card(b, loyalty_prefixes=prefixes))
+            _ = member.balance
+            t2 = clock()
+            base.append((t1 - t0) / 1e6)
+            ours.append((t2 - t1) / 1e6)
+        return ours, base
+
+    try:
+        evicted = env.evict_file_cache()
+        cold_ours, cold_base = interleaved(cold_cards)
+        t0 = time.perf_counter()
+        warm = warm_lookup_pages(env.db)
+        warm_s = time.perf_counter() - t0
+        ours, base = interleaved(cards)
+    finally:
+        raw.close()
+        ctx.close()
+    m = Measure.of("parse_card + member_for_card, after warm_lookup_pages", "ms", ours)
+    return Figure(KEY, TITLE, TARGET, verdict(m.p99 <= TARGET_MS), measure=m,
+                  baseline=Measure.of("raw sqlite3 SELECT of one card row by primary key", "ms", base),
+                  extra={("cold pass (page cache dropped)" if evicted else "first pass (cache as found)"):
+                         Measure.of("lookup", "ms", cold_ours).__dict__,
+                         "cold pass baseline": Measure.of("baseline", "ms", cold_base).__dict__,
+                         "warm_lookup_pages": f"{warm_s:.1f} s ("
+                         + ", ".join(f"{t} {s:.1f} s" for t, s in warm.items()) + ")"},
+                  notes=[f"{n:,} lookups of distinct random active cards (barcode and NFC) on "
+                         f"{env.gen.cards:,} cards / {env.gen.members:,} members"])

@@ -1,0 +1,69 @@
+"""Push of 100,000 waiting ledger entries to a head office on loopback (slot: sync is on the
+sync branch).
+
+Baseline, available now: raw httpx POSTs of the entries (ledger rows as JSON, in batches of
+BATCH, the push's own batch size) to a loopback endpoint that discards them; entries/s.
+Measured, when the sync branch is in the build: its bench hook `sync.measure.push_waiting`, a
+registered till with that many waiting entries pushing them all to the real head office
+(Starlette + uvicorn, SQLite store) on loopback. Target: >= 50% of the baseline rate, judged on
+the slow tails (throughput "p99": the rate 99% of runs beat).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+from bench.discard import discard_server
+from bench.env import BenchEnv
+from bench.stats import Figure, Measure, try_import, verdict
+
+KEY = "push"
+TITLE = "push of 100,000 waiting entries to a head office on loopback"
+TARGET = ">= 50% of the baseline rate"
+MIN_SHARE = 0.5
+BATCH = 2_000  # = sync.measure.push_waiting's entry_batch
+COLS = ("entry_id", "member_id", "store_id", "till_id", "seq", "kind", "points", "sale_id", "amount_cents",
+        "created_at", "operator", "reason", "ref")
+
+
+def batches(env: BenchEnv, total: int) -> tuple[list[bytes], int]:
+    """The first `total` ledger entries as JSON request bodies of BATCH entries, and their count."""
+    conn = sqlite3.connect(f"file:{env.db}?mode=ro", uri=True)
+    rows = conn.execute(f"SELECT {', '.join(COLS)} FROM ledger LIMIT ?", (total,)).fetchall()
+    conn.close()
+    bodies = [json.dumps({"entries": [dict(zip(COLS, r, strict=True)) for r in rows[i:i + BATCH]]}).encode()
+              for i in range(0, len(rows), BATCH)]
+    return bodies, len(rows)
+
+
+def run(env: BenchEnv) -> Figure:
+    import httpx
+
+    total = env.samples(100_000, 10_000)
+    bodies, entries = batches(env, total)
+    rates = []
+    with discard_server() as url, httpx.Client(base_url=url) as client:
+        for _ in range(env.samples(5, 3)):
+            t0 = time.perf_counter()
+            for body in bodies:
+                client.post("/discard", content=body, headers={"content-type": "application/json"}).raise_for_status()
+            rates.append(entries / (time.perf_counter() - t0))
+    base = Measure.of_rates(f"raw httpx POSTs of {entries:,} entries as JSON, {BATCH:,} per request, "
+                            "to a discard endpoint", "entries/s", rates)
+    sizes = {"baseline bytes per request": len(bodies[0]), "baseline total bytes": sum(map(len, bodies))}
+    push_waiting, reason = try_import("sync.measure", "push_waiting")
+    if reason:
+        return Figure.skipped(KEY, TITLE, TARGET, reason, baseline=base, extra=sizes)
+    ours, last = [], {}
+    for r in range(env.samples(3, 2)):
+        last = push_waiting(env.scratch / f"push-{r}", entries=entries, entry_batch=BATCH)
+        if last.get("pushed") != entries:
+            return Figure.skipped(KEY, TITLE, TARGET, f"push sent {last.get('pushed')} of {entries}: {last}",
+                                  baseline=base, extra=sizes)
+        ours.append(entries / last["seconds"])
+    m = Measure.of_rates(f"sync.measure.push_waiting: {entries:,} waiting entries to the head office",
+                         "entries/s", ours)
+    return Figure(KEY, TITLE, TARGET, verdict(m.p99 >= MIN_SHARE * base.p99), measure=m, baseline=base,
+                  extra={**sizes, "last_run": last})
