@@ -36,6 +36,7 @@ class CheckoutScreen(TillScreen):
         Binding("f6", "void_last", "Void"),
         Binding("f8", "clear", "Clear"),
         Binding("f9", "members", "Members"),
+        Binding("f10", "manager", "Manager"),
         Binding("escape", "cancel", "Cancel"),
     ]
 
@@ -53,6 +54,7 @@ class CheckoutScreen(TillScreen):
         self.basket = Basket()
         self.last_result: SaleResult | None = None
         self.pending_card: CardRead | None = None
+        self._notes: tuple[str, object] | None = None  # (member_id, MemberNotes), read once per member
 
     @property
     def ctx(self) -> TillContext:
@@ -102,12 +104,21 @@ class CheckoutScreen(TillScreen):
     def _refresh_panel(self, preview: int) -> None:
         panel = self.query_one(MemberPanel)
         if self.basket.member_id:
-            panel.show(checkout_view.member_summary(self.ctx, self.basket.member_id), preview)
+            panel.show(checkout_view.member_summary(self.ctx, self.basket.member_id), preview,
+                       notes=self.member_notes(self.basket.member_id))
         elif self.last_result is not None and self.last_result.member_id and not self.basket.lines:
             panel.show(checkout_view.member_summary(self.ctx, self.last_result.member_id), 0,
-                       earned=self.last_result.points_earned)
+                       earned=self.last_result.points_earned, notes=self.member_notes(self.last_result.member_id))
         else:
             panel.show(None, preview)
+
+    def member_notes(self, member_id: str):
+        """Tier progress, expiring points and cashier prompt, read once per member (not per scan)."""
+        from pos_client.marketing.at_till import member_notes
+
+        if self._notes is None or self._notes[0] != member_id:
+            self._notes = (member_id, member_notes(self.ctx, member_id))
+        return self._notes[1]
 
     # --- input -----------------------------------------------------------------------------
 
@@ -138,12 +149,15 @@ class CheckoutScreen(TillScreen):
             return
         self.attach_member(member.member_id, read.card_number)
         slot.value = read.card_number or ""
-        self.say(f"Card …{(read.card_number or '')[-4:]}: {member.name or 'member'} attached")
+        prompt = self.member_notes(member.member_id).prompt
+        self.say(f"Card …{(read.card_number or '')[-4:]}: {member.name or 'member'} attached"
+                 + (f" · {prompt}" if prompt else ""))
 
     def attach_member(self, member_id: str, card_number: str | None = None) -> None:
         self.basket.member_id = member_id
         self.basket.card_number = card_number
         self.last_result = None
+        self._notes = None
         self.refresh_basket()
 
     def take_product(self, ean: str, qty: int = 1) -> None:
@@ -161,8 +175,25 @@ class CheckoutScreen(TillScreen):
         self.refresh_basket()
         self.say(f"Added {what}")
 
+    def take_coupon(self, text: str) -> None:
+        """A coupon scanned or keyed: add its discount line, or say why not (the basket stays)."""
+        from pos_client.marketing.coupons import apply_coupon
+
+        try:
+            line = apply_coupon(self.ctx, self.basket, text)
+        except PosError as exc:
+            self.say(str(exc), error=True)
+            return
+        self.query_one("#entry", Input).value = ""
+        self._line_added(f"{line.name} {format_cents(line.amount_cents)}")
+
     def _entry_keyed(self, slot: Input, text: str) -> None:
         if self.refuse_payment_numbers():
+            return
+        from pos_client.marketing.coupons import looks_like_coupon
+
+        if looks_like_coupon(text):
+            self.take_coupon(text)
             return
         try:
             entry = checkout_view.parse_entry(text)
@@ -244,3 +275,13 @@ class CheckoutScreen(TillScreen):
         from pos_client.app.member_screen import MemberScreen
 
         self.app.push_screen(MemberScreen(pending_card=self.pending_card))
+
+    def action_manager(self) -> None:
+        from pos_client.app.manager_screen import ManagerScreen
+
+        self.app.push_screen(ManagerScreen(member_id=self.basket.member_id), self._after_manager)
+
+    def _after_manager(self, _result: object = None) -> None:
+        """Points may have moved (redeem, adjust): read the member again."""
+        self._notes = None
+        self.refresh_basket()
