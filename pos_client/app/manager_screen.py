@@ -87,6 +87,7 @@ class ManagerScreen(TillScreen):
         for label, width in (("ID", 7), ("Reward", 24), ("Points", 6), ("Tier", 7), ("Value", 8), ("Now", 14)):
             table.add_column(label, width=width)
         self.refresh_view()
+        self.query_one("#coupon", Static).update("No coupon issued yet")
         self.say("Manager mode is locked: key the manager PIN and Enter")
         self.query_one("#pin", Input).focus()
 
@@ -111,7 +112,7 @@ class ManagerScreen(TillScreen):
         table.clear()
         for choice in rewards_for(self.ctx, self.member_id):
             r = choice.reward
-            value = f"{r.value}%" if r.kind == "percent_off" else (r.sku or "") if r.kind == "free_product" \
+            value = f"{r.value}%" if r.kind == "percent_off" else "free" if r.kind == "free_product" \
                 else format_cents(r.value)
             table.add_row(r.id, r.name[:24], str(r.points), r.tier or "-", value,
                           "yes" if choice.available else choice.why_not or "", key=r.id)
@@ -157,7 +158,7 @@ class ManagerScreen(TillScreen):
         self._pin, self.manager_name = pin, approver.name
         self.refresh_view()
         self.query_one("#rewards", DataTable).focus()
-        self.say(f"Unlocked for {approver.name}: pick a reward, F5 redeems (or key points for a partial one)")
+        self.say(f"Unlocked for {approver.name}: pick a reward, F5 redeems it (Points: part of it)")
 
     def _ready(self) -> bool:
         if not self.unlocked:

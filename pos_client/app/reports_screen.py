@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Input, OptionList, Static
+from textual.widgets import DataTable, Footer, Input, Label, OptionList, Static
 
 from pos_client.app.base import TillScreen
 from pos_client.app.widgets import MessageLine, StatusBar
@@ -37,8 +37,13 @@ def _cell(value: object) -> str:
 
 def _summary_text(report: dict) -> str:
     """The headline figures in one line (nested figures such as the full matrix stay in the table)."""
-    flat = {k: v for k, v in report["summary"].items() if not isinstance(v, dict | list)}
-    return "  ".join(f"{k}={v}" for k, v in flat.items())
+    parts = []
+    for key, value in report["summary"].items():
+        if isinstance(value, dict) and all(isinstance(v, int) for v in value.values()):
+            parts.append(f"{key}: " + " ".join(f"{k}={v}" for k, v in value.items()))
+        elif not isinstance(value, dict | list):
+            parts.append(f"{key}={value}")
+    return "  ".join(parts)
 
 
 class ReportsScreen(TillScreen):
@@ -53,7 +58,8 @@ class ReportsScreen(TillScreen):
     ReportsScreen #pick { width: 20; }
     ReportsScreen OptionList { height: auto; max-height: 9; }
     ReportsScreen #asof { width: 20; }
-    ReportsScreen #heading { height: 2; padding: 0 1; background: $primary-background; }
+    ReportsScreen .title { text-style: bold underline; padding: 0 1; }
+    ReportsScreen #heading { height: 3; padding: 0 1; background: $primary-background; }
     ReportsScreen #table { height: 1fr; }
     """
 
@@ -68,7 +74,9 @@ class ReportsScreen(TillScreen):
     def compose(self) -> ComposeResult:
         with Horizontal():
             with Vertical(id="pick"):
+                yield Label("Report", classes="title")
                 yield OptionList(*REPORT_LABELS.values(), id="report", compact=True)
+                yield Label("Period", classes="title")
                 yield OptionList(*PERIOD_LABELS.values(), id="period", compact=True)
                 yield Input(id="asof", placeholder="YYYY-MM-DD", compact=True)
             with Vertical():
@@ -121,7 +129,7 @@ class ReportsScreen(TillScreen):
 
     def _show(self, report: dict) -> None:
         span = f"{report['from']} to {report['to']}" if report["from"] else f"as of {report['to']}"
-        heading = Text(no_wrap=True, overflow="ellipsis")
+        heading = Text(overflow="ellipsis")
         heading.append(f"{REPORT_LABELS[report['report']]}  {span}\n", style="bold")
         heading.append(_summary_text(report))
         self.query_one("#heading", Static).update(heading)
