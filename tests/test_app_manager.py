@@ -125,6 +125,8 @@ async def test_five_wrong_pins_lock_manager_mode(tmp_path):
         assert not app.screen.unlocked
         await pilot.press("f5")
         assert "locked: key the manager PIN first" in _message(app)
+        await pilot.press("escape", "f10")  # the lock outlives the screen (and a restart: it is in the database)
+        assert "Manager PIN locked for 5 minutes" in _message(app)
     assert manager.locked_minutes(ctx) == 5
 
 
@@ -197,6 +199,19 @@ async def test_redeemed_coupon_slip_prints_on_the_simulated_printer(tmp_path):
             await pilot.pause()
             assert "Coupon printed" in str(app.screen.query_one("#coupon", Static).render())
             code = app.screen.last_redemption["coupon"]
+
+            sim.paper_out(True)  # the second coupon cannot print: it waits in the queue, the coupon stands
+            await pilot.press("f5")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert "Not printed (printer out of paper): in the print queue" in str(
+                app.screen.query_one("#coupon", Static).render())
+            second = app.screen.last_redemption["coupon"]
+        jobs = {r["sale_id"]: (r["kind"], r["status"], r["last_error"]) for r in ctx.conn.execute(
+            "SELECT sale_id, kind, status, last_error FROM print_jobs")}
+        assert jobs == {f"coupon:{code}": ("coupon", "printed", None),
+                        f"coupon:{second}": ("coupon", "pending", "printer out of paper")}
+        assert coupons.check(ctx, second)["valid"] and ledger.balance(ctx.conn, member.member_id) == 0
         assert len(sim.receipts) == 1
         page = sim.receipts[0].page
         assert "COUPON" in page.text() and "5.00 off your basket" in page.text() and "5.00 off" in page.text()

@@ -18,6 +18,7 @@ from pos_client.app.base import TillScreen
 from pos_client.app.widgets import MessageLine, StatusBar
 from pos_client.context import TillContext
 from pos_client.errors import PosError, UsageError
+from pos_client.marketing import at_till, coupon_receipt, coupons, manager, rewards
 from pos_client.money import format_cents
 
 
@@ -88,14 +89,16 @@ class ManagerScreen(TillScreen):
             table.add_column(label, width=width)
         self.refresh_view()
         self.query_one("#coupon", Static).update("No coupon issued yet")
-        self.say("Manager mode is locked: key the manager PIN and Enter")
+        minutes = manager.locked_minutes(self.ctx)
+        if minutes:
+            self.say(f"Manager PIN locked for {minutes} minutes (five wrong tries)", error=True)
+        else:
+            self.say("Manager mode is locked: key the manager PIN and Enter")
         self.query_one("#pin", Input).focus()
 
     # --- rendering -------------------------------------------------------------------------
 
     def refresh_view(self) -> None:
-        from pos_client.marketing.at_till import rewards_for
-
         who = Text(no_wrap=True, overflow="ellipsis")
         if self.unlocked:
             who.append(f"Manager: {self.manager_name}", style="bold green")
@@ -110,7 +113,7 @@ class ManagerScreen(TillScreen):
         self.query_one("#who", Static).update(who)
         table = self.query_one("#rewards", DataTable)
         table.clear()
-        for choice in rewards_for(self.ctx, self.member_id):
+        for choice in at_till.rewards_for(self.ctx, self.member_id):
             r = choice.reward
             value = f"{r.value}%" if r.kind == "percent_off" else "free" if r.kind == "free_product" \
                 else format_cents(r.value)
@@ -118,12 +121,10 @@ class ManagerScreen(TillScreen):
                           "yes" if choice.available else choice.why_not or "", key=r.id)
 
     def _show_coupon(self, result: dict, printed: str) -> None:
-        from pos_client.marketing.coupons import describe
-
         out = Text(no_wrap=True, overflow="ellipsis")
         out.append("Coupon ", style="bold")
         out.append(result["coupon"], style="bold reverse")
-        out.append(f"  {describe(result['kind'], result['value'])}, valid until {result['expires']}\n")
+        out.append(f"  {coupons.describe(result['kind'], result['value'])}, valid until {result['expires']}\n")
         out.append(f"-{result['points_spent']} pts, balance {result['balance']}"
                    f" · approved by {result['approved_by']}\n")
         out.append(printed, style="italic")
@@ -141,8 +142,6 @@ class ManagerScreen(TillScreen):
             self._adjust(event.input)
 
     def _unlock(self, field: Input) -> None:
-        from pos_client.marketing import manager
-
         pin, field.value = field.value.strip(), ""
         if not pin:
             return
@@ -180,8 +179,6 @@ class ManagerScreen(TillScreen):
 
     def action_redeem(self) -> None:
         """Redeem the highlighted reward: whole, or the number of points keyed in the Points slot."""
-        from pos_client.marketing import rewards
-
         if not self._ready():
             return
         assert self.member_id is not None and self._pin is not None
@@ -207,25 +204,30 @@ class ManagerScreen(TillScreen):
         self._print(result, rewards.get_reward(self.ctx, reward_id).name)
 
     def _print(self, result: dict, title: str) -> None:
-        """Print the coupon slip in a worker thread (the printer may be slow or gone)."""
+        """Queue the coupon slip here; only the printer I/O runs in a worker thread (it may be slow or gone)."""
         if not str(self.ctx.config.section("printer").get("url", "")):
             self._show_coupon(result, "No printer configured: write the code down for the customer")
             return
+        try:
+            job = coupon_receipt.queue_coupon(self.ctx, coupons.get(self.ctx, result["coupon"]), title)
+        except Exception as exc:  # the coupon is issued whatever happens to its slip
+            self._show_coupon(result, f"Not printed: {exc}")
+            return
         self._show_coupon(result, "Printing the coupon…")
+        config = self.ctx.config
 
         def work() -> None:
-            from pos_client.marketing.coupon_receipt import print_coupon
-            from pos_client.marketing.coupons import get
-
-            outcome = print_coupon(self.ctx, get(self.ctx, result["coupon"]), title)
-            text = "Coupon printed" if outcome["printed"] else f"Not printed ({outcome['reason']}): queued"
-            self.app.call_from_thread(self._show_coupon, result, text)
+            printed, reason = coupon_receipt.send_to_printer(config, job.data or b"")
+            self.app.call_from_thread(self._printed, result, job.job_id, printed, reason)
 
         self.run_worker(work, thread=True, group="coupon-print", exit_on_error=False)
 
-    def _adjust(self, field: Input) -> None:
-        from pos_client.marketing import rewards
+    def _printed(self, result: dict, job_id: str, printed: bool, reason: str | None) -> None:
+        coupon_receipt.finish(self.ctx, job_id, printed, reason)
+        if self.is_attached:
+            self._show_coupon(result, "Coupon printed" if printed else f"Not printed ({reason}): in the print queue")
 
+    def _adjust(self, field: Input) -> None:
         if not self._ready():
             return
         assert self.member_id is not None and self._pin is not None

@@ -2,7 +2,9 @@
 
 Built from the receipt's own blocks (`pos_client.receipt`) and rendered with the same ESC/POS
 renderer; printing goes through the reprint queue like a receipt (job kind "coupon", keyed by
-"coupon:<code>"), so a printer problem leaves it pending with the reason and never raises.
+"coupon:<code>"), so a printer problem leaves it pending with the reason and never raises. The
+printer I/O (`send_to_printer`) touches no database, so the app runs it in a worker thread and
+records the outcome on its own thread.
 """
 
 from __future__ import annotations
@@ -41,16 +43,53 @@ def render_coupon(ctx: TillContext, coupon: Coupon, title: str | None = None, pr
     return render_blocks(coupon_blocks(ctx, coupon, title), prof, columns=columns_of(prof))
 
 
+def queue_coupon(ctx: TillContext, coupon: Coupon, title: str | None = None):
+    """Render the slip and queue it as a print job (before any printer I/O, so it is never lost)."""
+    from pos_client import print_queue
+
+    return print_queue.enqueue(ctx.conn, f"coupon:{coupon.code}", render_coupon(ctx, coupon, title), "coupon")
+
+
+def send_to_printer(config: Any, data: bytes) -> tuple[bool, str | None]:
+    """Printer I/O only, no database (safe in a worker thread): status, send, status again.
+
+    Returns (printed, reason); never raises.
+    """
+    try:
+        from drivers.printer import open_configured
+
+        status_timeout = float(config.section("printer").get("status_timeout", 2))
+        with open_configured(config) as printer:
+            before = printer.status(status_timeout)
+            if before.problem:
+                return False, before.problem
+            printer.send(data)
+            after = printer.status(status_timeout)
+            if after.problem:
+                return False, after.problem
+    except Exception as exc:  # PrinterError and anything unexpected: the job waits, with the reason
+        return False, str(exc) or type(exc).__name__
+    return True, None
+
+
+def finish(ctx: TillContext, job_id: str, printed: bool, reason: str | None) -> None:
+    """Record the outcome on the job: printed, or pending with the reason (retried with the queue)."""
+    from pos_client import print_queue
+
+    if printed:
+        print_queue.mark_printed(ctx.conn, job_id)
+    else:
+        print_queue.mark_failed(ctx.conn, job_id, reason or "printer problem")
+
+
 def print_coupon(ctx: TillContext, coupon: Coupon, title: str | None = None) -> dict[str, Any]:
-    """Queue and print the slip: {"printed", "reason"}; never raises (the coupon is already issued)."""
+    """Queue and print the slip now: {"printed", "reason"}; never raises (the coupon is already issued)."""
     if not str(ctx.config.section("printer").get("url", "")):
         return {"printed": False, "reason": "no printer configured"}
     try:
-        from pos_client import print_queue
-        from pos_client.printing import _print_jobs  # the queue's one-job printer (status before/after)
-
-        job = print_queue.enqueue(ctx.conn, f"coupon:{coupon.code}", render_coupon(ctx, coupon, title), "coupon")
-        outcome = _print_jobs(ctx, [job])[0]
-        return {"printed": outcome.printed, "reason": outcome.reason}
-    except Exception as exc:  # a printing problem must not look like a failed redemption
-        return {"printed": False, "reason": f"coupon not printed: {exc}"}
+        job = queue_coupon(ctx, coupon, title)
+    except Exception as exc:  # a layout problem must not look like a failed redemption
+        return {"printed": False, "reason": f"could not lay out the coupon: {exc}"}
+    printed, reason = send_to_printer(ctx.config, job.data or b"")
+    finish(ctx, job.job_id, printed, reason)
+    return {"printed": printed, "reason": reason}
