@@ -41,3 +41,30 @@ def test_coupon_slip_to_an_unreachable_printer_is_queued_with_the_reason(make_ct
     row = ctx.conn.execute("SELECT sale_id, kind, status, last_error FROM print_jobs").fetchone()
     assert (row["sale_id"], row["kind"], row["status"]) == (f"coupon:{coupon.code}", "coupon", "pending")
     assert row["last_error"] == out["reason"]
+
+
+def test_points_preview_with_a_coupon_is_what_the_sale_earns(ctx):
+    """The checkout's preview spreads a coupon over the earning lines exactly as commit_sale does."""
+    from pos_client.checkout import Basket, Line, commit_sale
+    from pos_client.checkout_view import preview_points
+    from pos_client.marketing.coupons import apply_coupon
+    from tests.marketing.helpers import new_member
+
+    member_id, _ = new_member(ctx, name="Preview")
+
+    cases = [("amount_off", 250, [(1999, "grocery"), (1000, "tobacco")]),
+             ("percent_off", 10, [(1999, "grocery"), (501, "pet")]),
+             ("amount_off", 5000, [(1234, "grocery")])]
+    for n, (kind, value, lines) in enumerate(cases):
+        coupon = coupons.issue(ctx, kind, value, expires="2099-01-31")
+        basket = Basket(member_id=member_id)
+        for cents, category in lines:
+            basket.add(Line.keyed(cents, category))
+        before = preview_points(ctx, basket)
+        apply_coupon(ctx, basket, coupon.token)
+        preview = preview_points(ctx, basket)
+        result = commit_sale(ctx, basket, sale_id=f"preview-{n}")
+        assert preview == result.points_earned < before
+    # by hand: 19.99 - 2.50 = 17.49 -> 17 (tobacco earns nothing); 24.99 - 2.49 (10% of both) -> 22; 0
+    assert [r[0] for r in ctx.conn.execute(
+        "SELECT points_earned FROM sales WHERE sale_id LIKE 'preview-%' ORDER BY sale_id")] == [17, 22, 0]
