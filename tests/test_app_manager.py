@@ -6,18 +6,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from textual.widgets import DataTable, Input, Static
 
 from hw_sim.printer import PrinterSim
 from pos_client import ledger, members
 from pos_client.app.checkout_screen import CheckoutScreen
-from pos_client.app.manager_screen import ManagerScreen
+from pos_client.app.manager_screen import ManagerScreen, parse_adjustment, parse_part
 from pos_client.app.reports_screen import ReportsScreen
 from pos_client.app.widgets import MemberPanel, MessageLine
 from pos_client.cards import parse_card
 from pos_client.cards.barcode import with_check_digit
 from pos_client.checkout import Basket, Line, commit_sale
 from pos_client.config import write_config
+from pos_client.errors import UsageError
 from pos_client.marketing import coupons, manager, reports, rewards
 from pos_client.marketing.dates import today
 from tests.test_app_support import CARD, OIL, make_app, make_till, scan, type_slowly
@@ -74,6 +76,29 @@ async def test_coupon_scanned_at_checkout_applies_once_and_is_refused_on_the_nex
         assert app.screen.basket.total_cents == 899
     assert [u["sale_id"] for u in coupons.uses_of(ctx, coupon.code)] == [first_sale]
     assert ledger.balance(ctx.conn, member.member_id) == 21
+
+
+async def test_coupon_burst_while_keying_an_amount_keeps_the_amount_and_other_screens_refuse_it(tmp_path):
+    ctx, _ = make_till(tmp_path)
+    coupon = coupons.issue(ctx, "percent_off", 10, expires="2099-12-31")
+    app = make_app(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await scan(pilot, app, OIL)
+        await pilot.press("f3")
+        await type_slowly(pilot, app, "3.5")  # the cashier was keying an amount...
+        await scan(pilot, app, coupon.token)  # ... when the customer's coupon is scanned
+        entry = app.screen.query_one("#entry", Input)
+        assert entry.value == "3.5" and app.focused is entry
+        assert app.screen.basket.total_cents == 899 - 89  # 10 % of 8.99, rounded down
+        await pilot.press("enter")
+        assert app.screen.basket.total_cents == 810 + 350  # the amount line comes after
+        await pilot.press("f9")
+        await scan(pilot, app, coupon.code)
+        assert "scan coupons on the checkout screen" in _message(app)
+        await pilot.press("escape", "f2")
+        await type_slowly(pilot, app, coupon.code)  # a coupon keyed in the card slot is still a coupon
+        await pilot.press("enter")
+        assert "already in the basket" in _message(app)
 
 
 def test_coupon_shapes_are_told_from_amounts_products_and_cards():
@@ -148,6 +173,10 @@ async def test_manager_redeems_part_of_a_reward_adjusts_and_locks_again_on_leavi
         assert _rows(table)[3][-1] == "Silver+ only" and _rows(table)[0][-1] == "yes"
         # R500 is highlighted: spend 200 of its 500 points -> 2.00 off
         screen.query_one("#points", Input).focus()
+        await type_slowly(pilot, app, "2.5x")
+        await pilot.press("enter")
+        assert "whole points (200) or an amount (2.50)" in _message(app)
+        screen.query_one("#points", Input).value = ""
         await type_slowly(pilot, app, "200")
         await pilot.press("enter")
         shown = str(screen.query_one("#coupon", Static).render())
@@ -282,3 +311,16 @@ def test_report_periods():
                                                           reports.as_date("2026-02-28"))
     assert reports.period("as-of", "2026-11-23", "2026-03-31") == (reports.as_date("2026-03-02"),
                                                                    reports.as_date("2026-03-31"))
+
+
+def test_manager_slots_parse_points_amounts_and_adjustments():
+    assert parse_part("") == (None, None) and parse_part(" 200 ") == (200, None)
+    assert parse_part("2.50") == (None, 250) and parse_part("2,5") == (None, 250)
+    assert parse_adjustment("+50 goodwill") == (50, "goodwill") and parse_adjustment("-20 Correction") == (-20,
+                                                                                                        "correction")
+    for bad in ("-3", "abc"):
+        with pytest.raises(UsageError):
+            parse_part(bad)
+    for bad in ("50", "goodwill", "x goodwill", "+5 a b"):
+        with pytest.raises(UsageError):
+            parse_adjustment(bad)

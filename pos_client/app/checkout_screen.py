@@ -128,6 +128,12 @@ class CheckoutScreen(TillScreen):
         if not text:
             return
         if event.input.id == "card":
+            from pos_client.marketing.coupons import looks_like_coupon
+
+            if looks_like_coupon(text):  # keyed in the wrong slot: a coupon is still a coupon
+                if self.take_coupon(text):
+                    event.input.value = ""
+                return
             self.take_card(parse_card(text, loyalty_prefixes=self.ctx.rules.loyalty_prefixes))
         elif event.input.id == "entry":
             self._entry_keyed(event.input, text)
@@ -175,7 +181,7 @@ class CheckoutScreen(TillScreen):
         self.refresh_basket()
         self.say(f"Added {what}")
 
-    def take_coupon(self, text: str) -> None:
+    def take_coupon(self, text: str) -> bool:
         """A coupon scanned or keyed: add its discount line, or say why not (the basket stays)."""
         from pos_client.marketing.coupons import apply_coupon
 
@@ -183,9 +189,9 @@ class CheckoutScreen(TillScreen):
             line = apply_coupon(self.ctx, self.basket, text)
         except PosError as exc:
             self.say(str(exc), error=True)
-            return
-        self.query_one("#entry", Input).value = ""
+            return False
         self._line_added(f"{line.name} {format_cents(line.amount_cents)}")
+        return True
 
     def _entry_keyed(self, slot: Input, text: str) -> None:
         if self.refuse_payment_numbers():
@@ -193,7 +199,8 @@ class CheckoutScreen(TillScreen):
         from pos_client.marketing.coupons import looks_like_coupon
 
         if looks_like_coupon(text):
-            self.take_coupon(text)
+            if self.take_coupon(text):
+                slot.value = ""
             return
         try:
             entry = checkout_view.parse_entry(text)
@@ -243,6 +250,7 @@ class CheckoutScreen(TillScreen):
             return
         tender = self.basket.tender
         self.last_result = result
+        self._notes = None  # the sale may have moved the tier, the expiry and the offers
         self.basket = Basket()
         self.query_one("#card", Input).value = ""
         self.query_one("#entry", Input).focus()

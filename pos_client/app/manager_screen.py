@@ -19,7 +19,7 @@ from pos_client.app.widgets import MessageLine, StatusBar
 from pos_client.context import TillContext
 from pos_client.errors import PosError, UsageError
 from pos_client.marketing import at_till, coupon_receipt, coupons, manager, rewards
-from pos_client.money import format_cents
+from pos_client.money import format_cents, parse_amount
 
 
 def parse_adjustment(text: str) -> tuple[int, str]:
@@ -28,6 +28,19 @@ def parse_adjustment(text: str) -> tuple[int, str]:
     if len(parts) != 2 or not parts[0].lstrip("+-").isdigit():
         raise UsageError("key the points and a reason code, e.g. +50 goodwill")
     return int(parts[0]), parts[1].lower()
+
+
+def parse_part(text: str) -> tuple[int | None, int | None]:
+    """The Points slot: '' (the whole reward), '200' (points) or '2.50' (an amount) -> (points, cents)."""
+    text = text.strip()
+    if not text:
+        return None, None
+    if text.isdigit():
+        return int(text), None
+    try:
+        return None, parse_amount(text)
+    except PosError:
+        raise UsageError("part of a reward: whole points (200) or an amount (2.50)") from None
 
 
 class ManagerScreen(TillScreen):
@@ -73,7 +86,7 @@ class ManagerScreen(TillScreen):
         yield DataTable(id="rewards", cursor_type="row", zebra_stripes=True)
         with Horizontal(classes="slot"):
             yield Label("Points")
-            yield Input(id="points", placeholder="partial: points to spend, Enter (empty: F5 whole)",
+            yield Input(id="points", placeholder="part: points (200) or amount (2.50), Enter; empty: F5 whole",
                         compact=True)
         with Horizontal(classes="slot"):
             yield Label("Adjust")
@@ -188,12 +201,9 @@ class ManagerScreen(TillScreen):
         reward_id = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
         slot = self.query_one("#points", Input)
         try:
-            points = int(slot.value) if slot.value.strip() else None
-        except ValueError:
-            self.say("points to spend: a whole number", error=True)
-            return
-        try:
-            result = rewards.redeem(self.ctx, self.member_id, reward_id, self._pin, points=points)
+            points, amount = parse_part(slot.value)
+            result = rewards.redeem(self.ctx, self.member_id, reward_id, self._pin, points=points,
+                                    amount_cents=amount)
         except PosError as exc:
             self.say(str(exc), error=True)
             return
