@@ -22,6 +22,7 @@ from pos_client.config import write_config
 from pos_client.errors import UsageError
 from pos_client.marketing import coupons, manager, reports, rewards
 from pos_client.marketing.dates import today
+from pos_client.printing import retry_pending
 from tests.test_app_support import CARD, OIL, make_app, make_till, scan, type_slowly
 
 PIN = "4321"
@@ -230,7 +231,8 @@ async def test_redeemed_coupon_slip_prints_on_the_simulated_printer(tmp_path):
             code = app.screen.last_redemption["coupon"]
 
             sim.paper_out(True)  # the second coupon cannot print: it waits in the queue, the coupon stands
-            await pilot.press("f5")
+            app.screen.query_one("#points", Input).focus()
+            await type_slowly(pilot, app, "250", enter=True)  # half of R500: 2.50 off
             await app.workers.wait_for_complete()
             await pilot.pause()
             assert "Not printed (printer out of paper): in the print queue" in str(
@@ -240,8 +242,13 @@ async def test_redeemed_coupon_slip_prints_on_the_simulated_printer(tmp_path):
             "SELECT sale_id, kind, status, last_error FROM print_jobs")}
         assert jobs == {f"coupon:{code}": ("coupon", "printed", None),
                         f"coupon:{second}": ("coupon", "pending", "printer out of paper")}
-        assert coupons.check(ctx, second)["valid"] and ledger.balance(ctx.conn, member.member_id) == 0
-        assert len(sim.receipts) == 1
+        assert coupons.check(ctx, second)["valid"] and ledger.balance(ctx.conn, member.member_id) == 250
+        sim.paper_out(False)  # paper back in: the queue prints the waiting slip
+        assert [o.printed for o in retry_pending(ctx)] == [True]
+        text = sim.receipts[1].page.text()
+        assert "Part of: 5.00 off your basket" in text and "2.50 off" in text
+        assert sim.receipts[1].page.barcodes[0].data == second
+        assert len(sim.receipts) == 2 and [r.torn for r in sim.receipts] == [False, False]
         page = sim.receipts[0].page
         assert "COUPON" in page.text() and "5.00 off your basket" in page.text() and "5.00 off" in page.text()
         assert page.barcodes[0].data == code

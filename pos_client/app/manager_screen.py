@@ -211,7 +211,9 @@ class ManagerScreen(TillScreen):
         self.last_redemption = result
         self.refresh_view()
         self.say(f"Redeemed {result['points_spent']} pts for {reward_id}: coupon {result['coupon']}")
-        self._print(result, rewards.get_reward(self.ctx, reward_id).name)
+        reward = rewards.get_reward(self.ctx, reward_id)
+        whole = result["points_spent"] == reward.points and result["value"] == reward.value
+        self._print(result, reward.name if whole else f"Part of: {reward.name}")
 
     def _print(self, result: dict, title: str) -> None:
         """Queue the coupon slip here; only the printer I/O runs in a worker thread (it may be slow or gone)."""
