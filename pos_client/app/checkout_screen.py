@@ -6,6 +6,8 @@ checkout_view). Errors go to the message line; the basket is never lost on an er
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,6 +23,9 @@ from pos_client.checkout import Basket, Line, SaleResult, commit_sale
 from pos_client.context import TillContext
 from pos_client.errors import PosError
 from pos_client.money import format_cents
+
+if TYPE_CHECKING:
+    from pos_client.marketing.at_till import MemberNotes
 
 TENDERS = ("cash", "card")
 
@@ -54,7 +59,7 @@ class CheckoutScreen(TillScreen):
         self.basket = Basket()
         self.last_result: SaleResult | None = None
         self.pending_card: CardRead | None = None
-        self._notes: tuple[str, object] | None = None  # (member_id, MemberNotes), read once per member
+        self._notes: tuple[str, MemberNotes] | None = None  # read once per member, not per scan
 
     @property
     def ctx(self) -> TillContext:
@@ -112,7 +117,7 @@ class CheckoutScreen(TillScreen):
         else:
             panel.show(None, preview)
 
-    def member_notes(self, member_id: str):
+    def member_notes(self, member_id: str) -> MemberNotes:
         """Tier progress, expiring points and cashier prompt, read once per member (not per scan)."""
         from pos_client.marketing.at_till import member_notes
 
