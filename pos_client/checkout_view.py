@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from pos_client import history
-from pos_client.checkout import Basket
+from pos_client.checkout import Basket, earn_inputs
 from pos_client.context import TillContext
 from pos_client.errors import UsageError
 from pos_client.members import get_member
 from pos_client.money import parse_amount
-from pos_client.rules import LineInput, earn_points
+from pos_client.rules import earn_points
 
 _QTY_CODE = re.compile(r"^\s*(\d{1,3})\s*[*xX]\s*(\d{8,14})\s*$")
 _CODE = re.compile(r"^\s*(\d{8,14})\s*$")
@@ -57,7 +57,9 @@ def parse_entry(text: str, default_category: str = "general") -> Entry:
 
 def preview_points(ctx: TillContext, basket: Basket, day: date | None = None) -> int:
     """Points the basket would earn if committed now (same rules as commit_sale, nothing written)."""
-    lines = [LineInput(li.category, li.amount_cents) for li in basket.lines]
+    if not basket.lines:
+        return 0
+    lines = earn_inputs(ctx.rules, basket.lines)  # a coupon line lowers the points as at commit
     if not lines:
         return 0
     return earn_points(ctx.rules, lines, day or datetime.now(UTC).date())[0]

@@ -6,6 +6,8 @@ checkout_view). Errors go to the message line; the basket is never lost on an er
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,6 +24,9 @@ from pos_client.context import TillContext
 from pos_client.errors import PosError
 from pos_client.money import format_cents
 
+if TYPE_CHECKING:
+    from pos_client.marketing.at_till import MemberNotes
+
 TENDERS = ("cash", "card")
 
 
@@ -36,6 +41,7 @@ class CheckoutScreen(TillScreen):
         Binding("f6", "void_last", "Void"),
         Binding("f8", "clear", "Clear"),
         Binding("f9", "members", "Members"),
+        Binding("f10", "manager", "Manager"),
         Binding("escape", "cancel", "Cancel"),
     ]
 
@@ -53,6 +59,7 @@ class CheckoutScreen(TillScreen):
         self.basket = Basket()
         self.last_result: SaleResult | None = None
         self.pending_card: CardRead | None = None
+        self._notes: tuple[str, MemberNotes] | None = None  # read once per member, not per scan
 
     @property
     def ctx(self) -> TillContext:
@@ -102,12 +109,21 @@ class CheckoutScreen(TillScreen):
     def _refresh_panel(self, preview: int) -> None:
         panel = self.query_one(MemberPanel)
         if self.basket.member_id:
-            panel.show(checkout_view.member_summary(self.ctx, self.basket.member_id), preview)
+            panel.show(checkout_view.member_summary(self.ctx, self.basket.member_id), preview,
+                       notes=self.member_notes(self.basket.member_id))
         elif self.last_result is not None and self.last_result.member_id and not self.basket.lines:
             panel.show(checkout_view.member_summary(self.ctx, self.last_result.member_id), 0,
-                       earned=self.last_result.points_earned)
+                       earned=self.last_result.points_earned, notes=self.member_notes(self.last_result.member_id))
         else:
             panel.show(None, preview)
+
+    def member_notes(self, member_id: str) -> MemberNotes:
+        """Tier progress, expiring points and cashier prompt, read once per member (not per scan)."""
+        from pos_client.marketing.at_till import member_notes
+
+        if self._notes is None or self._notes[0] != member_id:
+            self._notes = (member_id, member_notes(self.ctx, member_id))
+        return self._notes[1]
 
     # --- input -----------------------------------------------------------------------------
 
@@ -117,6 +133,12 @@ class CheckoutScreen(TillScreen):
         if not text:
             return
         if event.input.id == "card":
+            from pos_client.marketing.coupons import looks_like_coupon
+
+            if looks_like_coupon(text):  # keyed in the wrong slot: a coupon is still a coupon
+                if self.take_coupon(text):
+                    event.input.value = ""
+                return
             self.take_card(parse_card(text, loyalty_prefixes=self.ctx.rules.loyalty_prefixes))
         elif event.input.id == "entry":
             self._entry_keyed(event.input, text)
@@ -138,12 +160,15 @@ class CheckoutScreen(TillScreen):
             return
         self.attach_member(member.member_id, read.card_number)
         slot.value = read.card_number or ""
-        self.say(f"Card …{(read.card_number or '')[-4:]}: {member.name or 'member'} attached")
+        prompt = self.member_notes(member.member_id).prompt
+        self.say(f"Card …{(read.card_number or '')[-4:]}: {member.name or 'member'} attached"
+                 + (f" · {prompt}" if prompt else ""))
 
     def attach_member(self, member_id: str, card_number: str | None = None) -> None:
         self.basket.member_id = member_id
         self.basket.card_number = card_number
         self.last_result = None
+        self._notes = None
         self.refresh_basket()
 
     def take_product(self, ean: str, qty: int = 1) -> None:
@@ -161,8 +186,26 @@ class CheckoutScreen(TillScreen):
         self.refresh_basket()
         self.say(f"Added {what}")
 
+    def take_coupon(self, text: str) -> bool:
+        """A coupon scanned or keyed: add its discount line, or say why not (the basket stays)."""
+        from pos_client.marketing.coupons import apply_coupon
+
+        try:
+            line = apply_coupon(self.ctx, self.basket, text)
+        except PosError as exc:
+            self.say(str(exc), error=True)
+            return False
+        self._line_added(f"{line.name} {format_cents(line.amount_cents)}")
+        return True
+
     def _entry_keyed(self, slot: Input, text: str) -> None:
         if self.refuse_payment_numbers():
+            return
+        from pos_client.marketing.coupons import looks_like_coupon
+
+        if looks_like_coupon(text):
+            if self.take_coupon(text):
+                slot.value = ""
             return
         try:
             entry = checkout_view.parse_entry(text)
@@ -212,6 +255,7 @@ class CheckoutScreen(TillScreen):
             return
         tender = self.basket.tender
         self.last_result = result
+        self._notes = None  # the sale may have moved the tier, the expiry and the offers
         self.app.sale_committed(result.sale_id)
         self.basket = Basket()
         self.query_one("#card", Input).value = ""
@@ -245,3 +289,13 @@ class CheckoutScreen(TillScreen):
         from pos_client.app.member_screen import MemberScreen
 
         self.app.push_screen(MemberScreen(pending_card=self.pending_card))
+
+    def action_manager(self) -> None:
+        from pos_client.app.manager_screen import ManagerScreen
+
+        self.app.push_screen(ManagerScreen(member_id=self.basket.member_id), self._after_manager)
+
+    def _after_manager(self, _result: object = None) -> None:
+        """Points may have moved (redeem, adjust): read the member again."""
+        self._notes = None
+        self.refresh_basket()

@@ -187,7 +187,16 @@ class TillApp(DeviceWiring, App):
         take(ean)
 
     def take_scan(self, text: str) -> None:
-        """A wedge burst: route it by its shape (track data, loyalty number, product EAN)."""
+        """A wedge burst: route it by its shape (coupon, track data, loyalty number, product EAN)."""
+        from pos_client.marketing.coupons import looks_like_coupon
+
+        if looks_like_coupon(text):
+            take_coupon = getattr(self.screen, "take_coupon", None)
+            if take_coupon is None:
+                self.report("scan coupons on the checkout screen (Esc to go back)", error=True)
+            else:
+                take_coupon(text.strip())
+            return
         scan = route_scan(text, loyalty_prefixes=self.ctx.rules.loyalty_prefixes)
         if scan.product_ean is not None:
             self.take_product(scan.product_ean)

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.widgets import Static
 
 from pos_client.cards.read import scrub
 from pos_client.checkout_view import MemberSummary
 from pos_client.money import format_cents
+
+if TYPE_CHECKING:
+    from pos_client.marketing.at_till import MemberNotes
+
+
+def _append_notes(out: Text, notes: MemberNotes) -> None:
+    """Two short lines at most, plus the prompt: the panel is 31 characters wide."""
+    if notes.next_tier and notes.spend_needed_cents is not None:
+        out.append(f" {notes.next_tier} in {format_cents(notes.spend_needed_cents)} spend\n", style="dim")
+    if notes.expiring_points:
+        by = f" by {notes.expiring_by}" if notes.expiring_by else ""
+        out.append(f"Expiring {notes.expiring_points} pts{by}\n", style="bold yellow")
+    if notes.prompt:
+        out.append(f"» {notes.prompt}\n", style="bold magenta")
 
 
 class MessageLine(Static):
@@ -48,8 +64,10 @@ class MemberPanel(Static):
     MemberPanel { width: 34; height: 1fr; border-left: vkey $primary; padding: 0 1; }
     """
 
-    def show(self, summary: MemberSummary | None, preview: int, *, earned: int | None = None) -> None:
-        """Render the panel; `earned` set means the sale was just committed (summary is after it)."""
+    def show(self, summary: MemberSummary | None, preview: int, *, earned: int | None = None,
+             notes: MemberNotes | None = None) -> None:
+        """Render the panel; `earned` set means the sale was just committed (summary is after it);
+        `notes` adds the tier progress, points expiring soon and the cashier prompt."""
         out = Text(no_wrap=True, overflow="ellipsis")
         if summary is None:
             out.append("No member\n", style="bold")
@@ -64,6 +82,8 @@ class MemberPanel(Static):
         out.append("Balance ")
         out.append(f"{summary.balance} pts\n", style="bold")
         out.append(f"Tier    {summary.tier}\n")
+        if notes is not None:
+            _append_notes(out, notes)
         if earned is not None:
             out.append("Earned  ")
             out.append(f"+{earned} pts\n", style="bold green")

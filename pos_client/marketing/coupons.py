@@ -29,6 +29,10 @@ KINDS = {"amount_off": "A", "percent_off": "P", "free_product": "F", "gift_certi
 LETTERS = {v: k for k, v in KINDS.items()}
 CATEGORY = "coupon"
 _TOKEN = re.compile(r"^[A-Z2-7]+\.[A-Z2-7]+$", re.IGNORECASE)
+# What a scanner or a cashier hands the checkout: the QR token (payload of 20+ base32 characters,
+# an Ed25519 signature is 64 bytes = 103 base32 characters) or the short code store-till-serial-XXXX.
+_TOKEN_SHAPE = re.compile(r"^[A-Z2-7]{20,}\.[A-Z2-7]{103}$", re.IGNORECASE)
+_SHORT_SHAPE = re.compile(r"^[^\s|]+-[^\s|]+-\d+-[A-Z2-7]{4}$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,16 @@ def _parse(payload: bytes) -> dict:
     return {"store_id": store, "till_id": till, "serial": int(serial),
             "expires": date(int(expires[:4]), int(expires[4:6]), int(expires[6:])).isoformat(),
             "kind": LETTERS[letter], "value": int(value), "sku": sku or None}
+
+
+def looks_like_coupon(text: str) -> bool:
+    """True when scanned or keyed text has a coupon's shape (checked before card/product routing).
+
+    Only the shape: amounts ("25.57"), EANs, loyalty numbers and track data never match;
+    whether the coupon is genuine, unused and in date is `check`'s job.
+    """
+    text = text.strip()
+    return bool(_TOKEN_SHAPE.match(text) or _SHORT_SHAPE.match(text))
 
 
 def short_code(store: str, till: str, serial: int, signature: bytes) -> str:

@@ -144,3 +144,12 @@ def approvals(ctx: TillContext, ref: str | None = None) -> list[dict]:
     if ref is not None:
         sql, params = sql + " WHERE ref = ?", (ref,)
     return [dict(r) for r in ctx.conn.execute(sql + " ORDER BY at, rowid", params)]
+
+
+def locked_minutes(ctx: TillContext, now: datetime | None = None) -> int | None:
+    """Whole minutes (rounded up) until approvals unlock, or None when not locked: for the screen."""
+    until = lock_state(ctx, now)["locked_until"]
+    if not until:
+        return None
+    seconds = (datetime.fromisoformat(until) - _now(now)).total_seconds()
+    return max(1, -(-int(seconds) // 60))

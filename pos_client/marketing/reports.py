@@ -183,6 +183,30 @@ REPORTS: dict[str, Callable[..., dict]] = {
 }
 
 
+PERIODS = ("this-month", "last-month", "last-quarter", "last-30-days", "as-of")
+
+
+def period(preset: str, today: date | str | None = None, as_of: date | str | None = None) -> tuple[date, date]:
+    """(start, end) of a period preset, for the manager screen: the calendar month so far, the last
+    full month or calendar quarter, the 30 days to today, or the 30 days to an as-of date."""
+    day = as_date(today)
+    if preset == "this-month":
+        return day.replace(day=1), day
+    if preset == "last-month":
+        end = plus_days(day.replace(day=1), -1)
+        return end.replace(day=1), end
+    if preset == "last-quarter":
+        first_this = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+        end = plus_days(first_this, -1)
+        return date(end.year, end.month - 2, 1), end
+    if preset == "last-30-days":
+        return plus_days(day, -(DEFAULT_DAYS - 1)), day
+    if preset == "as-of":
+        end = as_date(as_of) if as_of else day
+        return plus_days(end, -(DEFAULT_DAYS - 1)), end
+    raise UsageError(f"unknown period {preset!r}: one of {', '.join(PERIODS)}")
+
+
 def run_report(ctx: TillContext, name: str, *, start: date | str | None = None, end: date | str | None = None,
                **options: Any) -> dict:
     """Run a report by name over [start, end] (end defaults to today, start to 30 days before it)."""

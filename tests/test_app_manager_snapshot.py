@@ -1,0 +1,24 @@
+"""Snapshot of manager mode at 80x24: unlocked, a member attached, the rewards catalog (fixed data)."""
+
+from __future__ import annotations
+
+from pos_client.marketing import manager
+from tests.test_app_support import CARD, make_app, make_till, scan, send_keys
+
+PIN = "4321"
+
+
+def test_manager_screen_snapshot(tmp_path, snap_compare):
+    ctx, _ = make_till(tmp_path)
+    manager.add_manager(ctx, "Alice", PIN)
+    app = make_app(ctx)
+
+    async def unlock(pilot) -> None:
+        await scan(pilot, app, CARD)
+        await pilot.press("f10")
+        await send_keys(pilot, PIN, enter=True)
+        for slot in app.screen.query("Input"):
+            slot.cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=unlock)
