@@ -7,7 +7,9 @@ till's own gap-free sequence that sync pushes in order. Rows are never updated o
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,7 +36,13 @@ class Entry:
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """A UUID version 7 (RFC 9562) as 32 hex digits: unique without coordination, like uuid4, but
+    time-ordered, so new ledger rows, sales and members land at the same end of their primary-key
+    indexes instead of on random pages of a 10-million-row B-tree (bench: import at chain scale)."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62 | (rand & ((1 << 62) - 1))
+    return uuid.UUID(int=value).hex
 
 
 def next_seq(conn: sqlite3.Connection, store_id: str, till_id: str) -> int:

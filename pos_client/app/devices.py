@@ -70,12 +70,14 @@ def state_text(event: Any) -> str:
 
 
 class TillDevices:
-    """Readers from `[devices]`, the `[printer]`, and the sync worker when `[headoffice] url` is set."""
+    """What runs beside the app: readers from `[devices]`, the `[printer]`, the sync worker when
+    `[headoffice] url` is set, and the database's background checkpointer and lookup warm-up."""
 
     def __init__(self, ctx: TillContext, *, sync_interval: float | None = None) -> None:
         self.ctx = ctx
         self.readers: list[Any] = []
         self.sync_worker: Any = None
+        self.checkpointer: Any = None
         self._print_lock = threading.Lock()  # one conversation with the printer at a time
         hq = ctx.config.section("headoffice")
         self.sync_interval = float(sync_interval if sync_interval is not None else hq.get("interval", 30))
@@ -105,6 +107,7 @@ class TillDevices:
     def start(self, app: AppLike) -> list[str]:
         """Start the readers and the sync worker; returns problems to show (a bad reader entry, say)."""
         problems: list[str] = []
+        self._start_storage()
         problems += self._start_readers(app)
         if self.sync_configured:
             problems += self._start_sync(app)
@@ -113,6 +116,16 @@ class TillDevices:
             if waiting:
                 app.set_status("printer", PrinterReport(0, waiting).status())
         return problems
+
+    def _start_storage(self) -> None:
+        """WAL checkpoints off the sale path, and the card-lookup pages read once (bench/RESULTS.md)."""
+        if self.db_path is None:
+            return
+        from pos_client.checkpoint import start_checkpointer
+        from pos_client.warmup import start_warmup
+
+        self.checkpointer = start_checkpointer(self.ctx.conn, self.db_path)
+        start_warmup(self.db_path)
 
     def _start_readers(self, app: AppLike) -> list[str]:
         from drivers.readers import build_readers, start_all
@@ -156,6 +169,9 @@ class TillDevices:
         worker, self.sync_worker = self.sync_worker, None
         if worker is not None:
             worker.stop(timeout=5)
+        checkpointer, self.checkpointer = self.checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
 
     def sale_committed(self) -> None:
         """After a sale: ask the sync worker for a round (it never blocks the till)."""
