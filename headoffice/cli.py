@@ -70,8 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(rset)
     rset.set_defaults(run=_rule_set)
 
-    report = sub.add_parser("report", help="reports")
-    report.add_argument("which", choices=["overdraft", "rejects", "counts", "coupon-doubles", "till-keys", "erasures"])
+    from headoffice.marketing_reports import HO_REPORTS, TILL_ONLY
+
+    report = sub.add_parser("report", help="reports; the marketing ones across every store")
+    report.add_argument("which", choices=["overdraft", "rejects", "counts", "coupon-doubles", "till-keys", "erasures",
+                                          *HO_REPORTS, *TILL_ONLY])
+    report.add_argument("--from", dest="start", help="marketing reports: first day")
+    report.add_argument("--to", dest="to", help="marketing reports: last day")
+    report.add_argument("--as-of", dest="as_of", help="marketing reports: as of this day (same as --to)")
+    report.add_argument("--csv", action="store_true", help="marketing reports: CSV instead of JSON")
+    report.add_argument("--rule", default="first-purchase-no-second", help="contact-list rule")
+    report.add_argument("--days", type=int, default=60, help="contact-list: days")
+    report.add_argument("--channel", default="email", help="contact-list: consent channel")
     _db_arg(report)
     report.set_defaults(run=_report)
     return parser
@@ -111,6 +121,16 @@ def _till_add(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from headoffice.marketing_reports import HO_REPORTS, TILL_ONLY, run
+
+    if args.which in HO_REPORTS or args.which in TILL_ONLY:
+        from pos_client.marketing.reports import render_csv
+
+        def marketing(store):
+            result = run(store, args.which, start=args.start, end=args.as_of or args.to, rule=args.rule,
+                         days=args.days, channel=args.channel)
+            return render_csv(result).rstrip("\n") if args.csv else result
+        return _with_store(args, marketing)
     return _with_store(args, lambda s: {"overdraft": s.overdraft_report, "rejects": s.rejects,
                                         "counts": s.counts, "coupon-doubles": s.coupon_doubles,
                                         "till-keys": s.till_keys, "erasures": s.erasures}[args.which]())
@@ -139,8 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     if run is None:
         parser.print_help()
         return 0
+    from pos_client.errors import PosError
+
     try:
         return int(run(args) or 0)
+    except PosError as exc:
+        sys.stderr.write(f"headoffice: {exc}\n")
+        return exc.exit_code
     except ValueError as exc:
         sys.stderr.write(f"headoffice: {exc}\n")
         return 2

@@ -105,4 +105,8 @@ class Store(ABC):
     def counts(self) -> dict[str, int]: ...
 
     @abstractmethod
+    def export_rows(self, table: str) -> list[dict[str, Any]]:
+        """All rows of members, cards, sales, ledger or rules (the marketing reports' snapshot)."""
+
+    @abstractmethod
     def close(self) -> None: ...

@@ -85,6 +85,18 @@ CREATE TABLE IF NOT EXISTS erasures (
 """
 
 
+EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "members": ("member_id", "store_id", "name", "phone", "email", "status", "merged_into", "consent", "created_at",
+                "updated_at"),
+    "cards": ("card_number", "member_id", "source", "status", "replaced_by", "created_at", "updated_at"),
+    "sales": ("sale_id", "store_id", "till_id", "member_id", "total_cents", "tender", "points_earned", "operator",
+              "created_at", "lines"),
+    "ledger": ("entry_id", "member_id", "store_id", "till_id", "seq", "kind", "points", "sale_id", "amount_cents",
+               "created_at", "operator", "reason", "ref"),
+    "rules": ("key", "value"),
+}
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -730,6 +742,15 @@ class SqlStore(Store):
             out["points_total"] = int(self._one("SELECT COALESCE(SUM(points), 0) FROM ledger")[0])  # type: ignore[index]
             out["balance_total"] = int(self._one("SELECT COALESCE(SUM(points), 0) FROM balances")[0])  # type: ignore[index]
         return out
+
+    def export_rows(self, table: str) -> list[dict[str, Any]]:
+        """Every row of one of the program's tables, as dicts (head-office marketing reports)."""
+        cols = EXPORT_COLUMNS.get(table)
+        if cols is None:
+            raise ValueError(f"not an exportable table: {table}")
+        with self._lock, self._read():
+            rows = self._execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {cols[0]}")
+        return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def till_status(self, store_id: str, till_id: str) -> dict[str, Any] | None:
         with self._lock, self._read():

@@ -7,8 +7,6 @@ keys named in the issue are a contract (extra keys may be added, never removed).
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 
 from pos_client.cli.base import EXIT_OK, EXIT_REFUSED, Outcome, add_command, open_ctx
 from pos_client.errors import NotFound, UsageError
@@ -162,21 +160,15 @@ def cmd_lifecycle_update(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_report(args: argparse.Namespace) -> Outcome:
-    from pos_client.marketing.reports import run_report
+    from pos_client.marketing.reports import render_csv, render_text, run_report
 
     def go(ctx):
         end = args.as_of or args.to
         result = run_report(ctx, args.name, start=args.start, end=end, rule=args.rule, days=args.days,
                             channel=args.channel)
         if args.csv and not getattr(args, "json", False):
-            buf = io.StringIO()
-            writer = csv.writer(buf, lineterminator="\n")
-            writer.writerow(result["columns"])
-            writer.writerows(result["rows"])
-            return Outcome(result, buf.getvalue())
-        head = f"{result['report']} {result['from'] or ''}..{result['to']}"
-        body = "\n".join("  ".join(str(v) for v in row) for row in [result["columns"], *result["rows"]])
-        return Outcome(result, f"{head}\n{body}")
+            return Outcome(result, render_csv(result))
+        return Outcome(result, render_text(result))
     return _run(args, go)
 
 

@@ -217,3 +217,22 @@ def run_report(ctx: TillContext, name: str, *, start: date | str | None = None, 
     if first > last:
         raise UsageError("--from is after --to")
     return REPORTS[name](ctx, first, last, **options)
+
+
+def render_text(result: dict) -> str:
+    """A report as aligned-enough text lines for a terminal (the CLI at the till and at head office)."""
+    head = f"{result['report']} {result['from'] or ''}..{result['to']}"
+    body = "\n".join("  ".join(str(v) for v in row) for row in [result["columns"], *result["rows"]])
+    return f"{head}\n{body}"
+
+
+def render_csv(result: dict) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(result["columns"])
+    writer.writerows(result["rows"])
+    return buf.getvalue()
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from records import T0, batch, card, coupon_use, entry, erasure, member, till_key
 
@@ -285,3 +287,15 @@ def test_erasure_from_a_till_and_from_head_office_end_the_same(store):
         CARD_A: "blocked", CARD_B: "blocked"}
     assert {c.data["member_id"]: c.data["status"] for c in changes if c.type == "member"} == {
         "m1": "erased", "m2": "erased"}
+
+
+def test_export_rows_gives_the_program_data_for_head_office_reports(store):
+    who = enrol(store, "S1", "T1")
+    store.ingest(who, batch("S1", "T1", members=[member("m1", "S1")], cards=[card("2900000000018", "m1")],
+                            entries=[entry("S1", "T1", 1, "m1", 12), entry("S1", "T1", 2, "m1", -2, "redeem")]))
+    members = store.export_rows("members")
+    assert [(m["member_id"], json.loads(m["consent"])) for m in members] == [("m1", {"email": True})]
+    assert [(c["card_number"], c["member_id"]) for c in store.export_rows("cards")] == [("2900000000018", "m1")]
+    assert sorted(e["points"] for e in store.export_rows("ledger")) == [-2, 12]
+    with pytest.raises(ValueError):
+        store.export_rows("tills")  # tokens never leave through here

@@ -1,0 +1,91 @@
+"""The till's marketing reports, across every store, at head office.
+
+Head office holds members (with consent), cards, every till's sales with their lines and every
+till's ledger: the same data a till's reports read, for the whole chain. Rather than a second
+implementation of each report, head office loads that data into a till-schema SQLite snapshot
+and runs `pos_client.marketing.reports` on it, so a figure at head office means exactly what it
+means at a till. Tier migration and rewards redeemed read history that stays at the tills (tier
+changes, redemption records) and are refused here with that reason.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from headoffice.store.base import Store
+from pos_client.errors import UsageError
+
+HO_REPORTS = ("new-customers", "lifecycle", "rfm", "points-liability", "contact-list")
+TILL_ONLY = {"tier-migration": "tier changes are recorded at the tills: run `pos-client report tier-migration` there",
+             "rewards-redeemed": "redemptions are recorded at the tills: run `pos-client report rewards-redeemed`"}
+
+
+def snapshot(store: Store, path: str | Path):
+    """A TillContext over a till-schema copy of head office's program data (members to ledger)."""
+    from pos_client.config import from_mapping
+    from pos_client.context import TillContext
+    from pos_client.db import connect, now_iso, write_txn
+
+    rules = {r["key"]: json.loads(r["value"]) for r in store.export_rows("rules")}
+    program = {k: rules[k] for k in ("tiers", "rewards") if k in rules}
+    ctx = TillContext(connect(path), from_mapping({"store_id": "HO", "till_id": "HO", "program": program}))
+    conn, ts = ctx.conn, now_iso()
+    conn.execute("PRAGMA foreign_keys=OFF")  # merged and erased members keep rows that refer to each other
+    with write_txn(conn):
+        conn.execute("UPDATE sync_apply SET applying = 1")  # a snapshot queues nothing for sync
+        members = store.export_rows("members")
+        conn.executemany(
+            "INSERT INTO members (member_id, name, phone, email, store_id, status, merged_into, created_at,"
+            " updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            [(m["member_id"], m["name"], m["phone"], m["email"], m["store_id"], m["status"], m["merged_into"],
+              m["created_at"], m["updated_at"]) for m in members])
+        conn.executemany(
+            "INSERT INTO member_consent (member_id, channel, granted, at) VALUES (?,?,?,?)",
+            [(m["member_id"], ch, int(bool(g)), m["updated_at"])
+             for m in members for ch, g in json.loads(m["consent"] or "{}").items()])
+        conn.executemany(
+            "INSERT INTO cards (card_number, member_id, source, status, replaced_by, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?)",
+            [(c["card_number"], c["member_id"], c["source"], c["status"], c["replaced_by"],
+              c["created_at"] or c["updated_at"], c["updated_at"]) for c in store.export_rows("cards")])
+        sales = store.export_rows("sales")
+        conn.executemany(
+            "INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender, points_earned,"
+            " content_hash, operator, created_at) VALUES (?,?,?,?,?,?,?,'',?,?)",
+            [(s["sale_id"], s["store_id"], s["till_id"], s["member_id"], s["total_cents"], s["tender"] or "cash",
+              s["points_earned"], s["operator"], s["created_at"]) for s in sales])
+        conn.executemany(
+            "INSERT INTO sale_lines (sale_id, line_no, sku, ean, name, category, qty, unit_cents, amount_cents,"
+            " points) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(s["sale_id"], li["line_no"], li.get("sku"), li.get("ean"), li["name"], li["category"], li["qty"],
+              li["unit_cents"], li["amount_cents"], li.get("points", 0))
+             for s in sales for li in json.loads(s["lines"] or "[]")])
+        conn.executemany(
+            "INSERT INTO ledger (entry_id, member_id, store_id, till_id, seq, kind, points, sale_id, amount_cents,"
+            " created_at, operator, reason, ref) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [tuple(e[c] for c in ("entry_id", "member_id", "store_id", "till_id", "seq", "kind", "points",
+                                  "sale_id", "amount_cents", "created_at", "operator", "reason", "ref"))
+             for e in store.export_rows("ledger")])
+        conn.execute("INSERT INTO balances (member_id, points, updated_at) SELECT member_id, SUM(points), ? FROM"
+                     " ledger GROUP BY member_id", (ts,))
+        conn.execute("UPDATE sync_apply SET applying = 0")
+    return ctx
+
+
+def run(store: Store, name: str, **options: Any) -> dict:
+    """Run one of the till's marketing reports over the whole chain's data."""
+    from pos_client.marketing.reports import run_report
+
+    if name in TILL_ONLY:
+        raise UsageError(f"{name} is not available at head office: {TILL_ONLY[name]}")
+    if name not in HO_REPORTS:
+        raise UsageError(f"unknown report {name!r}: one of {', '.join(HO_REPORTS)}")
+    with tempfile.TemporaryDirectory(prefix="ho-report-") as tmp:
+        ctx = snapshot(store, Path(tmp) / "snapshot.db")
+        try:
+            return run_report(ctx, name, **options)
+        finally:
+            ctx.close()
