@@ -120,6 +120,22 @@ async def test_wedge_with_stx_etx_framing_and_lf_suffix_while_focus_on_the_baske
         assert app.screen.query_one("#card", Input).value == CARD
 
 
+async def test_wedge_with_a_tab_suffix_and_a_person_pressing_tab(tmp_path):
+    ctx, member = make_till(tmp_path)
+    app = make_app(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        item = app.screen.query_one("#entry", Input)
+        item.focus()
+        app.clock.t += 1.0
+        app.clock.step = 0.004
+        await send_keys(pilot, CARD + "\t")  # a scanner set to send Tab after each read
+        assert app.screen.basket.member_id == member.member_id
+        assert app.focused is item and item.value == ""
+        app.clock.step = 0.2
+        await send_keys(pilot, "\t")  # a person's Tab still moves the focus
+        assert app.focused is not item
+
+
 async def test_key_timestamps_decide_not_processing_time(tmp_path):
     """Without a scripted clock the detector uses each key's own time (when the driver read it):
     keys a person typed while the app was busy arrive together but are not a burst."""

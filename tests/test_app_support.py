@@ -57,7 +57,7 @@ def make_app(ctx, clock: StepClock | None = None, **kw) -> TillApp:
     return TillApp(ctx, clock=clock or StepClock(), **kw)
 
 
-CONTROL_KEYS = {"\r": "enter", "\n": "ctrl+j", "\x02": "ctrl+b", "\x03": "ctrl+c"}
+CONTROL_KEYS = {"\r": "enter", "\n": "ctrl+j", "\t": "tab", "\x02": "ctrl+b", "\x03": "ctrl+c"}
 
 
 async def send_keys(pilot, text: str, enter: bool = False) -> None:

@@ -36,11 +36,12 @@ if TYPE_CHECKING:
 # (e.g. `lambda stop: drain_queue(q, stop)`), drained in a worker thread.
 Source = Iterable[DeviceEventLike] | Callable[[threading.Event], Iterable[DeviceEventLike]]
 
-# Enter as sent by wedges configured with a CR or an LF suffix.
-_ENTER = frozenset({"enter", "ctrl+j"})
+# The suffix a wedge sends after each read: CR, LF, or Tab (a common factory setting). A Tab
+# that ends no burst is a person moving the focus, and does just that.
+_ENTER = frozenset({"enter", "ctrl+j", "tab"})
 
 # Keys that are a person's editing or navigation, never part of a wedge burst.
-_NOT_WEDGE = frozenset({"tab", "shift+tab", "escape", "backspace", "delete", "ctrl+h", "ctrl+i", "ctrl+m"})
+_NOT_WEDGE = frozenset({"shift+tab", "escape", "backspace", "delete", "ctrl+h", "ctrl+i", "ctrl+m"})
 
 
 class DeviceEventMessage(Message):
