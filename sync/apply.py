@@ -121,11 +121,19 @@ def _apply_entry(conn: sqlite3.Connection, data: dict[str, Any], ts: str, ready:
 def _apply_member(conn: sqlite3.Connection, m: dict[str, Any], ts: str, ready: set[str] | None = None) -> None:
     if m.get("merged_into"):
         _ensure_member(conn, m["merged_into"], m["store_id"], ts, ready)
-    _ensure_member(conn, m["member_id"], m["store_id"], ts, ready)
-    conn.execute("UPDATE members SET name = ?, phone = ?, email = ?, store_id = ?, status = ?, merged_into = ?,"
-                 " created_at = ?, updated_at = ? WHERE member_id = ?",
-                 (m.get("name"), m.get("phone"), m.get("email"), m["store_id"], m.get("status", "active"),
-                  m.get("merged_into"), m["created_at"], m["updated_at"], m["member_id"]))
+    # one upsert, not a placeholder INSERT then an UPDATE: a first pull writes a million of these
+    conn.execute("INSERT INTO members (member_id, name, phone, email, store_id, status, merged_into, created_at,"
+                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(member_id) DO UPDATE SET"
+                 " name = excluded.name, phone = excluded.phone, email = excluded.email, store_id = excluded.store_id,"
+                 " status = excluded.status, merged_into = excluded.merged_into, created_at = excluded.created_at,"
+                 " updated_at = excluded.updated_at",
+                 (m["member_id"], m.get("name"), m.get("phone"), m.get("email"), m["store_id"],
+                  m.get("status", "active"), m.get("merged_into"), m["created_at"], m["updated_at"]))
+    if ready is None or m["member_id"] not in ready:  # its balance row (the member row is written above)
+        conn.execute("INSERT INTO balances (member_id, points, updated_at) VALUES (?, 0, ?) ON CONFLICT DO NOTHING",
+                     (m["member_id"], ts))
+        if ready is not None:
+            ready.add(m["member_id"])
     conn.execute("DELETE FROM member_consent WHERE member_id = ?", (m["member_id"],))
     consent = (m.get("consent") or {}).items()
     conn.executemany("INSERT INTO member_consent (member_id, channel, granted, at) VALUES (?, ?, ?, ?)",
@@ -134,13 +142,12 @@ def _apply_member(conn: sqlite3.Connection, m: dict[str, Any], ts: str, ready: s
 
 def _apply_card(conn: sqlite3.Connection, c: dict[str, Any], ts: str, ready: set[str] | None = None) -> None:
     _ensure_member(conn, c["member_id"], "unknown", ts, ready)
+    if conn.execute("INSERT INTO cards (card_number, member_id, source, status, replaced_by, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(card_number) DO NOTHING",
+                    (c["card_number"], c["member_id"], c["source"], c["status"], c.get("replaced_by"),
+                     c.get("created_at") or ts, c["updated_at"])).rowcount == 1:
+        return  # a new card (a first pull: all of them)
     row = conn.execute("SELECT status FROM cards WHERE card_number = ?", (c["card_number"],)).fetchone()
-    if row is None:
-        conn.execute("INSERT INTO cards (card_number, member_id, source, status, replaced_by, created_at, updated_at)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?)", (c["card_number"], c["member_id"], c["source"], c["status"],
-                                                       c.get("replaced_by"), c.get("created_at") or ts,
-                                                       c["updated_at"]))
-        return
     status = max(row[0], c["status"], key=lambda s: CARD_RANK.get(s, 0))
     conn.execute("UPDATE cards SET member_id = ?, status = ?, replaced_by = COALESCE(?, replaced_by), updated_at = ?"
                  " WHERE card_number = ?", (c["member_id"], status, c.get("replaced_by"), c["updated_at"],
