@@ -5,8 +5,9 @@ Hook: `sync.measure.pull_directory(workdir, members=...)`: a head office (SQLite
 server on loopback) holding the directory (members, 1.5 cards each, one ledger entry each so the
 balances arrive), and a fresh till's first `sync.engine.pull_all` with its progress callback
 counted. The head office runs in its own process (`headoffice serve`), as in production where it is
-another machine, so it does not share the till's GIL. The head office is loaded with raw inserts first (setup, not timed). The quick run pulls
-a 1% directory and says so; it never judges the full-scale target from a small directory.
+another machine, so it does not share the till's GIL. The head office is loaded with raw inserts
+first (setup, not timed). The quick run pulls a 1% directory and says so; it never judges the
+full-scale target from a small directory.
 """
 
 from __future__ import annotations
