@@ -30,8 +30,28 @@ def _pending_keys(conn: sqlite3.Connection, kind: str) -> set[str]:
     return {r[0] for r in conn.execute("SELECT key FROM sync_outbox WHERE type = ?", (kind,))}
 
 
-def _ensure_member(conn: sqlite3.Connection, member_id: str, store_id: str, ts: str) -> None:
-    """A placeholder for a member whose record arrives in a later page (filled in when it does)."""
+def _ready_members(conn: sqlite3.Connection, page: PullPage) -> set[str]:
+    """The members this page names that already have a balance row (so, by its foreign key, a member
+    row too): one query per 500 instead of two no-op INSERTs per change (first pull of a directory)."""
+    wanted = {v for c in page.changes if c.type in ("entry", "member", "card")
+              for v in (c.data.get("member_id"), c.data.get("merged_into")) if v}
+    ids = list(wanted)
+    ready: set[str] = set()
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        ready.update(r[0] for r in conn.execute(
+            f"SELECT member_id FROM balances WHERE member_id IN ({', '.join('?' * len(part))})", part))
+    return ready
+
+
+def _ensure_member(conn: sqlite3.Connection, member_id: str, store_id: str, ts: str,
+                   ready: set[str] | None = None) -> None:
+    """A placeholder for a member whose record arrives in a later page (filled in when it does);
+    nothing to do for a member in `ready` (known to have its member and balance rows)."""
+    if ready is not None:
+        if member_id in ready:
+            return
+        ready.add(member_id)
     conn.execute("INSERT INTO members (member_id, store_id, status, created_at, updated_at) VALUES (?, ?, 'active',"
                  " ?, ?) ON CONFLICT DO NOTHING", (member_id, store_id, ts, ts))
     conn.execute("INSERT INTO balances (member_id, points, updated_at) VALUES (?, 0, ?) ON CONFLICT DO NOTHING",
@@ -47,15 +67,16 @@ def apply_page(conn: sqlite3.Connection, page: PullPage, ctx: Any = None) -> dic
         conn.execute("UPDATE sync_apply SET applying = 1")
         pending_members = _pending_keys(conn, "member")
         pending_cards = _pending_keys(conn, "card")
+        ready = _ready_members(conn, page)
         for change in page.changes:
             data: dict[str, Any] = change.data
             if change.type == "entry":
-                counts["entries"] += _apply_entry(conn, data, ts)
+                counts["entries"] += _apply_entry(conn, data, ts, ready)
             elif change.type == "member" and data["member_id"] not in pending_members:
-                _apply_member(conn, data, ts)
+                _apply_member(conn, data, ts, ready)
                 counts["members"] += 1
             elif change.type == "card" and data["card_number"] not in pending_cards:
-                _apply_card(conn, data, ts)
+                _apply_card(conn, data, ts, ready)
                 counts["cards"] += 1
             elif change.type == "rule":
                 conn.execute("INSERT INTO sync_rules (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key)"
@@ -86,8 +107,8 @@ def _apply_docs(conn: sqlite3.Connection, docs: dict[str, list[dict[str, Any]]],
         counts[kind] = counts.get(kind, 0) + handlers[kind].apply(ctx, docs[kind])
 
 
-def _apply_entry(conn: sqlite3.Connection, data: dict[str, Any], ts: str) -> int:
-    _ensure_member(conn, data["member_id"], data["store_id"], ts)
+def _apply_entry(conn: sqlite3.Connection, data: dict[str, Any], ts: str, ready: set[str] | None = None) -> int:
+    _ensure_member(conn, data["member_id"], data["store_id"], ts, ready)
     cur = conn.execute(
         f"INSERT INTO ledger ({', '.join(LEDGER_COLUMNS)}) VALUES ({', '.join('?' * len(LEDGER_COLUMNS))})"
         " ON CONFLICT DO NOTHING", tuple(data[c] for c in LEDGER_COLUMNS))
@@ -97,29 +118,36 @@ def _apply_entry(conn: sqlite3.Connection, data: dict[str, Any], ts: str) -> int
     return 0
 
 
-def _apply_member(conn: sqlite3.Connection, m: dict[str, Any], ts: str) -> None:
+def _apply_member(conn: sqlite3.Connection, m: dict[str, Any], ts: str, ready: set[str] | None = None) -> None:
     if m.get("merged_into"):
-        _ensure_member(conn, m["merged_into"], m["store_id"], ts)
-    _ensure_member(conn, m["member_id"], m["store_id"], ts)
-    conn.execute("UPDATE members SET name = ?, phone = ?, email = ?, store_id = ?, status = ?, merged_into = ?,"
-                 " created_at = ?, updated_at = ? WHERE member_id = ?",
-                 (m.get("name"), m.get("phone"), m.get("email"), m["store_id"], m.get("status", "active"),
-                  m.get("merged_into"), m["created_at"], m["updated_at"], m["member_id"]))
+        _ensure_member(conn, m["merged_into"], m["store_id"], ts, ready)
+    # one upsert, not a placeholder INSERT then an UPDATE: a first pull writes a million of these
+    conn.execute("INSERT INTO members (member_id, name, phone, email, store_id, status, merged_into, created_at,"
+                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(member_id) DO UPDATE SET"
+                 " name = excluded.name, phone = excluded.phone, email = excluded.email, store_id = excluded.store_id,"
+                 " status = excluded.status, merged_into = excluded.merged_into, created_at = excluded.created_at,"
+                 " updated_at = excluded.updated_at",
+                 (m["member_id"], m.get("name"), m.get("phone"), m.get("email"), m["store_id"],
+                  m.get("status", "active"), m.get("merged_into"), m["created_at"], m["updated_at"]))
+    if ready is None or m["member_id"] not in ready:  # its balance row (the member row is written above)
+        conn.execute("INSERT INTO balances (member_id, points, updated_at) VALUES (?, 0, ?) ON CONFLICT DO NOTHING",
+                     (m["member_id"], ts))
+        if ready is not None:
+            ready.add(m["member_id"])
     conn.execute("DELETE FROM member_consent WHERE member_id = ?", (m["member_id"],))
     consent = (m.get("consent") or {}).items()
     conn.executemany("INSERT INTO member_consent (member_id, channel, granted, at) VALUES (?, ?, ?, ?)",
                      [(m["member_id"], ch, int(bool(g)), m["updated_at"]) for ch, g in consent])
 
 
-def _apply_card(conn: sqlite3.Connection, c: dict[str, Any], ts: str) -> None:
-    _ensure_member(conn, c["member_id"], "unknown", ts)
+def _apply_card(conn: sqlite3.Connection, c: dict[str, Any], ts: str, ready: set[str] | None = None) -> None:
+    _ensure_member(conn, c["member_id"], "unknown", ts, ready)
+    if conn.execute("INSERT INTO cards (card_number, member_id, source, status, replaced_by, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(card_number) DO NOTHING",
+                    (c["card_number"], c["member_id"], c["source"], c["status"], c.get("replaced_by"),
+                     c.get("created_at") or ts, c["updated_at"])).rowcount == 1:
+        return  # a new card (a first pull: all of them)
     row = conn.execute("SELECT status FROM cards WHERE card_number = ?", (c["card_number"],)).fetchone()
-    if row is None:
-        conn.execute("INSERT INTO cards (card_number, member_id, source, status, replaced_by, created_at, updated_at)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?)", (c["card_number"], c["member_id"], c["source"], c["status"],
-                                                       c.get("replaced_by"), c.get("created_at") or ts,
-                                                       c["updated_at"]))
-        return
     status = max(row[0], c["status"], key=lambda s: CARD_RANK.get(s, 0))
     conn.execute("UPDATE cards SET member_id = ?, status = ?, replaced_by = COALESCE(?, replaced_by), updated_at = ?"
                  " WHERE card_number = ?", (c["member_id"], status, c.get("replaced_by"), c["updated_at"],

@@ -3,16 +3,65 @@
     from sync.measure import ingest_rate, push_waiting
     ingest_rate("sqlite:///tmp/ho.db", entries=100_000)     # head office ingest, entries/s
     push_waiting(tmp_dir, entries=100_000)                  # a till pushing 100,000 waiting entries over HTTP
+    pull_directory(tmp_dir, members=1_000_000)              # a fresh till pulling the whole directory
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 T0 = "2026-01-01T00:00:00.000000+00:00"
+
+
+@contextmanager
+def headoffice(store: Any, db_url: str, process: bool = False) -> Iterator[str]:
+    """The real head office on loopback, yielding its URL: a uvicorn thread serving `store` in this
+    process, or (`process=True`) `python -m headoffice serve` on `db_url` in a process of its own, as
+    in production where it is another machine: then it no longer shares this process's GIL."""
+    if not process:
+        from headoffice.server import ServerThread
+
+        server = ServerThread(store).start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
+        return
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as sock:  # a free port (the bench owns the machine; a reuse race only fails loudly)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "headoffice", "serve", "--port", str(port), "--db", db_url],
+                            cwd=root, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"head office did not start (exit {proc.poll()})")
+            time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def ingest_rate(db_url: str, entries: int = 100_000, batch: int = 2000, members: int = 1000) -> dict[str, Any]:
@@ -41,9 +90,9 @@ def ingest_rate(db_url: str, entries: int = 100_000, batch: int = 2000, members:
 
 
 def push_waiting(workdir: str | Path, entries: int = 100_000, db_url: str | None = None,
-                 entry_batch: int = 2000) -> dict[str, Any]:
-    """A till with `entries` waiting entries pushes them all to a real head office on loopback."""
-    from headoffice.server import ServerThread
+                 entry_batch: int = 2000, process: bool = False) -> dict[str, Any]:
+    """A till with `entries` waiting entries pushes them all to a real head office on loopback
+    (`process=True`: the head office in its own process, see `headoffice`)."""
     from headoffice.store import open_store
     from pos_client import ledger
     from pos_client.config import write_config
@@ -55,26 +104,109 @@ def push_waiting(workdir: str | Path, entries: int = 100_000, db_url: str | None
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    store = open_store(db_url or f"sqlite:///{workdir / 'headoffice.db'}")
-    server = ServerThread(store).start()
+    db_url = db_url or f"sqlite:///{workdir / 'headoffice.db'}"
+    store = open_store(db_url)
     home = workdir / f"till-{uuid.uuid4().hex[:6]}"
     home.mkdir()
     write_config(home, {"store_id": "BENCH", "till_id": home.name})
     ctx = open_till(home)
     try:
-        register_till(ctx, server.url, store.add_till("BENCH", home.name))
-        member = enroll(ctx, phone="+33600000000")
-        ledger.append(ctx.conn, ctx.store_id, ctx.till_id,
-                      [ledger.Entry(member_id=member.member_id, kind="earn", points=1) for _ in range(entries)])
-        started = time.perf_counter()
-        with client_for(ctx.conn, ctx.config, timeout=60) as client:
-            report = push_pending(ctx.conn, client, ctx.store_id, ctx.till_id, entry_limit=entry_batch)
-        seconds = time.perf_counter() - started
+        with headoffice(store, db_url, process) as url:
+            register_till(ctx, url, store.add_till("BENCH", home.name))
+            member = enroll(ctx, phone="+33600000000")
+            ledger.append(ctx.conn, ctx.store_id, ctx.till_id,
+                          [ledger.Entry(member_id=member.member_id, kind="earn", points=1) for _ in range(entries)])
+            started = time.perf_counter()
+            with client_for(ctx.conn, ctx.config, timeout=60) as client:
+                report = push_pending(ctx.conn, client, ctx.store_id, ctx.till_id, entry_limit=entry_batch)
+            seconds = time.perf_counter() - started
         return {"entries": entries, "pushed": report.entries, "duplicates": report.duplicates,
                 "batches": report.batches, "seconds": round(seconds, 3),
                 "entries_per_s": int(entries / seconds) if seconds else 0,
-                "head_office_balance": store.balance(member.member_id)}
+                "head_office_in_own_process": process, "head_office_balance": store.balance(member.member_id)}
     finally:
         ctx.close()
-        server.stop()
+        store.close()
+
+
+def _fill_headoffice(path: Path, members: int, cards: int, entries: int) -> None:
+    """Load a head office directory straight into its SQLite file (the store's own schema, raw inserts):
+    `members` members, `cards` cards spread over them, `entries` ledger entries of another till, every
+    member and card in the feed, as if pushed by the chain's tills over the years."""
+    import sqlite3
+
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("BEGIN")
+    mid = [f"{i:08x}" + uuid.UUID(int=i).hex[8:] for i in range(members)]
+    conn.executemany("INSERT INTO members (member_id, store_id, name, phone, email, status, consent, created_at,"
+                     " updated_at, received_at) VALUES (?, 'S1', ?, ?, NULL, 'active', '{\"sms\": true}', ?, ?, ?)",
+                     ((m, f"Member {i}", f"+3360{i:07d}", T0, T0, T0) for i, m in enumerate(mid)))
+    conn.executemany("INSERT INTO cards (card_number, member_id, source, status, created_at, updated_at)"
+                     " VALUES (?, ?, 'barcode', 'active', ?, ?)",
+                     ((f"29{c:011d}", mid[c % members], T0, T0) for c in range(cards)))
+    seq = 0
+    conn.executemany("INSERT INTO feed (server_seq, entity, key) VALUES (?, 'member', ?)",
+                     ((i + 1, m) for i, m in enumerate(mid)))
+    seq += members
+    conn.executemany("INSERT INTO feed (server_seq, entity, key) VALUES (?, 'card', ?)",
+                     ((seq + c + 1, f"29{c:011d}") for c in range(cards)))
+    seq += cards
+    conn.execute("INSERT INTO tills (store_id, till_id, role, created_at) VALUES ('S1', 'T1', 'till', ?)", (T0,))
+    conn.executemany("INSERT INTO ledger (server_seq, entry_id, member_id, store_id, till_id, seq, kind, points,"
+                     " amount_cents, created_at, received_at) VALUES (?, ?, ?, 'S1', 'T1', ?, 'earn', 5, 500, ?, ?)",
+                     ((seq + e + 1, uuid.UUID(int=e + 1).hex, mid[e % members], e + 1, T0, T0)
+                      for e in range(entries)))
+    seq += entries
+    conn.executemany("INSERT INTO balances (member_id, points, updated_at) VALUES (?, ?, ?)",
+                     ((m, 5 * (entries // members + (i < entries % members)), T0) for i, m in enumerate(mid)))
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'server_seq'", (seq,))
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def pull_directory(workdir: str | Path, members: int = 1_000_000, cards: int | None = None,
+                   entries: int | None = None, page_size: int = 1000, process: bool = False) -> dict[str, Any]:
+    """A fresh till's first pull of a head office holding `members` members, `cards` cards (1.5 per
+    member) and `entries` ledger entries (one per member): the real server on loopback (`process=True`:
+    in its own process), the real `sync.engine.pull_all`, its progress callback counted. Setup time
+    is reported apart."""
+    from headoffice.store import open_store
+    from pos_client.config import write_config
+    from pos_client.context import open_till
+    from sync.engine import Progress, client_for, pull_all
+    from sync.register import register_till
+
+    cards = members * 3 // 2 if cards is None else cards
+    entries = members if entries is None else entries
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    db_url = f"sqlite:///{workdir / f'headoffice-{uuid.uuid4().hex[:6]}.db'}"
+    t0 = time.perf_counter()
+    open_store(db_url).close()  # the schema
+    _fill_headoffice(Path(db_url.removeprefix("sqlite:///")), members, cards, entries)
+    setup = time.perf_counter() - t0
+    store = open_store(db_url)
+    home = workdir / f"till-{uuid.uuid4().hex[:6]}"
+    home.mkdir()
+    write_config(home, {"store_id": "S2", "till_id": home.name})
+    ctx = open_till(home)
+    ticks: list[Progress] = []
+    try:
+        with headoffice(store, db_url, process) as url:
+            register_till(ctx, url, store.add_till("S2", home.name))
+            started = time.perf_counter()
+            with client_for(ctx.conn, ctx.config, timeout=60) as client:
+                report = pull_all(ctx.conn, client, page_size=page_size, progress=ticks.append)
+            seconds = time.perf_counter() - started
+        got = {t: ctx.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("members", "cards", "ledger")}
+        points = ctx.conn.execute("SELECT COALESCE(SUM(points), 0) FROM balances").fetchone()[0]
+        return {"members": members, "cards": cards, "entries": entries, "changes": members + cards + entries,
+                "pulled": report.pulled, "pages": report.pages, "seconds": round(seconds, 3),
+                "setup_seconds": round(setup, 1), "changes_per_s": int((members + cards + entries) / seconds),
+                "head_office_in_own_process": process,
+                "progress_calls": len(ticks), "progress_last": [ticks[-1].done, ticks[-1].total] if ticks else None,
+                "till_counts": got, "till_points": points, "headoffice_points": 5 * entries}
+    finally:
+        ctx.close()
         store.close()

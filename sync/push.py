@@ -116,8 +116,8 @@ class Marks:
 
 
 def collect(conn: sqlite3.Connection, store_id: str, till_id: str, *, entry_limit: int = ENTRY_BATCH,
-            outbox_limit: int = OUTBOX_BATCH, ctx: Any = None, announce: bool = False
-            ) -> tuple[dict[str, Any], Marks, int]:
+            outbox_limit: int = OUTBOX_BATCH, ctx: Any = None, announce: bool = False,
+            after: tuple[int, Marks] | None = None) -> tuple[dict[str, Any], Marks, int]:
     """The next batch to push as a wire dict, how far it reaches (Marks), and its highest seq.
 
     Own ledger entries and own sales are insert-only and go by cursor; members, cards and
@@ -125,14 +125,17 @@ def collect(conn: sqlite3.Connection, store_id: str, till_id: str, *, entry_limi
 
     Outbox rows of document types (coupon uses, erasures) are built by their registered handlers;
     with `announce`, documents head office has not confirmed are added (the till's public key).
+    `after` = (seq, marks) of a batch still in flight: collect the one that follows it.
     """
-    high = state.get_int(conn, state.PUSH_HIGH)
+    high = after[0] if after else state.get_int(conn, state.PUSH_HIGH)
+    outbox_from = after[1].outbox_id if after else 0
     cols = ", ".join(LEDGER_COLUMNS)
     entries = [dict(zip(LEDGER_COLUMNS, r, strict=True)) for r in conn.execute(
         f"SELECT {cols} FROM ledger WHERE store_id = ? AND till_id = ? AND seq > ? ORDER BY seq LIMIT ?",
         (store_id, till_id, high, entry_limit))]
-    rows = conn.execute("SELECT id, type, key FROM sync_outbox ORDER BY id LIMIT ?", (outbox_limit,)).fetchall()
-    last_id = rows[-1][0] if rows else 0
+    rows = conn.execute("SELECT id, type, key FROM sync_outbox WHERE id > ? ORDER BY id LIMIT ?",
+                        (outbox_from, outbox_limit)).fetchall()
+    last_id = rows[-1][0] if rows else outbox_from
     builders: dict[str, Callable[[sqlite3.Connection, str], dict[str, Any] | None]] = {
         "member": _member_record, "card": _card_record, "sale": _sale_record}
     parts: dict[str, dict[str, dict[str, Any]]] = {"member": {}, "card": {}, "sale": {}}
@@ -156,7 +159,7 @@ def collect(conn: sqlite3.Connection, store_id: str, till_id: str, *, entry_limi
             record = builders[kind](conn, key)
             if record is not None:
                 parts[kind][key] = record
-    sale_mark = state.get_int(conn, state.PUSH_SALE)
+    sale_mark = after[1].sale_rowid if after else state.get_int(conn, state.PUSH_SALE)
     for rowid, sale_id in conn.execute("SELECT rowid, sale_id FROM sales WHERE rowid > ? ORDER BY rowid LIMIT ?",
                                        (sale_mark, outbox_limit)).fetchall():
         sale_mark = rowid
@@ -177,46 +180,65 @@ def push_pending(conn: sqlite3.Connection, client: HeadOfficeClient, store_id: s
     lacks them (`wants`); one head office refuses (another till's key under this till's name) is not
     confirmed, so it is offered again next round and stays in head office's rejects report.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     report = PushReport(high_seq=state.get_int(conn, state.PUSH_HIGH))
     announce, asked_again = True, False
-    while True:
-        body, marks, top_seq = collect(conn, store_id, till_id, entry_limit=entry_limit, ctx=ctx,
-                                       announce=announce)
-        announce = False
-        if not (any(body[k] for k in ("entries", "members", "cards", "sales", "docs")) or marks.outbox_id):
-            return report
-        result = client.push(body)
-        report.batches += 1
-        report.entries += result.accepted
-        report.duplicates += result.duplicates
-        report.sales += result.sales
-        report.members += result.members
-        report.cards += result.cards
-        report.docs += result.docs
-        report.rejected += result.rejected
-        report.server_time = result.server_time
-        before = report.high_seq
-        with write_txn(conn):
-            state.put(conn, **{state.PUSH_HIGH: result.high_seq})
-            conn.execute("DELETE FROM sync_outbox WHERE id <= ?", (marks.outbox_id,))
-            state.put(conn, **{state.PUSH_SALE: marks.sale_rowid})
-            refused = {(r.get("type"), r.get("key")) for r in result.rejected}
-            for wire in body["docs"]:
-                if _is_announced(wire["type"]) and ("docs", wire["key"]) not in refused:
-                    state.put(conn, **{SENT + wire["type"]: _fingerprint(wire)})
-            sent_types = {w["type"] for w in body["docs"]}
-            for kind in result.wants:
-                if kind not in sent_types and not asked_again:
-                    state.put(conn, **{SENT + kind: None})
-                    announce = asked_again = True
-            if result.rejected:
-                state.put(conn, **{state.LAST_ERROR: "head office set aside: " + json.dumps(result.rejected)[:400]})
-        report.high_seq = result.high_seq
-        if on_batch:
-            on_batch(report)
-        if body["entries"] and result.high_seq < top_seq and result.high_seq <= before:
-            raise SyncError(f"head office holds this till's entries only up to seq {result.high_seq}"
-                            f" (gaps {result.gaps}); will retry")
+    ahead: tuple[dict[str, Any], Marks, int, int] | None = None  # a batch read ahead, + the outbox id it follows
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-send") as sender:
+        while True:
+            if ahead:
+                body, marks, top_seq, outbox_from = ahead
+            else:
+                body, marks, top_seq = collect(conn, store_id, till_id, entry_limit=entry_limit, ctx=ctx,
+                                               announce=announce)
+                outbox_from = 0
+            ahead = None
+            announce = False
+            if not (any(body[k] for k in ("entries", "members", "cards", "sales", "docs"))
+                    or marks.outbox_id > outbox_from):
+                return report
+            # Batch n goes out (encode, round trip, head office's ingest) while batch n+1 is read here.
+            sending = sender.submit(client.push, body)
+            try:
+                ahead = (*collect(conn, store_id, till_id, entry_limit=entry_limit, ctx=ctx, after=(top_seq, marks)),
+                         marks.outbox_id)
+            finally:
+                result = sending.result()
+            report.batches += 1
+            report.entries += result.accepted
+            report.duplicates += result.duplicates
+            report.sales += result.sales
+            report.members += result.members
+            report.cards += result.cards
+            report.docs += result.docs
+            report.rejected += result.rejected
+            report.server_time = result.server_time
+            before = report.high_seq
+            with write_txn(conn):
+                state.put(conn, **{state.PUSH_HIGH: result.high_seq})
+                conn.execute("DELETE FROM sync_outbox WHERE id <= ?", (marks.outbox_id,))
+                state.put(conn, **{state.PUSH_SALE: marks.sale_rowid})
+                refused = {(r.get("type"), r.get("key")) for r in result.rejected}
+                for wire in body["docs"]:
+                    if _is_announced(wire["type"]) and ("docs", wire["key"]) not in refused:
+                        state.put(conn, **{SENT + wire["type"]: _fingerprint(wire)})
+                sent_types = {w["type"] for w in body["docs"]}
+                for kind in result.wants:
+                    if kind not in sent_types and not asked_again:
+                        state.put(conn, **{SENT + kind: None})
+                        announce = asked_again = True
+                if result.rejected:
+                    state.put(conn, **{state.LAST_ERROR: "head office set aside: "
+                                       + json.dumps(result.rejected)[:400]})
+            report.high_seq = result.high_seq
+            if on_batch:
+                on_batch(report)
+            if body["entries"] and result.high_seq < top_seq and result.high_seq <= before:
+                raise SyncError(f"head office holds this till's entries only up to seq {result.high_seq}"
+                                f" (gaps {result.gaps}); will retry")
+            if announce or result.rejected or result.high_seq != top_seq:
+                ahead = None  # the batch read ahead assumed batch n was taken whole: read again from the state
 
 
 def push_batch_of(records: dict[str, Any]) -> PushBatch:

@@ -17,8 +17,11 @@ import time
 from pathlib import Path
 
 
-async def _measure(home: Path, runs: int, pace: bool) -> list[tuple[float, float]]:
-    """(seconds from the frame's last byte, seconds from its first byte) to the member attached."""
+async def _measure(home: Path, runs: int, pace: bool, card: str | None = None) -> list[tuple[float, float]]:
+    """(seconds from the frame's last byte, seconds from its first byte) to the member attached.
+
+    `card` is a card already in the till's database (the bench swipes one of a million members);
+    without it a probe member is enrolled on an empty till."""
     from hw_sim import swipes
     from hw_sim.serial_sim import SerialDeviceSim
     from pos_client import members
@@ -29,7 +32,7 @@ async def _measure(home: Path, runs: int, pace: bool) -> list[tuple[float, float
     from pos_client.config import write_config
     from pos_client.context import open_till
 
-    card = with_check_digit("290000000001")
+    card = card or with_check_digit("290000000001")
     link = home / "msr"
     sim = SerialDeviceSim("magstripe", link, pace=pace).start()
     write_config(home, {"devices": {"readers": [

@@ -223,10 +223,11 @@ def test_pull_cut_off_midway_resumes_from_the_saved_cursor(headoffice, ho_store,
     with pytest.raises(Offline):
         sync_once(t.conn, t.config, progress=cut_after_two_pages)
     cursor = state.get_int(t.conn, state.CURSOR)
-    assert cursor > 0 and seen[-1].done == 2000
+    # pull_all fetches page n+1 while applying page n: the page already fetched when the link drops still lands
+    assert cursor > 0 and seen[-1].done in (2000, 3000)
     proxy.set_mode("pass")
     report = sync_once(t.conn, t.config)
-    assert report.pulled["members"] + report.pulled["entries"] == 2 * n - 2000
+    assert report.pulled["members"] + report.pulled["entries"] == 2 * n - seen[-1].done
     assert t.conn.execute("SELECT COUNT(*), SUM(points) FROM ledger").fetchone()[:] == (n, 2 * n)
     assert_invariant(t)
 

@@ -194,3 +194,35 @@ def test_a_till_editing_a_member_head_office_merged_still_learns_the_merge(heado
     assert tuple(row) == ("merged", first.member_id)
     assert card_balance(b, 2) == ho_store.balance(first.member_id) == 10
     assert_invariant(b)
+
+
+def test_push_and_pull_in_many_batches_read_ahead_lose_nothing(headoffice, ho_store, make_till):
+    """push_pending reads batch n+1 while batch n is in flight, pull_all fetches page n+1 while page n
+    is applied: with small batches and pages, every member, card, sale and entry still arrives once."""
+    from tillkit import own_entries
+
+    a, b = make_till("S1", "T1"), make_till("S2", "T1")
+    register(a, ho_store, headoffice.url)
+    register(b, ho_store, headoffice.url)
+    for n in range(1, 31):
+        enrol(a, n)
+        sell(a, n, 100 * n)
+    with client_for(a.conn, a.config) as client:
+        report = push_pending(a.conn, client, "S1", "T1", entry_limit=7)
+    assert report.entries == own_entries(a) and report.members == 30 and report.sales == 30
+    assert report.batches >= own_entries(a) // 7
+    assert a.conn.execute("SELECT COUNT(*) FROM sync_outbox").fetchone()[0] == 0
+    with client_for(a.conn, a.config) as client:
+        assert push_pending(a.conn, client, "S1", "T1", entry_limit=7).batches == 0  # nothing left, no empty batch
+    seen = []
+    with client_for(b.conn, b.config) as client:
+        pulled = pull_all(b.conn, client, page_size=4, progress=seen.append)
+    assert pulled.pulled["members"] == 30 and pulled.pulled["cards"] == 30
+    assert pulled.pulled["entries"] == own_entries(a)
+    assert [p.done for p in seen] == sorted(p.done for p in seen) and seen[-1].done == seen[-1].total
+    for n in range(1, 31):
+        member_id = a.conn.execute("SELECT member_id FROM cards WHERE card_number = ?",
+                                   (loyalty(n),)).fetchone()[0]
+        assert ho_store.balance(member_id) == b.conn.execute(
+            "SELECT points FROM balances WHERE member_id = ?", (member_id,)).fetchone()[0]
+    assert_invariant(b)
