@@ -31,7 +31,7 @@ from pos_client.cards.barcode import with_check_digit
 from pos_client.db import connect
 
 # Bump when the generated content changes, so stale cached databases are not reused.
-GEN_VERSION = 1
+GEN_VERSION = 2  # 2: members with history at this till have their lifecycle stage recorded
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_SEED = 20261123
 LOCAL_STORE, LOCAL_TILL = "S1", "T1"  # the config defaults: the till under test
@@ -248,6 +248,8 @@ def _load(conn: sqlite3.Connection, size: Size, rng: random.Random, stats: GenSt
     sale_rows = b.sql("sales", "INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender,"
                                " points_earned, balance_after, content_hash, operator, created_at)"
                                " VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+    stage_rows = b.sql("member_stages", "INSERT INTO member_stages (member_id, stage, prev_stage, since, created_at)"
+                                        " VALUES (?,?,?,?,?)")
     line_rows = b.sql("sale_lines", "INSERT INTO sale_lines (sale_id, line_no, sku, ean, name, category, qty,"
                                     " unit_cents, amount_cents, points) VALUES (?,?,?,?,?,?,?,?,?,?)")
     seq: dict[tuple[str, str], int] = {}
@@ -302,6 +304,7 @@ def _load(conn: sqlite3.Connection, size: Size, rng: random.Random, stats: GenSt
         card_rows.append((primary, mid, "barcode", "active", None, created, created))
         bal = 0
         ts = created
+        last_local = None
         for sec in secs:
             ts = stamp(sec, randrange(1_000_000))
             store = home if randrange(10) else stores[randrange(STORES)]
@@ -323,6 +326,7 @@ def _load(conn: sqlite3.Connection, size: Size, rng: random.Random, stats: GenSt
             else:
                 kind, sale_id = "earn", _uuid_hex(rng)
                 if key == (LOCAL_STORE, LOCAL_TILL):
+                    last_local = ts
                     parts = basket(mid)
                     amount, pts = parts[1], parts[2]
                     add_sale(sale_id, mid, ts, op, parts, bal + pts)
@@ -335,6 +339,8 @@ def _load(conn: sqlite3.Connection, size: Size, rng: random.Random, stats: GenSt
             ledger_rows.append((_uuid_hex(rng), mid, store, till, s, kind, pts, sale_id, amount, ts, op, reason,
                                 None))
         balance_rows.append((mid, bal, ts))
+        if last_local is not None:  # a till with this member's history has seen their stage at the last visit
+            stage_rows.append((mid, "active", None, last_local[:10], last_local))
         if len(ledger_rows) >= BATCH:
             b.flush()
             if i % 100_000 < 5_000:

@@ -3,10 +3,10 @@ run (default durability). Same hook and target as `ingest` (SQLite)."""
 
 from __future__ import annotations
 
-from bench import pg
 from bench.env import BenchEnv
 from bench.figures.ingest import TARGET, measure
 from bench.stats import Figure, try_import
+from headoffice import pgcluster as pg
 
 KEY = "ingest_postgres"
 TITLE = "head-office ingest, PostgreSQL store"

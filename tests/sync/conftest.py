@@ -3,49 +3,18 @@ a real head-office server on loopback, and till homes."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
-
 import pytest
-from tillkit import free_port
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _as_postgres(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
 @pytest.fixture(scope="session")
 def pg_url():
-    """A private PostgreSQL 15 cluster on a free loopback port, stopped and removed at the end of the session.
+    """A private PostgreSQL 15 cluster (fsync off), stopped and removed at the end of the session."""
+    from headoffice import pgcluster
 
-    Its directory is made directly under the system temp dir: pytest's own temp root is 0700 and re-locked by
-    every pytest run, which the `postgres` user (the server refuses to run as root) could not traverse.
-    """
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip("PostgreSQL 15 server binaries not installed (scripts/setup.sh installs them)")
-    base = Path(tempfile.mkdtemp(prefix="ho-pg-"))
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
-    if os.geteuid() == 0:
-        for path in (base, sock):
-            shutil.chown(path, "postgres", "postgres")
-    port = free_port()
-    try:
-        subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                                     "--no-sync", "-E", "UTF8"]), check=True, capture_output=True)
-        opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l",
-                                     str(base / "log"), "-w", "start"]), check=True, capture_output=True)
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+    if reason := pgcluster.available():
+        pytest.skip(reason)
+    with pgcluster.private_cluster(durable=False) as url:
+        yield url
 
 
 def _reset_pg(url: str) -> None:

@@ -1,7 +1,9 @@
-"""A private PostgreSQL 15 cluster on a free loopback port, for the head-office ingest figure.
+"""A private, throwaway PostgreSQL 15 cluster on a free loopback port.
 
-The server refuses to run as root, so under root it runs as the `postgres` user. Durability is
-left at PostgreSQL's defaults (fsync, synchronous_commit on): a benchmark measures the real cost.
+For the head-office store contract tests, the ingest benchmark, and trying the PostgreSQL
+backend on one machine. The server refuses to run as root, so under root it runs as the
+`postgres` user; its directory sits directly under the system temp dir, because pytest's temp
+root is 0700 and the `postgres` user could not traverse it.
 """
 
 from __future__ import annotations
@@ -29,22 +31,33 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @contextmanager
-def private_cluster() -> Iterator[str]:
-    """Yield a postgresql:// URL; the cluster is stopped and removed on exit."""
-    base = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+def private_cluster(*, durable: bool = True, prefix: str = "ho-pg-") -> Iterator[str]:
+    """Yield a postgresql:// URL; the cluster is stopped and removed on exit.
+
+    `durable=False` turns fsync off (tests: speed over crash safety); a benchmark keeps
+    PostgreSQL's defaults so it measures the real cost of a commit.
+    """
+    base = Path(tempfile.mkdtemp(prefix=prefix))
     data, sock = base / "data", base / "sock"
     sock.mkdir()
     if os.geteuid() == 0:
         for path in (base, sock):
             shutil.chown(path, "postgres", "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
+    initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
+    opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1"
+    if not durable:
+        initdb.append("--no-sync")
+        opts += " -c fsync=off -c synchronous_commit=off"
     try:
-        subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                                     "-E", "UTF8"]), check=True, capture_output=True)
-        opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1"
+        subprocess.run(_as_postgres(initdb), check=True, capture_output=True)
         subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"),
                                      "-w", "start"]), check=True, capture_output=True)
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
