@@ -1,7 +1,7 @@
 """`headoffice`: the head-office server and its administration commands.
 
     headoffice serve [--host 127.0.0.1] [--port 8080] [--db URL]
-    headoffice till add --store S --till T [--db URL]      prints a one-time enrolment code
+    headoffice till add --store S --till T [--valid-days 7] [--db URL]   prints a one-time enrolment code
     headoffice admin token [--name NAME]                    prints an administrator token
     headoffice card block NUMBER | member erase ID | rule set KEY VALUE
     headoffice report overdraft|rejects|counts|coupon-doubles|till-keys|erasures
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = till.add_parser("add", help="enrol a till: prints a one-time code for `pos-client register`")
     add.add_argument("--store", required=True)
     add.add_argument("--till", required=True)
+    add.add_argument("--valid-days", type=int, default=7, help="days the code can be used (default 7)")
     _db_arg(add)
     add.set_defaults(run=_till_add)
 
@@ -111,12 +112,12 @@ def _till_add(args: argparse.Namespace) -> int:
 
     store = open_store(args.db)
     try:
-        code = store.add_till(args.store, args.till)
+        code = store.add_till(args.store, args.till, valid_days=args.valid_days)
     finally:
         store.close()
     sys.stdout.write(code + "\n")
-    sys.stderr.write(f"enrolment code for {args.store}/{args.till} (one use): on the till run "
-                     f"`pos-client register URL {code}`\n")
+    sys.stderr.write(f"enrolment code for {args.store}/{args.till} (one use, {args.valid_days} days): on the till"
+                     f" run `pos-client register URL {code}`\n")
     return 0
 
 

@@ -30,8 +30,8 @@ class Store(ABC):
 
     # --- tills and tokens -------------------------------------------------------------
     @abstractmethod
-    def add_till(self, store_id: str, till_id: str) -> str:
-        """Create (or re-enrol) a till and return its one-time enrolment code."""
+    def add_till(self, store_id: str, till_id: str, valid_days: int = 7) -> str:
+        """Create (or re-enrol) a till and return its one-time enrolment code, valid `valid_days` days."""
 
     @abstractmethod
     def add_admin(self, name: str) -> str:

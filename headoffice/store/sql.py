@@ -18,7 +18,7 @@ import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from headoffice.store.base import Forbidden, Principal, Store
@@ -41,7 +41,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value {BIGINT} NOT NULL);
 CREATE TABLE IF NOT EXISTS tills (
     store_id TEXT NOT NULL, till_id TEXT NOT NULL, role TEXT NOT NULL DEFAULT 'till',
-    code_hash TEXT, token_hash TEXT UNIQUE, created_at TEXT NOT NULL, registered_at TEXT,
+    code_hash TEXT, code_expires_at TEXT, token_hash TEXT UNIQUE, created_at TEXT NOT NULL, registered_at TEXT,
     high_seq {BIGINT} NOT NULL DEFAULT 0, last_push_at TEXT, PRIMARY KEY (store_id, till_id));
 CREATE TABLE IF NOT EXISTS ledger (
     server_seq {SEQ_PK}, entry_id TEXT NOT NULL UNIQUE, member_id TEXT NOT NULL,
@@ -108,6 +108,8 @@ def _hash(secret: str) -> str:
 def _norm_code(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
+
+CODE_VALID_DAYS = 7  # an enrolment code is a password sent to a store: it should not live forever
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # nothing a cashier can misread (no 0/O, 1/I)
 
@@ -188,15 +190,17 @@ class SqlStore(Store):
             [(base + i + 1, entity, k) for i, k in enumerate(keys)])
 
     # --- tills and tokens -------------------------------------------------------------------
-    def add_till(self, store_id: str, till_id: str) -> str:
+    def add_till(self, store_id: str, till_id: str, valid_days: int = CODE_VALID_DAYS) -> str:
         if (store_id, till_id) == (HO_STORE, HO_TILL):
             raise ValueError("HO/HO is reserved for head office's own entries")
         code = new_code()
+        expires = (datetime.now(UTC) + timedelta(days=valid_days)).isoformat(timespec="microseconds")
         with self._lock, self._write():
             self._execute(
-                "INSERT INTO tills (store_id, till_id, role, code_hash, created_at) VALUES (?, ?, 'till', ?, ?)"
-                " ON CONFLICT (store_id, till_id) DO UPDATE SET code_hash = excluded.code_hash",
-                (store_id, till_id, _hash(_norm_code(code)), now_iso()))
+                "INSERT INTO tills (store_id, till_id, role, code_hash, code_expires_at, created_at)"
+                " VALUES (?, ?, 'till', ?, ?, ?) ON CONFLICT (store_id, till_id) DO UPDATE SET"
+                " code_hash = excluded.code_hash, code_expires_at = excluded.code_expires_at",
+                (store_id, till_id, _hash(_norm_code(code)), expires, now_iso()))
         return code
 
     def add_admin(self, name: str) -> str:
@@ -212,11 +216,11 @@ class SqlStore(Store):
     def register(self, code: str) -> tuple[str, Principal] | None:
         token = "till_" + secrets.token_urlsafe(32)
         with self._lock, self._write():
-            row = self._one("SELECT store_id, till_id FROM tills WHERE code_hash = ? AND role = 'till'",
-                            (_hash(_norm_code(code)),))
+            row = self._one("SELECT store_id, till_id FROM tills WHERE code_hash = ? AND role = 'till'"
+                            " AND code_expires_at > ?", (_hash(_norm_code(code)), now_iso()))
             if row is None:
                 return None
-            self._execute("UPDATE tills SET code_hash = NULL, token_hash = ?, registered_at = ?"
+            self._execute("UPDATE tills SET code_hash = NULL, code_expires_at = NULL, token_hash = ?, registered_at = ?"
                           " WHERE store_id = ? AND till_id = ?", (_hash(token), now_iso(), row[0], row[1]))
         return token, Principal(row[0], row[1], "till")
 

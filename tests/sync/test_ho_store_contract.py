@@ -47,6 +47,13 @@ def test_enrolment_code_is_single_use_and_tokens_are_stored_hashed(store):
     assert store.authenticate(token2) == Principal("S1", "T2", "till")
 
 
+def test_an_enrolment_code_expires(store):
+    expired = store.add_till("S1", "T3", valid_days=-1)  # issued and already past its validity
+    assert store.register(expired) is None
+    fresh = store.add_till("S1", "T3")  # a new code for the same till replaces the old one
+    assert store.register(expired) is None and store.register(fresh) is not None
+
+
 def test_replayed_batch_changes_nothing(store):
     who = enrol(store, "S1", "T1")
     b = batch("S1", "T1", members=[member("m1", "S1")],
