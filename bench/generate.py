@@ -208,8 +208,7 @@ def _load(conn: sqlite3.Connection, size: Size, rng: random.Random, stats: GenSt
     from pos_client.rules import LineInput, ProgramRules, earn_points
 
     rules = ProgramRules()
-    # the sale's content hash, as commit_sale computes it (public name on newer trunks)
-    sale_hash = getattr(checkout, "sale_content_hash", None) or checkout._sale_hash
+    sale_hash = checkout.sale_content_hash  # as commit_sale computes it
     b = _Batcher(conn)
     start = datetime.combine(HISTORY_END - timedelta(days=HISTORY_DAYS), datetime.min.time(), UTC)
     days = [(start + timedelta(days=d)).date().isoformat() for d in range(HISTORY_DAYS + 1)]

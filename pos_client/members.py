@@ -37,14 +37,10 @@ class Member:
 
 
 def tier_of(ctx: TillContext, member_id: str) -> str:
-    """The member's tier; the rewards capability records tiers in `member_tiers`."""
-    try:
-        row = ctx.conn.execute(
-            "SELECT tier FROM member_tiers WHERE member_id = ? ORDER BY rowid DESC LIMIT 1", (member_id,)
-        ).fetchone()
-    except Exception:  # table not there before the tiers migration
-        row = None
-    return row[0] if row else "Member"
+    """The member's tier (the program's lowest tier until a change is recorded)."""
+    from pos_client.marketing.tiers import current_tier
+
+    return current_tier(ctx, member_id)
 
 
 def get_member(ctx: TillContext, member_id: str) -> Member:

@@ -16,6 +16,7 @@ import pytest
 
 from hw_sim.nfc_card import VirtualCard
 from hw_sim.pcscd import SOCKET_ENV, PrivatePcscd, pcscd_binary, vpcd_driver
+from tests.parts import missing_part
 
 _WORKDIR: str | None = None
 _PREVIOUS: str | None = None
@@ -47,7 +48,7 @@ def pcscd() -> Iterator[PrivatePcscd]:
     try:
         pcscd_binary(), vpcd_driver()
     except FileNotFoundError as exc:  # scripts/setup.sh installs both; say so rather than fail obscurely
-        pytest.skip(str(exc))
+        missing_part(str(exc))
     assert _WORKDIR is not None
     daemon = PrivatePcscd(_WORKDIR)
     assert daemon.socket_path == os.environ[SOCKET_ENV]

@@ -108,9 +108,9 @@ def test_rig_stops_its_own_pcscd_by_pid_and_unplugs_the_readers(tmp_path):
     try:
         pcscd_binary(), vpcd_driver()
     except FileNotFoundError as exc:
-        import pytest
+        from tests.parts import missing_part
 
-        pytest.skip(str(exc))
+        missing_part(str(exc))
     root = Path(__file__).resolve().parents[1]
     code = ("import sys; from hw_sim.demo_rig import DemoRig\n"
             "rig = DemoRig(sys.argv[1]).start(); print(rig.pcscd.pid, rig.nfc_problem, flush=True)\n"

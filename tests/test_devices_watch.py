@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import queue
@@ -58,11 +57,6 @@ class LineReader:
                 return item
 
 
-needs_trunk_cli = pytest.mark.skipif(
-    importlib.util.find_spec("pos_client.cli.core") is None, reason="needs the trunk's pos_client.cli.core"
-)
-
-
 def _watch(home: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pos_client", "devices", *args], cwd=ROOT, capture_output=True, text=True,
@@ -70,7 +64,6 @@ def _watch(home: Path, *args: str, env: dict | None = None) -> subprocess.Comple
     )
 
 
-@needs_trunk_cli
 def test_watch_timeout_with_a_missing_port(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
@@ -85,7 +78,6 @@ def test_watch_timeout_with_a_missing_port(tmp_path):
     assert lines[-1] == {"kind": "end", "reason": "timeout", "reads": 0, "events": len(lines) - 1}
 
 
-@needs_trunk_cli
 @pytest.mark.parametrize(
     "config,args,message",
     [
@@ -103,7 +95,6 @@ def test_watch_usage_errors(tmp_path, config, args, message):
     assert message in json.loads(proc.stdout.splitlines()[-1])["error"]
 
 
-@needs_trunk_cli
 def test_watch_json_reports_swipe_scan_taps_and_refusal(tmp_path, pcscd, vcard):
     stripe, scanner = SerialDeviceSim("magstripe", tmp_path / "ttyMSR"), SerialDeviceSim("barcode", tmp_path / "ttySCN")
     stripe.start(), scanner.start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,8 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def cli(monkeypatch):
-    """The real CLI entry point; only this capability's commands registered (the others live elsewhere)."""
-    monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("pos_client.cli.printing",))
+    """The real CLI entry point, every command registered."""
     return cli_main.main
 
 
@@ -115,8 +113,6 @@ def test_bad_printer_url_is_a_clear_error(cli, tmp_path, capsys):
     assert "unknown printer URL 'lpt://nowhere'" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pos_client.cli.core") is None,
-                    reason="the core CLI module is not on this branch yet; the in-process tests cover the commands")
 def test_receipt_command_in_a_subprocess(till, tmp_path):
     home, sale = till
     out = tmp_path / "r.bin"

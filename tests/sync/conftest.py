@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.parts import missing_part
+
 
 @pytest.fixture(scope="session")
 def pg_url():
@@ -12,7 +14,7 @@ def pg_url():
     from headoffice import pgcluster
 
     if reason := pgcluster.available():
-        pytest.skip(reason)
+        missing_part(reason)
     with pgcluster.private_cluster(durable=False) as url:
         yield url
 

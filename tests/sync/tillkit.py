@@ -64,16 +64,10 @@ def bulk_earn(ctx, member_id: str, n: int, points: int = 1) -> None:
 
 
 def pos_cli_cmd() -> list[str]:
-    """`python -m pos_client`, or the same entry point limited to the command modules present in this checkout."""
-    import importlib.util
+    """`python -m pos_client`, as a store's scripts run it."""
     import sys
 
-    if importlib.util.find_spec("pos_client.cli.core") is not None:
-        return [sys.executable, "-m", "pos_client"]
-    return [sys.executable, "-c",
-            "import importlib.util, sys; import pos_client.cli.main as m;"
-            " m.COMMAND_MODULES = tuple(x for x in m.COMMAND_MODULES if importlib.util.find_spec(x));"
-            " sys.exit(m.main())"]
+    return [sys.executable, "-m", "pos_client"]
 
 
 def free_port() -> int:
