@@ -1,6 +1,6 @@
 """Build a till database at chain scale, fast and reproducibly, for the benchmarks.
 
-The schema is the real one (`pos_client.db.connect` applies the migrations); only the load is
+The schema is the real one (`pos_client.store.db.connect` applies the migrations); only the load is
 special: one connection, journal and fsync off while loading, big `executemany` batches, the
 secondary indexes dropped during the load and rebuilt once at the end, then WAL + FULL
 restored so every figure measures the till's real durability settings.
@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from pos_client.cards.barcode import with_check_digit
-from pos_client.db import connect
+from cardread.barcode import with_check_digit
+from pos_client.store.db import connect
 
 # Bump when the generated content changes, so stale cached databases are not reused.
 GEN_VERSION = 2  # 2: members with history at this till have their lifecycle stage recorded
@@ -203,9 +203,9 @@ def generate(path: str | Path, size: Size, seed: int = DEFAULT_SEED, *, drop_ind
 
 def _load(conn: sqlite3.Connection, size: Size, rng: random.Random, stats: GenStats,
           say: Callable[[str], None]) -> None:
-    from pos_client import checkout
-    from pos_client.checkout import Basket, Line
-    from pos_client.rules import LineInput, ProgramRules, earn_points
+    from pos_client.domain.rules import LineInput, ProgramRules, earn_points
+    from pos_client.services import checkout
+    from pos_client.services.checkout import Basket, Line
 
     rules = ProgramRules()
     sale_hash = checkout.sale_content_hash  # as commit_sale computes it
@@ -351,7 +351,7 @@ def _load(conn: sqlite3.Connection, size: Size, rng: random.Random, stats: GenSt
 
 def cache_key(size: Size, seed: int) -> str:
     """Size, seed, generator version and the set of migrations: a new schema means a new dataset."""
-    from pos_client.db import _migration_modules
+    from pos_client.store.db import _migration_modules
 
     schema = hashlib.sha256(",".join(_migration_modules()).encode()).hexdigest()[:8]
     return f"{size.name}-m{size.members}-c{size.cards}-l{size.ledger}-s{seed}-v{GEN_VERSION}-{schema}"

@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from pos_client.receipt import QR, Barcode, Block, Feed, Rule, Text, wrap
+from drivers.receipt_blocks import QR, Barcode, Block, Feed, Rule, Text, wrap
 
 PREFERRED_CODE_PAGES = ("CP858", "CP1252", "ISO_8859-15", "CP850", "CP437")
 _CODECS = {"ISO_8859-15": "iso8859_15"}

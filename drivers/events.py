@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pos_client.cards import CardRead, Source, parse_card, route_scan
-from pos_client.cards.nfc import RANDOM_UID_MESSAGE, parse_uid
-from pos_client.cards.router import DEFAULT_LOYALTY_PREFIXES
+from cardread import CardRead, Source, parse_card, route_scan
+from cardread.nfc import RANDOM_UID_MESSAGE, parse_uid
+from cardread.router import DEFAULT_LOYALTY_PREFIXES
 
 UNREADABLE = "unreadable, swipe again"
 UNREADABLE_TAP = "unreadable, tap again"

@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from cardread.router import DEFAULT_LOYALTY_PREFIXES
 from drivers.events import DeviceState, EventSink, ReaderError, State, nfc_event
 from drivers.nfc_tags import TagReadError, identify
 from drivers.reader_thread import ReaderThread
-from pos_client.cards.router import DEFAULT_LOYALTY_PREFIXES
 
 log = logging.getLogger(__name__)
 

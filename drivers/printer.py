@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from drivers.errors import DeviceConfigError, DeviceError
 from drivers.printer_status import UNKNOWN, PrinterStatus, query
-from pos_client.errors import PosError, UsageError
 
 SCHEMES = ("tcp", "serial", "usb", "file", "dummy")
 DEFAULT_PROFILE = "TM-T88V"
 
 
-class PrinterError(PosError):
+class PrinterError(DeviceError):
     """The printer could not be reached or stopped taking data; the message is for the cashier."""
 
 
@@ -51,19 +51,19 @@ def parse_url(url: str) -> PrinterUrl:
     """Split a printer URL; bad ones get a message saying what a good one looks like."""
     text = (url or "").strip()
     if not text:
-        raise UsageError("no printer configured: set [printer] url, e.g. tcp://192.168.1.50:9100")
+        raise DeviceConfigError("no printer configured: set [printer] url, e.g. tcp://192.168.1.50:9100")
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     options = dict(parse_qsl(parts.query))
     if scheme not in SCHEMES:
-        raise UsageError(f"unknown printer URL {text!r}: use one of {', '.join(s + '://' for s in SCHEMES)}")
+        raise DeviceConfigError(f"unknown printer URL {text!r}: use one of {', '.join(s + '://' for s in SCHEMES)}")
     if scheme == "tcp":
         if not parts.hostname:
-            raise UsageError(f"printer URL {text!r} has no host (tcp://HOST:9100)")
+            raise DeviceConfigError(f"printer URL {text!r} has no host (tcp://HOST:9100)")
         try:
             port = parts.port or 9100
         except ValueError as exc:
-            raise UsageError(f"printer URL {text!r}: bad port") from exc
+            raise DeviceConfigError(f"printer URL {text!r}: bad port") from exc
         return PrinterUrl("tcp", parts.hostname, port, options)
     if scheme == "usb":
         ids = (parts.netloc or parts.path.strip("/")).split(":")
@@ -72,12 +72,13 @@ def parse_url(url: str) -> PrinterUrl:
                 raise ValueError
             int(ids[0], 16), int(ids[1], 16)
         except ValueError as exc:
-            raise UsageError(f"printer URL {text!r}: expected usb://VID:PID in hex, e.g. usb://04b8:0202") from exc
+            raise DeviceConfigError(
+                f"printer URL {text!r}: expected usb://VID:PID in hex, e.g. usb://04b8:0202") from exc
         return PrinterUrl("usb", f"{ids[0]}:{ids[1]}", options=options)
     if scheme in ("serial", "file"):
         path = parts.netloc + parts.path
         if not path:
-            raise UsageError(f"printer URL {text!r} has no device path, e.g. {scheme}:///dev/ttyS0")
+            raise DeviceConfigError(f"printer URL {text!r} has no device path, e.g. {scheme}:///dev/ttyS0")
         return PrinterUrl(scheme, path, options=options)
     return PrinterUrl("dummy", options=options)
 
@@ -89,7 +90,8 @@ def get_profile(name: str | None) -> Any:
 
     name = name or DEFAULT_PROFILE
     if name not in CAPABILITIES["profiles"]:
-        raise UsageError(f"unknown printer profile {name!r}; known: {', '.join(sorted(CAPABILITIES['profiles']))}")
+        known = ", ".join(sorted(CAPABILITIES["profiles"]))
+        raise DeviceConfigError(f"unknown printer profile {name!r}; known: {known}")
     return _get(name)
 
 
@@ -200,7 +202,7 @@ def open_printer(url: str, profile: str | None = None, *, timeout: float = 5.0) 
         dev.open()
         if u.scheme == "serial":  # escpos sets no write timeout: a printer holding DSR low would block forever
             dev.device.write_timeout = float(u.options.get("timeout", timeout))
-    except UsageError:
+    except DeviceConfigError:
         raise
     except RuntimeError as exc:  # escpos: optional dependency missing (pyusb for USB)
         raise PrinterError(f"cannot open printer {u}: {exc}") from exc

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from cardread.router import DEFAULT_LOYALTY_PREFIXES
+from drivers.errors import DeviceConfigError
 from drivers.events import EventSink
-from pos_client.cards.router import DEFAULT_LOYALTY_PREFIXES
-from pos_client.errors import UsageError
 
 KINDS = ("serial", "pcsc")
 SERIAL_KEYS = {"kind", "url", "role", "baud", "terminator", "name", "max_frame"}
@@ -41,29 +41,29 @@ class Reader(Protocol):
 def _check(i: int, spec: dict[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(spec) - allowed)
     if unknown:
-        raise UsageError(f"devices.readers[{i}]: unknown setting(s) {', '.join(unknown)}")
+        raise DeviceConfigError(f"devices.readers[{i}]: unknown setting(s) {', '.join(unknown)}")
 
 
 def build_reader(
     i: int, spec: dict[str, Any], on_event: EventSink, loyalty_prefixes: Sequence[str] = DEFAULT_LOYALTY_PREFIXES
 ) -> Reader:
-    """One reader from one config entry; a clear UsageError for a bad entry."""
+    """One reader from one config entry; a clear DeviceConfigError for a bad entry."""
     if not isinstance(spec, dict):
-        raise UsageError(f"devices.readers[{i}] must be a table, e.g. {{ kind = \"pcsc\" }}")
+        raise DeviceConfigError(f"devices.readers[{i}] must be a table, e.g. {{ kind = \"pcsc\" }}")
     kind = spec.get("kind")
     if kind == "serial":
         from drivers.serial_reader import ROLES, SerialReader
 
         _check(i, spec, SERIAL_KEYS)
         if not spec.get("url"):
-            raise UsageError(f"devices.readers[{i}]: a serial reader needs a url (e.g. /dev/ttyUSB0)")
+            raise DeviceConfigError(f"devices.readers[{i}]: a serial reader needs a url (e.g. /dev/ttyUSB0)")
         role = spec.get("role", "magstripe")
         if role not in ROLES:
-            raise UsageError(f"devices.readers[{i}]: role must be one of {', '.join(ROLES)}, not {role!r}")
+            raise DeviceConfigError(f"devices.readers[{i}]: role must be one of {', '.join(ROLES)}, not {role!r}")
         try:
             baud = int(spec.get("baud", 9600))
         except (TypeError, ValueError):
-            raise UsageError(f"devices.readers[{i}]: baud must be a number") from None
+            raise DeviceConfigError(f"devices.readers[{i}]: baud must be a number") from None
         return SerialReader(
             str(spec["url"]),
             on_event,
@@ -82,7 +82,7 @@ def build_reader(
             on_event, reader=str(spec.get("reader", "")), name=str(spec.get("name") or "nfc"),
             loyalty_prefixes=loyalty_prefixes,
         )
-    raise UsageError(f"devices.readers[{i}]: kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    raise DeviceConfigError(f"devices.readers[{i}]: kind must be one of {', '.join(KINDS)}, not {kind!r}")
 
 
 def build_readers(
@@ -91,11 +91,11 @@ def build_readers(
     """All readers of a `[devices]` section, not started. Sources are made unique."""
     specs = devices.get("readers") or []
     if not isinstance(specs, list):
-        raise UsageError("devices.readers must be a list of tables")
+        raise DeviceConfigError("devices.readers must be a list of tables")
     readers = [build_reader(i, spec, on_event, loyalty_prefixes) for i, spec in enumerate(specs)]
     names = [r.source for r in readers]
     if len(set(names)) != len(names):
-        raise UsageError("devices.readers: two readers share a name; give each a distinct `name`")
+        raise DeviceConfigError("devices.readers: two readers share a name; give each a distinct `name`")
     return readers
 
 

@@ -19,9 +19,9 @@ import logging
 import time
 from collections.abc import Sequence
 
+from cardread.router import DEFAULT_LOYALTY_PREFIXES
 from drivers.events import UNREADABLE, DeviceState, EventSink, ReaderError, State, event_from_frame
 from drivers.reader_thread import ReaderThread
-from pos_client.cards.router import DEFAULT_LOYALTY_PREFIXES
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from headoffice.openapi import OPENAPI
 from headoffice.store.base import Forbidden, Principal, Store
-from sync.protocol import PREFIX, VERSION, Invalid, PushBatch, validate_rule
+from wire.protocol import PREFIX, VERSION, Invalid, PushBatch, validate_rule
 
 MAX_BODY = 64 * 1024 * 1024
 

@@ -125,7 +125,7 @@ def _report(args: argparse.Namespace) -> int:
     from headoffice.marketing_reports import HO_REPORTS, TILL_ONLY, run
 
     if args.which in HO_REPORTS or args.which in TILL_ONLY:
-        from pos_client.marketing.reports import render_csv
+        from pos_client.services.marketing.reports import render_csv
 
         def marketing(store):
             result = run(store, args.which, start=args.start, end=args.as_of or args.to, rule=args.rule,
@@ -138,7 +138,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _rule_set(args: argparse.Namespace) -> int:
-    from sync.protocol import validate_rule
+    from wire.protocol import validate_rule
 
     value = _json_value(args.value)
     if reasons := validate_rule(args.key, value):
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if run is None:
         parser.print_help()
         return 0
-    from pos_client.errors import PosError
+    from pos_client.domain.errors import PosError
 
     try:
         return int(run(args) or 0)

@@ -3,7 +3,7 @@
 Head office holds members (with consent), cards, every till's sales with their lines and every
 till's ledger: the same data a till's reports read, for the whole chain. Rather than a second
 implementation of each report, head office loads that data into a till-schema SQLite snapshot
-and runs `pos_client.marketing.reports` on it, so a figure at head office means exactly what it
+and runs `pos_client.services.marketing.reports` on it, so a figure at head office means exactly what it
 means at a till. Tier migration and rewards redeemed read history that stays at the tills (tier
 changes, redemption records) and are refused here with that reason.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from headoffice.store.base import Store
-from pos_client.errors import UsageError
+from pos_client.domain.errors import UsageError
 
 HO_REPORTS = ("new-customers", "lifecycle", "rfm", "points-liability", "contact-list")
 TILL_ONLY = {"tier-migration": "tier changes are recorded at the tills: run `pos-client report tier-migration` there",
@@ -25,9 +25,9 @@ TILL_ONLY = {"tier-migration": "tier changes are recorded at the tills: run `pos
 
 def snapshot(store: Store, path: str | Path):
     """A TillContext over a till-schema copy of head office's program data (members to ledger)."""
-    from pos_client.config import from_mapping
-    from pos_client.context import TillContext
-    from pos_client.db import connect, now_iso, write_txn
+    from pos_client.store.config import from_mapping
+    from pos_client.store.context import TillContext
+    from pos_client.store.db import connect, now_iso, write_txn
 
     rules = {r["key"]: json.loads(r["value"]) for r in store.export_rows("rules")}
     program = {k: rules[k] for k in ("tiers", "rewards") if k in rules}
@@ -77,7 +77,7 @@ def snapshot(store: Store, path: str | Path):
 
 def run(store: Store, name: str, **options: Any) -> dict:
     """Run one of the till's marketing reports over the whole chain's data."""
-    from pos_client.marketing.reports import run_report
+    from pos_client.services.marketing.reports import run_report
 
     if name in TILL_ONLY:
         raise UsageError(f"{name} is not available at head office: {TILL_ONLY[name]}")

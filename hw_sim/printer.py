@@ -9,7 +9,7 @@ DLE EOT 1-4 with real status bytes and can be switched to paper-out, cover-open,
 near-end or offline. Like a real printer, once the paper is out nothing more is printed:
 the bytes are read (so status requests are still answered) but dropped, and the part
 printed before the paper ran out is kept aside as a torn receipt. The till finds out by
-asking for the status after sending, which is what `pos_client.printing` does.
+asking for the status after sending, which is what `pos_client.services.printing` does.
 
 In-process control (tests, the demo):
     sim = PrinterSim(port=0, out_dir=tmp).start(); sim.paper_out(True); sim.receipts; sim.stop()

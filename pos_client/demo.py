@@ -17,12 +17,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pos_client.errors import UsageError
-from pos_client.home import config_path
+from pos_client.domain.errors import UsageError
+from pos_client.store.home import config_path
 
 if TYPE_CHECKING:
     from hw_sim.demo_rig import DemoRig
-    from pos_client.context import TillContext
+    from pos_client.store.context import TillContext
 
 HOME_ENV = "POS_CLIENT_HOME"
 DEMO_MARK = {"demo": {"home": True}}
@@ -50,9 +50,9 @@ def demo_home(env: dict[str, str] | None = None, cwd: Path | None = None) -> Pat
 
 def prepare(home: Path, rig: DemoRig) -> TillContext:
     """Write the demo's config (devices on the simulators), open the till, seed it once."""
-    from pos_client import demo_seed
-    from pos_client.config import write_config
-    from pos_client.context import open_till
+    from pos_client.services import demo_seed
+    from pos_client.store.config import write_config
+    from pos_client.store.context import open_till
 
     write_config(home, {**DEMO_MARK, "store_name": "Olive & Co", "devices": {"readers": rig.reader_specs()},
                         "printer": rig.printer_spec(), "receipt": {"footer": ["Thank you! Merci !"]}})
@@ -66,7 +66,7 @@ class DemoKeys:
     """What each demo key does to the simulators; returns a line for the cashier (never a card number)."""
 
     def __init__(self, rig: DemoRig) -> None:
-        from pos_client import demo_seed
+        from pos_client.services import demo_seed
 
         self.rig = rig
         self.cards = demo_seed.CARDS

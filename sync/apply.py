@@ -20,10 +20,10 @@ import json
 import sqlite3
 from typing import Any
 
-from pos_client.db import now_iso, write_txn
-from pos_client.ledger import add_to_balance
-from sync import state
-from sync.protocol import CARD_RANK, DOC_TYPES, LEDGER_COLUMNS, PullPage
+from pos_client.store import sync_state as state
+from pos_client.store.db import now_iso, write_txn
+from pos_client.store.ledger import add_to_balance
+from wire.protocol import CARD_RANK, DOC_TYPES, LEDGER_COLUMNS, PullPage
 
 
 def _pending_keys(conn: sqlite3.Connection, kind: str) -> set[str]:
@@ -155,7 +155,7 @@ def _apply_card(conn: sqlite3.Connection, c: dict[str, Any], ts: str, ready: set
 
 
 def _apply_product(conn: sqlite3.Connection, p: dict[str, Any], ts: str) -> None:
-    from pos_client.cards.barcode import normalise_gtin
+    from cardread.barcode import normalise_gtin
 
     conn.execute(
         "INSERT INTO products (sku, ean, name, category, price_cents, updated_at) VALUES (?,?,?,?,?,?) "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.protocol import PREFIX, PullPage, PushBatch, PushResult
+from wire.protocol import PREFIX, PullPage, PushBatch, PushResult
 
 
 class SyncError(Exception):

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pos_client.config import Config, load_config
-from pos_client.context import TillContext
+from pos_client.store.config import Config, load_config
+from pos_client.store.context import TillContext
 
-PLUGINS: tuple[str, ...] = ("pos_client.marketing.sync_apply",)
+PLUGINS: tuple[str, ...] = ("sync.marketing_docs",)
 
 
 @dataclass(frozen=True)

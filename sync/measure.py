@@ -67,7 +67,7 @@ def headoffice(store: Any, db_url: str, process: bool = False) -> Iterator[str]:
 def ingest_rate(db_url: str, entries: int = 100_000, batch: int = 2000, members: int = 1000) -> dict[str, Any]:
     """Parse and ingest `entries` ledger entries in batches straight into a store (no HTTP)."""
     from headoffice.store import Principal, open_store
-    from sync.protocol import PushBatch
+    from wire.protocol import PushBatch
 
     store = open_store(db_url)
     try:
@@ -94,10 +94,10 @@ def push_waiting(workdir: str | Path, entries: int = 100_000, db_url: str | None
     """A till with `entries` waiting entries pushes them all to a real head office on loopback
     (`process=True`: the head office in its own process, see `headoffice`)."""
     from headoffice.store import open_store
-    from pos_client import ledger
-    from pos_client.config import write_config
-    from pos_client.context import open_till
-    from pos_client.members import enroll
+    from pos_client.services.members import enroll
+    from pos_client.store import ledger
+    from pos_client.store.config import write_config
+    from pos_client.store.context import open_till
     from sync.engine import client_for
     from sync.push import push_pending
     from sync.register import register_till
@@ -172,8 +172,8 @@ def pull_directory(workdir: str | Path, members: int = 1_000_000, cards: int | N
     in its own process), the real `sync.engine.pull_all`, its progress callback counted. Setup time
     is reported apart."""
     from headoffice.store import open_store
-    from pos_client.config import write_config
-    from pos_client.context import open_till
+    from pos_client.store.config import write_config
+    from pos_client.store.context import open_till
     from sync.engine import Progress, client_for, pull_all
     from sync.register import register_till
 

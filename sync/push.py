@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pos_client.db import write_txn
-from sync import state
+from pos_client.store import sync_state as state
+from pos_client.store.db import write_txn
 from sync.client import HeadOfficeClient, SyncError
-from sync.protocol import LEDGER_COLUMNS, PushBatch, doc
+from wire.protocol import LEDGER_COLUMNS, PushBatch, doc
 
 SENT = "doc_sent:"  # sync_state prefix: the announced document head office confirmed holding
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pos_client.config import write_config
-from pos_client.context import TillContext
-from pos_client.errors import Conflict, PosError
-from sync import state
+from pos_client.domain.errors import Conflict, PosError
+from pos_client.store import sync_state as state
+from pos_client.store.config import write_config
+from pos_client.store.context import TillContext
 from sync.client import HeadOfficeClient, SyncError
 
 

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pos_client.config import Config
-from sync import state
+from pos_client.store import sync_state as state
+from pos_client.store.config import Config
+from pos_client.store.sync_state import SyncStatus
 from sync.client import AuthError, SyncError
 from sync.engine import Progress, sync_once
-from sync.state import SyncStatus
 
 
 def backoff_delay(failures: int, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
@@ -73,7 +73,7 @@ class SyncWorker:
                 pass
 
     def _run(self) -> None:
-        from pos_client.db import connect
+        from pos_client.store.db import connect
 
         conn = connect(self.db_path)
         try:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pos_client import checkout, members
-from pos_client.cards import parse_card
-from pos_client.cards.barcode import with_check_digit
-from pos_client.config import write_config
-from pos_client.context import TillContext, open_till
+from cardread import parse_card
+from cardread.barcode import with_check_digit
+from pos_client.services import checkout, members
+from pos_client.store.config import write_config
+from pos_client.store.context import TillContext, open_till
 
 ACCENTED = ["Crème brûlée", "Jamón ibérico", "Müsli ø", "Façade ß"]
 

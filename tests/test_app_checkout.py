@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input
 
-from pos_client import ledger
 from pos_client.app.till_app import TillApp
 from pos_client.app.widgets import MemberPanel, MessageLine
+from pos_client.store import ledger
 from tests.test_app_support import BREAD, CARD, OIL, UNKNOWN_CARD, make_app, make_till, scan, send_keys, type_slowly
 
 

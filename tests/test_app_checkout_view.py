@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from pos_client.checkout import Basket, Line, commit_sale
-from pos_client.checkout_view import Entry, member_summary, parse_entry, preview_points
-from pos_client.errors import UsageError
+from pos_client.domain.errors import UsageError
+from pos_client.services.checkout import Basket, Line, commit_sale
+from pos_client.services.checkout_view import Entry, member_summary, parse_entry, preview_points
 from tests.test_app_support import make_till
 
 

@@ -7,10 +7,10 @@ import queue
 
 from textual.widgets import Input
 
+from cardread import parse_card
+from cardread.read import PAYMENT_CARD_MESSAGE
 from pos_client.app.events import DeviceEvent, drain_queue
 from pos_client.app.widgets import MessageLine, StatusBar
-from pos_client.cards import parse_card
-from pos_client.cards.read import PAYMENT_CARD_MESSAGE
 from tests.test_app_support import CARD, OIL, PAN, TRACK_PAN, make_app, make_till, scan, type_slowly
 
 

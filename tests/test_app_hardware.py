@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
+from cardread.read import PAYMENT_CARD_MESSAGE
 from hw_sim import swipes
 from hw_sim.printer import PrinterSim
 from hw_sim.serial_sim import SerialDeviceSim
-from pos_client import ledger, print_queue
 from pos_client.app.devices import TillDevices
 from pos_client.app.widgets import MessageLine, StatusBar
-from pos_client.cards.read import PAYMENT_CARD_MESSAGE
-from pos_client.config import write_config
+from pos_client.store import ledger, print_queue
+from pos_client.store.config import write_config
 from tests.test_app_support import CARD, OIL, PAN, make_app, make_till, scan
 
 

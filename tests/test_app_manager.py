@@ -9,20 +9,21 @@ from datetime import timedelta
 import pytest
 from textual.widgets import DataTable, Input, Static
 
+from cardread import parse_card
+from cardread.barcode import with_check_digit
 from hw_sim.printer import PrinterSim
-from pos_client import ledger, members
 from pos_client.app.checkout_screen import CheckoutScreen
 from pos_client.app.manager_screen import ManagerScreen, parse_adjustment, parse_part
 from pos_client.app.reports_screen import ReportsScreen
 from pos_client.app.widgets import MemberPanel, MessageLine
-from pos_client.cards import parse_card
-from pos_client.cards.barcode import with_check_digit
-from pos_client.checkout import Basket, Line, commit_sale
-from pos_client.config import write_config
-from pos_client.errors import UsageError
-from pos_client.marketing import coupons, manager, reports, rewards
-from pos_client.marketing.dates import today
-from pos_client.printing import retry_pending
+from pos_client.domain.dates import today
+from pos_client.domain.errors import UsageError
+from pos_client.services import members
+from pos_client.services.checkout import Basket, Line, commit_sale
+from pos_client.services.marketing import coupons, manager, reports, rewards
+from pos_client.services.printing import retry_pending
+from pos_client.store import ledger
+from pos_client.store.config import write_config
 from tests.test_app_support import CARD, OIL, make_app, make_till, scan, type_slowly
 
 PIN = "4321"

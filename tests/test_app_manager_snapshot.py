@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pos_client.marketing import manager
+from pos_client.services.marketing import manager
 from tests.test_app_support import CARD, make_app, make_till, scan, send_keys
 
 PIN = "4321"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input
 
-from pos_client import ledger, members
+from cardread import parse_card
 from pos_client.app.checkout_screen import CheckoutScreen
 from pos_client.app.member_screen import MemberScreen
 from pos_client.app.widgets import MemberPanel, MessageLine
-from pos_client.cards import parse_card
+from pos_client.services import members
+from pos_client.store import ledger
 from tests.test_app_support import CARD, NEW_CARD, OIL, UNKNOWN_CARD, make_app, make_till, scan, type_slowly
 
 

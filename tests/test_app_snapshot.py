@@ -9,7 +9,7 @@ from tests.test_app_support import BREAD, CARD, OIL, make_app, make_till, scan
 
 def test_checkout_screen_snapshot(tmp_path, snap_compare, monkeypatch):
     # the member panel's tier progress and expiry are "as of today": pin today for a stable picture
-    monkeypatch.setattr("pos_client.marketing.dates.today", lambda: date(2026, 11, 23))
+    monkeypatch.setattr("pos_client.domain.dates.today", lambda: date(2026, 11, 23))
     ctx, _ = make_till(tmp_path)
     app = make_app(ctx)
 

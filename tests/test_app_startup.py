@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_cli_and_app_package_import_nothing_heavy():
-    code = ("import sys, pos_client.cli.base, pos_client.app, pos_client.wedge, pos_client.app.events;"
+    code = ("import sys, pos_client.cli.base, pos_client.app, pos_client.domain.wedge, pos_client.app.events;"
             "print(sorted(m for m in ('textual', 'rich', 'escpos', 'httpx', 'smartcard') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT)}).stdout

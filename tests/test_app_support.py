@@ -7,12 +7,12 @@ from pathlib import Path
 from textual import events
 from textual.keys import _character_to_key
 
-from pos_client import catalog, members
+from cardread import parse_card
+from cardread.barcode import with_check_digit
 from pos_client.app.till_app import TillApp
-from pos_client.cards import parse_card
-from pos_client.cards.barcode import with_check_digit
-from pos_client.checkout import Basket, Line, commit_sale
-from pos_client.context import open_till
+from pos_client.services import catalog, members
+from pos_client.services.checkout import Basket, Line, commit_sale
+from pos_client.store.context import open_till
 
 OIL = with_check_digit("400638133393")
 BREAD = with_check_digit("500000000001")

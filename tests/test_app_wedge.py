@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pos_client.wedge import WedgeDetector
+from pos_client.domain.wedge import WedgeDetector
 
 
 def _play(det: WedgeDetector, text: str, start: float, gap: float, enter_gap: float | None = None) -> str | None:

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pos_client.cards import parse_card, route_scan
-from pos_client.cards.barcode import gtin_valid, with_check_digit
-from pos_client.cards.payment import looks_like_payment_card, luhn_valid
-from pos_client.cards.read import PAYMENT_CARD_MESSAGE, Source
-from pos_client.cards.router import BAD_CHECK_DIGIT
+from cardread import parse_card, route_scan
+from cardread.barcode import gtin_valid, with_check_digit
+from cardread.payment import looks_like_payment_card, luhn_valid
+from cardread.read import PAYMENT_CARD_MESSAGE, Source
+from cardread.router import BAD_CHECK_DIGIT
 
 VISA = "4111111111111111"
 LOYALTY = with_check_digit("290000000001")

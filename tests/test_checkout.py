@@ -8,10 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pos_client import catalog, checkout, ledger, members
-from pos_client.cards import parse_card
-from pos_client.cards.barcode import with_check_digit
-from pos_client.errors import Conflict, NotFound, RefusedInput, UsageError
+from cardread import parse_card
+from cardread.barcode import with_check_digit
+from pos_client.domain.errors import Conflict, NotFound, RefusedInput, UsageError
+from pos_client.services import catalog, checkout, members
+from pos_client.store import ledger
 
 CARD = with_check_digit("290000000001")
 OIL = catalog.Product("OIL1", "4006381333931", "Olive oil 1L", "food", 1299)
@@ -155,7 +156,7 @@ ops = st.lists(st.one_of(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops)
 def test_balance_always_equals_ledger_sum(tmp_path_factory, script):
-    from pos_client.context import open_till
+    from pos_client.store.context import open_till
 
     ctx = open_till(tmp_path_factory.mktemp("prop"))
     try:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from pos_client import ledger
-from pos_client.checkpoint import SAFETY_PAGES, Checkpointer, start_checkpointer
-from pos_client.db import connect, write_txn
+from pos_client.store import ledger
+from pos_client.store.checkpoint import SAFETY_PAGES, Checkpointer, start_checkpointer
+from pos_client.store.db import connect, write_txn
 
 
 def _member(conn, mid: str) -> None:

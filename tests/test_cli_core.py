@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pos_client.cards.barcode import with_check_digit
+from cardread.barcode import with_check_digit
 
 CARD = with_check_digit("290000000001")
 VISA = "4111111111111111"

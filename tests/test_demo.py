@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import time
 
+from cardread import parse_card
+from cardread.read import PAYMENT_CARD_MESSAGE
 from hw_sim.demo_rig import DemoRig
 from hw_sim.swipes import TEST_PAN
-from pos_client import demo_seed, ledger, members
 from pos_client.app.demo_app import HELP, DemoHelp, build_demo_app
 from pos_client.app.widgets import MemberPanel, MessageLine, StatusBar
-from pos_client.cards import parse_card
-from pos_client.cards.read import PAYMENT_CARD_MESSAGE
 from pos_client.demo import demo_home, prepare
+from pos_client.services import demo_seed, members
+from pos_client.store import ledger
 from tests.pcsc_fixture import wait_reader_empty
 
 
@@ -77,8 +78,8 @@ async def test_demo_checkout_swipe_scan_pay_refuse_tap(tmp_path, pcscd):
 def test_demo_refuses_a_home_that_is_a_real_till(tmp_path):
     import pytest
 
-    from pos_client.config import write_config
-    from pos_client.errors import UsageError
+    from pos_client.domain.errors import UsageError
+    from pos_client.store.config import write_config
 
     write_config(tmp_path, {"store_id": "S7"})
     with pytest.raises(UsageError, match="not a demo"):

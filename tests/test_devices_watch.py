@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from cardread.barcode import with_check_digit
+from drivers.errors import DeviceConfigError
 from drivers.readers import build_readers
 from drivers.serial_reader import SerialReader
 from hw_sim import swipes
 from hw_sim.serial_sim import SerialDeviceSim
-from pos_client.cards.barcode import with_check_digit
-from pos_client.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 LOYALTY = with_check_digit("290000000007")
@@ -166,5 +166,5 @@ def test_readers_from_config():
     ],
 )
 def test_bad_reader_config_is_a_clear_usage_error(spec, message):
-    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(DeviceConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         build_readers({"readers": [spec]}, lambda e: None)

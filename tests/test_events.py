@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cardread.barcode import with_check_digit
+from cardread.nfc import RANDOM_UID_MESSAGE
 from drivers.events import (
     CardEvent,
     DeviceState,
@@ -13,8 +15,6 @@ from drivers.events import (
     nfc_event,
 )
 from hw_sim import swipes
-from pos_client.cards.barcode import with_check_digit
-from pos_client.cards.nfc import RANDOM_UID_MESSAGE
 
 LOYALTY = with_check_digit("290000000021")
 

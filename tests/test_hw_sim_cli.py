@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cardread.barcode import with_check_digit
 from drivers.pcsc_reader import PcscReader
 from drivers.serial_reader import SerialReader
-from pos_client.cards.barcode import with_check_digit
 from tests.eventlog import EventLog
 
 ROOT = Path(__file__).resolve().parents[1]

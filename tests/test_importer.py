@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from pos_client import ledger, members
-from pos_client.cards import parse_card
-from pos_client.cards.barcode import with_check_digit
-from pos_client.errors import UsageError
-from pos_client.importer import import_sales
+from cardread import parse_card
+from cardread.barcode import with_check_digit
+from pos_client.domain.errors import UsageError
+from pos_client.services import members
+from pos_client.services.importer import import_sales
+from pos_client.store import ledger
 
 
 def write(tmp_path, text):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from pos_client import checkout, ledger, members
-from pos_client.cards import parse_card
-from pos_client.cards.barcode import with_check_digit
-from pos_client.errors import RefusedInput, UsageError
-from pos_client.phone import mask_phone, normalise_phone
+from cardread import parse_card
+from cardread.barcode import with_check_digit
+from pos_client.domain.errors import RefusedInput, UsageError
+from pos_client.domain.phone import mask_phone, normalise_phone
+from pos_client.services import checkout, members
+from pos_client.store import ledger
 
 CARD = with_check_digit("290000000001")
 
@@ -52,8 +53,8 @@ def test_lost_card_moves_member_with_balance(till):
 
 
 def test_welcome_bonus_goes_through_the_ledger(tmp_path):
-    from pos_client.config import write_config
-    from pos_client.context import open_till
+    from pos_client.store.config import write_config
+    from pos_client.store.context import open_till
 
     write_config(tmp_path, {"program": {"welcome_bonus": 100}})
     ctx = open_till(tmp_path)

@@ -6,11 +6,11 @@ import logging
 
 import pytest
 
+from cardread.barcode import with_check_digit
+from cardread.nfc import RANDOM_UID_MESSAGE
+from cardread.read import PAYMENT_CARD_MESSAGE
 from drivers.events import CardEvent, DeviceState, ReaderError, event_to_json
 from drivers.pcsc_reader import LIFTED, NO_SERVICE, READER_LOST, SERVICE_LOST, PcscReader
-from pos_client.cards.barcode import with_check_digit
-from pos_client.cards.nfc import RANDOM_UID_MESSAGE
-from pos_client.cards.read import PAYMENT_CARD_MESSAGE
 from tests.eventlog import EventLog
 from tests.pcsc_fixture import wait_reader_empty
 

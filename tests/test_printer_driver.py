@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.errors import DeviceConfigError
 from drivers.printer import open_printer, parse_url
 from drivers.printer_status import decode, is_status_byte, query
 from hw_sim.printer import PrinterSim
-from pos_client.errors import UsageError
 
 
 @pytest.mark.parametrize("url,scheme,target,port,two_way", [
@@ -33,12 +33,12 @@ def test_printer_urls(url, scheme, target, port, two_way):
     ("serial://", "has no device path"),
 ])
 def test_bad_printer_urls(url, message):
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(DeviceConfigError, match=message):
         parse_url(url)
 
 
 def test_unknown_profile_and_missing_usb_library_are_clear():
-    with pytest.raises(UsageError, match="unknown printer profile 'TM-T99'"):
+    with pytest.raises(DeviceConfigError, match="unknown printer profile 'TM-T99'"):
         open_printer("dummy://", "TM-T99")
     from drivers.printer import PrinterError
 

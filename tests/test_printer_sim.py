@@ -13,11 +13,12 @@ import pytest
 from PIL import Image
 
 from drivers.printer import open_printer
+from drivers.receipt_blocks import QR, Barcode, Text
 from hw_sim.escpos_decode import code_page_table, decode
 from hw_sim.printer import PrinterSim
-from pos_client import ledger, print_queue, receipt
-from pos_client.printing import print_receipt, retry_pending
-from pos_client.receipt import QR, Barcode, Text
+from pos_client.services import receipt
+from pos_client.services.printing import print_receipt, retry_pending
+from pos_client.store import ledger, print_queue
 from tests.printer_support import make_till, member_sale
 
 ROOT = Path(__file__).resolve().parents[1]

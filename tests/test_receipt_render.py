@@ -9,10 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.escpos_render import choose_code_page, encode_text, render_blocks
+from drivers.receipt_blocks import QR, Barcode, Text
 from hw_sim.escpos_decode import Decoder, code_page_table, decode
-from pos_client import checkout, ledger, receipt
-from pos_client.errors import NotFound
-from pos_client.receipt import QR, Barcode, Text, build_receipt, loyalty_summary, render_receipt
+from pos_client.domain.errors import NotFound
+from pos_client.services import checkout, receipt
+from pos_client.services.receipt import build_receipt, loyalty_summary, render_receipt
+from pos_client.store import ledger
 from tests.printer_support import ACCENTED, make_till, member_sale
 
 

@@ -7,7 +7,7 @@ from datetime import date
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pos_client.rules import LineInput, ProgramRules, earn_points
+from pos_client.domain.rules import LineInput, ProgramRules, earn_points
 
 DAY = date(2026, 5, 4)
 

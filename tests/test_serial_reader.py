@@ -7,12 +7,12 @@ import time
 
 import pytest
 
+from cardread.barcode import with_check_digit
+from cardread.read import PAYMENT_CARD_MESSAGE
 from drivers.events import CardEvent, DeviceState, ProductEvent, ReaderError, event_to_json
 from drivers.serial_reader import SerialReader, parse_terminator
 from hw_sim import swipes
 from hw_sim.serial_sim import SerialDeviceSim
-from pos_client.cards.barcode import with_check_digit
-from pos_client.cards.read import PAYMENT_CARD_MESSAGE
 from tests.eventlog import EventLog
 
 LOYALTY = with_check_digit("290000000001")

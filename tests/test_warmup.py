@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pos_client.db import connect
-from pos_client.warmup import LOOKUP_TABLES, _pk_index, start_warmup, warm_lookup_pages
+from pos_client.store.db import connect
+from pos_client.store.warmup import LOOKUP_TABLES, _pk_index, start_warmup, warm_lookup_pages
 
 
 def test_warms_each_lookup_table_through_its_primary_key_index(tmp_path):

@@ -1,6 +1,6 @@
 """`pos-client import sales`: rows per second from a sales CSV into the till database.
 
-The importer (`pos_client.importer.import_sales(ctx, path, enroll_unknown=False) -> dict`) is
+The importer (`pos_client.services.importer.import_sales(ctx, path, enroll_unknown=False) -> dict`) is
 being built by the lead. When it is importable, it is timed on a generated CSV (one row per sale
 line, cards of existing members) against the generated database; until then the figure is
 PENDING and only its baseline runs (the importer then runs on a copy of the generated till, so
@@ -82,12 +82,12 @@ def run(env: BenchEnv) -> Figure:
     base = Measure.of_rates("csv.reader + raw executemany INSERT, one transaction", "rows/s",
                             [n / _baseline_once(env, path) for _ in range(runs)])
     try:
-        from pos_client.importer import import_sales
+        from pos_client.services.importer import import_sales
     except ImportError as exc:
         return Figure(KEY, TITLE, TARGET, PENDING, baseline=base,
-                      reason=f"not available in this build: pos_client.importer.import_sales ({exc})",
+                      reason=f"not available in this build: pos_client.services.importer.import_sales ({exc})",
                       notes=[f"baseline over a {n:,}-row CSV; the importer is being built on the lead's branch"])
-    from pos_client.context import open_till
+    from pos_client.store.context import open_till
 
     work = env.scratch / "import-till"
     work.mkdir(exist_ok=True)

@@ -8,7 +8,7 @@ random cards so neither gets a warmer cache than the other.
 Two passes, as a till lives them. First the database's pages are dropped from the OS page
 cache (a till just booted) and a cold pass runs: each lookup descends six B-trees (cards,
 members, balances: a TEXT primary key is an index then the rowid table), each a random disk read
-when cold. Then `pos_client.warmup.warm_lookup_pages` runs, as the app does at start in the
+when cold. Then `pos_client.store.warmup.warm_lookup_pages` runs, as the app does at start in the
 background, and the measured pass follows. The cold pass is reported beside the figure.
 """
 
@@ -27,10 +27,10 @@ TARGET_MS = 2.0
 
 
 def run(env: BenchEnv) -> Figure:
-    from pos_client.cards import parse_card
-    from pos_client.context import open_till
-    from pos_client.members import member_for_card
-    from pos_client.warmup import warm_lookup_pages
+    from cardread import parse_card
+    from pos_client.services.members import member_for_card
+    from pos_client.store.context import open_till
+    from pos_client.store.warmup import warm_lookup_pages
 
     n = env.samples(20_000, 3_000)
     cold_n = env.samples(1_000, 300)

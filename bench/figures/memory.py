@@ -37,10 +37,10 @@ def _child(home: str, card: str, mode: str) -> None:
         conn = sqlite3.connect(f"{home}/till.db")
         conn.execute("SELECT member_id FROM cards WHERE card_number = ?", (card,)).fetchone()
     else:
-        from pos_client.cards import parse_card
-        from pos_client.checkout import Basket, Line, commit_sale
-        from pos_client.context import open_till
-        from pos_client.members import member_for_card
+        from cardread import parse_card
+        from pos_client.services.checkout import Basket, Line, commit_sale
+        from pos_client.services.members import member_for_card
+        from pos_client.store.context import open_till
 
         ctx = open_till(home)
         member = member_for_card(ctx, parse_card(card, loyalty_prefixes=ctx.rules.loyalty_prefixes))

@@ -1,6 +1,6 @@
 """Receipt to ESC/POS bytes (slot: the receipt renderer is on the printer branch).
 
-Contract assumed: `pos_client.receipt.render_receipt(ctx, sale_id) -> bytes`. When it imports,
+Contract assumed: `pos_client.services.receipt.render_receipt(ctx, sale_id) -> bytes`. When it imports,
 it is timed on sales recorded in the generated database and the bytes per receipt are reported;
 a different signature is reported as SKIPPED with the error, never papered over. No baseline.
 """
@@ -19,10 +19,10 @@ TARGET_MS = 10.0
 
 
 def run(env: BenchEnv) -> Figure:
-    render, reason = try_import("pos_client.receipt", "render_receipt")
+    render, reason = try_import("pos_client.services.receipt", "render_receipt")
     if reason:
         return Figure.skipped(KEY, TITLE, TARGET, reason)
-    from pos_client.context import open_till
+    from pos_client.store.context import open_till
 
     ctx = open_till(env.home)
     try:

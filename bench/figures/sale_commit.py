@@ -1,13 +1,13 @@
 """Durable sale commit: sale, lines, ledger entry and balance in one fsynced transaction.
 
-Measured: `pos_client.checkout.commit_sale` for a 3-line basket with a member and a card, on
+Measured: `pos_client.services.checkout.commit_sale` for a 3-line basket with a member and a card, on
 the generated database (WAL, synchronous=FULL: what `connect` sets). Baseline: a raw `sqlite3`
 INSERT + COMMIT of one row into a scratch database beside it (same filesystem, same pragmas).
 The two alternate, so both see the same disk and the same background load.
 
 Sales run back to back in bursts of BURST (a rush far beyond any till) with a short pause
 between bursts (the next customer), excluded from the timings and applied to the baseline too.
-Two regimes are measured: "after", the till as the app runs it, with `pos_client.checkpoint`'s
+Two regimes are measured: "after", the till as the app runs it, with `pos_client.store.checkpoint`'s
 background checkpointer taking WAL checkpoints in the pauses (the reported figure); "before",
 SQLite's default where every ~70th sale runs the checkpoint inside its own COMMIT.
 """
@@ -41,12 +41,12 @@ def baseline_connection(env: BenchEnv) -> sqlite3.Connection:
 
 
 def _series(env: BenchEnv, n: int, background_checkpoints: bool, salt: str) -> tuple[list[float], list[float], dict]:
-    from pos_client.cards import parse_card
-    from pos_client.checkout import Basket, Line, commit_sale
-    from pos_client.checkpoint import start_checkpointer
-    from pos_client.context import open_till
-    from pos_client.ledger import new_id
-    from pos_client.members import member_for_card
+    from cardread import parse_card
+    from pos_client.services.checkout import Basket, Line, commit_sale
+    from pos_client.services.members import member_for_card
+    from pos_client.store.checkpoint import start_checkpointer
+    from pos_client.store.context import open_till
+    from pos_client.store.ledger import new_id
 
     ctx = open_till(env.home)
     ctx.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # both regimes start from an empty WAL

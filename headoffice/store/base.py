@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from sync.protocol import PullPage, PushBatch, PushResult
+from wire.protocol import PullPage, PushBatch, PushResult
 
 
 class Forbidden(PermissionError):

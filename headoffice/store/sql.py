@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from headoffice.store.base import Forbidden, Principal, Store
-from sync.protocol import (
+from wire.protocol import (
     CARD_RANK,
     DOC_FIELDS,
     LEDGER_COLUMNS,
@@ -472,7 +472,7 @@ class SqlStore(Store):
         return taken, dups, conflicts
 
     def _quarantine(self, principal: Principal, rejects: list[Reject], now: str) -> None:
-        from pos_client.cards.read import scrub
+        from cardread.read import scrub
 
         rows = []
         for r in rejects:

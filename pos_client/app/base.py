@@ -7,9 +7,9 @@ import re
 from textual.screen import Screen
 from textual.widgets import Input
 
+from cardread.payment import looks_like_payment_card
+from cardread.read import PAYMENT_CARD_MESSAGE, CardRead
 from pos_client.app.widgets import MessageLine
-from pos_client.cards.payment import looks_like_payment_card
-from pos_client.cards.read import PAYMENT_CARD_MESSAGE, CardRead
 
 
 def holds_payment_number(text: str) -> bool:

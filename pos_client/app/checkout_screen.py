@@ -14,18 +14,18 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from pos_client import catalog, checkout_view, members
+from cardread import parse_card, route_scan
+from cardread.read import CardRead
 from pos_client.app.base import TillScreen
 from pos_client.app.widgets import MemberPanel, MessageLine, StatusBar
-from pos_client.cards import parse_card, route_scan
-from pos_client.cards.read import CardRead
-from pos_client.checkout import Basket, Line, SaleResult, commit_sale
-from pos_client.context import TillContext
-from pos_client.errors import PosError
-from pos_client.money import format_cents
+from pos_client.domain.errors import PosError
+from pos_client.domain.money import format_cents
+from pos_client.services import catalog, checkout_view, members
+from pos_client.services.checkout import Basket, Line, SaleResult, commit_sale
+from pos_client.store.context import TillContext
 
 if TYPE_CHECKING:
-    from pos_client.marketing.at_till import MemberNotes
+    from pos_client.services.marketing.at_till import MemberNotes
 
 TENDERS = ("cash", "card")
 
@@ -119,7 +119,7 @@ class CheckoutScreen(TillScreen):
 
     def member_notes(self, member_id: str) -> MemberNotes:
         """Tier progress, expiring points and cashier prompt, read once per member (not per scan)."""
-        from pos_client.marketing.at_till import member_notes
+        from pos_client.services.marketing.at_till import member_notes
 
         if self._notes is None or self._notes[0] != member_id:
             self._notes = (member_id, member_notes(self.ctx, member_id))
@@ -133,7 +133,7 @@ class CheckoutScreen(TillScreen):
         if not text:
             return
         if event.input.id == "card":
-            from pos_client.marketing.coupons import looks_like_coupon
+            from pos_client.services.marketing.coupons import looks_like_coupon
 
             if looks_like_coupon(text):  # keyed in the wrong slot: a coupon is still a coupon
                 if self.take_coupon(text):
@@ -188,7 +188,7 @@ class CheckoutScreen(TillScreen):
 
     def take_coupon(self, text: str) -> bool:
         """A coupon scanned or keyed: add its discount line, or say why not (the basket stays)."""
-        from pos_client.marketing.coupons import apply_coupon
+        from pos_client.services.marketing.coupons import apply_coupon
 
         try:
             line = apply_coupon(self.ctx, self.basket, text)
@@ -201,7 +201,7 @@ class CheckoutScreen(TillScreen):
     def _entry_keyed(self, slot: Input, text: str) -> None:
         if self.refuse_payment_numbers():
             return
-        from pos_client.marketing.coupons import looks_like_coupon
+        from pos_client.services.marketing.coupons import looks_like_coupon
 
         if looks_like_coupon(text):
             if self.take_coupon(text):

@@ -16,8 +16,8 @@ from textual.widgets import Static
 from pos_client.app.devices import TillDevices
 from pos_client.app.till_app import TillApp
 from pos_client.app.widgets import MessageLine
-from pos_client.context import TillContext
 from pos_client.demo import DemoKeys
+from pos_client.store.context import TillContext
 
 HELP = "DEMO ^S swipe Ana ^P scan ^T tap Bjørn (NFC) ^B bank card ^O paper ^R print"
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from pos_client.context import TillContext
-from pos_client.errors import PosError
+from drivers.errors import DeviceError
+from pos_client.domain.errors import PosError
+from pos_client.store.context import TillContext
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class TillDevices:
         if not self.ctx.config.section("headoffice").get("url"):
             return False
         try:
-            from sync import state
+            from pos_client.store import sync_state as state
 
             return state.get(self.ctx.conn, state.TOKEN) is not None
         except sqlite3.Error:
@@ -121,8 +122,8 @@ class TillDevices:
         """WAL checkpoints off the sale path, and the card-lookup pages read once (bench/RESULTS.md)."""
         if self.db_path is None:
             return
-        from pos_client.checkpoint import start_checkpointer
-        from pos_client.warmup import start_warmup
+        from pos_client.store.checkpoint import start_checkpointer
+        from pos_client.store.warmup import start_warmup
 
         self.checkpointer = start_checkpointer(self.ctx.conn, self.db_path)
         start_warmup(self.db_path)
@@ -138,7 +139,7 @@ class TillDevices:
 
         try:
             self.readers = build_readers(self.ctx.config.section("devices"), sink, self.ctx.rules.loyalty_prefixes)
-        except PosError as exc:
+        except DeviceError as exc:
             return [f"card readers not started: {exc}"]
         start_all(self.readers)
         return []
@@ -183,7 +184,7 @@ class TillDevices:
     @contextmanager
     def _own_ctx(self):
         """A TillContext on a connection of this thread's own."""
-        from pos_client.db import connect
+        from pos_client.store.db import connect
 
         if self.db_path is None:
             raise PosError("the till database has no file; cannot print from a worker")
@@ -195,7 +196,7 @@ class TillDevices:
 
     @staticmethod
     def waiting_receipts(conn: sqlite3.Connection) -> int:
-        from pos_client import print_queue
+        from pos_client.store import print_queue
 
         try:
             return len(print_queue.pending(conn))
@@ -204,7 +205,7 @@ class TillDevices:
 
     def print_sale(self, sale_id: str) -> PrinterReport:
         """Print a committed sale's receipt (queued first: a printer problem never loses it)."""
-        from pos_client.printing import print_receipt
+        from pos_client.services.printing import print_receipt
 
         with self._print_lock, self._own_ctx() as ctx:
             outcome = print_receipt(ctx, sale_id)
@@ -213,7 +214,7 @@ class TillDevices:
 
     def retry_or_reprint(self, last_sale_id: str | None) -> PrinterReport:
         """Print what waits in the queue; with nothing waiting, reprint the last sale's receipt."""
-        from pos_client.printing import print_receipt, retry_pending
+        from pos_client.services.printing import print_receipt, retry_pending
 
         with self._print_lock, self._own_ctx() as ctx:
             if self.waiting_receipts(ctx.conn):
@@ -229,7 +230,7 @@ class TillDevices:
 
     def check_printer(self) -> PrinterReport:
         """Ask the printer its status (DLE EOT) for the status bar; a worker thread, never the app's."""
-        from pos_client.printing import printer_status
+        from pos_client.services.printing import printer_status
 
         with self._print_lock, self._own_ctx() as ctx:  # port 9100 serves one connection at a time
             st = printer_status(ctx)

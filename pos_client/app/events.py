@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from pos_client.cards.read import CardRead
+from cardread.read import CardRead
 
 Kind = Literal["card", "product", "error", "state"]
 KINDS: frozenset[str] = frozenset({"card", "product", "error", "state"})

@@ -13,13 +13,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from pos_client import checkout_view
 from pos_client.app.base import TillScreen
 from pos_client.app.widgets import MessageLine, StatusBar
-from pos_client.context import TillContext
-from pos_client.errors import PosError, UsageError
-from pos_client.marketing import at_till, coupon_receipt, coupons, manager, rewards
-from pos_client.money import format_cents, parse_amount
+from pos_client.domain.errors import PosError, UsageError
+from pos_client.domain.money import format_cents, parse_amount
+from pos_client.services import checkout_view
+from pos_client.services.marketing import at_till, coupon_receipt, coupons, manager, rewards
+from pos_client.store.context import TillContext
 
 
 def parse_adjustment(text: str) -> tuple[int, str]:

@@ -10,13 +10,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, TabbedContent, TabPane
 
-from pos_client import members
+from cardread import parse_card
+from cardread.read import CardRead
 from pos_client.app.base import TillScreen
 from pos_client.app.widgets import MessageLine, StatusBar
-from pos_client.cards import parse_card
-from pos_client.cards.read import CardRead
-from pos_client.context import TillContext
-from pos_client.errors import PosError, UsageError
+from pos_client.domain.errors import PosError, UsageError
+from pos_client.services import members
+from pos_client.store.context import TillContext
 
 
 def _row(label: str, widget) -> Horizontal:

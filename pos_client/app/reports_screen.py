@@ -1,4 +1,4 @@
-"""Reports for the manager: pick a report and a period, read it in a table (pos_client.marketing.reports)."""
+"""Reports for the manager: pick a report and a period, read it in a table (pos_client.services.marketing.reports)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from textual.widgets import DataTable, Footer, Input, Label, OptionList, Static
 
 from pos_client.app.base import TillScreen
 from pos_client.app.widgets import MessageLine, StatusBar
-from pos_client.context import TillContext
-from pos_client.errors import PosError
+from pos_client.domain.errors import PosError
+from pos_client.store.context import TillContext
 
 REPORT_LABELS = {
     "new-customers": "New customers",
@@ -112,7 +112,7 @@ class ReportsScreen(TillScreen):
         self.action_run()
 
     def action_run(self) -> None:
-        from pos_client.marketing import reports
+        from pos_client.services.marketing import reports
 
         name, preset, as_of = self.selection()
         try:

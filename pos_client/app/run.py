@@ -13,7 +13,7 @@ def run_app(home: str | None = None, *, headless: bool = False, on_ready: Callab
     """
     from pos_client.app.devices import TillDevices
     from pos_client.app.till_app import TillApp
-    from pos_client.context import open_till
+    from pos_client.store.context import open_till
 
     ctx = open_till(home)
     try:

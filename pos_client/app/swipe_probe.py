@@ -22,15 +22,15 @@ async def _measure(home: Path, runs: int, pace: bool, card: str | None = None) -
 
     `card` is a card already in the till's database (the bench swipes one of a million members);
     without it a probe member is enrolled on an empty till."""
+    from cardread import parse_card
+    from cardread.barcode import with_check_digit
     from hw_sim import swipes
     from hw_sim.serial_sim import SerialDeviceSim
-    from pos_client import members
     from pos_client.app.devices import TillDevices
     from pos_client.app.till_app import TillApp
-    from pos_client.cards import parse_card
-    from pos_client.cards.barcode import with_check_digit
-    from pos_client.config import write_config
-    from pos_client.context import open_till
+    from pos_client.services import members
+    from pos_client.store.config import write_config
+    from pos_client.store.context import open_till
 
     card = card or with_check_digit("290000000001")
     link = home / "msr"

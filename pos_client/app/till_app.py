@@ -21,13 +21,13 @@ from textual.widget import Widget
 from textual.widgets import Input
 from textual.worker import get_current_worker
 
+from cardread import parse_card, route_scan
+from cardread.read import CardRead, scrub
 from pos_client.app.checkout_screen import CheckoutScreen
 from pos_client.app.device_wiring import DeviceWiring
 from pos_client.app.events import DeviceEvent, DeviceEventLike
-from pos_client.cards import parse_card, route_scan
-from pos_client.cards.read import CardRead, scrub
-from pos_client.context import TillContext
-from pos_client.wedge import WedgeDetector
+from pos_client.domain.wedge import WedgeDetector
+from pos_client.store.context import TillContext
 
 if TYPE_CHECKING:
     from pos_client.app.devices import TillDevices
@@ -189,7 +189,7 @@ class TillApp(DeviceWiring, App):
 
     def take_scan(self, text: str) -> None:
         """A wedge burst: route it by its shape (coupon, track data, loyalty number, product EAN)."""
-        from pos_client.marketing.coupons import looks_like_coupon
+        from pos_client.services.marketing.coupons import looks_like_coupon
 
         if looks_like_coupon(text):
             take_coupon = getattr(self.screen, "take_coupon", None)

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
-from pos_client.cards.read import scrub
-from pos_client.checkout_view import MemberSummary
-from pos_client.money import format_cents
+from cardread.read import scrub
+from pos_client.domain.money import format_cents
+from pos_client.services.checkout_view import MemberSummary
 
 if TYPE_CHECKING:
-    from pos_client.marketing.at_till import MemberNotes
+    from pos_client.services.marketing.at_till import MemberNotes
 
 
 def _append_notes(out: Text, notes: MemberNotes) -> None:

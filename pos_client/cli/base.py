@@ -49,7 +49,7 @@ def add_command(
 
 def open_ctx(args: argparse.Namespace):
     """Open the till for a command (lazily: the app's start must not pay for it)."""
-    from pos_client.context import open_till
+    from pos_client.store.context import open_till
 
     return open_till(getattr(args, "home", None))
 

@@ -67,13 +67,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _read(ctx, data: str):
-    from pos_client.cards import parse_card
+    from cardread import parse_card
 
     return parse_card(data, loyalty_prefixes=ctx.rules.loyalty_prefixes)
 
 
 def _items(values: list[str]) -> list[tuple[str, int]]:
-    from pos_client.errors import UsageError
+    from pos_client.domain.errors import UsageError
 
     out = []
     for value in values:
@@ -85,9 +85,9 @@ def _items(values: list[str]) -> list[tuple[str, int]]:
 
 
 def cmd_init(args: argparse.Namespace) -> Outcome:
-    from pos_client.config import write_config
-    from pos_client.db import connect
-    from pos_client.home import db_path, till_home
+    from pos_client.store.config import write_config
+    from pos_client.store.db import connect
+    from pos_client.store.home import db_path, till_home
 
     home = till_home(getattr(args, "home", None))
     updates = {"store_id": args.store, "till_id": args.till}
@@ -100,7 +100,7 @@ def cmd_init(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_enroll(args: argparse.Namespace) -> Outcome:
-    from pos_client import members
+    from pos_client.services import members
 
     ctx = open_ctx(args)
     card = _read(ctx, args.card) if args.card else None
@@ -111,7 +111,7 @@ def cmd_enroll(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_find(args: argparse.Namespace) -> Outcome:
-    from pos_client import members
+    from pos_client.services import members
 
     ctx = open_ctx(args)
     found = [m.public() for m in members.find(ctx, args.query)]
@@ -121,8 +121,8 @@ def cmd_find(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_show(args: argparse.Namespace) -> Outcome:
-    from pos_client import history, members
-    from pos_client.errors import NotFound
+    from pos_client.domain.errors import NotFound
+    from pos_client.services import history, members
 
     ctx = open_ctx(args)
     read = _read(ctx, args.data)
@@ -145,9 +145,9 @@ def cmd_show(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_sale(args: argparse.Namespace) -> Outcome:
-    from pos_client import catalog, checkout, members
-    from pos_client.errors import UsageError
-    from pos_client.money import format_cents, parse_amount
+    from pos_client.domain.errors import UsageError
+    from pos_client.domain.money import format_cents, parse_amount
+    from pos_client.services import catalog, checkout, members
 
     ctx = open_ctx(args)
     basket = checkout.Basket(tender=args.tender)
@@ -179,7 +179,7 @@ def cmd_sale(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_balance(args: argparse.Namespace) -> Outcome:
-    from pos_client import members
+    from pos_client.services import members
 
     ctx = open_ctx(args)
     m = members.member_for_card(ctx, _read(ctx, args.data))
@@ -188,8 +188,8 @@ def cmd_balance(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_refund(args: argparse.Namespace) -> Outcome:
-    from pos_client import checkout
-    from pos_client.money import format_cents
+    from pos_client.domain.money import format_cents
+    from pos_client.services import checkout
 
     ctx = open_ctx(args)
     items: dict[str, int] | None = None
@@ -205,7 +205,7 @@ def cmd_refund(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_card_replace(args: argparse.Namespace) -> Outcome:
-    from pos_client import members
+    from pos_client.services import members
 
     ctx = open_ctx(args)
     new = _read(ctx, args.new)
@@ -215,7 +215,7 @@ def cmd_card_replace(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_import_sales(args: argparse.Namespace) -> Outcome:
-    from pos_client.importer import import_sales
+    from pos_client.services.importer import import_sales
 
     ctx = open_ctx(args)
     r = import_sales(ctx, args.file, enroll_unknown=args.enroll_unknown)
@@ -228,8 +228,8 @@ def cmd_import_sales(args: argparse.Namespace) -> Outcome:
 def cmd_catalog_import(args: argparse.Namespace) -> Outcome:
     import csv
 
-    from pos_client import catalog
-    from pos_client.money import parse_amount
+    from pos_client.domain.money import parse_amount
+    from pos_client.services import catalog
 
     ctx = open_ctx(args)
     with open(args.file, newline="", encoding="utf-8-sig") as fh:
@@ -240,8 +240,8 @@ def cmd_catalog_import(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_catalog_add(args: argparse.Namespace) -> Outcome:
-    from pos_client import catalog
-    from pos_client.money import parse_amount
+    from pos_client.domain.money import parse_amount
+    from pos_client.services import catalog
 
     ctx = open_ctx(args)
     catalog.upsert_products(ctx, [catalog.Product(args.sku, args.ean, args.name, args.category,

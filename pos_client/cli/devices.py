@@ -14,7 +14,7 @@ import sys
 import time
 
 from pos_client.cli.base import Outcome, add_command
-from pos_client.errors import UsageError
+from pos_client.domain.errors import UsageError
 
 READ_KINDS = ("card", "product", "error")
 
@@ -22,8 +22,8 @@ READ_KINDS = ("card", "product", "error")
 def _watch(args: argparse.Namespace) -> Outcome:
     from drivers.events import event_to_json, event_to_text
     from drivers.readers import build_readers, start_all, stop_all
-    from pos_client.config import load_config
-    from pos_client.home import till_home
+    from pos_client.store.config import load_config
+    from pos_client.store.home import till_home
 
     config = load_config(till_home(getattr(args, "home", None)))
     prefixes = config.section("program").get("loyalty_prefixes") or ["29"]

@@ -12,6 +12,7 @@ import json
 import sys
 
 from pos_client.cli.base import COMMON, EXIT_USAGE, Outcome, emit
+from pos_client.services.errors import USER_ERRORS
 
 COMMAND_MODULES: tuple[str, ...] = (
     "pos_client.cli.core",
@@ -36,8 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pos_client.errors import PosError
-
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     try:
@@ -52,9 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_app(getattr(args, "home", None))
     try:
         outcome: Outcome = handler(args)
-    except PosError as exc:
-        _error(str(exc), exc.exit_code, as_json)
-        return exc.exit_code
+    except USER_ERRORS as exc:
+        code = int(getattr(exc, "exit_code", 1))
+        _error(str(exc), code, as_json)
+        return code
     except (ValueError, TypeError) as exc:
         _error(str(exc), EXIT_USAGE, as_json)
         return EXIT_USAGE

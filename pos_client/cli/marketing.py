@@ -1,5 +1,5 @@
 """`pos-client` commands for rewards and marketing: managers, rewards, redeem, coupons, tiers,
-expiry, lifecycle, reports and erasure. A thin shell over `pos_client.marketing`; the JSON
+expiry, lifecycle, reports and erasure. A thin shell over `pos_client.services.marketing`; the JSON
 keys named in the issue are a contract (extra keys may be added, never removed).
 
 """
@@ -9,19 +9,20 @@ from __future__ import annotations
 import argparse
 
 from pos_client.cli.base import EXIT_OK, EXIT_REFUSED, Outcome, add_command, open_ctx
-from pos_client.errors import NotFound, UsageError
+from pos_client.domain.errors import NotFound, UsageError
 
 
 def _member_id(ctx, data: str) -> str:
     """The member behind card data, a phone number or a name; the data itself is never echoed."""
-    from pos_client.cards import parse_card
-    from pos_client.members import find, member_for_card
+    from cardread import parse_card
+    from pos_client.domain.cards import card_number
+    from pos_client.services.members import find, member_for_card
 
     read = parse_card(data, loyalty_prefixes=ctx.rules.loyalty_prefixes)
     if read.ok:
         return member_for_card(ctx, read).member_id
     if read.payment_card:
-        read.number()  # raises the payment card refusal
+        card_number(read)  # raises the payment card refusal
     found = find(ctx, data)
     if len(found) == 1:
         return found[0].member_id
@@ -39,7 +40,7 @@ def _run(args: argparse.Namespace, fn) -> Outcome:
 
 
 def cmd_manager_add(args: argparse.Namespace) -> Outcome:
-    from pos_client.marketing.manager import add_manager
+    from pos_client.services.marketing.manager import add_manager
 
     def go(ctx):
         m = add_manager(ctx, args.name, args.pin)
@@ -48,7 +49,7 @@ def cmd_manager_add(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_rewards_list(args: argparse.Namespace) -> Outcome:
-    from pos_client.marketing.rewards import catalog
+    from pos_client.services.marketing.rewards import catalog
 
     def go(ctx):
         items = catalog(ctx)
@@ -61,8 +62,8 @@ def cmd_rewards_list(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_redeem(args: argparse.Namespace) -> Outcome:
-    from pos_client.marketing.rewards import redeem
-    from pos_client.money import parse_amount
+    from pos_client.domain.money import parse_amount
+    from pos_client.services.marketing.rewards import redeem
 
     def go(ctx):
         amount = parse_amount(args.amount) if args.amount else None
@@ -77,7 +78,7 @@ def cmd_redeem(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_adjust(args: argparse.Namespace) -> Outcome:
-    from pos_client.marketing.rewards import adjust
+    from pos_client.services.marketing.rewards import adjust
 
     def go(ctx):
         out = adjust(ctx, _member_id(ctx, args.card), args.points, args.reason, args.pin)
@@ -86,7 +87,7 @@ def cmd_adjust(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_reverse(args: argparse.Namespace) -> Outcome:
-    from pos_client.marketing.rewards import reverse_entry
+    from pos_client.services.marketing.rewards import reverse_entry
 
     def go(ctx):
         out = reverse_entry(ctx, args.entry_id, args.reason, args.pin)
@@ -95,7 +96,7 @@ def cmd_reverse(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_coupon_check(args: argparse.Namespace) -> Outcome:
-    from pos_client.marketing.coupons import check, describe
+    from pos_client.services.marketing.coupons import check, describe
 
     def go(ctx):
         verdict = check(ctx, args.code, args.as_of)
@@ -106,7 +107,7 @@ def cmd_coupon_check(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_coupon_use(args: argparse.Namespace) -> Outcome:
-    from pos_client.marketing.coupons import use
+    from pos_client.services.marketing.coupons import use
 
     def go(ctx):
         out = use(ctx, args.code, args.sale_id)
@@ -115,7 +116,7 @@ def cmd_coupon_use(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_coupon_doubles(args: argparse.Namespace) -> Outcome:
-    from pos_client.marketing.coupons import double_uses
+    from pos_client.services.marketing.coupons import double_uses
 
     def go(ctx):
         rows = double_uses(ctx)
@@ -126,8 +127,8 @@ def cmd_coupon_doubles(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_tiers_evaluate(args: argparse.Namespace) -> Outcome:
-    from pos_client.marketing.dates import as_date
-    from pos_client.marketing.tiers import evaluate_tiers
+    from pos_client.domain.dates import as_date
+    from pos_client.services.marketing.tiers import evaluate_tiers
 
     def go(ctx):
         changes = evaluate_tiers(ctx, args.as_of)
@@ -137,8 +138,8 @@ def cmd_tiers_evaluate(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_expire(args: argparse.Namespace) -> Outcome:
-    from pos_client.marketing.dates import as_date
-    from pos_client.marketing.expiry import run_expiry
+    from pos_client.domain.dates import as_date
+    from pos_client.services.marketing.expiry import run_expiry
 
     def go(ctx):
         rows = run_expiry(ctx, args.as_of)
@@ -149,8 +150,8 @@ def cmd_expire(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_lifecycle_update(args: argparse.Namespace) -> Outcome:
-    from pos_client.marketing.dates import as_date
-    from pos_client.marketing.lifecycle import record_stages
+    from pos_client.domain.dates import as_date
+    from pos_client.services.marketing.lifecycle import record_stages
 
     def go(ctx):
         changes = record_stages(ctx, args.as_of)
@@ -160,7 +161,7 @@ def cmd_lifecycle_update(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_report(args: argparse.Namespace) -> Outcome:
-    from pos_client.marketing.reports import render_csv, render_text, run_report
+    from pos_client.services.marketing.reports import render_csv, render_text, run_report
 
     def go(ctx):
         end = args.as_of or args.to
@@ -173,7 +174,7 @@ def cmd_report(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_member_erase(args: argparse.Namespace) -> Outcome:
-    from pos_client.marketing.privacy import erase
+    from pos_client.services.marketing.privacy import erase
 
     def go(ctx):
         out = erase(ctx, _member_id(ctx, args.data), args.pin)
@@ -254,7 +255,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = _add(sub, "lifecycle", "update", cmd_lifecycle_update, "record stage changes as of a day")
     p.add_argument("--as-of", dest="as_of")
 
-    from pos_client.marketing.reports import REPORTS
+    from pos_client.services.marketing.reports import REPORTS
 
     p = add_command(sub, "report", cmd_report, "marketing reports (as of a date)")
     p.add_argument("name", choices=sorted(REPORTS))

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_receipt(args: argparse.Namespace) -> Outcome:
-    from pos_client.receipt import render_receipt
+    from pos_client.services.receipt import render_receipt
 
     ctx = open_ctx(args)
     try:
@@ -41,7 +41,7 @@ def cmd_receipt(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_reprint(args: argparse.Namespace) -> Outcome:
-    from pos_client.printing import print_receipt
+    from pos_client.services.printing import print_receipt
 
     ctx = open_ctx(args)
     try:
@@ -58,7 +58,7 @@ def cmd_reprint(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_queue(args: argparse.Namespace) -> Outcome:
-    from pos_client import print_queue
+    from pos_client.store import print_queue
 
     ctx = open_ctx(args)
     try:
@@ -77,7 +77,7 @@ def cmd_queue(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_status(args: argparse.Namespace) -> Outcome:
-    from pos_client.printing import printer_status
+    from pos_client.services.printing import printer_status
 
     ctx = open_ctx(args)
     try:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from pos_client.cli.base import Outcome, add_command, open_ctx
-from pos_client.errors import PosError
+from pos_client.domain.errors import PosError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +40,7 @@ def _progress_line(p) -> None:
 
 
 def _sync(args: argparse.Namespace) -> Outcome:
-    from sync import state
+    from pos_client.store import sync_state as state
     from sync.client import SyncError
     from sync.engine import sync_once
 
@@ -71,7 +71,7 @@ def _sync(args: argparse.Namespace) -> Outcome:
 def _run_forever(ctx, args: argparse.Namespace) -> Outcome:
     import threading
 
-    from pos_client.home import db_path
+    from pos_client.store.home import db_path
     from sync.worker import SyncWorker
 
     assert ctx.home is not None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pos_client import marketing
-from pos_client.catalog import upsert_products
-from pos_client.config import write_config
-from pos_client.context import open_till
+from pos_client.services import marketing
+from pos_client.services.catalog import upsert_products
+from pos_client.store.config import write_config
+from pos_client.store.context import open_till
 from tests.marketing.helpers import PRODUCTS
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import itertools
 
-from pos_client.cards import parse_card
-from pos_client.cards.barcode import with_check_digit
-from pos_client.catalog import Product
-from pos_client.checkout import Basket, Line, commit_sale
-from pos_client.members import enroll
+from cardread import parse_card
+from cardread.barcode import with_check_digit
+from pos_client.services.catalog import Product
+from pos_client.services.checkout import Basket, Line, commit_sale
+from pos_client.services.members import enroll
 
 _cards = itertools.count(1)
 
@@ -36,7 +36,7 @@ def sell(ctx, member_id, amount_cents, day, category="general", sale_id=None, co
     for line in lines or [Line.keyed(amount_cents, category)]:
         basket.add(line)
     if coupon:
-        from pos_client.marketing.coupons import apply_coupon
+        from pos_client.services.marketing.coupons import apply_coupon
 
         apply_coupon(ctx, basket, coupon, as_of=day)
     return commit_sale(ctx, basket, sale_id=sale_id, created_at=f"{day}T12:00:00+00:00")

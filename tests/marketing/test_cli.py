@@ -3,8 +3,8 @@ import io
 
 import pytest
 
-from pos_client.context import open_till
-from pos_client.marketing import signing
+from pos_client.services.marketing import signing
+from pos_client.store.context import open_till
 from tests.marketing.cli import pos_client, pos_json
 from tests.marketing.helpers import new_member, sell
 

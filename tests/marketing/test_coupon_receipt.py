@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from hw_sim.escpos_decode import code_page_table, decode
-from pos_client.marketing import coupons
-from pos_client.marketing.coupon_receipt import coupon_blocks, print_coupon, render_coupon
+from pos_client.services.marketing import coupons
+from pos_client.services.marketing.coupon_receipt import coupon_blocks, print_coupon, render_coupon
 
 
 def test_coupon_slip_decodes_to_its_text_qr_token_and_code128(ctx):
@@ -45,9 +45,9 @@ def test_coupon_slip_to_an_unreachable_printer_is_queued_with_the_reason(make_ct
 
 def test_points_preview_with_a_coupon_is_what_the_sale_earns(ctx):
     """The checkout's preview spreads a coupon over the earning lines exactly as commit_sale does."""
-    from pos_client.checkout import Basket, Line, commit_sale
-    from pos_client.checkout_view import preview_points
-    from pos_client.marketing.coupons import apply_coupon
+    from pos_client.services.checkout import Basket, Line, commit_sale
+    from pos_client.services.checkout_view import preview_points
+    from pos_client.services.marketing.coupons import apply_coupon
     from tests.marketing.helpers import new_member
 
     member_id, _ = new_member(ctx, name="Preview")

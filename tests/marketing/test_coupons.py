@@ -2,8 +2,8 @@ import base64
 
 import pytest
 
-from pos_client.errors import Conflict, NotFound, RefusedInput
-from pos_client.marketing import coupons, signing
+from pos_client.domain.errors import Conflict, NotFound, RefusedInput
+from pos_client.services.marketing import coupons, signing
 
 
 @pytest.fixture
@@ -72,8 +72,8 @@ def test_a_known_till_cannot_be_rekeyed_silently(two_stores):
 
 
 def test_discount_lines_are_checked_and_lower_points(ctx):
-    from pos_client.checkout import Basket, Line, earn_inputs
-    from pos_client.errors import UsageError
+    from pos_client.domain.errors import UsageError
+    from pos_client.services.checkout import Basket, Line, earn_inputs
 
     basket = Basket()
     basket.add(Line.keyed(3000, "general"))
@@ -90,8 +90,8 @@ def test_discount_lines_are_checked_and_lower_points(ctx):
 
 def test_done_when_redeemed_coupon_accepted_once_at_any_till(two_stores):
     """A manager redeems at store 1; the printed QR is accepted at store 2's checkout and refused after."""
-    from pos_client.checkout import Basket, Line, commit_sale
-    from pos_client.marketing import manager, rewards
+    from pos_client.services.checkout import Basket, Line, commit_sale
+    from pos_client.services.marketing import manager, rewards
     from tests.marketing.helpers import new_member, sell
 
     a, b = two_stores

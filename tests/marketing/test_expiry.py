@@ -4,10 +4,10 @@ from datetime import date, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pos_client import ledger
-from pos_client.checkout import refund
-from pos_client.marketing import expiry
-from pos_client.marketing.dates import add_months
+from pos_client.domain.dates import add_months
+from pos_client.services.checkout import refund
+from pos_client.services.marketing import expiry
+from pos_client.store import ledger
 from tests.marketing.helpers import new_member, sell
 
 _homes = itertools.count()
@@ -76,13 +76,13 @@ def test_none_mode(make_ctx):
 
 
 def test_receipt_warns_of_points_expiring_within_30_days(make_ctx):
-    from pos_client.receipt import build_receipt
+    from pos_client.services.receipt import build_receipt
 
     ctx = make_ctx({**NO_TIERS, "expiry": {"mode": "after_earning", "months": 12}, "offers": []})
     mid, _ = new_member(ctx)
     sell(ctx, mid, 10000, "2025-01-15")
     s = sell(ctx, mid, 2000, "2025-12-20")
-    from pos_client.marketing import expiry as exp
+    from pos_client.services.marketing import expiry as exp
 
     assert exp.expiring_soon(ctx, mid, 30, "2025-12-20") == {"points": 100, "by": "2026-01-19"}
     text = build_receipt(ctx, s.sale_id).as_text()

@@ -9,13 +9,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pos_client import ledger
-from pos_client.checkout import Basket, Line, commit_sale, refund
-from pos_client.config import write_config
-from pos_client.context import open_till
-from pos_client.errors import PosError
-from pos_client.marketing import coupons, expiry, rewards, tiers
-from pos_client.marketing.manager import hash_pin
+from pos_client.domain.errors import PosError
+from pos_client.services.checkout import Basket, Line, commit_sale, refund
+from pos_client.services.marketing import coupons, expiry, rewards, tiers
+from pos_client.services.marketing.manager import hash_pin
+from pos_client.store import ledger
+from pos_client.store.config import write_config
+from pos_client.store.context import open_till
 from tests.marketing.helpers import new_member
 
 PIN = "2468"

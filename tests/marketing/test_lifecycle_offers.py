@@ -1,8 +1,8 @@
-from pos_client.catalog import by_sku_or_ean
-from pos_client.checkout import Line
-from pos_client.marketing import coupons, lifecycle, offers
-from pos_client.marketing.receipt import receipt_blocks
-from pos_client.receipt import build_receipt
+from pos_client.services.catalog import by_sku_or_ean
+from pos_client.services.checkout import Line
+from pos_client.services.marketing import coupons, lifecycle, offers
+from pos_client.services.marketing.receipt import receipt_blocks
+from pos_client.services.receipt import build_receipt
 from tests.marketing.helpers import new_member, sell
 
 NO_TIERS = [{"name": "Member", "min_spend_cents": 0, "multiplier_pct": 100}]
@@ -91,7 +91,7 @@ def test_refill_and_category_conditions_from_config(make_ctx):
     sell(ctx, a, 0, "2026-01-01", lines=[Line.of_product(by_sku_or_ean(ctx, "DOGFOOD"))])
     assert offers.best_offer(ctx, a, "2026-01-15").offer.id == "pet-lover"
     assert offers.best_offer(ctx, a, "2026-02-15").offer.id == "dog-refill"
-    from pos_client.marketing.receipt import cashier_prompt
+    from pos_client.services.marketing.receipt import cashier_prompt
 
     assert cashier_prompt(ctx, a, "2026-02-15") == "Ask about dog food: last bag over a month ago"
     assert offers.best_offer(ctx, a, "2026-06-15").offer.id == "dog-refill"

@@ -2,10 +2,10 @@ import logging
 
 import pytest
 
-from pos_client import ledger
-from pos_client.errors import RefusedInput
-from pos_client.marketing import manager, privacy
-from pos_client.members import consents, get_member
+from pos_client.domain.errors import RefusedInput
+from pos_client.services.marketing import manager, privacy
+from pos_client.services.members import consents, get_member
+from pos_client.store import ledger
 from tests.marketing.helpers import new_member, sell
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from pos_client.marketing import manager, privacy, rewards, tiers
-from pos_client.marketing.dates import today
-from pos_client.marketing.reports import run_report
+from pos_client.domain.dates import today
+from pos_client.services.marketing import manager, privacy, rewards, tiers
+from pos_client.services.marketing.reports import run_report
 from tests.marketing.helpers import new_member, sell
 
 Q1 = {"start": "2026-01-01", "end": "2026-03-31"}

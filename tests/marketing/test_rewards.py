@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pos_client import ledger
-from pos_client.checkout import Basket, Line, commit_sale
-from pos_client.errors import NotFound, RefusedInput, UsageError
-from pos_client.marketing import coupons, manager, rewards
+from pos_client.domain.errors import NotFound, RefusedInput, UsageError
+from pos_client.services.checkout import Basket, Line, commit_sale
+from pos_client.services.marketing import coupons, manager, rewards
+from pos_client.store import ledger
 from tests.marketing.helpers import new_member, sell
 
 PIN = "4321"
@@ -126,7 +126,7 @@ def test_coupon_applied_at_checkout_is_used_once_and_lowers_points(shop):
 
 
 def test_percent_and_free_product_coupons(ctx):
-    from pos_client.catalog import by_sku_or_ean
+    from pos_client.services.catalog import by_sku_or_ean
 
     pct = coupons.issue(ctx, "percent_off", 10, expires="2099-01-01")
     free = coupons.issue(ctx, "free_product", 0, sku="COFFEE", expires="2099-01-01")

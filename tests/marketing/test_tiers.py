@@ -1,7 +1,7 @@
-from pos_client import ledger
-from pos_client.checkout import refund
-from pos_client.marketing import tiers
-from pos_client.members import get_member
+from pos_client.services.checkout import refund
+from pos_client.services.marketing import tiers
+from pos_client.services.members import get_member
+from pos_client.store import ledger
 from tests.marketing.helpers import new_member, sell
 
 
@@ -48,7 +48,7 @@ def test_full_refund_leaves_zero_net_points_including_bonus(ctx):
 
 
 def test_partial_refunds_reverse_bonus_proportionally_and_net_to_zero(ctx):
-    from pos_client.checkout import Line
+    from pos_client.services.checkout import Line
 
     mid, _ = new_member(ctx)
     sell(ctx, mid, 150000, "2026-01-10")  # Gold (x1.5)

@@ -68,8 +68,8 @@ def headoffice(ho_store):
 @pytest.fixture
 def make_till(tmp_path):
     """Open a till home with its own store/till (config.toml written as an installer would)."""
-    from pos_client.config import write_config
-    from pos_client.context import open_till
+    from pos_client.store.config import write_config
+    from pos_client.store.context import open_till
 
     opened = []
 

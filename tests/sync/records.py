@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sync.protocol import PushBatch
+from wire.protocol import PushBatch
 
 T0 = "2026-03-01T10:00:00.000000+00:00"
 

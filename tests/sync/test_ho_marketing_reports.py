@@ -7,10 +7,10 @@ import os
 import subprocess
 import sys
 
+from cardread import parse_card
 from headoffice.marketing_reports import run
-from pos_client.cards import parse_card
-from pos_client.checkout import Basket, Line, commit_sale
-from pos_client.members import member_for_card
+from pos_client.services.checkout import Basket, Line, commit_sale
+from pos_client.services.members import member_for_card
 from sync.engine import sync_once
 from tests.sync.tillkit import enrol, loyalty, register
 
@@ -44,7 +44,7 @@ def test_new_customers_and_liability_across_two_stores(make_till, ho_store, head
     chain = run(ho_store, "new-customers", **q1)["summary"]
     assert (chain["new"], chain["active"]) == (2, 3) and round(chain["new_pct"]) == 67
     # Store 2 alone cannot tell member 2 is a returning customer: it sees 2 new of 2.
-    from pos_client.marketing.reports import run_report
+    from pos_client.services.marketing.reports import run_report
 
     alone = run_report(s2, "new-customers", **q1)["summary"]
     assert (alone["new"], alone["active"]) == (2, 2)

@@ -7,8 +7,8 @@ import json
 import pytest
 from records import T0, batch, card, coupon_use, entry, erasure, member, till_key
 
+from cardread.barcode import with_check_digit
 from headoffice.store import Forbidden, Principal
-from pos_client.cards.barcode import with_check_digit
 
 CARD_A = with_check_digit("290000000001")
 CARD_B = with_check_digit("290000000002")

@@ -23,7 +23,7 @@ from tillkit import (
 )
 
 from headoffice.store import open_store
-from pos_client.context import open_till
+from pos_client.store.context import open_till
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}

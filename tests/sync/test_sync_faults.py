@@ -16,8 +16,8 @@ from tillkit import assert_invariant, bulk_earn, enrol, own_entries, pos_cli_cmd
 
 from headoffice.server import ServerThread
 from headoffice.store import open_store
-from pos_client.home import db_path
-from sync import state
+from pos_client.store import sync_state as state
+from pos_client.store.home import db_path
 from sync.client import HeadOfficeClient, Offline, SyncError
 from sync.engine import client_for, sync_once
 from sync.push import push_pending

@@ -18,12 +18,12 @@ import httpx
 import pytest
 from tillkit import enrol, loyalty, pos_cli_cmd, register, sell
 
+from cardread import parse_card
 from headoffice.cli import main as headoffice_main
-from pos_client.cards import parse_card
-from pos_client.checkout import Basket, Line, commit_sale
-from pos_client.errors import RefusedInput
-from pos_client.marketing import coupons, manager, privacy, rewards, signing
-from pos_client.members import member_for_card
+from pos_client.domain.errors import RefusedInput
+from pos_client.services.checkout import Basket, Line, commit_sale
+from pos_client.services.marketing import coupons, manager, privacy, rewards, signing
+from pos_client.services.members import member_for_card
 from sync.client import HeadOfficeClient
 from sync.engine import sync_once
 from sync.push import collect
@@ -304,7 +304,7 @@ def test_upgrade_queues_earlier_uses_and_only_this_tills_records_are_pushed(till
     a.conn.execute("DROP TRIGGER sync_erasures_ins")
     a.conn.execute("DELETE FROM sync_outbox WHERE type IN ('coupon_use', 'erasure')")
     a.conn.execute("DELETE FROM schema_migrations WHERE name = 'm0310_sync_marketing'")
-    from pos_client.db import apply_migrations
+    from pos_client.store.db import apply_migrations
 
     assert apply_migrations(a.conn) == ["m0310_sync_marketing"]
     assert a.conn.execute("SELECT COUNT(*) FROM sync_outbox WHERE type = 'coupon_use'").fetchone()[0] == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from records import T0, entry
 
-from sync.protocol import CardRecord, Invalid, LedgerRecord, MemberRecord, PullPage, PushBatch, SaleRecord
+from wire.protocol import CardRecord, Invalid, LedgerRecord, MemberRecord, PullPage, PushBatch, SaleRecord
 
 
 def test_ledger_record_round_trips_and_rejects_non_integers():

@@ -6,13 +6,13 @@ import pytest
 from records import T0
 from tillkit import assert_invariant, enrol, loyalty, redeem, sell
 
-from pos_client.errors import RefusedInput, UsageError
-from pos_client.members import set_consent
-from sync import state
+from pos_client.domain.errors import RefusedInput, UsageError
+from pos_client.services.marketing.offline_policy import check_offline_redeem, is_offline
+from pos_client.services.members import set_consent
+from pos_client.store import sync_state as state
 from sync.apply import apply_page
-from sync.policy import check_offline_redeem, is_offline
-from sync.protocol import Change, PullPage
 from sync.push import collect
+from wire.protocol import Change, PullPage
 
 
 def test_local_changes_are_queued_and_pulled_changes_do_not_echo(make_till):

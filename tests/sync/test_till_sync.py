@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from tillkit import assert_invariant, card_balance, enrol, loyalty, redeem, register, sell
 
-from pos_client.cards import parse_card
-from pos_client.checkout import Basket, Line, commit_sale
-from pos_client.errors import RefusedInput
-from pos_client.members import member_for_card
-from sync import state
+from cardread import parse_card
+from pos_client.domain.errors import RefusedInput
+from pos_client.services.checkout import Basket, Line, commit_sale
+from pos_client.services.members import member_for_card
+from pos_client.store import sync_state as state
 from sync.engine import client_for, pull_all, sync_once
 from sync.push import push_pending
 
@@ -143,8 +143,8 @@ def test_offline_redemption_is_capped_and_double_spend_shows_in_the_overdraft(
 
 
 def test_rules_and_catalog_from_head_office_reach_the_till(headoffice, ho_store, make_till):
-    from pos_client.catalog import by_ean
-    from sync.policy import offline_redeem_cap
+    from pos_client.services.catalog import by_ean
+    from pos_client.services.marketing.offline_policy import offline_redeem_cap
 
     t = make_till("S1", "T1", offline_redeem_cap=500)
     register(t, ho_store, headoffice.url)
@@ -174,7 +174,7 @@ def test_clock_skew_on_a_till_does_not_break_sync(headoffice, ho_store, make_til
 
 
 def test_a_till_editing_a_member_head_office_merged_still_learns_the_merge(headoffice, ho_store, make_till):
-    from pos_client.members import set_consent
+    from pos_client.services.members import set_consent
 
     a, b = make_till("S1", "T1"), make_till("S2", "T1")
     register(a, ho_store, headoffice.url)

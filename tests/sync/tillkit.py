@@ -5,11 +5,11 @@ from __future__ import annotations
 import socket
 import time
 
-from pos_client import ledger
-from pos_client.cards import parse_card
-from pos_client.cards.barcode import with_check_digit
-from pos_client.checkout import Basket, Line, commit_sale
-from pos_client.members import enroll, member_for_card
+from cardread import parse_card
+from cardread.barcode import with_check_digit
+from pos_client.services.checkout import Basket, Line, commit_sale
+from pos_client.services.members import enroll, member_for_card
+from pos_client.store import ledger
 from sync.register import register_till
 
 
@@ -33,7 +33,7 @@ def sell(ctx, card_no: int, cents: int):
 
 
 def redeem(ctx, member_id: str, points: int) -> None:
-    from sync.policy import check_offline_redeem
+    from pos_client.services.marketing.offline_policy import check_offline_redeem
 
     check_offline_redeem(ctx, member_id, points)
     ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [

@@ -1,0 +1,78 @@
+"""Deciding what a scan is by its shape: track data, a loyalty number, or a product EAN."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cardread.barcode import gtin_valid, is_gtin_shape, normalise_gtin
+from cardread.nfc import NFC_PREFIX, parse_uid
+from cardread.payment import looks_like_payment_card
+from cardread.read import CardRead, Source
+from cardread.track import parse_swipe
+
+DEFAULT_LOYALTY_PREFIXES: tuple[str, ...] = ("29",)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CODE128_TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{3,31}$")
+BAD_CHECK_DIGIT = "bad check digit: please scan or key the number again"
+
+
+def strip_controls(text: str) -> str:
+    """Remove control characters that some keyboard wedges inject (STX/ETX, CR, tabs)."""
+    return _CONTROL.sub("", text)
+
+
+def _digits_card(source: Source, raw: str, digits: str, prefixes: Sequence[str]) -> CardRead:
+    if looks_like_payment_card(digits):
+        return CardRead.payment(source)
+    if is_gtin_shape(digits) and any(digits.startswith(p) for p in prefixes):
+        if not gtin_valid(digits):
+            return CardRead.bad(source, raw, BAD_CHECK_DIGIT)
+        return CardRead.good(source, raw, normalise_gtin(digits))
+    if len(digits) == 13 and not gtin_valid(digits):
+        return CardRead.bad(source, raw, BAD_CHECK_DIGIT)
+    if not 4 <= len(digits) <= 20:
+        return CardRead.bad(source, raw, "a card number has 4 to 20 digits")
+    return CardRead.good(source, raw, digits)
+
+
+def parse_card(
+    data: str, source: Source | str | None = None, *, loyalty_prefixes: Sequence[str] = DEFAULT_LOYALTY_PREFIXES
+) -> CardRead:
+    """Parse what a reader delivered into a CardRead.
+
+    Without a source the shape decides: `%`/`;` start a swipe, `NFC:` or a hex UID from an NFC
+    reader, digits are a barcode or keyed number, other text a Code 128 loyalty code.
+    """
+    text = strip_controls(str(data)).strip()
+    src = Source(source) if source else None
+    if src is Source.NFC or text.upper().startswith(NFC_PREFIX):
+        return parse_uid(text)
+    if src is Source.MAGSTRIPE or text[:1] in ("%", ";"):
+        return parse_swipe(text)
+    src = src or Source.KEYED
+    compact = re.sub(r"[\s\-]", "", text)
+    if compact.isdigit():
+        return _digits_card(src, text, compact, loyalty_prefixes)
+    if _CODE128_TEXT.match(text):
+        return CardRead.good(src, text, text.upper())
+    return CardRead.bad(src, text, "not a card number")
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A routed scan: exactly one of card or product_ean is set."""
+
+    card: CardRead | None = None
+    product_ean: str | None = None
+
+
+def route_scan(data: str, *, loyalty_prefixes: Sequence[str] = DEFAULT_LOYALTY_PREFIXES) -> Scan:
+    """Route a wedge burst or serial frame: a product EAN goes to the basket, the rest is a card."""
+    text = strip_controls(data).strip()
+    if text[:1] in ("%", ";"):
+        return Scan(card=parse_card(text, Source.MAGSTRIPE, loyalty_prefixes=loyalty_prefixes))
+    if is_gtin_shape(text) and not any(text.startswith(p) for p in loyalty_prefixes) and gtin_valid(text):
+        return Scan(product_ean=normalise_gtin(text))
+    return Scan(card=parse_card(text, Source.BARCODE, loyalty_prefixes=loyalty_prefixes))

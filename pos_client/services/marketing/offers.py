@@ -1,0 +1,170 @@
+"""Triggered offers as data: conditions, an action, a priority and a frequency cap.
+
+`[[program.offers]]` in config.toml replaces DEFAULT_OFFERS. Conditions (all must hold):
+  stage / tier / segment: a name or a list of names;
+  min_frequency / max_frequency: purchases so far (max_frequency = 1: "first purchase");
+  bought_category: {category, days} - bought that category in the last N days;
+  refill: {sku, days} - bought that product before, but not in the last N days;
+  points_to_reward: N - within N points of the cheapest reward not yet affordable.
+Action: {type: coupon | message | prompt, message, and for a coupon: kind, value, sku, valid_days}.
+Messages may use {points_needed} and {reward}. cap: {max, days} - at most `max` times per member
+in `days` days (no days: ever). At each visit the eligible offer with the highest priority wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pos_client.domain.dates import as_date, plus_days
+from pos_client.services.marketing import coupons, lifecycle
+from pos_client.services.marketing.settings import program
+from pos_client.services.marketing.tiers import tier_at
+from pos_client.store import ledger
+from pos_client.store.context import TillContext
+from pos_client.store.db import now_iso, write_txn
+
+DEFAULT_OFFERS: list[dict[str, Any]] = [
+    {"id": "welcome", "priority": 100,
+     "conditions": {"max_frequency": 1},
+     "action": {"type": "coupon", "kind": "amount_off", "value": 500, "valid_days": 30,
+                "message": "Welcome! Here is 5.00 off your next visit within 30 days."},
+     "cap": {"max": 1}},
+    {"id": "we-miss-you", "priority": 90,
+     "conditions": {"stage": "reactivated"},
+     "action": {"type": "coupon", "kind": "percent_off", "value": 10, "valid_days": 30,
+                "message": "We missed you! 10% off your next visit."},
+     "cap": {"max": 1, "days": 180}},
+    {"id": "points-close", "priority": 10,
+     "conditions": {"points_to_reward": 100},
+     "action": {"type": "message", "message": "Only {points_needed} points to go for {reward}!"},
+     "cap": {"max": 1, "days": 7}},
+]
+
+
+@dataclass(frozen=True)
+class Offer:
+    id: str
+    priority: int
+    conditions: dict[str, Any]
+    action: dict[str, Any]
+    cap: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chosen:
+    offer: Offer
+    message: str
+
+
+def catalog(ctx: TillContext) -> list[Offer]:
+    raw = program(ctx).get("offers")
+    raw = DEFAULT_OFFERS if raw is None else raw
+    out = [Offer(str(o["id"]), int(o.get("priority", 0)), dict(o.get("conditions", {})), dict(o["action"]),
+                 dict(o.get("cap", {}))) for o in raw]
+    return sorted(out, key=lambda o: -o.priority)
+
+
+def _names(value: Any) -> set[str]:
+    return {value} if isinstance(value, str) else set(value)
+
+
+def _next_reward(ctx: TillContext, balance: int) -> tuple[int, str] | None:
+    from pos_client.services.marketing.rewards import catalog as rewards_catalog
+
+    above = sorted((r.points - balance, r.name) for r in rewards_catalog(ctx) if r.points > balance)
+    return above[0] if above else None
+
+
+def _bought(ctx: TillContext, member_id: str, column: str, value: str, since: date, upto: date) -> bool:
+    return ctx.conn.execute(
+        f"SELECT 1 FROM sale_lines l JOIN sales s ON s.sale_id = l.sale_id WHERE s.member_id = ? AND l.{column} = ?"
+        " AND substr(s.created_at, 1, 10) >= ? AND substr(s.created_at, 1, 10) <= ? LIMIT 1",
+        (member_id, value, since.isoformat(), upto.isoformat())).fetchone() is not None
+
+
+def _capped(ctx: TillContext, offer: Offer, member_id: str, day: date) -> bool:
+    if not offer.cap:
+        return False
+    sql = "SELECT COUNT(*) FROM offer_log WHERE offer_id = ? AND member_id = ?"
+    params: list[Any] = [offer.id, member_id]
+    if offer.cap.get("days"):
+        sql += " AND substr(at, 1, 10) > ?"
+        params.append(plus_days(day, -int(offer.cap["days"])).isoformat())
+    return ctx.conn.execute(sql, params).fetchone()[0] >= int(offer.cap.get("max", 1))
+
+
+def eligible(ctx: TillContext, offer: Offer, member_id: str, day: date) -> str | None:
+    """The offer's message for this member if every condition holds, else None."""
+    c = offer.conditions
+    m = lifecycle.metrics(ctx, member_id, day)
+    extra: dict[str, Any] = {}
+    if "stage" in c and lifecycle.stage_at(ctx, member_id, day) not in _names(c["stage"]):
+        return None
+    if "tier" in c and tier_at(ctx, member_id, day) not in _names(c["tier"]):
+        return None
+    if "segment" in c and (not m.frequency or
+                           lifecycle.segment_of(lifecycle.rfm_scores(ctx, m)) not in _names(c["segment"])):
+        return None
+    if "min_frequency" in c and m.frequency < int(c["min_frequency"]):
+        return None
+    if "max_frequency" in c and not 0 < m.frequency <= int(c["max_frequency"]):
+        return None
+    if "bought_category" in c:
+        spec = c["bought_category"]
+        if not _bought(ctx, member_id, "category", spec["category"], plus_days(day, -int(spec["days"])), day):
+            return None
+    if "refill" in c:
+        spec = c["refill"]
+        recent = plus_days(day, -int(spec["days"]))
+        if (not _bought(ctx, member_id, "sku", spec["sku"], date.min, day)
+                or _bought(ctx, member_id, "sku", spec["sku"], recent, day)):
+            return None
+    if "points_to_reward" in c:
+        nxt = _next_reward(ctx, ledger.balance(ctx.conn, member_id))
+        if nxt is None or nxt[0] > int(c["points_to_reward"]):
+            return None
+        extra = {"points_needed": nxt[0], "reward": nxt[1]}
+    if _capped(ctx, offer, member_id, day):
+        return None
+    return str(offer.action.get("message", "")).format(**extra)
+
+
+def best_offer(ctx: TillContext, member_id: str, as_of: date | str | None = None) -> Chosen | None:
+    """The eligible offer with the highest priority at this visit (None when nothing applies)."""
+    day = as_date(as_of)
+    for offer in catalog(ctx):
+        message = eligible(ctx, offer, member_id, day)
+        if message is not None:
+            return Chosen(offer, message)
+    return None
+
+
+def present(ctx: TillContext, member_id: str, sale_id: str, as_of: date | str | None = None) -> dict | None:
+    """Pick and record the offer for a sale (once per sale: a reprint shows the same one).
+
+    Returns {"offer_id", "type", "message", "coupon"} where coupon is a Coupon or None.
+    """
+    day = as_date(as_of)
+    with write_txn(ctx.conn):
+        row = ctx.conn.execute("SELECT offer_id, coupon_code, message FROM offer_log WHERE sale_id = ?",
+                               (sale_id,)).fetchone()
+        if row is not None:
+            coupon = coupons.get(ctx, row["coupon_code"]) if row["coupon_code"] else None
+            return {"offer_id": row["offer_id"], "type": "coupon" if coupon else "message", "coupon": coupon,
+                    "message": row["message"]}
+        chosen = best_offer(ctx, member_id, day)
+        if chosen is None:
+            return None
+        action = chosen.offer.action
+        coupon = None
+        if action["type"] == "coupon":
+            coupon = coupons.issue(ctx, action["kind"], int(action.get("value", 0)), sku=action.get("sku"),
+                                   expires=plus_days(day, int(action.get("valid_days", 30))), member_id=member_id,
+                                   source=f"offer:{chosen.offer.id}")
+        ctx.conn.execute(
+            "INSERT INTO offer_log (offer_id, member_id, sale_id, coupon_code, message, at) VALUES (?,?,?,?,?,?)",
+            (chosen.offer.id, member_id, sale_id, coupon.code if coupon else None, chosen.message,
+             f"{day.isoformat()}T{now_iso()[11:]}"))
+    return {"offer_id": chosen.offer.id, "type": action["type"], "message": chosen.message, "coupon": coupon}

@@ -1,0 +1,176 @@
+"""Tiers by qualifying spend over a rolling 12 months, each with a points multiplier.
+
+Upgrade happens on the sale that qualifies (a sale hook, inside the sale's transaction);
+downgrade waits for `evaluate_tiers` at period end. Every change is a new `member_tiers` row
+with its date, so "who was Gold on 1 January" is a query, not a guess.
+
+The multiplier is paid as one 'bonus' ledger entry per sale (ref = sale id), at the tier held
+after that sale: points_earned x (multiplier - 100) / 100, rounded down. A refund reverses the
+bonus in proportion to the points it reverses (rounded up, so a full refund nets to zero).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pos_client.domain.dates import add_months, as_date, day_of
+from pos_client.services.marketing.settings import Tier, tiers
+from pos_client.store import ledger
+from pos_client.store.context import TillContext
+from pos_client.store.db import now_iso, write_txn
+
+BONUS_REASON = "tier:"
+BONUS_REFUND_REASON = "tier-bonus-refund"
+
+
+def _excluded_sql(ctx: TillContext) -> tuple[str, list[str]]:
+    cats = sorted(ctx.rules.excluded_categories)
+    return ",".join("?" * len(cats)) or "''", cats
+
+
+def qualifying_spend(ctx: TillContext, member_id: str, as_of: date | str) -> int:
+    """Cents spent in the 12 months ending on `as_of` (inclusive), refunds and coupons deducted.
+
+    Excluded categories (tobacco, gift cards...) never qualify, as for points.
+    """
+    end = as_date(as_of)
+    start = add_months(end, -12)
+    marks, cats = _excluded_sql(ctx)
+    sold = ctx.conn.execute(
+        "SELECT COALESCE(SUM(l.amount_cents), 0) FROM sale_lines l JOIN sales s ON s.sale_id = l.sale_id"
+        f" WHERE s.member_id = ? AND substr(s.created_at, 1, 10) > ? AND substr(s.created_at, 1, 10) <= ?"
+        f" AND l.category NOT IN ({marks})",
+        (member_id, start.isoformat(), end.isoformat(), *cats)).fetchone()[0]
+    returned = ctx.conn.execute(
+        "SELECT COALESCE(SUM(rl.amount_cents), 0) FROM refund_lines rl JOIN refunds r ON r.refund_id = rl.refund_id"
+        " JOIN sale_lines l ON l.sale_id = rl.sale_id AND l.line_no = rl.line_no"
+        " JOIN sales s ON s.sale_id = rl.sale_id"
+        f" WHERE s.member_id = ? AND substr(r.created_at, 1, 10) > ? AND substr(r.created_at, 1, 10) <= ?"
+        f" AND l.category NOT IN ({marks})",
+        (member_id, start.isoformat(), end.isoformat(), *cats)).fetchone()[0]
+    return max(0, int(sold) - int(returned))
+
+
+def tier_for_spend(ladder: list[Tier], spend_cents: int) -> Tier:
+    return [t for t in ladder if t.min_spend_cents <= spend_cents][-1]
+
+
+def _rank(ladder: list[Tier], name: str) -> int:
+    names = [t.name for t in ladder]
+    return names.index(name) if name in names else 0
+
+
+def current_tier(ctx: TillContext, member_id: str) -> str:
+    row = ctx.conn.execute(
+        "SELECT tier FROM member_tiers WHERE member_id = ? ORDER BY rowid DESC LIMIT 1", (member_id,)).fetchone()
+    return row[0] if row else tiers(ctx)[0].name
+
+
+def tier_progress(ctx: TillContext, member_id: str, as_of: date | str | None = None) -> dict:
+    """Tier held, the next one up and the qualifying spend still needed: the receipt's progress line."""
+    ladder = tiers(ctx)
+    held = current_tier(ctx, member_id)
+    higher = [t for t in ladder if _rank(ladder, t.name) > _rank(ladder, held)]
+    if not higher:
+        return {"tier": held, "next_tier": None, "spend_needed_cents": None}
+    spend = qualifying_spend(ctx, member_id, as_date(as_of))
+    return {"tier": held, "next_tier": higher[0].name,
+            "spend_needed_cents": max(0, higher[0].min_spend_cents - spend)}
+
+
+def tier_at(ctx: TillContext, member_id: str, day: date | str) -> str:
+    """The tier the member held at the end of `day` (the lowest tier before any change)."""
+    row = ctx.conn.execute(
+        "SELECT tier FROM member_tiers WHERE member_id = ? AND since <= ? ORDER BY since DESC, rowid DESC LIMIT 1",
+        (member_id, as_date(day).isoformat())).fetchone()
+    return row[0] if row else tiers(ctx)[0].name
+
+
+def record_change(ctx: TillContext, member_id: str, tier: str, prev: str | None, since: date, reason: str,
+                  sale_id: str | None = None) -> None:
+    ctx.conn.execute(
+        "INSERT INTO member_tiers (member_id, tier, prev_tier, since, reason, sale_id, created_at)"
+        " VALUES (?,?,?,?,?,?,?)", (member_id, tier, prev, since.isoformat(), reason, sale_id, now_iso()))
+
+
+def multiplier_pct(ctx: TillContext, tier_name: str) -> int:
+    return next((t.multiplier_pct for t in tiers(ctx) if t.name == tier_name), 100)
+
+
+def on_sale(ctx: TillContext, sale_id: str, basket) -> None:
+    """Sale hook: upgrade the member if this sale qualifies them, then pay the tier bonus."""
+    if not basket.member_id:
+        return
+    sale = ctx.conn.execute("SELECT created_at, points_earned FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()
+    day = day_of(sale["created_at"])
+    ladder = tiers(ctx)
+    held = current_tier(ctx, basket.member_id)
+    target = tier_for_spend(ladder, qualifying_spend(ctx, basket.member_id, day))
+    if _rank(ladder, target.name) > _rank(ladder, held):
+        record_change(ctx, basket.member_id, target.name, held, day, "upgrade", sale_id)
+        held = target.name
+    bonus = int(sale["points_earned"]) * (multiplier_pct(ctx, held) - 100) // 100
+    if bonus > 0:
+        ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
+            member_id=basket.member_id, kind="bonus", points=bonus, sale_id=sale_id, ref=sale_id,
+            reason=f"{BONUS_REASON}{held}", operator=ctx.operator, created_at=sale["created_at"])])
+
+
+def on_refund(ctx: TillContext, refund_id: str, sale_id: str) -> None:
+    """Refund hook: take back the tier bonus in proportion to the sale's points now reversed."""
+    sale = ctx.conn.execute("SELECT member_id, points_earned FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()
+    if sale is None or not sale["member_id"] or not sale["points_earned"]:
+        return
+    bonus = ctx.conn.execute(
+        "SELECT COALESCE(SUM(points), 0) FROM ledger WHERE sale_id = ? AND kind = 'bonus' AND reason LIKE ?",
+        (sale_id, BONUS_REASON + "%")).fetchone()[0]
+    if bonus <= 0:
+        return
+    reversed_points = ctx.conn.execute(
+        "SELECT COALESCE(SUM(points_reversed), 0) FROM refunds WHERE sale_id = ?", (sale_id,)).fetchone()[0]
+    already = -ctx.conn.execute(
+        "SELECT COALESCE(SUM(points), 0) FROM ledger WHERE sale_id = ? AND kind = 'reverse' AND reason = ?",
+        (sale_id, BONUS_REFUND_REASON)).fetchone()[0]
+    target = -(-bonus * min(reversed_points, sale["points_earned"]) // sale["points_earned"])  # ceil
+    if target > already:
+        ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
+            member_id=sale["member_id"], kind="reverse", points=-(target - already), sale_id=sale_id,
+            ref=refund_id, reason=BONUS_REFUND_REASON, operator=ctx.operator)])
+
+
+def evaluate_tiers(ctx: TillContext, as_of: date | str | None = None) -> list[dict]:
+    """Period-end evaluation: move every active member to the tier their 12-month spend earns.
+
+    Running it twice for the same day changes nothing the second time. A member whose tier
+    already changed after `day` is left alone: evaluate periods in date order.
+    """
+    day = as_date(as_of)
+    ladder = tiers(ctx)
+    changes: list[dict] = []
+    with write_txn(ctx.conn):
+        members = [r[0] for r in ctx.conn.execute(
+            "SELECT member_id FROM members WHERE status = 'active' AND (substr(created_at, 1, 10) <= ?"
+            " OR member_id IN (SELECT member_id FROM sales WHERE substr(created_at, 1, 10) <= ?))"
+            " ORDER BY member_id", (day.isoformat(), day.isoformat()))]
+        for member_id in members:
+            if ctx.conn.execute("SELECT 1 FROM member_tiers WHERE member_id = ? AND since > ?",
+                                (member_id, day.isoformat())).fetchone():
+                continue  # history already moved on past this day (re-evaluating imported history)
+            held = current_tier(ctx, member_id)
+            spend = qualifying_spend(ctx, member_id, day)
+            target = tier_for_spend(ladder, spend).name
+            if target != held:
+                reason = "upgrade" if _rank(ladder, target) > _rank(ladder, held) else "downgrade"
+                record_change(ctx, member_id, target, held, day, reason)
+                changes.append({"member_id": member_id, "from": held, "to": target, "since": day.isoformat(),
+                                "reason": reason, "spend_cents": spend})
+    return changes
+
+
+def tier_changes(ctx: TillContext, start: date | str, end: date | str) -> list[dict]:
+    """Recorded tier moves dated within [start, end]."""
+    rows = ctx.conn.execute(
+        "SELECT member_id, prev_tier, tier, since, reason, sale_id FROM member_tiers"
+        " WHERE since >= ? AND since <= ? ORDER BY since, rowid",
+        (as_date(start).isoformat(), as_date(end).isoformat()))
+    return [dict(r) for r in rows]

@@ -1,0 +1,107 @@
+"""The append-only points ledger and the per-member balance kept in the same transaction.
+
+Entries are keyed by UUID (a replay never counts twice) and by (store, till, seq), the
+till's own gap-free sequence that sync pushes in order. Rows are never updated or deleted
+(triggers enforce it); corrections are new entries of kind adjust/reverse.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pos_client.store.db import now_iso, write_txn
+
+KINDS = frozenset({"earn", "redeem", "adjust", "reverse", "expire", "bonus"})
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One ledger entry to append; ids and sequence are assigned on append when absent."""
+
+    member_id: str
+    kind: str
+    points: int
+    sale_id: str | None = None
+    amount_cents: int = 0
+    operator: str | None = None
+    reason: str | None = None
+    ref: str | None = None
+    entry_id: str | None = None
+    created_at: str | None = None
+
+
+def new_id() -> str:
+    """A UUID version 7 (RFC 9562) as 32 hex digits: unique without coordination, like uuid4, but
+    time-ordered, so new ledger rows, sales and members land at the same end of their primary-key
+    indexes instead of on random pages of a 10-million-row B-tree (bench: import at chain scale)."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62 | (rand & ((1 << 62) - 1))
+    return uuid.UUID(int=value).hex
+
+
+def next_seq(conn: sqlite3.Connection, store_id: str, till_id: str) -> int:
+    row = conn.execute(
+        "SELECT COALESCE(MAX(seq), 0) FROM ledger WHERE store_id = ? AND till_id = ?", (store_id, till_id)
+    ).fetchone()
+    return int(row[0]) + 1
+
+
+def append(
+    conn: sqlite3.Connection, store_id: str, till_id: str, entries: Iterable[Entry]
+) -> list[str]:
+    """Append entries and move balances, all in one transaction (joins an open one)."""
+    ids: list[str] = []
+    with write_txn(conn):
+        seq = next_seq(conn, store_id, till_id)
+        ts = now_iso()
+        for e in entries:
+            if e.kind not in KINDS:
+                raise ValueError(f"unknown ledger kind {e.kind!r}")
+            if not isinstance(e.points, int) or isinstance(e.points, bool):
+                raise TypeError("points are integers")
+            entry_id = e.entry_id or new_id()
+            conn.execute(
+                "INSERT INTO ledger (entry_id, member_id, store_id, till_id, seq, kind, points, sale_id,"
+                " amount_cents, created_at, operator, reason, ref) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (entry_id, e.member_id, store_id, till_id, seq, e.kind, e.points, e.sale_id,
+                 e.amount_cents, e.created_at or ts, e.operator, e.reason, e.ref),
+            )
+            add_to_balance(conn, e.member_id, e.points, ts)
+            ids.append(entry_id)
+            seq += 1
+    return ids
+
+
+def add_to_balance(conn: sqlite3.Connection, member_id: str, points: int, ts: str | None = None) -> None:
+    """Move a member's balance; only call inside the transaction that wrote the ledger rows."""
+    conn.execute(
+        "INSERT INTO balances (member_id, points, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(member_id) DO UPDATE SET points = points + excluded.points, updated_at = excluded.updated_at",
+        (member_id, points, ts or now_iso()),
+    )
+
+
+def balance(conn: sqlite3.Connection, member_id: str) -> int:
+    row = conn.execute("SELECT points FROM balances WHERE member_id = ?", (member_id,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def ledger_sum(conn: sqlite3.Connection, member_id: str) -> int:
+    """The balance recomputed from the ledger: the invariant checks compare it to `balance`."""
+    row = conn.execute("SELECT COALESCE(SUM(points), 0) FROM ledger WHERE member_id = ?", (member_id,)).fetchone()
+    return int(row[0])
+
+
+def history(conn: sqlite3.Connection, member_id: str, limit: int = 50) -> list[dict]:
+    rows = conn.execute(
+        "SELECT entry_id, kind, points, sale_id, amount_cents, created_at, store_id, till_id, reason "
+        "FROM ledger WHERE member_id = ? ORDER BY created_at DESC, seq DESC LIMIT ?",
+        (member_id, limit),
+    )
+    return [dict(r) for r in rows]

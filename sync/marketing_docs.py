@@ -1,0 +1,65 @@
+"""What sync carries for marketing: till public keys, coupon uses and erasures.
+
+Registered with `sync.extensions` (imported by sync on first use). Builders turn an outbox key
+(filled by the triggers of migration m0310) into a protocol record; appliers store what other
+tills and head office sent, inside the pull page's transaction, with the outbox triggers quiet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pos_client.domain.errors import PosError
+from pos_client.services.marketing import coupons, privacy, signing
+from pos_client.store.context import TillContext
+from sync.extensions import DocHandler, register
+
+
+def announce_key(ctx: TillContext) -> dict[str, Any] | None:
+    """This till's public key, sent until head office confirms it holds it."""
+    try:
+        key = signing.own_public_key(ctx)
+    except PosError:  # no till home, so no key file: this till cannot sign coupons anyway
+        return None
+    return {"store_id": ctx.store_id, "till_id": ctx.till_id, "public_key": key.hex()}
+
+
+def apply_keys(ctx: TillContext, rows: list[dict[str, Any]]) -> int:
+    """Trust every other till's key as head office holds it (first key per till wins there)."""
+    added = 0
+    for r in rows:
+        if (r["store_id"], r["till_id"]) == (ctx.store_id, ctx.till_id):
+            continue  # never let anyone replace this till's own key
+        signing.add_trusted_key(ctx, r["store_id"], r["till_id"], bytes.fromhex(r["public_key"]), replace=True)
+        added += 1
+    return added
+
+
+def _own(ctx: TillContext, row: Any) -> dict[str, Any] | None:
+    """Only this till's own records are pushed: head office refuses a batch naming another till (403)."""
+    if row is None or (row["store_id"], row["till_id"]) != (ctx.store_id, ctx.till_id):
+        return None
+    return dict(row)
+
+
+def build_use(ctx: TillContext, use_id: str) -> dict[str, Any] | None:
+    return _own(ctx, ctx.conn.execute("SELECT use_id, code, store_id, till_id, sale_id, used_at FROM coupon_uses"
+                                      " WHERE use_id = ?", (use_id,)).fetchone())
+
+
+def apply_uses(ctx: TillContext, rows: list[dict[str, Any]]) -> int:
+    return coupons.record_uses(ctx, rows)
+
+
+def build_erasure(ctx: TillContext, erasure_id: str) -> dict[str, Any] | None:
+    return _own(ctx, ctx.conn.execute("SELECT erasure_id, member_id, store_id, till_id, at FROM erasures"
+                                      " WHERE erasure_id = ?", (erasure_id,)).fetchone())
+
+
+def apply_erasures(ctx: TillContext, rows: list[dict[str, Any]]) -> int:
+    return privacy.record_erasures(ctx, rows)
+
+
+register(DocHandler("till_key", build=lambda ctx, key: None, apply=apply_keys, announce=announce_key))
+register(DocHandler("coupon_use", build=build_use, apply=apply_uses))
+register(DocHandler("erasure", build=build_erasure, apply=apply_erasures))
