@@ -11,16 +11,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
 
 @contextmanager
 def discard_server() -> Iterator[str]:
     """Yield the base URL of a running discard server; stop it on exit."""
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    async def discard(request):
+    async def discard(request: Request) -> Response:
         await request.body()
         return Response(status_code=204)
 

@@ -26,9 +26,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cardread.barcode import with_check_digit
-from pos_client.store.db import connect
+from pos_client.domain.rules import LineInput, ProgramRules, earn_points
+from pos_client.services import checkout
+from pos_client.services.checkout import Basket, Line
+from pos_client.store.db import _migration_modules, connect
 
 # Bump when the generated content changes, so stale cached databases are not reused.
 GEN_VERSION = 2  # 2: members with history at this till have their lifecycle stage recorded
@@ -133,10 +137,10 @@ class _Batcher:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.pending: dict[str, tuple[str, list[tuple]]] = {}
+        self.pending: dict[str, tuple[str, list[tuple[Any, ...]]]] = {}
         self.count: dict[str, int] = {}
 
-    def sql(self, table: str, sql: str) -> list[tuple]:
+    def sql(self, table: str, sql: str) -> list[tuple[Any, ...]]:
         self.pending[table] = (sql, [])
         self.count[table] = 0
         return self.pending[table][1]
@@ -203,10 +207,6 @@ def generate(path: str | Path, size: Size, seed: int = DEFAULT_SEED, *, drop_ind
 
 def _load(conn: sqlite3.Connection, size: Size, rng: random.Random, stats: GenStats,
           say: Callable[[str], None]) -> None:
-    from pos_client.domain.rules import LineInput, ProgramRules, earn_points
-    from pos_client.services import checkout
-    from pos_client.services.checkout import Basket, Line
-
     rules = ProgramRules()
     sale_hash = checkout.sale_content_hash  # as commit_sale computes it
     b = _Batcher(conn)
@@ -258,7 +258,7 @@ def _load(conn: sqlite3.Connection, size: Size, rng: random.Random, stats: GenSt
     rand, randrange, randint = rng.random, rng.randrange, rng.randint
     nfc_k = 0
 
-    def basket(member_id: str | None) -> tuple[list[tuple], int, int, str]:
+    def basket(member_id: str | None) -> tuple[list[tuple[Any, ...]], int, int, str]:
         """Lines for a local sale: (rows without sale id, total, points, content hash)."""
         lines = []
         for _ in range(randint(1, 6)):
@@ -273,7 +273,8 @@ def _load(conn: sqlite3.Connection, size: Size, rng: random.Random, stats: GenSt
                 for i, (li, pts) in enumerate(zip(lines, per_line, strict=True))]
         return rows, total, points, sale_hash(Basket(list(lines), member_id=member_id))
 
-    def add_sale(sid: str, member_id: str | None, ts: str, op: str | None, parts, balance_after) -> None:
+    def add_sale(sid: str, member_id: str | None, ts: str, op: str | None,
+                 parts: tuple[list[tuple[Any, ...]], int, int, str], balance_after: int | None) -> None:
         rows, total, points, chash = parts
         sale_rows.append((sid, LOCAL_STORE, LOCAL_TILL, member_id, total, "card" if rand() < 0.6 else "cash",
                           points, balance_after, chash, op, ts))
@@ -351,8 +352,6 @@ def _load(conn: sqlite3.Connection, size: Size, rng: random.Random, stats: GenSt
 
 def cache_key(size: Size, seed: int) -> str:
     """Size, seed, generator version and the set of migrations: a new schema means a new dataset."""
-    from pos_client.store.db import _migration_modules
-
     schema = hashlib.sha256(",".join(_migration_modules()).encode()).hexdigest()[:8]
     return f"{size.name}-m{size.members}-c{size.cards}-l{size.ledger}-s{seed}-v{GEN_VERSION}-{schema}"
 

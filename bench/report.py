@@ -85,8 +85,8 @@ def markdown(run: dict[str, Any], figures: list[Figure]) -> str:
         "",
         "- Latencies: median and p99 by nearest rank over the samples. Throughputs (rows/s, entries/s): the",
         "  median rate and, as 'p99', the slow tail (the rate 99% of runs beat).",
-        "- Ratio = figure / baseline. SKIPPED and PENDING figures have no number of their own: their code is on a",
-        "  branch not in this build (the reason says which); a baseline shown beside them was really measured.",
+        "- Ratio = figure / baseline. SKIPPED and PENDING figures have no number of their own: they could not",
+        "  measure here (the reason says why); a baseline shown beside them was really measured.",
         "",
     ]
     return "\n".join(lines)

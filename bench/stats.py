@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 PASS, MISS, SKIPPED, PENDING = "PASS", "MISS", "SKIPPED", "PENDING"
-NOT_AVAILABLE = "not available in this build"
 
 
 def percentile(samples: list[float], pct: float) -> float:
@@ -89,14 +88,3 @@ def _ratio(a: Measure | None, b: Measure | None, attr: str) -> float | None:
 def verdict(ok: bool) -> str:
     return PASS if ok else MISS
 
-
-def try_import(module: str, attr: str | None = None) -> tuple[Any, str | None]:
-    """(the object, None) or (None, "not available in this build: ...") for a slot figure."""
-    import importlib
-
-    name = f"{module}.{attr}" if attr else module
-    try:
-        mod = importlib.import_module(module)
-        return (getattr(mod, attr) if attr else mod), None
-    except (ImportError, AttributeError) as exc:
-        return None, f"{NOT_AVAILABLE}: {name} ({type(exc).__name__}: {exc})"

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
+
+from tenacity import RetryCallState, RetryError, retry_if_result
 
 from cardread.router import DEFAULT_LOYALTY_PREFIXES
 from drivers.events import DeviceState, EventSink, ReaderError, State, nfc_event
@@ -47,10 +50,10 @@ class PcscReader(ReaderThread):
         poll_ms: int = 200,
         retry: tuple[float, float] = (0.1, 2.0),
     ) -> None:
-        super().__init__(f"pcsc-{name}", on_event)
+        super().__init__(f"pcsc-{name}", on_event, retry)
         self.reader_filter, self.source = reader, name
         self.loyalty_prefixes = tuple(loyalty_prefixes)
-        self.poll_ms, self.retry = poll_ms, retry
+        self.poll_ms = poll_ms
         self._last_state: tuple[str, str] | None = None
 
     # plumbing ----------------------------------------------------------------------------
@@ -61,32 +64,44 @@ class PcscReader(ReaderThread):
 
     def run(self) -> None:
         try:
-            from smartcard import scard
+            from smartcard import scard  # why: heavy, and libpcsclite may be missing (reported as a state)
         except (ImportError, OSError) as exc:  # pyscard or libpcsclite missing: say so, do not crash
             self._state("disconnected", f"PC/SC unavailable: {exc}")
             return
 
-        delay = self.retry[0]
         ever_connected = False
         while not self._halt.is_set():
-            hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-            if hr != scard.SCARD_S_SUCCESS:
-                self._state("disconnected" if ever_connected else "waiting", NO_SERVICE)
-                self._halt.wait(delay)
-                delay = min(delay * 2, self.retry[1])
-                continue
-            delay = self.retry[0]
+            ctx = self._establish(scard, ever_connected)
+            if ctx is None:
+                return
             try:
                 ever_connected = self._watch(scard, ctx) or ever_connected
-            except Exception:  # pyscard oddities (SystemError on dead handles): start over
+            except Exception:  # broad on purpose: pyscard raises SystemError (and worse) on dead handles, and a
+                # reader thread that dies leaves the till without NFC until restarted; logged, then start over
                 log.exception("PC/SC watcher failed; re-establishing the context")
-                self._halt.wait(delay)
+                self._halt.wait(self.retry[0])
             finally:
                 scard.SCardReleaseContext(ctx)
             if not self._halt.is_set():
                 self._state("disconnected", SERVICE_LOST)
 
-    def _list(self, scard, ctx) -> list[str] | None:
+    def _establish(self, scard: Any, ever_connected: bool) -> int | None:
+        """A PC/SC context once pcscd answers, each failure reported as a state; None when stopped first."""
+
+        def failed(_: RetryCallState) -> None:
+            self._state("disconnected" if ever_connected else "waiting", NO_SERVICE)
+
+        def not_yet(result: tuple[int, int]) -> bool:
+            return result[0] != scard.SCARD_S_SUCCESS
+
+        try:
+            _, ctx = self._reconnecting(retry_if_result(not_yet), failed)(
+                scard.SCardEstablishContext, scard.SCARD_SCOPE_USER)
+        except RetryError:  # stopped while pcscd was away
+            return None
+        return int(ctx)
+
+    def _list(self, scard: Any, ctx: int) -> list[str] | None:
         hr, names = scard.SCardListReaders(ctx, [])
         if hr == scard.SCARD_E_NO_READERS_AVAILABLE:
             return []
@@ -94,7 +109,7 @@ class PcscReader(ReaderThread):
             return None
         return [n for n in names if self.reader_filter.lower() in n.lower()]
 
-    def _watch(self, scard, ctx) -> bool:
+    def _watch(self, scard: Any, ctx: int) -> bool:
         """Follow readers and cards until stopped or the service goes away. True once a reader was seen."""
         known: dict[str, int] = {}
         seen = False
@@ -132,7 +147,7 @@ class PcscReader(ReaderThread):
         return seen
 
     # one tap -----------------------------------------------------------------------------
-    def _read(self, scard, ctx, reader: str, atr: bytes) -> None:
+    def _read(self, scard: Any, ctx: int, reader: str, atr: bytes) -> None:
         hr, hcard, proto = scard.SCardConnect(
             ctx, reader, scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
         )

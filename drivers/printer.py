@@ -8,18 +8,23 @@
     url = "dummy://"                           # escpos Dummy: bytes kept in memory (tests)
     profile = "TM-T88V"                        # escpos capability profile: width, code pages, barcodes
 
-escpos is imported only when a printer is opened: the CLI and the app start without it.
+escpos is imported only when a printer is opened (through `drivers.escpos_adapter`, the one module
+that uses it): the CLI and the app start without it.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from drivers.errors import DeviceConfigError, DeviceError
 from drivers.printer_status import UNKNOWN, PrinterStatus, query
+
+log = logging.getLogger(__name__)
 
 SCHEMES = ("tcp", "serial", "usb", "file", "dummy")
 DEFAULT_PROFILE = "TM-T88V"
@@ -83,56 +88,20 @@ def parse_url(url: str) -> PrinterUrl:
     return PrinterUrl("dummy", options=options)
 
 
-def get_profile(name: str | None) -> Any:
-    """The escpos capability profile by name, with a clear error for a typo."""
-    from escpos.capabilities import CAPABILITIES
-    from escpos.capabilities import get_profile as _get
+def check_profile(name: str | None) -> str:
+    """The profile name (the default when empty), with a clear DeviceConfigError for a typo."""
+    from drivers import escpos_adapter  # why: imports escpos (~150 ms), only once a printer is used
 
     name = name or DEFAULT_PROFILE
-    if name not in CAPABILITIES["profiles"]:
-        known = ", ".join(sorted(CAPABILITIES["profiles"]))
-        raise DeviceConfigError(f"unknown printer profile {name!r}; known: {known}")
-    return _get(name)
-
-
-def _bool(value: str | None, default: bool) -> bool:
-    return default if value is None else value.lower() in ("1", "true", "yes", "on")
-
-
-def _escpos_for(u: PrinterUrl, profile: str, timeout: float) -> Any:
-    o = u.options
-    if u.scheme == "tcp":
-        from escpos.printer import Network
-
-        return Network(u.target, u.port, timeout=float(o.get("timeout", timeout)), profile=profile)
-    if u.scheme == "serial":
-        from escpos.printer import Serial
-
-        return Serial(u.target, baudrate=int(o.get("baudrate", 9600)), bytesize=int(o.get("bytesize", 8)),
-                      timeout=float(o.get("timeout", timeout)), parity=o.get("parity"),
-                      stopbits=int(o["stopbits"]) if "stopbits" in o else None,
-                      xonxoff=_bool(o.get("xonxoff"), False), dsrdtr=_bool(o.get("dsrdtr"), True), profile=profile)
-    if u.scheme == "usb":
-        from escpos.printer import Usb
-
-        if not Usb.is_usable():  # checked first: a half-built Usb object raises again in __del__
-            raise RuntimeError("USB printers need the pyusb package (pip install pyusb) and libusb")
-        vid, pid = (int(x, 16) for x in u.target.split(":"))
-        return Usb(vid, pid, timeout=int(float(o.get("timeout", timeout)) * 1000), profile=profile)
-    if u.scheme == "file":
-        from escpos.printer import File
-
-        return File(u.target, profile=profile)
-    from escpos.printer import Dummy
-
-    return Dummy(profile=profile)
+    escpos_adapter.profile(name)
+    return name
 
 
 class Printer:
     """An opened escpos printer and the few things the till does with it: send bytes, ask status."""
 
-    def __init__(self, url: PrinterUrl, device: Any) -> None:
-        self.url, self.escpos = url, device
+    def __init__(self, url: PrinterUrl, device: Any, send_errors: tuple[type[Exception], ...]) -> None:
+        self.url, self.escpos, self._send_errors = url, device, send_errors
 
     @property
     def two_way(self) -> bool:
@@ -140,10 +109,10 @@ class Printer:
 
     def send(self, data: bytes) -> None:
         try:
-            self.escpos._raw(data)
-        except (OSError, AssertionError) as exc:
+            self.escpos.write_raw(data)
+        except (OSError, AssertionError) as exc:  # socket, SerialException, USBError; escpos asserts an open device
             raise PrinterError(f"printer connection lost while printing ({self.url}): {_why(exc)}") from exc
-        except Exception as exc:  # serial.SerialException, usb.core.USBError
+        except self._send_errors as exc:  # a closed file raises ValueError
             raise PrinterError(f"printer stopped taking data ({self.url}): {_why(exc)}") from exc
 
     def status(self, timeout: float = 2.0) -> PrinterStatus:
@@ -155,7 +124,7 @@ class Printer:
         except OSError as exc:
             raise PrinterError(f"printer connection lost ({self.url}): {_why(exc)}") from exc
 
-    def _reader(self) -> Any:
+    def _reader(self) -> Callable[[float], bytes]:
         dev = self.escpos.device
         if self.url.scheme == "tcp":
             def read_sock(left: float) -> bytes:
@@ -182,8 +151,8 @@ class Printer:
     def close(self) -> None:
         try:
             self.escpos.close()
-        except Exception:
-            pass
+        except self._send_errors:  # the connection is already gone: nothing left to release
+            log.debug("closing printer %s failed", self.url, exc_info=True)
 
     def __enter__(self) -> Printer:
         return self
@@ -194,21 +163,17 @@ class Printer:
 
 def open_printer(url: str, profile: str | None = None, *, timeout: float = 5.0) -> Printer:
     """Open the printer at `url`; raises PrinterError with a cashier-readable reason if it cannot."""
+    from drivers import escpos_adapter  # why: imports escpos (~150 ms), only once a printer is used
+
     u = parse_url(url)
-    prof = profile or DEFAULT_PROFILE
-    get_profile(prof)  # a typo in the profile name is a usage error, not "printer not reachable"
+    prof = check_profile(profile)  # a typo in the profile name is a usage error, not "printer not reachable"
     try:
-        dev = _escpos_for(u, prof, timeout)
-        dev.open()
-        if u.scheme == "serial":  # escpos sets no write timeout: a printer holding DSR low would block forever
-            dev.device.write_timeout = float(u.options.get("timeout", timeout))
-    except DeviceConfigError:
-        raise
+        dev = escpos_adapter.connect(u.scheme, u.target, u.port, u.options, prof, timeout)
     except RuntimeError as exc:  # escpos: optional dependency missing (pyusb for USB)
         raise PrinterError(f"cannot open printer {u}: {exc}") from exc
-    except Exception as exc:
+    except escpos_adapter.TRANSPORT_ERRORS as exc:
         raise PrinterError(f"printer not reachable at {u}: {_why(exc)}") from exc
-    return Printer(u, dev)
+    return Printer(u, dev, escpos_adapter.TRANSPORT_ERRORS)
 
 
 def open_configured(config: Any, *, timeout: float | None = None) -> Printer:

@@ -5,10 +5,13 @@
       { kind = "serial", url = "/dev/serial/by-id/usb-MagTek-if00", role = "magstripe", baud = 9600 },
       { kind = "serial", url = "socket://10.0.0.12:4001", role = "barcode", terminator = "\\r\\n" },
       { kind = "pcsc", reader = "ACR122" },
+      { kind = "evdev", path = "/dev/input/by-id/usb-Honeywell-event-kbd", role = "barcode" },
     ]
 
-`terminator` defaults to "\\r" and `baud` to 9600. Each entry may also have a `name`, used as the events'
-`source` (the status bar's label). The app and `pos-client devices watch` both start readers from here,
+`terminator` defaults to "\\r" and `baud` to 9600. An `evdev` entry reads a keyboard-wedge scanner as its
+own input device (`drivers.evdev_reader`), grabbed (`grab = false` to share it) so its scans never reach
+the terminal as typing. Each entry may also have a `name`, used as the events' `source` (the status bar's
+label). The app and `pos-client devices watch` both start readers from here,
 so a config that works in one works in the other.
 """
 
@@ -19,11 +22,15 @@ from typing import Any, Protocol
 
 from cardread.router import DEFAULT_LOYALTY_PREFIXES
 from drivers.errors import DeviceConfigError
+from drivers.evdev_reader import EvdevReader
 from drivers.events import EventSink
+from drivers.pcsc_reader import PcscReader
+from drivers.serial_reader import ROLES, SerialReader
 
-KINDS = ("serial", "pcsc")
+KINDS = ("serial", "pcsc", "evdev")
 SERIAL_KEYS = {"kind", "url", "role", "baud", "terminator", "name", "max_frame"}
 PCSC_KEYS = {"kind", "reader", "name"}
+EVDEV_KEYS = {"kind", "path", "role", "name", "grab", "max_frame"}
 
 
 class Reader(Protocol):
@@ -52,8 +59,6 @@ def build_reader(
         raise DeviceConfigError(f"devices.readers[{i}] must be a table, e.g. {{ kind = \"pcsc\" }}")
     kind = spec.get("kind")
     if kind == "serial":
-        from drivers.serial_reader import ROLES, SerialReader
-
         _check(i, spec, SERIAL_KEYS)
         if not spec.get("url"):
             raise DeviceConfigError(f"devices.readers[{i}]: a serial reader needs a url (e.g. /dev/ttyUSB0)")
@@ -74,15 +79,30 @@ def build_reader(
             max_frame=int(spec.get("max_frame", 512)),
             loyalty_prefixes=loyalty_prefixes,
         )
+    if kind == "evdev":
+        return _evdev_reader(i, spec, on_event, loyalty_prefixes)
     if kind == "pcsc":
-        from drivers.pcsc_reader import PcscReader
-
         _check(i, spec, PCSC_KEYS)
         return PcscReader(
             on_event, reader=str(spec.get("reader", "")), name=str(spec.get("name") or "nfc"),
             loyalty_prefixes=loyalty_prefixes,
         )
     raise DeviceConfigError(f"devices.readers[{i}]: kind must be one of {', '.join(KINDS)}, not {kind!r}")
+
+
+def _evdev_reader(i: int, spec: dict[str, Any], on_event: EventSink, loyalty_prefixes: Sequence[str]) -> Reader:
+    _check(i, spec, EVDEV_KEYS)
+    if not spec.get("path"):
+        raise DeviceConfigError(f"devices.readers[{i}]: an evdev reader needs a path"
+                                " (e.g. /dev/input/by-id/usb-...-event-kbd)")
+    role = spec.get("role", "barcode")
+    if role not in ROLES:
+        raise DeviceConfigError(f"devices.readers[{i}]: role must be one of {', '.join(ROLES)}, not {role!r}")
+    grab = spec.get("grab", True)
+    if not isinstance(grab, bool):
+        raise DeviceConfigError(f"devices.readers[{i}]: grab must be true or false")
+    return EvdevReader(str(spec["path"]), on_event, role=role, name=spec.get("name"), grab=grab,
+                       max_frame=int(spec.get("max_frame", 512)), loyalty_prefixes=loyalty_prefixes)
 
 
 def build_readers(

@@ -19,6 +19,9 @@ import logging
 import time
 from collections.abc import Sequence
 
+import serial
+from tenacity import RetryCallState, retry_if_exception_type
+
 from cardread.router import DEFAULT_LOYALTY_PREFIXES
 from drivers.events import UNREADABLE, DeviceState, EventSink, ReaderError, State, event_from_frame
 from drivers.reader_thread import ReaderThread
@@ -27,6 +30,9 @@ log = logging.getLogger(__name__)
 
 ROLES = ("magstripe", "barcode")
 DEFAULT_MAX_FRAME = 512  # a 3-track swipe is under 230 characters; a 2D code for a loyalty card far less
+# Opening a port that is not there: SerialException (an OSError) or OSError itself; ValueError for a URL or
+# setting pyserial refuses.
+OPEN_ERRORS = (serial.SerialException, OSError, ValueError)
 
 
 def parse_terminator(value: str | bytes | None) -> bytes:
@@ -71,10 +77,10 @@ class SerialReader(ReaderThread):
         if role not in ROLES:
             raise ValueError(f"serial reader role must be one of {', '.join(ROLES)}, not {role!r}")
         self.source = name or f"{role}@{url}"
-        super().__init__(f"serial-{self.source}", on_event)
+        super().__init__(f"serial-{self.source}", on_event, retry)
         self.url, self.role, self.baud = url, role, int(baud)
         self.terminator = parse_terminator(terminator)
-        self.max_frame, self.frame_timeout, self.retry = max_frame, frame_timeout, retry
+        self.max_frame, self.frame_timeout = max_frame, frame_timeout
         self.loyalty_prefixes = tuple(loyalty_prefixes)
         self._last_state: State | None = None
 
@@ -84,18 +90,10 @@ class SerialReader(ReaderThread):
             self._emit(DeviceState(self.source, state, detail))
 
     def run(self) -> None:
-        import serial
-
-        delay = self.retry[0]
         while not self._halt.is_set():
-            try:
-                port = serial.serial_for_url(self.url, baudrate=self.baud, timeout=0.05)
-            except (serial.SerialException, OSError, ValueError) as exc:
-                self._state("waiting" if self._last_state in (None, "waiting") else "disconnected", _why(exc))
-                self._halt.wait(delay)
-                delay = min(delay * 2, self.retry[1])
-                continue
-            delay = self.retry[0]
+            port = self._open()
+            if port is None:
+                return
             self._state("connected", self.url)
             try:
                 self._read_frames(port)
@@ -108,7 +106,22 @@ class SerialReader(ReaderThread):
                 except (serial.SerialException, OSError):
                     pass
 
-    def _read_frames(self, port) -> None:
+    def _open(self) -> serial.Serial | None:
+        """The port once it opens, each failure reported as a state; None when stopped first."""
+
+        def failed(attempt: RetryCallState) -> None:
+            exc = attempt.outcome.exception() if attempt.outcome is not None else None
+            self._state("waiting" if self._last_state in (None, "waiting") else "disconnected",
+                        _why(exc) if exc is not None else "")
+
+        try:
+            port: serial.Serial = self._reconnecting(retry_if_exception_type(OPEN_ERRORS), failed)(
+                serial.serial_for_url, self.url, baudrate=self.baud, timeout=0.05)
+        except OPEN_ERRORS:  # stopped while the device was away
+            return None
+        return port
+
+    def _read_frames(self, port: serial.Serial) -> None:
         buf = bytearray()
         discarding = False  # inside an over-long frame: drop bytes until its terminator
         last_byte = time.monotonic()

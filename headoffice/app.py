@@ -1,174 +1,203 @@
 """The head-office HTTP API (Starlette): a thin layer of auth and JSON over the `Store` interface.
 
-Storage calls run in the thread pool so one slow batch never stalls the event loop.
+Routes, credentials, parameters and bodies come from the route table in `wire.openapi`, the same table
+the served OpenAPI document is generated from: what the document says is what this layer enforces.
+Every refusal is an `Error` body. Storage calls run in the thread pool so one slow batch never stalls
+the event loop.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
-from headoffice.openapi import OPENAPI
 from headoffice.store.base import Forbidden, Principal, Store
-from wire.protocol import PREFIX, VERSION, Invalid, PushBatch, validate_rule
+from wire import errors as wire_errors
+from wire.batches import PushBatch, encode
+from wire.fields import PREFIX, VERSION
+from wire.messages import Error, Health, Registered
+from wire.openapi import ROUTES, openapi_json
+from wire.openapi import Route as RouteSpec
+from wire.rules import RULE_KEYS, validate_rule
 
 MAX_BODY = 64 * 1024 * 1024
-
-
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
+JSON = "application/json"
 
 
 class _HttpError(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, reasons: list[str] | None = None):
         super().__init__(message)
         self.status = status
+        self.reasons = reasons or []
+
+
+@dataclass(frozen=True)
+class Call:
+    """One decoded request: who asked, its path and query parameters, and its body (typed per the table)."""
+
+    caller: Principal | None
+    params: Any
+    body: Any
+
+    @property
+    def who(self) -> Principal:
+        """The caller of a route the table says needs a token (checked before any handler runs)."""
+        assert self.caller is not None
+        return self.caller
+
+
+Handler = Callable[[Call], Awaitable[tuple[int, Any]]]
+
+
+def _answer(status: int, body: Any) -> Response:
+    return Response(encode(body), status_code=status, media_type=JSON)
+
+
+def _error(status: int, message: str, reasons: list[str] | None = None) -> Response:
+    return _answer(status, Error(message, reasons or []))
+
+
+def _scalar(text: str) -> Any:
+    """A query value as the JSON scalar it spells (`5` -> 5), else the text itself."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return text
+
+
+def _params(spec: RouteSpec, request: Request) -> Any:
+    """The route's path and query parameters as its declared Struct (422 with every reason otherwise)."""
+    if spec.params is not None:
+        return wire_errors.convert(dict(request.path_params), spec.params)
+    if spec.query is not None:
+        query = {k: _scalar(v) for k, v in request.query_params.items()}
+        return wire_errors.convert(query, spec.query)
+    return None
 
 
 def create_app(store: Store) -> Starlette:
     """Build the ASGI app over a store (the caller owns the store and closes it)."""
 
-    async def principal_of(request: Request, role: str | None = None) -> Principal:
+    async def principal_of(request: Request, role: str) -> Principal:
         header = request.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
         who = await run_in_threadpool(store.authenticate, token) if token else None
         if who is None:
             raise _HttpError(401, "missing or unknown bearer token: register the till first")
-        if role is not None and who.role != role:
-            raise _HttpError(403, f"this needs a {role} token")
+        if role != "any" and who.role != role:
+            raise _HttpError(403, f"this needs a{'n administrator' if role == 'admin' else ' till'} token")
         return who
 
-    async def json_body(request: Request) -> Any:
+    async def read_body(request: Request, spec: RouteSpec) -> Any:
         try:
-            body = await request.body()
+            raw = await request.body()
         except ClientDisconnect:
             raise _HttpError(400, "the till hung up mid-request") from None
-        if len(body) > MAX_BODY:
+        if len(raw) > MAX_BODY:
             raise _HttpError(413, "batch too large: send smaller batches")
-        try:
-            return json.loads(body or b"null")
-        except ValueError as exc:
-            raise _HttpError(400, f"body is not JSON: {exc}") from None
+        if spec.body is PushBatch:  # a batch keeps its good records and sets the bad aside
+            return PushBatch.decode(raw)
+        return wire_errors.decode(raw, spec.body)
 
-    def guarded(handler):
-        async def endpoint(request: Request) -> JSONResponse:
+    def endpoint(spec: RouteSpec, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
             try:
-                return await handler(request)
+                who = await principal_of(request, spec.auth) if spec.auth else None
+                params = _params(spec, request)
+                body = await read_body(request, spec) if spec.body is not None else None
+                status, answer = await handler(Call(who, params, body))
+                return _answer(status, answer)
             except _HttpError as exc:
-                return _error(exc.status, str(exc))
+                return _error(exc.status, str(exc), exc.reasons)
             except Forbidden as exc:
                 return _error(403, str(exc))
-            except Invalid as exc:
-                return _error(422, "malformed request", reasons=exc.reasons)
-        return endpoint
+            except wire_errors.NotJson as exc:
+                return _error(400, str(exc))
+            except wire_errors.Invalid as exc:
+                return _error(422, "malformed request", exc.reasons)
+        return run
 
-    async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"ok": True, "version": VERSION})
+    async def health(call: Call) -> tuple[int, Any]:
+        return 200, Health(True, VERSION)
 
-    async def openapi(request: Request) -> JSONResponse:
-        return JSONResponse(OPENAPI)
+    async def openapi(call: Call) -> tuple[int, Any]:
+        return 200, msgspec.Raw(openapi_json())
 
-    async def register(request: Request) -> JSONResponse:
-        body = await json_body(request)
-        code = body.get("code") if isinstance(body, dict) else None
-        if not isinstance(code, str) or not code.strip():
-            raise Invalid(["code: required"])
-        found = await run_in_threadpool(store.register, code)
+    async def register(call: Call) -> tuple[int, Any]:
+        found = await run_in_threadpool(store.register, call.body.code)
         if found is None:
-            raise _HttpError(403, "unknown or already used enrolment code: ask head office for a new one")
+            raise _HttpError(403, "unknown, expired or already used enrolment code: ask head office for a new one")
         token, who = found
-        return JSONResponse({"token": token, "store_id": who.store_id, "till_id": who.till_id})
+        return 200, Registered(token, who.store_id, who.till_id)
 
-    async def push(request: Request) -> JSONResponse:
-        who = await principal_of(request, "till")
-        batch = PushBatch.parse(await json_body(request))
-        result = await run_in_threadpool(store.ingest, who, batch)
-        return JSONResponse(result.to_dict(), status_code=422 if result.rejected else 200)
+    async def push(call: Call) -> tuple[int, Any]:
+        result = await run_in_threadpool(store.ingest, call.who, call.body)
+        return (422 if result.rejected else 200), result
 
-    async def pull(request: Request) -> JSONResponse:
-        who = await principal_of(request, "till")
-        try:
-            cursor = int(request.query_params.get("cursor", "0"))
-            limit = int(request.query_params.get("limit", "1000"))
-        except ValueError:
-            raise Invalid(["cursor and limit must be integers"]) from None
-        with_total = request.query_params.get("total", "1") != "0"
-        page = await run_in_threadpool(store.pull, who, cursor, limit, with_total)
-        return JSONResponse(page.to_dict())
+    async def pull(call: Call) -> tuple[int, Any]:
+        q = call.params
+        return 200, await run_in_threadpool(store.pull, call.who, q.cursor, q.limit, q.total == 1)
 
-    async def balance(request: Request) -> JSONResponse:
-        await principal_of(request)
-        member_id = request.path_params["member_id"]
-        points = await run_in_threadpool(store.balance, member_id)
-        return JSONResponse({"member_id": member_id, "balance": points})
+    async def balance(call: Call) -> tuple[int, Any]:
+        member_id = call.params.member_id
+        return 200, {"member_id": member_id, "balance": await run_in_threadpool(store.balance, member_id)}
 
-    async def overdraft(request: Request) -> JSONResponse:
-        await principal_of(request, "admin")
-        return JSONResponse({"members": await run_in_threadpool(store.overdraft_report)})
+    def report(key: str, read: Callable[[], Any]) -> Handler:
+        async def run(call: Call) -> tuple[int, Any]:
+            return 200, {key: await run_in_threadpool(read)}
+        return run
 
-    async def rejects(request: Request) -> JSONResponse:
-        await principal_of(request, "admin")
-        return JSONResponse({"rejects": await run_in_threadpool(store.rejects)})
+    async def block(call: Call) -> tuple[int, Any]:
+        if not await run_in_threadpool(store.block_card, call.params.card_number):
+            raise _HttpError(404, "no such card")
+        return 200, {"blocked": True}
 
-    async def coupon_doubles(request: Request) -> JSONResponse:
-        await principal_of(request, "admin")
-        return JSONResponse({"double_uses": await run_in_threadpool(store.coupon_doubles)})
+    async def erase(call: Call) -> tuple[int, Any]:
+        if not await run_in_threadpool(store.erase_member, call.params.member_id):
+            raise _HttpError(404, "no such member")
+        return 200, {"erased": True}
 
-    async def till_keys(request: Request) -> JSONResponse:
-        await principal_of(request, "admin")
-        return JSONResponse({"till_keys": await run_in_threadpool(store.till_keys)})
+    async def set_rule(call: Call) -> tuple[int, Any]:
+        key = call.params.key
+        if key not in RULE_KEYS:
+            raise _HttpError(404, f"no program rule {key!r}: tills read {', '.join(RULE_KEYS)}")
+        value = wire_errors.whole_numbers(call.body.value)
+        if reasons := validate_rule(key, value):
+            raise wire_errors.Invalid(reasons)
+        await run_in_threadpool(store.set_rule, key, value)
+        return 200, {"ok": True}
 
-    async def block(request: Request) -> JSONResponse:
-        await principal_of(request, "admin")
-        ok = await run_in_threadpool(store.block_card, request.path_params["card_number"])
-        return JSONResponse({"blocked": ok}, status_code=200 if ok else 404)
+    async def products(call: Call) -> tuple[int, Any]:
+        n = await run_in_threadpool(store.upsert_products, msgspec.to_builtins(call.body))
+        return 200, {"products": n}
 
-    async def erase(request: Request) -> JSONResponse:
-        await principal_of(request, "admin")
-        ok = await run_in_threadpool(store.erase_member, request.path_params["member_id"])
-        return JSONResponse({"erased": ok}, status_code=200 if ok else 404)
+    handlers: dict[str, Handler] = {
+        "health": health, "openapi": openapi, "register": register, "push": push, "pull": pull,
+        "balance": balance, "overdraft": report("members", store.overdraft_report),
+        "rejects": report("rejects", store.rejects), "coupon_doubles": report("double_uses", store.coupon_doubles),
+        "till_keys": report("till_keys", store.till_keys), "block": block, "erase": erase, "set_rule": set_rule,
+        "products": products,
+    }
+    missing = {r.name for r in ROUTES} ^ set(handlers)
+    assert not missing, f"route table and handlers disagree: {missing}"
 
-    async def set_rule(request: Request) -> JSONResponse:
-        await principal_of(request, "admin")
-        body = await json_body(request)
-        if not isinstance(body, dict) or "value" not in body:
-            raise Invalid(["value: required"])
-        if reasons := validate_rule(request.path_params["key"], body["value"]):
-            raise Invalid(reasons)
-        await run_in_threadpool(store.set_rule, request.path_params["key"], body["value"])
-        return JSONResponse({"ok": True})
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        headers = getattr(exc, "headers", None)
+        response = _error(status, "no such route" if status == 404 else str(getattr(exc, "detail", "error")))
+        if headers:
+            response.headers.update(headers)
+        return response
 
-    async def products(request: Request) -> JSONResponse:
-        await principal_of(request, "admin")
-        body = await json_body(request)
-        if not isinstance(body, list):
-            raise Invalid(["body must be a list of products"])
-        try:
-            n = await run_in_threadpool(store.upsert_products, body)
-        except (KeyError, ValueError) as exc:
-            raise Invalid([str(exc)]) from None
-        return JSONResponse({"products": n})
-
-    routes = [
-        Route(f"{PREFIX}/health", guarded(health), methods=["GET"]),
-        Route(f"{PREFIX}/openapi.json", guarded(openapi), methods=["GET"]),
-        Route(f"{PREFIX}/register", guarded(register), methods=["POST"]),
-        Route(f"{PREFIX}/push", guarded(push), methods=["POST"]),
-        Route(f"{PREFIX}/pull", guarded(pull), methods=["GET"]),
-        Route(f"{PREFIX}/members/{{member_id}}/balance", guarded(balance), methods=["GET"]),
-        Route(f"{PREFIX}/reports/overdraft", guarded(overdraft), methods=["GET"]),
-        Route(f"{PREFIX}/reports/rejects", guarded(rejects), methods=["GET"]),
-        Route(f"{PREFIX}/reports/coupon-doubles", guarded(coupon_doubles), methods=["GET"]),
-        Route(f"{PREFIX}/reports/till-keys", guarded(till_keys), methods=["GET"]),
-        Route(f"{PREFIX}/admin/cards/{{card_number}}/block", guarded(block), methods=["POST"]),
-        Route(f"{PREFIX}/admin/members/{{member_id}}/erase", guarded(erase), methods=["POST"]),
-        Route(f"{PREFIX}/admin/rules/{{key}}", guarded(set_rule), methods=["PUT"]),
-        Route(f"{PREFIX}/admin/products", guarded(products), methods=["PUT"]),
-    ]
-    return Starlette(routes=routes)
+    routes = [Route(PREFIX + spec.path, endpoint(spec, handlers[spec.name]), methods=[spec.method])
+              for spec in ROUTES]
+    return Starlette(routes=routes, exception_handlers={HTTPException: not_found})

@@ -3,8 +3,12 @@
     headoffice serve [--host 127.0.0.1] [--port 8080] [--db URL]
     headoffice till add --store S --till T [--valid-days 7] [--db URL]   prints a one-time enrolment code
     headoffice admin token [--name NAME]                    prints an administrator token
-    headoffice card block NUMBER | member erase ID | rule set KEY VALUE
-    headoffice report overdraft|rejects|counts|coupon-doubles|till-keys|erasures
+    headoffice card block NUMBER | member erase ID | member show ID | rule set KEY VALUE
+    headoffice report overdraft|rejects|counts|coupon-doubles|till-keys|erasures|<marketing report>
+
+Exit codes as at the till: 0 ok, 2 usage error, 3 refused, 4 not found. Only `serve`, `till add` and
+`admin token` (the first things run at a new head office) may create a SQLite database; the others need
+an existing one, so a misspelled --db is "not found", never a new empty head office.
 """
 
 from __future__ import annotations
@@ -13,14 +17,43 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from headoffice.marketing_reports import HO_REPORTS, TILL_ONLY, run
+from headoffice.store import Store, open_store
+from pos_client.domain.errors import NotFound, PosError
+from pos_client.services.marketing.reports import render_csv
+from wire.protocol import validate_rule
+
 DEFAULT_DB = "sqlite:///headoffice.db"
+SQLITE = "sqlite:///"
+EXIT_USAGE, EXIT_NOT_FOUND = 2, 4
 
 
-def _db_arg(p: argparse.ArgumentParser) -> None:
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 1 to 65535, got {value}")
+    return value
+
+
+def _db_arg(p: argparse.ArgumentParser, *, create: bool = False) -> None:
     p.add_argument("--db", default=os.environ.get("HEADOFFICE_DB", DEFAULT_DB),
-                   help="sqlite:///PATH (default headoffice.db here) or postgresql://...")
+                   help="sqlite:///PATH (default headoffice.db here, or $HEADOFFICE_DB) or postgresql://..."
+                        + ("" if create else "; must already exist"))
+    p.set_defaults(create_db=create)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,60 +61,60 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the HTTP API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    _db_arg(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    serve.add_argument("--port", type=_port, default=8080, help="TCP port (default 8080)")
+    _db_arg(serve, create=True)
     serve.set_defaults(run=_serve)
 
     till = sub.add_parser("till", help="tills").add_subparsers(dest="action", metavar="ACTION")
     add = till.add_parser("add", help="enrol a till: prints a one-time code for `pos-client register`")
-    add.add_argument("--store", required=True)
-    add.add_argument("--till", required=True)
-    add.add_argument("--valid-days", type=int, default=7, help="days the code can be used (default 7)")
-    _db_arg(add)
+    add.add_argument("--store", required=True, help="the store's id (as the till will be known, e.g. S1)")
+    add.add_argument("--till", required=True, help="the till's id within the store (e.g. T1)")
+    add.add_argument("--valid-days", type=_positive_int, default=7, help="days the code can be used (default 7)")
+    _db_arg(add, create=True)
     add.set_defaults(run=_till_add)
 
     admin = sub.add_parser("admin", help="administrators").add_subparsers(dest="action", metavar="ACTION")
     tok = admin.add_parser("token", help="print a new administrator token (reports, blocking)")
-    tok.add_argument("--name", default="admin")
-    _db_arg(tok)
+    tok.add_argument("--name", default="admin", help="who the token is for (default admin)")
+    _db_arg(tok, create=True)
     tok.set_defaults(run=lambda a: _with_store(a, lambda s: s.add_admin(a.name)))
 
     card = sub.add_parser("card", help="cards").add_subparsers(dest="action", metavar="ACTION")
     block = card.add_parser("block", help="block a card at every till (after their next pull)")
-    block.add_argument("number")
+    block.add_argument("number", help="the loyalty card number")
     _db_arg(block)
-    block.set_defaults(run=lambda a: _with_store(a, lambda s: {"blocked": s.block_card(a.number)}))
+    block.set_defaults(run=lambda a: _with_store(a, lambda s: {"blocked": s.block_card(a.number)},
+                                                 missing=f"no card {a.number}"))
 
     member = sub.add_parser("member", help="members").add_subparsers(dest="action", metavar="ACTION")
     erase = member.add_parser("erase", help="erase a member's personal data everywhere")
-    erase.add_argument("member_id")
+    erase.add_argument("member_id", help="the member's id")
     _db_arg(erase)
-    erase.set_defaults(run=lambda a: _with_store(a, lambda s: {"erased": s.erase_member(a.member_id)}))
+    erase.set_defaults(run=lambda a: _with_store(a, lambda s: {"erased": s.erase_member(a.member_id)},
+                                                 missing=f"no member {a.member_id}"))
     show = member.add_parser("show", help="a member with balance and cards")
-    show.add_argument("member_id")
+    show.add_argument("member_id", help="the member's id")
     _db_arg(show)
-    show.set_defaults(run=lambda a: _with_store(a, lambda s: s.member(a.member_id)))
+    show.set_defaults(run=lambda a: _with_store(a, lambda s: s.member(a.member_id), missing=f"no member {a.member_id}"))
 
     rule = sub.add_parser("rule", help="program rules").add_subparsers(dest="action", metavar="ACTION")
     rset = rule.add_parser("set", help="set a program rule (JSON value), e.g. offline_redeem_cap 500,"
                                        " rewards '[{\"id\": ..., \"name\": ..., \"kind\": ..., \"points\": ...}]'")
-    rset.add_argument("key")
-    rset.add_argument("value")
+    rset.add_argument("key", help="the rule: offline_redeem_cap, rewards, tiers, ...")
+    rset.add_argument("value", help="its value as JSON (text that is not JSON is taken as a string)")
     _db_arg(rset)
     rset.set_defaults(run=_rule_set)
 
-    from headoffice.marketing_reports import HO_REPORTS, TILL_ONLY
-
     report = sub.add_parser("report", help="reports; the marketing ones across every store")
-    report.add_argument("which", choices=["overdraft", "rejects", "counts", "coupon-doubles", "till-keys", "erasures",
-                                          *HO_REPORTS, *TILL_ONLY])
+    names = ["overdraft", "rejects", "counts", "coupon-doubles", "till-keys", "erasures", *HO_REPORTS, *TILL_ONLY]
+    report.add_argument("which", choices=names, help="the report: " + ", ".join(names))
     report.add_argument("--from", dest="start", help="marketing reports: first day")
     report.add_argument("--to", dest="to", help="marketing reports: last day")
     report.add_argument("--as-of", dest="as_of", help="marketing reports: as of this day (same as --to)")
     report.add_argument("--csv", action="store_true", help="marketing reports: CSV instead of JSON")
     report.add_argument("--rule", default="first-purchase-no-second", help="contact-list rule")
-    report.add_argument("--days", type=int, default=60, help="contact-list: days")
+    report.add_argument("--days", type=_positive_int, default=60, help="contact-list: days")
     report.add_argument("--channel", default="email", help="contact-list: consent channel")
     _db_arg(report)
     report.set_defaults(run=_report)
@@ -89,28 +122,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _json_value(text: str) -> Any:
+    """A rule value is JSON when it parses, else the text itself (`rule set greeting Hello`)."""
     try:
         return json.loads(text)
     except ValueError:
         return text
 
 
-def _with_store(args: argparse.Namespace, fn) -> int:
-    from headoffice.store import open_store
+def _open(args: argparse.Namespace) -> Store:
+    """The database --db names; a SQLite file that is not there is created only by the commands that may."""
+    url = str(args.db)
+    if url.startswith(SQLITE) and not getattr(args, "create_db", False):
+        path = Path(url[len(SQLITE):])
+        if not path.is_file():
+            raise NotFound(f"no head-office database at {path}: `headoffice till add` or `headoffice serve`"
+                           " creates it; check --db or HEADOFFICE_DB")
+    return open_store(url)
 
-    store = open_store(args.db)
+
+def _with_store(args: argparse.Namespace, fn: Callable[[Store], Any], missing: str = "nothing found") -> int:
+    """Open the database, run one command on it, print its answer; exit 4 when it found nothing to act on."""
+    store = _open(args)
     try:
         out = fn(store)
     finally:
         store.close()
+    if out in (None, {"blocked": False}, {"erased": False}):
+        raise NotFound(missing)
     sys.stdout.write((out if isinstance(out, str) else json.dumps(out, indent=2)) + "\n")
-    return 0 if out not in (None, {"blocked": False}, {"erased": False}) else 4
+    return 0
 
 
 def _till_add(args: argparse.Namespace) -> int:
-    from headoffice.store import open_store
-
-    store = open_store(args.db)
+    store = _open(args)
     try:
         code = store.add_till(args.store, args.till, valid_days=args.valid_days)
     finally:
@@ -122,12 +166,8 @@ def _till_add(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from headoffice.marketing_reports import HO_REPORTS, TILL_ONLY, run
-
     if args.which in HO_REPORTS or args.which in TILL_ONLY:
-        from pos_client.services.marketing.reports import render_csv
-
-        def marketing(store):
+        def marketing(store: Store) -> Any:
             result = run(store, args.which, start=args.start, end=args.as_of or args.to, rule=args.rule,
                          days=args.days, channel=args.channel)
             return render_csv(result).rstrip("\n") if args.csv else result
@@ -138,38 +178,42 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _rule_set(args: argparse.Namespace) -> int:
-    from wire.protocol import validate_rule
-
     value = _json_value(args.value)
     if reasons := validate_rule(args.key, value):
         raise ValueError("; ".join(reasons))
-    return _with_store(args, lambda s: s.set_rule(args.key, value) or {"ok": True})
+
+    def set_rule(store: Store) -> dict[str, bool]:
+        store.set_rule(args.key, value)
+        return {"ok": True}
+    return _with_store(args, set_rule)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from headoffice.server import serve
+    from headoffice.server import serve  # why: the HTTP stack (Starlette, uvicorn) loads only to serve
 
+    _open(args).close()  # a bad --db fails here, before the server says it is listening
     serve(args.db, args.host, args.port)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    run = getattr(args, "run", None)
-    if run is None:
-        parser.print_help()
-        return 0
-    from pos_client.domain.errors import PosError
-
     try:
-        return int(run(args) or 0)
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:  # argparse: 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    command = getattr(args, "run", None)
+    if command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(command(args) or 0)
     except PosError as exc:
         sys.stderr.write(f"headoffice: {exc}\n")
         return exc.exit_code
     except ValueError as exc:
         sys.stderr.write(f"headoffice: {exc}\n")
-        return 2
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

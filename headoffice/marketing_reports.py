@@ -17,18 +17,21 @@ from typing import Any
 
 from headoffice.store.base import Store
 from pos_client.domain.errors import UsageError
+from pos_client.services.marketing.reports import run_report
+from pos_client.store.config import from_mapping
+from pos_client.store.context import TillContext
+from pos_client.store.db import connect, now_iso, write_txn
 
-HO_REPORTS = ("new-customers", "lifecycle", "rfm", "points-liability", "contact-list")
+HO_REPORTS = ("new-customers", "lifecycle", "rfm", "points-liability", "contact-list", "second-purchase",
+              "reactivation", "retention")
 TILL_ONLY = {"tier-migration": "tier changes are recorded at the tills: run `pos-client report tier-migration` there",
-             "rewards-redeemed": "redemptions are recorded at the tills: run `pos-client report rewards-redeemed`"}
+             "rewards-redeemed": "redemptions are recorded at the tills: run `pos-client report rewards-redeemed`",
+             "offer-lift": "offer targetings (treated and held out) are recorded at the tills and do not sync yet:"
+                           " run `pos-client report offer-lift --offer ID` at each till"}
 
 
-def snapshot(store: Store, path: str | Path):
+def snapshot(store: Store, path: str | Path) -> TillContext:
     """A TillContext over a till-schema copy of head office's program data (members to ledger)."""
-    from pos_client.store.config import from_mapping
-    from pos_client.store.context import TillContext
-    from pos_client.store.db import connect, now_iso, write_txn
-
     rules = {r["key"]: json.loads(r["value"]) for r in store.export_rows("rules")}
     program = {k: rules[k] for k in ("tiers", "rewards") if k in rules}
     ctx = TillContext(connect(path), from_mapping({"store_id": "HO", "till_id": "HO", "program": program}))
@@ -75,10 +78,8 @@ def snapshot(store: Store, path: str | Path):
     return ctx
 
 
-def run(store: Store, name: str, **options: Any) -> dict:
+def run(store: Store, name: str, **options: Any) -> dict[str, Any]:
     """Run one of the till's marketing reports over the whole chain's data."""
-    from pos_client.services.marketing.reports import run_report
-
     if name in TILL_ONLY:
         raise UsageError(f"{name} is not available at head office: {TILL_ONLY[name]}")
     if name not in HO_REPORTS:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
+from typing import TYPE_CHECKING
 
+from headoffice.app import create_app
 from headoffice.store import Store, open_store
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Serve until interrupted; the store is closed on the way out."""
-    import uvicorn
-
-    from headoffice.app import create_app
+    import uvicorn  # why: uvicorn loads only to serve, not for the administration commands
 
     store = open_store(db_url)
     try:
@@ -24,11 +28,11 @@ def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080) -> None:
 class ServerThread:
     """A real uvicorn server on loopback in a background thread; stop() and start() again to restart it."""
 
-    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0) -> None:
         self.store = store
         self.host = host
         self.port = port
-        self._server = None
+        self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -36,23 +40,19 @@ class ServerThread:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> ServerThread:
-        import socket
-
-        import uvicorn
-
-        from headoffice.app import create_app
+        import uvicorn  # why: uvicorn loads only to serve, not for the administration commands
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(create_app(self.store), log_level="warning", access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True,
+        server = self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
                                         name=f"headoffice:{self.port}")
         self._thread.start()
         deadline = time.monotonic() + 10
-        while not self._server.started:
+        while not server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("head office did not start")
             time.sleep(0.01)

@@ -10,8 +10,11 @@ does even while it is offline. Unknown commands are counted, never fatal.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from hw_sim.raster_code128 import read_code128
 
 ESC, GS, DLE, FS = 0x1B, 0x1D, 0x10, 0x1C
 
@@ -26,14 +29,12 @@ _PY_CODECS = {"ISO_8859-15": "iso8859_15", "ISO_8859-2": "iso8859_2", "ISO_8859-
 
 def code_page_table(profile: str | None) -> dict[int, str]:
     """ESC t numbers to Python codecs for an escpos capability profile (what the printer knows)."""
-    import codecs
-
     if not profile:
         return dict(DEFAULT_CODE_PAGES)
-    from escpos.capabilities import get_profile
+    from drivers import escpos_adapter  # why: imports escpos (~150 ms); decoding alone does not need it
 
     table: dict[int, str] = {}
-    for name, number in get_profile(profile).get_code_pages().items():
+    for name, number in escpos_adapter.profile(profile).code_pages.items():
         codec = _PY_CODECS.get(name, name.lower())
         try:
             codecs.lookup(codec)
@@ -186,7 +187,7 @@ class Decoder:
         on_status: Callable[[int], bytes | None] | None = None,
         accepting: Callable[[], bool] | None = None,
         respond: Callable[[bytes], None] | None = None,
-        on_page: Callable[[Page], None] | None = None,
+        on_page: Callable[[Page], object] | None = None,
     ) -> None:
         self.on_page = on_page
         self.code_pages = code_pages or dict(DEFAULT_CODE_PAGES)
@@ -449,8 +450,6 @@ class Decoder:
 
     def _add_item(self, item: Item) -> None:
         if isinstance(item, Raster) and item.height >= 8:
-            from hw_sim.raster_code128 import read_code128
-
             text = read_code128(item.rows)
             if text is not None:
                 item.barcode = Barcode("CODE128", text)

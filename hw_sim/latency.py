@@ -16,19 +16,23 @@ import tempfile
 import threading
 import time
 
+from drivers.events import CardEvent, DeviceState, Event
+from drivers.serial_reader import SerialReader
+from hw_sim import swipes
+from hw_sim.nfc_card import VirtualCard
+from hw_sim.pcscd import SOCKET_ENV, PrivatePcscd
+from hw_sim.serial_sim import SerialDeviceSim
+
 
 def apdu_round_trips(n: int, quickack_modes: tuple[bool, ...] = (True, False)) -> dict[bool, list[float]]:
     """Seconds per GET DATA round trip from pyscard to the virtual card and back, per QUICKACK mode.
 
     One private pcscd for all modes: libpcsclite reads PCSCLITE_CSOCK_NAME once per process.
     """
-    from hw_sim.nfc_card import VirtualCard
-    from hw_sim.pcscd import SOCKET_ENV, PrivatePcscd
-
     results: dict[bool, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp, PrivatePcscd(tmp) as daemon:
         os.environ[SOCKET_ENV] = daemon.socket_path  # before this process's first PC/SC call
-        from smartcard import scard
+        from smartcard import scard  # why: libpcsclite reads the socket variable when it loads (and it is heavy)
 
         _, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
         try:
@@ -62,20 +66,16 @@ def apdu_round_trips(n: int, quickack_modes: tuple[bool, ...] = (True, False)) -
 
 def swipe_to_event(n: int, pace: bool) -> list[float]:
     """Seconds from the first byte written on the pty to the CardEvent, per swipe."""
-    from drivers.serial_reader import SerialReader
-    from hw_sim import swipes
-    from hw_sim.serial_sim import SerialDeviceSim
-
     with tempfile.TemporaryDirectory() as tmp:
         sim = SerialDeviceSim("magstripe", os.path.join(tmp, "tty"), pace=pace).start()
         got, connected = threading.Event(), threading.Event()
         stamp = [0.0]
 
-        def on_event(event) -> None:
-            if event.kind == "card":
+        def on_event(event: Event) -> None:
+            if isinstance(event, CardEvent):
                 stamp[0] = time.perf_counter()
                 got.set()
-            elif event.kind == "state" and event.state == "connected":
+            elif isinstance(event, DeviceState) and event.state == "connected":
                 connected.set()
 
         reader = SerialReader(str(sim.link), on_event)

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -192,8 +193,6 @@ class PrivatePcscd:
 
 def _run_cli(args: argparse.Namespace) -> int:
     exit_on_sigterm()
-    import threading
-
     daemon = PrivatePcscd(args.dir, args.port or None, debug=args.debug).start()
     print(f"hw-sim pcscd: pid {daemon.pid}, vpcd port {daemon.port}; clients need:", flush=True)
     print(f"export {SOCKET_ENV}={daemon.socket_path}", flush=True)

@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import socket
 import sys
 import threading
+import tty
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from hw_sim.escpos_decode import Decoder, Page, code_page_table
+from hw_sim.receipt_png import render_png
 
 # DLE EOT n status bytes: bits 1 and 4 are always set, bits 0 and 7 always clear.
 FIXED = 0x12
@@ -92,8 +95,9 @@ class PrinterSim:
         if self.out_dir:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.link is not None:
-            self._start_pty(self.link)
-            self._thread = threading.Thread(target=self._serve_pty, name=f"printer-sim:{self.link}", daemon=True)
+            master = self._start_pty(self.link)
+            self._thread = threading.Thread(target=self._serve_pty, args=(master,), name=f"printer-sim:{self.link}",
+                                            daemon=True)
             self._thread.start()
             return self
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -257,9 +261,8 @@ class PrinterSim:
             self._store(tail)
 
     # -- serial: a pseudo-terminal whose other end is at `link` -------------
-    def _start_pty(self, link: Path) -> None:
-        import tty
-
+    def _start_pty(self, link: Path) -> int:
+        """Open the pty, point `link` at its device; returns the simulator's (master) end."""
         master, slave = os.openpty()
         tty.setraw(slave)  # no echo, no newline translation: a serial line carries bytes as they are
         if link.is_symlink() or link.exists():
@@ -267,12 +270,9 @@ class PrinterSim:
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(os.ttyname(slave))
         self._pty = (master, slave)
+        return master
 
-    def _serve_pty(self) -> None:
-        import select
-
-        master, _ = self._pty
-
+    def _serve_pty(self, master: int) -> None:
         def recv() -> bytes | None:
             try:
                 ready, _, _ = select.select([master], [], [], 0.2)
@@ -296,8 +296,6 @@ class PrinterSim:
             rec.txt_path = self.out_dir / f"{stem}.txt"
             rec.txt_path.write_text(rec.text, encoding="utf-8")
             if self.png:
-                from hw_sim.receipt_png import render_png
-
                 rec.png_path = render_png(page, self.out_dir / f"{stem}.png", self.columns)
         (self.torn if torn_off else self.receipts).append(rec)
         if self.on_receipt is not None:
@@ -308,9 +306,9 @@ class PrinterSim:
 def _columns(profile: str | None) -> int:
     if not profile:
         return 42
-    from escpos.capabilities import get_profile
+    from drivers import escpos_adapter  # why: imports escpos (~150 ms), only for a named profile
 
-    return int(get_profile(profile).get_columns(0))
+    return escpos_adapter.profile(profile).columns
 
 
 # -- CLI ---------------------------------------------------------------------

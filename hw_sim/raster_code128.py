@@ -6,9 +6,12 @@ lets the simulator show and the tests check the coupon code on those printers to
 
 from __future__ import annotations
 
+import functools
 
+
+@functools.cache
 def _tables() -> tuple[dict[str, int], dict[int, str], dict[int, str]]:
-    from barcode.charsets import code128
+    from barcode.charsets import code128  # why: python-barcode is heavy; only raster barcodes need it
 
     patterns = {p: v for v, p in enumerate(code128.CODES)}
     patterns[code128.STOP] = 106

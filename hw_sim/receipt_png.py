@@ -2,6 +2,9 @@
 
 Text in a monospace font on a 12x24 dot cell like font A of a thermal printer, barcodes as
 bars from python-barcode's module pattern, QR codes via `qrcode`, raster images as sent.
+
+PIL, python-barcode and qrcode are imported inside the functions: they are heavy, and the printer
+simulator imports this module whether or not it writes PNGs.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ _FONT_PATHS = (
 
 
 def _fonts() -> tuple[Any, Any]:
-    from PIL import ImageFont
+    from PIL import ImageFont  # why: heavy, see the module docstring
 
     regular, bold = _FONT_PATHS
     try:
@@ -32,7 +35,7 @@ def _fonts() -> tuple[Any, Any]:
 
 def render_png(page: Page, path: str | Path, columns: int = 42) -> Path:
     """Write the page as a PNG `columns` font-A cells wide."""
-    from PIL import Image
+    from PIL import Image  # why: heavy, see the module docstring
 
     width = columns * CELL_W + 2 * MARGIN
     pieces = [_piece(item, width - 2 * MARGIN) for item in page.items]
@@ -53,7 +56,7 @@ def render_png(page: Page, path: str | Path, columns: int = 42) -> Path:
 
 
 def _piece(item: object, max_width: int) -> tuple[Any, str]:
-    from PIL import Image
+    from PIL import Image  # why: heavy, see the module docstring
 
     if isinstance(item, TextLine):
         return _text(item, max_width), item.align
@@ -71,7 +74,7 @@ def _piece(item: object, max_width: int) -> tuple[Any, str]:
 
 
 def _text(line: TextLine, max_width: int) -> Any:
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw  # why: heavy, see the module docstring
 
     regular, bold = _fonts()
     text = line.text.rstrip()
@@ -89,7 +92,7 @@ def _text(line: TextLine, max_width: int) -> Any:
 
 
 def _barcode(item: Barcode, max_width: int) -> Any:
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw  # why: heavy, see the module docstring
 
     modules = _modules(item)
     module_w = max(1, min(3, max_width // max(len(modules), 1)))
@@ -106,7 +109,7 @@ def _barcode(item: Barcode, max_width: int) -> Any:
 
 def _modules(item: Barcode) -> str:
     """The bar/space pattern from python-barcode; a plain marker pattern if it cannot encode."""
-    import barcode
+    import barcode  # why: heavy, see the module docstring
 
     name = {"CODE128": "code128", "GS1-128": "gs1_128", "EAN13": "ean13", "EAN8": "ean8", "CODE39": "code39",
             "UPC-A": "upca", "ITF": "itf"}.get(item.symbology)
@@ -115,13 +118,13 @@ def _modules(item: Barcode) -> str:
             cls = barcode.get_barcode_class(name)
             kwargs = {"add_checksum": False} if name == "code39" else {}
             return "".join(cls(item.data, **kwargs).build())
-    except Exception:
+    except (barcode.errors.BarcodeError, LookupError):  # data it cannot hold (LookupError: an empty Code 128)
         pass
     return "1010" * 20
 
 
 def _qr(item: QRCode) -> Any:
-    import qrcode
+    import qrcode  # why: heavy, see the module docstring
 
     qr = qrcode.QRCode(box_size=4, border=2)
     qr.add_data(item.data)

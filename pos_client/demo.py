@@ -4,7 +4,9 @@ No configuration needed: a demo home is made (`$POS_CLIENT_HOME` if set, else a 
 ./demo-home), the simulated printer, readers and NFC card are started (`hw_sim.demo_rig`), products and
 members are seeded, config.toml points the till at the simulators, and the app opens with demo keys
 that drive the simulators (so every event goes through the real stacks). Everything is stopped on exit.
-The domain side lives here, without Textual; the keys are in `pos_client.app.demo_app`.
+The demo's own side lives here, without Textual: its home, its config and seed, what each demo key
+does to the simulators. The keys are bound in `pos_client.app.demo_app`; `pos-client demo`
+(`pos_client.cli.demo`) starts the rig and the app.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pos_client.domain.errors import UsageError
+from pos_client.services import demo_seed
+from pos_client.store.config import write_config
 from pos_client.store.home import config_path
+from pos_client.till import open_till
 
 if TYPE_CHECKING:
     from hw_sim.demo_rig import DemoRig
@@ -50,37 +54,33 @@ def demo_home(env: dict[str, str] | None = None, cwd: Path | None = None) -> Pat
 
 def prepare(home: Path, rig: DemoRig) -> TillContext:
     """Write the demo's config (devices on the simulators), open the till, seed it once."""
-    from pos_client.services import demo_seed
-    from pos_client.store.config import write_config
-    from pos_client.store.context import open_till
-
+    # no offer control group in the demo: every first purchase shows its welcome coupon
     write_config(home, {**DEMO_MARK, "store_name": "Olive & Co", "devices": {"readers": rig.reader_specs()},
-                        "printer": rig.printer_spec(), "receipt": {"footer": ["Thank you! Merci !"]}})
+                        "printer": rig.printer_spec(), "receipt": {"footer": ["Thank you! Merci !"]},
+                        "program": {"holdout_pct": 0}})
     ctx = open_till(home)
     if not ctx.conn.execute("SELECT COUNT(*) FROM members").fetchone()[0]:
         demo_seed.seed(ctx)
+    demo_seed.ensure_manager(ctx)  # a demo home from before the demo had a manager
     return ctx
 
 
 class DemoKeys:
     """What each demo key does to the simulators; returns a line for the cashier (never a card number)."""
-
     def __init__(self, rig: DemoRig) -> None:
-        from pos_client.services import demo_seed
-
         self.rig = rig
         self.cards = demo_seed.CARDS
-        shelf = [p for p in demo_seed.PRODUCTS if p.category != "gift_card"]
-        self._products = itertools.cycle(shelf)
+        shelf = [(p.ean, p.name) for p in demo_seed.PRODUCTS if p.category != "gift_card" and p.ean]
+        self._products = itertools.cycle(shelf)  # (ean, name): a product without a barcode cannot be scanned
 
     def swipe_ana(self) -> str:
         self.rig.swipe(self.cards["ana"])
         return "demo: Ana's card swiped on the magstripe reader"
 
     def scan_product(self) -> str:
-        product = next(self._products)
-        self.rig.scan(product.ean)
-        return f"demo: {product.name} scanned on the barcode scanner"
+        ean, name = next(self._products)
+        self.rig.scan(ean)
+        return f"demo: {name} scanned on the barcode scanner"
 
     def tap_bjorn(self) -> str:
         if not self.rig.tap(self.cards["bjorn"]):
@@ -95,33 +95,3 @@ class DemoKeys:
         if self.rig.toggle_paper():
             return "demo: printer paper roll taken out (ctrl+o puts it back)"
         return "demo: new paper roll loaded (ctrl+r prints what waits)"
-
-
-def run_demo(home: str | None = None, *, say: Callable[[str], Any] = print) -> int:
-    """Start the rig, open the app on it, stop everything on exit; returns the app's exit code."""
-    from hw_sim.demo_rig import DemoRig
-
-    env = dict(os.environ)
-    if home:
-        env[HOME_ENV] = home
-    path = demo_home(env)
-    say(f"demo home: {path}")
-    rig = DemoRig(path).start()
-    if rig.nfc_problem:
-        say(f"pos-client demo: {rig.nfc_problem} (apt-get install pcscd vsmartcard-vpcd); going on without NFC")
-    ctx = None
-    try:
-        ctx = prepare(path, rig)
-        from pos_client.app.demo_app import build_demo_app
-
-        app = build_demo_app(ctx, rig)
-        app.run()
-        code = int(app.return_code or 0)
-    finally:
-        if ctx is not None:
-            ctx.close()
-        rig.stop()
-    receipts = [p for p in rig.receipt_files() if p.suffix == ".png"]
-    say(f"demo home: {path}")
-    say(f"receipts printed: {len(receipts)}" + (f", the last one: {receipts[-1]}" if receipts else ""))
-    return code

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools postgresql swig tmux)
+DEBS=(pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools postgresql swig tmux linux-libc-dev)  # linux-libc-dev: evdev builds against <linux/input.h>
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

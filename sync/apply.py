@@ -9,7 +9,7 @@
   survivor and head office's transfer entries move its points, so no balance is edited by hand.
 - Card states only move forward (active -> lost -> blocked): a card blocked at head office is
   refused by checkout after the next pull.
-- Documents other capabilities registered (till keys, coupon uses, erasures; sync/extensions.py)
+- Documents other capabilities handle (till keys, coupon uses, erasures; the till's `extensions.sync_docs`)
   are handed to their handlers at the end of the page, in the same transaction.
 - The cursor is saved in the same transaction as the page, so a restart resumes exactly there.
 """
@@ -20,9 +20,12 @@ import json
 import sqlite3
 from typing import Any
 
+from cardread.barcode import normalise_gtin
 from pos_client.store import sync_state as state
+from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn
 from pos_client.store.ledger import add_to_balance
+from sync import extensions
 from wire.protocol import CARD_RANK, DOC_TYPES, LEDGER_COLUMNS, PullPage
 
 
@@ -58,8 +61,9 @@ def _ensure_member(conn: sqlite3.Connection, member_id: str, store_id: str, ts: 
                  (member_id, ts))
 
 
-def apply_page(conn: sqlite3.Connection, page: PullPage, ctx: Any = None) -> dict[str, int]:
+def apply_page(ctx: TillContext, page: PullPage) -> dict[str, int]:
     """Apply one page and move the cursor, all in one transaction."""
+    conn = ctx.conn
     counts = {"entries": 0, "members": 0, "cards": 0, "rules": 0, "products": 0}
     docs: dict[str, list[dict[str, Any]]] = {}
     ts = now_iso()
@@ -89,18 +93,14 @@ def apply_page(conn: sqlite3.Connection, page: PullPage, ctx: Any = None) -> dic
             elif change.type in DOC_TYPES:
                 docs.setdefault(change.type, []).append(data)
         if docs:
-            _apply_docs(conn, docs, ctx, counts)
+            _apply_docs(ctx, docs, counts)
         conn.execute("UPDATE sync_apply SET applying = 0")
         state.put(conn, **{state.CURSOR: page.next_cursor})
     return counts
 
 
-def _apply_docs(conn: sqlite3.Connection, docs: dict[str, list[dict[str, Any]]], ctx: Any,
-                counts: dict[str, int]) -> None:
-    from sync import extensions
-
-    ctx = ctx or extensions.context(conn)
-    handlers = extensions.handlers()
+def _apply_docs(ctx: TillContext, docs: dict[str, list[dict[str, Any]]], counts: dict[str, int]) -> None:
+    handlers = extensions.handlers(ctx)
     for kind in [*[k for k in handlers if k in docs], *[k for k in docs if k not in handlers]]:
         if kind not in handlers:
             raise RuntimeError(f"no handler for pulled {kind!r} records: this till cannot apply them")
@@ -155,17 +155,9 @@ def _apply_card(conn: sqlite3.Connection, c: dict[str, Any], ts: str, ready: set
 
 
 def _apply_product(conn: sqlite3.Connection, p: dict[str, Any], ts: str) -> None:
-    from cardread.barcode import normalise_gtin
-
     conn.execute(
         "INSERT INTO products (sku, ean, name, category, price_cents, updated_at) VALUES (?,?,?,?,?,?) "
         "ON CONFLICT(sku) DO UPDATE SET ean=excluded.ean, name=excluded.name, category=excluded.category,"
         " price_cents=excluded.price_cents, updated_at=excluded.updated_at",
         (p["sku"], normalise_gtin(p["ean"]) if p.get("ean") else None, p["name"], p["category"],
          int(p["price_cents"]), ts))
-
-
-def pulled_rule(conn: sqlite3.Connection, key: str) -> Any:
-    """A program rule head office sent (None when it never did)."""
-    row = conn.execute("SELECT value FROM sync_rules WHERE key = ?", (key,)).fetchone()
-    return json.loads(row[0]) if row else None

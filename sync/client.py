@@ -7,9 +7,15 @@ route, timeout, 5xx), `AuthError` (stop: the till must be registered again) and 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from wire.protocol import PREFIX, PullPage, PushBatch, PushResult
+import msgspec
+
+from wire.batches import PullPage, PushBatch, PushResult, encode
+from wire.fields import PREFIX
+from wire.messages import Balance, Error, Registered
+
+T = TypeVar("T")
 
 
 class SyncError(Exception):
@@ -30,7 +36,7 @@ class Refused(SyncError):
 
 class HeadOfficeClient:
     def __init__(self, url: str, token: str | None = None, *, transport: Any = None, timeout: float = 15.0):
-        import httpx
+        import httpx  # why: httpx and its TLS stack load only once the till talks to head office
 
         if not url:
             raise AuthError("no head office URL: run `pos-client register URL CODE`")
@@ -48,44 +54,66 @@ class HeadOfficeClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, method: str, path: str, **kw: Any) -> tuple[int, Any]:
+    def _call(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, bytes]:
+        """(status, body bytes) of a request whose body the wire encoder writes; errors sorted as above."""
         httpx = self._httpx
+        if body is not None:
+            kw["content"] = encode(body)
+            kw["headers"] = {"content-type": "application/json"}
         try:
             resp = self._http.request(method, path, **kw)
         except httpx.TimeoutException as exc:
             raise Offline(f"head office timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             raise Offline(f"head office unreachable ({type(exc).__name__})") from None
-        try:
-            body = resp.json()
-        except ValueError:
-            body = None
-        if resp.status_code >= 500 or body is None:
-            raise Offline(f"head office error {resp.status_code}")
-        if resp.status_code in (401, 403):
-            raise AuthError(f"head office refused this till ({resp.status_code}): {body.get('error', '')}")
-        if resp.status_code >= 400 and resp.status_code != 422:
-            raise Refused(f"head office refused the request ({resp.status_code}): {body.get('error', '')}")
-        return resp.status_code, body
+        status = resp.status_code
+        if status >= 500:
+            raise Offline(f"head office error {status}")
+        if status in (401, 403):
+            raise AuthError(f"head office refused this till ({status}): {_why(resp.content)}")
+        if status >= 400 and status != 422:
+            raise Refused(f"head office refused the request ({status}): {_why(resp.content)}")
+        return status, resp.content
 
     def register(self, code: str) -> dict[str, str]:
-        status, body = self._call("POST", "/register", json={"code": code})
+        status, raw = self._call("POST", "/register", {"code": code})
         if status != 200:
-            raise Refused(f"registration refused: {body.get('reasons') or body.get('error')}")
-        return body
+            raise Refused(f"registration refused: {_why(raw)}")
+        return msgspec.structs.asdict(_read(raw, Registered))
 
     def push(self, batch: PushBatch | dict[str, Any]) -> PushResult:
-        payload = batch.to_dict() if isinstance(batch, PushBatch) else batch
-        status, body = self._call("POST", "/push", json=payload)
-        if status == 422 and "high_seq" not in body:
-            raise Refused(f"batch refused: {body.get('reasons') or body.get('error')}")
-        return PushResult.from_dict(body)
+        """Send a batch (a PushBatch, or the wire dict `sync.push.collect` builds); 422 with a result is
+        a batch head office took in part (see `rejected`)."""
+        status, raw = self._call("POST", "/push", batch)
+        if status == 422:
+            try:
+                return msgspec.json.decode(raw, type=PushResult)
+            except msgspec.DecodeError:
+                raise Refused(f"batch refused: {_why(raw)}") from None
+        return _read(raw, PushResult)
 
     def pull(self, cursor: int, limit: int = 1000, total: bool = True) -> PullPage:
         """One page; `total` asks head office to count all pending changes (first page, for progress)."""
-        _, body = self._call("GET", "/pull", params={"cursor": cursor, "limit": limit, "total": int(total)})
-        return PullPage.from_dict(body)
+        _, raw = self._call("GET", "/pull", params={"cursor": cursor, "limit": limit, "total": int(total)})
+        return _read(raw, PullPage)
 
     def balance(self, member_id: str) -> int:
-        _, body = self._call("GET", f"/members/{member_id}/balance")
-        return int(body["balance"])
+        _, raw = self._call("GET", f"/members/{member_id}/balance")
+        return _read(raw, Balance).balance
+
+
+def _read(raw: bytes, cls: type[T]) -> T:
+    """Head office's answer as `cls`; an answer that is not one is a head-office fault (retry later)."""
+    try:
+        return msgspec.json.decode(raw, type=cls)
+    except msgspec.DecodeError as exc:
+        raise Offline(f"head office answered a malformed {cls.__name__}: {exc}") from None
+
+
+def _why(raw: bytes) -> str:
+    """The reasons (or the message) of an Error body, or the start of whatever came instead."""
+    try:
+        error = msgspec.json.decode(raw, type=Error)
+    except msgspec.DecodeError:
+        return raw[:200].decode("utf-8", "replace")
+    return "; ".join(error.reasons) or error.error

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from pos_client.store import sync_state as state
 from pos_client.store.config import Config
+from pos_client.store.context import TillContext
 from sync.apply import apply_page
 from sync.client import AuthError, HeadOfficeClient, SyncError
 from sync.push import PushReport, push_pending
@@ -47,24 +49,21 @@ def client_for(conn: sqlite3.Connection, config: Config, transport: Any = None, 
     return HeadOfficeClient(url, token, transport=transport, timeout=timeout)
 
 
-def pull_all(conn: sqlite3.Connection, client: HeadOfficeClient, *, page_size: int = PULL_PAGE,
-             progress: Callable[[Progress], None] | None = None, report: SyncReport | None = None,
-             ctx: Any = None) -> SyncReport:
+def pull_all(ctx: TillContext, client: HeadOfficeClient, *, page_size: int = PULL_PAGE,
+             progress: Callable[[Progress], None] | None = None, report: SyncReport | None = None) -> SyncReport:
     """Pull every page, fetching page n+1 (on one helper thread) while page n is applied: the round
     trip and the head office's work overlap the till's SQLite writes (first pull of a million-member
     directory: see bench/RESULTS.md). Pages are still applied one by one, in order, each with its
     cursor in its own transaction; a page fetched ahead of a failure is simply dropped."""
-    from concurrent.futures import ThreadPoolExecutor
-
     report = report or SyncReport()
-    cursor = state.get_int(conn, state.CURSOR)
+    cursor = state.get_int(ctx.conn, state.CURSOR)
     done = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull-ahead") as ahead:
         page = client.pull(cursor, page_size, total=True)
         total = page.total_pending
         while True:
             following = ahead.submit(client.pull, page.next_cursor, page_size, not total) if page.more else None
-            counts = apply_page(conn, page, ctx=ctx)
+            counts = apply_page(ctx, page)
             report.pages += 1
             for k, v in counts.items():
                 report.pulled[k] = report.pulled.get(k, 0) + v
@@ -79,17 +78,15 @@ def pull_all(conn: sqlite3.Connection, client: HeadOfficeClient, *, page_size: i
             total = total or page.total_pending
 
 
-def sync_once(conn: sqlite3.Connection, config: Config, *, transport: Any = None, timeout: float = 15.0,
+def sync_once(ctx: TillContext, *, transport: Any = None, timeout: float = 15.0,
               progress: Callable[[Progress], None] | None = None) -> SyncReport:
     """Push then pull; records success or the failure in sync_state and re-raises failures."""
+    conn = ctx.conn
     try:
-        with client_for(conn, config, transport, timeout) as client:
-            from sync.extensions import context
-
-            ctx = context(conn, config)
+        with client_for(conn, ctx.config, transport, timeout) as client:
             report = SyncReport()
-            report.push = push_pending(conn, client, config.store_id, config.till_id, ctx=ctx)
-            pull_all(conn, client, progress=progress, report=report, ctx=ctx)
+            report.push = push_pending(ctx, client)
+            pull_all(ctx, client, progress=progress, report=report)
     except SyncError as exc:
         if state.get(conn, state.TOKEN) is not None:
             state.note_failure(conn, str(exc))

@@ -1,25 +1,19 @@
 """Document types other capabilities ask sync to carry (protocol `docs` on push, change types on pull).
 
-Sync knows the wire format (sync/protocol.py) but not what a coupon use or an erasure means at the
-till: each capability registers a `DocHandler` saying how to build the record an outbox key names,
-how to apply pulled records, and (optionally) a document to announce until head office holds it.
-Handler modules are named in PLUGINS and imported on first use, so sync never imports them at start
-and never depends on them in code.
+Sync knows the wire format (`wire/`) but not what a coupon use or an erasure means at the till:
+each capability provides a `DocHandler` saying how to build the record an outbox key names, how to
+apply pulled records, and (optionally) a document to announce until head office holds it. The
+composition root (`pos_client.till`) puts the handlers in the till's own `extensions.sync_docs`;
+sync reads them from the `TillContext` it is handed. There is no module-level registry.
 """
 
 from __future__ import annotations
 
-import importlib
-import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from pos_client.store.config import Config, load_config
 from pos_client.store.context import TillContext
-
-PLUGINS: tuple[str, ...] = ("sync.marketing_docs",)
 
 
 @dataclass(frozen=True)
@@ -37,28 +31,13 @@ class DocHandler:
     announce: Callable[[TillContext], dict[str, Any] | None] | None = None
 
 
-_HANDLERS: dict[str, DocHandler] = {}
-_loaded = False
+def install(ctx_docs: dict[str, Any], handlers: Iterable[DocHandler]) -> None:
+    """Add handlers to a till's `extensions.sync_docs`, keeping their order (a till key before the
+    coupon uses it verifies)."""
+    for handler in handlers:
+        ctx_docs.setdefault(handler.type, handler)
 
 
-def register(handler: DocHandler) -> None:
-    _HANDLERS[handler.type] = handler
-
-
-def handlers() -> dict[str, DocHandler]:
-    """Registered handlers, in registration order (a till key before the coupon uses it verifies)."""
-    global _loaded
-    if not _loaded:
-        for name in PLUGINS:
-            importlib.import_module(name)
-        _loaded = True
-    return dict(_HANDLERS)
-
-
-def context(conn: sqlite3.Connection, config: Config | None = None) -> TillContext:
-    """A TillContext over a connection the worker opened itself (the till home is the database's folder)."""
-    path = next((r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "main"), "")
-    home = Path(path).parent if path else None
-    if config is None:
-        config = load_config(home) if home else Config()
-    return TillContext(conn=conn, config=config, home=home)
+def handlers(ctx: TillContext) -> dict[str, DocHandler]:
+    """The handlers of this till, in installation order."""
+    return ctx.extensions.sync_docs

@@ -1,6 +1,6 @@
 """What sync carries for marketing: till public keys, coupon uses and erasures.
 
-Registered with `sync.extensions` (imported by sync on first use). Builders turn an outbox key
+`HANDLERS` is what the composition root installs in a till's `extensions.sync_docs`. Builders turn an outbox key
 (filled by the triggers of migration m0310) into a protocol record; appliers store what other
 tills and head office sent, inside the pull page's transaction, with the outbox triggers quiet.
 """
@@ -12,7 +12,7 @@ from typing import Any
 from pos_client.domain.errors import PosError
 from pos_client.services.marketing import coupons, privacy, signing
 from pos_client.store.context import TillContext
-from sync.extensions import DocHandler, register
+from sync.extensions import DocHandler
 
 
 def announce_key(ctx: TillContext) -> dict[str, Any] | None:
@@ -60,6 +60,13 @@ def apply_erasures(ctx: TillContext, rows: list[dict[str, Any]]) -> int:
     return privacy.record_erasures(ctx, rows)
 
 
-register(DocHandler("till_key", build=lambda ctx, key: None, apply=apply_keys, announce=announce_key))
-register(DocHandler("coupon_use", build=build_use, apply=apply_uses))
-register(DocHandler("erasure", build=build_erasure, apply=apply_erasures))
+def _no_record(ctx: TillContext, key: str) -> dict[str, Any] | None:
+    """Till keys are announced, never queued in the outbox."""
+    return None
+
+
+HANDLERS: tuple[DocHandler, ...] = (
+    DocHandler("till_key", build=_no_record, apply=apply_keys, announce=announce_key),
+    DocHandler("coupon_use", build=build_use, apply=apply_uses),
+    DocHandler("erasure", build=build_erasure, apply=apply_erasures),
+)

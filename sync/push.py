@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from pos_client.store import sync_state as state
+from pos_client.store.context import TillContext
 from pos_client.store.db import write_txn
+from sync import extensions
 from sync.client import HeadOfficeClient, SyncError
-from wire.protocol import LEDGER_COLUMNS, PushBatch, doc
+from wire.protocol import LEDGER_COLUMNS, PushBatch, RejectedRecord, doc
 
 SENT = "doc_sent:"  # sync_state prefix: the announced document head office confirmed holding
 
@@ -35,7 +38,7 @@ class PushReport:
     members: int = 0
     cards: int = 0
     docs: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[RejectedRecord] = field(default_factory=list)
     high_seq: int = 0
     server_time: str | None = None
 
@@ -79,12 +82,10 @@ def _sale_record(conn: sqlite3.Connection, sale_id: str) -> dict[str, Any] | Non
             "lines": lines}
 
 
-def _announced(ctx: Any) -> list[dict[str, Any]]:
+def _announced(ctx: TillContext) -> list[dict[str, Any]]:
     """Documents a handler announces and head office has not confirmed yet (this till's public key)."""
-    from sync import extensions
-
     out = []
-    for h in extensions.handlers().values():
+    for h in extensions.handlers(ctx).values():
         if h.announce is None:
             continue
         data = h.announce(ctx)
@@ -96,10 +97,8 @@ def _announced(ctx: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _is_announced(kind: str) -> bool:
-    from sync import extensions
-
-    handler = extensions.handlers().get(kind)
+def _is_announced(ctx: TillContext, kind: str) -> bool:
+    handler = extensions.handlers(ctx).get(kind)
     return handler is not None and handler.announce is not None
 
 
@@ -115,9 +114,8 @@ class Marks:
     sale_rowid: int
 
 
-def collect(conn: sqlite3.Connection, store_id: str, till_id: str, *, entry_limit: int = ENTRY_BATCH,
-            outbox_limit: int = OUTBOX_BATCH, ctx: Any = None, announce: bool = False,
-            after: tuple[int, Marks] | None = None) -> tuple[dict[str, Any], Marks, int]:
+def collect(ctx: TillContext, *, entry_limit: int = ENTRY_BATCH, outbox_limit: int = OUTBOX_BATCH,
+            announce: bool = False, after: tuple[int, Marks] | None = None) -> tuple[dict[str, Any], Marks, int]:
     """The next batch to push as a wire dict, how far it reaches (Marks), and its highest seq.
 
     Own ledger entries and own sales are insert-only and go by cursor; members, cards and
@@ -127,6 +125,7 @@ def collect(conn: sqlite3.Connection, store_id: str, till_id: str, *, entry_limi
     with `announce`, documents head office has not confirmed are added (the till's public key).
     `after` = (seq, marks) of a batch still in flight: collect the one that follows it.
     """
+    conn, store_id, till_id = ctx.conn, ctx.store_id, ctx.till_id
     high = after[0] if after else state.get_int(conn, state.PUSH_HIGH)
     outbox_from = after[1].outbox_id if after else 0
     cols = ", ".join(LEDGER_COLUMNS)
@@ -142,10 +141,7 @@ def collect(conn: sqlite3.Connection, store_id: str, till_id: str, *, entry_limi
     docs: dict[tuple[str, str], dict[str, Any]] = {}
     doc_rows = [(kind, key) for _, kind, key in rows if kind not in builders]
     if doc_rows or announce:
-        from sync import extensions
-
-        ctx = ctx or extensions.context(conn)
-        handlers = extensions.handlers()
+        handlers = extensions.handlers(ctx)
         for kind, key in doc_rows:
             if kind in handlers and (kind, key) not in docs:
                 data = handlers[kind].build(ctx, key)
@@ -171,17 +167,15 @@ def collect(conn: sqlite3.Connection, store_id: str, till_id: str, *, entry_limi
     return body, Marks(last_id, sale_mark), entries[-1]["seq"] if entries else high
 
 
-def push_pending(conn: sqlite3.Connection, client: HeadOfficeClient, store_id: str, till_id: str, *,
-                 entry_limit: int = ENTRY_BATCH, on_batch: Callable[[PushReport], None] | None = None,
-                 ctx: Any = None) -> PushReport:
+def push_pending(ctx: TillContext, client: HeadOfficeClient, *, entry_limit: int = ENTRY_BATCH,
+                 on_batch: Callable[[PushReport], None] | None = None) -> PushReport:
     """Push everything waiting, batch after batch; returns counts (the bench measures this call).
 
     Announced documents go with the first batch of a round, and once more when head office says it
     lacks them (`wants`); one head office refuses (another till's key under this till's name) is not
     confirmed, so it is offered again next round and stays in head office's rejects report.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
+    conn = ctx.conn
     report = PushReport(high_seq=state.get_int(conn, state.PUSH_HIGH))
     announce, asked_again = True, False
     ahead: tuple[dict[str, Any], Marks, int, int] | None = None  # a batch read ahead, + the outbox id it follows
@@ -190,8 +184,7 @@ def push_pending(conn: sqlite3.Connection, client: HeadOfficeClient, store_id: s
             if ahead:
                 body, marks, top_seq, outbox_from = ahead
             else:
-                body, marks, top_seq = collect(conn, store_id, till_id, entry_limit=entry_limit, ctx=ctx,
-                                               announce=announce)
+                body, marks, top_seq = collect(ctx, entry_limit=entry_limit, announce=announce)
                 outbox_from = 0
             ahead = None
             announce = False
@@ -201,8 +194,7 @@ def push_pending(conn: sqlite3.Connection, client: HeadOfficeClient, store_id: s
             # Batch n goes out (encode, round trip, head office's ingest) while batch n+1 is read here.
             sending = sender.submit(client.push, body)
             try:
-                ahead = (*collect(conn, store_id, till_id, entry_limit=entry_limit, ctx=ctx, after=(top_seq, marks)),
-                         marks.outbox_id)
+                ahead = (*collect(ctx, entry_limit=entry_limit, after=(top_seq, marks)), marks.outbox_id)
             finally:
                 result = sending.result()
             report.batches += 1
@@ -221,7 +213,7 @@ def push_pending(conn: sqlite3.Connection, client: HeadOfficeClient, store_id: s
                 state.put(conn, **{state.PUSH_SALE: marks.sale_rowid})
                 refused = {(r.get("type"), r.get("key")) for r in result.rejected}
                 for wire in body["docs"]:
-                    if _is_announced(wire["type"]) and ("docs", wire["key"]) not in refused:
+                    if _is_announced(ctx, wire["type"]) and ("docs", wire["key"]) not in refused:
                         state.put(conn, **{SENT + wire["type"]: _fingerprint(wire)})
                 sent_types = {w["type"] for w in body["docs"]}
                 for kind in result.wants:

@@ -1,6 +1,8 @@
 """The background sync worker: a thread with a stop event, like a reader thread in a TUI.
 
-It opens its own SQLite connection (WAL: the till's sales never wait on it), syncs every
+It works on its own SQLite connection (WAL: the till's sales never wait on it), opened by the
+`open_context` the composition root hands it (the till's config and extensions on a new
+connection), syncs every
 `interval` seconds, and after a failure waits with exponential backoff and jitter so a
 hundred tills do not hammer a recovering head office together. Status changes go to a
 callback (the app posts them to its status bar); nothing here imports Textual.
@@ -8,32 +10,41 @@ callback (the app posts them to its status bar); nothing here imports Textual.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from tenacity import RetryCallState, Retrying, wait_exponential
+
 from pos_client.store import sync_state as state
-from pos_client.store.config import Config
+from pos_client.store.context import TillContext
 from pos_client.store.sync_state import SyncStatus
 from sync.client import AuthError, SyncError
 from sync.engine import Progress, sync_once
 
+log = logging.getLogger(__name__)
+
 
 def backoff_delay(failures: int, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with 'equal jitter': between half and all of min(cap, base * 2^(n-1))."""
-    ceiling = min(cap, base * (2 ** max(failures - 1, 0)))
+    """Exponential backoff with 'equal jitter': between half and all of min(cap, base * 2^(n-1)).
+
+    The exponential part is tenacity's, as for the card readers' reconnects; the jitter is added here: equal
+    jitter always waits at least half, which tenacity's full (wait_random_exponential) jitter does not.
+    """
+    attempt = RetryCallState(Retrying(), None, (), {})
+    attempt.attempt_number = max(failures, 1)
+    ceiling = wait_exponential(multiplier=base, max=cap)(attempt)
     return ceiling / 2 + rand() * ceiling / 2
 
 
 class SyncWorker:
-    def __init__(self, db_path: str | Path, config: Config, *, interval: float = 30.0, base_backoff: float = 2.0,
+    def __init__(self, open_context: Callable[[], TillContext], *, interval: float = 30.0, base_backoff: float = 2.0,
                  max_backoff: float = 300.0, on_status: Callable[[SyncStatus], None] | None = None,
                  on_progress: Callable[[Progress], None] | None = None, transport: Any = None,
                  timeout: float = 15.0):
-        self.db_path = Path(db_path)
-        self.config = config
+        self.open_context = open_context
         self.interval = interval
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
@@ -64,26 +75,24 @@ class SyncWorker:
         """Ask for a round now (after a sale, or a cashier pressing 'sync')."""
         self._kick.set()
 
-    def _publish(self, conn, state_name: str | None = None) -> None:
-        self.status = state.read_status(conn, self.config.store_id, self.config.till_id, state_name)
+    def _publish(self, ctx: TillContext, state_name: str | None = None) -> None:
+        self.status = state.read_status(ctx.conn, ctx.store_id, ctx.till_id, state_name)
         if self.on_status:
             try:
                 self.on_status(self.status)
-            except Exception:  # a broken status bar must not stop the sync
-                pass
+            except Exception:  # broad on purpose: whatever a broken status bar raises must not stop the sync
+                log.warning("sync status callback failed", exc_info=True)
 
     def _run(self) -> None:
-        from pos_client.store.db import connect
-
-        conn = connect(self.db_path)
+        ctx = self.open_context()
+        conn = ctx.conn
         try:
-            self._publish(conn)
+            self._publish(ctx)
             while not self._stop.is_set():
                 delay = self.interval
                 try:
-                    self._publish(conn, "syncing")
-                    sync_once(conn, self.config, transport=self.transport, timeout=self.timeout,
-                              progress=self.on_progress)
+                    self._publish(ctx, "syncing")
+                    sync_once(ctx, transport=self.transport, timeout=self.timeout, progress=self.on_progress)
                     self.failures = 0
                 except AuthError:
                     self.failures += 1
@@ -97,7 +106,7 @@ class SyncWorker:
                     delay = backoff_delay(self.failures, self.base_backoff, self.max_backoff)
                 self.rounds += 1
                 self.last_delay = delay
-                self._publish(conn)
+                self._publish(ctx)
                 self._kick.wait(delay)
                 self._kick.clear()
         finally:

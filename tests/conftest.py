@@ -18,7 +18,7 @@ pytest_plugins = ["tests.pcsc_fixture"]
 @pytest.fixture
 def till(tmp_path):
     """A till context on an empty home directory with embedded defaults."""
-    from pos_client.store.context import open_till
+    from pos_client.till import open_till
 
     ctx = open_till(tmp_path / "home")
     yield ctx

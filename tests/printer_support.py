@@ -8,7 +8,8 @@ from cardread import parse_card
 from cardread.barcode import with_check_digit
 from pos_client.services import checkout, members
 from pos_client.store.config import write_config
-from pos_client.store.context import TillContext, open_till
+from pos_client.store.context import TillContext
+from pos_client.till import open_till
 
 ACCENTED = ["Crème brûlée", "Jamón ibérico", "Müsli ø", "Façade ß"]
 

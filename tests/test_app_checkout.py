@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from textual.geometry import Region
 from textual.widgets import DataTable, Input
+from textual.widgets._toast import Toast  # the toasts' widget: Textual does not export it
 
 from pos_client.app.till_app import TillApp
-from pos_client.app.widgets import MemberPanel, MessageLine
+from pos_client.app.widgets import MemberPanel, MessageLine, StatusBar
+from pos_client.services import catalog
+from pos_client.services.marketing.receipt import receipt_blocks
 from pos_client.store import ledger
-from tests.test_app_support import BREAD, CARD, OIL, UNKNOWN_CARD, make_app, make_till, scan, send_keys, type_slowly
+from tests.test_app_support import (
+    BREAD,
+    CARD,
+    OIL,
+    PAN,
+    TRACK_PAN,
+    UNKNOWN_CARD,
+    make_app,
+    make_till,
+    scan,
+    send_keys,
+    type_slowly,
+    without_holdout,
+)
 
 
 def _panel(app) -> str:
@@ -77,9 +94,10 @@ async def test_bad_input_keeps_the_basket(tmp_path):
         await pilot.press("enter")
         assert "bad check digit" in _message(app)
         await scan(pilot, app, UNKNOWN_CARD)
-        assert "card not enrolled" in _message(app)
-        await scan(pilot, app, "4000000000006")  # valid EAN-13, not in the catalog
-        assert "unknown product" in _message(app)
+        assert _message(app) == (f"{UNKNOWN_CARD}: not a known card or product; taken as a loyalty card (prefix 29)"
+                                 " · F9 enrols")
+        await scan(pilot, app, "4000000000006")  # valid EAN-13, not in the catalog (and Luhn-valid: masked)
+        assert _message(app) == "#############: not a known card or product; taken as a product (EAN-13)"
         await pilot.press("f3")
         await type_slowly(pilot, app, "abc")
         await pilot.press("enter")
@@ -155,3 +173,101 @@ async def test_key_timestamps_decide_not_processing_time(tmp_path):
         assert app.screen.basket.total_cents == 1250  # keyed as an amount, not taken as a scan
         await send_keys(pilot, OIL, enter=True)  # a real burst: keys stamped microseconds apart
         assert [li.name for li in app.screen.basket.lines] == ["General", "Olive oil 1L"]
+
+
+# --- issue 13, "the first hour at the till" ----------------------------------------------------------
+
+async def test_fast_typed_amount_in_the_item_slot_stays_typed(tmp_path):
+    """A fast typist's amount after F3 was swallowed as a scan burst ("card not enrolled")."""
+    ctx, _ = make_till(tmp_path)
+    app = make_app(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f3")
+        app.clock.t += 1.0
+        app.clock.step = 0.012  # 12 ms a key: as fast as a scanner
+        await send_keys(pilot, "12.50", enter=True)
+        assert [(li.name, li.amount_cents) for li in app.screen.basket.lines] == [("General", 1250)]
+        assert _message(app) == "Added 12.50 general"
+        await send_keys(pilot, "4.5 bakery", enter=True)
+        assert app.screen.basket.lines[-1].amount_cents == 450 and app.screen.basket.lines[-1].category == "bakery"
+        await scan(pilot, app, OIL)  # a scan into the same slot is still a scan
+        assert app.screen.basket.lines[-1].name == "Olive oil 1L"
+        assert app.screen.query_one("#entry", Input).value == ""
+
+
+async def test_bank_card_with_a_member_attached_keeps_one_consistent_state(tmp_path):
+    """The member stayed attached while the card slot emptied; now the slot keeps their card and the
+    message says the swipe was refused and who stays on the sale."""
+    ctx, member = make_till(tmp_path)
+    app = make_app(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await scan(pilot, app, CARD)
+        await scan(pilot, app, TRACK_PAN)  # a bank card swiped on a wedge magstripe reader
+        assert app.screen.basket.member_id == member.member_id
+        assert app.screen.query_one("#card", Input).value == CARD
+        assert _message(app) == "this is a payment card, not a loyalty card; Ada Lovelace stays on this sale"
+        assert "Ada Lovelace" in _panel(app) and PAN not in app.export_screenshot()
+        await scan(pilot, app, UNKNOWN_CARD)  # an unknown card changes nothing either
+        assert app.screen.query_one("#card", Input).value == CARD and app.screen.basket.member_id
+        assert _message(app).endswith("· F9 enrols; Ada Lovelace stays on this sale")
+        await pilot.press("f2")
+        await type_slowly(pilot, app, "12")
+        await pilot.press("escape")  # Esc drops the keying, not the attached card
+        assert app.screen.query_one("#card", Input).value == CARD
+
+
+async def test_long_names_end_with_an_ellipsis_at_80_columns(tmp_path):
+    ctx, _ = make_till(tmp_path)
+    long_ean = "4012345678901"
+    catalog.upsert_products(ctx, [catalog.Product("LONG1", long_ean, "Huile d'olive vierge extra Picual récolte"
+                                                  " précoce 1L", "grocery", 1999)])
+    app = make_app(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await scan(pilot, app, long_ean)
+        table = app.screen.query_one("#basket", DataTable)
+        assert table.get_row_at(0)[0] == "Huile d'olive vierge ex…"
+        await scan(pilot, app, CARD)
+        assert "\n Olive oil 1L, 2x Sourdough br…\n" in _panel(app)  # last visit's items, cut with an ellipsis
+        ctx.conn.execute("UPDATE members SET name = 'Maria de los Ángeles Fernández-Castillo'")
+        ctx.conn.commit()
+        app.screen.refresh_basket()
+        await pilot.pause()
+        panel_lines = app.screen.query_one(MemberPanel).render_lines(Region(0, 0, 34, 3))
+        assert "".join(seg.text for seg in panel_lines[1]).rstrip().endswith("…")  # the name, cut on screen
+        await pilot.press("f9")
+        await type_slowly(pilot, app, "Maria", enter=True)
+        results = app.screen.query_one("#results", DataTable)
+        assert results.get_row_at(0)[0] == "Maria de los Ángeles …"
+
+
+async def test_a_toast_never_covers_the_status_bar(tmp_path):
+    ctx, _ = make_till(tmp_path)
+    app = make_app(ctx)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        app.set_status("scanner", "ok")
+        app.report("printer: out of paper", error=True)
+        await pilot.pause(0.3)
+        toast = app.screen.query_one(Toast)
+        for widget in (app.screen.query_one(StatusBar), app.screen.query_one(MessageLine)):
+            assert not toast.region.overlaps(widget.region), (toast.region, widget.region)
+
+
+async def test_the_coupon_a_sale_issues_is_shown_with_code_and_expiry(tmp_path):
+    """The welcome coupon was printed on the receipt but never shown on screen."""
+    ctx, member = make_till(tmp_path, with_history=False)  # Ada's first purchase: the welcome offer
+    ctx = without_holdout(ctx)
+    app = make_app(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await scan(pilot, app, CARD)
+        await scan(pilot, app, OIL)
+        await pilot.press("f5")
+        coupon = ctx.conn.execute("SELECT code, expires FROM coupons WHERE member_id = ?",
+                                  (member.member_id,)).fetchone()
+        assert coupon is not None
+        assert _message(app) == f"Paid 8.99 cash. +8 pts, balance 8 · Coupon {coupon['code']} issued"
+        panel = _panel(app)
+        assert f"Coupon {coupon['code']}" in panel and f"5.00 off until {coupon['expires']}" in panel
+        sale_id = ctx.conn.execute("SELECT sale_id FROM sales").fetchone()[0]
+        printed = [line for b in receipt_blocks(ctx, sale_id) if b["type"] == "text" for line in b["lines"]]
+        assert f"Code {coupon['code']}" in printed  # the receipt prints the same coupon, not a second one
+        assert ctx.conn.execute("SELECT COUNT(*) FROM coupons").fetchone()[0] == 1

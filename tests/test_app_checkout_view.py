@@ -17,7 +17,7 @@ def test_parse_entry_codes_amounts_and_categories():
     assert parse_entry("3*4006381333931") == Entry(code="4006381333931", qty=3)
     assert parse_entry(" 2 x 96385074 ") == Entry(code="96385074", qty=2)
     assert parse_entry("12.50") == Entry(amount_cents=1250)
-    assert parse_entry("12,5 Gift card") == Entry(amount_cents=1250, category="gift_card")
+    assert parse_entry("12,5 Gift card", decimal_separator=",") == Entry(amount_cents=1250, category="gift_card")
     for bad in ("", "abc", "0", "12.345", "-3", "0*4006381333931"):
         with pytest.raises(UsageError):
             parse_entry(bad)

@@ -72,7 +72,8 @@ async def test_device_events_from_threads(tmp_path):
 
         await asyncio.to_thread(from_driver_thread)
         await pilot.pause(0.05)
-        assert _message(app) == PAYMENT_CARD_MESSAGE
+        assert _message(app) == f"{PAYMENT_CARD_MESSAGE}; Ada Lovelace stays on this sale"
+        assert app.screen.query_one("#card").value == CARD  # the slot keeps the attached member's card
         assert str(status.render()) == "reader: ready · sync: offline (3 queued)"
         app.post_device_event(DeviceEvent.of_error("printer out of paper", "printer"))
         await pilot.pause()

@@ -12,10 +12,10 @@ from cardread.read import PAYMENT_CARD_MESSAGE
 from hw_sim import swipes
 from hw_sim.printer import PrinterSim
 from hw_sim.serial_sim import SerialDeviceSim
-from pos_client.app.devices import TillDevices
 from pos_client.app.widgets import MessageLine, StatusBar
 from pos_client.store import ledger, print_queue
 from pos_client.store.config import write_config
+from pos_client.till.devices import TillDevices
 from tests.test_app_support import CARD, OIL, PAN, make_app, make_till, scan
 
 
@@ -67,9 +67,12 @@ async def test_swipe_and_scan_on_serial_readers_reach_the_app(tmp_path):
             await until(pilot, lambda: "unreadable" in message(app), what="unreadable")
             assert message(app) == "swipe: unreadable, swipe again"
             msr.send(swipes.bank_swipe())
-            await until(pilot, lambda: message(app) == PAYMENT_CARD_MESSAGE, what="refusal")
+            # issue 13: one consistent state: the member stays attached AND the card slot still shows their card
+            await until(pilot, lambda: message(app).startswith(PAYMENT_CARD_MESSAGE), what="refusal")
+            assert message(app) == f"{PAYMENT_CARD_MESSAGE}; Ada Lovelace stays on this sale"
             assert PAN not in app.export_screenshot()
             assert app.screen.basket.member_id == member.member_id and app.screen.basket.total_cents == 899
+            assert app.screen.query_one("#card", Input).value == CARD
             msr.unplug()
             await until(pilot, lambda: "swipe: lost" in status(app), what="unplugged state")
             msr.replug()

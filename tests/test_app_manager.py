@@ -115,7 +115,7 @@ def test_coupon_shapes_are_told_from_amounts_products_and_cards():
 async def test_member_panel_shows_tier_progress_expiring_points_and_the_cashier_prompt(tmp_path):
     write_config(tmp_path, {"program": {
         "expiry": {"mode": "inactivity", "months": 1},
-        "offers": [{"id": "ask-email", "priority": 5, "conditions": {"min_frequency": 1},
+        "offers": [{"id": "ask-email", "priority": 5, "conditions": {"min_frequency": 1}, "holdout_pct": 0,
                     "action": {"type": "prompt", "message": "Ask for their e-mail"}}]}})
     ctx, member = make_till(tmp_path, with_history=False)
     basket = Basket(member_id=member.member_id)
@@ -291,13 +291,19 @@ async def test_reports_screen_new_customers_and_tier_migration_checked_by_hand(t
         # active in the quarter: A, B, C; new (first purchase ever in it): A, B -> 2 of 3 = 66.7 %
         assert _rows(table) == [["2", "3", "66.7"]]
         heading = str(app.screen.query_one("#heading", Static).render())
-        assert f"New customers  {start} to {end}" in heading and "new_pct=66.7" in heading
+        assert f"New customers  {start} to {end}" in heading
+        # issue 13: human labels, never the raw field names (new_pct)
+        assert "New 2 · Active 3 · New % 66.7" in heading and "new_pct" not in heading
+        assert [str(c.label) for c in table.columns.values()] == ["New", "Active", "New %"]
 
         await pilot.press("shift+tab", "down", "down", "enter")  # tier migration, same period
         # at the start: A, B Member (no sales yet count as the lowest tier), C Silver;
         # at the end: A Silver (upgraded on the sale), B Member, C Silver (downgrades only at period end)
         assert _rows(table) == [["Member", "Member", "1", "50.0"], ["Member", "Silver", "1", "50.0"],
                                 ["Silver", "Silver", "1", "100.0"]]
+        assert [str(c.label) for c in table.columns.values()] == ["From tier", "To tier", "Members", "% of from tier"]
+        heading = str(app.screen.query_one("#heading", Static).render())
+        assert "At start: Member 2, Silver 1" in heading and "at_start" not in heading
 
         await pilot.press("tab", "tab")  # the as-of date: 30 days to the day of A's purchase
         await type_slowly(pilot, app, (start + timedelta(days=5)).isoformat())
@@ -323,7 +329,9 @@ def test_report_periods():
 
 def test_manager_slots_parse_points_amounts_and_adjustments():
     assert parse_part("") == (None, None) and parse_part(" 200 ") == (200, None)
-    assert parse_part("2.50") == (None, 250) and parse_part("2,5") == (None, 250)
+    assert parse_part("2.50") == (None, 250) and parse_part("2,5", ",") == (None, 250)
+    with pytest.raises(UsageError, match=r"2\.50"):
+        parse_part("2,5")  # the till's separator only: never read the other one as something else
     assert parse_adjustment("+50 goodwill") == (50, "goodwill") and parse_adjustment("-20 Correction") == (-20,
                                                                                                         "correction")
     for bad in ("-3", "abc"):

@@ -22,3 +22,21 @@ def test_manager_screen_snapshot(tmp_path, snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=unlock)
+
+
+def test_reports_screen_snapshot(tmp_path, snap_compare, monkeypatch):
+    """Issue 13: the reports screen labels its figures for a person (New %, not new_pct)."""
+    from datetime import date
+
+    monkeypatch.setattr("pos_client.domain.dates.today", lambda: date(2026, 11, 23))
+    ctx, _ = make_till(tmp_path)  # Ada's first sale on 2026-11-01: one new customer this month
+    manager.add_manager(ctx, "Alice", PIN)
+    app = make_app(ctx)
+
+    async def run_report(pilot) -> None:
+        await pilot.press("f10")
+        await send_keys(pilot, PIN, enter=True)
+        await pilot.press("f7", "enter")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_report)

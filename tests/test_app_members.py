@@ -47,7 +47,7 @@ async def test_unknown_card_enrolled_in_seconds(tmp_path):
     app = make_app(ctx)
     async with app.run_test(size=(80, 24)) as pilot:
         await scan(pilot, app, UNKNOWN_CARD)
-        assert "card not enrolled" in _message(app)
+        assert "not a known card or product" in _message(app)
         await pilot.press("f9")  # the unknown card is carried over to the enrol form
         assert app.screen.query_one("#e-card", Input).value == UNKNOWN_CARD
         app.screen.query_one("#e-phone", Input).focus()

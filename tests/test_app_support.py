@@ -12,7 +12,8 @@ from cardread.barcode import with_check_digit
 from pos_client.app.till_app import TillApp
 from pos_client.services import catalog, members
 from pos_client.services.checkout import Basket, Line, commit_sale
-from pos_client.store.context import open_till
+from pos_client.store.config import write_config
+from pos_client.till import open_till
 
 OIL = with_check_digit("400638133393")
 BREAD = with_check_digit("500000000001")
@@ -51,6 +52,15 @@ def make_till(home: Path, *, with_history: bool = True):
         basket.add(Line.of_product(catalog.by_ean(ctx, BREAD), 2))
         commit_sale(ctx, basket, sale_id="earlier-sale", created_at="2026-11-01T10:00:00+00:00")
     return ctx, member
+
+
+def without_holdout(ctx):
+    """The same till with no offer control group (`[program] holdout_pct = 0`): every eligible member gets
+    the offer, so a test that expects the welcome coupon never draws a held-out member."""
+    write_config(ctx.home, {"program": {"holdout_pct": 0}})
+    home = ctx.home
+    ctx.close()
+    return open_till(home)
 
 
 def make_app(ctx, clock: StepClock | None = None, **kw) -> TillApp:

@@ -128,12 +128,12 @@ def test_failed_transaction_leaves_nothing(shop):
     def boom(*_):
         raise RuntimeError("power cut")
 
-    checkout.SALE_HOOKS.append(boom)
+    ctx.extensions.sale_observers.append(boom)
     try:
         with pytest.raises(RuntimeError):
             checkout.commit_sale(ctx, basket_for(m, (OIL, 1)), sale_id="S-X")
     finally:
-        checkout.SALE_HOOKS.remove(boom)
+        ctx.extensions.sale_observers.remove(boom)
     assert ctx.conn.execute("SELECT COUNT(*) FROM sales").fetchone()[0] == 0
     assert ledger.balance(ctx.conn, m.member_id) == 0 == ledger.ledger_sum(ctx.conn, m.member_id)
 
@@ -156,7 +156,7 @@ ops = st.lists(st.one_of(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops)
 def test_balance_always_equals_ledger_sum(tmp_path_factory, script):
-    from pos_client.store.context import open_till
+    from pos_client.till import open_till
 
     ctx = open_till(tmp_path_factory.mktemp("prop"))
     try:

@@ -23,7 +23,8 @@ def test_enroll_sale_balance_refund_flow(cli):
     member_id = out["member_id"]
     code, out, _ = cli("sale", "--card", CARD, "--amount", "30.00", "--item", f"{OIL_EAN}:2", "--sale-id", "A1",
                        "--json")
-    assert code == 0 and out == {"sale_id": "A1", "member_id": member_id, "points_earned": 30, "balance": 30}
+    assert code == 0 and out == {"sale_id": "A1", "member_id": member_id, "points_earned": 30, "points_base": 30,
+                                  "points_bonus": 0, "balance": 30}
     code, again, _ = cli("sale", "--card", CARD, "--amount", "30.00", "--item", f"{OIL_EAN}:2", "--sale-id", "A1",
                          "--json")
     assert code == 0 and again == out

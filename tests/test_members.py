@@ -54,7 +54,7 @@ def test_lost_card_moves_member_with_balance(till):
 
 def test_welcome_bonus_goes_through_the_ledger(tmp_path):
     from pos_client.store.config import write_config
-    from pos_client.store.context import open_till
+    from pos_client.till import open_till
 
     write_config(tmp_path, {"program": {"welcome_bonus": 100}})
     ctx = open_till(tmp_path)

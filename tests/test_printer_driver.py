@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from drivers.errors import DeviceConfigError
+from drivers.escpos_adapter import profile_names
+from drivers.escpos_render import render_blocks
 from drivers.printer import open_printer, parse_url
 from drivers.printer_status import decode, is_status_byte, query
+from drivers.receipt_blocks import QR, Barcode, Text
+from hw_sim.escpos_decode import code_page_table
+from hw_sim.escpos_decode import decode as decode_escpos
 from hw_sim.printer import PrinterSim
 
 
@@ -81,3 +89,29 @@ def test_simulator_status_bytes_have_the_fixed_bits(tmp_path):
         getattr(sim, flag)(True)
         assert all(is_status_byte(sim.status_byte(n)[0]) for n in (1, 2, 3, 4))
         getattr(sim, flag)(False)
+
+
+def test_escpos_is_used_through_the_adapter_only():
+    """One module imports python-escpos; its private `_raw` hook is called by `write_raw` there and nowhere else."""
+    root = Path(__file__).resolve().parents[1]
+    importers, raw_calls = [], []
+    for path in sorted(root.glob("[a-z]*/**/*.py")):
+        if ".venv" in path.parts or path.parts[len(root.parts)] == "tests":
+            continue
+        rel = path.relative_to(root).as_posix()
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"^\s*(from escpos[ .]|import escpos)", text, re.MULTILINE):
+            importers.append(rel)
+        raw_calls += [f"{rel}: {m}" for m in re.findall(r"\._(?:raw|hw_barcode|sw_barcode)\(", text)]
+    assert importers == ["drivers/escpos_adapter.py"]
+    assert raw_calls == ["drivers/escpos_adapter.py: ._raw("]
+
+
+@pytest.mark.parametrize("profile", profile_names())
+def test_every_profile_renders_codes_silently(profile, capsys):
+    """Native or raster barcodes and QR codes, or text when the printer has neither: never a word on stdout."""
+    blocks = [Text("Zoë 5 € off", bold=True, size="double", align="center"), Barcode("CPN-7Q{X9"),
+              Barcode("4006381333931", "EAN13"), QR("https://shop.example/c/CPN-7Q{X9"), Text("Fin ß")]
+    page = decode_escpos(render_blocks(blocks, profile), code_page_table(profile))[-1]
+    assert capsys.readouterr().out == ""
+    assert "CPN-7Q{X9" in page.text() and not page.unknown

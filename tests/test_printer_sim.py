@@ -16,8 +16,7 @@ from drivers.printer import open_printer
 from drivers.receipt_blocks import QR, Barcode, Text
 from hw_sim.escpos_decode import code_page_table, decode
 from hw_sim.printer import PrinterSim
-from pos_client.services import receipt
-from pos_client.services.printing import print_receipt, retry_pending
+from pos_client.services.printing import print_receipt, printer_status, retry_pending
 from pos_client.store import ledger, print_queue
 from tests.printer_support import make_till, member_sale
 
@@ -39,7 +38,7 @@ def ctx(tmp_path, sim):
 
 
 def test_receipt_printed_on_the_tcp_printer_is_decoded_to_txt_and_png(ctx, sim, monkeypatch):
-    monkeypatch.setattr(receipt, "RECEIPT_BLOCKS", [
+    monkeypatch.setattr(ctx.extensions, "receipt_blocks", [
         lambda c, s: [Text("Coupon", bold=True), Barcode("CPN-42ZX"), QR("https://shop.example/c/CPN-42ZX")]])
     sale = member_sale(ctx)
     out = print_receipt(ctx, sale.sale_id)
@@ -123,6 +122,8 @@ def test_unreachable_printer_queues_and_retry_prints_in_order(tmp_path):
         for sale in (first, second):
             out = print_receipt(ctx, sale.sale_id)
             assert not out.printed and out.reason.startswith("printer not reachable at tcp://127.0.0.1:")
+        status = printer_status(ctx)  # a DeviceError (not a PosError since the drivers split): said, not raised
+        assert not status["reachable"] and status["problem"].startswith("printer not reachable at tcp://127.0.0.1:")
         assert [j.sale_id for j in print_queue.pending(ctx.conn)] == [first.sale_id, second.sale_id]
         sim.requested_port = port
         sim.start()

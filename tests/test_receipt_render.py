@@ -12,7 +12,7 @@ from drivers.escpos_render import choose_code_page, encode_text, render_blocks
 from drivers.receipt_blocks import QR, Barcode, Text
 from hw_sim.escpos_decode import Decoder, code_page_table, decode
 from pos_client.domain.errors import NotFound
-from pos_client.services import checkout, receipt
+from pos_client.services import checkout
 from pos_client.services.receipt import build_receipt, loyalty_summary, render_receipt
 from pos_client.store import ledger
 from tests.printer_support import ACCENTED, make_till, member_sale
@@ -91,7 +91,7 @@ def test_coupon_blocks_print_as_native_code128_and_qr(ctx, monkeypatch):
         return [Text("5 € off your next visit", bold=True, align="center"), Barcode(code),
                 QR(f"https://shop.example/c/{code}")]
 
-    monkeypatch.setattr(receipt, "RECEIPT_BLOCKS", [coupon])
+    monkeypatch.setattr(ctx.extensions, "receipt_blocks", [coupon])
     data = render_receipt(ctx, sale.sale_id)
     assert b"\x1dkI" in data and b"\x1d(k" in data  # GS k 73 (Code 128), GS ( k (QR)
     assert b"\x1dv0" not in data  # no raster image needed on this printer
@@ -106,7 +106,7 @@ def test_coupon_blocks_print_as_native_code128_and_qr(ctx, monkeypatch):
 def test_coupon_falls_back_to_raster_on_a_printer_without_native_codes(ctx, monkeypatch, capsys, profile, dots):
     sale = member_sale(ctx)
     code = "Cpn-{20260123}"  # python-barcode switches to code set C for the digits
-    monkeypatch.setattr(receipt, "RECEIPT_BLOCKS", [lambda c, s: [Barcode(code), QR(f"https://s.example/{code}")]])
+    monkeypatch.setattr(ctx.extensions, "receipt_blocks", [lambda c, s: [Barcode(code), QR(f"https://s.example/{code}")]])
     data = render_receipt(ctx, sale.sale_id, profile)
     assert b"\x1dk" not in data and b"\x1d(k" not in data  # no native commands this printer lacks
     assert data.count(b"\x1dv0") == 2  # GS v 0 raster images
@@ -121,7 +121,7 @@ def test_coupon_falls_back_to_raster_on_a_printer_without_native_codes(ctx, monk
 
 def test_other_symbologies_native_or_as_text(ctx, monkeypatch, capsys):
     sale = member_sale(ctx)
-    monkeypatch.setattr(receipt, "RECEIPT_BLOCKS", [lambda c, s: [Barcode("4006381333931", "EAN13")]])
+    monkeypatch.setattr(ctx.extensions, "receipt_blocks", [lambda c, s: [Barcode("4006381333931", "EAN13")]])
     page = _page(render_receipt(ctx, sale.sale_id))
     assert [(b.symbology, b.data) for b in page.barcodes] == [("EAN13", "4006381333931")]
     page = _page(render_receipt(ctx, sale.sale_id, "POS-5890"), "POS-5890")
@@ -135,7 +135,7 @@ def test_a_failing_block_source_does_not_stop_the_receipt(ctx, monkeypatch):
     def broken(c, s):
         raise RuntimeError("marketing bug")
 
-    monkeypatch.setattr(receipt, "RECEIPT_BLOCKS", [broken, lambda c, s: [Text("still here")]])
+    monkeypatch.setattr(ctx.extensions, "receipt_blocks", [broken, lambda c, s: [Text("still here")]])
     assert "still here" in build_receipt(ctx, sale.sale_id).as_text()
 
 

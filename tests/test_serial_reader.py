@@ -140,6 +140,26 @@ def test_missing_port_waits_then_connects(tmp_path):
         reader.stop()
 
 
+def test_backoff_doubles_to_its_cap_and_stop_cuts_the_wait(tmp_path, monkeypatch):
+    """Reconnect attempts wait retry[0], twice that, ... up to retry[1]; stop() does not wait the delay out."""
+    naps: list[float] = []
+    monkeypatch.setattr(SerialReader, "_nap", lambda self, s: (naps.append(s), self._halt.wait(0.01)))
+    reader = SerialReader(str(tmp_path / "ttyNONE"), EventLog(), retry=(0.05, 0.3))
+    reader.start()
+    deadline = time.monotonic() + 5
+    while len(naps) < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    reader.stop()
+    assert naps[:6] == [0.05, 0.1, 0.2, 0.3, 0.3, 0.3]
+    assert not reader.is_alive()
+    slow = SerialReader(str(tmp_path / "ttyNONE"), EventLog(), retry=(30.0, 30.0))
+    slow.start()
+    time.sleep(0.1)  # now in its first 30 s wait
+    t0 = time.monotonic()
+    slow.stop()
+    assert not slow.is_alive() and time.monotonic() - t0 < 1
+
+
 def test_socket_url_is_accepted(tmp_path):
     """serial_for_url: a `socket://` device (a serial-to-Ethernet adapter) works the same way."""
     import socket

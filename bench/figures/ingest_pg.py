@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bench.env import BenchEnv
 from bench.figures.ingest import TARGET, measure
-from bench.stats import Figure, try_import
+from bench.stats import Figure
 from headoffice import pgcluster as pg
 
 KEY = "ingest_postgres"
@@ -13,8 +13,7 @@ TITLE = "head-office ingest, PostgreSQL store"
 
 
 def run(env: BenchEnv) -> Figure:
-    _, reason = try_import("sync.measure", "ingest_rate")
-    reason = reason or pg.available()
+    reason = pg.available()
     if reason:
         return Figure.skipped(KEY, TITLE, TARGET, reason)
     with pg.private_cluster() as url:

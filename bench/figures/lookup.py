@@ -19,6 +19,10 @@ import time
 
 from bench.env import BenchEnv
 from bench.stats import Figure, Measure, verdict
+from cardread import parse_card
+from pos_client.services.members import member_for_card
+from pos_client.store.warmup import warm_lookup_pages
+from pos_client.till import open_till
 
 KEY = "lookup"
 TITLE = "card data -> member and balance (lookup)"
@@ -27,11 +31,6 @@ TARGET_MS = 2.0
 
 
 def run(env: BenchEnv) -> Figure:
-    from cardread import parse_card
-    from pos_client.services.members import member_for_card
-    from pos_client.store.context import open_till
-    from pos_client.store.warmup import warm_lookup_pages
-
     n = env.samples(20_000, 3_000)
     cold_n = env.samples(1_000, 300)
     cards = env.sample_cards(2 * n, KEY)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import resource
+import sqlite3
 import subprocess
 import sys
 
@@ -32,15 +33,14 @@ def _status_mb(field: str) -> float:
 
 def _child(home: str, card: str, mode: str) -> None:
     if mode == "raw":
-        import sqlite3
-
         conn = sqlite3.connect(f"{home}/till.db")
         conn.execute("SELECT member_id FROM cards WHERE card_number = ?", (card,)).fetchone()
     else:
-        from cardread import parse_card
-        from pos_client.services.checkout import Basket, Line, commit_sale
-        from pos_client.services.members import member_for_card
-        from pos_client.store.context import open_till
+        # why (all four): imported in the measured child only, so the "raw" baseline never loads the till
+        from cardread import parse_card  # why: as above
+        from pos_client.services.checkout import Basket, Line, commit_sale  # why: as above
+        from pos_client.services.members import member_for_card  # why: as above
+        from pos_client.till import open_till  # why: as above
 
         ctx = open_till(home)
         member = member_for_card(ctx, parse_card(card, loyalty_prefixes=ctx.rules.loyalty_prefixes))
@@ -53,10 +53,11 @@ def _child(home: str, card: str, mode: str) -> None:
                       "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def _sample(env: BenchEnv, card: str, mode: str) -> dict:
+def _sample(env: BenchEnv, card: str, mode: str) -> dict[str, float]:
     out = subprocess.run([env.python, "-m", "bench.figures.memory", str(env.home), card, mode],
                          env=env.subprocess_env(), capture_output=True, text=True, check=True, cwd=env.scratch)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    sample: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return sample
 
 
 def run(env: BenchEnv) -> Figure:

@@ -1,7 +1,7 @@
 """First pull of the full member directory from the head office. Target <= 60 s for the full
 directory (1,000,000 members), with progress shown; no baseline in the issue.
 
-Hook: `sync.measure.pull_directory(workdir, members=...)`: a head office (SQLite store, the real
+Hook: `bench.sync_measure.pull_directory(workdir, members=...)`: a head office (SQLite store, the real
 server on loopback) holding the directory (members, 1.5 cards each, one ledger entry each so the
 balances arrive), and a fresh till's first `sync.engine.pull_all` with its progress callback
 counted. The head office runs in its own process (`headoffice serve`), as in production where it is
@@ -13,7 +13,8 @@ full-scale target from a small directory.
 from __future__ import annotations
 
 from bench.env import BenchEnv
-from bench.stats import Figure, Measure, try_import, verdict
+from bench.stats import Figure, Measure, verdict
+from bench.sync_measure import pull_directory
 
 KEY = "pull"
 TITLE = "first pull of the full member directory"
@@ -22,9 +23,6 @@ TARGET_S = 60.0
 
 
 def run(env: BenchEnv) -> Figure:
-    pull_directory, reason = try_import("sync.measure", "pull_directory")
-    if reason:
-        return Figure.skipped(KEY, TITLE, TARGET, reason)
     members = env.gen.members  # the directory of the generated chain: 1,000,000 at full scale
     runs = env.samples(1, 2)
     times, last = [], {}

@@ -1,9 +1,8 @@
-"""Push of 100,000 waiting ledger entries to a head office on loopback (slot: sync is on the
-sync branch).
+"""Push of 100,000 waiting ledger entries to a head office on loopback.
 
-Baseline, available now: raw httpx POSTs of the entries (ledger rows as JSON, in batches of
+Baseline: raw httpx POSTs of the entries (ledger rows as JSON, in batches of
 BATCH, the push's own batch size) to a loopback endpoint that discards them; entries/s.
-Measured, when the sync branch is in the build: its bench hook `sync.measure.push_waiting`, a
+Measured: the bench hook `bench.sync_measure.push_waiting`, a
 registered till with that many waiting entries pushing them all to the real head office
 (Starlette + uvicorn, SQLite store) on loopback, in a process of its own (`process=True`: in
 production it is another machine; in the bench process it would share the till's GIL). Target:
@@ -11,7 +10,7 @@ production it is another machine; in the bench process it would share the till's
 
 Beside the figure, in the same run: one push to a head office in a thread of this process (the
 arrangement before), and the head office's own parse + ingest rate without HTTP
-(`sync.measure.ingest_rate`), the ceiling any push acknowledged after a durable ingest can reach.
+(`bench.sync_measure.ingest_rate`), the ceiling any push acknowledged after a durable ingest can reach.
 """
 
 from __future__ import annotations
@@ -20,15 +19,18 @@ import json
 import sqlite3
 import time
 
+import httpx
+
 from bench.discard import discard_server
 from bench.env import BenchEnv
-from bench.stats import Figure, Measure, try_import, verdict
+from bench.stats import Figure, Measure, verdict
+from bench.sync_measure import ingest_rate, push_waiting
 
 KEY = "push"
 TITLE = "push of 100,000 waiting entries to a head office on loopback"
 TARGET = ">= 50% of the baseline rate"
 MIN_SHARE = 0.5
-BATCH = 2_000  # = sync.measure.push_waiting's entry_batch
+BATCH = 2_000  # = bench.sync_measure.push_waiting's entry_batch
 COLS = ("entry_id", "member_id", "store_id", "till_id", "seq", "kind", "points", "sale_id", "amount_cents",
         "created_at", "operator", "reason", "ref")
 
@@ -44,8 +46,6 @@ def batches(env: BenchEnv, total: int) -> tuple[list[bytes], int]:
 
 
 def run(env: BenchEnv) -> Figure:
-    import httpx
-
     total = env.samples(100_000, 10_000)
     bodies, entries = batches(env, total)
     rates = []
@@ -58,9 +58,6 @@ def run(env: BenchEnv) -> Figure:
     base = Measure.of_rates(f"raw httpx POSTs of {entries:,} entries as JSON, {BATCH:,} per request, "
                             "to a discard endpoint", "entries/s", rates)
     sizes = {"baseline bytes per request": len(bodies[0]), "baseline total bytes": sum(map(len, bodies))}
-    push_waiting, reason = try_import("sync.measure", "push_waiting")
-    if reason:
-        return Figure.skipped(KEY, TITLE, TARGET, reason, baseline=base, extra=sizes)
     ours, last = [], {}
     for r in range(env.samples(3, 2)):
         last = push_waiting(env.scratch / f"push-{r}", entries=entries, entry_batch=BATCH, process=True)
@@ -68,11 +65,9 @@ def run(env: BenchEnv) -> Figure:
             return Figure.skipped(KEY, TITLE, TARGET, f"push sent {last.get('pushed')} of {entries}: {last}",
                                   baseline=base, extra=sizes)
         ours.append(entries / last["seconds"])
-    m = Measure.of_rates(f"sync.measure.push_waiting: {entries:,} waiting entries to the head office "
+    m = Measure.of_rates(f"bench.sync_measure.push_waiting: {entries:,} waiting entries to the head office "
                          "(its own process)", "entries/s", ours)
     in_thread = push_waiting(env.scratch / "push-thread", entries=entries, entry_batch=BATCH)
-    from sync.measure import ingest_rate
-
     ceiling = ingest_rate(f"sqlite:///{env.scratch / 'push-ceiling.db'}", entries=entries, batch=BATCH)
     notes = [f"head office in a thread of the bench process (shares its GIL): "
              f"{in_thread['entries_per_s']:,} entries/s",

@@ -16,9 +16,16 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from typing import Any
 
 from bench.env import BenchEnv
 from bench.stats import Figure, Measure, verdict
+from cardread import parse_card
+from pos_client.services.checkout import Basket, Line, commit_sale
+from pos_client.services.members import member_for_card
+from pos_client.store.checkpoint import start_checkpointer
+from pos_client.store.ledger import new_id
+from pos_client.till import open_till
 
 KEY = "sale_commit"
 TITLE = "durable sale commit (sale, lines, ledger, balance)"
@@ -40,14 +47,8 @@ def baseline_connection(env: BenchEnv) -> sqlite3.Connection:
     return conn
 
 
-def _series(env: BenchEnv, n: int, background_checkpoints: bool, salt: str) -> tuple[list[float], list[float], dict]:
-    from cardread import parse_card
-    from pos_client.services.checkout import Basket, Line, commit_sale
-    from pos_client.services.members import member_for_card
-    from pos_client.store.checkpoint import start_checkpointer
-    from pos_client.store.context import open_till
-    from pos_client.store.ledger import new_id
-
+def _series(env: BenchEnv, n: int, background_checkpoints: bool, salt: str
+            ) -> tuple[list[float], list[float], dict[str, Any]]:
     ctx = open_till(env.home)
     ctx.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # both regimes start from an empty WAL
     rng = env.rng(salt)

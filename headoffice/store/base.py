@@ -1,6 +1,7 @@
 """The storage interface head office needs, small enough that a second backend is an afternoon's work.
 
-Every backend is checked by the same contract test suite (tests/sync/test_store_contract.py).
+Every backend is checked by the same contract test suite (tests/sync/test_ho_store_contract.py). The
+one implementation, `sql.SqlStore`, forwards each method to the repository of its aggregate.
 """
 
 from __future__ import annotations

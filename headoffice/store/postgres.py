@@ -10,40 +10,39 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
+
+from headoffice.store.db import POSTGRES, Db, Row
 from headoffice.store.sql import SqlStore
 
 WRITE_LOCK = 0x5EC0_0001
+_COPY_FROM = 50  # from this many rows a bulk insert goes through COPY
 
 
-class PostgresStore(SqlStore):
-    BIGINT = "BIGINT"
-    SEQ_PK = "BIGINT PRIMARY KEY"
+class PostgresDb(Db):
+    """One autocommit psycopg connection; transactions are opened explicitly (writes under the advisory lock)."""
 
-    def __init__(self, url: str):
-        import psycopg
+    dialect = POSTGRES
 
+    def __init__(self, url: str) -> None:
+        super().__init__()
         self._conn = psycopg.connect(url, autocommit=True)
         self._in_txn = False
-        super().__init__()
 
-    @staticmethod
-    def _sql(sql: str) -> str:
-        return sql.replace("?", "%s")
-
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._conn.cursor() as cur:
-            cur.execute(self._sql(sql), tuple(params))  # type: ignore[arg-type]
+            cur.execute(self.dialect.sql(sql), tuple(params))
             return cur.fetchall() if cur.description else []
 
-    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             with self._conn.cursor() as cur:
-                cur.executemany(self._sql(sql), rows)  # type: ignore[arg-type]
+                cur.executemany(self.dialect.sql(sql), rows)
 
-    def _insert_ignore(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def insert_ignore(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """COPY into a temporary table, then one INSERT ... SELECT: several times faster than executemany."""
-        if len(rows) < 50:
-            super()._insert_ignore(table, columns, rows)
+        if len(rows) < _COPY_FROM:
+            super().insert_ignore(table, columns, rows)
             return
         cols = ", ".join(columns)
         with self._conn.cursor() as cur:
@@ -57,20 +56,20 @@ class PostgresStore(SqlStore):
             cur.execute(f"TRUNCATE _bulk_{table}")
 
     @contextmanager
-    def _write(self) -> Iterator[None]:
+    def _write_txn(self) -> Iterator[None]:
         if self._in_txn:
             yield
             return
         with self._conn.transaction():
             self._in_txn = True
             try:
-                self._execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+                self.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
                 yield
             finally:
                 self._in_txn = False
 
     @contextmanager
-    def _read(self) -> Iterator[None]:
+    def _read_txn(self) -> Iterator[None]:
         if self._in_txn:
             yield
             return
@@ -83,5 +82,12 @@ class PostgresStore(SqlStore):
             self._conn.execute("COMMIT")
 
     def close(self) -> None:
-        with self._lock:
+        with self.lock:
             self._conn.close()
+
+
+class PostgresStore(SqlStore):
+    """The store on a PostgreSQL database (tables created if missing)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(PostgresDb(url))

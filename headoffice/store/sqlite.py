@@ -8,29 +8,31 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from headoffice.store.db import SQLITE, Db, Row
 from headoffice.store.sql import SqlStore
 
 
-class SqliteStore(SqlStore):
-    BIGINT = "INTEGER"
-    SEQ_PK = "INTEGER PRIMARY KEY"
+class SqliteDb(Db):
+    """A WAL-mode SQLite connection in autocommit mode; transactions are begun explicitly."""
 
-    def __init__(self, path: str | Path):
+    dialect = SQLITE
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
         self.path = str(path)
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000"):
             self._conn.execute(pragma)
-        super().__init__()
 
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self._conn.execute(sql, tuple(params)).fetchall()
 
-    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             self._conn.executemany(sql, rows)
 
     @contextmanager
-    def _write(self) -> Iterator[None]:
+    def _write_txn(self) -> Iterator[None]:
         if self._conn.in_transaction:
             yield
             return
@@ -43,7 +45,7 @@ class SqliteStore(SqlStore):
         self._conn.execute("COMMIT")
 
     @contextmanager
-    def _read(self) -> Iterator[None]:
+    def _read_txn(self) -> Iterator[None]:
         if self._conn.in_transaction:
             yield
             return
@@ -54,5 +56,13 @@ class SqliteStore(SqlStore):
             self._conn.execute("COMMIT")
 
     def close(self) -> None:
-        with self._lock:
+        with self.lock:
             self._conn.close()
+
+
+class SqliteStore(SqlStore):
+    """The store on one SQLite file (created if missing)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        super().__init__(SqliteDb(path))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
 from textual.screen import Screen
 from textual.widgets import Input
@@ -10,6 +12,13 @@ from textual.widgets import Input
 from cardread.payment import looks_like_payment_card
 from cardread.read import PAYMENT_CARD_MESSAGE, CardRead
 from pos_client.app.widgets import MessageLine
+from pos_client.store.context import TillContext
+
+if TYPE_CHECKING:
+    from pos_client.app.till_app import TillApp
+    from pos_client.services.scan_routing import Routed
+
+ResultT = TypeVar("ResultT")
 
 
 def holds_payment_number(text: str) -> bool:
@@ -17,8 +26,29 @@ def holds_payment_number(text: str) -> bool:
     return looks_like_payment_card(re.sub(r"[\s\-]", "", text))
 
 
-class TillScreen(Screen):
-    """A screen that can report to the cashier and accept scans from any reader."""
+class TillScreen(Screen[ResultT]):
+    """A screen that can report to the cashier and accept scans from any reader.
+
+    `ResultT` is what the screen hands back to whoever pushed it (`dismiss`).
+    `TYPED_INPUTS` maps an input's id to the form a person keys there (`pos_client.domain.wedge.TYPED_FORMS`):
+    a fast burst of that form in that input stays typed instead of being taken as a scan.
+    """
+
+    TYPED_INPUTS: ClassVar[Mapping[str, str]] = {}
+
+    @property
+    def till(self) -> TillApp:
+        """The TillApp running this screen: Textual types `self.app` as a plain App.
+
+        A cast, not an isinstance check: till_app imports every screen, so importing it here at run time
+        would be an import cycle; every till screen is pushed by a TillApp (or a subclass).
+        """
+        return cast("TillApp", self.app)
+
+    @property
+    def ctx(self) -> TillContext:
+        """The open till (database, configuration, extensions) the app was started on."""
+        return self.till.ctx
 
     def say(self, text: str, *, error: bool = False) -> None:
         self.query_one(MessageLine).say(text, error=error)
@@ -43,3 +73,10 @@ class TillScreen(Screen):
     def take_product(self, ean: str) -> None:
         """A product was scanned; only the checkout takes products."""
         self.say("scan products on the checkout screen (Esc to go back)", error=True)
+
+    def take_routed(self, routed: Routed) -> None:
+        """A scan routed by the till (`pos_client.services.scan_routing`): a card or a product."""
+        if routed.product_ean is not None:
+            self.take_product(routed.product_ean)
+        elif routed.card is not None:
+            self.take_card(routed.card)

@@ -1,7 +1,10 @@
 """The checkout screen: basket, card slot, product/amount slot and the member panel.
 
 The screen only wires widgets to domain calls (cards, members, catalog, checkout,
-checkout_view). Errors go to the message line; the basket is never lost on an error.
+checkout_view, scan_routing). Errors go to the message line; the basket is never lost on an error,
+and the screen shows one state: the card slot always holds the attached member's card, so a refused
+or unknown card changes neither. After a sale the panel shows what marketing issued with it (the
+coupon the receipt prints, with its code and expiry).
 """
 
 from __future__ import annotations
@@ -14,25 +17,28 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from cardread import parse_card, route_scan
+from cardread import parse_card
 from cardread.read import CardRead
 from pos_client.app.base import TillScreen
-from pos_client.app.widgets import MemberPanel, MessageLine, StatusBar
-from pos_client.domain.errors import PosError
+from pos_client.app.manager_screen import ManagerScreen
+from pos_client.app.member_screen import Chosen, MemberScreen
+from pos_client.app.widgets import Issued, MemberPanel, MessageLine, StatusBar, clip
+from pos_client.domain.errors import NotFound, PosError
 from pos_client.domain.money import format_cents
-from pos_client.services import catalog, checkout_view, members
+from pos_client.services import catalog, checkout_view, members, scan_routing
 from pos_client.services.checkout import Basket, Line, SaleResult, commit_sale
-from pos_client.store.context import TillContext
+from pos_client.services.marketing import offers
+from pos_client.services.marketing.at_till import member_notes
+from pos_client.services.marketing.coupons import apply_coupon, describe, looks_like_coupon
+from pos_client.services.marketing.receipt import printable_blocks
 
 if TYPE_CHECKING:
     from pos_client.services.marketing.at_till import MemberNotes
+    from pos_client.services.scan_routing import Routed
 
-TENDERS = ("cash", "card")
-
-
-class CheckoutScreen(TillScreen):
+class CheckoutScreen(TillScreen[None]):
     """The default screen: what the cashier sees all day."""
-
+    TYPED_INPUTS = {"entry": "amount"}  # a fast typist's 12.50 stays in the item slot
     BINDINGS = [
         Binding("f2", "focus_card", "Card"),
         Binding("f3", "focus_entry", "Item"),
@@ -58,12 +64,9 @@ class CheckoutScreen(TillScreen):
         super().__init__()
         self.basket = Basket()
         self.last_result: SaleResult | None = None
+        self.last_issued: Issued | None = None  # what marketing issued with the last sale (its receipt prints it)
         self.pending_card: CardRead | None = None
         self._notes: tuple[str, MemberNotes] | None = None  # read once per member, not per scan
-
-    @property
-    def ctx(self) -> TillContext:
-        return self.app.ctx
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -96,7 +99,7 @@ class CheckoutScreen(TillScreen):
         table = self.query_one("#basket", DataTable)
         table.clear()
         for i, line in enumerate(self.basket.lines):
-            table.add_row(line.name[:24], str(line.qty), format_cents(line.amount_cents).rjust(9), key=str(i))
+            table.add_row(clip(line.name, 24), str(line.qty), format_cents(line.amount_cents).rjust(9), key=str(i))
         if self.basket.lines:
             table.move_cursor(row=len(self.basket.lines) - 1)
         preview = checkout_view.preview_points(self.ctx, self.basket)
@@ -113,14 +116,13 @@ class CheckoutScreen(TillScreen):
                        notes=self.member_notes(self.basket.member_id))
         elif self.last_result is not None and self.last_result.member_id and not self.basket.lines:
             panel.show(checkout_view.member_summary(self.ctx, self.last_result.member_id), 0,
-                       earned=self.last_result.points_earned, notes=self.member_notes(self.last_result.member_id))
+                       earned=self.last_result.points_earned, notes=self.member_notes(self.last_result.member_id),
+                       issued=self.last_issued)
         else:
             panel.show(None, preview)
 
     def member_notes(self, member_id: str) -> MemberNotes:
         """Tier progress, expiring points and cashier prompt, read once per member (not per scan)."""
-        from pos_client.services.marketing.at_till import member_notes
-
         if self._notes is None or self._notes[0] != member_id:
             self._notes = (member_id, member_notes(self.ctx, member_id))
         return self._notes[1]
@@ -133,7 +135,6 @@ class CheckoutScreen(TillScreen):
         if not text:
             return
         if event.input.id == "card":
-            from pos_client.services.marketing.coupons import looks_like_coupon
 
             if looks_like_coupon(text):  # keyed in the wrong slot: a coupon is still a coupon
                 if self.take_coupon(text):
@@ -143,31 +144,53 @@ class CheckoutScreen(TillScreen):
         elif event.input.id == "entry":
             self._entry_keyed(event.input, text)
 
-    def take_card(self, read: CardRead) -> None:
-        """Attach the member behind a read card, or say clearly why not (the basket stays)."""
-        slot = self.query_one("#card", Input)
-        slot.value = ""
+    def take_card(self, read: CardRead, *, unknown: str | None = None) -> None:
+        """Attach the member behind a read card, or say clearly why not (the basket and its member stay).
+
+        `unknown` replaces "card not enrolled" for a scan the router took for a card (it says why).
+        """
         self.pending_card = None
         if not read.ok:
-            self.say(read.error or "unreadable card", error=True)
+            self._card_refused(read.error or "unreadable card")
             return
         try:
             member = members.member_for_card(self.ctx, read)
-        except PosError as exc:
-            if not read.payment_card:
-                self.pending_card = read
-            self.say(f"{exc} (F9: members)", error=True)
+        except NotFound as exc:
+            self.pending_card = read  # F9 opens the enrol form with it
+            self._card_refused(f"{unknown or exc} · F9 enrols")
+            return
+        except PosError as exc:  # a lost or blocked card
+            self._card_refused(str(exc))
             return
         self.attach_member(member.member_id, read.card_number)
-        slot.value = read.card_number or ""
         prompt = self.member_notes(member.member_id).prompt
         self.say(f"Card …{(read.card_number or '')[-4:]}: {member.name or 'member'} attached"
                  + (f" · {prompt}" if prompt else ""))
 
+    def _card_refused(self, why: str) -> None:
+        """A card that attaches nobody: the slot goes back to the attached member's card, and says who stays."""
+        self.query_one("#card", Input).value = self.basket.card_number or ""
+        if self.basket.member_id:
+            name = members.get_member(self.ctx, self.basket.member_id).name or "the member"
+            why = f"{why}; {name} stays on this sale"
+        self.say(why, error=True)
+
+    def take_routed(self, routed: Routed) -> None:
+        """A scan routed by the till: what the database knows, else what it was taken for, said plainly."""
+        if routed.product_ean is not None:
+            if routed.known:
+                self.take_product(routed.product_ean)
+            else:
+                self.say(routed.unknown_message(), error=True)
+        elif routed.card is not None:
+            self.take_card(routed.card, unknown=None if routed.known else routed.unknown_message())
+
     def attach_member(self, member_id: str, card_number: str | None = None) -> None:
         self.basket.member_id = member_id
         self.basket.card_number = card_number
+        self.query_one("#card", Input).value = card_number or ""
         self.last_result = None
+        self.last_issued = None
         self._notes = None
         self.refresh_basket()
 
@@ -183,13 +206,12 @@ class CheckoutScreen(TillScreen):
     def _line_added(self, what: str) -> None:
         if self.last_result is not None and not self.basket.member_id:
             self.last_result = None
+            self.last_issued = None
         self.refresh_basket()
         self.say(f"Added {what}")
 
     def take_coupon(self, text: str) -> bool:
         """A coupon scanned or keyed: add its discount line, or say why not (the basket stays)."""
-        from pos_client.services.marketing.coupons import apply_coupon
-
         try:
             line = apply_coupon(self.ctx, self.basket, text)
         except PosError as exc:
@@ -201,25 +223,31 @@ class CheckoutScreen(TillScreen):
     def _entry_keyed(self, slot: Input, text: str) -> None:
         if self.refuse_payment_numbers():
             return
-        from pos_client.services.marketing.coupons import looks_like_coupon
 
         if looks_like_coupon(text):
             if self.take_coupon(text):
                 slot.value = ""
             return
         try:
-            entry = checkout_view.parse_entry(text)
+            entry = checkout_view.parse_entry(text, decimal_separator=self.ctx.config.decimal_separator)
         except PosError as exc:
             self.say(str(exc), error=True)
             return
         if entry.code is not None:
-            scan = route_scan(entry.code, loyalty_prefixes=self.ctx.rules.loyalty_prefixes)
-            if scan.card is not None:
+            try:
+                routed = scan_routing.route(self.ctx, entry.code)
+            except PosError as exc:
+                self.say(str(exc), error=True)
+                return
+            if routed.card is not None:
                 slot.value = ""
-                self.take_card(scan.card)
+                self.take_routed(routed)
+                return
+            if not routed.known:
+                self.say(routed.unknown_message(), error=True)  # the keyed code stays in the slot
                 return
             before = len(self.basket.lines)
-            self.take_product(scan.product_ean or entry.code, entry.qty)
+            self.take_product(routed.product_ean or entry.code, entry.qty)
             if len(self.basket.lines) > before:
                 slot.value = ""
             return
@@ -241,8 +269,9 @@ class CheckoutScreen(TillScreen):
         self.query_one("#entry", Input).focus()
 
     def action_tender(self) -> None:
-        i = TENDERS.index(self.basket.tender) if self.basket.tender in TENDERS else -1
-        self.basket.tender = TENDERS[(i + 1) % len(TENDERS)]
+        tenders = self.ctx.config.tenders  # [till] tenders, the list the CLI's --tender checks
+        i = tenders.index(self.basket.tender) if self.basket.tender in tenders else -1
+        self.basket.tender = tenders[(i + 1) % len(tenders)]
         self.refresh_basket()
         self.say(f"Tender: {self.basket.tender}")
 
@@ -256,7 +285,8 @@ class CheckoutScreen(TillScreen):
         tender = self.basket.tender
         self.last_result = result
         self._notes = None  # the sale may have moved the tier, the expiry and the offers
-        self.app.sale_committed(result.sale_id)
+        self.last_issued = self._issue_offer(result)  # before printing: the receipt prints the same one
+        self.till.sale_committed(result.sale_id)
         self.basket = Basket()
         self.query_one("#card", Input).value = ""
         self.query_one("#entry", Input).focus()
@@ -264,7 +294,30 @@ class CheckoutScreen(TillScreen):
         text = f"Paid {format_cents(result.total_cents)} {tender}."
         if result.member_id:
             text += f" +{result.points_earned} pts, balance {result.balance}"
+        if self.last_issued is not None and self.last_issued.code:
+            text += f" · Coupon {self.last_issued.code} issued"
         self.say(text)
+
+    def _issue_offer(self, result: SaleResult) -> Issued | None:
+        """The offer marketing prints on this sale's receipt (a coupon or a message), chosen and recorded now.
+
+        `offers.present` records one offer per sale, so the receipt printed in the background shows the same.
+        Nothing on a till without marketing's receipt blocks (its receipts print no offer either).
+        """
+        if not result.member_id or printable_blocks not in self.ctx.extensions.receipt_blocks:
+            return None
+        try:
+            shown = offers.present(self.ctx, result.member_id, result.sale_id)
+        except PosError as exc:  # the sale is written: a failing offer must not hide that
+            self.notify(f"offer not issued: {exc}", severity="warning")
+            return None
+        if not shown:
+            return None
+        coupon = shown["coupon"]
+        if coupon is None:
+            return Issued(message=shown["message"])
+        return Issued(message=shown["message"], code=coupon.code,
+                      what=describe(coupon.kind, coupon.value, coupon.sku), expires=coupon.expires)
 
     def action_void_last(self) -> None:
         line = self.basket.remove_last()
@@ -274,6 +327,7 @@ class CheckoutScreen(TillScreen):
     def action_clear(self) -> None:
         self.basket = Basket()
         self.last_result = None
+        self.last_issued = None
         self.pending_card = None
         for slot in self.query(Input):
             slot.value = ""
@@ -281,18 +335,22 @@ class CheckoutScreen(TillScreen):
         self.say("Sale cleared")
 
     def action_cancel(self) -> None:
+        """Esc: drop what is being keyed; the card slot goes back to the attached member's card."""
         for slot in self.query(Input):
             slot.value = ""
+        self.query_one("#card", Input).value = self.basket.card_number or ""
         self.say("")
 
     def action_members(self) -> None:
-        from pos_client.app.member_screen import MemberScreen
+        self.app.push_screen(MemberScreen(pending_card=self.pending_card), self._after_members)
 
-        self.app.push_screen(MemberScreen(pending_card=self.pending_card))
+    def _after_members(self, chosen: Chosen | None) -> None:
+        """A member found, enrolled or given a new card joins the waiting sale."""
+        if chosen is not None:
+            self.attach_member(chosen.member_id, chosen.card_number)
+            self.say(chosen.message)
 
     def action_manager(self) -> None:
-        from pos_client.app.manager_screen import ManagerScreen
-
         self.app.push_screen(ManagerScreen(member_id=self.basket.member_id), self._after_manager)
 
     def _after_manager(self, _result: object = None) -> None:

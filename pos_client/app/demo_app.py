@@ -9,17 +9,24 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from textual import events, on
 from textual.binding import Binding
 from textual.widgets import Static
 
-from pos_client.app.devices import TillDevices
 from pos_client.app.till_app import TillApp
 from pos_client.app.widgets import MessageLine
 from pos_client.demo import DemoKeys
+from pos_client.services.demo_seed import MANAGER_PIN
 from pos_client.store.context import TillContext
+from pos_client.till.devices import TillDevices
 
-HELP = "DEMO ^S swipe Ana ^P scan ^T tap Bjørn (NFC) ^B bank card ^O paper ^R print"
+if TYPE_CHECKING:
+    from hw_sim.demo_rig import DemoRig
+
+# One line at 80 columns: the demo keys, and the demo manager's PIN for manager mode (F10).
+HELP = f"DEMO ^S Ana ^P scan ^T Bjørn ^B bank card ^O paper ^R print · F10 PIN {MANAGER_PIN}"
 
 
 class DemoHelp(Static):
@@ -30,7 +37,6 @@ class DemoHelp(Static):
 
 class DemoTillApp(TillApp):
     """TillApp with the demo keys (shown in the help line above the message line)."""
-
     TITLE = "Loyalty till (demo)"
     BINDINGS = [
         Binding("ctrl+s", "demo('swipe_ana', 'swipe')", "Swipe Ana", show=False, priority=True),
@@ -40,13 +46,13 @@ class DemoTillApp(TillApp):
         Binding("ctrl+o", "demo('toggle_paper', '')", "Paper", show=False, priority=True),
     ]
 
-    def __init__(self, ctx: TillContext, *, keys: DemoKeys, **kw) -> None:
+    def __init__(self, ctx: TillContext, *, keys: DemoKeys, **kw: Any) -> None:
         super().__init__(ctx, **kw)
         self.keys = keys
 
-    async def on_ready(self) -> None:
-        # Textual also runs TillApp's own on_mount/on_ready handlers (every class in the MRO gets the
-        # message): no super() call here, or the devices would start twice.
+    @on(events.Ready)
+    async def show_demo_help(self) -> None:
+        """Add the help line; TillApp's own `on_ready` runs too (Textual calls a handler per class in the MRO)."""
         screen = self.screen
         await screen.mount(DemoHelp(HELP, id="demo-help"), before=screen.query_one(MessageLine))
         loop = asyncio.get_running_loop()
@@ -71,6 +77,6 @@ class DemoTillApp(TillApp):
         return self._status.get(device)
 
 
-def build_demo_app(ctx: TillContext, rig, **kw) -> DemoTillApp:
+def build_demo_app(ctx: TillContext, rig: DemoRig, **kw: Any) -> DemoTillApp:
     """The demo app on a prepared till and a started rig (`pos_client.demo`)."""
     return DemoTillApp(ctx, keys=DemoKeys(rig), devices=TillDevices(ctx), **kw)

@@ -1,24 +1,30 @@
 """The app's side of the hardware wiring: start and stop the devices, print after a sale, Ctrl+R.
 
-A mixin of `TillApp` (kept apart so the app module stays about screens, scans and the status bar).
-The devices themselves (`pos_client.app.devices.TillDevices`) know nothing of Textual; this part
-runs their slow calls (the printer) in worker threads and shows the outcome.
+Kept apart so the app module stays about screens, scans and the status bar. `TillApp` holds one
+`DeviceWiring` and forwards its lifecycle, the checkout's `sale_committed`, the Ctrl+R action and
+the printer report message to it. The devices themselves (`pos_client.till.devices.TillDevices`)
+know nothing of Textual; this part runs their slow calls (the printer) in the app's worker threads
+and shows the outcome.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual.message import Message
 
+from pos_client.till.devices import PrinterReport, TillDevices
+
 if TYPE_CHECKING:
-    from pos_client.app.devices import PrinterReport, TillDevices
+    from pos_client.app.till_app import TillApp
+
+log = logging.getLogger(__name__)
 
 
 class PrinterReportMessage(Message):
     """What a print or retry in a worker thread came to."""
-
     def __init__(self, report: PrinterReport, announce: bool = False) -> None:
         super().__init__()
         self.report = report
@@ -26,16 +32,22 @@ class PrinterReportMessage(Message):
 
 
 class DeviceWiring:
-    """Mixed into TillApp, which provides `devices`, `set_status`, `report`, `run_worker`, `notify`."""
+    """The till's devices as the app drives them: `devices` is None on a till run without hardware (tests)."""
 
-    devices: TillDevices | None = None
-    last_sale_id: str | None = None
+    def __init__(self, app: TillApp, devices: TillDevices | None) -> None:
+        self.app = app
+        self.devices = devices
+        self.last_sale_id: str | None = None
 
-    def start_devices(self) -> None:
+    @property
+    def has_printer(self) -> bool:
+        return self.devices is not None and bool(self.devices.printer_url)
+
+    def start(self) -> None:
         """On mount: readers and sync start; a bad reader entry is reported, the till goes on."""
         if self.devices is not None:
-            for problem in self.devices.start(self):
-                self.report(problem, error=True)
+            for problem in self.devices.start(self.app):
+                self.app.report(problem, error=True)
 
     def warm_printer(self) -> None:
         """Once the first screen is up: import escpos and ask the printer its status, in a worker."""
@@ -49,54 +61,52 @@ class DeviceWiring:
 
         self._printer_work(warm_and_check)
 
-    def stop_devices(self) -> None:
+    def stop(self) -> None:
         if self.devices is not None:
             self.devices.stop()
 
     def sale_committed(self, sale_id: str) -> None:
-        """Called by the checkout once a sale is written: print its receipt and sync, never waiting."""
+        """A sale is written: print its receipt and sync, never waiting."""
         self.last_sale_id = sale_id
         devices = self.devices
         if devices is None:
             return
         devices.sale_committed()
         if devices.printer_url:
-            self.set_status("printer", "printing…")
+            self.app.set_status("printer", "printing…")
             self._printer_work(lambda: devices.print_sale(sale_id))
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "print_retry":  # hidden from the footer on a till without a printer
-            return self.devices is not None and bool(self.devices.printer_url)
-        return super().check_action(action, parameters)
-
-    def action_print_retry(self) -> None:
+    def print_retry(self) -> None:
         """Print the receipts waiting in the queue, or reprint the last one."""
         devices = self.devices
         if devices is None or not devices.printer_url:
             return
-        self.set_status("printer", "printing…")
-        self._printer_work(lambda: devices.retry_or_reprint(self.last_sale_id), announce=True)
+        self.app.set_status("printer", "printing…")
+        last_sale_id = self.last_sale_id
+        self._printer_work(lambda: devices.retry_or_reprint(last_sale_id), announce=True)
 
     def _printer_work(self, job: Callable[[], PrinterReport], *, announce: bool = False) -> None:
-        def run() -> None:
-            from pos_client.app.devices import PrinterReport
+        app = self.app
 
+        def run() -> None:
             try:
                 report = job()
-            except Exception as exc:  # the sale is already safe; say what went wrong
+            except Exception as exc:  # broad on purpose: the sale is already safe, whatever the printer stack raised
+                log.warning("printer job failed", exc_info=True)
                 report = PrinterReport(0, 0, f"printing failed: {exc}")
-            self.post_message(PrinterReportMessage(report, announce))
+            app.post_message(PrinterReportMessage(report, announce))
 
-        self.run_worker(run, thread=True, group="printer", name="printer", exit_on_error=False)
+        app.run_worker(run, thread=True, group="printer", name="printer", exit_on_error=False)
 
-    def on_printer_report_message(self, message: PrinterReportMessage) -> None:
+    def show(self, message: PrinterReportMessage) -> None:
+        """A printer report reached the app's thread: the status bar, and a word for the cashier."""
         report = message.report
-        self.set_status("printer", report.status())
+        self.app.set_status("printer", report.status())
         if message.announce and report.printed:
-            self.report(f"printer: {report.printed} receipt{'s' if report.printed != 1 else ''} printed")
+            self.app.report(f"printer: {report.printed} receipt{'s' if report.printed != 1 else ''} printed")
         elif message.announce and not report.problem and report.warning:
-            self.report(f"printer: {report.warning}")
+            self.app.report(f"printer: {report.warning}")
         if report.problem and report.waiting:
             n = report.waiting
-            self.notify(f"{n} receipt{'s' if n != 1 else ''} kept in the queue: {report.problem}. Ctrl+R prints"
-                        f" {'them' if n != 1 else 'it'}.", severity="warning", timeout=6)
+            self.app.notify(f"{n} receipt{'s' if n != 1 else ''} kept in the queue: {report.problem}. Ctrl+R prints"
+                            f" {'them' if n != 1 else 'it'}.", severity="warning", timeout=6)

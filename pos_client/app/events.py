@@ -21,9 +21,16 @@ KINDS: frozenset[str] = frozenset({"card", "product", "error", "state"})
 
 @runtime_checkable
 class DeviceEventLike(Protocol):
-    """The minimum the app reads: `kind`, then the attribute that kind uses."""
+    """The minimum the app reads: `kind` and `device`, then the attribute that kind uses.
 
-    kind: str
+    Read-only properties, so frozen dataclasses and the drivers' events (`drivers.events`) match.
+    """
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def device(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,8 @@ class DeviceEvent:
         return cls("state", device, text=text)
 
 
-def drain_queue(q: queue.Queue, stop: threading.Event, poll: float = 0.1) -> Iterator[object]:
+def drain_queue(q: queue.Queue[DeviceEventLike | None], stop: threading.Event, poll: float = 0.1
+                ) -> Iterator[DeviceEventLike]:
     """Turn a queue filled by a reader thread into a source the app can drain; None ends it."""
     while not stop.is_set():
         try:

@@ -7,6 +7,8 @@ records the manager; leaving the screen (Esc) forgets it, so manager mode locks 
 
 from __future__ import annotations
 
+import logging
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,12 +16,14 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from pos_client.app.base import TillScreen
-from pos_client.app.widgets import MessageLine, StatusBar
+from pos_client.app.reports_screen import ReportsScreen
+from pos_client.app.widgets import MessageLine, StatusBar, clip
 from pos_client.domain.errors import PosError, UsageError
 from pos_client.domain.money import format_cents, parse_amount
 from pos_client.services import checkout_view
 from pos_client.services.marketing import at_till, coupon_receipt, coupons, manager, rewards
-from pos_client.store.context import TillContext
+
+log = logging.getLogger(__name__)
 
 
 def parse_adjustment(text: str) -> tuple[int, str]:
@@ -30,22 +34,22 @@ def parse_adjustment(text: str) -> tuple[int, str]:
     return int(parts[0]), parts[1].lower()
 
 
-def parse_part(text: str) -> tuple[int | None, int | None]:
-    """The Points slot: '' (the whole reward), '200' (points) or '2.50' (an amount) -> (points, cents)."""
+def parse_part(text: str, decimal_separator: str = ".") -> tuple[int | None, int | None]:
+    """The Points slot: '' (the whole reward), '200' (points) or '2.50' (an amount, the till's separator)
+    -> (points, cents)."""
     text = text.strip()
     if not text:
         return None, None
     if text.isdigit():
         return int(text), None
     try:
-        return None, parse_amount(text)
+        return None, parse_amount(text, decimal_separator=decimal_separator)
     except PosError:
-        raise UsageError("part of a reward: whole points (200) or an amount (2.50)") from None
+        raise UsageError(f"part of a reward: whole points (200) or an amount (2{decimal_separator}50)") from None
 
 
-class ManagerScreen(TillScreen):
+class ManagerScreen(TillScreen[dict]):
     """Rewards for the attached member; every action needs the unlocked PIN."""
-
     BINDINGS = [
         Binding("f2", "focus_pin", "PIN"),
         Binding("f5", "redeem", "Redeem"),
@@ -69,10 +73,6 @@ class ManagerScreen(TillScreen):
         self.manager_name: str | None = None
         self._pin: str | None = None
         self.last_redemption: dict | None = None
-
-    @property
-    def ctx(self) -> TillContext:
-        return self.app.ctx
 
     @property
     def unlocked(self) -> bool:
@@ -120,7 +120,7 @@ class ManagerScreen(TillScreen):
         who.append("\n")
         if self.member_id:
             s = checkout_view.member_summary(self.ctx, self.member_id)
-            who.append(f"Member: {s.name} · {s.balance} pts · {s.tier}")
+            who.append(f"Member: {clip(s.name or '', 40)} · {s.balance} pts · {s.tier}")
         else:
             who.append("No member attached: scan the card at checkout first (reports work without one)")
         self.query_one("#who", Static).update(who)
@@ -130,7 +130,7 @@ class ManagerScreen(TillScreen):
             r = choice.reward
             value = f"{r.value}%" if r.kind == "percent_off" else "free" if r.kind == "free_product" \
                 else format_cents(r.value)
-            table.add_row(r.id, r.name[:24], str(r.points), r.tier or "-", value,
+            table.add_row(r.id, clip(r.name, 24), str(r.points), r.tier or "-", value,
                           "yes" if choice.available else choice.why_not or "", key=r.id)
 
     def _show_coupon(self, result: dict, printed: str) -> None:
@@ -201,7 +201,7 @@ class ManagerScreen(TillScreen):
         reward_id = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
         slot = self.query_one("#points", Input)
         try:
-            points, amount = parse_part(slot.value)
+            points, amount = parse_part(slot.value, self.ctx.config.decimal_separator)
             result = rewards.redeem(self.ctx, self.member_id, reward_id, self._pin, points=points,
                                     amount_cents=amount)
         except PosError as exc:
@@ -222,7 +222,8 @@ class ManagerScreen(TillScreen):
             return
         try:
             job = coupon_receipt.queue_coupon(self.ctx, coupons.get(self.ctx, result["coupon"]), title)
-        except Exception as exc:  # the coupon is issued whatever happens to its slip
+        except Exception as exc:  # broad on purpose: the coupon is issued whatever the slip's rendering raised
+            log.warning("coupon slip not queued", exc_info=True)  # not the code: it is worth money
             self._show_coupon(result, f"Not printed: {exc}")
             return
         self._show_coupon(result, "Printing the coupon…")
@@ -255,8 +256,6 @@ class ManagerScreen(TillScreen):
                  f" approved by {result['approved_by']}")
 
     def action_reports(self) -> None:
-        from pos_client.app.reports_screen import ReportsScreen
-
         if not self.unlocked:
             self.say("locked: key the manager PIN first (F2)", error=True)
             return

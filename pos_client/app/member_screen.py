@@ -5,27 +5,42 @@ Found, enrolled or moved members are attached to the basket waiting on the check
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, TabbedContent, TabPane
 
 from cardread import parse_card
 from cardread.read import CardRead
 from pos_client.app.base import TillScreen
-from pos_client.app.widgets import MessageLine, StatusBar
+from pos_client.app.widgets import MessageLine, StatusBar, clip
 from pos_client.domain.errors import PosError, UsageError
 from pos_client.services import members
-from pos_client.store.context import TillContext
+
+if TYPE_CHECKING:
+    from pos_client.services.scan_routing import Routed
 
 
-def _row(label: str, widget) -> Horizontal:
+def _row(label: str, widget: Widget) -> Horizontal:
     return Horizontal(Label(label), widget, classes="row")
 
 
-class MemberScreen(TillScreen):
-    """Three tabs, each reachable by one key; Esc goes back to the sale."""
+@dataclass(frozen=True)
+class Chosen:
+    """What the member screen hands back to the checkout: the member to attach and a word for the cashier."""
 
+    member_id: str
+    card_number: str | None
+    message: str
+
+
+class MemberScreen(TillScreen[Chosen]):
+    """Three tabs, each reachable by one key; Esc goes back to the sale."""
+    TYPED_INPUTS = {"q": "text", "e-phone": "text", "e-name": "text", "e-email": "text"}
     BINDINGS = [
         Binding("f2", "tab('find')", "Find"),
         Binding("f3", "tab('enrol')", "Enrol"),
@@ -49,10 +64,6 @@ class MemberScreen(TillScreen):
         self.pending_card = pending_card
         self.selected: str | None = None
         self._reads: dict[str, CardRead] = {}
-
-    @property
-    def ctx(self) -> TillContext:
-        return self.app.ctx
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="tabs", initial="find"):
@@ -134,6 +145,14 @@ class MemberScreen(TillScreen):
                 "l-new" if self.query_one("#l-old", Input).value else "l-old")
             self._fill(target, read)
 
+    def take_routed(self, routed: Routed) -> None:
+        """A scan here is a card (to find, to enrol, to replace a lost one) unless the catalog knows it as a product:
+        a new card numbered like an EAN-13 outside the program prefixes is still a card."""
+        if routed.product_ean is not None and routed.known:
+            self.take_product(routed.product_ean)
+        elif routed.as_card is not None:
+            self.take_card(routed.as_card)
+
     # --- find ------------------------------------------------------------------------------
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -155,7 +174,7 @@ class MemberScreen(TillScreen):
             return
         for m in found:
             p = m.public()
-            table.add_row(p["name"] or "(no name)", p["phone"], str(p["balance"]), p["tier"], key=m.member_id)
+            table.add_row(clip(p["name"] or "(no name)", 22), p["phone"], str(p["balance"]), p["tier"], key=m.member_id)
         if found:
             table.focus()
             table.move_cursor(row=0)
@@ -231,12 +250,7 @@ class MemberScreen(TillScreen):
 
     def _attach_and_back(self, member_id: str, what: str, card_number: str | None = None) -> None:
         member = members.get_member(self.ctx, member_id)
-        stack = self.app.screen_stack
-        checkout = stack[-2] if len(stack) > 1 else None
-        self.app.pop_screen()
-        if checkout is not None and hasattr(checkout, "attach_member"):
-            checkout.attach_member(member.member_id, card_number)
-            checkout.say(f"{member.name or 'Member'}: {what}")
+        self.dismiss(Chosen(member.member_id, card_number, f"{member.name or 'Member'}: {what}"))
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.dismiss()

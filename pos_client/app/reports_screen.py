@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Footer, Input, Label, OptionList, Static
 from pos_client.app.base import TillScreen
 from pos_client.app.widgets import MessageLine, StatusBar
 from pos_client.domain.errors import PosError
-from pos_client.store.context import TillContext
+from pos_client.services.marketing import report_labels, report_text, reports
 
 REPORT_LABELS = {
     "new-customers": "New customers",
@@ -21,6 +21,9 @@ REPORT_LABELS = {
     "points-liability": "Points liability",
     "rewards-redeemed": "Rewards redeemed",
     "contact-list": "Contact list",
+    "second-purchase": "Second purchase",
+    "reactivation": "Reactivation",
+    "retention": "Retention",
 }
 PERIOD_LABELS = {
     "this-month": "This month",
@@ -31,24 +34,8 @@ PERIOD_LABELS = {
 }
 
 
-def _cell(value: object) -> str:
-    return "" if value is None else str(value)
-
-
-def _summary_text(report: dict) -> str:
-    """The headline figures in one line (nested figures such as the full matrix stay in the table)."""
-    parts = []
-    for key, value in report["summary"].items():
-        if isinstance(value, dict) and all(isinstance(v, int) for v in value.values()):
-            parts.append(f"{key}: " + " ".join(f"{k}={v}" for k, v in value.items()))
-        elif not isinstance(value, dict | list):
-            parts.append(f"{key}={value}")
-    return "  ".join(parts)
-
-
-class ReportsScreen(TillScreen):
+class ReportsScreen(TillScreen[None]):
     """Reports list and period on the left, the table on the right; Enter or F5 runs."""
-
     BINDINGS = [
         Binding("f5", "run", "Run"),
         Binding("escape", "back", "Back"),
@@ -67,10 +54,6 @@ class ReportsScreen(TillScreen):
         super().__init__()
         self.report: dict | None = None
 
-    @property
-    def ctx(self) -> TillContext:
-        return self.app.ctx
-
     def compose(self) -> ComposeResult:
         with Horizontal():
             with Vertical(id="pick"):
@@ -82,6 +65,7 @@ class ReportsScreen(TillScreen):
             with Vertical():
                 yield Static(id="heading")
                 yield DataTable(id="table", zebra_stripes=True)
+                yield Static(id="extra")  # what the CLI prints under the table (retention in %, lifecycle moves)
         yield MessageLine(id="message")
         yield StatusBar(id="status")
         yield Footer()
@@ -112,8 +96,6 @@ class ReportsScreen(TillScreen):
         self.action_run()
 
     def action_run(self) -> None:
-        from pos_client.services.marketing import reports
-
         name, preset, as_of = self.selection()
         try:
             start, end = reports.period(preset, as_of=as_of or None)
@@ -125,20 +107,24 @@ class ReportsScreen(TillScreen):
             return
         self.report = report
         self._show(report)
-        self.say(f"{REPORT_LABELS[name]}: {len(report['rows'])} rows")
+        n = len(report["rows"])
+        self.say(f"{REPORT_LABELS[name]}: {n} row{'s' if n != 1 else ''}")
 
     def _show(self, report: dict) -> None:
         span = f"{report['from']} to {report['to']}" if report["from"] else f"as of {report['to']}"
         heading = Text(overflow="ellipsis")
         heading.append(f"{REPORT_LABELS[report['report']]}  {span}\n", style="bold")
-        heading.append(_summary_text(report))
+        heading.append(report_labels.summary_text(report["summary"]))
         self.query_one("#heading", Static).update(heading)
         table = self.query_one("#table", DataTable)
         table.clear(columns=True)
+        sep = self.ctx.config.decimal_separator
         for column in report["columns"]:
-            table.add_column(column, key=column)
-        for row in report["rows"]:
-            table.add_row(*(_cell(v) for v in row))
+            table.add_column(report_text.heading(column), key=column)  # human labels, never `new_pct`
+        # the cells as the CLI prints them (report_text): money grouped, % with one decimal, then the total
+        for row in [*report["rows"], *([report["total"]] if report.get("total") else [])]:
+            table.add_row(*(report_text.cell(c, v, sep) for c, v in zip(report["columns"], row, strict=False)))
+        self.query_one("#extra", Static).update(Text(report_text.extra_text(report, sep)))
 
     def action_back(self) -> None:
         self.dismiss(None)

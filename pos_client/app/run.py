@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
-from typing import Any
+
+from pos_client.app.till_app import TillApp
+from pos_client.till import open_till
+from pos_client.till.devices import TillDevices
 
 
-def run_app(home: str | None = None, *, headless: bool = False, on_ready: Callable[[Any], None] | None = None) -> int:
+def run_app(home: str | None = None, *, headless: bool = False, on_ready: Callable[[TillApp], None] | None = None
+            ) -> int:
     """Open the till at `home` (or $POS_CLIENT_HOME / the platform default) and run the app.
 
     `headless` and `on_ready` exist for the start-up probe; the till itself uses neither.
     """
-    from pos_client.app.devices import TillDevices
-    from pos_client.app.till_app import TillApp
-    from pos_client.store.context import open_till
 
     ctx = open_till(home)
     try:
@@ -26,14 +29,11 @@ def run_app(home: str | None = None, *, headless: bool = False, on_ready: Callab
 
 def _probe_child(home: str) -> None:
     """Run headless until the first screen is ready, print when that was (startup_probe)."""
-    import json
-    import time
+    marks: dict[str, float | str] = {"imported_at": time.time()}
 
-    marks: dict[str, float] = {"imported_at": time.time()}
-
-    def ready(app: Any) -> None:
+    def ready(app: TillApp) -> None:
         marks["ready_at"] = time.time()
-        marks["screen"] = type(app.screen).__name__  # type: ignore[assignment]
+        marks["screen"] = type(app.screen).__name__
         app.exit()
 
     run_app(home, headless=True, on_ready=ready)

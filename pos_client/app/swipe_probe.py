@@ -16,21 +16,24 @@ import tempfile
 import time
 from pathlib import Path
 
+from cardread import parse_card
+from cardread.barcode import with_check_digit
+from cardread.read import CardRead
+from pos_client.app.checkout_screen import CheckoutScreen
+from pos_client.app.till_app import TillApp
+from pos_client.services import members
+from pos_client.store.config import write_config
+from pos_client.till import open_till
+from pos_client.till.devices import TillDevices
+
 
 async def _measure(home: Path, runs: int, pace: bool, card: str | None = None) -> list[tuple[float, float]]:
     """(seconds from the frame's last byte, seconds from its first byte) to the member attached.
 
     `card` is a card already in the till's database (the bench swipes one of a million members);
     without it a probe member is enrolled on an empty till."""
-    from cardread import parse_card
-    from cardread.barcode import with_check_digit
-    from hw_sim import swipes
-    from hw_sim.serial_sim import SerialDeviceSim
-    from pos_client.app.devices import TillDevices
-    from pos_client.app.till_app import TillApp
-    from pos_client.services import members
-    from pos_client.store.config import write_config
-    from pos_client.store.context import open_till
+    from hw_sim import swipes  # lazy: the simulators: only the demo and probes use them
+    from hw_sim.serial_sim import SerialDeviceSim  # lazy: the simulators: only the demo and probes use them
 
     card = card or with_check_digit("290000000001")
     link = home / "msr"
@@ -43,7 +46,7 @@ async def _measure(home: Path, runs: int, pace: bool, card: str | None = None) -
     attached: list[float] = []
 
     class ProbeApp(TillApp):
-        def take_card(self, read):  # type: ignore[no-untyped-def]
+        def take_card(self, read: CardRead) -> None:
             super().take_card(read)
             attached.append(time.perf_counter())
 
@@ -58,7 +61,10 @@ async def _measure(home: Path, runs: int, pace: bool, card: str | None = None) -
             return first, time.perf_counter()
         sim.send(frame, terminate=False)  # paced; returns one byte-time after its last byte, as the CR starts
         last = time.perf_counter()
-        os.write(sim.master, sim.terminator)  # the frame's last byte
+        master = sim.master
+        if master is None:
+            raise RuntimeError("the simulated reader was unplugged during the probe")
+        os.write(master, sim.terminator)  # the frame's last byte
         return first, last
 
     try:
@@ -66,7 +72,9 @@ async def _measure(home: Path, runs: int, pace: bool, card: str | None = None) -
             while app._status.get("swipe") != "ok":
                 await pilot.pause(0.01)
             for _ in range(runs):
-                app.screen.action_clear()
+                screen = app.screen
+                assert isinstance(screen, CheckoutScreen), "the probe swipes on the checkout screen"
+                screen.action_clear()
                 before = len(attached)
                 first, last = await asyncio.to_thread(send)
                 while len(attached) == before:
@@ -83,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args(argv)
-    from hw_sim import swipes
+    from hw_sim import swipes  # lazy: the simulators: only the demo and probes use them
 
     frame_bytes = len(swipes.track2("2900000000018")) + 1  # + CR
     wire_ms = frame_bytes * 10 / 9600 * 1000

@@ -2,12 +2,16 @@
 
 Keys are looked at on the App before any widget sees them (`on_event`), so a wedge reader's
 burst is taken wherever the focus is; the characters it typed into the focused input are
-taken back out when its Enter arrives. Device drivers hand plain events to
-`post_device_event` from their own threads.
+taken back out when its Enter arrives, unless they look like what that input expects (a fast
+typist's `12.50` in the item slot stays typed: `pos_client.domain.wedge.stays_typed`). Every
+scan, from a wedge or a reader, is routed by what the till's database knows first
+(`pos_client.services.scan_routing`). Device drivers hand plain events to `post_device_event`
+from their own threads.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
@@ -21,16 +25,23 @@ from textual.widget import Widget
 from textual.widgets import Input
 from textual.worker import get_current_worker
 
-from cardread import parse_card, route_scan
+from cardread import parse_card
 from cardread.read import CardRead, scrub
 from pos_client.app.checkout_screen import CheckoutScreen
-from pos_client.app.device_wiring import DeviceWiring
+from pos_client.app.device_wiring import DeviceWiring, PrinterReportMessage
 from pos_client.app.events import DeviceEvent, DeviceEventLike
-from pos_client.domain.wedge import WedgeDetector
+from pos_client.app.widgets import screen_safe
+from pos_client.domain.errors import PosError
+from pos_client.domain.wedge import WedgeDetector, stays_typed
+from pos_client.services import scan_routing
+from pos_client.services.marketing.coupons import looks_like_coupon
+from pos_client.services.scan_routing import Routed
 from pos_client.store.context import TillContext
 
 if TYPE_CHECKING:
-    from pos_client.app.devices import TillDevices
+    from pos_client.till.devices import TillDevices
+
+log = logging.getLogger(__name__)
 
 # A device source: events to post, or a callable given the app's stop event that returns them
 # (e.g. `lambda stop: drain_queue(q, stop)`), drained in a worker thread.
@@ -46,7 +57,6 @@ _NOT_WEDGE = frozenset({"shift+tab", "escape", "backspace", "delete", "ctrl+h", 
 
 class DeviceEventMessage(Message):
     """A device event crossing from a driver thread into the app's message queue."""
-
     def __init__(self, event: DeviceEventLike) -> None:
         super().__init__()
         self.event = event
@@ -54,21 +64,22 @@ class DeviceEventMessage(Message):
 
 class StatusMessage(Message):
     """A status bar update sent from a driver or sync thread."""
-
     def __init__(self, part: str, text: str) -> None:
         super().__init__()
         self.part = part
         self.text = text
 
 
-class TillApp(DeviceWiring, App):
+class TillApp(App[None]):
     """The till. Takes an open TillContext so tests can run it on a temporary home.
 
     `clock` replaces the keys' own timestamps for the wedge detector (tests script key timings).
-    `devices` (pos_client.app.devices.TillDevices) wires the configured readers, printer and sync.
+    `devices` (pos_client.till.devices.TillDevices) wires the configured readers, printer and sync.
     """
 
     TITLE = "Loyalty till"
+    # Toasts sit above the message line, the status bar (the devices' states) and the footer.
+    CSS = "ToastRack { margin-bottom: 3; }"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("ctrl+r", "print_retry", "Reprint", priority=True),
@@ -95,24 +106,41 @@ class TillApp(DeviceWiring, App):
         self._status: dict[str, str] = {}
         self._origin: tuple[Widget | None, str | None, int] = (None, None, 0)
         self._on_ready = on_ready
-        self.devices = devices
-        self.last_sale_id: str | None = None
+        self.wiring = DeviceWiring(self, devices)
 
     async def on_mount(self) -> None:
         await self.push_screen(CheckoutScreen())
         for source in self._sources:
             self.run_worker(lambda s=source: self._drain(s), thread=True, group="devices", name="device source",
                             exit_on_error=False)
-        self.start_devices()
+        self.wiring.start()
 
     def on_ready(self) -> None:
-        self.warm_printer()
+        self.wiring.warm_printer()
         if self._on_ready is not None:
             self._on_ready(self)
 
     def on_unmount(self) -> None:
         self.stop_event.set()
-        self.stop_devices()
+        self.wiring.stop()
+
+    # --- printer and sync after a sale (pos_client.app.device_wiring) -----------------------
+
+    def sale_committed(self, sale_id: str) -> None:
+        """Called by the checkout once a sale is written: print its receipt and sync, never waiting."""
+        self.wiring.sale_committed(sale_id)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "print_retry":  # hidden from the footer on a till without a printer
+            return self.wiring.has_printer
+        return super().check_action(action, parameters)
+
+    def action_print_retry(self) -> None:
+        """Ctrl+R: print the receipts waiting in the queue, or reprint the last one."""
+        self.wiring.print_retry()
+
+    def on_printer_report_message(self, message: PrinterReportMessage) -> None:
+        self.wiring.show(message)
 
     # --- device events ---------------------------------------------------------------------
 
@@ -129,20 +157,25 @@ class TillApp(DeviceWiring, App):
                 if worker.is_cancelled or self.stop_event.is_set():
                     return
                 self.post_device_event(event)
-        except Exception as exc:  # a driver bug must not take the till down
+        except Exception as exc:  # broad on purpose: a driver bug of any kind must not take the till down
+            log.warning("device source %r stopped", source, exc_info=True)
             self.post_device_event(DeviceEvent.of_error(f"stopped: {type(exc).__name__}: {exc}", "device source"))
 
     def on_device_event_message(self, message: DeviceEventMessage) -> None:
+        # getattr throughout: a driver that breaks the DeviceEventLike promise is reported, never fatal
         event = message.event
         kind = getattr(event, "kind", None)
         device = str(getattr(event, "device", "device"))
+        ean = getattr(event, "ean", None)
         if kind == "card":
             read = getattr(event, "card", None)
             if not isinstance(read, CardRead):
                 read = parse_card(str(getattr(event, "text", "")), loyalty_prefixes=self.ctx.rules.loyalty_prefixes)
-            self.take_card(read)
-        elif kind == "product" and getattr(event, "ean", None):
-            self.take_product(str(event.ean))
+            # a barcode the reader took for a card by its shape may be a product the catalog knows
+            self._routed(lambda: scan_routing.reroute_card(self.ctx, read), fallback=read)
+        elif kind == "product" and ean:
+            # ... and one it took for a product may be a card on file or in the program's ranges
+            self._routed(lambda: scan_routing.reroute_product(self.ctx, str(ean)))
         elif kind == "error":
             self.report(f"{device}: {getattr(event, 'text', '')}", error=True)
         elif kind == "state":
@@ -169,7 +202,7 @@ class TillApp(DeviceWiring, App):
         if say is not None:
             say(text, error=error)
         if error:
-            self.notify(scrub(text), severity="error", timeout=4)
+            self.notify(screen_safe(text), severity="error", timeout=4)
 
     # --- scans -----------------------------------------------------------------------------
 
@@ -188,9 +221,7 @@ class TillApp(DeviceWiring, App):
         take(ean)
 
     def take_scan(self, text: str) -> None:
-        """A wedge burst: route it by its shape (coupon, track data, loyalty number, product EAN)."""
-        from pos_client.services.marketing.coupons import looks_like_coupon
-
+        """A wedge burst: a coupon, else routed by what the database knows, the card ranges, then shape."""
         if looks_like_coupon(text):
             take_coupon = getattr(self.screen, "take_coupon", None)
             if take_coupon is None:
@@ -198,11 +229,24 @@ class TillApp(DeviceWiring, App):
             else:
                 take_coupon(text.strip())
             return
-        scan = route_scan(text, loyalty_prefixes=self.ctx.rules.loyalty_prefixes)
-        if scan.product_ean is not None:
-            self.take_product(scan.product_ean)
-        elif scan.card is not None:
-            self.take_card(scan.card)
+        self._routed(lambda: scan_routing.route(self.ctx, text))
+
+    def _routed(self, route: Callable[[], Routed | None], fallback: CardRead | None = None) -> None:
+        """Hand a routed scan to the screen (`take_routed`); None from `route` means `fallback` stands as a card."""
+        try:
+            routed = route()
+        except PosError as exc:  # a bad [program] card_ranges entry: say so, the sale stays
+            self.report(str(exc), error=True)
+            return
+        if routed is None:
+            if fallback is not None:
+                self.take_card(fallback)
+            return
+        take = getattr(self.screen, "take_routed", None)
+        if take is None:
+            self.report("close this window before scanning", error=True)
+            return
+        take(routed)
 
     # --- keyboard wedge --------------------------------------------------------------------
 
@@ -221,6 +265,9 @@ class TillApp(DeviceWiring, App):
             burst = self.wedge.enter(t)
             if burst is None:
                 return False
+            if self._typed_here(burst):  # a fast typist: the keys stay, Enter submits the input
+                self._origin = (None, None, 0)
+                return False
             self._take_back_burst(burst)
             return True
         char = event.character
@@ -232,6 +279,14 @@ class TillApp(DeviceWiring, App):
             self._remember_origin()
             return False
         return not event.is_printable  # control characters inside a burst never reach a widget
+
+    def _typed_here(self, burst: str) -> bool:
+        """The burst went into the focused input and looks like what that input expects (an amount, ...)."""
+        widget = self._origin[0]
+        if not isinstance(widget, Input) or widget is not self.focused:
+            return False
+        expects = getattr(self.screen, "TYPED_INPUTS", {}).get(widget.id or "")
+        return stays_typed(burst, expects)
 
     def _remember_origin(self) -> None:
         focused = self.focused

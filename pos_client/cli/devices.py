@@ -13,19 +13,18 @@ import queue
 import sys
 import time
 
-from pos_client.cli.base import Outcome, add_command
+from drivers.events import event_to_json, event_to_text
+from drivers.readers import build_readers, start_all, stop_all
+from pos_client.cli.base import Outcome, add_command, positive_float, positive_int
 from pos_client.domain.errors import UsageError
+from pos_client.store.config import load_config
+from pos_client.store.home import till_home
 
 READ_KINDS = ("card", "product", "error")
 
 
 def _watch(args: argparse.Namespace) -> Outcome:
-    from drivers.events import event_to_json, event_to_text
-    from drivers.readers import build_readers, start_all, stop_all
-    from pos_client.store.config import load_config
-    from pos_client.store.home import till_home
-
-    config = load_config(till_home(getattr(args, "home", None)))
+    config = load_config(till_home(getattr(args, "home", None), create=False))
     prefixes = config.section("program").get("loyalty_prefixes") or ["29"]
     events: queue.Queue = queue.Queue()
     readers = build_readers(config.section("devices"), events.put, prefixes)
@@ -72,5 +71,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     devices = add_command(sub, "devices", _devices_usage, "card readers: watch what they read")
     dsub = devices.add_subparsers(dest="devices_command", metavar="ACTION")
     p = add_command(dsub, "watch", _watch, "open the configured readers and print one line per event")
-    p.add_argument("--count", type=int, default=0, help="stop after N reads (cards, products, errors)")
-    p.add_argument("--timeout", type=float, default=0.0, help="stop after S seconds")
+    p.add_argument("--count", type=positive_int, help="stop after N reads (cards, products, errors)")
+    p.add_argument("--timeout", type=positive_float, help="stop after S seconds")

@@ -1,7 +1,8 @@
 """Entry point: `pos-client` with no arguments starts the app; subcommands are for scripts.
 
 Each capability registers its subcommands from its own module listed in COMMAND_MODULES,
-so adding one never edits the others.
+so adding one never edits the others. Errors become one line on stderr (and `{"error", "exit_code"}`
+on stdout with --json) and the exit code of the contract in `pos_client.cli.base`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import importlib
 import json
 import sys
 
-from pos_client.cli.base import COMMON, EXIT_USAGE, Outcome, emit
+from pos_client.cli.base import COMMON, EXIT_NOT_FOUND, EXIT_USAGE, Outcome, emit
 from pos_client.services.errors import USER_ERRORS
+from pos_client.store.home import till_home
 
 COMMAND_MODULES: tuple[str, ...] = (
     "pos_client.cli.core",
     "pos_client.cli.devices",
     "pos_client.cli.marketing",
+    "pos_client.cli.upkeep",
     "pos_client.cli.sync",
     "pos_client.cli.printing",
     "pos_client.cli.demo",
@@ -26,7 +29,8 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="pos-client", description="Loyalty client for the store till.", parents=[COMMON]
+        prog="pos-client", description="Loyalty client for the store till. With no command: the till app.",
+        parents=[COMMON],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -34,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _start_app(home: str | None) -> int:
+    till_home(home, create=False)  # NotFound before Textual loads: a misspelled home is no new till
+    from pos_client.app.run import run_app  # lazy: the Textual app: only when the app starts
+
+    return run_app(home)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,16 +54,17 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     as_json = bool(getattr(args, "json", False))
     handler = getattr(args, "handler", None)
-    if handler is None:
-        from pos_client.app.run import run_app
-
-        return run_app(getattr(args, "home", None))
     try:
+        if handler is None:
+            return _start_app(getattr(args, "home", None))
         outcome: Outcome = handler(args)
     except USER_ERRORS as exc:
         code = int(getattr(exc, "exit_code", 1))
         _error(str(exc), code, as_json)
         return code
+    except FileNotFoundError as exc:
+        _error(f"no such file or directory: {exc.filename}", EXIT_NOT_FOUND, as_json)
+        return EXIT_NOT_FOUND
     except (ValueError, TypeError) as exc:
         _error(str(exc), EXIT_USAGE, as_json)
         return EXIT_USAGE

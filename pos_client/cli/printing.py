@@ -6,24 +6,27 @@ import argparse
 import sys
 from pathlib import Path
 
+from drivers.printer import PrinterError
 from pos_client.cli.base import Outcome, add_command, open_ctx
+from pos_client.domain.errors import UsageError
+from pos_client.services.printing import print_receipt, printer_status, retry_pending
+from pos_client.services.receipt import render_receipt
+from pos_client.store import print_queue
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "receipt", cmd_receipt, "write a sale's receipt as ESC/POS bytes")
-    p.add_argument("sale_id")
+    p.add_argument("sale_id", help="the sale whose receipt to write")
     p.add_argument("--out", required=True, help="file to write ('-' for stdout)")
     p.add_argument("--profile", help="printer capability profile (default: [printer] profile)")
     p = add_command(sub, "reprint", cmd_reprint, "print a sale's receipt again on the configured printer")
-    p.add_argument("sale_id")
+    p.add_argument("sale_id", help="the sale whose receipt to print again (marked *** REPRINT ***)")
     p = add_command(sub, "print-queue", cmd_queue, "list receipts waiting to print; --retry prints them")
     p.add_argument("--retry", action="store_true", help="send the pending receipts to the printer now")
     add_command(sub, "printer-status", cmd_status, "ask the configured printer for its status (DLE EOT)")
 
 
 def cmd_receipt(args: argparse.Namespace) -> Outcome:
-    from pos_client.services.receipt import render_receipt
-
     ctx = open_ctx(args)
     try:
         profile = args.profile or ctx.config.section("printer").get("profile") or "TM-T88V"
@@ -41,15 +44,12 @@ def cmd_receipt(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_reprint(args: argparse.Namespace) -> Outcome:
-    from pos_client.services.printing import print_receipt
-
     ctx = open_ctx(args)
     try:
         out = print_receipt(ctx, args.sale_id, reprint=True)
     finally:
         ctx.close()
     if not out.printed:
-        from drivers.printer import PrinterError
 
         raise PrinterError(f"receipt not printed: {out.reason}. It is queued: `pos-client print-queue --retry`"
                            " once the printer is ready")
@@ -58,11 +58,9 @@ def cmd_reprint(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_queue(args: argparse.Namespace) -> Outcome:
-    from pos_client.store import print_queue
-
     ctx = open_ctx(args)
     try:
-        results = print_queue.retry_all(ctx) if args.retry else []
+        results = retry_pending(ctx) if args.retry else []
         jobs = print_queue.pending(ctx.conn)
     finally:
         ctx.close()
@@ -77,10 +75,10 @@ def cmd_queue(args: argparse.Namespace) -> Outcome:
 
 
 def cmd_status(args: argparse.Namespace) -> Outcome:
-    from pos_client.services.printing import printer_status
-
     ctx = open_ctx(args)
     try:
+        if not str(ctx.config.section("printer").get("url") or ""):
+            raise UsageError("no printer configured: set [printer] url in config.toml, e.g. tcp://192.168.1.50:9100")
         st = printer_status(ctx)
     finally:
         ctx.close()

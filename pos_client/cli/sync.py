@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+from urllib.parse import urlsplit
 
-from pos_client.cli.base import Outcome, add_command, open_ctx
-from pos_client.domain.errors import PosError
+from pos_client.cli.base import Outcome, add_command, open_ctx, positive_float
+from pos_client.domain.errors import PosError, UsageError
+from pos_client.store import sync_state as state
+from pos_client.store.context import TillContext
+from pos_client.store.sync_state import SyncStatus
+from pos_client.till import context_opener
+from sync.client import SyncError
+from sync.engine import Progress, sync_once
+from sync.register import register_till
+from sync.worker import SyncWorker
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,13 +26,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "sync", _sync, "push waiting entries to head office and pull changes")
     p.add_argument("--once", action="store_true", help="one round, then exit (for scripts and cron)")
     p.add_argument("--status", action="store_true", help="only show the sync status")
-    p.add_argument("--interval", type=float, default=30.0, help="seconds between rounds without --once")
-    p.add_argument("--timeout", type=float, default=15.0, help="network timeout in seconds")
+    p.add_argument("--interval", type=positive_float, default=30.0, help="seconds between rounds without --once")
+    p.add_argument("--timeout", type=positive_float, default=15.0, help="network timeout in seconds")
+
+
+def _check_url(url: str) -> str:
+    """A head-office address the till can reach: http(s)://host[:port], nothing else (a usage error)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"not a head-office address: {url!r} (expected http://HOST:PORT or https://HOST)")
+    return url
 
 
 def _register(args: argparse.Namespace) -> Outcome:
-    from sync.register import register_till
-
+    _check_url(args.url)
     ctx = open_ctx(args)
     try:
         done = register_till(ctx, args.url, args.code)
@@ -31,7 +48,7 @@ def _register(args: argparse.Namespace) -> Outcome:
     return Outcome({"registered": True, **done}, f"registered as {done['store_id']}/{done['till_id']} with {args.url}")
 
 
-def _progress_line(p) -> None:
+def _progress_line(p: Progress) -> None:
     pct = 100 * p.done // p.total if p.total else 100
     sys.stderr.write(f"\rpulling changes: {p.done}/{p.total} ({pct}%)")
     if p.done >= p.total:
@@ -40,19 +57,17 @@ def _progress_line(p) -> None:
 
 
 def _sync(args: argparse.Namespace) -> Outcome:
-    from pos_client.store import sync_state as state
-    from sync.client import SyncError
-    from sync.engine import sync_once
-
     ctx = open_ctx(args)
     try:
         if args.status:
             status = state.read_status(ctx.conn, ctx.store_id, ctx.till_id)
             return Outcome(status.as_dict(), status.line())
+        if state.get(ctx.conn, state.TOKEN) is None:
+            raise UsageError("this till is not registered with a head office: run `pos-client register URL CODE`")
         if not args.once:
             return _run_forever(ctx, args)
         try:
-            report = sync_once(ctx.conn, ctx.config, timeout=args.timeout, progress=_progress_line)
+            report = sync_once(ctx, timeout=args.timeout, progress=_progress_line)
         except SyncError as exc:
             raise PosError(f"sync failed, nothing lost, will retry: {exc}") from None
         status = state.read_status(ctx.conn, ctx.store_id, ctx.till_id)
@@ -68,21 +83,15 @@ def _sync(args: argparse.Namespace) -> Outcome:
         ctx.close()
 
 
-def _run_forever(ctx, args: argparse.Namespace) -> Outcome:
-    import threading
-
-    from pos_client.store.home import db_path
-    from sync.worker import SyncWorker
-
-    assert ctx.home is not None
+def _run_forever(ctx: TillContext, args: argparse.Namespace) -> Outcome:
     last = {"line": ""}
 
-    def show(status) -> None:
+    def show(status: SyncStatus) -> None:
         if status.line() != last["line"]:
             last["line"] = status.line()
             sys.stderr.write(status.line() + "\n")
 
-    worker = SyncWorker(db_path(ctx.home), ctx.config, interval=args.interval, timeout=args.timeout,
+    worker = SyncWorker(context_opener(ctx), interval=args.interval, timeout=args.timeout,
                         on_status=show, on_progress=_progress_line).start()
     try:
         threading.Event().wait()

@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from pos_client.domain.errors import Conflict, NotFound, RefusedInput, UsageError
 from pos_client.domain.rules import LineInput, ProgramRules, earn_points
@@ -30,7 +31,7 @@ class Line:
     sku: str | None = None
     ean: str | None = None
     # What a discount line stands for (a coupon's signed token); not stored on the sale line, it
-    # lets a sale hook record the coupon's use in the sale's own transaction.
+    # lets a sale observer record the coupon's use in the sale's own transaction.
     ref: str | None = None
 
     @property
@@ -80,16 +81,30 @@ class Basket:
 
 @dataclass(frozen=True)
 class SaleResult:
+    """`points_earned` is what the sale did to the balance: `points_base` (the earning rules) plus
+    `points_bonus` (what the sale observers added on top, the tier bonus)."""
+
     sale_id: str
     member_id: str | None
     points_earned: int
     balance: int | None
     total_cents: int
     replayed: bool = False
+    points_base: int = 0
+    points_bonus: int = 0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"sale_id": self.sale_id, "member_id": self.member_id, "points_earned": self.points_earned,
+                "points_base": self.points_base, "points_bonus": self.points_bonus,
                 "balance": self.balance, "total_cents": self.total_cents}
+
+
+def _sale_points(ctx: TillContext, sale_id: str) -> int:
+    """The points a recorded sale's own transaction wrote (its earn and bonus entries; refunds are not it)."""
+    row = ctx.conn.execute(
+        "SELECT COALESCE(SUM(points), 0) FROM ledger WHERE sale_id = ? AND kind IN ('earn', 'bonus')",
+        (sale_id,)).fetchone()
+    return int(row[0])
 
 
 def _hash(payload: object) -> str:
@@ -111,12 +126,21 @@ def _day(created_at: str | None) -> date:
     return datetime.fromisoformat(created_at).date()
 
 
+def check_tender(ctx: TillContext, tender: str) -> str:
+    """The tender when this till takes it (`[till] tenders`), else a usage error naming the ones it does."""
+    if tender not in ctx.config.tenders:
+        raise UsageError(f"unknown tender {tender!r}: this till takes {', '.join(ctx.config.tenders)}"
+                         " ([till] tenders in config.toml)")
+    return tender
+
+
 def commit_sale(
     ctx: TillContext, basket: Basket, *, sale_id: str | None = None, created_at: str | None = None
 ) -> SaleResult:
     """Record the sale and its points in one transaction; replays return the first result."""
     if not basket.lines:
         raise UsageError("the basket is empty")
+    check_tender(ctx, basket.tender)
     sid = sale_id or ledger.new_id()
     content = sale_content_hash(basket)
     ts = created_at or now_iso()
@@ -125,11 +149,14 @@ def commit_sale(
         if existing is not None:
             if existing["content_hash"] != content:
                 raise Conflict(f"sale {sid} was already recorded with different content")
-            return SaleResult(sid, existing["member_id"], int(existing["points_earned"]), existing["balance_after"],
-                              int(existing["total_cents"]), replayed=True)
+            base = int(existing["points_earned"])
+            earned = _sale_points(ctx, sid) if existing["member_id"] else 0
+            return SaleResult(sid, existing["member_id"], earned, existing["balance_after"],
+                              int(existing["total_cents"]), replayed=True, points_base=base, points_bonus=earned - base)
         if basket.member_id:
             _check_member_can_earn(ctx, basket)
         points, per_line = (0, [0] * len(basket.lines))
+        before = ledger.balance(ctx.conn, basket.member_id) if basket.member_id else 0
         if basket.member_id:
             points, per_line = earn_points(ctx.rules, earn_inputs(ctx.rules, basket.lines), _day(ts))
         ctx.conn.execute(
@@ -152,18 +179,15 @@ def commit_sale(
                     amount_cents=basket.total_cents, operator=ctx.operator, created_at=ts)])
             balance = ledger.balance(ctx.conn, basket.member_id)
             ctx.conn.execute("UPDATE sales SET balance_after = ? WHERE sale_id = ?", (balance, sid))
-        for hook in SALE_HOOKS:
-            hook(ctx, sid, basket)
-        if basket.member_id and SALE_HOOKS:  # a hook's entries (tier bonus) belong in the printed balance
+        observers = ctx.extensions.sale_observers
+        for observer in observers:
+            observer(ctx, sid, basket)
+        if basket.member_id and observers:  # an observer's entries (tier bonus) belong in the printed balance
             balance = ledger.balance(ctx.conn, basket.member_id)
             ctx.conn.execute("UPDATE sales SET balance_after = ? WHERE sale_id = ?", (balance, sid))
-    return SaleResult(sid, basket.member_id, points, balance, basket.total_cents)
-
-
-# Capabilities (tiers, offers) register callables here to run inside the sale's transaction.
-SALE_HOOKS: list = []
-# Callables(ctx, refund_id, sale_id) run inside the refund's transaction (tier bonus reversal).
-REFUND_HOOKS: list = []
+    earned = balance - before if balance is not None else 0
+    return SaleResult(sid, basket.member_id, earned, balance, basket.total_cents, points_base=points,
+                      points_bonus=earned - points)
 
 
 def earn_inputs(rules: ProgramRules, lines: list[Line]) -> list[LineInput]:
@@ -201,7 +225,7 @@ class RefundResult:
     amount_cents: int
     replayed: bool = False
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"refund_id": self.refund_id, "sale_id": self.sale_id, "points_reversed": self.points_reversed,
                 "balance": self.balance, "amount_cents": self.amount_cents}
 
@@ -266,15 +290,15 @@ def refund(
             ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
                 member_id=member_id, kind="reverse", points=-total_points, sale_id=sale_id,
                 amount_cents=-total_amount, operator=ctx.operator, ref=rid, reason="refund")])
-        for hook in REFUND_HOOKS:  # before the balance is read: a hook may reverse a tier bonus
-            hook(ctx, rid, sale_id)
+        for observer in ctx.extensions.refund_observers:  # before the balance is read: a tier bonus reversal
+            observer(ctx, rid, sale_id)
         if member_id:
             balance = ledger.balance(ctx.conn, member_id)
             ctx.conn.execute("UPDATE refunds SET balance_after = ? WHERE refund_id = ?", (balance, rid))
     return RefundResult(rid, sale_id, total_points, balance, total_amount)
 
 
-def _wanted_quantities(lines: list[dict], items: dict[str, int] | None) -> dict[int, int]:
+def _wanted_quantities(lines: list[dict[str, Any]], items: dict[str, int] | None) -> dict[int, int]:
     """Map requested EAN/SKU/line-number quantities onto line numbers, earliest lines first."""
     if items is None:
         return {li["line_no"]: li["qty"] - li["returned"] for li in lines if li["qty"] > li["returned"]}

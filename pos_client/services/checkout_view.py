@@ -21,7 +21,7 @@ from pos_client.store.context import TillContext
 
 _QTY_CODE = re.compile(r"^\s*(\d{1,3})\s*[*xX]\s*(\d{8,14})\s*$")
 _CODE = re.compile(r"^\s*(\d{8,14})\s*$")
-_AMOUNT_CAT = re.compile(r"^\s*(\d{1,9}(?:[.,]\d{1,2})?)\s*([A-Za-z_][A-Za-z_ ]*)?\s*$")
+_AMOUNT_CAT = re.compile(r"^\s*([-0-9.,]+)\s*([A-Za-z_][A-Za-z_ ]*)?\s*$")
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,11 @@ class Entry:
     category: str = "general"
 
 
-def parse_entry(text: str, default_category: str = "general") -> Entry:
-    """A code of 8-14 digits (optionally `N*` first) is a product; otherwise an amount and category."""
+def parse_entry(text: str, default_category: str = "general", decimal_separator: str = ".") -> Entry:
+    """A code of 8-14 digits (optionally `N*` first) is a product; otherwise an amount and category.
+
+    The amount goes through the CLI's parser (`parse_amount`) with the till's decimal separator.
+    """
     m = _QTY_CODE.match(text)
     if m:
         qty = int(m.group(1))
@@ -48,9 +51,7 @@ def parse_entry(text: str, default_category: str = "general") -> Entry:
     m = _AMOUNT_CAT.match(text)
     if not m:
         raise UsageError("key an amount (12.50, or 12.50 grocery) or scan a product")
-    cents = parse_amount(m.group(1))
-    if cents <= 0:
-        raise UsageError("the amount must be more than 0")
+    cents = parse_amount(m.group(1), decimal_separator=decimal_separator, positive=True)
     category = (m.group(2) or default_category).strip().lower().replace(" ", "_")
     return Entry(amount_cents=cents, category=category)
 

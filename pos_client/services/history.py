@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pos_client.store.context import TillContext
 
 
-def last_visits(ctx: TillContext, member_id: str, limit: int = 5) -> list[dict]:
+def last_visits(ctx: TillContext, member_id: str, limit: int = 5) -> list[dict[str, Any]]:
     """The member's latest sales, newest first, each with its lines (product names)."""
     sales = [dict(r) for r in ctx.conn.execute(
         "SELECT sale_id, created_at, total_cents, points_earned, store_id FROM sales "
@@ -17,7 +19,7 @@ def last_visits(ctx: TillContext, member_id: str, limit: int = 5) -> list[dict]:
     return sales
 
 
-def products_bought(ctx: TillContext, member_id: str, limit: int = 20) -> list[dict]:
+def products_bought(ctx: TillContext, member_id: str, limit: int = 20) -> list[dict[str, Any]]:
     """Distinct products the member bought, latest purchase first, with how often."""
     rows = ctx.conn.execute(
         "SELECT l.name, l.ean, l.category, MAX(s.created_at) AS last_bought, SUM(l.qty) AS qty "

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
+from cardread import parse_card
 from cardread.read import CardRead
 from pos_client.domain.cards import card_number
 from pos_client.domain.errors import NotFound, RefusedInput, UsageError
 from pos_client.domain.phone import mask_phone, normalise_phone
+from pos_client.services.marketing.tiers import current_tier
 from pos_client.store import ledger
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn
 
 CHANNELS = frozenset({"email", "sms", "post", "phone"})
+
+
+class PublicMember(TypedDict):
+    """A member as scripts and screens see it (`--json`, the checkout's member panel)."""
+
+    member_id: str
+    name: str | None
+    phone: str
+    balance: int
+    tier: str
 
 
 @dataclass(frozen=True)
@@ -26,7 +39,7 @@ class Member:
     balance: int
     tier: str
 
-    def public(self) -> dict:
+    def public(self) -> PublicMember:
         """What scripts and screens may show: the phone is masked."""
         return {
             "member_id": self.member_id,
@@ -39,8 +52,6 @@ class Member:
 
 def tier_of(ctx: TillContext, member_id: str) -> str:
     """The member's tier (the program's lowest tier until a change is recorded)."""
-    from pos_client.services.marketing.tiers import current_tier
-
     return current_tier(ctx, member_id)
 
 
@@ -105,8 +116,8 @@ def enroll(
             (mid, name, phone_norm, email, ctx.store_id, ts, ts),
         )
         ctx.conn.execute("INSERT INTO balances (member_id, points, updated_at) VALUES (?, 0, ?)", (mid, ts))
-        if number:
-            add_card(ctx, mid, card)  # type: ignore[arg-type]
+        if card is not None:
+            add_card(ctx, mid, card)
         for channel in sorted(channels):
             set_consent(ctx, mid, channel, True)
         if ctx.rules.welcome_bonus > 0:
@@ -143,8 +154,6 @@ def consents(ctx: TillContext, member_id: str) -> dict[str, bool]:
 
 def find(ctx: TillContext, query: str, limit: int = 20) -> list[Member]:
     """Find by card number, phone (any formatting) or a name fragment."""
-    from cardread import parse_card
-
     q = query.strip()
     if not q:
         return []
@@ -175,22 +184,22 @@ def find(ctx: TillContext, query: str, limit: int = 20) -> list[Member]:
 
 def replace_card(ctx: TillContext, old: CardRead, new: CardRead, status: str = "lost") -> Member:
     """Report a lost card: block the old one, attach the new one; the balance stays with the member."""
-    old_number, _ = card_number(old), card_number(new)
+    old_number, new_number = card_number(old), card_number(new)
     with write_txn(ctx.conn):
         row = ctx.conn.execute("SELECT member_id, status FROM cards WHERE card_number = ?", (old_number,)).fetchone()
         if row is None:
             raise NotFound("old card not enrolled")
-        if ctx.conn.execute("SELECT 1 FROM cards WHERE card_number = ?", (new.card_number,)).fetchone():
+        if ctx.conn.execute("SELECT 1 FROM cards WHERE card_number = ?", (new_number,)).fetchone():
             raise RefusedInput("the new card is already enrolled")
         add_card(ctx, row["member_id"], new)
         ctx.conn.execute(
             "UPDATE cards SET status = ?, replaced_by = ?, updated_at = ? WHERE card_number = ?",
-            (status, new.card_number, now_iso(), old_number),
+            (status, new_number, now_iso(), old_number),
         )
     return get_member(ctx, row["member_id"])
 
 
-def cards_of(ctx: TillContext, member_id: str) -> list[dict]:
+def cards_of(ctx: TillContext, member_id: str) -> list[dict[str, Any]]:
     rows = ctx.conn.execute(
         "SELECT card_number, source, status, created_at FROM cards WHERE member_id = ? ORDER BY created_at",
         (member_id,))

@@ -8,13 +8,19 @@ the cashier; `retry_pending` prints the queue once the printer is back.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+from drivers.errors import DeviceError
+from drivers.printer import Printer, open_configured
 from pos_client.domain.errors import PosError
+from pos_client.services.receipt import render_receipt
 from pos_client.store import print_queue
 from pos_client.store.context import TillContext
 from pos_client.store.print_queue import PrintJob
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,17 +39,9 @@ class PrintOutcome:
 
 def print_receipt(ctx: TillContext, sale_id: str, *, reprint: bool = False) -> PrintOutcome:
     """Render the sale's receipt, queue it, and print it now if the printer lets us."""
-    from pos_client.services.receipt import render_receipt
-
     kind = "reprint" if reprint else "receipt"
     job = None if reprint else print_queue.pending_for_sale(ctx.conn, sale_id, "receipt")
-    try:
-        data: bytes | None = render_receipt(ctx, sale_id, reprint=reprint)
-        error = None
-    except PosError:
-        raise  # no such sale: nothing to queue
-    except Exception as exc:  # a rendering bug must not lose the receipt: keep the job, render again later
-        data, error = None, f"could not lay out the receipt: {exc}"
+    data, error = _render(ctx, sale_id, reprint)
     if job is None:
         job = print_queue.enqueue(ctx.conn, sale_id, data, kind, reason=error)
     elif data is not None:
@@ -55,21 +53,30 @@ def print_receipt(ctx: TillContext, sale_id: str, *, reprint: bool = False) -> P
     return _print_jobs(ctx, [job])[0]
 
 
+def _render(ctx: TillContext, sale_id: str, reprint: bool) -> tuple[bytes | None, str | None]:
+    """The receipt's bytes, or None and why: a layout bug must not lose a paid sale's receipt."""
+    try:
+        return render_receipt(ctx, sale_id, reprint=reprint), None
+    except PosError:
+        raise  # no such sale: nothing to queue
+    except Exception as exc:  # any layout bug: the job keeps waiting (rendered again later), the bug is logged
+        log.exception("could not lay out the receipt of sale %s", sale_id)
+        return None, f"could not lay out the receipt: {exc}"
+
+
 def retry_pending(ctx: TillContext) -> list[PrintOutcome]:
     """Print the pending jobs oldest first; stop at the first printer problem (the rest keep waiting)."""
     return _print_jobs(ctx, print_queue.pending(ctx.conn))
 
 
 def _print_jobs(ctx: TillContext, jobs: list[PrintJob]) -> list[PrintOutcome]:
-    from drivers.printer import open_configured
-
     if not jobs:
         return []
     section = ctx.config.section("printer")
     status_timeout = float(section.get("status_timeout", 2))
     try:
         printer = open_configured(ctx.config)
-    except PosError as exc:
+    except DeviceError as exc:  # not configured, or not reachable: every job waits with the reason
         return [_failed(ctx, job, str(exc)) for job in jobs]
     outcomes: list[PrintOutcome] = []
     try:
@@ -84,14 +91,17 @@ def _print_jobs(ctx: TillContext, jobs: list[PrintJob]) -> list[PrintOutcome]:
     return outcomes
 
 
-def _print_one(ctx: TillContext, printer: Any, job: PrintJob, status_timeout: float) -> PrintOutcome:
+def _print_one(ctx: TillContext, printer: Printer, job: PrintJob, status_timeout: float) -> PrintOutcome:
     data = job.data
-    try:
+    if data is None:
+        try:
+            data, error = _render(ctx, job.sale_id, job.kind == "reprint")
+        except PosError as exc:  # the job names no sale this till knows: it waits, with the reason
+            return _failed(ctx, job, str(exc))
         if data is None:
-            from pos_client.services.receipt import render_receipt
-
-            data = render_receipt(ctx, job.sale_id, reprint=job.kind == "reprint")
-            print_queue.set_data(ctx.conn, job.job_id, data)
+            return _failed(ctx, job, error or "could not lay out the receipt")
+        print_queue.set_data(ctx.conn, job.job_id, data)
+    try:
         before = printer.status(status_timeout)
         if before.problem:
             return _failed(ctx, job, before.problem)
@@ -99,7 +109,7 @@ def _print_one(ctx: TillContext, printer: Any, job: PrintJob, status_timeout: fl
         after = printer.status(status_timeout)
         if after.problem:
             return _failed(ctx, job, after.problem)
-    except Exception as exc:  # PrinterError and anything unexpected: the job waits, with the reason
+    except DeviceError as exc:  # PrinterError: connection lost, stopped taking data; the job waits, with the reason
         return _failed(ctx, job, str(exc) or type(exc).__name__)
     print_queue.mark_printed(ctx.conn, job.job_id)
     return PrintOutcome(job.job_id, job.sale_id, True, None, after.warning, len(data))
@@ -112,12 +122,10 @@ def _failed(ctx: TillContext, job: PrintJob, reason: str) -> PrintOutcome:
 
 def printer_status(ctx: TillContext) -> dict[str, Any]:
     """The configured printer's state for the app's status bar and `pos-client printer-status`."""
-    from drivers.printer import open_configured
-
     url = str(ctx.config.section("printer").get("url", ""))
     try:
         with open_configured(ctx.config) as printer:
             st = printer.status(float(ctx.config.section("printer").get("status_timeout", 2)))
-    except PosError as exc:
+    except DeviceError as exc:
         return {"url": url, "reachable": False, "problem": str(exc), "warning": None}
     return {"url": url, "reachable": True, **st.as_dict(), "pending": len(print_queue.pending(ctx.conn))}

@@ -2,8 +2,9 @@
 
 `build_receipt` reads the sale from SQLite and lays it out for a paper width in columns; the
 ESC/POS bytes come from `render_receipt`, which hands the blocks to `drivers.escpos_render`.
-Other capabilities add blocks (coupons, offers, messages) by appending a callable
-`(ctx, sale_id) -> list[Block]` to `RECEIPT_BLOCKS`; they never edit this module.
+Other capabilities add blocks (coupons, offers, messages) through the till's own list,
+`ctx.extensions.receipt_blocks` (callables `(ctx, sale_id) -> list[Block]`, wired by `pos_client.till`);
+they never edit this module.
 
 Privacy: phones are masked, card numbers are never printed, and every text line goes through
 `scrub()` so a 12+ digit run (a possible bank card number) cannot reach paper.
@@ -18,9 +19,12 @@ from datetime import datetime
 from typing import Any
 
 from cardread.read import scrub
+from drivers.escpos_render import columns_of, render_blocks
 from drivers.receipt_blocks import QR, Barcode, Block, Feed, Rule, Text, wrap
 from pos_client.domain.errors import NotFound
 from pos_client.domain.money import format_cents
+from pos_client.services.marketing import expiry, tiers
+from pos_client.services.members import get_member
 from pos_client.store.context import TillContext
 
 log = logging.getLogger(__name__)
@@ -30,8 +34,6 @@ CURRENCY_SIGNS = {"EUR": "€", "GBP": "£", "USD": "$", "CHF": "CHF "}
 
 BlockSource = Callable[[TillContext, str], list[Block]]
 
-# Extra blocks printed after the loyalty block: coupons, offers, messages (marketing capability).
-RECEIPT_BLOCKS: list[BlockSource] = []
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,6 @@ def _local_time(ts: str) -> str:
 
 def loyalty_summary(ctx: TillContext, member_id: str) -> LoyaltySummary:
     """Tier, next tier and the spend still needed, and points expiring within 30 days."""
-    from pos_client.services.marketing import expiry, tiers
-
     progress = tiers.tier_progress(ctx, member_id)
     soon = expiry.expiring_soon(ctx, member_id, 30)
     return LoyaltySummary(progress["tier"], progress["next_tier"], progress["spend_needed_cents"],
@@ -133,10 +133,10 @@ def build_receipt(ctx: TillContext, sale_id: str, columns: int = 42, *, reprint:
     add(Text(two_cols(tender, format_cents(sale["total_cents"]), columns)[0]))
     if sale["member_id"]:
         r.blocks += _loyalty_blocks(ctx, sale, columns)
-    for source in list(RECEIPT_BLOCKS):
+    for source in list(ctx.extensions.receipt_blocks):
         try:
             extra = source(ctx, sale_id) or []
-        except Exception:
+        except Exception:  # a broken extra block must never stop the receipt of a paid sale
             log.warning("receipt: block source %r failed", source, exc_info=True)
             continue
         if extra:
@@ -150,8 +150,6 @@ def build_receipt(ctx: TillContext, sale_id: str, columns: int = 42, *, reprint:
 
 
 def _loyalty_blocks(ctx: TillContext, sale: Any, columns: int) -> list[Block]:
-    from pos_client.services.members import get_member
-
     member = get_member(ctx, sale["member_id"])
     summary = loyalty_summary(ctx, member.member_id)
     balance = sale["balance_after"] if sale["balance_after"] is not None else member.balance
@@ -184,8 +182,6 @@ def _scrubbed(block: Block) -> Block:
 
 def render_receipt(ctx: TillContext, sale_id: str, profile: str | None = None, *, reprint: bool = False) -> bytes:
     """The ESC/POS bytes of the sale's receipt for a printer profile (the configured one by default)."""
-    from drivers.escpos_render import columns_of, render_blocks
-
     prof = profile or ctx.config.section("printer").get("profile") or "TM-T88V"
     receipt = build_receipt(ctx, sale_id, columns_of(prof), reprint=reprint)
     return render_blocks(receipt.blocks, prof, columns=receipt.columns)

@@ -14,9 +14,12 @@ during a long rush or if the thread stops. Durability is unchanged: a commit is 
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 SAFETY_PAGES = 4_000  # ~16 MB of WAL (4 KB pages, ~280 sales) before a commit checkpoints by itself
 
@@ -29,7 +32,7 @@ class Checkpointer:
         self.interval = interval
         self.checkpoints = 0
         self.frames = 0
-        self.error: BaseException | None = None
+        self.error: sqlite3.Error | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -55,7 +58,7 @@ class Checkpointer:
         if done > 0:
             self.checkpoints += 1
             self.frames += done
-        return done
+        return int(done)
 
     def _run(self) -> None:
         conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
@@ -70,8 +73,9 @@ class Checkpointer:
                 elif dirty:
                     self.checkpoint_once(conn)
                     dirty = False
-        except BaseException as exc:  # reported, never raised into the till: the safety net still holds
+        except sqlite3.Error as exc:  # reported, never raised into the till: the safety net still holds
             self.error = exc
+            log.warning("WAL checkpointer for %s stopped: %s (commits checkpoint by themselves now)", self.db_path, exc)
         finally:
             conn.close()
 

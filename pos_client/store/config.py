@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
+from pos_client.domain.errors import UsageError
+from pos_client.domain.money import DECIMAL_SEPARATORS
 from pos_client.store.home import config_path
 
 DEFAULTS: dict[str, Any] = {
@@ -20,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "store_name": "Corner Store",
     "currency": "EUR",
     "country_code": "33",
+    # How the till reads and shows money, and what it is paid with (the CLI's --tender, the app's F4).
+    "till": {"decimal_separator": ".", "tenders": ["cash", "card"]},
     "program": {
         "points_per_unit": 1,
         "unit_cents": 100,
@@ -63,6 +69,22 @@ class Config:
     def currency(self) -> str:
         return str(self.raw.get("currency", "EUR"))
 
+    @property
+    def decimal_separator(self) -> str:
+        """"." or "," (`[till] decimal_separator`): the one amounts are keyed and shown with."""
+        sep = str(self.section("till").get("decimal_separator", "."))
+        if sep not in DECIMAL_SEPARATORS:
+            raise UsageError(f"[till] decimal_separator must be \".\" or \",\" in config.toml, not {sep!r}")
+        return sep
+
+    @property
+    def tenders(self) -> tuple[str, ...]:
+        """What this till is paid with (`[till] tenders`), in the order the app's F4 cycles through them."""
+        tenders = self.section("till").get("tenders") or ["cash"]
+        if isinstance(tenders, str) or not all(isinstance(t, str) and t.strip() for t in tenders):
+            raise UsageError('[till] tenders must be a list of names in config.toml, e.g. ["cash", "card"]')
+        return tuple(t.strip() for t in tenders)
+
     def section(self, name: str) -> dict[str, Any]:
         return dict(self.raw.get(name) or {})
 
@@ -84,8 +106,6 @@ def from_mapping(data: dict[str, Any]) -> Config:
 
 def write_config(home: Path, updates: dict[str, Any]) -> Config:
     """Merge `updates` into config.toml (keeping what the store already set) and return it."""
-    import tomli_w
-
     path = config_path(home)
     current: dict[str, Any] = {}
     if path.exists():

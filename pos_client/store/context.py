@@ -1,16 +1,47 @@
-"""What every domain call needs: the database connection and the resolved configuration."""
+"""What every till call needs: the database connection, the resolved configuration, and the
+till's own extension points.
+
+A `TillContext` is built by the composition root (`pos_client.till.open_till`), never by a module
+at import time. Its `extensions` are plain lists owned by this till object: a test that builds a
+`TillContext` by hand gets checkout alone; `open_till` gets the whole program (tiers, coupons,
+lifecycle, receipt blocks, sync documents).
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from pos_client.domain.rules import ProgramRules
-from pos_client.store.config import Config, load_config
-from pos_client.store.db import connect
-from pos_client.store.home import db_path, till_home
+from pos_client.store.config import Config
+
+# (ctx, sale_id, basket) inside the sale's transaction; (ctx, refund_id, sale_id) inside the refund's.
+SaleObserver = Callable[["TillContext", str, Any], None]
+RefundObserver = Callable[["TillContext", str, str], None]
+# (ctx, sale_id) -> receipt blocks printed after the loyalty block (coupons, offers, messages).
+ReceiptBlockSource = Callable[["TillContext", str], list[Any]]
+
+
+@dataclass
+class Extensions:
+    """The till's extension points, in the order they run.
+
+    sale_observers: run inside the sale's transaction, in order (coupon use first: a used coupon
+      refuses the sale before anything else is written; then the tier upgrade and bonus; then the
+      lifecycle stage offers look at).
+    refund_observers: run inside the refund's transaction, before the balance is read.
+    receipt_blocks: extra blocks after the loyalty block of a receipt.
+    sync_docs: document type -> `sync.extensions.DocHandler` (what sync carries for other capabilities).
+    """
+
+    sale_observers: list[SaleObserver] = field(default_factory=list)
+    refund_observers: list[RefundObserver] = field(default_factory=list)
+    receipt_blocks: list[ReceiptBlockSource] = field(default_factory=list)
+    sync_docs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -19,6 +50,7 @@ class TillContext:
     config: Config
     home: Path | None = None
     operator: str | None = field(default=None)
+    extensions: Extensions = field(default_factory=Extensions)
 
     @property
     def store_id(self) -> str:
@@ -32,15 +64,9 @@ class TillContext:
     def rules(self) -> ProgramRules:
         return ProgramRules.from_config(self.config.section("program"))
 
+    def on(self, conn: sqlite3.Connection) -> TillContext:
+        """The same till on another connection (a worker thread's own): same config and extensions."""
+        return replace(self, conn=conn)
+
     def close(self) -> None:
         self.conn.close()
-
-
-def open_till(home: str | Path | None = None) -> TillContext:
-    """Open the till at its home directory (created on first use, embedded defaults)."""
-    from pos_client.services import marketing
-
-    marketing.install()  # tiers, coupons, lifecycle and receipt blocks are part of every till
-    path = till_home(home)
-    config = load_config(path)
-    return TillContext(conn=connect(db_path(path)), config=config, home=path)

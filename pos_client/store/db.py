@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pos_client.store.migrations as migrations_pkg
+
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -55,32 +57,27 @@ def now_iso() -> str:
 
 
 def _migration_modules() -> list[str]:
-    import pos_client.store.migrations as pkg
-
-    names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("m")]
+    names = [m.name for m in pkgutil.iter_modules(migrations_pkg.__path__) if m.name.startswith("m")]
     return sorted(names)
 
 
 def apply_migrations(conn: sqlite3.Connection) -> list[str]:
     """Apply every migration module not yet recorded, each in its own transaction.
 
-    Migrations are named `mNNNN_what.py` with an `apply(db)` taking a sqlite-utils Database;
+    Migrations are named `mNNNN_what.py` with an `apply(conn)` taking the connection;
     they are tracked by name so capabilities can add theirs independently.
     """
-    import sqlite_utils
-
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
     done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
     applied: list[str] = []
-    db = sqlite_utils.Database(conn)
     for name in _migration_modules():
         if name in done:
             continue
         module = importlib.import_module(f"pos_client.store.migrations.{name}")
         with write_txn(conn):
-            module.apply(db)
+            module.apply(conn)
             conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, now_iso()))
         applied.append(name)
     return applied

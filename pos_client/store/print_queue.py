@@ -90,7 +90,7 @@ def pending(conn: sqlite3.Connection, limit: int = 100) -> list[PrintJob]:
 
 def pending_for_sale(conn: sqlite3.Connection, sale_id: str, kind: str | None = None) -> PrintJob | None:
     sql = "SELECT * FROM print_jobs WHERE sale_id = ? AND status = 'pending'"
-    args: tuple = (sale_id,)
+    args: tuple[str, ...] = (sale_id,)
     if kind:
         sql, args = sql + " AND kind = ?", (sale_id, kind)
     row = conn.execute(sql + " ORDER BY created_at LIMIT 1", args).fetchone()
@@ -100,10 +100,3 @@ def pending_for_sale(conn: sqlite3.Connection, sale_id: str, kind: str | None = 
 def jobs_for_sale(conn: sqlite3.Connection, sale_id: str) -> list[PrintJob]:
     rows = conn.execute("SELECT * FROM print_jobs WHERE sale_id = ? ORDER BY created_at, rowid", (sale_id,))
     return [_job(r) for r in rows]
-
-
-def retry_all(ctx: Any) -> list[Any]:
-    """Print every pending job in order on the configured printer (see `pos_client.services.printing`)."""
-    from pos_client.services.printing import retry_pending
-
-    return retry_pending(ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -108,3 +109,9 @@ def note_success(conn: sqlite3.Connection, server_time: str | None) -> None:
 
 def note_failure(conn: sqlite3.Connection, error: str) -> None:
     put(conn, **{LAST_SYNC: now_iso(), STATE: "offline", LAST_ERROR: error[:500]})
+
+
+def pulled_rule(conn: sqlite3.Connection, key: str) -> Any:
+    """A program rule head office sent (None when it never did)."""
+    row = conn.execute("SELECT value FROM sync_rules WHERE key = ?", (key,)).fetchone()
+    return json.loads(row[0]) if row else None

@@ -69,7 +69,7 @@ def headoffice(ho_store):
 def make_till(tmp_path):
     """Open a till home with its own store/till (config.toml written as an installer would)."""
     from pos_client.store.config import write_config
-    from pos_client.store.context import open_till
+    from pos_client.till import open_till
 
     opened = []
 

@@ -32,12 +32,12 @@ def test_new_customers_and_liability_across_two_stores(make_till, ho_store, head
     sale_on(s1, 1, 2000, "2026-01-10")  # member 1: first purchase ever, in Q1
     sale_on(s1, 1, 1000, "2026-02-15")
     sale_on(s1, 2, 3000, "2025-11-05")  # member 2: first purchase before Q1...
-    sync_once(s1.conn, s1.config)
-    sync_once(s2.conn, s2.config)  # store 2 learns members 1 and 2
+    sync_once(s1)
+    sync_once(s2)  # store 2 learns members 1 and 2
     sale_on(s2, 2, 500, "2026-03-01")  # ...and back in Q1 at the other store
     enrol(s2, 3)
     sale_on(s2, 3, 1200, "2026-03-20")  # member 3: new, at store 2
-    sync_once(s2.conn, s2.config)
+    sync_once(s2)
 
     q1 = {"start": "2026-01-01", "end": "2026-03-31"}
     # Active in Q1: members 1, 2, 3. New in Q1: 1 and 3 (member 2 first bought in November). 2 of 3.

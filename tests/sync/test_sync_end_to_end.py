@@ -23,7 +23,7 @@ from tillkit import (
 )
 
 from headoffice.store import open_store
-from pos_client.store.context import open_till
+from pos_client.till import open_till
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -71,6 +71,7 @@ def test_two_stores_sell_and_redeem_while_head_office_is_down(tmp_path):
     homes = [tmp_path / "till-1", tmp_path / "till-2"]
     try:
         for home, code in zip(homes, codes, strict=True):
+            run([*pos_cli_cmd(), "init"], home)  # register needs a till: a missing home is an error now
             out = json.loads(run([*pos_cli_cmd(), "register", url, code, "--json"], home).stdout)
             assert out["registered"] and out["url"] == url
         a, b = open_till(homes[0]), open_till(homes[1])

@@ -17,7 +17,7 @@ from tillkit import assert_invariant, bulk_earn, enrol, own_entries, pos_cli_cmd
 from headoffice.server import ServerThread
 from headoffice.store import open_store
 from pos_client.store import sync_state as state
-from pos_client.store.home import db_path
+from pos_client.till import context_opener
 from sync.client import HeadOfficeClient, Offline, SyncError
 from sync.engine import client_for, sync_once
 from sync.push import push_pending
@@ -51,7 +51,7 @@ def test_head_office_down_when_the_till_starts_then_back(headoffice, ho_store, m
     proxy.set_mode("refuse")
     m = enrol(t, 1)
     statuses = []
-    worker = SyncWorker(db_path(t.home), t.config, interval=0.1, base_backoff=0.05, max_backoff=0.2,
+    worker = SyncWorker(context_opener(t), interval=0.1, base_backoff=0.05, max_backoff=0.2,
                         on_status=statuses.append, timeout=2).start()
     try:
         wait_for(lambda: worker.failures >= 2)
@@ -78,14 +78,14 @@ def test_connection_dropped_after_head_office_committed(headoffice, ho_store, ma
         sell(t, 1, 700)
     proxy.set_mode("drop_after_response", drop_bytes=0)
     with pytest.raises(Offline):
-        sync_once(t.conn, t.config)
+        sync_once(t)
     assert ho_store.counts()["ledger"] == 3  # committed, but the till never heard
     assert state.get_int(t.conn, state.PUSH_HIGH) == 0
     proxy.set_mode("drop_after_response", drop_bytes=40)  # cut in the middle of the answer this time
     with pytest.raises(Offline):
-        sync_once(t.conn, t.config)
+        sync_once(t)
     proxy.set_mode("pass")
-    report = sync_once(t.conn, t.config)
+    report = sync_once(t)
     assert report.push.entries == 0 and report.push.duplicates == 3
     assert ho_store.counts()["sales"] == 3
     assert_exactly_once(t, ho_store, m.member_id)
@@ -98,16 +98,16 @@ def test_http_500s_and_timeouts(headoffice, ho_store, make_till, proxy):
     sell(t, 1, 900)
     proxy.set_mode("error500")
     with pytest.raises(Offline, match="500"):
-        sync_once(t.conn, t.config)
+        sync_once(t)
     assert ho_store.counts()["ledger"] == 0
     assert state.read_status(t.conn, "S1", "T1").state == "offline"
     proxy.set_mode("delay_response", delay=0.6)
     with pytest.raises(Offline, match="timed out"):
-        sync_once(t.conn, t.config, timeout=0.3)
+        sync_once(t, timeout=0.3)
     wait_for(lambda: ho_store.counts()["ledger"] == 1)  # the slow request still got through
     sell(t, 1, 900)
     proxy.set_mode("pass")
-    report = sync_once(t.conn, t.config)
+    report = sync_once(t)
     assert report.push.entries == 1 and report.push.duplicates == 1
     assert_exactly_once(t, ho_store, m.member_id)
 
@@ -129,13 +129,13 @@ def test_head_office_restarted_mid_sync(tmp_path, make_till):
 
     client = client_for(t.conn, t.config)
     with pytest.raises(SyncError):
-        push_pending(t.conn, client, "S1", "T1", entry_limit=1000, on_batch=restart_after_second_batch)
+        push_pending(t, client, entry_limit=1000, on_batch=restart_after_second_batch)
     client.close()
     assert state.get_int(t.conn, state.PUSH_HIGH) == 2000
     store = open_store(url)  # head office comes back on the same port and file
     server = ServerThread(store, port=port).start()
     try:
-        report = sync_once(t.conn, t.config)
+        report = sync_once(t)
         assert report.push.entries == 3000 and report.push.duplicates == 0
         assert_exactly_once(t, store, m.member_id)
     finally:
@@ -188,7 +188,7 @@ def test_till_killed_with_sigkill_during_a_push(headoffice, ho_store, make_till,
     held = ho_store.counts()["ledger"]
     assert 2000 <= held < 12000
     proxy.set_mode("pass")
-    report = sync_once(t.conn, t.config)
+    report = sync_once(t)
     assert report.push.entries + report.push.duplicates >= 12000 - held
     assert_exactly_once(t, ho_store, m.member_id)
 
@@ -221,12 +221,12 @@ def test_pull_cut_off_midway_resumes_from_the_saved_cursor(headoffice, ho_store,
             proxy.set_mode("refuse")
 
     with pytest.raises(Offline):
-        sync_once(t.conn, t.config, progress=cut_after_two_pages)
+        sync_once(t, progress=cut_after_two_pages)
     cursor = state.get_int(t.conn, state.CURSOR)
     # pull_all fetches page n+1 while applying page n: the page already fetched when the link drops still lands
     assert cursor > 0 and seen[-1].done in (2000, 3000)
     proxy.set_mode("pass")
-    report = sync_once(t.conn, t.config)
+    report = sync_once(t)
     assert report.pulled["members"] + report.pulled["entries"] == 2 * n - seen[-1].done
     assert t.conn.execute("SELECT COUNT(*), SUM(points) FROM ledger").fetchone()[:] == (n, 2 * n)
     assert_invariant(t)
@@ -267,7 +267,7 @@ def test_a_sale_never_waits_for_a_slow_push(headoffice, ho_store, make_till, pro
     m = enrol(t, 1)
     bulk_earn(t, m.member_id, 8000)
     proxy.set_mode("delay", delay=0.02)
-    worker = SyncWorker(db_path(t.home), t.config, interval=0.1, base_backoff=0.05, max_backoff=0.2).start()
+    worker = SyncWorker(context_opener(t), interval=0.1, base_backoff=0.05, max_backoff=0.2).start()
     try:
         wait_for(lambda: ho_store.counts()["ledger"] > 0, timeout=20)
         slowest = 0.0

@@ -43,7 +43,7 @@ def tills(make_till, ho_store, proxy):
 
 
 def sync(*ctxs):
-    return [sync_once(t.conn, t.config) for t in ctxs]
+    return [sync_once(t) for t in ctxs]
 
 
 def member_with_points(a, b, n: int, cents: int):
@@ -65,7 +65,7 @@ def offline(ctx, proxy) -> None:
     """Head office unreachable: the till's next round fails and it knows it is offline."""
     proxy.set_mode("refuse")
     with pytest.raises(Exception):  # noqa: B017 - any sync failure; the state is what matters
-        sync_once(ctx.conn, ctx.config, timeout=2)
+        sync_once(ctx, timeout=2)
     proxy.set_mode("pass")
 
 
@@ -278,7 +278,7 @@ def test_a_replayed_push_with_documents_changes_nothing(tills, ho_store):
     sync(a, b)
     checkout_with_coupon(b, out["token"])
     privacy.erase(b, member.member_id, PIN)
-    body, _, _ = collect(b.conn, "S2", "T1", announce=True)
+    body, _, _ = collect(b, announce=True)
     assert sorted(d["type"] for d in body["docs"]) == ["coupon_use", "erasure"]  # key already confirmed
     sync(b)
     before = ho_store.counts()

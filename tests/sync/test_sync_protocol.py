@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 from records import T0, entry
 
-from wire.protocol import CardRecord, Invalid, LedgerRecord, MemberRecord, PullPage, PushBatch, SaleRecord
+from wire.protocol import (
+    CardRecord,
+    DocRecord,
+    Invalid,
+    LedgerRecord,
+    MemberRecord,
+    PullPage,
+    PushBatch,
+    SaleRecord,
+)
 
 
 def test_ledger_record_round_trips_and_rejects_non_integers():
@@ -64,3 +73,20 @@ def test_pull_page_round_trip():
     page = PullPage.from_dict({"changes": [{"cursor": 3, "type": "rule", "data": {"key": "k", "value": 1}}],
                                "next_cursor": 3, "more": False})
     assert PullPage.from_dict(page.to_dict()) == page
+
+
+def test_every_reason_names_its_field_down_to_a_sale_line_or_a_document():
+    sale = {"sale_id": "s1", "store_id": "S1", "till_id": "T1", "total_cents": 300, "created_at": T0,
+            "lines": [{"line_no": 1, "name": "A", "category": "general", "qty": 2, "unit_cents": 150,
+                       "amount_cents": 300}, {"line_no": 0, "name": "", "qty": 1.5}]}
+    with pytest.raises(Invalid) as info:
+        SaleRecord.parse(sale)
+    assert info.value.reasons == ["lines[1].line_no: must be >= 1", "lines[1].name: required",
+                                  "lines[1].category: required", "lines[1].qty: must be an integer, got float",
+                                  "lines[1].unit_cents: required", "lines[1].amount_cents: required"]
+    doc = {"type": "coupon_use", "key": "u2", "data": {"use_id": "u1", "code": "C-1", "store_id": "S1",
+                                                       "till_id": "T1", "sale_id": "s1", "used_at": T0}}
+    with pytest.raises(Invalid, match="key: must be the key its data names, 'u1' for this coupon_use"):
+        DocRecord.parse(doc)
+    with pytest.raises(Invalid, match=r"^data.code: malformed; data.used_at: not an ISO-8601 time$"):
+        DocRecord.parse({**doc, "data": {**doc["data"], "used_at": "noon", "code": "C 1"}})

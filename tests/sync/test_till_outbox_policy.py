@@ -20,7 +20,7 @@ def test_local_changes_are_queued_and_pulled_changes_do_not_echo(make_till):
     m = enrol(t, 1, "+33611111111")
     sell(t, 1, 1000)
     set_consent(t, m.member_id, "sms", True)
-    body, marks, top = collect(t.conn, "S1", "T1")
+    body, marks, top = collect(t)
     assert [x["member_id"] for x in body["members"]] == [m.member_id]
     assert body["members"][0]["consent"] == {"email": True, "sms": True}
     assert [c["card_number"] for c in body["cards"]] == [loyalty(1)]
@@ -41,14 +41,14 @@ def test_local_changes_are_queued_and_pulled_changes_do_not_echo(make_till):
                             "kind": "earn", "points": 3, "sale_id": None, "amount_cents": 300, "created_at": T0,
                             "operator": None, "reason": None, "ref": None}),
     ], next_cursor=4, more=False)
-    assert apply_page(t.conn, page)["entries"] == 2
-    assert apply_page(t.conn, page)["entries"] == 0  # a page applied twice counts once
+    assert apply_page(t, page)["entries"] == 2
+    assert apply_page(t, page)["entries"] == 0  # a page applied twice counts once
     assert t.conn.execute("SELECT COUNT(*) FROM sync_outbox").fetchone()[0] == 0
     assert state.get_int(t.conn, state.CURSOR) == 4
     assert t.conn.execute("SELECT points FROM balances WHERE member_id = 'x1'").fetchone()[0] == 12
     assert t.conn.execute("SELECT status FROM members WHERE member_id = 'x2'").fetchone()[0] == "active"
     assert_invariant(t)
-    body, _, _ = collect(t.conn, "S1", "T1")
+    body, _, _ = collect(t)
     assert [e["store_id"] for e in body["entries"]] == ["S1"]  # only this till's own entries are pushed
 
 
@@ -58,7 +58,7 @@ def test_a_pending_local_change_wins_over_an_older_pulled_copy(make_till):
     t.conn.execute("UPDATE members SET name = 'New name' WHERE member_id = ?", (m.member_id,))
     stale = {"member_id": m.member_id, "store_id": "S1", "name": "Old name", "phone": None, "email": None,
              "status": "active", "merged_into": None, "consent": {}, "created_at": T0, "updated_at": T0}
-    apply_page(t.conn, PullPage([Change(1, "member", stale)], 1, False))
+    apply_page(t, PullPage([Change(1, "member", stale)], 1, False))
     assert t.conn.execute("SELECT name FROM members WHERE member_id = ?", (m.member_id,)).fetchone()[0] == "New name"
 
 

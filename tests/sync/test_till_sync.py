@@ -22,23 +22,23 @@ def test_register_push_and_pull_between_two_stores(headoffice, ho_store, make_ti
     m = enrol(a, 1, "+33612345678")
     sell(a, 1, 2550)
     sell(a, 1, 1000)
-    report = sync_once(a.conn, a.config)
+    report = sync_once(a)
     assert report.push.entries == 2 and report.push.sales == 2 and report.push.members == 1
     assert ho_store.balance(m.member_id) == 35
     assert ho_store.counts()["sales"] == 2
-    sync_once(b.conn, b.config)
+    sync_once(b)
     assert card_balance(b, 1) == 35
     assert member_for_card(b, parse_card(loyalty(1))).phone == "+33612345678"
     # a sale at store 2 on the same card reaches store 1
     sell(b, 1, 500)
-    sync_once(b.conn, b.config)
-    sync_once(a.conn, a.config)
+    sync_once(b)
+    sync_once(a)
     assert card_balance(a, 1) == card_balance(b, 1) == ho_store.balance(m.member_id) == 40
     for ctx in (a, b):
         assert_invariant(ctx)
         assert state.read_status(ctx.conn, ctx.store_id, ctx.till_id).entries_waiting == 0
     # nothing echoes back: a second round moves nothing
-    again = sync_once(a.conn, a.config)
+    again = sync_once(a)
     assert again.push.entries == 0 and again.push.members == 0 and again.pulled.get("entries", 0) == 0
 
 
@@ -56,7 +56,7 @@ def test_first_pull_of_a_large_directory_reports_progress(headoffice, ho_store, 
     t = make_till("S1", "T1")
     register(t, ho_store, headoffice.url)
     seen = []
-    report = sync_once(t.conn, t.config, progress=seen.append)
+    report = sync_once(t, progress=seen.append)
     assert report.pulled["members"] == n and report.pulled["entries"] == n and report.pages >= 8
     assert [p.done for p in seen] == sorted(p.done for p in seen)
     assert seen[-1].done == seen[-1].total == 3 * n
@@ -73,7 +73,7 @@ def test_same_phone_enrolled_offline_at_two_stores_is_merged_everywhere(headoffi
     enrol(b, 2, "+33 6 12 34 56 78")
     sell(b, 2, 1200)
     for ctx in (a, b, a):
-        sync_once(ctx.conn, ctx.config)
+        sync_once(ctx)
     assert ho_store.balance(first.member_id) == 42
     for ctx in (a, b):
         survivor_1 = member_for_card(ctx, parse_card(loyalty(1)))
@@ -86,8 +86,8 @@ def test_same_phone_enrolled_offline_at_two_stores_is_merged_everywhere(headoffi
         assert_invariant(ctx)
     # earning afterwards lands on the survivor at both stores
     sell(b, 2, 500)
-    sync_once(b.conn, b.config)
-    sync_once(a.conn, a.config)
+    sync_once(b)
+    sync_once(a)
     assert card_balance(a, 1) == card_balance(b, 2) == ho_store.balance(first.member_id) == 47
 
 
@@ -96,11 +96,11 @@ def test_card_blocked_at_head_office_stops_earning_at_every_till(headoffice, ho_
     register(a, ho_store, headoffice.url)
     register(b, ho_store, headoffice.url)
     enrol(a, 1)
-    sync_once(a.conn, a.config)
-    sync_once(b.conn, b.config)
+    sync_once(a)
+    sync_once(b)
     assert ho_store.block_card(loyalty(1))
     for ctx in (a, b):
-        sync_once(ctx.conn, ctx.config)
+        sync_once(ctx)
         with pytest.raises(RefusedInput, match="blocked"):
             member_for_card(ctx, parse_card(loyalty(1)))
         row = ctx.conn.execute("SELECT member_id FROM cards WHERE card_number = ?", (loyalty(1),)).fetchone()
@@ -119,14 +119,14 @@ def test_offline_redemption_is_capped_and_double_spend_shows_in_the_overdraft(
     m = enrol(a, 1)
     for _ in range(2):
         sell(a, 1, 5000)  # 100 points
-    sync_once(a.conn, a.config)
-    sync_once(b.conn, b.config)
+    sync_once(a)
+    sync_once(b)
     redeem(a, m.member_id, 80)  # online: anything up to the balance
-    sync_once(a.conn, a.config)
+    sync_once(a)
     proxy.set_mode("refuse")
     for ctx in (a, b):
         with pytest.raises(Exception):  # noqa: B017 - offline now
-            sync_once(ctx.conn, ctx.config)
+            sync_once(ctx)
     with pytest.raises(RefusedInput, match="only 20 points"):
         redeem(a, m.member_id, 30)
     redeem(a, m.member_id, 20)  # a knows 20 left
@@ -135,7 +135,7 @@ def test_offline_redemption_is_capped_and_double_spend_shows_in_the_overdraft(
         redeem(b, m.member_id, 20)
     proxy.set_mode("pass")
     for ctx in (a, b, a):
-        sync_once(ctx.conn, ctx.config)
+        sync_once(ctx)
     assert ho_store.balance(m.member_id) == -40
     report = ho_store.overdraft_report()
     assert report[0]["member_id"] == m.member_id and len(report[0]["redemptions"]) == 3
@@ -151,7 +151,7 @@ def test_rules_and_catalog_from_head_office_reach_the_till(headoffice, ho_store,
     ho_store.set_rule("offline_redeem_cap", 120)
     ho_store.upsert_products([{"sku": "P1", "ean": "4006381333931", "name": "Pen", "category": "office",
                                "price_cents": 199}])
-    sync_once(t.conn, t.config)
+    sync_once(t)
     assert offline_redeem_cap(t) == 120
     assert by_ean(t, "4006381333931").price_cents == 199
 
@@ -165,8 +165,8 @@ def test_clock_skew_on_a_till_does_not_break_sync(headoffice, ho_store, make_til
     basket.add(Line.keyed(1000))
     commit_sale(a, basket, created_at="2041-06-01T00:00:00+00:00")  # a till whose clock is 15 years ahead
     sell(a, 1, 2000)
-    sync_once(a.conn, a.config)
-    sync_once(b.conn, b.config)
+    sync_once(a)
+    sync_once(b)
     assert card_balance(b, 1) == 30
     history = ho_store.member_history(m.member_id)
     assert [h["created_at"][:4] for h in history][:1] == ["2041"]  # kept for audit, ordered by receive time
@@ -180,16 +180,16 @@ def test_a_till_editing_a_member_head_office_merged_still_learns_the_merge(heado
     register(a, ho_store, headoffice.url)
     register(b, ho_store, headoffice.url)
     first = enrol(a, 1, "+33699999999")
-    sync_once(a.conn, a.config)
+    sync_once(a)
     late = enrol(b, 2, "+33699999999")
     sell(b, 2, 1000)
     with client_for(b.conn, b.config) as client:
-        push_pending(b.conn, client, "S2", "T1")  # head office merges `late` into `first`
+        push_pending(b, client)  # head office merges `late` into `first`
         set_consent(b, late.member_id, "sms", True)  # a local change still waiting when the merge is pulled
-        pull_all(b.conn, client)
+        pull_all(b, client)
     still = b.conn.execute("SELECT status FROM members WHERE member_id = ?", (late.member_id,)).fetchone()[0]
     assert still == "active"  # the pending local change won this round
-    sync_once(b.conn, b.config)  # pushes the change; head office answers with its merged state
+    sync_once(b)  # pushes the change; head office answers with its merged state
     row = b.conn.execute("SELECT status, merged_into FROM members WHERE member_id = ?", (late.member_id,)).fetchone()
     assert tuple(row) == ("merged", first.member_id)
     assert card_balance(b, 2) == ho_store.balance(first.member_id) == 10
@@ -208,15 +208,15 @@ def test_push_and_pull_in_many_batches_read_ahead_lose_nothing(headoffice, ho_st
         enrol(a, n)
         sell(a, n, 100 * n)
     with client_for(a.conn, a.config) as client:
-        report = push_pending(a.conn, client, "S1", "T1", entry_limit=7)
+        report = push_pending(a, client, entry_limit=7)
     assert report.entries == own_entries(a) and report.members == 30 and report.sales == 30
     assert report.batches >= own_entries(a) // 7
     assert a.conn.execute("SELECT COUNT(*) FROM sync_outbox").fetchone()[0] == 0
     with client_for(a.conn, a.config) as client:
-        assert push_pending(a.conn, client, "S1", "T1", entry_limit=7).batches == 0  # nothing left, no empty batch
+        assert push_pending(a, client, entry_limit=7).batches == 0  # nothing left, no empty batch
     seen = []
     with client_for(b.conn, b.config) as client:
-        pulled = pull_all(b.conn, client, page_size=4, progress=seen.append)
+        pulled = pull_all(b, client, page_size=4, progress=seen.append)
     assert pulled.pulled["members"] == 30 and pulled.pulled["cards"] == 30
     assert pulled.pulled["entries"] == own_entries(a)
     assert [p.done for p in seen] == sorted(p.done for p in seen) and seen[-1].done == seen[-1].total

@@ -9,16 +9,24 @@ records the outcome on its own thread.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from drivers.errors import DeviceError
+from drivers.escpos_render import columns_of, render_blocks
+from drivers.printer import open_configured
+from drivers.receipt_blocks import QR, Barcode, Block, Feed, Rule, Text
 from pos_client.services.marketing.coupons import Coupon, describe
+from pos_client.store import print_queue
+from pos_client.store.config import Config
 from pos_client.store.context import TillContext
+from pos_client.store.print_queue import PrintJob
+
+log = logging.getLogger(__name__)
 
 
-def coupon_blocks(ctx: TillContext, coupon: Coupon, title: str | None = None) -> list:
+def coupon_blocks(ctx: TillContext, coupon: Coupon, title: str | None = None) -> list[Block]:
     """The slip's blocks: store name, title, what it grants, validity, QR (any till) and Code 128."""
-    from drivers.receipt_blocks import QR, Barcode, Feed, Rule, Text
-
     store = str(ctx.config.raw.get("store_name") or ctx.store_id)
     return [
         Text(store, bold=True, align="center"),
@@ -37,27 +45,21 @@ def coupon_blocks(ctx: TillContext, coupon: Coupon, title: str | None = None) ->
 
 def render_coupon(ctx: TillContext, coupon: Coupon, title: str | None = None, profile: str | None = None) -> bytes:
     """ESC/POS bytes of the slip for a printer profile (the configured one by default)."""
-    from drivers.escpos_render import columns_of, render_blocks
-
-    prof = profile or ctx.config.section("printer").get("profile") or "TM-T88V"
+    prof = str(profile or ctx.config.section("printer").get("profile") or "TM-T88V")
     return render_blocks(coupon_blocks(ctx, coupon, title), prof, columns=columns_of(prof))
 
 
-def queue_coupon(ctx: TillContext, coupon: Coupon, title: str | None = None):
+def queue_coupon(ctx: TillContext, coupon: Coupon, title: str | None = None) -> PrintJob:
     """Render the slip and queue it as a print job (before any printer I/O, so it is never lost)."""
-    from pos_client.store import print_queue
-
     return print_queue.enqueue(ctx.conn, f"coupon:{coupon.code}", render_coupon(ctx, coupon, title), "coupon")
 
 
-def send_to_printer(config: Any, data: bytes) -> tuple[bool, str | None]:
+def send_to_printer(config: Config, data: bytes) -> tuple[bool, str | None]:
     """Printer I/O only, no database (safe in a worker thread): status, send, status again.
 
-    Returns (printed, reason); never raises.
+    Returns (printed, reason); a printer problem (any DeviceError) never raises.
     """
     try:
-        from drivers.printer import open_configured
-
         status_timeout = float(config.section("printer").get("status_timeout", 2))
         with open_configured(config) as printer:
             before = printer.status(status_timeout)
@@ -67,15 +69,13 @@ def send_to_printer(config: Any, data: bytes) -> tuple[bool, str | None]:
             after = printer.status(status_timeout)
             if after.problem:
                 return False, after.problem
-    except Exception as exc:  # PrinterError and anything unexpected: the job waits, with the reason
+    except DeviceError as exc:  # not configured, unreachable, stopped taking data: the job waits, with the reason
         return False, str(exc) or type(exc).__name__
     return True, None
 
 
 def finish(ctx: TillContext, job_id: str, printed: bool, reason: str | None) -> None:
     """Record the outcome on the job: printed, or pending with the reason (retried with the queue)."""
-    from pos_client.store import print_queue
-
     if printed:
         print_queue.mark_printed(ctx.conn, job_id)
     else:
@@ -88,7 +88,8 @@ def print_coupon(ctx: TillContext, coupon: Coupon, title: str | None = None) -> 
         return {"printed": False, "reason": "no printer configured"}
     try:
         job = queue_coupon(ctx, coupon, title)
-    except Exception as exc:  # a layout problem must not look like a failed redemption
+    except Exception as exc:  # any layout bug must not look like a failed redemption (the coupon is issued): log it
+        log.exception("could not lay out the slip of coupon %s", coupon.code)
         return {"printed": False, "reason": f"could not lay out the coupon: {exc}"}
     printed, reason = send_to_printer(ctx.config, job.data or b"")
     finish(ctx, job.job_id, printed, reason)

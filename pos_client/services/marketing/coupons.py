@@ -17,9 +17,12 @@ import base64
 import re
 from dataclasses import asdict, dataclass
 from datetime import date
+from typing import Any, NotRequired, TypedDict
 
 from pos_client.domain.dates import as_date
 from pos_client.domain.errors import NotFound, RefusedInput, UsageError
+from pos_client.domain.money import format_cents
+from pos_client.services.checkout import Basket, Line
 from pos_client.services.marketing import signing
 from pos_client.store import ledger
 from pos_client.store.context import TillContext
@@ -47,8 +50,35 @@ class Coupon:
     sku: str | None
     expires: str
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class _Fields(TypedDict):
+    """What a coupon's signed payload says (everything but its code and token)."""
+
+    store_id: str
+    till_id: str
+    serial: int
+    expires: str
+    kind: str
+    value: int
+    sku: str | None
+
+
+class Verdict(TypedDict):
+    """`check`'s answer; a coupon that could not be read has no fields beyond code None."""
+
+    valid: bool
+    reason: str
+    code: str | None
+    store_id: NotRequired[str]
+    till_id: NotRequired[str]
+    serial: NotRequired[int]
+    kind: NotRequired[str]
+    value: NotRequired[int]
+    sku: NotRequired[str | None]
+    expires: NotRequired[str]
 
 
 def _b32(data: bytes) -> str:
@@ -67,7 +97,7 @@ def _payload(store: str, till: str, serial: int, expires: date, kind: str, value
                      sku or ""]).encode()
 
 
-def _parse(payload: bytes) -> dict:
+def _parse(payload: bytes) -> _Fields:
     version, store, till, serial, expires, letter, value, sku = payload.decode().split("|")
     if version != "1" or letter not in LETTERS:
         raise ValueError("unknown coupon format")
@@ -101,9 +131,9 @@ def issue(ctx: TillContext, kind: str, value: int, *, expires: date | str, sku: 
         raise UsageError("a free-product coupon names its product (sku)")
     day = as_date(expires)
     with write_txn(ctx.conn):
-        serial = 1 + ctx.conn.execute(
+        serial = 1 + int(ctx.conn.execute(
             "SELECT COALESCE(MAX(serial), 0) FROM coupons WHERE store_id = ? AND till_id = ?",
-            (ctx.store_id, ctx.till_id)).fetchone()[0]
+            (ctx.store_id, ctx.till_id)).fetchone()[0])
         payload = _payload(ctx.store_id, ctx.till_id, serial, day, kind, value, sku)
         signature = signing.sign(ctx, payload)
         coupon = Coupon(short_code(ctx.store_id, ctx.till_id, serial, signature),
@@ -128,7 +158,7 @@ def _decode(ctx: TillContext, code: str) -> tuple[Coupon | None, str]:
         row = ctx.conn.execute("SELECT token FROM coupons WHERE code = ? COLLATE NOCASE", (text,)).fetchone()
         if row is None:
             return None, "unknown coupon code: scan the QR code"
-        text = row[0]
+        text = str(row[0])
     try:
         head, tail = text.upper().split(".")
         payload, signature = _unb32(head), _unb32(tail)
@@ -142,19 +172,20 @@ def _decode(ctx: TillContext, code: str) -> tuple[Coupon | None, str]:
     return Coupon(code=code, token=text.upper(), **fields), "ok"
 
 
-def uses_of(ctx: TillContext, code: str) -> list[dict]:
+def uses_of(ctx: TillContext, code: str) -> list[dict[str, Any]]:
     return [dict(r) for r in ctx.conn.execute(
         "SELECT use_id, code, store_id, till_id, sale_id, used_at FROM coupon_uses WHERE code = ? ORDER BY used_at",
         (code,))]
 
 
-def check(ctx: TillContext, code: str, as_of: date | str | None = None) -> dict:
+def check(ctx: TillContext, code: str, as_of: date | str | None = None) -> Verdict:
     """{"valid", "reason", ...}: signature, expiry and use, all from local data."""
     coupon, reason = _decode(ctx, code)
     if coupon is None:
         return {"valid": False, "reason": reason, "code": None}
-    out = {"valid": False, "reason": "ok", **coupon.public()}
-    out.pop("token")
+    out: Verdict = {"valid": False, "reason": "ok", "code": coupon.code, "store_id": coupon.store_id,
+                    "till_id": coupon.till_id, "serial": coupon.serial, "kind": coupon.kind, "value": coupon.value,
+                    "sku": coupon.sku, "expires": coupon.expires}
     if as_date(as_of) > date.fromisoformat(coupon.expires):
         out["reason"] = f"expired on {coupon.expires}"
     elif uses := uses_of(ctx, coupon.code):
@@ -165,7 +196,7 @@ def check(ctx: TillContext, code: str, as_of: date | str | None = None) -> dict:
     return out
 
 
-def use(ctx: TillContext, code: str, sale_id: str, as_of: date | str | None = None) -> dict:
+def use(ctx: TillContext, code: str, sale_id: str, as_of: date | str | None = None) -> dict[str, Any]:
     """Record a use for a sale; refused when the coupon is not valid (used, expired, forged)."""
     if not sale_id:
         raise UsageError("a coupon is used on a sale: give its sale id")
@@ -184,13 +215,11 @@ def use(ctx: TillContext, code: str, sale_id: str, as_of: date | str | None = No
     return {"use_id": use_id, "code": coupon.code, "sale_id": sale_id, "kind": coupon.kind, "value": coupon.value}
 
 
-def apply_coupon(ctx: TillContext, basket, code: str, as_of: date | str | None = None):
+def apply_coupon(ctx: TillContext, basket: Basket, code: str, as_of: date | str | None = None) -> Line:
     """Scanning a coupon at checkout: add its discount line to the basket and return it.
 
     The use is recorded when the sale commits (sale hook), in the sale's transaction.
     """
-    from pos_client.services.checkout import Line
-
     verdict = check(ctx, code, as_of)
     if not verdict["valid"]:
         raise RefusedInput(f"coupon refused: {verdict['reason']}")
@@ -199,11 +228,11 @@ def apply_coupon(ctx: TillContext, basket, code: str, as_of: date | str | None =
         raise RefusedInput("this coupon is already in the basket")
     excluded = ctx.rules.excluded_categories
     eligible = sum(li.amount_cents for li in basket.lines if li.amount_cents > 0 and li.category not in excluded)
-    kind, value = verdict["kind"], verdict["value"]
+    kind, value = coupon.kind, coupon.value
     if kind == "percent_off":
         discount = eligible * value // 100
     elif kind == "free_product":
-        lines = [li for li in basket.lines if li.sku == verdict["sku"] and li.unit_cents > 0]
+        lines = [li for li in basket.lines if li.sku == coupon.sku and li.unit_cents > 0]
         if not lines:
             raise RefusedInput("scan the free product first, then the coupon")
         discount = lines[0].unit_cents
@@ -218,23 +247,23 @@ def apply_coupon(ctx: TillContext, basket, code: str, as_of: date | str | None =
     return line
 
 
-def on_sale(ctx: TillContext, sale_id: str, basket) -> None:
+def on_sale(ctx: TillContext, sale_id: str, basket: Basket) -> None:
     """Sale hook: record the use of every coupon in the basket with the sale, or refuse the sale."""
     refs = [li.ref for li in basket.lines if li.category == CATEGORY and li.ref]
     if refs:
-        created = ctx.conn.execute("SELECT created_at FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()[0]
+        created = str(ctx.conn.execute("SELECT created_at FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()[0])
         for ref in refs:
             use(ctx, ref, sale_id, as_of=created[:10])
 
 
-def uses_since(ctx: TillContext, after: int = 0, limit: int = 500) -> list[dict]:
+def uses_since(ctx: TillContext, after: int = 0, limit: int = 500) -> list[dict[str, Any]]:
     """Uses in insertion order after a cursor (rowid), for sync to push."""
     return [dict(r) for r in ctx.conn.execute(
         "SELECT rowid AS cursor, use_id, code, store_id, till_id, sale_id, used_at FROM coupon_uses"
         " WHERE rowid > ? ORDER BY rowid LIMIT ?", (after, limit))]
 
 
-def record_uses(ctx: TillContext, uses: list[dict]) -> int:
+def record_uses(ctx: TillContext, uses: list[dict[str, Any]]) -> int:
     """Uses pulled from head office (other tills); replays are ignored. Returns rows added."""
     added = 0
     with write_txn(ctx.conn):
@@ -247,14 +276,14 @@ def record_uses(ctx: TillContext, uses: list[dict]) -> int:
     return added
 
 
-def double_uses(ctx: TillContext) -> list[dict]:
+def double_uses(ctx: TillContext) -> list[dict[str, Any]]:
     """Coupons used more than once (two stores offline at the same time): for the manager to chase."""
     codes = [r[0] for r in ctx.conn.execute(
         "SELECT code FROM coupon_uses GROUP BY code HAVING COUNT(*) > 1 ORDER BY code")]
     return [{"code": c, "uses": uses_of(ctx, c)} for c in codes]
 
 
-def blocks(coupon: Coupon, title: str, description: str) -> list[dict]:
+def blocks(coupon: Coupon, title: str, description: str) -> list[dict[str, Any]]:
     """Receipt blocks for a coupon: what it is, the QR (works at any till) and the short code."""
     return [
         {"type": "text", "lines": [title, description, f"Valid until {coupon.expires}", f"Code {coupon.code}"]},
@@ -264,8 +293,6 @@ def blocks(coupon: Coupon, title: str, description: str) -> list[dict]:
 
 
 def describe(kind: str, value: int, sku: str | None = None) -> str:
-    from pos_client.domain.money import format_cents
-
     if kind == "percent_off":
         return f"{value}% off"
     if kind == "free_product":

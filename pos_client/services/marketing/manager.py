@@ -13,6 +13,7 @@ import hmac
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypedDict
 
 from pos_client.domain.errors import RefusedInput, UsageError
 from pos_client.store import ledger
@@ -30,6 +31,13 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 class Manager:
     manager_id: str
     name: str
+
+
+class LockState(TypedDict):
+    """Wrong PINs in a row, and the end of the running lock (None when approvals are open)."""
+
+    failures: int
+    locked_until: str | None
 
 
 @dataclass(frozen=True)
@@ -84,12 +92,12 @@ def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
-def lock_state(ctx: TillContext, now: datetime | None = None) -> dict:
+def lock_state(ctx: TillContext, now: datetime | None = None) -> LockState:
     """{"failures", "locked_until"} where locked_until is None unless the lock is still running."""
     row = ctx.conn.execute("SELECT failures, locked_until FROM pin_lock WHERE scope = ?", (SCOPE,)).fetchone()
     if row is None:
         return {"failures": 0, "locked_until": None}
-    until = row["locked_until"]
+    until: str | None = row["locked_until"]
     if until and datetime.fromisoformat(until) <= _now(now):
         until = None
     return {"failures": int(row["failures"]), "locked_until": until}
@@ -139,8 +147,8 @@ def record_approval(ctx: TillContext, manager: Manager, action: str, ref: str | 
     return approval
 
 
-def approvals(ctx: TillContext, ref: str | None = None) -> list[dict]:
-    sql, params = "SELECT * FROM approvals", ()
+def approvals(ctx: TillContext, ref: str | None = None) -> list[dict[str, Any]]:
+    sql, params = "SELECT * FROM approvals", tuple[str, ...]()
     if ref is not None:
         sql, params = sql + " WHERE ref = ?", (ref,)
     return [dict(r) for r in ctx.conn.execute(sql + " ORDER BY at, rowid", params)]

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pos_client.domain.errors import RefusedInput, UsageError
+from pos_client.services.members import get_member
 from pos_client.store import sync_state as state
 from pos_client.store.context import TillContext
-from sync.apply import pulled_rule
+from pos_client.store.sync_state import pulled_rule
 
 OFFLINE_AFTER_S = 600
 
@@ -49,8 +50,6 @@ def is_offline(ctx: TillContext, now: datetime | None = None) -> bool:
 
 def check_offline_redeem(ctx: TillContext, member_id: str, points: int) -> RedeemCheck:
     """Raise RefusedInput when this redemption is not allowed now; otherwise say what is left."""
-    from pos_client.services.members import get_member
-
     if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
         raise UsageError("points to redeem must be a positive whole number")
     member = get_member(ctx, member_id)

@@ -8,6 +8,8 @@ Nothing here logs or returns personal data.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pos_client.domain.errors import NotFound, RefusedInput
 from pos_client.services.marketing import manager
 from pos_client.store import ledger
@@ -15,14 +17,14 @@ from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn
 
 
-def erase(ctx: TillContext, member_id: str, pin: str) -> dict:
-    """Anonymise a member with a manager's approval; returns only ids and the kept balance."""
+def erase(ctx: TillContext, member_id: str, pin: str) -> dict[str, Any]:
+    """Anonymise a member with a manager's approval (PIN first); returns only ids and the kept balance."""
+    approver = manager.check_pin(ctx, pin)
     row = ctx.conn.execute("SELECT status FROM members WHERE member_id = ?", (member_id,)).fetchone()
     if row is None:
         raise NotFound("no such member")
     if row[0] == "erased":
         raise RefusedInput("this member has already been erased")
-    approver = manager.check_pin(ctx, pin)
     erasure_id = ledger.new_id()
     ts = now_iso()
     with write_txn(ctx.conn):
@@ -45,14 +47,14 @@ def apply_erasure(ctx: TillContext, member_id: str, ts: str | None = None) -> No
     ctx.conn.execute("UPDATE cards SET status = 'blocked', updated_at = ? WHERE member_id = ?", (ts, member_id))
 
 
-def erasures_since(ctx: TillContext, after: int = 0) -> list[dict]:
+def erasures_since(ctx: TillContext, after: int = 0) -> list[dict[str, Any]]:
     """Erasures in insertion order after a cursor (rowid), for sync to push."""
     return [dict(r) for r in ctx.conn.execute(
         "SELECT rowid AS cursor, erasure_id, member_id, store_id, till_id, at FROM erasures WHERE rowid > ?"
         " ORDER BY rowid", (after,))]
 
 
-def record_erasures(ctx: TillContext, rows: list[dict]) -> int:
+def record_erasures(ctx: TillContext, rows: list[dict[str, Any]]) -> int:
     """Erasures made at other tills (pulled by sync): anonymise here too; replays are ignored."""
     added = 0
     with write_txn(ctx.conn):

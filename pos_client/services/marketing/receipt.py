@@ -1,19 +1,24 @@
 """What marketing adds to a printed receipt, as plain blocks the printer capability renders.
 
 `receipt_blocks(ctx, sale_id)` returns a list of {"type": "text", "lines": [...]},
-{"type": "qr", "data": ...} and {"type": "code128", "data": ...}; the lead wires it into
-`pos_client.services.receipt.RECEIPT_BLOCKS`. Only the tier and points appear: no name, phone or email.
+{"type": "qr", "data": ...} and {"type": "code128", "data": ...}; `printable_blocks` is what
+the composition root (`pos_client.till`) puts in the till's `receipt_blocks`. Only the tier and
+points appear: no name, phone or email.
 """
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
+from drivers.receipt_blocks import QR, Barcode, Block, Text
 from pos_client.domain.dates import day_of
 from pos_client.services.marketing import coupons, offers
 from pos_client.services.marketing.tiers import current_tier
 from pos_client.store.context import TillContext
 
 
-def receipt_blocks(ctx: TillContext, sale_id: str) -> list[dict]:
+def receipt_blocks(ctx: TillContext, sale_id: str) -> list[dict[str, Any]]:
     """The tier bonus paid on this sale and the best offer (a coupon or a message).
 
     The receipt's own loyalty block already prints points, balance, tier progress and the
@@ -27,7 +32,7 @@ def receipt_blocks(ctx: TillContext, sale_id: str) -> list[dict]:
     day = day_of(sale["created_at"])
     bonus = ctx.conn.execute("SELECT COALESCE(SUM(points), 0) FROM ledger WHERE sale_id = ? AND kind = 'bonus'",
                              (sale_id,)).fetchone()[0]
-    blocks: list[dict] = []
+    blocks: list[dict[str, Any]] = []
     if bonus:
         blocks.append({"type": "text", "lines": [f"{current_tier(ctx, member_id)} bonus: +{bonus} pts"]})
     shown = offers.present(ctx, member_id, sale_id, day)
@@ -40,11 +45,9 @@ def receipt_blocks(ctx: TillContext, sale_id: str) -> list[dict]:
     return blocks
 
 
-def printable_blocks(ctx: TillContext, sale_id: str) -> list:
-    """`receipt_blocks` as the receipt's block objects: the source registered in RECEIPT_BLOCKS."""
-    from drivers.receipt_blocks import QR, Barcode, Text
-
-    out: list = []
+def printable_blocks(ctx: TillContext, sale_id: str) -> list[Block]:
+    """`receipt_blocks` as the receipt's block objects: the till's receipt block source."""
+    out: list[Block] = []
     for block in receipt_blocks(ctx, sale_id):
         if block["type"] == "text":
             out += [Text(line) for line in block["lines"]]
@@ -55,7 +58,7 @@ def printable_blocks(ctx: TillContext, sale_id: str) -> list:
     return out
 
 
-def cashier_prompt(ctx: TillContext, member_id: str, as_of=None) -> str | None:
+def cashier_prompt(ctx: TillContext, member_id: str, as_of: date | str | None = None) -> str | None:
     """The prompt to show the cashier when a card is scanned (offers whose action is a prompt)."""
     chosen = offers.best_offer(ctx, member_id, as_of)
     return chosen.message if chosen and chosen.offer.action["type"] == "prompt" else None

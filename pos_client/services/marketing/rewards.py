@@ -12,18 +12,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from pos_client.domain.dates import as_date, plus_days
 from pos_client.domain.errors import NotFound, RefusedInput, UsageError
+from pos_client.domain.money import format_cents
 from pos_client.services import checkout
 from pos_client.services.marketing import coupons, manager
+from pos_client.services.marketing.offline_policy import check_offline_redeem
 from pos_client.services.marketing.settings import program, pulled, reason_codes, tiers
 from pos_client.services.marketing.tiers import current_tier
+from pos_client.services.members import get_member
 from pos_client.store import ledger
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn
 
-DEFAULT_REWARDS: list[dict] = [
+DEFAULT_REWARDS: list[dict[str, Any]] = [
     {"id": "R500", "name": "5.00 off your basket", "kind": "amount_off", "points": 500, "value": 500},
     {"id": "PCT10", "name": "10% off your basket", "kind": "percent_off", "points": 800, "value": 10},
     {"id": "COFFEE", "name": "A free coffee", "kind": "free_product", "points": 300, "sku": "COFFEE"},
@@ -44,7 +48,7 @@ class Reward:
     tier: str | None = None  # lowest tier allowed to redeem it
     valid_days: int = 90
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "points": self.points, "kind": self.kind, "value": self.value,
                 "sku": self.sku, "tier": self.tier, "partial": self.kind in PARTIAL_KINDS}
 
@@ -84,7 +88,8 @@ def price(reward: Reward, points: int | None = None, amount_cents: int | None = 
         raise UsageError("give either a number of points or an amount, not both")
     if amount_cents is not None:
         if amount_cents <= 0 or amount_cents > reward.value:
-            raise UsageError(f"amount must be between 0.01 and the reward's value ({reward.value} cents)")
+            raise UsageError(f"amount must be between {format_cents(1)} and the reward's value"
+                             f" ({format_cents(reward.value)})")
         points = -(-amount_cents * reward.points // reward.value)  # the customer pays whole points, rounded up
         return points, amount_cents
     assert points is not None
@@ -98,15 +103,11 @@ def price(reward: Reward, points: int | None = None, amount_cents: int | None = 
 
 def _spend_allowed(ctx: TillContext, member_id: str, points: int) -> None:
     """The offline redemption policy (sync/policy.py): refused with a clear message when over it."""
-    from pos_client.services.marketing.offline_policy import check_offline_redeem
-
     check_offline_redeem(ctx, member_id, points)
 
 
 def _survivor(ctx: TillContext, member_id: str) -> str:
     """The member points are spent on: a member merged at head office spends on the one it was merged into."""
-    from pos_client.services.members import get_member
-
     return get_member(ctx, member_id).member_id
 
 
@@ -119,8 +120,12 @@ def _active_member(ctx: TillContext, member_id: str) -> None:
 
 
 def redeem(ctx: TillContext, member_id: str, reward_id: str, pin: str, *, points: int | None = None,
-           amount_cents: int | None = None, as_of: date | str | None = None) -> dict:
-    """Spend points on a reward with a manager's approval: one ledger entry, one signed coupon."""
+           amount_cents: int | None = None, as_of: date | str | None = None) -> dict[str, Any]:
+    """Spend points on a reward with a manager's approval: one ledger entry, one signed coupon.
+
+    The PIN is checked first: nothing about the member or the reward is said to someone not authorised.
+    """
+    approver = manager.check_pin(ctx, pin)
     reward = get_reward(ctx, reward_id)
     member_id = _survivor(ctx, member_id)
     _active_member(ctx, member_id)
@@ -130,7 +135,6 @@ def redeem(ctx: TillContext, member_id: str, reward_id: str, pin: str, *, points
         raise RefusedInput(f"{reward.name} is for {reward.tier} members and above (this member is {held})")
     if ledger.balance(ctx.conn, member_id) < spend:
         raise RefusedInput(f"not enough points: {spend} needed, {ledger.balance(ctx.conn, member_id)} available")
-    approver = manager.check_pin(ctx, pin)
     redemption_id = ledger.new_id()
     with write_txn(ctx.conn):
         have = ledger.balance(ctx.conn, member_id)
@@ -160,8 +164,9 @@ def _reason(ctx: TillContext, code: str) -> str:
     return code
 
 
-def adjust(ctx: TillContext, member_id: str, points: int, reason_code: str, pin: str) -> dict:
-    """A manual correction (+ or -), with a reason code and the approving manager."""
+def adjust(ctx: TillContext, member_id: str, points: int, reason_code: str, pin: str) -> dict[str, Any]:
+    """A manual correction (+ or -), with a reason code and the approving manager (PIN checked first)."""
+    approver = manager.check_pin(ctx, pin)
     if not isinstance(points, int) or points == 0:
         raise UsageError("an adjustment is a non-zero whole number of points")
     reason = _reason(ctx, reason_code)
@@ -169,7 +174,6 @@ def adjust(ctx: TillContext, member_id: str, points: int, reason_code: str, pin:
     _active_member(ctx, member_id)
     if ledger.balance(ctx.conn, member_id) + points < 0:
         raise RefusedInput(f"the balance would go below zero ({ledger.balance(ctx.conn, member_id)} points)")
-    approver = manager.check_pin(ctx, pin)
     entry_id = ledger.new_id()
     with write_txn(ctx.conn):
         if points < 0:
@@ -182,15 +186,15 @@ def adjust(ctx: TillContext, member_id: str, points: int, reason_code: str, pin:
             "approved_by": approver.name}
 
 
-def reverse_entry(ctx: TillContext, entry_id: str, reason_code: str, pin: str) -> dict:
+def reverse_entry(ctx: TillContext, entry_id: str, reason_code: str, pin: str) -> dict[str, Any]:
     """Cancel one ledger entry with its exact opposite, once; redemptions are undone by restoring instead."""
+    approver = manager.check_pin(ctx, pin)
     reason = _reason(ctx, reason_code)
     row = ctx.conn.execute("SELECT * FROM ledger WHERE entry_id = ?", (entry_id,)).fetchone()
     if row is None:
         raise NotFound("no such ledger entry")
     if row["kind"] == "redeem":
         raise RefusedInput("a redemption's coupon may already be spent: restore its points on the refund instead")
-    approver = manager.check_pin(ctx, pin)
     new_id = ledger.new_id()
     with write_txn(ctx.conn):
         if ctx.conn.execute("SELECT 1 FROM ledger WHERE ref = ? AND reason LIKE 'reversal:%'",
@@ -204,7 +208,7 @@ def reverse_entry(ctx: TillContext, entry_id: str, reason_code: str, pin: str) -
             "balance": ledger.balance(ctx.conn, row["member_id"]), "approved_by": approver.name}
 
 
-def rewards_on_sale(ctx: TillContext, sale_id: str) -> list[dict]:
+def rewards_on_sale(ctx: TillContext, sale_id: str) -> list[dict[str, Any]]:
     """Redemptions whose coupon paid part of this sale."""
     return [dict(r) for r in ctx.conn.execute(
         "SELECT r.* FROM redemptions r JOIN coupon_uses u ON u.code = r.coupon_code WHERE u.sale_id = ?"
@@ -213,7 +217,7 @@ def rewards_on_sale(ctx: TillContext, sale_id: str) -> list[dict]:
 
 def refund_sale(ctx: TillContext, sale_id: str, items: dict[str, int] | None = None, *,
                 restore_reward_points: bool = False, pin: str | None = None,
-                refund_id: str | None = None) -> dict:
+                refund_id: str | None = None) -> dict[str, Any]:
     """Refund a sale; the points it earned go back as usual. When a reward paid part of it, its points
     come back only if a manager chooses so (the default is that they do not)."""
     approver = None

@@ -8,10 +8,12 @@ on its next pull (kept in `sync_rules`).
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from pos_client.store.context import TillContext
+from pos_client.store.sync_state import pulled_rule
 
 DEFAULT_TIERS: list[dict[str, Any]] = [
     {"name": "Member", "min_spend_cents": 0, "multiplier_pct": 100},
@@ -51,10 +53,6 @@ def program(ctx: TillContext) -> dict[str, Any]:
 
 def pulled(ctx: TillContext, key: str) -> Any:
     """A program rule head office sent (None when it never did, or on a till without sync tables)."""
-    import sqlite3
-
-    from sync.apply import pulled_rule
-
     try:
         return pulled_rule(ctx.conn, key)
     except sqlite3.OperationalError:

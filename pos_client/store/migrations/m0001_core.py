@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite_utils
+import sqlite3
 
 DDL = """
 CREATE TABLE members (
@@ -137,7 +137,7 @@ CREATE TABLE till_state (
 """
 
 
-def apply(db: sqlite_utils.Database) -> None:
+def apply(db: sqlite3.Connection) -> None:
     for statement in _split(DDL):
         db.execute(statement)
 

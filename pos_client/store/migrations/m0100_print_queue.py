@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite_utils
+import sqlite3
 
 DDL = (
     """CREATE TABLE print_jobs (
@@ -22,6 +22,6 @@ DDL = (
 )
 
 
-def apply(db: sqlite_utils.Database) -> None:
+def apply(db: sqlite3.Connection) -> None:
     for statement in DDL:
         db.execute(statement)

@@ -11,7 +11,9 @@ seq, in the same transaction that moves the balance, so `balances` stays the sum
 
 from __future__ import annotations
 
-import sqlite_utils
+import sqlite3
+
+from pos_client.store.migrations.m0001_core import _split
 
 DDL = """
 CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT);
@@ -39,8 +41,6 @@ INSERT INTO sync_outbox (type, key) SELECT 'sale', sale_id FROM sales;
 """
 
 
-def apply(db: sqlite_utils.Database) -> None:
-    from pos_client.store.migrations.m0001_core import _split
-
+def apply(db: sqlite3.Connection) -> None:
     for statement in _split(DDL):
         db.execute(statement)

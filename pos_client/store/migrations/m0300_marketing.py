@@ -7,7 +7,7 @@ ledger: reports count movements from them and sync carries them as they are.
 
 from __future__ import annotations
 
-import sqlite_utils
+import sqlite3
 
 from pos_client.store.migrations.m0001_core import _split
 
@@ -130,7 +130,7 @@ CREATE TABLE erasures (
 """
 
 
-def apply(db: sqlite_utils.Database) -> None:
+def apply(db: sqlite3.Connection) -> None:
     for statement in _split(DDL):
         db.execute(statement)
     for table in APPEND_ONLY:

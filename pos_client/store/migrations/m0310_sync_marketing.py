@@ -8,7 +8,7 @@ migration are queued once.
 
 from __future__ import annotations
 
-import sqlite_utils
+import sqlite3
 
 from pos_client.store.migrations.m0001_core import _split
 
@@ -22,6 +22,6 @@ INSERT INTO sync_outbox (type, key) SELECT 'erasure', erasure_id FROM erasures;
 """
 
 
-def apply(db: sqlite_utils.Database) -> None:
+def apply(db: sqlite3.Connection) -> None:
     for statement in _split(DDL):
         db.execute(statement)

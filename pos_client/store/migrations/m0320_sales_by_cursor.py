@@ -6,10 +6,10 @@ time. Sales already queued in the outbox are still pushed from there; the cursor
 
 from __future__ import annotations
 
-import sqlite_utils
+import sqlite3
 
 
-def apply(db: sqlite_utils.Database) -> None:
+def apply(db: sqlite3.Connection) -> None:
     db.execute("DROP TRIGGER IF EXISTS sync_sales_ins")
     db.execute(
         "INSERT INTO sync_state (key, value) SELECT 'push_sale_rowid', COALESCE(MAX(rowid), 0) FROM sales "

@@ -14,14 +14,28 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from drivers.errors import DeviceError
+from drivers.escpos_render import columns_of
+from drivers.events import DeviceState, Event
+from drivers.readers import Reader, build_readers, start_all, stop_all
 from pos_client.domain.errors import PosError
+from pos_client.services.printing import print_receipt, printer_status, retry_pending
+from pos_client.store import print_queue, sync_state
+from pos_client.store.checkpoint import Checkpointer, start_checkpointer
 from pos_client.store.context import TillContext
+from pos_client.store.db import connect
+from pos_client.store.sync_state import SyncStatus
+from pos_client.store.warmup import start_warmup
+from pos_client.till import context_opener
+from pos_client.till.scheduler import UpkeepScheduler, auto_enabled, closing_time
+from sync.engine import Progress
+from sync.worker import SyncWorker
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +46,7 @@ STATE_WORDS = {"connected": "ok", "disconnected": "lost", "waiting": "waiting"}
 class AppLike(Protocol):
     """What the wiring needs from the app: its two thread-safe entry points."""
 
-    def post_device_event(self, event: Any) -> None: ...
+    def post_device_event(self, event: Event) -> None: ...
 
     def set_status(self, part: str, text: str) -> None: ...
 
@@ -60,11 +74,11 @@ def _receipts(n: int) -> str:
     return f"{n} receipt{'s' if n != 1 else ''}"
 
 
-def state_text(event: Any) -> str:
+def state_text(event: DeviceState) -> str:
     """A reader's state in a word, with the reason when it is not connected ("waiting: no NFC reader")."""
-    state = str(getattr(event, "state", "") or getattr(event, "text", ""))
+    state = event.state
     word = STATE_WORDS.get(state, state)
-    detail = str(getattr(event, "detail", "") or "")
+    detail = event.detail
     if state == "connected" or not detail:
         return word
     return f"{word}: {detail[:40]}"
@@ -72,13 +86,15 @@ def state_text(event: Any) -> str:
 
 class TillDevices:
     """What runs beside the app: readers from `[devices]`, the `[printer]`, the sync worker when
-    `[headoffice] url` is set, and the database's background checkpointer and lookup warm-up."""
+    `[headoffice] url` is set, the day's upkeep (`pos_client.till.scheduler`), and the database's
+    background checkpointer and lookup warm-up."""
 
     def __init__(self, ctx: TillContext, *, sync_interval: float | None = None) -> None:
         self.ctx = ctx
-        self.readers: list[Any] = []
-        self.sync_worker: Any = None
-        self.checkpointer: Any = None
+        self.readers: list[Reader] = []
+        self.sync_worker: SyncWorker | None = None
+        self.checkpointer: Checkpointer | None = None
+        self.upkeep: UpkeepScheduler | None = None
         self._print_lock = threading.Lock()  # one conversation with the printer at a time
         hq = ctx.config.section("headoffice")
         self.sync_interval = float(sync_interval if sync_interval is not None else hq.get("interval", 30))
@@ -97,9 +113,7 @@ class TillDevices:
         if not self.ctx.config.section("headoffice").get("url"):
             return False
         try:
-            from pos_client.store import sync_state as state
-
-            return state.get(self.ctx.conn, state.TOKEN) is not None
+            return sync_state.get(self.ctx.conn, sync_state.TOKEN) is not None
         except sqlite3.Error:
             return False
 
@@ -110,6 +124,7 @@ class TillDevices:
         problems: list[str] = []
         self._start_storage()
         problems += self._start_readers(app)
+        problems += self._start_upkeep(app)
         if self.sync_configured:
             problems += self._start_sync(app)
         if self.printer_url:
@@ -122,18 +137,28 @@ class TillDevices:
         """WAL checkpoints off the sale path, and the card-lookup pages read once (bench/RESULTS.md)."""
         if self.db_path is None:
             return
-        from pos_client.store.checkpoint import start_checkpointer
-        from pos_client.store.warmup import start_warmup
-
         self.checkpointer = start_checkpointer(self.ctx.conn, self.db_path)
         start_warmup(self.db_path)
 
-    def _start_readers(self, app: AppLike) -> list[str]:
-        from drivers.readers import build_readers, start_all
+    def _start_upkeep(self, app: AppLike) -> list[str]:
+        """The day's upkeep (expiry, tier review, lifecycle) on a thread: on start and at closing time."""
+        if self.db_path is None or not self.ctx.extensions.sale_observers or not auto_enabled(self.ctx):
+            return []  # no file to open twice, a till without its marketing program, or upkeep by hand
 
-        def sink(event: Any) -> None:  # reader threads: states to the status bar, the rest to the screen
-            if getattr(event, "kind", None) == "state":
-                app.set_status(str(event.device), state_text(event))
+        def status(text: str) -> None:
+            app.set_status("upkeep", text)
+
+        try:
+            self.upkeep = UpkeepScheduler(context_opener(self.ctx), closing=closing_time(self.ctx),
+                                          status=status).start()
+        except (ValueError, OSError, sqlite3.Error) as exc:  # the till sells without it; `pos-client upkeep` works
+            return [f"upkeep not started: {exc}"]
+        return []
+
+    def _start_readers(self, app: AppLike) -> list[str]:
+        def sink(event: Event) -> None:  # reader threads: states to the status bar, the rest to the screen
+            if isinstance(event, DeviceState):
+                app.set_status(event.device, state_text(event))
             else:
                 app.post_device_event(event)
 
@@ -145,31 +170,30 @@ class TillDevices:
         return []
 
     def _start_sync(self, app: AppLike) -> list[str]:
-        from sync.worker import SyncWorker
-
-        def on_status(st: Any) -> None:
+        def on_status(st: SyncStatus) -> None:
             app.set_status("sync", st.line())
 
-        def on_progress(p: Any) -> None:  # the first pull of a large member directory takes a while
+        def on_progress(p: Progress) -> None:  # the first pull of a large member directory takes a while
             if p.total > 0 and p.done < p.total:
                 app.set_status("sync", f"pulling changes {p.done}/{p.total} ({100 * p.done // p.total}%)")
 
         try:
-            self.sync_worker = SyncWorker(self.db_path or "", self.ctx.config, interval=self.sync_interval,
+            self.sync_worker = SyncWorker(context_opener(self.ctx), interval=self.sync_interval,
                                           on_status=on_status, on_progress=on_progress).start()
-        except Exception as exc:  # the till sells without head office
+        except (ValueError, OSError, sqlite3.Error) as exc:  # the till sells without head office
             return [f"sync not started: {exc}"]
         return []
 
     def stop(self) -> None:
         """Stop the readers (their threads joined) and the sync worker."""
-        from drivers.readers import stop_all
-
         readers, self.readers = self.readers, []
         stop_all(readers)
         worker, self.sync_worker = self.sync_worker, None
         if worker is not None:
             worker.stop(timeout=5)
+        scheduler, self.upkeep = self.upkeep, None
+        if scheduler is not None:
+            scheduler.stop(timeout=30)
         checkpointer, self.checkpointer = self.checkpointer, None
         if checkpointer is not None:
             checkpointer.stop()
@@ -182,22 +206,18 @@ class TillDevices:
     # --- printer (call from a worker thread) ----------------------------------------------------
 
     @contextmanager
-    def _own_ctx(self):
-        """A TillContext on a connection of this thread's own."""
-        from pos_client.store.db import connect
-
+    def _own_ctx(self) -> Iterator[TillContext]:
+        """The till (config, extensions) on a connection of this thread's own."""
         if self.db_path is None:
             raise PosError("the till database has no file; cannot print from a worker")
         conn = connect(self.db_path, migrate=False)
         try:
-            yield TillContext(conn=conn, config=self.ctx.config, home=self.ctx.home, operator=self.ctx.operator)
+            yield self.ctx.on(conn)
         finally:
             conn.close()
 
     @staticmethod
     def waiting_receipts(conn: sqlite3.Connection) -> int:
-        from pos_client.store import print_queue
-
         try:
             return len(print_queue.pending(conn))
         except sqlite3.Error:
@@ -205,8 +225,6 @@ class TillDevices:
 
     def print_sale(self, sale_id: str) -> PrinterReport:
         """Print a committed sale's receipt (queued first: a printer problem never loses it)."""
-        from pos_client.services.printing import print_receipt
-
         with self._print_lock, self._own_ctx() as ctx:
             outcome = print_receipt(ctx, sale_id)
             return PrinterReport(int(outcome.printed), self.waiting_receipts(ctx.conn), outcome.reason,
@@ -214,8 +232,6 @@ class TillDevices:
 
     def retry_or_reprint(self, last_sale_id: str | None) -> PrinterReport:
         """Print what waits in the queue; with nothing waiting, reprint the last sale's receipt."""
-        from pos_client.services.printing import print_receipt, retry_pending
-
         with self._print_lock, self._own_ctx() as ctx:
             if self.waiting_receipts(ctx.conn):
                 outcomes = retry_pending(ctx)
@@ -230,8 +246,6 @@ class TillDevices:
 
     def check_printer(self) -> PrinterReport:
         """Ask the printer its status (DLE EOT) for the status bar; a worker thread, never the app's."""
-        from pos_client.services.printing import printer_status
-
         with self._print_lock, self._own_ctx() as ctx:  # port 9100 serves one connection at a time
             st = printer_status(ctx)
             waiting = self.waiting_receipts(ctx.conn)
@@ -242,10 +256,7 @@ class TillDevices:
         if not self.printer_url:
             return
         try:
-            from drivers.escpos_render import columns_of
-
-            columns_of(str(self.ctx.config.section("printer").get("profile") or "TM-T88V"))
-            import escpos.printer  # noqa: F401
-        except Exception:  # a broken profile is reported when printing, with its reason
+            columns_of(str(self.ctx.config.section("printer").get("profile") or "TM-T88V"))  # imports escpos
+        except (ImportError, DeviceError, KeyError, ValueError):  # a broken profile is reported when printing
             log.debug("printer warm-up failed", exc_info=True)
 

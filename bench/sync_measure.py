@@ -1,6 +1,6 @@
 """Bench hooks: the real ingest and push paths, callable from Python (the bench helper times them).
 
-    from sync.measure import ingest_rate, push_waiting
+    from bench.sync_measure import ingest_rate, push_waiting
     ingest_rate("sqlite:///tmp/ho.db", entries=100_000)     # head office ingest, entries/s
     push_waiting(tmp_dir, entries=100_000)                  # a till pushing 100,000 waiting entries over HTTP
     pull_directory(tmp_dir, members=1_000_000)              # a fresh till pulling the whole directory
@@ -8,12 +8,28 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import httpx
+
+from pos_client.services.members import enroll
+from pos_client.store import ledger
+from pos_client.store.config import write_config
+from pos_client.till import open_till
+from sync.engine import Progress, client_for, pull_all
+from sync.push import push_pending
+from sync.register import register_till
+from wire.protocol import PushBatch
 
 T0 = "2026-01-01T00:00:00.000000+00:00"
 
@@ -24,7 +40,7 @@ def headoffice(store: Any, db_url: str, process: bool = False) -> Iterator[str]:
     process, or (`process=True`) `python -m headoffice serve` on `db_url` in a process of its own, as
     in production where it is another machine: then it no longer shares this process's GIL."""
     if not process:
-        from headoffice.server import ServerThread
+        from headoffice.server import ServerThread  # lazy: head office: only this command needs it
 
         server = ServerThread(store).start()
         try:
@@ -32,12 +48,7 @@ def headoffice(store: Any, db_url: str, process: bool = False) -> Iterator[str]:
         finally:
             server.stop()
         return
-    import os
-    import socket
-    import subprocess
-    import sys
 
-    import httpx
 
     with socket.socket() as sock:  # a free port (the bench owns the machine; a reuse race only fails loudly)
         sock.bind(("127.0.0.1", 0))
@@ -66,8 +77,7 @@ def headoffice(store: Any, db_url: str, process: bool = False) -> Iterator[str]:
 
 def ingest_rate(db_url: str, entries: int = 100_000, batch: int = 2000, members: int = 1000) -> dict[str, Any]:
     """Parse and ingest `entries` ledger entries in batches straight into a store (no HTTP)."""
-    from headoffice.store import Principal, open_store
-    from wire.protocol import PushBatch
+    from headoffice.store import Principal, open_store  # lazy: head office: only this command needs it
 
     store = open_store(db_url)
     try:
@@ -93,14 +103,7 @@ def push_waiting(workdir: str | Path, entries: int = 100_000, db_url: str | None
                  entry_batch: int = 2000, process: bool = False) -> dict[str, Any]:
     """A till with `entries` waiting entries pushes them all to a real head office on loopback
     (`process=True`: the head office in its own process, see `headoffice`)."""
-    from headoffice.store import open_store
-    from pos_client.services.members import enroll
-    from pos_client.store import ledger
-    from pos_client.store.config import write_config
-    from pos_client.store.context import open_till
-    from sync.engine import client_for
-    from sync.push import push_pending
-    from sync.register import register_till
+    from headoffice.store import open_store  # lazy: head office: only this command needs it
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -118,7 +121,7 @@ def push_waiting(workdir: str | Path, entries: int = 100_000, db_url: str | None
                           [ledger.Entry(member_id=member.member_id, kind="earn", points=1) for _ in range(entries)])
             started = time.perf_counter()
             with client_for(ctx.conn, ctx.config, timeout=60) as client:
-                report = push_pending(ctx.conn, client, ctx.store_id, ctx.till_id, entry_limit=entry_batch)
+                report = push_pending(ctx, client, entry_limit=entry_batch)
             seconds = time.perf_counter() - started
         return {"entries": entries, "pushed": report.entries, "duplicates": report.duplicates,
                 "batches": report.batches, "seconds": round(seconds, 3),
@@ -133,7 +136,6 @@ def _fill_headoffice(path: Path, members: int, cards: int, entries: int) -> None
     """Load a head office directory straight into its SQLite file (the store's own schema, raw inserts):
     `members` members, `cards` cards spread over them, `entries` ledger entries of another till, every
     member and card in the feed, as if pushed by the chain's tills over the years."""
-    import sqlite3
 
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute("PRAGMA synchronous=OFF")
@@ -171,11 +173,7 @@ def pull_directory(workdir: str | Path, members: int = 1_000_000, cards: int | N
     member) and `entries` ledger entries (one per member): the real server on loopback (`process=True`:
     in its own process), the real `sync.engine.pull_all`, its progress callback counted. Setup time
     is reported apart."""
-    from headoffice.store import open_store
-    from pos_client.store.config import write_config
-    from pos_client.store.context import open_till
-    from sync.engine import Progress, client_for, pull_all
-    from sync.register import register_till
+    from headoffice.store import open_store  # lazy: head office: only this command needs it
 
     cards = members * 3 // 2 if cards is None else cards
     entries = members if entries is None else entries
@@ -197,7 +195,7 @@ def pull_directory(workdir: str | Path, members: int = 1_000_000, cards: int | N
             register_till(ctx, url, store.add_till("S2", home.name))
             started = time.perf_counter()
             with client_for(ctx.conn, ctx.config, timeout=60) as client:
-                report = pull_all(ctx.conn, client, page_size=page_size, progress=ticks.append)
+                report = pull_all(ctx, client, page_size=page_size, progress=ticks.append)
             seconds = time.perf_counter() - started
         got = {t: ctx.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("members", "cards", "ledger")}
         points = ctx.conn.execute("SELECT COALESCE(SUM(points), 0) FROM balances").fetchone()[0]

@@ -1,0 +1,126 @@
+"""One connection, its transactions and its SQL dialect, shared by every head-office repository.
+
+The repositories (members, ledger, documents, ...) write their SQL once, with `?` placeholders and
+portable SQL (ON CONFLICT, RETURNING); everything that differs between SQLite and PostgreSQL lives
+in a `Db` subclass (how to open, lock and bulk-load) and its `Dialect` (column types, placeholders).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+Row = tuple[Any, ...]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The SQL differences between backends: integer column types and the placeholder style."""
+
+    bigint: str
+    seq_pk: str
+    placeholder: str = "?"
+
+    def sql(self, text: str) -> str:
+        """Repositories write `?`; a backend with another paramstyle gets its own."""
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+    def ddl(self, text: str) -> str:
+        """Fill the schema's {BIGINT} and {SEQ_PK} column types."""
+        return text.replace("{BIGINT}", self.bigint).replace("{SEQ_PK}", self.seq_pk)
+
+
+SQLITE = Dialect(bigint="INTEGER", seq_pk="INTEGER PRIMARY KEY")
+POSTGRES = Dialect(bigint="BIGINT", seq_pk="BIGINT PRIMARY KEY", placeholder="%s")
+
+
+class Db(ABC):
+    """A DB-API connection used by one process: writers serialised, reads on one snapshot.
+
+    One re-entrant lock guards the connection (the HTTP server calls the store from a thread
+    pool); a write or read opened inside another joins it, so a repository method can be called
+    on its own or from inside a push's single transaction.
+    """
+
+    dialect: Dialect
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+
+    # --- what a backend provides --------------------------------------------------------------
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement; its rows (empty when it returns none)."""
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement per row (nothing when there are no rows)."""
+
+    @abstractmethod
+    def _write_txn(self) -> AbstractContextManager[None]:
+        """Begin (or join) a serialised write transaction; commit on exit, roll back on error."""
+
+    @abstractmethod
+    def _read_txn(self) -> AbstractContextManager[None]:
+        """Begin (or join) a read on one snapshot."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # --- shared on top ----------------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """One serialised write transaction (nested calls join the outer one)."""
+        with self.lock, self._write_txn():
+            yield
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        """A consistent read (one snapshot)."""
+        with self.lock, self._read_txn():
+            yield
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        """The first row, or None."""
+        rows = self.execute(sql, params)
+        return rows[0] if rows else None
+
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the one row a query always returns (a count, a counter)."""
+        rows = self.execute(sql, params)
+        if not rows:
+            raise LookupError(f"no row from: {sql}")
+        return rows[0][0]
+
+    def insert_ignore(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Bulk insert skipping rows that hit a unique key (the ingest hot path; backends may do better)."""
+        marks = ", ".join("?" * len(columns))
+        self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows)
+
+
+def now_iso() -> str:
+    """UTC, microseconds: sorts as text in both backends."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def sha256(secret: str) -> str:
+    """Codes and tokens are stored hashed: a copy of the database signs no one in."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+    """Slices small enough for an `IN (...)` list on either backend."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def marks(n: int) -> str:
+    """`?, ?, ?` for an `IN (...)` list of n values."""
+    return ", ".join("?" * n)

@@ -1,0 +1,120 @@
+"""A till's push, taken in one transaction: idempotent, gap-aware, malformed records quarantined.
+
+The order inside the transaction is fixed (members, cards, sales, entries, documents, then the
+merge sweep) because it decides the server_seq every change gets, which is the order tills pull.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from cardread.read import scrub
+from headoffice.store.base import Forbidden, Principal
+from headoffice.store.db import Db, now_iso, sha256
+from headoffice.store.docs import Documents
+from headoffice.store.ledger import Ledger
+from headoffice.store.members import Members
+from wire.fields import DocType
+from wire.protocol import LedgerRecord, PushBatch, PushResult, Reject, SaleRecord
+
+_SCAN = 5000  # seqs looked at per step when moving a till's high seq forward
+_MAX_GAP_SCAN = 100_000  # beyond this the till is told its high seq only, not every gap
+
+
+class Ingest:
+    """Push: checks who may write what, then hands each part to its aggregate in one write."""
+
+    def __init__(self, db: Db, members: Members, ledger: Ledger, docs: Documents) -> None:
+        self._db = db
+        self._members = members
+        self._ledger = ledger
+        self._docs = docs
+
+    def ingest(self, principal: Principal, batch: PushBatch) -> PushResult:
+        _check_own(principal, batch)
+        now = now_iso()
+        with self._db.write():
+            n_members, touched = self._members.ingest(batch.members, now)
+            merges = len(touched)
+            n_cards = self._members.ingest_cards(batch.cards, now)
+            n_sales = self._ledger.ingest_sales(batch.sales, now)
+            rejects = list(batch.rejects)
+            accepted, dups, conflicts = self._ledger.ingest(batch.entries, now)
+            rejects += conflicts
+            n_docs, doc_rejects = self._docs.ingest(batch.docs, now)
+            rejects += doc_rejects
+            touched |= {m for m, _ in accepted}
+            self._quarantine(principal, rejects, now)
+            self._ledger.sweep_merged(touched, now)
+            high_seq, gaps = self._advance_high_seq(principal, batch, now)
+            has_key = self._docs.has_till_key(principal.store_id, principal.till_id)
+            wants: list[DocType] = [] if has_key else ["till_key"]
+        return PushResult(accepted=len(accepted), duplicates=dups, high_seq=high_seq, gaps=gaps,
+                          rejected=[r.to_dict() for r in rejects], sales=n_sales, members=n_members, cards=n_cards,
+                          merges=merges, docs=n_docs, wants=wants, server_time=now)
+
+    def _quarantine(self, principal: Principal, rejects: Sequence[Reject], now: str) -> None:
+        """Keep malformed records aside (card numbers scrubbed); an entry's seq still counts as held."""
+        rows = []
+        for r in rejects:
+            raw = scrub(json.dumps(r.raw, sort_keys=True, default=str))[:4000]
+            seq = r.raw.get("seq") if isinstance(r.raw, dict) else None
+            if not isinstance(seq, int) or isinstance(seq, bool) or r.type != "entries" or seq < 1:
+                seq = None
+            rkey = sha256(f"{principal.store_id}/{principal.till_id}/{r.type}/{raw}")
+            rows.append((rkey, principal.store_id, principal.till_id, r.type, seq, json.dumps(r.reasons), raw, now))
+        if rows:
+            self._db.executemany("INSERT INTO rejects (rkey, store_id, till_id, type, seq, reasons, raw, received_at)"
+                                 " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING", rows)
+
+    def _advance_high_seq(self, principal: Principal, batch: PushBatch, now: str) -> tuple[int, list[list[int]]]:
+        """The highest seq up to which this till's sequence is complete (quarantined seqs count as held)."""
+        db = self._db
+        who = (principal.store_id, principal.till_id)
+        row = db.one("SELECT high_seq FROM tills WHERE store_id = ? AND till_id = ?", who)
+        high = int(row[0]) if row else 0
+        start = high
+        while True:
+            held = [int(r[0]) for r in db.execute(
+                "SELECT seq FROM ledger WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?"
+                " UNION SELECT seq FROM rejects WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?"
+                " ORDER BY 1", (*who, high, high + _SCAN, *who, high, high + _SCAN))]
+            moved = high
+            for s in held:
+                if s != high + 1:
+                    break
+                high = s
+            if high == moved or high < moved + _SCAN:
+                break
+        sent = [e.seq for e in batch.entries]
+        gaps: list[list[int]] = []
+        if sent and high < max(sent) <= high + _MAX_GAP_SCAN:
+            present = {int(r[0]) for r in db.execute(
+                "SELECT seq FROM ledger WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?",
+                (*who, high, max(sent)))}
+            missing_start = None
+            for s in range(high + 1, max(sent) + 1):
+                if s not in present and missing_start is None:
+                    missing_start = s
+                elif s in present and missing_start is not None:
+                    gaps.append([missing_start, s - 1])
+                    missing_start = None
+        if high != start or sent:
+            db.execute("UPDATE tills SET high_seq = ?, last_push_at = ? WHERE store_id = ? AND till_id = ?",
+                       (high, now, *who))
+        return high, gaps
+
+
+def _check_own(principal: Principal, batch: PushBatch) -> None:
+    """A till pushes only its own records: anything else is refused before a row is written."""
+    who = (principal.store_id, principal.till_id)
+    if principal.role != "till" or (batch.store_id, batch.till_id) != who:
+        raise Forbidden("this token may only push for its own store and till")
+    records: list[LedgerRecord | SaleRecord] = [*batch.entries, *batch.sales]
+    for rec in records:
+        if (rec.store_id, rec.till_id) != who:
+            raise Forbidden(f"record for {rec.store_id}/{rec.till_id} pushed by {who[0]}/{who[1]}")
+    for d in batch.docs:
+        if (d.data["store_id"], d.data["till_id"]) != who:
+            raise Forbidden(f"{d.type} for {d.data['store_id']}/{d.data['till_id']} pushed by {who[0]}/{who[1]}")

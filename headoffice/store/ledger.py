@@ -1,0 +1,123 @@
+"""The points ledger, balances and the sales behind them.
+
+Balances move in the same transaction as the ledger rows that move them. Merges and transfers
+for merged members are head-office ledger entries (store "HO", till "HO"), so every till learns
+them by pulling entries, like any other till's.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from headoffice.store.db import Db, chunks, marks
+from headoffice.store.feed import ChangeFeed
+from headoffice.store.members import Members
+from headoffice.store.schema import HO_STORE, HO_TILL
+from wire.protocol import LEDGER_COLUMNS, LedgerRecord, Reject, SaleLine, SaleRecord
+
+_INSERT_COLUMNS = ("server_seq", *LEDGER_COLUMNS, "received_at")
+
+
+class Ledger:
+    """The `ledger`, `balances` and `sales` tables (call the ingest methods inside a write)."""
+
+    def __init__(self, db: Db, feed: ChangeFeed, members: Members) -> None:
+        self._db = db
+        self._feed = feed
+        self._members = members
+
+    # --- push ---------------------------------------------------------------------------------
+    def ingest_sales(self, sales: Sequence[SaleRecord], now: str) -> int:
+        """Sales are immutable: a replayed one is skipped."""
+        if not sales:
+            return 0
+        self._db.executemany(
+            "INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender, points_earned, operator,"
+            " created_at, received_at, lines) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+            [(s.sale_id, s.store_id, s.till_id, s.member_id, s.total_cents, s.tender, s.points_earned, s.operator,
+              s.created_at, now, json.dumps([_line(li) for li in s.lines])) for s in sales])
+        return len(sales)
+
+    def ingest(self, entries: Sequence[LedgerRecord], now: str) -> tuple[list[tuple[str, int]], int, list[Reject]]:
+        """Take a till's entries in seq order: (member, points) taken, replays, and seqs reused under another id."""
+        ordered = sorted(entries, key=lambda e: e.seq)
+        taken = self.insert(ordered, now)
+        if len(taken) == len(ordered):
+            return taken, 0, []
+        # Some rows were not taken: replays (same UUID) or a seq reused under another UUID (kept aside).
+        known: set[str] = set()
+        for part in chunks([e.entry_id for e in ordered]):
+            known |= {r[0] for r in self._db.execute(
+                f"SELECT entry_id FROM ledger WHERE entry_id IN ({marks(len(part))})", part)}
+        conflicts = [Reject(type="entries", index=i, key=e.entry_id,
+                            reasons=[f"seq {e.seq} already holds another entry of this till"], raw=e.to_dict())
+                     for i, e in enumerate(ordered) if e.entry_id not in known]
+        dups = len(ordered) - len(taken) - len(conflicts)
+        return taken, dups, conflicts
+
+    def insert(self, entries: Sequence[LedgerRecord], now: str) -> list[tuple[str, int]]:
+        """Insert what is new (by UUID and by till seq) and move balances; returns (member, points) taken."""
+        if not entries:
+            return []
+        db = self._db
+        base = self._feed.alloc(len(entries))
+        db.insert_ignore("ledger", _INSERT_COLUMNS, [(base + i + 1, *e.row(), now) for i, e in enumerate(entries)])
+        taken = [(r[0], int(r[1])) for r in db.execute(
+            "SELECT member_id, points FROM ledger WHERE server_seq > ? AND server_seq <= ?",
+            (base, base + len(entries)))]
+        sums: dict[str, int] = {}
+        for member, points in taken:
+            sums[member] = sums.get(member, 0) + points
+        db.executemany(
+            "INSERT INTO balances (member_id, points, updated_at) VALUES (?, ?, ?) ON CONFLICT (member_id)"
+            " DO UPDATE SET points = balances.points + excluded.points, updated_at = excluded.updated_at",
+            [(m, p, now) for m, p in sums.items()])
+        return taken
+
+    def sweep_merged(self, member_ids: set[str], now: str) -> None:
+        """Move whatever sits on a merged member (its balance at merge, later offline entries) to the survivor."""
+        db = self._db
+        moves: list[tuple[str, str, int]] = []
+        for part in chunks(sorted(member_ids)):
+            for mid, points in db.execute(
+                    "SELECT m.member_id, b.points FROM members m JOIN balances b ON b.member_id = m.member_id"
+                    f" WHERE m.member_id IN ({marks(len(part))}) AND m.status = 'merged' AND b.points != 0"
+                    " ORDER BY m.member_id", part):
+                moves.append((mid, self._members.final(mid), int(points)))
+        if not moves:
+            return
+        top = db.value("UPDATE tills SET high_seq = high_seq + ? WHERE store_id = ? AND till_id = ?"
+                       " RETURNING high_seq", (2 * len(moves), HO_STORE, HO_TILL))
+        seq = int(top) - 2 * len(moves)
+        entries: list[LedgerRecord] = []
+        for loser, winner, points in moves:
+            for member, pts, other in ((loser, -points, winner), (winner, points, loser)):
+                seq += 1
+                entries.append(LedgerRecord(
+                    entry_id=secrets.token_hex(16), member_id=member, store_id=HO_STORE, till_id=HO_TILL, seq=seq,
+                    kind="adjust", points=pts, created_at=now, reason="merge", ref=other, operator="headoffice"))
+        self.insert(entries, now)
+
+    # --- reading --------------------------------------------------------------------------------
+    def balance(self, member_id: str) -> int:
+        """The member's balance (following merges to the surviving member)."""
+        with self._db.read():
+            row = self._db.one("SELECT points FROM balances WHERE member_id = ?", (self._members.final(member_id),))
+        return int(row[0]) if row else 0
+
+    def history(self, member_id: str) -> list[dict[str, Any]]:
+        """Ledger entries of the member and of every member merged into it, in receive order."""
+        with self._db.read():
+            ids = [member_id] + [r[0] for r in self._db.execute(
+                "SELECT member_id FROM members WHERE merged_into = ?", (member_id,))]
+            rows = self._db.execute(f"SELECT {', '.join(_INSERT_COLUMNS)} FROM ledger"
+                                    f" WHERE member_id IN ({marks(len(ids))}) ORDER BY server_seq", ids)
+        return [dict(zip(_INSERT_COLUMNS, r, strict=True)) for r in rows]
+
+
+def _line(li: SaleLine) -> dict[str, Any]:
+    return {"line_no": li.line_no, "sku": li.sku, "ean": li.ean, "name": li.name, "category": li.category,
+            "qty": li.qty, "unit_cents": li.unit_cents, "amount_cents": li.amount_cents, "points": li.points}

@@ -1,0 +1,73 @@
+"""Head office's tables, created on open (both backends; column types from the dialect).
+
+Ordering: every change head office keeps gets a `server_seq` from one counter (`meta.server_seq`),
+allocated inside the single write transaction (backends serialise writers), so a pull cursor is
+simply "the last server_seq I saw" and never skips a row committed later. The till's own
+`created_at` is kept for the audit trail but never used for ordering, so a till with a wrong clock
+syncs correctly.
+"""
+
+from __future__ import annotations
+
+from headoffice.store.db import Db, now_iso
+
+# Head office's own ledger entries (merge transfers) are written as this store and till.
+HO_STORE = HO_TILL = "HO"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value {BIGINT} NOT NULL);
+CREATE TABLE IF NOT EXISTS tills (
+    store_id TEXT NOT NULL, till_id TEXT NOT NULL, role TEXT NOT NULL DEFAULT 'till',
+    code_hash TEXT, code_expires_at TEXT, token_hash TEXT UNIQUE, created_at TEXT NOT NULL, registered_at TEXT,
+    high_seq {BIGINT} NOT NULL DEFAULT 0, last_push_at TEXT, PRIMARY KEY (store_id, till_id));
+CREATE TABLE IF NOT EXISTS ledger (
+    server_seq {SEQ_PK}, entry_id TEXT NOT NULL UNIQUE, member_id TEXT NOT NULL,
+    store_id TEXT NOT NULL, till_id TEXT NOT NULL, seq {BIGINT} NOT NULL, kind TEXT NOT NULL,
+    points {BIGINT} NOT NULL, sale_id TEXT, amount_cents {BIGINT} NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL, operator TEXT, reason TEXT, ref TEXT, received_at TEXT NOT NULL,
+    UNIQUE (store_id, till_id, seq));
+CREATE INDEX IF NOT EXISTS idx_ho_ledger_member ON ledger (member_id);
+CREATE TABLE IF NOT EXISTS balances (member_id TEXT PRIMARY KEY, points {BIGINT} NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS members (
+    member_id TEXT PRIMARY KEY, store_id TEXT NOT NULL, name TEXT, phone TEXT, email TEXT,
+    status TEXT NOT NULL, merged_into TEXT, consent TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, received_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_ho_members_phone ON members (phone);
+CREATE TABLE IF NOT EXISTS cards (
+    card_number TEXT PRIMARY KEY, member_id TEXT NOT NULL, source TEXT NOT NULL, status TEXT NOT NULL,
+    replaced_by TEXT, created_at TEXT, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_ho_cards_member ON cards (member_id);
+CREATE TABLE IF NOT EXISTS sales (
+    sale_id TEXT PRIMARY KEY, store_id TEXT NOT NULL, till_id TEXT NOT NULL, member_id TEXT,
+    total_cents {BIGINT} NOT NULL, tender TEXT, points_earned {BIGINT} NOT NULL, operator TEXT,
+    created_at TEXT NOT NULL, received_at TEXT NOT NULL, lines TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feed (server_seq {SEQ_PK}, entity TEXT NOT NULL, key TEXT NOT NULL, UNIQUE (entity, key));
+CREATE TABLE IF NOT EXISTS rules (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS products (
+    sku TEXT PRIMARY KEY, ean TEXT, name TEXT NOT NULL, category TEXT NOT NULL, price_cents {BIGINT} NOT NULL);
+CREATE TABLE IF NOT EXISTS rejects (
+    rkey TEXT PRIMARY KEY, store_id TEXT NOT NULL, till_id TEXT NOT NULL, type TEXT NOT NULL,
+    seq {BIGINT}, reasons TEXT NOT NULL, raw TEXT, received_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_ho_rejects_seq ON rejects (store_id, till_id, seq);
+CREATE TABLE IF NOT EXISTS till_keys (
+    store_id TEXT NOT NULL, till_id TEXT NOT NULL, public_key TEXT NOT NULL, received_at TEXT NOT NULL,
+    PRIMARY KEY (store_id, till_id));
+CREATE TABLE IF NOT EXISTS coupon_uses (
+    use_id TEXT PRIMARY KEY, code TEXT NOT NULL, store_id TEXT NOT NULL, till_id TEXT NOT NULL,
+    sale_id TEXT NOT NULL, used_at TEXT NOT NULL, received_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_ho_coupon_uses_code ON coupon_uses (code);
+CREATE TABLE IF NOT EXISTS erasures (
+    erasure_id TEXT PRIMARY KEY, member_id TEXT NOT NULL, store_id TEXT NOT NULL, till_id TEXT NOT NULL,
+    at TEXT NOT NULL, received_at TEXT NOT NULL)
+"""
+
+
+def create(db: Db) -> None:
+    """Create what is missing, the server_seq counter and head office's own till row (idempotent)."""
+    with db.write():
+        for stmt in db.dialect.ddl(SCHEMA).split(";"):
+            if stmt.strip():
+                db.execute(stmt)
+        db.execute("INSERT INTO meta (key, value) VALUES ('server_seq', 0) ON CONFLICT DO NOTHING")
+        db.execute("INSERT INTO tills (store_id, till_id, role, created_at) VALUES (?, ?, 'system', ?)"
+                   " ON CONFLICT DO NOTHING", (HO_STORE, HO_TILL, now_iso()))

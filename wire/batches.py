@@ -1,0 +1,206 @@
+"""The two sync exchanges: a till's push (PushBatch -> PushResult) and its pull (cursor -> PullPage).
+
+Parsing a push never fails because of one record: the whole batch is decoded in one msgspec call, and
+only when that refuses something is it taken apart record by record, each malformed record set aside
+(`rejects`) with every reason while the rest is ingested.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, TypedDict
+
+import msgspec
+from msgspec import Meta
+
+from wire.docs import DocRecord
+from wire.errors import Invalid, NotJson, explain, has_nul, json_value, nul_reasons, whole_numbers
+from wire.fields import ChangeType, Count, DocType, Id, Seq, Version
+from wire.records import CardRecord, LedgerRecord, MemberRecord, SaleRecord
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def encode(message: Any) -> bytes:
+    """JSON bytes of any wire message, or of plain dicts and lists holding them."""
+    return _ENCODER.encode(message)
+
+
+class Reject(msgspec.Struct, frozen=True, kw_only=True):
+    """A record set aside with its reasons (kept at head office with its raw form, reported to the till)."""
+
+    type: str
+    index: int
+    key: str | None
+    reasons: list[str]
+    raw: Any = None
+
+    def to_dict(self) -> RejectedRecord:
+        return {"type": self.type, "index": self.index, "key": self.key, "reasons": self.reasons}
+
+
+class RejectedRecord(TypedDict):
+    """A reject as the till learns it (a dict: the till reads it with .get)."""
+
+    type: str
+    index: int
+    key: str | None
+    reasons: list[str]
+
+
+# each list of a push, the record type it holds, and the fields that name a record in a reject
+_PARTS: tuple[tuple[str, type[Any], tuple[str, ...]], ...] = (
+    ("entries", LedgerRecord, ("entry_id", "seq")),
+    ("sales", SaleRecord, ("sale_id",)),
+    ("members", MemberRecord, ("member_id",)),
+    ("cards", CardRecord, ("member_id",)),
+    ("docs", DocRecord, ("key",)),
+)
+
+
+def _key_of(data: Any, names: tuple[str, ...]) -> str | None:
+    if isinstance(data, dict):
+        for n in names:
+            value = data.get(n)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                return str(value)
+    return None
+
+
+class PushBatch(msgspec.Struct, kw_only=True, dict=True):
+    """What one till sends in one request; parsing keeps the good records and lists the bad in `rejects`."""
+
+    store_id: Id
+    till_id: Id
+    version: Version = 1
+    entries: list[LedgerRecord] = []
+    sales: list[SaleRecord] = []
+    members: list[MemberRecord] = []
+    cards: list[CardRecord] = []
+    docs: list[DocRecord] = []
+
+    @property
+    def rejects(self) -> list[Reject]:
+        """Malformed records set aside by parsing (not a wire field: never sent, never documented)."""
+        found: list[Reject] = self.__dict__.setdefault("rejects", [])
+        return found
+
+    @classmethod
+    def parse(cls, body: Any) -> PushBatch:
+        """A decoded JSON body as a batch; Invalid only when the batch itself (not a record) is wrong."""
+        try:
+            batch = msgspec.convert(body, cls)
+        except msgspec.ValidationError:
+            body = whole_numbers(body)
+            try:
+                batch = msgspec.convert(body, cls)
+            except msgspec.ValidationError:
+                return cls._sort(body)
+        return cls._sort(body) if has_nul(body) else batch
+
+    @classmethod
+    def decode(cls, raw: bytes) -> PushBatch:
+        """A request body as a batch (NotJson when it is not JSON)."""
+        try:
+            batch = _BATCH_DECODER.decode(raw)
+        except msgspec.ValidationError:
+            pass
+        except msgspec.DecodeError as exc:
+            raise NotJson(f"body is not JSON: {exc}") from None
+        else:
+            if b"\\u0000" not in raw:  # free text holds no NUL (JSON writes it only as this escape)
+                return batch
+        return cls.parse(json_value(raw))
+
+    @classmethod
+    def _sort(cls, body: Any) -> PushBatch:
+        """The slow path: record by record, every malformed one set aside with all its reasons."""
+        if not isinstance(body, dict):
+            raise Invalid(["body must be a JSON object"])
+        head = {k: v for k, v in body.items() if k in ("store_id", "till_id", "version")}
+        reasons = explain(cls, head)
+        reasons += [f"{name}: must be a list" for name, _, _ in _PARTS if not isinstance(body.get(name, []), list)]
+        if reasons:
+            raise Invalid(reasons)
+        batch = msgspec.convert(head, cls)
+        for name, record, keys in _PARTS:
+            target: list[Any] = getattr(batch, name)
+            for i, raw in enumerate(body.get(name, [])):
+                try:
+                    found = msgspec.convert(raw, record)
+                except msgspec.ValidationError as exc:
+                    why = explain(record, raw) or [str(exc)]
+                else:
+                    if not (why := nul_reasons(record, raw)):
+                        target.append(found)
+                        continue
+                batch.rejects.append(Reject(type=name, index=i, key=_key_of(raw, keys), reasons=why, raw=raw))
+        return batch
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "store_id": self.store_id, "till_id": self.till_id,
+                "entries": [e.to_dict() for e in self.entries], "sales": [s.to_dict() for s in self.sales],
+                "members": [m.to_dict() for m in self.members], "cards": [c.to_dict() for c in self.cards],
+                "docs": [d.to_dict() for d in self.docs]}
+
+
+_BATCH_DECODER = msgspec.json.Decoder(PushBatch)
+
+Gap = Annotated[list[Seq], Meta(min_length=2, max_length=2, description="[first, last] missing seq")]
+
+
+class PushResult(msgspec.Struct, kw_only=True):
+    """Head office's answer: what it took, what was already there, and the till's contiguous high seq."""
+
+    accepted: Count
+    duplicates: Count
+    high_seq: Annotated[int, Meta(ge=0, description="highest seq up to which the till's sequence is held")]
+    gaps: list[Gap]
+    rejected: list[RejectedRecord]
+    sales: Count
+    members: Count
+    cards: Count
+    merges: Count
+    docs: Count
+    wants: Annotated[list[DocType], Meta(description="document types head office lacks from this till (send)")]
+    server_time: str
+
+    # why head office sets aside a record that is well formed: it conflicts with what it already holds
+    CONFLICTS: ClassVar[tuple[str, ...]] = ("already holds another entry of this till",
+                                            "head office already holds another key")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PushResult:
+        return msgspec.convert(data, cls)
+
+
+class Change(msgspec.Struct):
+    """One change a till pulls; `data` has the shape of its type (documented per type in the OpenAPI)."""
+
+    cursor: Annotated[int, Meta(ge=1)]
+    type: ChangeType
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cursor": self.cursor, "type": self.type, "data": self.data}
+
+
+class PullPage(msgspec.Struct):
+    """Changes after a cursor, in head office's receive order; `next_cursor` never goes backwards."""
+
+    changes: list[Change]
+    next_cursor: Annotated[int, Meta(ge=0)]
+    more: bool
+    total_pending: Annotated[int, Meta(ge=0)] = 0
+    server_time: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"changes": [c.to_dict() for c in self.changes], "next_cursor": self.next_cursor,
+                "more": self.more, "total_pending": self.total_pending, "server_time": self.server_time}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PullPage:
+        return msgspec.convert(data, cls)

@@ -1,0 +1,149 @@
+"""The other HTTP bodies of /v1: registration, errors, the administrator's requests and reports.
+
+Reports are TypedDicts: the store hands them out as dicts and the document still says their shape.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypedDict
+
+import msgspec
+from msgspec import Meta
+
+from wire.fields import MAX_AMOUNT, AnyText, Id, Text
+
+
+class Error(msgspec.Struct, omit_defaults=True):
+    """Every refusal the server answers (400, 401, 403, 404, 409, 413, 422): what is wrong, and why per field."""
+
+    error: str
+    reasons: list[str] = []
+
+
+class Health(msgspec.Struct):
+    ok: bool
+    version: int
+
+
+class RegisterRequest(msgspec.Struct):
+    """A one-time enrolment code, as head office printed it (dashes and case do not matter)."""
+
+    code: Annotated[Text, Meta(description="enrolment code, e.g. ABCD-EFGH-JKLM")]
+
+
+class Registered(msgspec.Struct):
+    token: str
+    store_id: str
+    till_id: str
+
+
+class Balance(msgspec.Struct):
+    member_id: str
+    balance: int
+
+
+class Product(msgspec.Struct, frozen=True):
+    """A catalog product head office sends to every till."""
+
+    sku: Text
+    name: Text
+    price_cents: Annotated[int, Meta(ge=0, le=MAX_AMOUNT)]
+    ean: AnyText | None = None
+    category: Text = "general"
+
+
+class ProductsStored(msgspec.Struct):
+    products: int
+
+
+class Ok(msgspec.Struct):
+    ok: Literal[True]
+
+
+class Blocked(msgspec.Struct):
+    blocked: Literal[True]
+
+
+class Erased(msgspec.Struct):
+    erased: Literal[True]
+
+
+class PullQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The query of `GET /v1/pull` (each parameter is a JSON scalar in the query string; no others)."""
+
+    cursor: Annotated[int, Meta(ge=0, le=2**62, description="the last server_seq this till applied")] = 0
+    limit: Annotated[int, Meta(ge=1, le=5000, description="changes per page")] = 1000
+    total: Annotated[Literal[0, 1], Meta(description="1: count every pending change (first page)")] = 1
+
+
+class MemberPath(msgspec.Struct, frozen=True):
+    member_id: Id
+
+
+class CardPath(msgspec.Struct, frozen=True):
+    card_number: Text
+
+
+# --- reports (administrator) ---------------------------------------------------------------
+class Redemption(TypedDict):
+    entry_id: str
+    store_id: str
+    till_id: str
+    points: int
+    created_at: str
+    received_at: str
+
+
+class Overdraft(TypedDict):
+    member_id: str
+    balance: int
+    home_store: str | None
+    redemptions: list[Redemption]
+
+
+class OverdraftReport(msgspec.Struct):
+    members: list[Overdraft]
+
+
+class QuarantinedRecord(TypedDict):
+    store_id: str
+    till_id: str
+    type: str
+    seq: int | None
+    reasons: list[str]
+    raw: str | None  # the record as sent, card numbers scrubbed
+    received_at: str
+
+
+class RejectsReport(msgspec.Struct):
+    rejects: list[QuarantinedRecord]
+
+
+class CouponUse(TypedDict):
+    use_id: str
+    store_id: str
+    till_id: str
+    sale_id: str
+    used_at: str
+    received_at: str
+
+
+class CouponDouble(TypedDict):
+    code: str
+    uses: list[CouponUse]
+
+
+class CouponDoublesReport(msgspec.Struct):
+    double_uses: list[CouponDouble]
+
+
+class TillKey(TypedDict):
+    store_id: str
+    till_id: str
+    public_key: str
+    received_at: str
+
+
+class TillKeysReport(msgspec.Struct):
+    till_keys: list[TillKey]
+

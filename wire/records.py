@@ -1,0 +1,172 @@
+"""The records a till pushes: ledger entries, sales, members and cards (msgspec Structs).
+
+Field types carry every per-field rule (`wire.fields`); `__post_init__` holds the few that span fields,
+each worded once in `CHECKS` (the OpenAPI document lists them as `x-checks`), and raises `Invalid`.
+Points and cents are integers: a float or a bool is malformed, never rounded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+
+from cardread.payment import looks_like_payment_card
+from wire.errors import Invalid, convert
+from wire.fields import (
+    Amount,
+    AnyText,
+    CardStatus,
+    Consent,
+    Id,
+    LedgerKind,
+    MemberStatus,
+    Positive,
+    Seq,
+    Text,
+    Time,
+    Uuid,
+)
+
+LEDGER_COLUMNS = ("entry_id", "member_id", "store_id", "till_id", "seq", "kind", "points", "sale_id",
+                  "amount_cents", "created_at", "operator", "reason", "ref")
+
+
+class LedgerRecord(msgspec.Struct, frozen=True):
+    """One ledger entry as the till wrote it; (store_id, till_id, seq) is the till's gap-free sequence."""
+
+    entry_id: Uuid
+    member_id: Id
+    store_id: Id
+    till_id: Id
+    seq: Seq
+    kind: LedgerKind
+    points: Amount
+    created_at: Time
+    sale_id: Id | None = None
+    amount_cents: Amount = 0
+    operator: AnyText | None = None
+    reason: AnyText | None = None
+    ref: AnyText | None = None
+
+    CHECKS: ClassVar[tuple[str, ...]] = ("points: a redemption cannot add points",
+                                         "points: earn and bonus cannot be negative")
+
+    def __post_init__(self) -> None:
+        if self.kind == "redeem" and self.points > 0:
+            raise Invalid([self.CHECKS[0]])
+        if self.points < 0 and self.kind in ("earn", "bonus"):
+            raise Invalid([self.CHECKS[1]])
+
+    @classmethod
+    def parse(cls, data: Any) -> LedgerRecord:
+        return convert(data, cls)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
+
+    def row(self) -> tuple[Any, ...]:
+        """The values in LEDGER_COLUMNS order (both head-office backends insert this tuple)."""
+        return (self.entry_id, self.member_id, self.store_id, self.till_id, self.seq, self.kind, self.points,
+                self.sale_id, self.amount_cents, self.created_at, self.operator, self.reason, self.ref)
+
+
+class SaleLine(msgspec.Struct, frozen=True):
+    line_no: Positive
+    name: Text
+    category: Text
+    qty: Positive
+    unit_cents: Amount
+    amount_cents: Amount
+    points: Amount = 0
+    sku: AnyText | None = None
+    ean: AnyText | None = None
+
+    CHECKS: ClassVar[tuple[str, ...]] = ("amount_cents: not qty x unit_cents",)
+
+    def __post_init__(self) -> None:
+        if self.amount_cents != self.qty * self.unit_cents:
+            raise Invalid([self.CHECKS[0]])
+
+
+class SaleRecord(msgspec.Struct, frozen=True):
+    sale_id: Id
+    store_id: Id
+    till_id: Id
+    total_cents: Amount
+    created_at: Time
+    member_id: Id | None = None
+    tender: Text = "cash"
+    points_earned: Amount = 0
+    operator: AnyText | None = None
+    lines: list[SaleLine] = []
+
+    CHECKS: ClassVar[tuple[str, ...]] = ("total_cents: not the sum of the lines",)
+
+    def __post_init__(self) -> None:
+        if self.lines and sum(li.amount_cents for li in self.lines) != self.total_cents:
+            raise Invalid([self.CHECKS[0]])
+
+    @classmethod
+    def parse(cls, data: Any) -> SaleRecord:
+        return convert(data, cls)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
+
+
+class MemberRecord(msgspec.Struct, frozen=True):
+    """A member as a till or head office knows it; `consent` maps channel -> granted."""
+
+    member_id: Id
+    store_id: Id
+    created_at: Time
+    updated_at: Time
+    name: AnyText | None = None
+    phone: AnyText | None = None
+    email: AnyText | None = None
+    status: MemberStatus = "active"
+    merged_into: Id | None = None
+    consent: Consent = {}
+
+    CHECKS: ClassVar[tuple[str, ...]] = ("merged_into: required when status is merged",)
+
+    def __post_init__(self) -> None:
+        if self.status == "merged" and not self.merged_into:
+            raise Invalid([self.CHECKS[0]])
+
+    @classmethod
+    def parse(cls, data: Any) -> MemberRecord:
+        return convert(data, cls)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
+
+
+class CardRecord(msgspec.Struct, frozen=True):
+    card_number: Text
+    member_id: Id
+    source: Text
+    status: CardStatus
+    updated_at: Time
+    replaced_by: AnyText | None = None
+    created_at: Time | None = None
+
+    CHECKS: ClassVar[tuple[str, ...]] = ("card_number: looks like a payment card number, refused",)
+
+    def __post_init__(self) -> None:
+        number = self.card_number
+        if number.isdigit() and looks_like_payment_card(number):
+            # Never store a bank card number, even one a faulty till sent (the reason never repeats it).
+            raise Invalid([self.CHECKS[0]])
+
+    @classmethod
+    def parse(cls, data: Any) -> CardRecord:
+        return convert(data, cls)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
