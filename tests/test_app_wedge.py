@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pos_client.domain.wedge import WedgeDetector
+from pos_client.domain.wedge import WedgeDetector, stays_typed
 
 
 def _play(det: WedgeDetector, text: str, start: float, gap: float, enter_gap: float | None = None) -> str | None:
@@ -73,3 +73,23 @@ def test_human_speed_typing_is_never_a_burst(text, gaps):
         det.feed(ch, t)
         t += gap
     assert det.enter(t) is None
+
+
+# --- issue 13: a fast typist's amount stays typed input in the field that expects it ------------------
+
+def test_amount_forms_stay_typed_in_the_item_slot_only():
+    for typed in ("12.50", "12,5", "0.99", "12.50 grocery", "12 grocery", "3*4006381333931", " 4.5 bakery "):
+        assert stays_typed(typed, "amount"), typed
+    for scanned in ("4006381333931", "2900000000017", ";1234567890=1234?", "%B4111^X/Y^25?", "S1-T1-7-ABCD",
+                    "LOYAL-0042", "1250"):
+        assert not stays_typed(scanned, "amount"), scanned
+    assert not stays_typed("12.50", None)  # the card slot: every burst is a scan
+    assert stays_typed("+50 goodwill", "adjustment") and not stays_typed("2900000000017", "adjustment")
+    assert stays_typed("Grace Hopper", "text") and stays_typed("ada@example.org", "text")
+    assert not stays_typed("2900000000017", "text")
+
+
+@given(st.one_of(st.from_regex(r"\A\d{8,14}\Z"), st.from_regex(r"\A[%;][0-9A-Z^=/ ]{4,40}\?\Z"),
+                 st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9\-_]{3,31}\Z")))
+def test_what_a_scanner_sends_never_stays_typed_as_an_amount(scanned):
+    assert not stays_typed(scanned, "amount")

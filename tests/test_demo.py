@@ -128,3 +128,26 @@ def test_rig_stops_its_own_pcscd_by_pid_and_unplugs_the_readers(tmp_path):
 def test_demo_command_is_registered(cli):
     code, out, _ = cli("demo", "--help", check_json=False)
     assert code == 0 and "simulated hardware" in out
+
+
+def test_demo_has_a_manager_whose_pin_the_help_line_shows(tmp_path):
+    """Issue 13: the README's manager walkthrough needs a manager; the demo seeds one and shows its PIN."""
+    from pos_client.services.marketing import manager
+
+    assert f"F10 PIN {demo_seed.MANAGER_PIN}" in HELP and len(HELP) <= 78  # one line at 80 columns
+    with DemoRig(tmp_path / "demo", nfc=False) as rig:
+        ctx = prepare(tmp_path / "demo", rig)
+        try:
+            assert manager.check_pin(ctx, demo_seed.MANAGER_PIN).name == demo_seed.MANAGER_NAME
+            ctx.conn.execute("DELETE FROM managers")  # a demo home made before the demo had a manager ...
+            ctx.conn.commit()
+        finally:
+            ctx.close()
+        ctx = prepare(tmp_path / "demo", rig)  # ... gets one when the demo opens it again, once
+        try:
+            assert [m.name for m in manager.list_managers(ctx)] == [demo_seed.MANAGER_NAME]
+            ctx.close()
+            ctx = prepare(tmp_path / "demo", rig)
+            assert len(manager.list_managers(ctx)) == 1
+        finally:
+            ctx.close()

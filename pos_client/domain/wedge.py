@@ -5,16 +5,37 @@ Enter, far faster than any cashier (a few ms between keys versus 80 ms and more)
 detector sees every key with its monotonic time and reports a completed burst when Enter
 closes a run of at least `min_length` keys, each following the previous within `max_gap`
 seconds. Pure logic over (char, time): no Textual, no clock of its own, easy to test.
+
+Speed alone cannot tell a fast typist from a scanner: `stays_typed` keeps a burst as typed input
+when it landed in an input field and has the form that field expects and no scanner sends (an
+amount with its decimal separator or its category in the item slot). The reliable way is to read
+the scanner as its own input device (`drivers.evdev_reader`), so scans and typing never mix.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cardread.router import strip_controls
 
 DEFAULT_MAX_GAP = 0.035
 DEFAULT_MIN_LENGTH = 4
+
+# What a person keys into a field, in forms no barcode, track or coupon ever has: a decimal separator
+# between digits, a space before a word, a quantity star, a sign. Digits alone stay ambiguous (a scan).
+_CATEGORY = r"(?:\s+[A-Za-z_][A-Za-z_ ]*)"
+TYPED_FORMS: Mapping[str, re.Pattern[str]] = {
+    # the item slot: 12.50, 12,5, 12.50 grocery, 12 grocery, 3*4006381333931
+    "amount": re.compile(rf"^(?:\d{{1,9}}[.,]\d{{1,2}}{_CATEGORY}?|\d{{1,9}}{_CATEGORY}"
+                         rf"|\d{{1,3}}\s*[*xX]\s*\d{{8,14}})$"),
+    # manager mode's adjustment: +50 goodwill, -20 correction
+    "adjustment": re.compile(r"^[+-]\d{1,7}\s+\w+$"),
+    # names, e-mail addresses, search text: a space, an @ or a letter no scanner's code has
+    "text": re.compile(r"^.*(?:\S\s+\S|@|[^\x00-\x7f]).*$"),
+}
 
 
 @dataclass
@@ -27,7 +48,7 @@ class WedgeDetector:
     _last: float | None = field(default=None, repr=False)
 
     @classmethod
-    def from_config(cls, section: dict) -> WedgeDetector:
+    def from_config(cls, section: Mapping[str, Any]) -> WedgeDetector:
         """Build from the `[wedge]` config section (max_gap_ms, min_length)."""
         return cls(max_gap=int(section.get("max_gap_ms", DEFAULT_MAX_GAP * 1000)) / 1000,
                    min_length=int(section.get("min_length", DEFAULT_MIN_LENGTH)))
@@ -60,3 +81,13 @@ class WedgeDetector:
         """Any other key (arrows, Tab, function keys) ends whatever run was going on."""
         self._chars.clear()
         self._last = None
+
+
+def stays_typed(burst: str, expects: str | None) -> bool:
+    """True when a fast burst has the form the focused field expects (`TYPED_FORMS`): keep it as typed input.
+
+    `expects` is the field's kind ("amount", "adjustment", "text"); None (a card slot, a field that takes
+    scans) keeps every burst a scan.
+    """
+    form = TYPED_FORMS.get(expects or "")
+    return form is not None and form.match(burst.strip()) is not None

@@ -2,7 +2,8 @@
 
 Used by `pos-client demo` and by tests that want a realistic till. Loyalty numbers are real
 program numbers (EAN-13 starting 29, with check digits) so the simulated readers deliver what
-a store's cards would.
+a store's cards would. A manager with a known PIN (shown on the demo's help line) lets a newcomer
+try manager mode: redeem a reward, adjust points, read the reports.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from cardread import parse_card
 from cardread.barcode import with_check_digit
 from pos_client.services import catalog, checkout, members
+from pos_client.services.marketing import manager
 from pos_client.store.context import TillContext
 
 PRODUCTS = (
@@ -31,14 +33,26 @@ CARDS = {
 }
 
 
+MANAGER_NAME = "Demo manager"
+MANAGER_PIN = "1234"  # a demo's PIN, shown on its help line: never a store's
+
+
+def ensure_manager(ctx: TillContext) -> None:
+    """The demo's manager, added when the till has no manager yet (also to a demo home made before it had one)."""
+    if not manager.list_managers(ctx):
+        manager.add_manager(ctx, MANAGER_NAME, MANAGER_PIN)
+
+
 def seed(ctx: TillContext, now: datetime | None = None) -> dict[str, str]:
-    """Load the catalog and three members with a little history; returns name -> member id."""
+    """Load the catalog, the demo manager and three members with a little history; returns name -> member id."""
     now = now or datetime.now(UTC)
     catalog.upsert_products(ctx, PRODUCTS)
+    ensure_manager(ctx)
     out: dict[str, str] = {}
-    people = (
+    people: tuple[tuple[str, str, str, list[tuple[str, int, int]]], ...] = (
         ("ana", "Ana Muñoz", "06 12 34 56 78", [("OIL-PIC-1L", 2, 40), ("VIN-XER-250", 1, 12)]),
-        ("bjorn", "Bjørn Øster", "06 98 76 54 32", [("OIL-KOR-750", 1, 95)]),
+        # a restaurant buying by the case: enough points to redeem a whole reward in manager mode (F10)
+        ("bjorn", "Bjørn Øster", "06 98 76 54 32", [("OIL-KOR-750", 1, 95), ("OIL-PIC-1L", 40, 60)]),
         ("chloe", "Chloé Dubois", "07 11 22 33 44", []),
     )
     for key, name, phone, history in people:

@@ -1,25 +1,45 @@
-"""Where the till keeps its files: $POS_CLIENT_HOME, else the platform data directory."""
+"""Where the till keeps its files: --home, else $POS_CLIENT_HOME, else the platform data directory.
+
+Only `pos-client init` (and the demo, the tests, the bench, which make their own homes) may create a
+home: every other command asks for an existing one, so a misspelled path is an error instead of a
+silent, empty new till.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from platformdirs import user_data_dir
+
+from pos_client.domain.errors import NotFound
+
 DB_NAME = "till.db"
 CONFIG_NAME = "config.toml"
 
 
-def till_home(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Resolve (and create) the till's home directory."""
+def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The home a command means, without touching the disk."""
     if explicit:
-        home = Path(explicit)
-    elif os.environ.get("POS_CLIENT_HOME"):
-        home = Path(os.environ["POS_CLIENT_HOME"])
-    else:
-        from platformdirs import user_data_dir
+        return Path(explicit)
+    if os.environ.get("POS_CLIENT_HOME"):
+        return Path(os.environ["POS_CLIENT_HOME"])
+    return Path(user_data_dir("pos-client", appauthor=False))
 
-        home = Path(user_data_dir("pos-client", appauthor=False))
-    home.mkdir(parents=True, exist_ok=True)
+
+def is_till_home(home: Path) -> bool:
+    """A till lives here: its database, or at least the config.toml someone wrote for it."""
+    return (home / DB_NAME).is_file() or (home / CONFIG_NAME).is_file()
+
+
+def till_home(explicit: str | os.PathLike[str] | None = None, *, create: bool = True) -> Path:
+    """Resolve the till's home directory: created when `create`, else NotFound (exit 4) if no till is there."""
+    home = resolve_home(explicit)
+    if create:
+        home.mkdir(parents=True, exist_ok=True)
+    elif not is_till_home(home):
+        raise NotFound(f"no till at {home}: run `pos-client init` there first (`--home DIR` or POS_CLIENT_HOME"
+                       " choose the directory), or `pos-client demo` to try the till")
     return home
 
 
