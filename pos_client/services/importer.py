@@ -4,7 +4,11 @@ The whole file is one transaction (a crash leaves nothing half-imported); bad ro
 reported with their line numbers and skipped; each sale is keyed by its `sale_id`, or by
 one derived from the row's content, so importing the same file twice adds nothing. Rows
 that share a sale_id become the lines of one sale. Sales earn points by the program rules
-as of their own date and keep that date, so reports "as of" a past date see them there.
+as of their own date and keep that date, so reports "as of" a past date see them there. On a
+till with its marketing program the history is replayed as if it had been lived, sale by sale in
+date order (same day: file order), with each day's upkeep (`pos_client.services.marketing.replay`):
+tier upgrades dated on the qualifying sale and their bonus, downgrades at each review period's end,
+expiry and lifecycle stage changes, all as of their dates.
 The per-row work is plain Python and the writes are executemany batches: this runs at
 tens of thousands of rows a second.
 """
@@ -19,16 +23,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypedDict
 
 from cardread import parse_card
-from cardread.read import scrub
+from cardread.read import CardRead, scrub
+from pos_client.domain.dates import today
 from pos_client.domain.errors import UsageError
 from pos_client.domain.money import parse_amount
 from pos_client.domain.rules import LineInput, earn_points
 from pos_client.services.checkout import Basket, Line, sale_content_hash
+from pos_client.services.marketing import tiers, upkeep
+from pos_client.services.marketing.replay import LedgerRow, Replay, ReplaySale
 from pos_client.store import ledger
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn
+
+# sku -> (name, category, ean) of the till's catalog: imported lines take the product's own name.
+Products = dict[str, tuple[str, str, str | None]]
+
+
+class RowError(TypedDict):
+    """A CSV row that was skipped, by its line number in the file (the header is line 1)."""
+
+    line: int
+    reason: str
 
 
 @dataclass
@@ -55,7 +73,7 @@ def _when(text: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _parse_cached(card: str, prefixes: tuple[str, ...]):
+def _parse_cached(card: str, prefixes: tuple[str, ...]) -> CardRead:
     """History files repeat the same cards many times: parse each once."""
     return parse_card(card, loyalty_prefixes=prefixes)
 
@@ -66,7 +84,7 @@ def _derived_id(row: dict[str, str]) -> str:
     return "imp-" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-def import_sales(ctx: TillContext, path: str | Path, *, enroll_unknown: bool = False) -> dict:
+def import_sales(ctx: TillContext, path: str | Path, *, enroll_unknown: bool = False) -> dict[str, Any]:
     """Import a CSV of past sales; returns {"imported", "skipped", "duplicates", "enrolled", "errors"}."""
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
@@ -77,11 +95,12 @@ def import_sales(ctx: TillContext, path: str | Path, *, enroll_unknown: bool = F
         return _import_rows(ctx, enumerate(reader, start=2), enroll_unknown)
 
 
-def _import_rows(ctx: TillContext, rows: Iterable[tuple[int, dict[str, str]]], enroll_unknown: bool) -> dict:
-    errors: list[dict] = []
+def _import_rows(ctx: TillContext, rows: Iterable[tuple[int, dict[str, str]]], enroll_unknown: bool
+                 ) -> dict[str, Any]:
+    errors: list[RowError] = []
     sales: dict[str, _Sale] = {}
     in_file_duplicates = 0
-    products = {r["sku"]: (r["name"], r["category"], r["ean"]) for r in ctx.conn.execute(
+    products: Products = {r["sku"]: (r["name"], r["category"], r["ean"]) for r in ctx.conn.execute(
         "SELECT sku, name, category, ean FROM products")}
     prefixes = ctx.rules.loyalty_prefixes
     for line_no, row in rows:
@@ -111,7 +130,8 @@ def _import_rows(ctx: TillContext, rows: Iterable[tuple[int, dict[str, str]]], e
     return result
 
 
-def _parse_row(row: dict[str, str], prefixes, products) -> tuple[str, tuple[str, str], str, Line, bool]:
+def _parse_row(row: dict[str, str], prefixes: tuple[str, ...], products: Products
+               ) -> tuple[str, tuple[str, str], str, Line, bool]:
     card, member_id = (row.get("card") or "").strip(), (row.get("member_id") or "").strip()
     if card:
         read = _parse_cached(card, prefixes)
@@ -141,7 +161,8 @@ def _parse_row(row: dict[str, str], prefixes, products) -> tuple[str, tuple[str,
     return given or _derived_id(row), member_key, created_at, line, not given
 
 
-def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, errors: list[dict]) -> dict:
+def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, errors: list[RowError]
+           ) -> dict[str, Any]:
     conn = ctx.conn
     ids = list(sales)
     known: set[str] = set()
@@ -149,7 +170,7 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
         chunk = ids[i : i + 500]
         known.update(r[0] for r in conn.execute(
             f"SELECT sale_id FROM sales WHERE sale_id IN ({','.join('?' * len(chunk))})", chunk))
-    cards = {key[1] for s in sales.values() if (key := s.member_key)[0] == "card"}
+    cards = {s.member_key[1] for s in sales.values() if s.member_key[0] == "card"}
     card_member: dict[str, str] = {}
     card_list = list(cards)
     for i in range(0, len(card_list), 500):
@@ -159,7 +180,7 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
                 chunk):
             card_member[r[0]] = r[1]
     member_ids = {s.member_key[1] for s in sales.values() if s.member_key[0] == "member"}
-    existing_members = set()
+    existing_members: set[str] = set()
     mlist = list(member_ids)
     for i in range(0, len(mlist), 500):
         chunk = mlist[i : i + 500]
@@ -167,10 +188,14 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
             f"SELECT member_id FROM members WHERE member_id IN ({','.join('?' * len(chunk))})", chunk))
     ts = now_iso()
     enrolled = 0
-    new_members, new_cards = [], []
-    sale_rows, line_rows, ledger_rows = [], [], []
+    new_members: list[tuple[str, str, str, str]] = []
+    new_cards: list[tuple[str, str, str, str, str]] = []
+    sale_rows: list[tuple[str, str, str, str, int, str, int, str, str, str]] = []
+    line_rows: list[tuple[str, int, str | None, str | None, str, str, int, int, int, int]] = []
+    ledger_rows: list[LedgerRow] = []
     balance_delta: dict[str, int] = defaultdict(int)
-    seq = ledger.next_seq(conn, ctx.store_id, ctx.till_id)
+    replayed: list[ReplaySale] = []
+    excluded = ctx.rules.excluded_categories
     duplicates = imported = 0
     for sale in sales.values():
         if sale.sale_id in known:
@@ -203,11 +228,19 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
         line_rows += [(sale.sale_id, i + 1, li.sku, li.ean, li.name, li.category, li.qty, li.unit_cents,
                        li.amount_cents, p) for i, (li, p) in enumerate(zip(sale.lines, per_line, strict=True))]
         if points:
-            ledger_rows.append((ledger.new_id(), member, ctx.store_id, ctx.till_id, seq, "earn", points,
+            ledger_rows.append((ledger.new_id(), member, ctx.store_id, ctx.till_id, 0, "earn", points,
                                 sale.sale_id, total, sale.created_at, "import", "import", None))
-            seq += 1
             balance_delta[member] += points
+        replayed.append(ReplaySale(sale.sale_id, member, sale.created_at, day.toordinal(), points,
+                                   sum(li.amount_cents for li in sale.lines if li.category not in excluded)))
         imported += 1
+    history: dict[str, Any] = {}
+    if replayed and tiers.on_sale in ctx.extensions.sale_observers:  # a till with its marketing program
+        joined = {m[0]: datetime.fromisoformat(m[2]).date().toordinal() for m in new_members}
+        replay, history = _replay(ctx, replayed, joined)
+        ledger_rows += replay.ledger
+        for row in replay.ledger:
+            balance_delta[row[1]] += row[6]
     conn.executemany(
         "INSERT INTO members (member_id, store_id, status, created_at, updated_at) VALUES (?, ?, 'active', ?, ?)",
         new_members)
@@ -221,7 +254,7 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
     sale_rows.sort()
     line_rows.sort()
     ledger_rows.sort(key=lambda r: r[1])
-    first_seq = ledger_rows[0][4] if ledger_rows else 0
+    first_seq = ledger.next_seq(conn, ctx.store_id, ctx.till_id)
     ledger_rows = [(*r[:4], first_seq + i, *r[5:]) for i, r in enumerate(ledger_rows)]  # seq follows rowid again
     conn.executemany(
         "INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender, points_earned, content_hash,"
@@ -234,4 +267,56 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
         " created_at, operator, reason, ref) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", ledger_rows)
     for member, delta in sorted(balance_delta.items()):
         ledger.add_to_balance(conn, member, delta, ts)
-    return {"imported": imported, "duplicates": duplicates, "enrolled": enrolled}
+    if history:
+        _write_history(ctx, history)
+    return {"imported": imported, "duplicates": duplicates, "enrolled": enrolled,
+            **{k: v for k, v in history.items() if not k.startswith("_")}}
+
+
+def _replay(ctx: TillContext, sales: list[ReplaySale], joined: dict[str, int]) -> tuple[Replay, dict[str, Any]]:
+    """Replay the imported sales in date order (same day: file order) with each day's upkeep, in memory.
+
+    On a till that has only ever imported (no sale recorded at the till yet: a store adopting the system,
+    one file or several), the replay is the till's own upkeep: every member with points or sales takes
+    part, the days run from the first one the upkeep has not done (or the first sale) to the last sale,
+    never past yesterday (today's upkeep belongs to closing time), and they are recorded as done. On a
+    till already in use, only the file's members are replayed, from its first sale; the days are left
+    to the day's upkeep, which then changes nothing for them.
+    """
+    order = sorted(range(len(sales)), key=lambda i: (sales[i].day, i))
+    members = {s.member_id for s in sales}
+    old = members - set(joined)
+    whole_till = ctx.conn.execute("SELECT 1 FROM sales WHERE tender != 'imported' LIMIT 1").fetchone() is None
+    if whole_till:
+        old |= {r[0] for r in ctx.conn.execute(
+            "SELECT member_id FROM ledger UNION SELECT member_id FROM sales WHERE member_id IS NOT NULL")}
+    first, last = sales[order[0]].day, sales[order[-1]].day
+    start = first
+    if whole_till:
+        pending = upkeep.pending_days(ctx, date.fromordinal(first))
+        start = min(first, pending[0].toordinal()) if pending else first
+    end = min(last, today().toordinal() - 1)
+    replay = Replay(ctx, joined, old)
+    i = 0
+    for day in range(min(start, first), max(end, last) + 1):
+        while i < len(order) and sales[order[i]].day == day:
+            replay.sale(sales[order[i]])
+            i += 1
+        if start <= day <= end:
+            replay.end_of_day(day, first=day == start)
+    done = upkeep.last_run(ctx)
+    marked = [d for d in replay.days if whole_till and (done is None or d.day > done.isoformat())]
+    return replay, {"upkeep_days": len(replay.days), "upkeep_days_recorded": len(marked),
+                    "tier_changes": len(replay.tier_rows), "stage_changes": len(replay.stage_rows),
+                    "expired_points": -sum(r[6] for r in replay.ledger if r[5] == "expire"),
+                    "_tiers": replay.tier_rows, "_stages": replay.stage_rows, "_days": marked}
+
+
+def _write_history(ctx: TillContext, history: dict[str, Any]) -> None:
+    """Tier and stage rows of the replay, and the days it did the upkeep for (inside the import's transaction)."""
+    ctx.conn.executemany("INSERT INTO member_tiers (member_id, tier, prev_tier, since, reason, sale_id, created_at)"
+                         " VALUES (?,?,?,?,?,?,?)", history["_tiers"])
+    ctx.conn.executemany("INSERT INTO member_stages (member_id, stage, prev_stage, since, created_at)"
+                         " VALUES (?,?,?,?,?)", history["_stages"])
+    for result in history["_days"]:
+        upkeep.record(ctx, result)

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from pos_client.services import marketing
 from pos_client.services.catalog import upsert_products
 from pos_client.store.config import write_config
-from pos_client.store.context import open_till
+from pos_client.till import open_till
 from tests.marketing.helpers import PRODUCTS
 
 
 @pytest.fixture
-def hooks():
-    """The marketing sale/refund hooks, removed again so other capabilities' tests see checkout alone."""
-    marketing.install()
-    yield
-    marketing.uninstall()
-
-
-@pytest.fixture
-def make_ctx(tmp_path, hooks):
+def make_ctx(tmp_path):
     """Open a till whose config.toml carries `program` overrides."""
     opened = []
 

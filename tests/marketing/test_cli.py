@@ -4,13 +4,13 @@ import io
 import pytest
 
 from pos_client.services.marketing import signing
-from pos_client.store.context import open_till
+from pos_client.till import open_till
 from tests.marketing.cli import pos_client, pos_json
 from tests.marketing.helpers import new_member, sell
 
 
 @pytest.fixture
-def home(tmp_path, hooks):
+def home(tmp_path):
     """A till with a member who bought 1200.00 (1200 points + Silver bonus 300) and a manager."""
     path = tmp_path / "till"
     ctx = open_till(path)
@@ -51,7 +51,7 @@ def test_partial_and_refusals_exit_codes(home):
     proc = pos_client(path, "redeem", "--card", "4111111111111111", "--reward", "R500", "--pin", "4321")
     assert proc.returncode == 3 and "4111111111111111" not in proc.stdout + proc.stderr
     proc = pos_client(path, "redeem", "--card", card, "--reward", "R500", "--pin", "4321", "--points", "abc")
-    assert proc.returncode == 2 and "invalid int value" in proc.stderr
+    assert proc.returncode == 2 and "not a whole number of points" in proc.stderr
     code, out = pos_json(path, "coupon", "check", "NOT-A-COUPON")
     assert code == 3 and out["valid"] is False
 

@@ -15,7 +15,7 @@ from pos_client.services.marketing import coupons, expiry, rewards, tiers
 from pos_client.services.marketing.manager import hash_pin
 from pos_client.store import ledger
 from pos_client.store.config import write_config
-from pos_client.store.context import open_till
+from pos_client.till import open_till
 from tests.marketing.helpers import new_member
 
 PIN = "2468"
@@ -43,7 +43,7 @@ op = st.one_of(
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(op, min_size=5, max_size=30))
-def test_balance_is_always_the_ledger_sum(hooks, ops):
+def test_balance_is_always_the_ledger_sum(ops):
     with tempfile.TemporaryDirectory() as tmp:
         write_config(Path(tmp), PROGRAM)
         ctx = open_till(tmp)

@@ -115,7 +115,8 @@ def test_coupon_applied_at_checkout_is_used_once_and_lowers_points(shop):
     line = coupons.apply_coupon(ctx, basket, out["token"])  # the QR
     assert line.amount_cents == -500 and line.category == "coupon"
     sale = commit_sale(ctx, basket)
-    assert sale.total_cents == 1500 and sale.points_earned == 15  # discount lowers the spend
+    assert sale.total_cents == 1500 and sale.points_base == 15  # discount lowers the spend
+    assert sale.points_earned == 15 + sale.points_bonus  # plus the tier bonus, as the balance sees it
     verdict = coupons.check(ctx, out["coupon"])
     assert not verdict["valid"] and verdict["reason"].startswith("already used")
     again = Basket(member_id=mid)

@@ -12,8 +12,9 @@ def test_upgrade_on_the_qualifying_sale_with_bonus_at_the_new_tier(ctx):
     assert get_member(ctx, mid).tier == "Member"
     second = sell(ctx, mid, 20000, "2026-02-01")  # spend 600.00 >= 500.00: Silver on this sale
     assert get_member(ctx, mid).tier == "Silver"
-    # 200 earned + 25% tier bonus = 50, in the printed balance
-    assert second.points_earned == 200 and second.balance == 400 + 200 + 50
+    # 200 earned + 25% tier bonus = 50, in the printed balance and in the points the sale earned
+    assert (second.points_base, second.points_bonus, second.points_earned) == (200, 50, 250)
+    assert second.balance == 400 + 200 + 50
     bonus = ctx.conn.execute("SELECT points, ref, reason FROM ledger WHERE kind = 'bonus'").fetchall()
     assert [tuple(r) for r in bonus] == [(50, second.sale_id, "tier:Silver")]
     change = ctx.conn.execute("SELECT tier, prev_tier, since, reason, sale_id FROM member_tiers").fetchall()

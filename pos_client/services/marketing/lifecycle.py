@@ -1,13 +1,10 @@
 """Where each member is in their relationship with the store: RFM figures and a lifecycle stage.
 
-Stages (parameters in `[program.lifecycle]`), decided as of a day from the member's sales:
-- lapsed: no purchase for `lapsed_days`;
-- new: first purchase within `new_days`;
-- reactivated: bought again within `reactivated_days` after a gap that had made them at risk
-  (longer than k x their usual interval, no second purchase for `second_purchase_days`, or lapsed);
-- at_risk: one purchase and no second one `second_purchase_days` after it, or no purchase for
-  k (`at_risk_factor`) x their usual interval (the median gap between purchase days);
-- active: everyone else who has bought. Members with no purchase have no stage (None).
+The stage rules are written down in docs/marketing.md and implemented, exactly, by the pure
+`pos_client.domain.lifecycle` (thresholds from `[program.lifecycle]`); this module only reads each
+member's distinct purchase days from the sales table (a day with at least one sale recorded to the
+member, as of the end of the day asked; refunds do not remove a purchase day). Members with no
+purchase have no stage (None).
 
 Stages are pure functions of history, so reports can ask "as of" any day; changes seen at a
 sale or by `record_stages` are also kept in `member_stages` with their date.
@@ -19,14 +16,18 @@ import statistics
 from dataclasses import asdict, dataclass
 from datetime import date
 from itertools import pairwise
+from typing import TYPE_CHECKING, Any
 
-from pos_client.domain.dates import as_date, day_of
+from pos_client.domain.dates import as_date, day_of, plus_days
+from pos_client.domain.lifecycle import STAGES as STAGES  # re-exported: the reports list the stages in this order
+from pos_client.domain.lifecycle import StageRules, stage_of_days, stage_of_ordinals
 from pos_client.services.marketing.settings import lifecycle as lifecycle_rules
 from pos_client.services.marketing.settings import rfm as rfm_rules
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn
 
-STAGES = ("new", "active", "at_risk", "lapsed", "reactivated")
+if TYPE_CHECKING:
+    from pos_client.services.checkout import Basket
 
 
 @dataclass(frozen=True)
@@ -36,15 +37,23 @@ class Metrics:
     first: date | None
     last: date | None
     recency_days: int | None
-    interval_days: int | None  # usual time between purchase days (median), None before a second one
+    interval_days: float | None  # usual time between purchase days: the median gap (may be a half), None before two
     days: tuple[date, ...]
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         out = asdict(self)
         out["first"] = self.first.isoformat() if self.first else None
         out["last"] = self.last.isoformat() if self.last else None
         del out["days"]
         return out
+
+
+# julianday('0001-01-01') = 1721425.5 and date(1, 1, 1).toordinal() = 1
+_JULIAN_TO_ORDINAL = 1721424.5
+
+
+def stage_rules(ctx: TillContext) -> StageRules:
+    return StageRules.of(lifecycle_rules(ctx))
 
 
 def metrics(ctx: TillContext, member_id: str, as_of: date | str | None = None) -> Metrics:
@@ -65,34 +74,14 @@ def metrics(ctx: TillContext, member_id: str, as_of: date | str | None = None) -
         first=days[0] if days else None,
         last=days[-1] if days else None,
         recency_days=(day - days[-1]).days if days else None,
-        interval_days=int(statistics.median_low(gaps)) if gaps else None,
+        interval_days=statistics.median(gaps) if gaps else None,
         days=days,
     )
 
 
 def stage_of(m: Metrics, rules: dict[str, int], as_of: date) -> str | None:
-    """The lifecycle stage for these figures (see the module docstring for the rules)."""
-    if not m.days:
-        return None
-    assert m.first is not None and m.recency_days is not None
-    if m.recency_days > rules["lapsed_days"]:
-        return "lapsed"
-    if (as_of - m.first).days <= rules["new_days"]:
-        return "new"
-    if len(m.days) == 1:
-        return "at_risk" if m.recency_days > rules["second_purchase_days"] else "active"
-    gaps = [(b - a).days for a, b in pairwise(m.days)]
-    last_gap, earlier = gaps[-1], gaps[:-1]
-    came_back = (
-        last_gap > rules["lapsed_days"]
-        or (not earlier and last_gap > rules["second_purchase_days"])
-        or (bool(earlier) and last_gap > rules["at_risk_factor"] * max(statistics.median_low(earlier), 1))
-    )
-    if came_back and m.recency_days <= rules["reactivated_days"]:
-        return "reactivated"
-    if m.recency_days > rules["at_risk_factor"] * max(m.interval_days or 1, 1):
-        return "at_risk"
-    return "active"
+    """The lifecycle stage for these figures (docs/marketing.md; `pos_client.domain.lifecycle`)."""
+    return stage_of_days(m.days, as_of, StageRules.of(rules))
 
 
 def stage_at(ctx: TillContext, member_id: str, as_of: date | str | None = None) -> str | None:
@@ -100,21 +89,57 @@ def stage_at(ctx: TillContext, member_id: str, as_of: date | str | None = None) 
     return stage_of(metrics(ctx, member_id, day), lifecycle_rules(ctx), day)
 
 
-def rfm_scores(ctx: TillContext, m: Metrics) -> tuple[int, int, int]:
-    """R, F, M each 1-3 against the thresholds in `[program.rfm]` (3 is best)."""
-    rules = rfm_rules(ctx)
+def purchase_days(ctx: TillContext, end: date) -> dict[str, list[int]]:
+    """Every member's distinct purchase days up to the end of `end`, as sorted day numbers (`date.toordinal()`).
+
+    One grouped query: SQLite turns each day into its number (julianday of a midnight is n + 0.5, exactly
+    representable) and hands back one row per member, so Python's work is per member, not per sale.
+    """
+    cur = ctx.conn.cursor()
+    cur.row_factory = None  # plain tuples: a million rows
+    rows = cur.execute(
+        "SELECT member_id, group_concat(CAST(julianday(substr(created_at, 1, 10)) - ? AS INTEGER)) FROM sales"
+        " WHERE member_id IS NOT NULL AND created_at < ? GROUP BY member_id",
+        (_JULIAN_TO_ORDINAL, plus_days(end, 1).isoformat()))
+    return {member_id: sorted(set(map(int, days.split(",")))) for member_id, days in rows}
+
+
+def stages_at(ctx: TillContext, day: date, days: dict[str, list[int]] | None = None) -> dict[str, str]:
+    """Every member with a purchase by `day` -> their stage at its end (`days` from `purchase_days`, any end)."""
+    rules, end = stage_rules(ctx), day.toordinal()
+    out = {}
+    for member_id, ordinals in (purchase_days(ctx, day) if days is None else days).items():
+        upto = ordinals if not ordinals or ordinals[-1] <= end else [o for o in ordinals if o <= end]
+        stage = stage_of_ordinals(upto, end, rules)
+        if stage is not None:
+            out[member_id] = stage
+    return out
+
+
+def rfm_scores_of(rules: dict[str, list[int]], recency_days: int | None, frequency: int,
+                  monetary_cents: int) -> tuple[int, int, int]:
+    """R, F, M each 1-3 against `[program.rfm]` thresholds (3 is best): R3 when recency <= the near
+    threshold, R2 <= the far one; F3 when sales >= the high count, F2 >= the low; M likewise on net spend."""
     r_near, r_far = rules["recency_days"]
     f_lo, f_hi = rules["frequency"]
     m_lo, m_hi = rules["monetary_cents"]
-    rec = m.recency_days if m.recency_days is not None else 10**6
+    rec = recency_days if recency_days is not None else 10**6
     r = 3 if rec <= r_near else 2 if rec <= r_far else 1
-    f = 3 if m.frequency >= f_hi else 2 if m.frequency >= f_lo else 1
-    mon = 3 if m.monetary_cents >= m_hi else 2 if m.monetary_cents >= m_lo else 1
+    f = 3 if frequency >= f_hi else 2 if frequency >= f_lo else 1
+    mon = 3 if monetary_cents >= m_hi else 2 if monetary_cents >= m_lo else 1
     return r, f, mon
 
 
+def rfm_scores(ctx: TillContext, m: Metrics) -> tuple[int, int, int]:
+    """R, F, M each 1-3 against the thresholds in `[program.rfm]` (3 is best)."""
+    return rfm_scores_of(rfm_rules(ctx), m.recency_days, m.frequency, m.monetary_cents)
+
+
+SEGMENTS = ("champions", "loyal", "newcomers", "promising", "cant_lose", "hibernating")
+
+
 def segment_of(scores: tuple[int, int, int]) -> str:
-    """Named RFM segments a manager recognises."""
+    """Named RFM segments a manager recognises (the first rule that matches, in this order)."""
     r, f, m = scores
     if r == 3 and f == 3 and m >= 2:
         return "champions"
@@ -140,8 +165,8 @@ def recorded_stage(ctx: TillContext, member_id: str) -> str | None:
     return row[0] if row else None
 
 
-def _record(ctx: TillContext, member_id: str, stage: str | None, day: date) -> dict | None:
-    prev = recorded_stage(ctx, member_id)
+def _record(ctx: TillContext, member_id: str, stage: str | None, day: date,
+            prev: str | None) -> dict[str, Any] | None:
     if stage is None or stage == prev:
         return None
     ctx.conn.execute(
@@ -150,23 +175,30 @@ def _record(ctx: TillContext, member_id: str, stage: str | None, day: date) -> d
     return {"member_id": member_id, "from": prev, "to": stage, "since": day.isoformat()}
 
 
-def on_sale(ctx: TillContext, sale_id: str, basket) -> None:
+def on_sale(ctx: TillContext, sale_id: str, basket: Basket) -> None:
     """Sale hook: the visit may move the member (new, reactivated); record it with the sale's day."""
     if not basket.member_id:
         return
     row = ctx.conn.execute("SELECT created_at FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()
     day = day_of(row[0])
-    _record(ctx, basket.member_id, stage_at(ctx, basket.member_id, day), day)
+    _record(ctx, basket.member_id, stage_at(ctx, basket.member_id, day), day, recorded_stage(ctx, basket.member_id))
 
 
-def record_stages(ctx: TillContext, as_of: date | str | None = None) -> list[dict]:
-    """Evaluate every member's stage as of the day (time alone moves people to at risk or lapsed)."""
+def record_stages(ctx: TillContext, as_of: date | str | None = None) -> list[dict[str, Any]]:
+    """Evaluate every member's stage as of the day (time alone moves people to at risk or lapsed).
+
+    One read of every purchase day and of the last recorded stage, then the pure rules: a day's
+    upkeep for a million members stays a bulk job, not a query per member. Running it twice for
+    the same day records nothing the second time.
+    """
     day = as_date(as_of)
     out = []
     with write_txn(ctx.conn):
-        for (member_id,) in ctx.conn.execute(
-                "SELECT DISTINCT member_id FROM sales WHERE member_id IS NOT NULL ORDER BY member_id").fetchall():
-            change = _record(ctx, member_id, stage_at(ctx, member_id, day), day)
+        recorded = dict(ctx.conn.execute(
+            "SELECT member_id, stage FROM member_stages WHERE rowid IN"
+            " (SELECT MAX(rowid) FROM member_stages GROUP BY member_id)").fetchall())
+        for member_id, stage in sorted(stages_at(ctx, day).items()):
+            change = _record(ctx, member_id, stage, day, recorded.get(member_id))
             if change:
                 out.append(change)
     return out

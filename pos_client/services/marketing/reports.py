@@ -1,36 +1,39 @@
 """Reports a manager acts on, computed "as of" any day from the till's own history.
 
-Every report returns {"report", "from", "to", "columns", "rows", "summary"}: `rows` are plain
-lists (the CSV), `summary` the headline figures (the JSON). "At the start of the period" means
-at the end of the day before `from`; "at the end" means at the end of `to`. Percentages are
-rounded to one decimal; points and money stay integers.
+Every report returns {"report", "from", "to", "columns", "rows", "summary"} (`report_base`), plus a
+"total" row where adding up makes sense: `rows` are plain lists (the CSV), `summary` the headline
+figures (the JSON). "At the start of the period" means at the end of the day before `from`; "at the
+end" means at the end of `to`. Percentages are rounded to one decimal; points and money stay
+integers. Each report is defined, with a worked example, in docs/marketing.md; the coming-back
+family (second purchase, reactivation, retention) lives in `cohorts`; text for people in `report_text`.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
+from types import MappingProxyType
 from typing import Any
 
 from pos_client.domain.dates import as_date, plus_days
 from pos_client.domain.errors import UsageError
 from pos_client.services.marketing import lifecycle, tiers
+from pos_client.services.marketing.cohorts import reactivation, retention, second_purchase
+from pos_client.services.marketing.expiry import liability_as_of
+from pos_client.services.marketing.offer_lift import offer_lift
+from pos_client.services.marketing.report_base import Report, pct, result
+from pos_client.services.marketing.report_text import render_text as render_text  # re-exported for the CLIs
 from pos_client.services.marketing.settings import lifecycle as lifecycle_rules
 from pos_client.services.marketing.settings import point_value_cents
+from pos_client.services.marketing.settings import rfm as rfm_rules
 from pos_client.services.marketing.settings import tiers as tier_ladder
+from pos_client.services.members import CHANNELS
 from pos_client.store.context import TillContext
 
 DEFAULT_DAYS = 30
-
-
-def _pct(part: int, whole: int) -> float:
-    return round(part * 100 / whole, 1) if whole else 0.0
-
-
-def _result(name: str, start: date | None, end: date, columns: list[str], rows: list[list], summary: dict) -> dict:
-    return {"report": name, "from": start.isoformat() if start else None, "to": end.isoformat(),
-            "columns": columns, "rows": rows, "summary": summary}
 
 
 def _members_known_by(ctx: TillContext, end: date) -> list[str]:
@@ -41,13 +44,7 @@ def _members_known_by(ctx: TillContext, end: date) -> list[str]:
         (end.isoformat(), end.isoformat()))]
 
 
-def _buyers_by(ctx: TillContext, end: date) -> list[str]:
-    return [r[0] for r in ctx.conn.execute(
-        "SELECT DISTINCT member_id FROM sales WHERE member_id IS NOT NULL AND substr(created_at, 1, 10) <= ?"
-        " ORDER BY member_id", (end.isoformat(),))]
-
-
-def new_customers(ctx: TillContext, start: date, end: date, **_: Any) -> dict:
+def new_customers(ctx: TillContext, start: date, end: date, **_: Any) -> Report:
     """New customers (first purchase ever within the period) among the active ones (bought in it)."""
     s, e = start.isoformat(), end.isoformat()
     active = ctx.conn.execute(
@@ -56,75 +53,84 @@ def new_customers(ctx: TillContext, start: date, end: date, **_: Any) -> dict:
     new = ctx.conn.execute(
         "SELECT COUNT(*) FROM (SELECT member_id, MIN(substr(created_at, 1, 10)) AS first FROM sales"
         " WHERE member_id IS NOT NULL GROUP BY member_id) WHERE first BETWEEN ? AND ?", (s, e)).fetchone()[0]
-    summary = {"new": new, "active": active, "new_pct": _pct(new, active)}
-    return _result("new-customers", start, end, ["new", "active", "new_pct"], [[new, active, summary["new_pct"]]],
+    summary = {"new": new, "active": active, "new_pct": pct(new, active)}
+    return result("new-customers", start, end, ["new", "active", "new_pct"], [[new, active, summary["new_pct"]]],
                    summary)
 
 
-def lifecycle_report(ctx: TillContext, start: date, end: date, **_: Any) -> dict:
-    """Members per stage at the end, and who moved between stages during the period."""
-    before = plus_days(start, -1)
-    at_end: Counter[str] = Counter()
-    moves: Counter[tuple[str, str]] = Counter()
-    for member_id in _buyers_by(ctx, end):
-        a = lifecycle.stage_at(ctx, member_id, before) or "none"
-        b = lifecycle.stage_at(ctx, member_id, end) or "none"
-        at_end[b] += 1
-        if a != b:
-            moves[(a, b)] += 1
+def lifecycle_report(ctx: TillContext, start: date, end: date, **_: Any) -> Report:
+    """Members per stage at the end (with % of the members who have bought), and who moved between stages
+    from the start of the period to its end."""
+    days = lifecycle.purchase_days(ctx, end)
+    before = lifecycle.stages_at(ctx, plus_days(start, -1), days)
+    after = lifecycle.stages_at(ctx, end, days)
+    at_end = Counter(after.values())
+    moves = Counter((before.get(m, "none"), stage) for m, stage in after.items() if before.get(m, "none") != stage)
     recorded = ctx.conn.execute(
         "SELECT COUNT(*) FROM member_stages WHERE prev_stage IS NOT NULL AND since BETWEEN ? AND ?",
         (start.isoformat(), end.isoformat())).fetchone()[0]
-    rows = [[stage, at_end.get(stage, 0)] for stage in lifecycle.STAGES]
-    summary = {"stages": {stage: n for stage, n in rows}, "moved": sum(moves.values()),
-               "moves": [{"from": a, "to": b, "members": n} for (a, b), n in sorted(moves.items())],
+    n = len(after)
+    rows: list[list[Any]] = [[stage, at_end.get(stage, 0), pct(at_end.get(stage, 0), n)] for stage in lifecycle.STAGES]
+    summary = {"stages": {stage: count for stage, count, _ in rows}, "members": n, "moved": moves.total(),
+               "moves": [{"from": a, "to": b, "members": count} for (a, b), count in sorted(moves.items())],
                "recorded_changes": recorded}
-    return _result("lifecycle", start, end, ["stage", "members"], rows, summary)
+    return result("lifecycle", start, end, ["stage", "members", "pct"], rows, summary, ["total", n, pct(n, n)])
 
 
-def tier_migration(ctx: TillContext, start: date, end: date, **_: Any) -> dict:
+def tier_migration(ctx: TillContext, start: date, end: date, **_: Any) -> Report:
     """The matrix of tier at the start of the period against tier at its end, with row percentages."""
     before = plus_days(start, -1)
     names = [t.name for t in tier_ladder(ctx)]
     matrix: Counter[tuple[str, str]] = Counter()
     for member_id in _members_known_by(ctx, end):
         matrix[(tiers.tier_at(ctx, member_id, before), tiers.tier_at(ctx, member_id, end))] += 1
-    totals = Counter()
+    totals: Counter[str] = Counter()
     for (a, _b), n in matrix.items():
         totals[a] += n
-    rows = [[a, b, matrix[(a, b)], _pct(matrix[(a, b)], totals[a])]
+    rows = [[a, b, matrix[(a, b)], pct(matrix[(a, b)], totals[a])]
             for a in names for b in names if matrix[(a, b)]]
     summary = {"matrix": {a: {b: matrix[(a, b)] for b in names} for a in names},
                "at_start": {a: totals[a] for a in names},
                "at_end": {b: sum(matrix[(a, b)] for a in names) for b in names}}
-    return _result("tier-migration", start, end, ["from_tier", "to_tier", "members", "pct_of_from"], rows, summary)
+    return result("tier-migration", start, end, ["from_tier", "to_tier", "members", "pct_of_from"], rows, summary)
 
 
-def rfm(ctx: TillContext, start: date | None, end: date, **_: Any) -> dict:
-    """RFM segments as of the end day (thresholds in `[program.rfm]`)."""
+def rfm(ctx: TillContext, start: date | None, end: date, **_: Any) -> Report:
+    """RFM segments as of the end day (thresholds in `[program.rfm]`), with % of the members who have bought."""
+    upto = end.isoformat()
+    rules = rfm_rules(ctx)
+    refunded = dict(ctx.conn.execute(
+        "SELECT s.member_id, SUM(r.amount_cents) FROM refunds r JOIN sales s ON s.sale_id = r.sale_id"
+        " WHERE s.member_id IS NOT NULL AND substr(r.created_at, 1, 10) <= ? AND substr(s.created_at, 1, 10) <= ?"
+        " GROUP BY s.member_id", (upto, upto)))
     counts: Counter[str] = Counter()
-    for member_id in _buyers_by(ctx, end):
-        counts[lifecycle.segment_of(lifecycle.rfm_scores(ctx, lifecycle.metrics(ctx, member_id, end)))] += 1
-    order = ["champions", "loyal", "newcomers", "promising", "cant_lose", "hibernating"]
-    rows = [[seg, counts.get(seg, 0)] for seg in order]
-    return _result("rfm", None, end, ["segment", "members"], rows, {"segments": dict(rows)})
+    for member_id, frequency, spent, last in ctx.conn.execute(
+            "SELECT member_id, COUNT(*), SUM(total_cents), MAX(substr(created_at, 1, 10)) FROM sales"
+            " WHERE member_id IS NOT NULL AND substr(created_at, 1, 10) <= ? GROUP BY member_id", (upto,)):
+        recency = (end - date.fromisoformat(last)).days
+        monetary = int(spent) - int(refunded.get(member_id, 0))
+        counts[lifecycle.segment_of(lifecycle.rfm_scores_of(rules, recency, int(frequency), monetary))] += 1
+    n = counts.total()
+    rows: list[list[Any]] = [[seg, counts.get(seg, 0), pct(counts.get(seg, 0), n)] for seg in lifecycle.SEGMENTS]
+    segments = {seg: counts.get(seg, 0) for seg in lifecycle.SEGMENTS}
+    return result("rfm", None, end, ["segment", "members", "pct"], rows, {"segments": segments, "members": n},
+                  ["total", n, pct(n, n)])
 
 
-def points_liability(ctx: TillContext, start: date | None, end: date, **_: Any) -> dict:
-    """Points members could still spend at the end day, and what they are worth."""
-    balances = [int(r[0]) for r in ctx.conn.execute(
-        "SELECT SUM(points) FROM ledger WHERE substr(created_at, 1, 10) <= ? GROUP BY member_id",
-        (end.isoformat(),))]
+def points_liability(ctx: TillContext, start: date | None, end: date, **_: Any) -> Report:
+    """Points members could still spend at the end day, and what they are worth: the expiry due by that
+    day counts as expired even where the day's upkeep has not written it yet (`expiry.liability_as_of`)."""
+    balances = list(liability_as_of(ctx, end).values())
     points = sum(b for b in balances if b > 0)
     holders = sum(1 for b in balances if b > 0)
     value = points * point_value_cents(ctx)
     summary = {"members": holders, "points": points, "value_cents": value,
                "point_value_cents": point_value_cents(ctx)}
-    return _result("points-liability", None, end, ["members", "points", "value_cents"], [[holders, points, value]],
+    return result("points-liability", None, end, ["members", "points", "value_cents"], [[holders, points, value]],
                    summary)
 
 
-def rewards_redeemed(ctx: TillContext, start: date, end: date, **_: Any) -> dict:
+def rewards_redeemed(ctx: TillContext, start: date, end: date, **_: Any) -> Report:
     """Rewards redeemed in the period: how many, for how many points, and their value in cents (amount off
     and gift certificates; percent-off and free-product rewards count 0 here)."""
     rows = [list(r) for r in ctx.conn.execute(
@@ -134,7 +140,7 @@ def rewards_redeemed(ctx: TillContext, start: date, end: date, **_: Any) -> dict
         " WHERE substr(r.created_at, 1, 10) BETWEEN ? AND ? GROUP BY r.reward_id ORDER BY r.reward_id",
         (start.isoformat(), end.isoformat()))]
     summary = {"redemptions": sum(r[1] for r in rows), "points": sum(r[2] for r in rows)}
-    return _result("rewards-redeemed", start, end, ["reward", "redemptions", "points", "value_cents", "restored"], rows,
+    return result("rewards-redeemed", start, end, ["reward", "redemptions", "points", "value_cents", "restored"], rows,
                    summary)
 
 
@@ -142,21 +148,19 @@ CONTACT_RULES = ("first-purchase-no-second", "no-purchase", "at-risk", "lapsed")
 
 
 def contact_list(ctx: TillContext, start: date | None, end: date, *, rule: str = "first-purchase-no-second",
-                 days: int = 60, channel: str = "email", **_: Any) -> dict:
+                 days: int = 60, channel: str = "email", **_: Any) -> Report:
     """Members for a campaign, only those who consented to the channel (and not erased)."""
-    from pos_client.services.members import CHANNELS
-
     if rule not in CONTACT_RULES:
         raise UsageError(f"contact rule must be one of: {', '.join(CONTACT_RULES)}")
     if channel not in CHANNELS:
         raise UsageError(f"channel must be one of: {', '.join(sorted(CHANNELS))}")
-    rows = []
+    rows: list[list[Any]] = []
     for r in ctx.conn.execute(
             "SELECT m.member_id, m.name, m.email, m.phone FROM members m JOIN member_consent c"
             " ON c.member_id = m.member_id AND c.channel = ? AND c.granted = 1 WHERE m.status = 'active'"
             " ORDER BY m.member_id", (channel,)).fetchall():
         m = lifecycle.metrics(ctx, r["member_id"], end)
-        if not m.frequency:
+        if not m.frequency or m.first is None or m.last is None:  # never bought (by `end`): no campaign
             continue
         stage = lifecycle.stage_of(m, lifecycle_rules(ctx), end)
         wanted = {
@@ -168,11 +172,12 @@ def contact_list(ctx: TillContext, start: date | None, end: date, *, rule: str =
         if wanted:
             contact = r["email"] if channel == "email" else r["phone"] if channel in ("sms", "phone") else None
             rows.append([r["member_id"], r["name"], contact, m.first.isoformat(), m.last.isoformat()])
-    return _result("contact-list", None, end, ["member_id", "name", "contact", "first_purchase", "last_purchase"],
+    return result("contact-list", None, end, ["member_id", "name", "contact", "first_purchase", "last_purchase"],
                    rows, {"rule": rule, "days": days, "channel": channel, "members": len(rows)})
 
 
-REPORTS: dict[str, Callable[..., dict]] = {
+# Read-only: the CLI (`pos-client report NAME`), the app's reports screen and head office pick reports from here.
+REPORTS: Mapping[str, Callable[..., Report]] = MappingProxyType({
     "new-customers": new_customers,
     "lifecycle": lifecycle_report,
     "tier-migration": tier_migration,
@@ -180,7 +185,11 @@ REPORTS: dict[str, Callable[..., dict]] = {
     "points-liability": points_liability,
     "rewards-redeemed": rewards_redeemed,
     "contact-list": contact_list,
-}
+    "second-purchase": second_purchase,
+    "reactivation": reactivation,
+    "retention": retention,
+    "offer-lift": offer_lift,
+})
 
 
 PERIODS = ("this-month", "last-month", "last-quarter", "last-30-days", "as-of")
@@ -208,7 +217,7 @@ def period(preset: str, today: date | str | None = None, as_of: date | str | Non
 
 
 def run_report(ctx: TillContext, name: str, *, start: date | str | None = None, end: date | str | None = None,
-               **options: Any) -> dict:
+               **options: Any) -> Report:
     """Run a report by name over [start, end] (end defaults to today, start to 30 days before it)."""
     if name not in REPORTS:
         raise UsageError(f"unknown report {name!r}: one of {', '.join(REPORTS)}")
@@ -219,20 +228,11 @@ def run_report(ctx: TillContext, name: str, *, start: date | str | None = None, 
     return REPORTS[name](ctx, first, last, **options)
 
 
-def render_text(result: dict) -> str:
-    """A report as aligned-enough text lines for a terminal (the CLI at the till and at head office)."""
-    head = f"{result['report']} {result['from'] or ''}..{result['to']}"
-    body = "\n".join("  ".join(str(v) for v in row) for row in [result["columns"], *result["rows"]])
-    return f"{head}\n{body}"
-
-
-def render_csv(result: dict) -> str:
-    import csv
-    import io
-
+def render_csv(report: Report) -> str:
+    """The rows under their column names (machine field names; no total line: a script adds up itself)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(result["columns"])
-    writer.writerows(result["rows"])
+    writer.writerow(report["columns"])
+    writer.writerows(report["rows"])
     return buf.getvalue()
 

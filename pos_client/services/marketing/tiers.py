@@ -1,7 +1,8 @@
 """Tiers by qualifying spend over a rolling 12 months, each with a points multiplier.
 
 Upgrade happens on the sale that qualifies (a sale hook, inside the sale's transaction);
-downgrade waits for `evaluate_tiers` at period end. Every change is a new `member_tiers` row
+downgrade waits for the end of the review period (`[program.tiers_review] period`, the calendar
+quarter by default), when the day's upkeep runs `evaluate_tiers`. Every change is a new `member_tiers` row
 with its date, so "who was Gold on 1 January" is a query, not a guess.
 
 The multiplier is paid as one 'bonus' ledger entry per sale (ref = sale id), at the tier held
@@ -11,19 +12,33 @@ bonus in proportion to the points it reverses (rounded up, so a full refund nets
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from pos_client.domain.dates import add_months, as_date, day_of
+from pos_client.domain.dates import add_months, as_date, day_of, plus_days
 from pos_client.services.marketing.settings import Tier, tiers
 from pos_client.store import ledger
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn
 
+if TYPE_CHECKING:
+    from pos_client.services.checkout import Basket
+
 BONUS_REASON = "tier:"
 BONUS_REFUND_REASON = "tier-bonus-refund"
 
 
-def _excluded_sql(ctx: TillContext) -> tuple[str, list[str]]:
+class TierProgress(TypedDict):
+    """The receipt's progress line: the tier held, the next one up and the spend still needed (None at the top)."""
+
+    tier: str
+    next_tier: str | None
+    spend_needed_cents: int | None
+
+
+def excluded_sql(ctx: TillContext) -> tuple[str, list[str]]:
+    """Placeholders and values for `category NOT IN (...)`: excluded categories never qualify."""
     cats = sorted(ctx.rules.excluded_categories)
     return ",".join("?" * len(cats)) or "''", cats
 
@@ -35,7 +50,7 @@ def qualifying_spend(ctx: TillContext, member_id: str, as_of: date | str) -> int
     """
     end = as_date(as_of)
     start = add_months(end, -12)
-    marks, cats = _excluded_sql(ctx)
+    marks, cats = excluded_sql(ctx)
     sold = ctx.conn.execute(
         "SELECT COALESCE(SUM(l.amount_cents), 0) FROM sale_lines l JOIN sales s ON s.sale_id = l.sale_id"
         f" WHERE s.member_id = ? AND substr(s.created_at, 1, 10) > ? AND substr(s.created_at, 1, 10) <= ?"
@@ -63,10 +78,10 @@ def _rank(ladder: list[Tier], name: str) -> int:
 def current_tier(ctx: TillContext, member_id: str) -> str:
     row = ctx.conn.execute(
         "SELECT tier FROM member_tiers WHERE member_id = ? ORDER BY rowid DESC LIMIT 1", (member_id,)).fetchone()
-    return row[0] if row else tiers(ctx)[0].name
+    return str(row[0]) if row else tiers(ctx)[0].name
 
 
-def tier_progress(ctx: TillContext, member_id: str, as_of: date | str | None = None) -> dict:
+def tier_progress(ctx: TillContext, member_id: str, as_of: date | str | None = None) -> TierProgress:
     """Tier held, the next one up and the qualifying spend still needed: the receipt's progress line."""
     ladder = tiers(ctx)
     held = current_tier(ctx, member_id)
@@ -83,7 +98,7 @@ def tier_at(ctx: TillContext, member_id: str, day: date | str) -> str:
     row = ctx.conn.execute(
         "SELECT tier FROM member_tiers WHERE member_id = ? AND since <= ? ORDER BY since DESC, rowid DESC LIMIT 1",
         (member_id, as_date(day).isoformat())).fetchone()
-    return row[0] if row else tiers(ctx)[0].name
+    return str(row[0]) if row else tiers(ctx)[0].name
 
 
 def record_change(ctx: TillContext, member_id: str, tier: str, prev: str | None, since: date, reason: str,
@@ -97,7 +112,7 @@ def multiplier_pct(ctx: TillContext, tier_name: str) -> int:
     return next((t.multiplier_pct for t in tiers(ctx) if t.name == tier_name), 100)
 
 
-def on_sale(ctx: TillContext, sale_id: str, basket) -> None:
+def on_sale(ctx: TillContext, sale_id: str, basket: Basket) -> None:
     """Sale hook: upgrade the member if this sale qualifies them, then pay the tier bonus."""
     if not basket.member_id:
         return
@@ -138,36 +153,82 @@ def on_refund(ctx: TillContext, refund_id: str, sale_id: str) -> None:
             ref=refund_id, reason=BONUS_REFUND_REASON, operator=ctx.operator)])
 
 
-def evaluate_tiers(ctx: TillContext, as_of: date | str | None = None) -> list[dict]:
+REVIEW_PERIODS = {"month": 1, "quarter": 3, "half": 6, "year": 12}
+
+
+def review_period(ctx: TillContext) -> str:
+    """`[program.tiers_review] period`: month, quarter (the default), half or year, in calendar terms."""
+    section = ctx.config.section("program").get("tiers_review") or {}
+    period = str(section.get("period", "quarter"))
+    if period not in REVIEW_PERIODS:
+        raise ValueError(f"program rules: tiers_review.period is one of {', '.join(REVIEW_PERIODS)}, not {period!r}")
+    return period
+
+
+def is_review_day(day: date, period: str) -> bool:
+    """The last day of a review period (31 Mar, 30 Jun, 30 Sep, 31 Dec for quarters): downgrades happen here."""
+    return plus_days(day, 1).day == 1 and day.month % REVIEW_PERIODS[period] == 0
+
+
+def _spend_by_member(ctx: TillContext, end: date) -> dict[str, int]:
+    """Every member's qualifying spend over the 12 months ending on `end` (`qualifying_spend`, in bulk)."""
+    start = add_months(end, -12)
+    marks, cats = excluded_sql(ctx)
+    window = (start.isoformat(), end.isoformat(), *cats)
+    out: dict[str, int] = defaultdict(int)
+    for member_id, cents in ctx.conn.execute(
+            "SELECT s.member_id, SUM(l.amount_cents) FROM sale_lines l JOIN sales s ON s.sale_id = l.sale_id"
+            " WHERE s.member_id IS NOT NULL AND substr(s.created_at, 1, 10) > ? AND substr(s.created_at, 1, 10) <= ?"
+            f" AND l.category NOT IN ({marks}) GROUP BY s.member_id", window):
+        out[member_id] += int(cents)
+    for member_id, cents in ctx.conn.execute(
+            "SELECT s.member_id, SUM(rl.amount_cents) FROM refund_lines rl JOIN refunds r ON r.refund_id = rl.refund_id"
+            " JOIN sale_lines l ON l.sale_id = rl.sale_id AND l.line_no = rl.line_no"
+            " JOIN sales s ON s.sale_id = rl.sale_id"
+            " WHERE s.member_id IS NOT NULL AND substr(r.created_at, 1, 10) > ? AND substr(r.created_at, 1, 10) <= ?"
+            f" AND l.category NOT IN ({marks}) GROUP BY s.member_id", window):
+        out[member_id] -= int(cents)
+    return {m: max(0, c) for m, c in out.items()}
+
+
+def evaluate_tiers(ctx: TillContext, as_of: date | str | None = None) -> list[dict[str, Any]]:
     """Period-end evaluation: move every active member to the tier their 12-month spend earns.
 
     Running it twice for the same day changes nothing the second time. A member whose tier
-    already changed after `day` is left alone: evaluate periods in date order.
+    already changed after `day` is left alone: evaluate periods in date order. The day's upkeep
+    runs it on each review day (`is_review_day`); a few queries for the whole till, not per member.
     """
     day = as_date(as_of)
+    iso = day.isoformat()
     ladder = tiers(ctx)
-    changes: list[dict] = []
+    lowest = ladder[0].name
+    changes: list[dict[str, Any]] = []
     with write_txn(ctx.conn):
         members = [r[0] for r in ctx.conn.execute(
             "SELECT member_id FROM members WHERE status = 'active' AND (substr(created_at, 1, 10) <= ?"
             " OR member_id IN (SELECT member_id FROM sales WHERE substr(created_at, 1, 10) <= ?))"
-            " ORDER BY member_id", (day.isoformat(), day.isoformat()))]
+            " ORDER BY member_id", (iso, iso))]
+        moved_on = {r[0] for r in ctx.conn.execute("SELECT DISTINCT member_id FROM member_tiers WHERE since > ?",
+                                                   (iso,))}
+        held_now = {r[0]: str(r[1]) for r in ctx.conn.execute(
+            "SELECT member_id, tier FROM member_tiers WHERE rowid IN (SELECT MAX(rowid) FROM member_tiers"
+            " GROUP BY member_id)")}
+        spends = _spend_by_member(ctx, day)
         for member_id in members:
-            if ctx.conn.execute("SELECT 1 FROM member_tiers WHERE member_id = ? AND since > ?",
-                                (member_id, day.isoformat())).fetchone():
+            if member_id in moved_on:
                 continue  # history already moved on past this day (re-evaluating imported history)
-            held = current_tier(ctx, member_id)
-            spend = qualifying_spend(ctx, member_id, day)
+            held = held_now.get(member_id, lowest)
+            spend = spends.get(member_id, 0)
             target = tier_for_spend(ladder, spend).name
             if target != held:
                 reason = "upgrade" if _rank(ladder, target) > _rank(ladder, held) else "downgrade"
                 record_change(ctx, member_id, target, held, day, reason)
-                changes.append({"member_id": member_id, "from": held, "to": target, "since": day.isoformat(),
+                changes.append({"member_id": member_id, "from": held, "to": target, "since": iso,
                                 "reason": reason, "spend_cents": spend})
     return changes
 
 
-def tier_changes(ctx: TillContext, start: date | str, end: date | str) -> list[dict]:
+def tier_changes(ctx: TillContext, start: date | str, end: date | str) -> list[dict[str, Any]]:
     """Recorded tier moves dated within [start, end]."""
     rows = ctx.conn.execute(
         "SELECT member_id, prev_tier, tier, since, reason, sale_id FROM member_tiers"

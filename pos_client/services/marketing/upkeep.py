@@ -1,0 +1,128 @@
+"""The day's upkeep: expiry, the tier review and lifecycle stages, for every day in order, once each.
+
+Nobody should have to type `expire`, `tiers evaluate` or `lifecycle update`: the app runs this when it
+starts on a new day and at closing time (`pos_client.till.scheduler`), head office on a schedule
+(`headoffice.upkeep`), `pos-client upkeep` by hand. For each day not yet done, from the day after the
+last one recorded (or the till's first day with any member, sale or ledger entry) through `through`:
+
+1. expiry due as of the end of the day (`expiry.run_expiry`, dated 23:59:59.999999 that day);
+2. on the last day of a tier review period (`[program.tiers_review] period`, the calendar quarter by
+   default) the tier review, where downgrades happen (`tiers.evaluate_tiers`);
+3. every member's lifecycle stage as of the end of the day (`lifecycle.record_stages`);
+4. a row in `upkeep_runs` saying what it did.
+
+A day is one transaction: a crash leaves it either done and recorded or not started. Running again
+does nothing (every day is recorded once; each step is idempotent too, so a day recorded by the
+importer's replay and run again changes nothing).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from pos_client.domain.dates import as_date, plus_days, today
+from pos_client.services.marketing import expiry, lifecycle, tiers
+from pos_client.store.context import TillContext
+from pos_client.store.db import now_iso, write_txn
+
+# (days done, days to do, the day just done): the app's status bar shows it while catching up.
+Progress = Callable[[int, int, date], None]
+
+
+@dataclass(frozen=True)
+class DayResult:
+    """What one day's upkeep did."""
+
+    day: str
+    source: str
+    expired_members: int
+    expired_points: int
+    tier_changes: int
+    stage_changes: int
+
+    def public(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def first_day(ctx: TillContext) -> date | None:
+    """The till's first day with a member, a sale or a ledger entry: where upkeep starts on a new till."""
+    row = ctx.conn.execute(
+        "SELECT MIN(d) FROM (SELECT MIN(substr(created_at, 1, 10)) AS d FROM members"
+        " UNION ALL SELECT MIN(substr(created_at, 1, 10)) FROM sales"
+        " UNION ALL SELECT MIN(substr(created_at, 1, 10)) FROM ledger)").fetchone()
+    return date.fromisoformat(row[0]) if row and row[0] else None
+
+
+def last_run(ctx: TillContext) -> date | None:
+    row = ctx.conn.execute("SELECT MAX(day) FROM upkeep_runs").fetchone()
+    return date.fromisoformat(row[0]) if row and row[0] else None
+
+
+def pending_days(ctx: TillContext, through: date | str | None = None) -> list[date]:
+    """The days still to run, oldest first, up to and including `through` (today by default)."""
+    end = as_date(through)
+    done = last_run(ctx)
+    start = plus_days(done, 1) if done else first_day(ctx)
+    if start is None or start > end:
+        return []
+    return [plus_days(start, i) for i in range((end - start).days + 1)]
+
+
+def run_day(ctx: TillContext, day: date | str, source: str = "manual") -> DayResult:
+    """Run one day's upkeep and record it, in one transaction (a day already recorded is left alone)."""
+    when = as_date(day)
+    started = now_iso()
+    with write_txn(ctx.conn):
+        if ctx.conn.execute("SELECT 1 FROM upkeep_runs WHERE day = ?", (when.isoformat(),)).fetchone():
+            return DayResult(when.isoformat(), "already done", 0, 0, 0, 0)
+        expired = expiry.run_expiry(ctx, when)
+        changes = tiers.evaluate_tiers(ctx, when) if tiers.is_review_day(when, tiers.review_period(ctx)) else []
+        stages = lifecycle.record_stages(ctx, when)
+        result = DayResult(when.isoformat(), source, len(expired), sum(int(e["points"]) for e in expired),
+                           len(changes), len(stages))
+        record(ctx, result, started)
+    return result
+
+
+def record(ctx: TillContext, result: DayResult, started: str | None = None) -> None:
+    """Write the `upkeep_runs` row for a day (inside the caller's transaction)."""
+    ts = now_iso()
+    ctx.conn.execute(
+        "INSERT INTO upkeep_runs (day, source, expired_members, expired_points, tier_changes, stage_changes,"
+        " started_at, finished_at) VALUES (?,?,?,?,?,?,?,?)",
+        (result.day, result.source, result.expired_members, result.expired_points, result.tier_changes,
+         result.stage_changes, started or ts, ts))
+
+
+def catch_up(ctx: TillContext, through: date | str | None = None, *, source: str = "manual",
+             progress: Progress | None = None, stop: threading.Event | None = None) -> list[DayResult]:
+    """Run every day not yet done, in order, through `through` (today by default).
+
+    `stop` (the app closing) ends it between two days; the rest waits for the next run.
+    """
+    days = pending_days(ctx, through)
+    out: list[DayResult] = []
+    for i, day in enumerate(days):
+        if stop is not None and stop.is_set():
+            break
+        out.append(run_day(ctx, day, source))
+        if progress is not None:
+            progress(i + 1, len(days), day)
+    return out
+
+
+def status(ctx: TillContext, recent: int = 10) -> dict[str, Any]:
+    """What ran when: the last day done, the days still to run through today, the latest runs."""
+    rows = [dict(r) for r in ctx.conn.execute(
+        "SELECT day, source, expired_members, expired_points, tier_changes, stage_changes, started_at, finished_at"
+        " FROM upkeep_runs ORDER BY day DESC LIMIT ?", (recent,))]
+    done = last_run(ctx)
+    return {"last_day": done.isoformat() if done else None,
+            "last_finished_at": rows[0]["finished_at"] if rows else None,
+            "pending_days": len(pending_days(ctx, today())),
+            "review_period": tiers.review_period(ctx),
+            "runs": rows}

@@ -1,0 +1,114 @@
+"""The day's upkeep, run beside the app: when it starts on a new day and at closing time.
+
+A thread with a stop event, like the sync worker, on a connection of its own (the checkout never
+waits on it beyond one day's transaction). Every `tick` seconds, and at once on start, it runs every
+day not yet done up to yesterday, or up to today once the clock has passed `[upkeep] closing_time`
+(UTC, like every timestamp the till stores; "21:00" by default). A till off for a week catches up on
+start, a day at a time, with its progress in the status bar ("upkeep: 3/7 days"), then "last ran".
+`[upkeep] auto = false` leaves it to `pos-client upkeep` (a till that does not run the app).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+
+from pos_client.services.marketing import upkeep
+from pos_client.store.context import TillContext
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def closing_time(ctx: TillContext) -> time:
+    """`[upkeep] closing_time` ("HH:MM", UTC)."""
+    text = str(ctx.config.section("upkeep").get("closing_time", "21:00"))
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"[upkeep] closing_time must be HH:MM, not {text!r}") from None
+
+
+def auto_enabled(ctx: TillContext) -> bool:
+    return bool(ctx.config.section("upkeep").get("auto", True))
+
+
+def due_through(now: datetime, closing: time) -> date:
+    """The last day whose upkeep is due at `now`: today once past closing time, else yesterday."""
+    today = now.date()
+    return today if now.time() >= closing else today - timedelta(days=1)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UpkeepScheduler:
+    """Runs `upkeep.catch_up` off the app's thread; `status(text)` receives what to show."""
+
+    def __init__(self, open_context: Callable[[], TillContext], *, closing: time, tick: float = 60.0,
+                 status: Callable[[str], None] | None = None, clock: Clock = _utc_now) -> None:
+        self.open_context = open_context
+        self.closing = closing
+        self.tick = tick
+        self.status = status
+        self.clock = clock
+        self.days_run = 0
+        self.error: str | None = None
+        self.idle = threading.Event()  # set while nothing is pending (tests wait on it)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> UpkeepScheduler:
+        self._thread = threading.Thread(target=self._run, name="upkeep", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop between two days (a day in progress finishes: it is one transaction)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _say(self, text: str) -> None:
+        if self.status is not None:
+            try:
+                self.status(text)
+            except Exception:  # broad on purpose: a broken status bar must not stop the upkeep
+                log.warning("upkeep status callback failed", exc_info=True)
+
+    def _progress(self, done: int, total: int, day: date) -> None:
+        self.days_run += 1
+        if total > 1:
+            self._say(f"catching up {done}/{total} days ({day.isoformat()})")
+
+    def run_once(self, ctx: TillContext) -> None:
+        """Run what is due now; say "last ran" after."""
+        through = due_through(self.clock(), self.closing)
+        pending = upkeep.pending_days(ctx, through)
+        if pending:
+            self.idle.clear()
+            self._say(f"running {len(pending)} day{'s' if len(pending) != 1 else ''}")
+            upkeep.catch_up(ctx, through, source="app", progress=self._progress, stop=self._stop)
+        done = upkeep.last_run(ctx)
+        if not upkeep.pending_days(ctx, through):
+            self.idle.set()
+        self._say(f"done through {done.isoformat()}" if done else "nothing to do yet")
+
+    def _run(self) -> None:
+        ctx = self.open_context()
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.run_once(ctx)
+                    self.error = None
+                except Exception as exc:  # a locked database or a bug: the till sells on, retry next tick
+                    self.error = f"{type(exc).__name__}: {exc}"
+                    log.warning("upkeep failed", exc_info=True)
+                    self._say(f"failed ({self.error[:60]}); retrying")
+                self._stop.wait(self.tick)
+        finally:
+            ctx.close()

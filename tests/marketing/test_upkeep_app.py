@@ -1,0 +1,50 @@
+"""The app runs the day's upkeep by itself, off its thread: a till off for a long time catches up on
+start while the checkout answers, with progress and then "done through" in the status bar."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+
+from pos_client.app.widgets import StatusBar
+from pos_client.domain.dates import today
+from pos_client.services.checkout import Basket, Line, commit_sale
+from pos_client.services.marketing import upkeep
+from pos_client.till.devices import TillDevices
+from tests.test_app_support import OIL, make_app, make_till, scan
+
+
+def status(app) -> str:
+    return str(app.screen.query_one(StatusBar).render())
+
+
+async def until(pilot, check, timeout: float = 60.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; status bar: {status(pilot.app)!r}")
+        await pilot.pause(0.02)
+
+
+async def test_checkout_answers_while_a_long_catch_up_runs(tmp_path):
+    ctx, member = make_till(tmp_path / "home", with_history=False)
+    start = today() - timedelta(days=400)
+    for i in range(0, 400, 9):  # a member who shopped every 9 days, then a till that never ran its upkeep
+        basket = Basket(member_id=member.member_id)
+        basket.add(Line.keyed(2500))
+        commit_sale(ctx, basket, created_at=f"{(start + timedelta(days=i)).isoformat()}T10:00:00+00:00")
+    assert len(upkeep.pending_days(ctx, today() - timedelta(days=1))) == 400
+    devices = TillDevices(ctx)
+    app = make_app(ctx, devices=devices)
+    try:
+        async with app.run_test(size=(100, 24)) as pilot:
+            await until(pilot, lambda: "upkeep: catching up" in status(app), what="catch-up progress")
+            await scan(pilot, app, OIL)  # the checkout takes a product while the upkeep works
+            assert app.screen.basket.total_cents == 899
+            assert devices.upkeep is not None and upkeep.last_run(ctx) != today() - timedelta(days=1)
+            await until(pilot, lambda: "upkeep: done through" in status(app), what="catch-up done")
+            assert upkeep.last_run(ctx) in (today() - timedelta(days=1), today())
+    finally:
+        devices.stop()
+    runs = [date.fromisoformat(r[0]) for r in ctx.conn.execute("SELECT day FROM upkeep_runs ORDER BY rowid")]
+    assert runs == sorted(runs) and runs[0] == start and len(runs) >= 400
