@@ -11,7 +11,7 @@ from cardread.read import CardRead
 from pos_client.domain.cards import card_number
 from pos_client.domain.errors import NotFound, RefusedInput, UsageError
 from pos_client.domain.phone import mask_phone, normalise_phone
-from pos_client.services.marketing.tiers import current_tier
+from pos_client.services.program_settings import tiers
 from pos_client.store import ledger
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn
@@ -51,8 +51,11 @@ class Member:
 
 
 def tier_of(ctx: TillContext, member_id: str) -> str:
-    """The member's tier (the program's lowest tier until a change is recorded)."""
-    return current_tier(ctx, member_id)
+    """The member's tier: the last change recorded (`member_tiers`, written by the tier rules in
+    `marketing.tiers`), else the program's lowest tier. The one place a tier is read."""
+    row = ctx.conn.execute(
+        "SELECT tier FROM member_tiers WHERE member_id = ? ORDER BY rowid DESC LIMIT 1", (member_id,)).fetchone()
+    return str(row[0]) if row else tiers(ctx)[0].name
 
 
 def get_member(ctx: TillContext, member_id: str) -> Member:

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any, TypedDict
 
 from pos_client.domain.dates import add_months, as_date, end_of_day, plus_days
-from pos_client.services.marketing.settings import expiry as expiry_rules
+from pos_client.services.program_settings import expiry as expiry_rules
 from pos_client.store import ledger
 from pos_client.store.context import TillContext
 from pos_client.store.db import write_txn

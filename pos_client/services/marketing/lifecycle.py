@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from pos_client.domain.dates import as_date, day_of, plus_days
 from pos_client.domain.lifecycle import STAGES as STAGES  # re-exported: the reports list the stages in this order
 from pos_client.domain.lifecycle import StageRules, stage_of_days, stage_of_ordinals
-from pos_client.services.marketing.settings import lifecycle as lifecycle_rules
-from pos_client.services.marketing.settings import rfm as rfm_rules
+from pos_client.services.program_settings import lifecycle as lifecycle_rules
+from pos_client.services.program_settings import rfm as rfm_rules
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn
 

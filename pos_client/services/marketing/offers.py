@@ -28,8 +28,8 @@ from pos_client.domain.dates import as_date, plus_days
 from pos_client.domain.lift import CONTROL, TREATED, assign, holdout_basis_points
 from pos_client.services.marketing import coupons, lifecycle
 from pos_client.services.marketing.rewards import catalog as rewards_catalog
-from pos_client.services.marketing.settings import program
 from pos_client.services.marketing.tiers import tier_at
+from pos_client.services.program_settings import program
 from pos_client.store import ledger
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn

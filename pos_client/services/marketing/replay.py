@@ -31,9 +31,9 @@ from itertools import accumulate
 from pos_client.domain.dates import add_months, end_of_day
 from pos_client.domain.lifecycle import StageRules, stage_of_ordinals, twice_median_gap
 from pos_client.services.marketing import lifecycle, tiers
-from pos_client.services.marketing.settings import Tier
-from pos_client.services.marketing.settings import expiry as expiry_rules
 from pos_client.services.marketing.upkeep import DayResult
+from pos_client.services.program_settings import Tier
+from pos_client.services.program_settings import expiry as expiry_rules
 from pos_client.store import ledger
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso

@@ -26,11 +26,11 @@ from pos_client.services.marketing.expiry import liability_as_of
 from pos_client.services.marketing.offer_lift import offer_lift
 from pos_client.services.marketing.report_base import Report, pct, result
 from pos_client.services.marketing.report_text import render_text as render_text  # re-exported for the CLIs
-from pos_client.services.marketing.settings import lifecycle as lifecycle_rules
-from pos_client.services.marketing.settings import point_value_cents
-from pos_client.services.marketing.settings import rfm as rfm_rules
-from pos_client.services.marketing.settings import tiers as tier_ladder
 from pos_client.services.members import CHANNELS
+from pos_client.services.program_settings import lifecycle as lifecycle_rules
+from pos_client.services.program_settings import point_value_cents
+from pos_client.services.program_settings import rfm as rfm_rules
+from pos_client.services.program_settings import tiers as tier_ladder
 from pos_client.store.context import TillContext
 
 DEFAULT_DAYS = 30

@@ -20,9 +20,9 @@ from pos_client.domain.money import format_cents
 from pos_client.services import checkout
 from pos_client.services.marketing import coupons, manager
 from pos_client.services.marketing.offline_policy import check_offline_redeem
-from pos_client.services.marketing.settings import program, pulled, reason_codes, tiers
 from pos_client.services.marketing.tiers import current_tier
 from pos_client.services.members import get_member
+from pos_client.services.program_settings import program, pulled, reason_codes, tiers
 from pos_client.store import ledger
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn

@@ -17,7 +17,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from pos_client.domain.dates import add_months, as_date, day_of, plus_days
-from pos_client.services.marketing.settings import Tier, tiers
+from pos_client.services.members import tier_of
+from pos_client.services.program_settings import Tier, tiers
 from pos_client.store import ledger
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn
@@ -76,9 +77,8 @@ def _rank(ladder: list[Tier], name: str) -> int:
 
 
 def current_tier(ctx: TillContext, member_id: str) -> str:
-    row = ctx.conn.execute(
-        "SELECT tier FROM member_tiers WHERE member_id = ? ORDER BY rowid DESC LIMIT 1", (member_id,)).fetchone()
-    return str(row[0]) if row else tiers(ctx)[0].name
+    """The tier the member holds now (read in one place: `members.tier_of`)."""
+    return tier_of(ctx, member_id)
 
 
 def tier_progress(ctx: TillContext, member_id: str, as_of: date | str | None = None) -> TierProgress:
