@@ -38,7 +38,7 @@ from evdev.eventio import EventIO
 from tenacity import RetryCallState, retry_if_exception_type
 
 from cardread.router import DEFAULT_LOYALTY_PREFIXES
-from drivers.events import DeviceState, EventSink, ReaderError, State, event_from_frame
+from drivers.events import EventSink, ReaderError, event_from_frame
 from drivers.reader_thread import ReaderThread
 
 log = logging.getLogger(__name__)
@@ -207,17 +207,12 @@ class EvdevReader(ReaderThread):
         retry: tuple[float, float] = (0.05, 1.0),
         loyalty_prefixes: Sequence[str] = DEFAULT_LOYALTY_PREFIXES,
     ) -> None:
-        self.source = name or f"{role}@{path}"
-        super().__init__(f"evdev-{self.source}", on_event, retry)
+        source = name or f"{role}@{path}"
+        super().__init__(f"evdev-{source}", on_event, retry)
+        self.source = source
         self.path, self.role, self.grab = path, role, grab
         self.max_frame, self.frame_timeout = max_frame, frame_timeout
         self.loyalty_prefixes = tuple(loyalty_prefixes)
-        self._last_state: State | None = None
-
-    def _state(self, state: State, detail: str = "") -> None:
-        if self._last_state != state:
-            self._last_state = state
-            self._emit(DeviceState(self.source, state, detail))
 
     def run(self) -> None:
         while not self._halt.is_set():

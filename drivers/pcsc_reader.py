@@ -54,12 +54,13 @@ class PcscReader(ReaderThread):
         self.reader_filter, self.source = reader, name
         self.loyalty_prefixes = tuple(loyalty_prefixes)
         self.poll_ms = poll_ms
-        self._last_state: tuple[str, str] | None = None
+        self._last_report: tuple[str, str] | None = None
 
     # plumbing ----------------------------------------------------------------------------
-    def _state(self, state: State, detail: str) -> None:
-        if self._last_state != (state, detail):
-            self._last_state = (state, detail)
+    def _state(self, state: State, detail: str = "") -> None:
+        """Once per change of state OR detail: which reader is connected matters to the cashier."""
+        if self._last_report != (state, detail):
+            self._last_report = (state, detail)
             self._emit(DeviceState(self.source, state, detail))
 
     def run(self) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from tenacity import RetryCallState, Retrying, retry_base, stop_when_event_set, wait_exponential
 
-from drivers.events import Event, EventSink
+from drivers.events import DeviceState, Event, EventSink, State
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,14 @@ class ReaderThread(threading.Thread):
         self.on_event = on_event
         self.retry = retry  # (first delay, longest delay) in seconds between attempts to reconnect
         self._halt = threading.Event()
+        self.source = name
+        self._last_state: State | None = None
+
+    def _state(self, state: State, detail: str = "") -> None:
+        """Report the device's state once per change (the status bar shows it; repeats are noise)."""
+        if self._last_state != state:
+            self._last_state = state
+            self._emit(DeviceState(self.source, state, detail))
 
     def stop(self, timeout: float = 2.0) -> None:
         self._halt.set()

@@ -23,7 +23,7 @@ import serial
 from tenacity import RetryCallState, retry_if_exception_type
 
 from cardread.router import DEFAULT_LOYALTY_PREFIXES
-from drivers.events import UNREADABLE, DeviceState, EventSink, ReaderError, State, event_from_frame
+from drivers.events import UNREADABLE, EventSink, ReaderError, event_from_frame
 from drivers.reader_thread import ReaderThread
 
 log = logging.getLogger(__name__)
@@ -76,18 +76,13 @@ class SerialReader(ReaderThread):
     ) -> None:
         if role not in ROLES:
             raise ValueError(f"serial reader role must be one of {', '.join(ROLES)}, not {role!r}")
-        self.source = name or f"{role}@{url}"
-        super().__init__(f"serial-{self.source}", on_event, retry)
+        source = name or f"{role}@{url}"
+        super().__init__(f"serial-{source}", on_event, retry)
+        self.source = source
         self.url, self.role, self.baud = url, role, int(baud)
         self.terminator = parse_terminator(terminator)
         self.max_frame, self.frame_timeout = max_frame, frame_timeout
         self.loyalty_prefixes = tuple(loyalty_prefixes)
-        self._last_state: State | None = None
-
-    def _state(self, state: State, detail: str = "") -> None:
-        if self._last_state != state:
-            self._last_state = state
-            self._emit(DeviceState(self.source, state, detail))
 
     def run(self) -> None:
         while not self._halt.is_set():
