@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--rule", default="first-purchase-no-second", help="contact-list rule")
     report.add_argument("--days", type=_positive_int, default=60, help="contact-list: days")
     report.add_argument("--channel", default="email", help="contact-list: consent channel")
+    report.add_argument("--offer", help="offer-lift: the offer's id (as in the tills' [[program.offers]])")
     _db_arg(report)
     report.set_defaults(run=_report)
     return parser
@@ -169,7 +170,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.which in HO_REPORTS or args.which in TILL_ONLY:
         def marketing(store: Store) -> Any:
             result = run(store, args.which, start=args.start, end=args.as_of or args.to, rule=args.rule,
-                         days=args.days, channel=args.channel)
+                         days=args.days, channel=args.channel, offer=args.offer)
             return render_csv(result).rstrip("\n") if args.csv else result
         return _with_store(args, marketing)
     return _with_store(args, lambda s: {"overdraft": s.overdraft_report, "rejects": s.rejects,

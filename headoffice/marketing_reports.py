@@ -1,11 +1,12 @@
 """The till's marketing reports, across every store, at head office.
 
-Head office holds members (with consent), cards, every till's sales with their lines and every
-till's ledger: the same data a till's reports read, for the whole chain. Rather than a second
-implementation of each report, head office loads that data into a till-schema SQLite snapshot
-and runs `pos_client.services.marketing.reports` on it, so a figure at head office means exactly what it
-means at a till. Tier migration and rewards redeemed read history that stays at the tills (tier
-changes, redemption records) and are refused here with that reason.
+Head office holds members (with consent), cards, every till's sales with their lines, every
+till's ledger, coupon uses and offer targetings: the same data a till's reports read, for the whole
+chain. Rather than a second implementation of each report, head office loads that data into a
+till-schema SQLite snapshot and runs `pos_client.services.marketing.reports` on it, so a figure at head
+office means exactly what it means at a till (offer-lift included: a member targeted at one store who
+bought at another bought). Tier migration and rewards redeemed read history that stays at the tills
+(tier changes, redemption records) and are refused here with that reason.
 """
 
 from __future__ import annotations
@@ -23,18 +24,17 @@ from pos_client.store.context import TillContext
 from pos_client.store.db import connect, now_iso, write_txn
 
 HO_REPORTS = ("new-customers", "lifecycle", "rfm", "points-liability", "contact-list", "second-purchase",
-              "reactivation", "retention")
+              "reactivation", "retention", "offer-lift")
 TILL_ONLY = {"tier-migration": "tier changes are recorded at the tills: run `pos-client report tier-migration` there",
-             "rewards-redeemed": "redemptions are recorded at the tills: run `pos-client report rewards-redeemed`",
-             "offer-lift": "offer targetings (treated and held out) are recorded at the tills and do not sync yet:"
-                           " run `pos-client report offer-lift --offer ID` at each till"}
+             "rewards-redeemed": "redemptions are recorded at the tills: run `pos-client report rewards-redeemed`"}
 
 
 def snapshot(store: Store, path: str | Path) -> TillContext:
-    """A TillContext over a till-schema copy of head office's program data (members to ledger)."""
+    """A TillContext over a till-schema copy of head office's program data (members to offer targetings)."""
     rules = {r["key"]: json.loads(r["value"]) for r in store.export_rows("rules")}
     program = {k: rules[k] for k in ("tiers", "rewards") if k in rules}
-    ctx = TillContext(connect(path), from_mapping({"store_id": "HO", "till_id": "HO", "program": program}))
+    ctx = TillContext(connect(path), from_mapping({"store_id": "HO", "till_id": "HO", "program": program,
+                                                     "reports": {"chain_wide": True}}))
     conn, ts = ctx.conn, now_iso()
     conn.execute("PRAGMA foreign_keys=OFF")  # merged and erased members keep rows that refer to each other
     with write_txn(conn):
@@ -74,6 +74,16 @@ def snapshot(store: Store, path: str | Path) -> TillContext:
              for e in store.export_rows("ledger")])
         conn.execute("INSERT INTO balances (member_id, points, updated_at) SELECT member_id, SUM(points), ? FROM"
                      " ledger GROUP BY member_id", (ts,))
+        # a till's table keeps one use per (code, store, till, sale): here the first in use-id order
+        conn.executemany(
+            "INSERT OR IGNORE INTO coupon_uses (use_id, code, store_id, till_id, sale_id, used_at)"
+            " VALUES (?,?,?,?,?,?)",
+            [tuple(u[c] for c in ("use_id", "code", "store_id", "till_id", "sale_id", "used_at"))
+             for u in store.export_rows("coupon_uses")])
+        targets = ("offer_id", "member_id", "sale_id", "grp", "holdout_bp", "window_days", "coupon_code", "store_id",
+                   "till_id", "day", "at")
+        conn.executemany(f"INSERT INTO offer_targets ({', '.join(targets)}) VALUES ({', '.join('?' * len(targets))})",
+                         [tuple(t[c] for c in targets) for t in store.export_rows("offer_targets")])
         conn.execute("UPDATE sync_apply SET applying = 0")
     return ctx
 

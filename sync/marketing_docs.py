@@ -1,7 +1,7 @@
-"""What sync carries for marketing: till public keys, coupon uses and erasures.
+"""What sync carries for marketing: till public keys, coupon uses, erasures and offer targetings.
 
 `HANDLERS` is what the composition root installs in a till's `extensions.sync_docs`. Builders turn an outbox key
-(filled by the triggers of migration m0310) into a protocol record; appliers store what other
+(filled by the triggers of migrations m0310 and m0420) into a protocol record; appliers store what other
 tills and head office sent, inside the pull page's transaction, with the outbox triggers quiet.
 """
 
@@ -60,6 +60,32 @@ def apply_erasures(ctx: TillContext, rows: list[dict[str, Any]]) -> int:
     return privacy.record_erasures(ctx, rows)
 
 
+OFFER_TARGET_COLUMNS = ("offer_id", "member_id", "sale_id", "grp", "holdout_bp", "window_days", "coupon_code",
+                        "store_id", "till_id", "day", "at")
+
+
+def build_offer_target(ctx: TillContext, key: str) -> dict[str, Any] | None:
+    """The targeting an outbox key "offer_id/sale_id" names (a sale id has no "/": split at the last one)."""
+    offer_id, _, sale_id = key.rpartition("/")
+    return _own(ctx, ctx.conn.execute(f"SELECT {', '.join(OFFER_TARGET_COLUMNS)} FROM offer_targets"
+                                      " WHERE offer_id = ? AND sale_id = ?", (offer_id, sale_id)).fetchone())
+
+
+def apply_offer_targets(ctx: TillContext, rows: list[dict[str, Any]]) -> int:
+    """Other tills' targetings, kept as they were recorded (append-only; a replay adds nothing).
+
+    With them a frequency cap counts a member's targetings at every till, and a member's first recorded
+    group (`offers.group_of`) is the chain's. Returns the rows added."""
+    added = 0
+    for r in rows:
+        cur = ctx.conn.execute(
+            f"INSERT INTO offer_targets ({', '.join(OFFER_TARGET_COLUMNS)}) VALUES"
+            f" ({', '.join('?' * len(OFFER_TARGET_COLUMNS))}) ON CONFLICT DO NOTHING",
+            tuple(r[c] for c in OFFER_TARGET_COLUMNS))
+        added += cur.rowcount
+    return added
+
+
 def _no_record(ctx: TillContext, key: str) -> dict[str, Any] | None:
     """Till keys are announced, never queued in the outbox."""
     return None
@@ -69,4 +95,5 @@ HANDLERS: tuple[DocHandler, ...] = (
     DocHandler("till_key", build=_no_record, apply=apply_keys, announce=announce_key),
     DocHandler("coupon_use", build=build_use, apply=apply_uses),
     DocHandler("erasure", build=build_erasure, apply=apply_erasures),
+    DocHandler("offer_target", build=build_offer_target, apply=apply_offer_targets),
 )

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from wire.errors import Invalid, convert, explain
-from wire.fields import CouponCode, DocType, HexKey, Id, Text, Time
+from wire.fields import BasisPoints, CouponCode, Day, DocType, HexKey, Id, OfferGroup, OfferId, Text, Time, WindowDays
 
 
 class TillKeyData(msgspec.Struct, frozen=True):
@@ -52,11 +52,36 @@ class ErasureData(msgspec.Struct, frozen=True):
         return self.erasure_id
 
 
-DocData = TillKeyData | CouponUseData | ErasureData
-DOC_DATA: dict[str, type[DocData]] = {"till_key": TillKeyData, "coupon_use": CouponUseData, "erasure": ErasureData}
+class OfferTargetData(msgspec.Struct, frozen=True):
+    """A visit at which an offer was chosen for a member, and the group they were in (docs/offer-lift.md).
+
+    `grp` 'treated' got the offer, 'control' was held out; `holdout_bp` the held-out share then (0: not
+    randomised); `window_days` how long after `day` the offer-lift report looks for a purchase. Head
+    office's offer-lift runs on these rows from every till, so they carry all it needs.
+    """
+
+    offer_id: OfferId
+    member_id: Id
+    sale_id: Id
+    grp: OfferGroup
+    holdout_bp: BasisPoints
+    window_days: WindowDays
+    coupon_code: CouponCode | None
+    store_id: Id
+    till_id: Id
+    day: Day
+    at: Time
+
+    def key(self) -> str:
+        return f"{self.offer_id}/{self.sale_id}"  # a sale id has no "/": the key splits at the last one
+
+
+DocData = TillKeyData | CouponUseData | ErasureData | OfferTargetData
+DOC_DATA: dict[str, type[DocData]] = {"till_key": TillKeyData, "coupon_use": CouponUseData, "erasure": ErasureData,
+                                      "offer_target": OfferTargetData}
 DOC_FIELDS: dict[str, tuple[str, ...]] = {
     kind: tuple(f.encode_name for f in msgspec.structs.fields(cls)) for kind, cls in DOC_DATA.items()}
-KEY_HELP = "till_key: 'store/till'; coupon_use: use_id; erasure: erasure_id"
+KEY_HELP = "till_key: 'store/till'; coupon_use: use_id; erasure: erasure_id; offer_target: 'offer_id/sale_id'"
 
 
 class DocRecord(msgspec.Struct, frozen=True):
@@ -90,8 +115,8 @@ class DocRecord(msgspec.Struct, frozen=True):
 
 
 def doc(kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The wire form of a document, its key derived from its data."""
-    fields = {f: data.get(f) for f in DOC_FIELDS[kind]}
-    key = f"{fields['store_id']}/{fields['till_id']}" if kind == "till_key" else str(
-        fields["use_id" if kind == "coupon_use" else "erasure_id"])
-    return {"type": kind, "key": key, "data": fields}
+    """The wire form of a document, its key derived from its data by its type's own `key()`.
+
+    The Struct is built without checks (its constructor checks nothing): head office checks the fields."""
+    fields: dict[str, Any] = {f: data.get(f) for f in DOC_FIELDS[kind]}
+    return {"type": kind, "key": DOC_DATA[kind](**fields).key(), "data": fields}

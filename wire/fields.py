@@ -22,7 +22,7 @@ LEDGER_KINDS = frozenset({"earn", "redeem", "adjust", "reverse", "expire", "bonu
 MEMBER_STATUSES = frozenset({"active", "erased", "merged"})
 CARD_STATUSES = frozenset({"active", "lost", "blocked"})
 CHANNELS = frozenset({"email", "sms", "post", "phone"})
-DOC_TYPES = ("till_key", "coupon_use", "erasure")  # documents other capabilities ask sync to carry
+DOC_TYPES = ("till_key", "coupon_use", "erasure", "offer_target")  # documents other capabilities ask sync to carry
 CHANGE_TYPES = ("member", "card", "entry", "rule", "product", *DOC_TYPES)
 # Card states only move forward: a till can never re-activate a card head office blocked.
 CARD_RANK = {"active": 0, "lost": 1, "blocked": 2}
@@ -31,8 +31,9 @@ LedgerKind = Literal["earn", "redeem", "adjust", "reverse", "expire", "bonus"]
 MemberStatus = Literal["active", "erased", "merged"]
 CardStatus = Literal["active", "lost", "blocked"]
 Channel = Literal["email", "sms", "post", "phone"]
-DocType = Literal["till_key", "coupon_use", "erasure"]
-ChangeType = Literal["member", "card", "entry", "rule", "product", "till_key", "coupon_use", "erasure"]
+OfferGroup = Literal["treated", "control"]
+DocType = Literal["till_key", "coupon_use", "erasure", "offer_target"]
+ChangeType = Literal["member", "card", "entry", "rule", "product", "till_key", "coupon_use", "erasure", "offer_target"]
 
 _END = r"$(?!\n)"
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}" + _END
@@ -56,6 +57,10 @@ _DATE = (rf"(?:{_YEAR}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469
 _CLOCK = r"(?:[01][0-9]|2[0-3])(?::[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{3}|\.[0-9]{6})?)?)?"
 _TIME = rf"(?:[T ]{_CLOCK}(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?)?"
 TIME_PATTERN = f"^{_DATE}{_TIME}{_END}"
+DAY_PATTERN = f"^{_DATE}{_END}"
+# An offer's id is the till's config text: bounded so that a document key "offer/sale" stays within MAX_TEXT.
+MAX_OFFER_ID: Final = 200
+MAX_WINDOW_DAYS: Final = 3660  # ten years, as a coupon's valid_days
 
 Id = Annotated[str, Meta(pattern=ID_PATTERN, description="1-64 letters, digits or _ . : -")]
 Uuid = Annotated[str, Meta(pattern=UUID_PATTERN, description="UUID: 32 hex digits, or dashed")]
@@ -65,6 +70,12 @@ AnyText = Annotated[str, Meta(max_length=MAX_TEXT, extra_json_schema={"pattern":
                               extra=_NUL_FREE)]  # optional free text: "" allowed
 Time = Annotated[str, Meta(min_length=1, pattern=TIME_PATTERN, description="ISO-8601 time",
                            extra={"reason": "not an ISO-8601 time"})]
+Day = Annotated[str, Meta(pattern=DAY_PATTERN, description="ISO-8601 date (YYYY-MM-DD)",
+                          extra={"reason": "not an ISO-8601 date"})]
+OfferId = Annotated[str, Meta(min_length=1, max_length=MAX_OFFER_ID, extra_json_schema={"pattern": TEXT_PATTERN},
+                              extra=_NUL_FREE, description="an offer's id as in the till's [[program.offers]]")]
+BasisPoints = Annotated[int, Meta(ge=0, le=10_000, description="a share in hundredths of a percent")]
+WindowDays = Annotated[int, Meta(ge=1, le=MAX_WINDOW_DAYS, description="days")]
 HexKey = Annotated[str, Meta(pattern=HEX_KEY_PATTERN, description="Ed25519 public key, 64 hex digits")]
 CouponCode = Annotated[str, Meta(pattern=COUPON_CODE_PATTERN)]
 Amount = Annotated[int, Meta(ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="whole points or cents")]

@@ -107,7 +107,8 @@ class Store(ABC):
 
     @abstractmethod
     def export_rows(self, table: str) -> list[dict[str, Any]]:
-        """All rows of members, cards, sales, ledger or rules (the marketing reports' snapshot)."""
+        """All rows of members, cards, sales, ledger, rules, coupon_uses or offer_targets (the marketing reports'
+        snapshot)."""
 
     @abstractmethod
     def close(self) -> None: ...

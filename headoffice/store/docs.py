@@ -1,8 +1,10 @@
-"""Documents tills push for other capabilities: coupon-signing till keys, coupon uses, erasure requests.
+"""Documents tills push for other capabilities: coupon-signing till keys, coupon uses, erasure requests,
+offer targetings.
 
 Documents are immutable and idempotent by key; a till key is first-wins per (store, till). An
 erasure taken at head office is recorded as the same document a till pushes, so every till ends
-in the same state whichever side took the request.
+in the same state whichever side took the request. Offer targetings (key "offer_id/sale_id") are
+what head office's offer-lift report reads, and every till pulls them (chain-wide caps and groups).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ _TABLES = {"coupon_use": ("coupon_uses", "use_id"), "erasure": ("erasures", "era
 
 
 class Documents:
-    """The `till_keys`, `coupon_uses` and `erasures` tables."""
+    """The `till_keys`, `coupon_uses`, `erasures` and `offer_targets` tables."""
 
     def __init__(self, db: Db, feed: ChangeFeed, members: Members) -> None:
         self._db = db
@@ -62,6 +64,13 @@ class Documents:
                 if row is None:
                     continue
                 self._members.anonymise(data["member_id"], now)
+            elif d.type == "offer_target":
+                fields = DOC_FIELDS["offer_target"]
+                row = db.one(
+                    f"INSERT INTO offer_targets ({', '.join(fields)}, received_at) VALUES ({marks(len(fields) + 1)})"
+                    " ON CONFLICT DO NOTHING RETURNING offer_id", (*(data[f] for f in fields), now))
+                if row is None:
+                    continue
             else:  # pragma: no cover - the protocol refuses unknown types
                 continue
             self._feed.record(d.type, [d.key])
@@ -103,6 +112,16 @@ class Documents:
 
     def load_erasures(self, keys: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
         return self._load("erasure", keys)
+
+    def load_offer_targets(self, keys: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+        """Targetings by "offer_id/sale_id", found through the sale id's index (a sale id has no "/")."""
+        wanted = set(keys)
+        fields = DOC_FIELDS["offer_target"]
+        sales = list(dict.fromkeys(k.rpartition("/")[2] for k in keys))
+        rows = self._db.execute(f"SELECT {', '.join(fields)} FROM offer_targets WHERE sale_id IN ({marks(len(sales))})",
+                                sales)
+        found = (dict(zip(fields, r, strict=True)) for r in rows)
+        return [(key, d) for d in found if (key := f"{d['offer_id']}/{d['sale_id']}") in wanted]
 
     def _load(self, entity: str, keys: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
         fields = DOC_FIELDS[entity]

@@ -16,9 +16,13 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "ledger": ("entry_id", "member_id", "store_id", "till_id", "seq", "kind", "points", "sale_id", "amount_cents",
                "created_at", "operator", "reason", "ref"),
     "rules": ("key", "value"),
+    "coupon_uses": ("use_id", "code", "store_id", "till_id", "sale_id", "used_at"),
+    "offer_targets": ("offer_id", "sale_id", "member_id", "grp", "holdout_bp", "window_days", "coupon_code",
+                      "store_id", "till_id", "day", "at"),
 }
 
-COUNTED = ("ledger", "members", "cards", "sales", "rejects", "feed", "till_keys", "coupon_uses", "erasures")
+COUNTED = ("ledger", "members", "cards", "sales", "rejects", "feed", "till_keys", "coupon_uses", "erasures",
+           "offer_targets")
 
 
 class Reports:

@@ -58,7 +58,13 @@ CREATE TABLE IF NOT EXISTS coupon_uses (
 CREATE INDEX IF NOT EXISTS idx_ho_coupon_uses_code ON coupon_uses (code);
 CREATE TABLE IF NOT EXISTS erasures (
     erasure_id TEXT PRIMARY KEY, member_id TEXT NOT NULL, store_id TEXT NOT NULL, till_id TEXT NOT NULL,
-    at TEXT NOT NULL, received_at TEXT NOT NULL)
+    at TEXT NOT NULL, received_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS offer_targets (
+    offer_id TEXT NOT NULL, member_id TEXT NOT NULL, sale_id TEXT NOT NULL, grp TEXT NOT NULL,
+    holdout_bp INTEGER NOT NULL, window_days INTEGER NOT NULL, coupon_code TEXT, store_id TEXT NOT NULL,
+    till_id TEXT NOT NULL, day TEXT NOT NULL, at TEXT NOT NULL, received_at TEXT NOT NULL,
+    PRIMARY KEY (offer_id, sale_id));
+CREATE INDEX IF NOT EXISTS idx_ho_offer_targets_sale ON offer_targets (sale_id)
 """
 
 

@@ -44,7 +44,7 @@ class SqlStore(Store):
             "member": self._members.load, "card": self._members.load_cards,
             "rule": self._program.load_rules, "product": self._program.load_products,
             "till_key": self._docs.load_till_keys, "coupon_use": self._docs.load_coupon_uses,
-            "erasure": self._docs.load_erasures,
+            "erasure": self._docs.load_erasures, "offer_target": self._docs.load_offer_targets,
         })
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

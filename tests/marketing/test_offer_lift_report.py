@@ -242,10 +242,4 @@ def offers_report(ctx):
     return run_report(ctx, "offer-lift", start="2026-01-01", end="2026-01-31", offer="welcome")["summary"]
 
 
-def test_head_office_says_why_it_cannot_run_offer_lift_yet():
-    """Targetings stay at the tills (offer presentations never synced): head office refuses plainly."""
-    from headoffice.marketing_reports import run
-    from pos_client.domain.errors import UsageError
-
-    with pytest.raises(UsageError, match="offer-lift is not available at head office: offer targetings"):
-        run(None, "offer-lift", offer="welcome")
+# offer-lift at head office, across stores, through real sync: tests/sync/test_ho_offer_lift.py

@@ -44,3 +44,11 @@ def erasure(store: str, till: str, member_id: str, erasure_id: str | None = None
     erasure_id = erasure_id or uuid.uuid4().hex
     return {"type": "erasure", "key": erasure_id, "data": {"erasure_id": erasure_id, "member_id": member_id,
                                                            "store_id": store, "till_id": till, "at": T0}}
+
+
+def offer_target(store: str, till: str, offer_id: str, sale_id: str, member_id: str, grp: str = "treated",
+                 day: str = "2026-03-01", **over) -> dict:
+    data = {"offer_id": offer_id, "member_id": member_id, "sale_id": sale_id, "grp": grp, "holdout_bp": 1000,
+            "window_days": 30, "coupon_code": None, "store_id": store, "till_id": till, "day": day,
+            "at": f"{day}T10:00:00.000000+00:00", **over}
+    return {"type": "offer_target", "key": f"{offer_id}/{sale_id}", "data": data}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from records import T0, batch, card, coupon_use, entry, erasure, member, till_key
+from records import T0, batch, card, coupon_use, entry, erasure, member, offer_target, till_key
 
 from cardread.barcode import with_check_digit
 from headoffice.store import Forbidden, Principal
@@ -294,6 +294,44 @@ def test_erasure_from_a_till_and_from_head_office_end_the_same(store):
         CARD_A: "blocked", CARD_B: "blocked"}
     assert {c.data["member_id"]: c.data["status"] for c in changes if c.type == "member"} == {
         "m1": "erased", "m2": "erased"}
+
+
+def test_offer_targets_are_idempotent_immutable_checked_and_pulled_by_every_till(store):
+    a, b, c = enrol(store, "S1", "T1"), enrol(store, "S2", "T1"), enrol(store, "S3", "T1")
+    treated = offer_target("S1", "T1", "welcome", "sale-1", "m1", coupon_code="S1-T1-1-ABCD")
+    control = offer_target("S1", "T1", "welcome", "sale-2", "m2", "control", "2026-03-02")
+    odd_id = offer_target("S1", "T1", "Spring 10% / VIP", "sale-3", "m3", holdout_bp=0, window_days=3660)
+    assert store.ingest(a, batch("S1", "T1", docs=[treated, control, odd_id])).docs == 3
+    assert store.ingest(a, batch("S1", "T1", docs=[treated])).docs == 0  # replay
+    changed = offer_target("S1", "T1", "welcome", "sale-1", "m1", "control")  # same key, other content
+    assert store.ingest(a, batch("S1", "T1", docs=[changed])).docs == 0  # immutable: the first stands
+    elsewhere = offer_target("S2", "T1", "welcome", "sale-9", "m1", day="2026-03-05")
+    assert store.ingest(b, batch("S2", "T1", docs=[elsewhere])).docs == 1
+    assert store.counts()["offer_targets"] == 4
+    sent = {d["key"]: d["data"] for d in (treated, control, odd_id, elsewhere)}
+    changes, _ = pull_all(store, c)
+    assert {f"{x.data['offer_id']}/{x.data['sale_id']}": x.data for x in changes if x.type == "offer_target"} == sent
+    changes, _ = pull_all(store, a)  # a till pulls its own back too, and applies them idempotently
+    assert sorted(x.data["sale_id"] for x in changes if x.type == "offer_target") == [
+        "sale-1", "sale-2", "sale-3", "sale-9"]
+    exported = {(r["offer_id"], r["sale_id"]): r for r in store.export_rows("offer_targets")}
+    assert exported == {(d["offer_id"], d["sale_id"]): d for d in sent.values()}
+    with pytest.raises(Forbidden):
+        store.ingest(a, batch("S1", "T1", docs=[offer_target("S2", "T1", "welcome", "sale-x", "m1")]))
+    bad = [offer_target("S1", "T1", "welcome", "sale-4", "m4", "maybe"),
+           offer_target("S1", "T1", "welcome", "sale-5", "m5", holdout_bp=10_001, window_days=0),
+           offer_target("S1", "T1", "welcome", "sale-6", "m6", day="2026-02-30", at=T0),
+           offer_target("S1", "T1", "x" * 201, "sale-7", "m7")]
+    wrong_key = offer_target("S1", "T1", "welcome", "sale-8", "m8")
+    wrong_key["key"] = "welcome/sale-1"
+    r = store.ingest(a, batch("S1", "T1", docs=[*bad, wrong_key]))
+    assert r.docs == 0 and store.counts()["offer_targets"] == 4
+    assert [rej["reasons"] for rej in r.rejected] == [
+        ["data.grp: must be one of control, treated"],
+        ["data.holdout_bp: must be <= 10000", "data.window_days: must be >= 1"],
+        ["data.day: not an ISO-8601 date"],
+        ["data.offer_id: longer than 200 characters"],
+        ["key: must be the key its data names, 'welcome/sale-8' for this offer_target"]]
 
 
 def test_export_rows_gives_the_program_data_for_head_office_reports(store):

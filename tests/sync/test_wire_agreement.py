@@ -1,7 +1,7 @@
 """Till and head office read each other's messages exactly, both ways, on every message type.
 
 Records come from the till's own code (a sale, an enrolment, a redeemed and used coupon, an erasure,
-the till's key); the till's side is the real `HeadOfficeClient` (its requests are captured and its
+an offer targeting, the till's key); the till's side is the real `HeadOfficeClient` (its requests are captured and its
 answers served through an httpx transport), the head office's side is the real store and the wire
 decoders the server uses. Each message also fits the served document's schema (jsonschema-rs, the
 validator schemathesis uses), so the document describes what really travels.
@@ -21,7 +21,7 @@ from tillkit import enrol, loyalty, sell
 
 from headoffice.store import Principal
 from pos_client.services.checkout import Basket, Line, commit_sale
-from pos_client.services.marketing import coupons, manager, privacy, rewards
+from pos_client.services.marketing import coupons, manager, offers, privacy, rewards
 from sync.client import HeadOfficeClient, Refused
 from sync.push import collect
 from wire.batches import PushBatch, encode
@@ -45,7 +45,9 @@ def till_body(make_till) -> dict[str, Any]:
     t = make_till("S1", "T1")
     manager.add_manager(t, "Alice", PIN)
     m = enrol(t, 1, "+33611111111")
-    sell(t, 1, 60000)
+    sale = sell(t, 1, 60000)
+    assert offers.present(t, m.member_id, sale.sale_id) is not None or t.conn.execute(
+        "SELECT grp FROM offer_targets").fetchone()[0] == "control"  # the welcome offer: targeted, either group
     token = rewards.redeem(t, m.member_id, "R500", PIN, points=100)["token"]
     basket = Basket()
     basket.add(Line.keyed(2000))
@@ -55,7 +57,7 @@ def till_body(make_till) -> dict[str, Any]:
     body, _, _ = collect(t, announce=True)
     assert {k: bool(body[k]) for k in ("entries", "sales", "members", "cards", "docs")} == dict.fromkeys(
         ("entries", "sales", "members", "cards", "docs"), True)
-    assert sorted(d["type"] for d in body["docs"]) == ["coupon_use", "erasure", "till_key"]
+    assert sorted(d["type"] for d in body["docs"]) == ["coupon_use", "erasure", "offer_target", "till_key"]
     assert any(e["kind"] == "redeem" for e in body["entries"])
     assert loyalty(1) in {c["card_number"] for c in body["cards"]}
     return body
@@ -117,7 +119,7 @@ def test_a_page_head_office_encodes_is_the_page_the_till_decodes(till_body, stor
                             "price_cents": 199}])
     page = store.pull(b, 0, 1000, True)
     assert {c.type for c in page.changes} == {"member", "card", "entry", "rule", "product", "till_key",
-                                             "coupon_use", "erasure"}
+                                             "coupon_use", "erasure", "offer_target"}
     wire = Wire()
     wire.answer = (200, encode(page))
     with wire.client() as client:

@@ -34,7 +34,8 @@ WITH firsts AS (
     SELECT member_id, grp, day, window_days, coupon_code FROM (
         SELECT member_id, grp, day, window_days, coupon_code,
                ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY day, at, sale_id) AS k
-        FROM offer_targets WHERE offer_id = :offer AND holdout_bp > 0 AND day BETWEEN :start AND :end)
+        FROM offer_targets WHERE offer_id = :offer AND holdout_bp > 0 AND day BETWEEN :start AND :end
+            AND (:store IS NULL OR store_id = :store))
     WHERE k = 1),
 windows AS (
     SELECT member_id, grp, day, window_days, coupon_code, date(day, '+1 day') AS w_from,
@@ -61,12 +62,18 @@ class Targeted:
     outcome: MemberOutcome
 
 
+def scope(ctx: TillContext) -> str | None:
+    """The store whose targetings a report counts: a till sees only its own store's sales, so it measures its
+    own store's targetings (others' arrive by sync for the caps); head office's snapshot is chain-wide."""
+    return None if ctx.config.section("reports").get("chain_wide") else ctx.store_id
+
+
 def targeted(ctx: TillContext, offer_id: str, start: date, end: date) -> list[Targeted]:
     """The report's members (as defined in the module docstring), by member id."""
     return [Targeted(str(r["member_id"]), str(r["grp"]), date.fromisoformat(r["day"]), int(r["window_days"]),
                      MemberOutcome(int(r["sales"]) > 0, int(r["revenue"]), bool(r["redeemed"])))
             for r in ctx.conn.execute(_OUTCOMES, {"offer": offer_id, "start": start.isoformat(),
-                                                  "end": end.isoformat()})]
+                                                  "end": end.isoformat(), "store": scope(ctx)})]
 
 
 def _offers_seen(ctx: TillContext) -> list[str]:
@@ -129,8 +136,8 @@ def offer_lift(ctx: TillContext, start: date, end: date, *, offer: str | None = 
     control = Group.of(m.outcome for m in members if m.group == CONTROL)
     facts = ctx.conn.execute(
         "SELECT COUNT(DISTINCT CASE WHEN holdout_bp = 0 THEN member_id END), SUM(coupon_code IS NOT NULL)"
-        " FROM offer_targets WHERE offer_id = ? AND day BETWEEN ? AND ?",
-        (offer, start.isoformat(), end.isoformat())).fetchone()
+        " FROM offer_targets WHERE offer_id = ? AND day BETWEEN ? AND ? AND (? IS NULL OR store_id = ?)",
+        (offer, start.isoformat(), end.isoformat(), scope(ctx), scope(ctx))).fetchone()
     last = ctx.conn.execute("SELECT MAX(substr(created_at, 1, 10)) FROM sales").fetchone()[0]
     last_sale = date.fromisoformat(last) if last else None
     open_windows = sum(1 for m in members if last_sale is None or plus_days(m.day, m.window_days) > last_sale)

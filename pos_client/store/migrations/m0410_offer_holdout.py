@@ -7,9 +7,8 @@ control group, as for every row copied from `offer_log` written before this migr
 long after the visit the offer-lift report looks for a purchase (kept with the row, so head office needs
 no offer configuration). Caps count these rows, so a held-out member is capped like a treated one.
 
-Append-only like the ledger. Not synced yet: offer presentations (`offer_log`) never were, so head office
-cannot run offer-lift across stores until a document type carries these rows (a later migration adds its
-outbox trigger and queues the rows written before it, as m0310 did for coupon uses).
+Append-only like the ledger. Synced as the `offer_target` document: m0420 adds the outbox trigger and queues
+the rows written before it (as m0310 did for coupon uses); offer presentations (`offer_log`) stay at the till.
 """
 
 from __future__ import annotations
