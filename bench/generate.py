@@ -57,6 +57,7 @@ class Size:
 SIZES: dict[str, Size] = {
     "full": Size("full", 1_000_000, 1_500_000, 10_000_000, 5_000),
     "quick": Size("quick", 10_000, 15_000, 100_000, 1_000),
+    "mid": Size("mid", 100_000, 150_000, 1_000_000, 2_000),  # 10%: before/after measurements
     "tiny": Size("tiny", 300, 450, 3_000, 100),
 }
 

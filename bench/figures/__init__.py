@@ -21,4 +21,6 @@ FIGURES: tuple[str, ...] = (
     "bench.figures.pull",
     "bench.figures.import_sales",
     "bench.figures.wire",
+    "bench.figures.reports",
+    "bench.figures.upkeep",
 )

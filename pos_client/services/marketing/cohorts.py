@@ -13,8 +13,8 @@ knows nothing after it). A member's cohort is the calendar month of their first 
   month `m` months after it (m = 0 is the cohort month itself: everyone), as counts and % of the
   cohort; a month after the period's last day is not observed yet (None).
 
-Every report reads each member's purchase days in one query (`lifecycle.purchase_days`) and works
-in day numbers, so it stays a single pass at a million members.
+Every report reads each member's purchase days in one query (`purchase_table.read`) and works on
+arrays of day numbers, so it stays a few vectorised passes at a million members.
 """
 
 from __future__ import annotations
@@ -23,27 +23,16 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
+import numpy as np
+
 from pos_client.domain.dates import plus_days
 from pos_client.domain.errors import UsageError
 from pos_client.domain.lifecycle import AT_RISK, LAPSED
-from pos_client.services.marketing import lifecycle
+from pos_client.services.marketing import lifecycle, purchase_table
 from pos_client.services.marketing.report_base import Report, month_index, month_label, pct, result
 from pos_client.store.context import TillContext
 
 SECOND_PURCHASE_DAYS = 60
-
-
-class _Months:
-    """Day number -> month index, remembered: a log has few distinct days and many purchases."""
-
-    def __init__(self) -> None:
-        self.seen: dict[int, int] = {}
-
-    def __call__(self, ordinal: int) -> int:
-        index = self.seen.get(ordinal)
-        if index is None:
-            index = self.seen[ordinal] = month_index(date.fromordinal(ordinal))
-        return index
 
 
 def second_purchase(ctx: TillContext, start: date, end: date, *, days: int | None = SECOND_PURCHASE_DAYS,
@@ -53,18 +42,18 @@ def second_purchase(ctx: TillContext, start: date, end: date, *, days: int | Non
     if window < 1:
         raise UsageError("second-purchase: --days must be at least 1")
     s, e = start.toordinal(), end.toordinal()
-    month = _Months()
+    table = purchase_table.read(ctx, end)
+    starts, ends, _members = table.groups()
+    first = table.day[starts]
+    second = np.where(ends - starts > 1, table.day[np.minimum(starts + 1, len(table.day) - 1)], first)
+    cohort = (first >= s) & (first <= e)
+    bought = cohort & (second > first) & (second - first <= window)
+    waiting = cohort & ~bought & (first + window > e)
+    months = purchase_table.month_indexes(first[cohort])
     per: dict[int, list[int]] = {}  # cohort month -> [first buyers, bought again, still open]
-    for ordinals in lifecycle.purchase_days(ctx, end).values():
-        first = ordinals[0]
-        if not s <= first <= e:
-            continue
-        row = per.setdefault(month(first), [0, 0, 0])
-        row[0] += 1
-        if len(ordinals) > 1 and ordinals[1] - first <= window:
-            row[1] += 1
-        elif first + window > e:
-            row[2] += 1
+    for c in np.unique(months).tolist():
+        here = months == c
+        per[c] = [int(here.sum()), int(bought[cohort][here].sum()), int(waiting[cohort][here].sum())]
     rows: list[list[Any]] = [[month_label(c), n, again, pct(again, n), still] for c, (n, again, still)
                              in sorted(per.items())]
     n, again, still = (sum(r[i] for r in rows) for i in (1, 2, 4))
@@ -78,21 +67,25 @@ def second_purchase(ctx: TillContext, start: date, end: date, *, days: int | Non
 def reactivation(ctx: TillContext, start: date, end: date, **_: Any) -> Report:
     """Of the members at risk or lapsed at the end of the day before the period, how many bought in it."""
     s = start.toordinal()
-    days = lifecycle.purchase_days(ctx, end)
-    at_start = lifecycle.stages_at(ctx, plus_days(start, -1), days)
+    table = purchase_table.read(ctx, end)
+    ids, codes = purchase_table.stages(table, s - 1, lifecycle.stage_rules(ctx))
+    starts, ends, _members = table.groups()
+    last = np.zeros(len(table.ids), np.int64)
+    last[table.member[starts]] = table.day[ends - 1]
+    drifting = np.isin(codes, (purchase_table.AT_RISK, purchase_table.LAPSED))
+    returning = drifting & (last[ids] >= s)
     spent = dict(ctx.conn.execute(
         "SELECT member_id, SUM(total_cents) FROM sales WHERE member_id IS NOT NULL"
-        " AND substr(created_at, 1, 10) BETWEEN ? AND ? GROUP BY member_id", (start.isoformat(), end.isoformat())))
+        " AND created_at >= ? AND created_at < ? GROUP BY member_id",
+        (start.isoformat(), plus_days(end, 1).isoformat())))
     members: Counter[str] = Counter()
     came_back: Counter[str] = Counter()
     cents: Counter[str] = Counter()
-    for member_id, stage in at_start.items():
-        if stage not in (AT_RISK, LAPSED):
-            continue
-        members[stage] += 1
-        if days[member_id][-1] >= s:
-            came_back[stage] += 1
-            cents[stage] += int(spent.get(member_id, 0))
+    for code, stage in ((purchase_table.AT_RISK, AT_RISK), (purchase_table.LAPSED, LAPSED)):
+        members[stage] = int((codes[drifting] == code).sum())
+        returned = ids[returning & (codes == code)]
+        came_back[stage] = len(returned)
+        cents[stage] = sum(int(spent.get(table.ids[i], 0)) for i in returned.tolist())
     rows: list[list[Any]] = [[stage, members[stage], came_back[stage], pct(came_back[stage], members[stage]),
                               cents[stage]] for stage in (AT_RISK, LAPSED)]
     n, back, total_cents = members.total(), came_back.total(), cents.total()
@@ -106,18 +99,23 @@ def retention(ctx: TillContext, start: date, end: date, **_: Any) -> Report:
     """Cohort matrix: first-purchase month x months since, counts in `rows`, % of the cohort in the summary."""
     s, e = start.toordinal(), end.toordinal()
     last = month_index(end)
-    month = _Months()
-    size: Counter[int] = Counter()
-    counts: dict[int, Counter[int]] = {}
-    for ordinals in lifecycle.purchase_days(ctx, end).values():
-        first = ordinals[0]
-        if not s <= first <= e:
-            continue
-        cohort = month(first)
-        size[cohort] += 1
-        seen = counts.setdefault(cohort, Counter())
-        for since in {month(o) - cohort for o in ordinals}:
-            seen[since] += 1
+    table = purchase_table.read(ctx, end)
+    starts, _ends, _members = table.groups()
+    first = np.zeros(len(table.ids), np.int64)
+    first[table.member[starts]] = table.day[starts]
+    in_period = (first >= s) & (first <= e) & (first > 0)
+    keep = in_period[table.member]
+    member, month = table.member[keep], purchase_table.month_indexes(table.day[keep])
+    cohort_of = purchase_table.month_indexes(first)
+    since = month - cohort_of[member]
+    # each (member, month since) once, then counted per (cohort, month since)
+    pairs = np.unique((member << 12) | since)
+    cell_counts = np.unique(np.stack([cohort_of[pairs >> 12], pairs & 4095]), axis=1, return_counts=True)
+    size: Counter[int] = Counter(dict(zip(*(a.tolist() for a in np.unique(cohort_of[in_period], return_counts=True)),
+                                          strict=True)))
+    counts: dict[int, Counter[int]] = {c: Counter() for c in size}
+    for (c, k), n in zip(cell_counts[0].T.tolist(), cell_counts[1].tolist(), strict=True):
+        counts[c][k] = n
     width = last - min(size) + 1 if size else 1
     columns = ["cohort", "members", *(f"m{k}" for k in range(width))]
     rows: list[list[Any]] = []

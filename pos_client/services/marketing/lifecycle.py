@@ -18,9 +18,11 @@ from datetime import date
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-from pos_client.domain.dates import as_date, day_of, plus_days
+from pos_client.domain.dates import as_date, day_of
 from pos_client.domain.lifecycle import STAGES as STAGES  # re-exported: the reports list the stages in this order
-from pos_client.domain.lifecycle import StageRules, stage_of_days, stage_of_ordinals
+from pos_client.domain.lifecycle import StageRules, stage_of_days
+from pos_client.services.marketing import purchase_table
+from pos_client.services.marketing.purchase_table import PurchaseTable
 from pos_client.services.program_settings import lifecycle as lifecycle_rules
 from pos_client.services.program_settings import rfm as rfm_rules
 from pos_client.store.context import TillContext
@@ -46,10 +48,6 @@ class Metrics:
         out["last"] = self.last.isoformat() if self.last else None
         del out["days"]
         return out
-
-
-# julianday('0001-01-01') = 1721425.5 and date(1, 1, 1).toordinal() = 1
-_JULIAN_TO_ORDINAL = 1721424.5
 
 
 def stage_rules(ctx: TillContext) -> StageRules:
@@ -89,31 +87,14 @@ def stage_at(ctx: TillContext, member_id: str, as_of: date | str | None = None) 
     return stage_of(metrics(ctx, member_id, day), lifecycle_rules(ctx), day)
 
 
-def purchase_days(ctx: TillContext, end: date) -> dict[str, list[int]]:
-    """Every member's distinct purchase days up to the end of `end`, as sorted day numbers (`date.toordinal()`).
+def stages_at(ctx: TillContext, day: date, table: PurchaseTable | None = None) -> dict[str, str]:
+    """Every member with a purchase by `day` -> their stage at its end (`table` from `purchase_table.read`, any end).
 
-    One grouped query: SQLite turns each day into its number (julianday of a midnight is n + 0.5, exactly
-    representable) and hands back one row per member, so Python's work is per member, not per sale.
+    All members at once in array passes (`purchase_table.stages`); the same rules as `stage_of_days`.
     """
-    cur = ctx.conn.cursor()
-    cur.row_factory = None  # plain tuples: a million rows
-    rows = cur.execute(
-        "SELECT member_id, group_concat(CAST(julianday(substr(created_at, 1, 10)) - ? AS INTEGER)) FROM sales"
-        " WHERE member_id IS NOT NULL AND created_at < ? GROUP BY member_id",
-        (_JULIAN_TO_ORDINAL, plus_days(end, 1).isoformat()))
-    return {member_id: sorted(set(map(int, days.split(",")))) for member_id, days in rows}
-
-
-def stages_at(ctx: TillContext, day: date, days: dict[str, list[int]] | None = None) -> dict[str, str]:
-    """Every member with a purchase by `day` -> their stage at its end (`days` from `purchase_days`, any end)."""
-    rules, end = stage_rules(ctx), day.toordinal()
-    out = {}
-    for member_id, ordinals in (purchase_days(ctx, day) if days is None else days).items():
-        upto = ordinals if not ordinals or ordinals[-1] <= end else [o for o in ordinals if o <= end]
-        stage = stage_of_ordinals(upto, end, rules)
-        if stage is not None:
-            out[member_id] = stage
-    return out
+    t = purchase_table.read(ctx, day) if table is None else table
+    members, codes = purchase_table.stages(t, day.toordinal(), stage_rules(ctx))
+    return dict(zip([t.ids[i] for i in members.tolist()], purchase_table.stage_names(codes), strict=True))
 
 
 def rfm_scores_of(rules: dict[str, list[int]], recency_days: int | None, frequency: int,

@@ -1,0 +1,166 @@
+"""The marketing reports at chain scale, at a till and at head office, against the same reports in pandas.
+
+At the till: `run_report` on the generated till (its own sales: this till's share of the chain's). At head
+office: the reports run on a till-schema snapshot of the whole chain's data, which is what
+`headoffice.marketing_reports.run` does after `snapshot(store)`; loading 10M rows into a head-office store
+and exporting them again would take longer than the whole benchmark, so the snapshot is built here straight
+from the same dataset by SQL (every earn entry of every till is a member sale), once, cached beside it.
+
+Baseline, in the same run and interleaved with ours: the same report in pandas (`_reports_pandas`), reading
+the same sales from the same database. Each pair is checked for equal figures before its time counts: a
+fast wrong answer is an ERROR, not a PASS.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import date
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bench.env import BenchEnv
+from bench.stats import Figure, Measure, verdict
+from pos_client.services.marketing.lifecycle import stage_rules
+from pos_client.services.marketing.reports import run_report
+from pos_client.services.program_settings import rfm as rfm_rules
+from pos_client.store.config import from_mapping
+from pos_client.store.context import TillContext
+from pos_client.store.db import connect
+from pos_client.till import open_till
+
+KEY = "reports"
+TITLE = "Marketing reports (lifecycle, second purchase, reactivation, retention, rfm)"
+TARGET = "each < 5 s at till and head office"
+LIMIT_S = 5.0
+START, END = date(2026, 5, 1), date(2026, 10, 31)  # the last six months of the generated history
+NAMES = ("lifecycle", "second-purchase", "reactivation", "retention", "rfm")
+
+
+def chain_db(env: BenchEnv) -> Path:
+    """The head-office snapshot of the dataset: every member, every till's sales (cached beside the dataset)."""
+    path = env.home / "chain.db"
+    if path.exists():
+        return path
+    tmp = env.home / "chain.db.building"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+    conn = connect(tmp)  # the real till schema, as headoffice.marketing_reports.snapshot makes it
+    conn.execute("PRAGMA journal_mode=OFF")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA foreign_keys=OFF")
+    conn.execute("ATTACH DATABASE ? AS src", (f"file:{env.db}?mode=ro",))
+    conn.execute("DROP INDEX idx_sales_member")
+    conn.execute("BEGIN")
+    conn.execute("UPDATE sync_apply SET applying = 1")  # a snapshot queues nothing for sync
+    conn.execute("INSERT INTO members SELECT * FROM src.members")
+    conn.execute(
+        "INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender, points_earned, content_hash,"
+        " operator, created_at) SELECT sale_id, store_id, till_id, member_id, amount_cents, 'card', points, '',"
+        " operator, created_at FROM src.ledger WHERE kind = 'earn' ORDER BY sale_id")
+    conn.execute("UPDATE sync_apply SET applying = 0")
+    conn.execute("COMMIT")
+    conn.execute("CREATE INDEX idx_sales_member ON sales(member_id, created_at)")
+    conn.execute("DETACH DATABASE src")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.close()
+    os.replace(tmp, path)
+    return path
+
+
+def _pandas(name: str, conn: sqlite3.Connection, ctx: TillContext) -> dict[str, Any]:
+    """The report's figures computed in pandas from the database (bench-only dependency: imported here)."""
+    from bench.figures import _reports_pandas as pdr  # lazy: pandas is a test-extra dependency
+
+    sales = pdr.load_sales(conn, END)
+    rules = stage_rules(ctx)
+    if name == "lifecycle":
+        return pdr.lifecycle(sales, START, END, rules)
+    if name == "second-purchase":
+        return pdr.second_purchase(sales, START, END)
+    if name == "reactivation":
+        return pdr.reactivation(sales, START, END, rules)
+    if name == "retention":
+        return pdr.retention(sales, START, END)
+    return pdr.rfm(sales, pdr.load_refunds(conn, sales, END), END, rfm_rules(ctx))
+
+
+def _ours(report: dict[str, Any]) -> dict[str, Any]:
+    """The same figures read from the till's report, for the equality check."""
+    s = report["summary"]
+    name = report["report"]
+    if name == "lifecycle":
+        return {k: s[k] for k in ("stages", "members", "moved", "moves")}
+    if name == "second-purchase":
+        return {"first_buyers": s["first_buyers"], "bought_again": s["bought_again"], "still_open": s["still_open"],
+                "cohorts": [r[1] for r in report["rows"]]}
+    if name == "reactivation":
+        return {k: s[k] for k in ("members", "came_back", "spent_cents")}
+    if name == "retention":
+        cells = {}
+        for row in report["rows"]:
+            year, month = map(int, row[0].split("-"))
+            cells.update({(year * 12 + month - 1, k): v for k, v in enumerate(row[2:]) if v})
+        return {"members": s["members"], "cohorts": s["cohorts"], "cells": cells}
+    return {k: v for k, v in s["segments"].items() if v}
+
+
+def _time(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def _site(ctx: TillContext, db: Path, runs: int, site: str, extra: dict[str, Any], wrong: list[str]
+          ) -> list[tuple[Measure, Measure]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    out = []
+    try:
+        for name in NAMES:
+            ours: list[float] = []
+            theirs: list[float] = []
+            for _ in range(runs):  # interleaved: both see the same machine load
+                t, report = _time(partial(run_report, ctx, name, start=START, end=END))
+                ours.append(t)
+                t, ref = _time(partial(_pandas, name, conn, ctx))
+                theirs.append(t)
+            if _ours(report) != ref:
+                wrong.append(f"{site} {name}: ours {_ours(report)!r:.300} != pandas {ref!r:.300}")
+            m = Measure.of(f"{name} at {site}", "s", ours)
+            b = Measure.of(f"{name} in pandas at {site}", "s", theirs)
+            extra[f"{site}: {name}"] = (f"median {m.median:.2f} s, p99 {m.p99:.2f} s; pandas median {b.median:.2f} s,"
+                                        f" p99 {b.p99:.2f} s; ratio {m.median / b.median:.2f}x")
+            out.append((m, b))
+    finally:
+        conn.close()
+    return out
+
+
+def run(env: BenchEnv) -> Figure:
+    runs = env.samples(5, 3)
+    extra: dict[str, Any] = {}
+    wrong: list[str] = []
+    t_chain, chain = _time(lambda: chain_db(env))
+    till = open_till(env.home, create=False)
+    try:
+        pairs = _site(till, env.db, runs, "till", extra, wrong)
+    finally:
+        till.close()
+    ho = TillContext(connect(chain), from_mapping({"store_id": "HO", "till_id": "HO"}))
+    try:
+        sales = ho.conn.execute("SELECT COUNT(*) FROM sales").fetchone()[0]
+        pairs += _site(ho, chain, runs, "head office", extra, wrong)
+    finally:
+        ho.close()
+    worst, base = max(pairs, key=lambda p: p[0].p99)
+    notes = [f"period {START} to {END}; {runs} interleaved runs per report and site; head-office snapshot "
+             f"{sales:,} sales (built in {t_chain:.0f} s, or taken from the cache)",
+             "measure and baseline shown: the slowest report (by p99); every report is in the details"]
+    if wrong:
+        return Figure(KEY, TITLE, TARGET, "ERROR", measure=worst, baseline=base,
+                      reason="reports differ from pandas: " + "; ".join(wrong), notes=notes, extra=extra)
+    ok = all(m.p99 < LIMIT_S for m, _ in pairs)
+    return Figure(KEY, TITLE, TARGET, verdict(ok), measure=worst, baseline=base, notes=notes, extra=extra)
