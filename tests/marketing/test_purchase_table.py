@@ -66,3 +66,15 @@ def test_day_numbers_and_months_match_datetime() -> None:
     assert ordinals_of(y, m, d).tolist() == [x.toordinal() for x in days]
     assert month_indexes(np.array([x.toordinal() for x in days], np.int64)).tolist() == \
         [x.year * 12 + x.month - 1 for x in days]
+
+
+def test_every_report_answers_on_a_till_with_no_sale_yet(make_ctx) -> None:
+    """Found by the README run at head office before any sync: reactivation indexed an empty table."""
+    from pos_client.services.marketing.reports import REPORTS, run_report  # local: keeps this module's imports pure
+
+    ctx = make_ctx()
+    for name in REPORTS:
+        options = {"offer": "welcome"} if name == "offer-lift" else {}
+        report = run_report(ctx, name, start=date(2026, 1, 1), end=date(2026, 3, 31), **options)
+        assert report["report"] == name and isinstance(report["rows"], list)
+        assert report["summary"].get("members", 0) == 0, name  # nobody has bought: nobody is counted

@@ -66,7 +66,10 @@ class PurchaseTable:
     def groups(self) -> tuple[Ints, Ints, Ints]:
         """(first position, one past the last position, member index) of each member present."""
         n = len(self.day)
-        starts = np.flatnonzero(np.r_[True, self.member[1:] != self.member[:-1]]) if n else np.zeros(0, np.int64)
+        if not n:  # no purchase at all (a new till, a head office before its first sync): no groups
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty
+        starts = np.flatnonzero(np.r_[True, self.member[1:] != self.member[:-1]])
         return starts, np.r_[starts[1:], n].astype(np.int64), self.member[starts]
 
 
