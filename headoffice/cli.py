@@ -1,10 +1,12 @@
 """`headoffice`: the head-office server and its administration commands.
 
-    headoffice serve [--host 127.0.0.1] [--port 8080] [--db URL]
+    headoffice serve [--host 127.0.0.1] [--port 8080] [--db URL] [--upkeep-at HH:MM] [--no-upkeep]
+    headoffice upkeep [--status] [--json]                   refresh the marketing snapshot (headoffice.upkeep)
     headoffice till add --store S --till T [--valid-days 7] [--db URL]   prints a one-time enrolment code
     headoffice admin token [--name NAME]                    prints an administrator token
     headoffice card block NUMBER | member erase ID | member show ID | rule set KEY VALUE
-    headoffice report overdraft|rejects|counts|coupon-doubles|till-keys|erasures|<marketing report>
+    headoffice report overdraft|rejects|counts|coupon-doubles|till-keys|erasures   (JSON)
+    headoffice report <marketing report> [--json|--csv] [--fresh]   aligned text tables, as at the till
 
 Exit codes as at the till: 0 ok, 2 usage error, 3 refused, 4 not found. Only `serve`, `till add` and
 `admin token` (the first things run at a new head office) may create a SQLite database; the others need
@@ -18,13 +20,15 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import time
 from pathlib import Path
 from typing import Any
 
-from headoffice.marketing_reports import HO_REPORTS, TILL_ONLY, run
+from headoffice import upkeep
+from headoffice.marketing_reports import HO_REPORTS, TILL_ONLY
 from headoffice.store import Store, open_store
 from pos_client.domain.errors import NotFound, PosError
-from pos_client.services.marketing.reports import render_csv
+from pos_client.services.marketing.reports import render_csv, render_text
 from wire.protocol import validate_rule
 
 DEFAULT_DB = "sqlite:///headoffice.db"
@@ -56,6 +60,22 @@ def _db_arg(p: argparse.ArgumentParser, *, create: bool = False) -> None:
     p.set_defaults(create_db=create)
 
 
+def _at(text: str) -> time:
+    try:
+        return upkeep.parse_at(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _snapshot_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--snapshot", help="the marketing snapshot file (default beside a SQLite head office,"
+                                      f" ho.db -> ho.marketing.db, or ${upkeep.SNAPSHOT_ENV})")
+    p.add_argument("--upkeep-at", dest="upkeep_at", type=_at,
+                   default=os.environ.get(upkeep.AT_ENV, upkeep.DEFAULT_AT.strftime("%H:%M")),
+                   help="the daily refresh time, HH:MM UTC, after the tills close and sync (default 22:00,"
+                        f" or ${upkeep.AT_ENV})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="headoffice", description="Loyalty head office.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -63,8 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     serve.add_argument("--port", type=_port, default=8080, help="TCP port (default 8080)")
+    serve.add_argument("--no-upkeep", dest="upkeep", action="store_false",
+                       help="do not refresh the marketing snapshot on a schedule (another host does)")
+    _snapshot_args(serve)
     _db_arg(serve, create=True)
     serve.set_defaults(run=_serve)
+
+    keep = sub.add_parser("upkeep", help="refresh the marketing snapshot and its lifecycle stages now"
+                                         " (`serve` does it daily)")
+    keep.add_argument("--status", action="store_true", help="only say when it last ran and whether it is due")
+    keep.add_argument("--json", action="store_true", help="machine-readable output")
+    _snapshot_args(keep)
+    _db_arg(keep)
+    keep.set_defaults(run=_upkeep)
 
     till = sub.add_parser("till", help="tills").add_subparsers(dest="action", metavar="ACTION")
     add = till.add_parser("add", help="enrol a till: prints a one-time code for `pos-client register`")
@@ -112,7 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--from", dest="start", help="marketing reports: first day")
     report.add_argument("--to", dest="to", help="marketing reports: last day")
     report.add_argument("--as-of", dest="as_of", help="marketing reports: as of this day (same as --to)")
-    report.add_argument("--csv", action="store_true", help="marketing reports: CSV instead of JSON")
+    fmt = report.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="marketing reports: JSON instead of the text table")
+    fmt.add_argument("--csv", action="store_true", help="marketing reports: CSV instead of the text table")
+    report.add_argument("--fresh", action="store_true",
+                        help="marketing reports: copy head office's data now instead of reading the snapshot")
+    _snapshot_args(report)
     report.add_argument("--rule", default="first-purchase-no-second", help="contact-list rule")
     report.add_argument("--days", type=_positive_int, default=60, help="contact-list: days")
     report.add_argument("--channel", default="email", help="contact-list: consent channel")
@@ -169,13 +205,35 @@ def _till_add(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     if args.which in HO_REPORTS or args.which in TILL_ONLY:
         def marketing(store: Store) -> Any:
-            result = run(store, args.which, start=args.start, end=args.as_of or args.to, rule=args.rule,
-                         days=args.days, channel=args.channel, offer=args.offer)
-            return render_csv(result).rstrip("\n") if args.csv else result
+            options: dict[str, Any] = {"start": args.start, "end": args.as_of or args.to, "rule": args.rule,
+                                       "days": args.days, "channel": args.channel, "offer": args.offer}
+            result, source = upkeep.report(store, args.which, upkeep.snapshot_path(args.db, args.snapshot),
+                                           at=args.upkeep_at, now=upkeep.utc_now(), fresh=args.fresh, **options)
+            sys.stderr.write(f"headoffice: {args.which} {source}\n")
+            if args.json:
+                return result
+            return render_csv(result).rstrip("\n") if args.csv else render_text(result)
         return _with_store(args, marketing)
     return _with_store(args, lambda s: {"overdraft": s.overdraft_report, "rejects": s.rejects,
                                         "counts": s.counts, "coupon-doubles": s.coupon_doubles,
                                         "till-keys": s.till_keys, "erasures": s.erasures}[args.which]())
+
+
+def _upkeep(args: argparse.Namespace) -> int:
+    """Refresh the snapshot now (or, with --status, say when it last ran and whether one is due)."""
+    path = upkeep.snapshot_path(args.db, args.snapshot)
+
+    def run(store: Store) -> Any:
+        if not args.status:
+            through = upkeep.due_through(upkeep.utc_now(), args.upkeep_at)
+            done = upkeep.refresh(store, path, through)
+            if done is not None:
+                sys.stderr.write(f"headoffice: snapshot rebuilt in {done.seconds:.1f} s; stages recorded for"
+                                 f" {len(done.days)} day{'s' if len(done.days) != 1 else ''}"
+                                 f" ({done.stage_changes:,} changes)\n")
+        info = upkeep.status(path, args.upkeep_at, upkeep.utc_now())
+        return info if args.json else upkeep.status_text(info)
+    return _with_store(args, run)
 
 
 def _rule_set(args: argparse.Namespace) -> int:
@@ -193,7 +251,8 @@ def _serve(args: argparse.Namespace) -> int:
     from headoffice.server import serve  # why: the HTTP stack (Starlette, uvicorn) loads only to serve
 
     _open(args).close()  # a bad --db fails here, before the server says it is listening
-    serve(args.db, args.host, args.port)
+    snapshot = upkeep.snapshot_path(args.db, args.snapshot) if args.upkeep else None
+    serve(args.db, args.host, args.port, snapshot=snapshot, upkeep_at=args.upkeep_at)
     return 0
 
 

@@ -1,27 +1,36 @@
-"""Running the API under uvicorn, in the foreground (`headoffice serve`) or in a thread (tests, demo)."""
+"""Running the API under uvicorn, in the foreground (`headoffice serve`, with the day's upkeep beside it)
+or in a thread (tests, demo)."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
+from datetime import time as clock_time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from headoffice.app import create_app
 from headoffice.store import Store, open_store
+from headoffice.upkeep import DEFAULT_AT, UpkeepScheduler
 
 if TYPE_CHECKING:
     import uvicorn
 
 
-def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Serve until interrupted; the store is closed on the way out."""
+def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080, *, snapshot: Path | None = None,
+          upkeep_at: clock_time = DEFAULT_AT) -> None:
+    """Serve until interrupted, refreshing the marketing snapshot on its schedule when `snapshot` is given
+    (`headoffice.upkeep`); the scheduler is stopped and the store closed on the way out."""
     import uvicorn  # why: uvicorn loads only to serve, not for the administration commands
 
     store = open_store(db_url)
+    scheduler = UpkeepScheduler(db_url, snapshot, at=upkeep_at).start() if snapshot is not None else None
     try:
         uvicorn.run(create_app(store), host=host, port=port, log_level="warning", access_log=False)
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         store.close()
 
 

@@ -24,7 +24,7 @@ from pos_client.services.marketing import coupons, manager, reports, rewards
 from pos_client.services.printing import retry_pending
 from pos_client.store import ledger
 from pos_client.store.config import write_config
-from tests.test_app_support import CARD, OIL, make_app, make_till, scan, type_slowly
+from tests.test_app_support import CARD, OIL, make_app, make_till, report_ready, scan, type_slowly
 
 PIN = "4321"
 
@@ -287,6 +287,7 @@ async def test_reports_screen_new_customers_and_tier_migration_checked_by_hand(t
         await pilot.press("enter", "f7")
         assert isinstance(app.screen, ReportsScreen)
         await pilot.press("tab", "down", "down", "enter")  # period: last quarter; report: new customers
+        await report_ready(pilot)
         table = app.screen.query_one("#table", DataTable)
         # active in the quarter: A, B, C; new (first purchase ever in it): A, B -> 2 of 3 = 66.7 %
         assert _rows(table) == [["2", "3", "66.7"]]
@@ -297,6 +298,7 @@ async def test_reports_screen_new_customers_and_tier_migration_checked_by_hand(t
         assert [str(c.label) for c in table.columns.values()] == ["New", "Active", "New %"]
 
         await pilot.press("shift+tab", "down", "down", "enter")  # tier migration, same period
+        await report_ready(pilot)
         # at the start: A, B Member (no sales yet count as the lowest tier), C Silver;
         # at the end: A Silver (upgraded on the sale), B Member, C Silver (downgrades only at period end)
         assert _rows(table) == [["Member", "Member", "1", "50.0"], ["Member", "Silver", "1", "50.0"],
@@ -308,6 +310,7 @@ async def test_reports_screen_new_customers_and_tier_migration_checked_by_hand(t
         await pilot.press("tab", "tab")  # the as-of date: 30 days to the day of A's purchase
         await type_slowly(pilot, app, (start + timedelta(days=5)).isoformat())
         await pilot.press("enter")
+        await report_ready(pilot)
         # known by then: A and C (B and Ada had no sale yet); both were Member 30 days before, Silver now
         assert _rows(table) == [["Member", "Silver", "2", "100.0"]]
         await pilot.press("escape")

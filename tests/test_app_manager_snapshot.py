@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pos_client.services.marketing import manager
-from tests.test_app_support import CARD, make_app, make_till, scan, send_keys
+from tests.test_app_support import CARD, make_app, make_till, report_ready, scan, send_keys
 
 PIN = "4321"
 
@@ -37,6 +37,6 @@ def test_reports_screen_snapshot(tmp_path, snap_compare, monkeypatch):
         await pilot.press("f10")
         await send_keys(pilot, PIN, enter=True)
         await pilot.press("f7", "enter")
-        await pilot.pause()
+        await report_ready(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_report)

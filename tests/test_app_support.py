@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from textual import events
@@ -94,3 +95,14 @@ async def scan(pilot, app, text: str) -> None:
     app.clock.step = 0.005
     await send_keys(pilot, text, enter=True)
     app.clock.step = 0.2
+
+
+async def report_ready(pilot, timeout: float = 30.0) -> None:
+    """Wait until the reports screen has shown the report it computes in a worker thread."""
+    deadline = time.monotonic() + timeout
+    await pilot.pause()
+    while getattr(pilot.app.screen, "busy", False):
+        if time.monotonic() > deadline:
+            raise AssertionError("the report did not come back from its worker")
+        await pilot.pause(0.02)
+    await pilot.pause()

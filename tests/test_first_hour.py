@@ -27,7 +27,7 @@ from pos_client.app.widgets import MemberPanel, MessageLine, StatusBar
 from pos_client.demo import demo_home, prepare
 from pos_client.services import demo_seed, members
 from pos_client.store import ledger
-from tests.test_app_support import StepClock, send_keys, type_slowly
+from tests.test_app_support import StepClock, report_ready, send_keys, type_slowly
 
 GRACE_CARD = "2100000012343"  # the card: an EAN-13 outside the program's 29 prefix
 
@@ -159,6 +159,7 @@ async def _first_hour(ctx, rig) -> None:
         await pilot.press("f7")
         assert isinstance(app.screen, ReportsScreen)
         await pilot.press("enter")  # new customers, this month
+        await report_ready(pilot)
         heading = str(app.screen.query_one("#heading", Static).render())
         assert "New customers" in heading and "New %" in heading and "new_pct" not in heading
         labels = [str(c.label) for c in app.screen.query_one("#table", DataTable).columns.values()]

@@ -28,3 +28,10 @@ def test_till_add_rules_reports_and_blocking(tmp_path, capsys):
     finally:
         store.close()
     assert main(["serve", "--db", "mysql://nope"]) == 2
+
+
+def test_upkeep_needs_an_existing_head_office_and_a_valid_time(tmp_path, capsys):
+    missing = f"sqlite:///{tmp_path / 'nope.db'}"
+    assert main(["upkeep", "--db", missing]) == 4 and not (tmp_path / "nope.db").exists()
+    assert main(["upkeep", "--upkeep-at", "25:00", "--db", missing]) == 2
+    assert "HH:MM" in capsys.readouterr().err

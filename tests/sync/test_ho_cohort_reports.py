@@ -50,7 +50,8 @@ def test_cohort_reports_across_two_stores(make_till, ho_store, headoffice, capsy
 
     capsys.readouterr()
     db = f"sqlite:///{ho_store.path}"
-    assert headoffice_main(["report", "retention", "--from", "2026-01-01", "--to", "2026-03-31", "--db", db]) == 0
+    assert headoffice_main(["report", "retention", "--from", "2026-01-01", "--to", "2026-03-31", "--db", db,
+                            "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["summary"]["pct_rows"] == [["2026-01", 1, 100.0, 100.0, 0.0]]
     assert headoffice_main(["report", "reactivation", "--from", "2026-01-01", "--to", "2026-03-31", "--db", db,
                             "--csv"]) == 0

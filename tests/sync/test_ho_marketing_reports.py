@@ -55,8 +55,8 @@ def test_new_customers_and_liability_across_two_stores(make_till, ho_store, head
     env = {**os.environ, "PYTHONPATH": ROOT}
     db = f"sqlite:///{ho_store.path}"
     out = subprocess.run([sys.executable, "-m", "headoffice", "report", "new-customers", "--from", "2026-01-01",
-                          "--to", "2026-03-31", "--db", db], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=60)
+                          "--to", "2026-03-31", "--db", db, "--json"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["summary"]["new"] == 2
     refused = subprocess.run([sys.executable, "-m", "headoffice", "report", "tier-migration", "--db", db],

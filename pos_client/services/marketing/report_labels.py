@@ -71,8 +71,10 @@ def value_text(field: str, value: Any) -> str:
     """A report value as a person reads it: cents as money, nothing for None."""
     if value is None:
         return ""
+    if isinstance(value, bool):  # `Conclusive yes`, not `Conclusive False`
+        return "yes" if value else "no"
     if field.endswith("_cents") and isinstance(value, int):
-        return format_cents(value)
+        return format_cents(value, group=True)
     return str(value)
 
 
@@ -83,7 +85,7 @@ def summary_text(summary: dict[str, Any], sep: str = " · ") -> str:
     for key, value in summary.items():
         if isinstance(value, dict):
             if value and all(isinstance(v, int) for v in value.values()):
-                parts.append(f"{label(key)}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
+                parts.append(f"{label(key)}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items()))
         elif not isinstance(value, list):
             parts.append(f"{label(key)} {value_text(key, value)}")
     return sep.join(parts)
