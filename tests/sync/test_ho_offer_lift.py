@@ -183,8 +183,12 @@ def test_offer_lift_across_two_stores_equals_the_computation_over_both_tills(mak
     capsys.readouterr()
     db = f"sqlite:///{ho_store.path}"
     args = ["report", "offer-lift", "--offer", "welcome", "--from", "2026-01-01", "--to", "2026-01-31", "--db", db]
-    assert headoffice_main(args) == 0
+    assert headoffice_main([*args, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rows"] == rows_of(want)
+    assert headoffice_main(args) == 0  # the aligned table a person reads
+    table = {line.split()[0]: line.split()[1:3] for line in capsys.readouterr().out.splitlines()
+             if line.startswith(("treated ", "control "))}
+    assert table == {"treated": [str(n1), str(b1)], "control": [str(n0), str(b0)]}
     assert headoffice_main([*args, "--csv"]) == 0
     lines = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert lines[1][:3] == ["treated", str(n1), str(b1)] and lines[2][:3] == ["control", str(n0), str(b0)]
