@@ -171,18 +171,14 @@ def commit_sale(
             [(sid, i + 1, li.sku, li.ean, li.name, li.category, li.qty, li.unit_cents, li.amount_cents, p)
              for i, (li, p) in enumerate(zip(basket.lines, per_line, strict=True))],
         )
-        balance = None
-        if basket.member_id:
-            if points:
-                ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
-                    member_id=basket.member_id, kind="earn", points=points, sale_id=sid,
-                    amount_cents=basket.total_cents, operator=ctx.operator, created_at=ts)])
-            balance = ledger.balance(ctx.conn, basket.member_id)
-            ctx.conn.execute("UPDATE sales SET balance_after = ? WHERE sale_id = ?", (balance, sid))
-        observers = ctx.extensions.sale_observers
-        for observer in observers:
+        if basket.member_id and points:
+            ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
+                member_id=basket.member_id, kind="earn", points=points, sale_id=sid,
+                amount_cents=basket.total_cents, operator=ctx.operator, created_at=ts)])
+        for observer in ctx.extensions.sale_observers:
             observer(ctx, sid, basket)
-        if basket.member_id and observers:  # an observer's entries (tier bonus) belong in the printed balance
+        balance = None
+        if basket.member_id:  # read after the observers: their entries (tier bonus) belong in the printed balance
             balance = ledger.balance(ctx.conn, basket.member_id)
             ctx.conn.execute("UPDATE sales SET balance_after = ? WHERE sale_id = ?", (balance, sid))
     earned = balance - before if balance is not None else 0
