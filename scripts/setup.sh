@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools postgresql swig tmux linux-libc-dev)  # linux-libc-dev: evdev builds against <linux/input.h>
+DEBS=(pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools postgresql swig tmux linux-libc-dev  # linux-libc-dev: evdev builds against <linux/input.h>
+      chromium chromium-driver  # the head-office console's end-to-end tests (a real browser)
+      systemd libusb-1.0-0)  # systemd-analyze verifies the units in deploy/; libusb for the USB printer transport
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
