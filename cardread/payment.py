@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
+_NON_DIGIT = re.compile(r"\D")
+# Digits with the separators a person or a reader puts between groups (space, dash, dot, underscore, slash).
+_SEGMENT = re.compile(r"\d(?:[\d .\-_/]*\d)?")
+_TRACK1_B = re.compile(r"%?B\d{12,19}\^")
+_TRACK2 = re.compile(r"(\d{12,19})=\d{4}")
+
 # IIN (issuer identification number) prefix ranges of the payment networks, as
 # (low, high, prefix length). A loyalty number in one of these ranges that is also
 # Luhn-valid and 13-19 digits long is treated as a payment card.
@@ -24,6 +32,10 @@ _IIN_RANGES: tuple[tuple[int, int, int], ...] = (
     (63, 63, 2),
     (67, 67, 2),  # Maestro and national debit schemes
     (60, 60, 2),  # RuPay and others
+    (2200, 2204, 4),  # Mir
+    (9792, 9792, 4),  # Troy
+    (81, 81, 2),  # UnionPay 81-series
+    (35, 35, 2),  # JCB and LankaPay, the whole 35 block
 )
 
 
@@ -49,6 +61,8 @@ _IIN4 = tuple((low * 10 ** (4 - n), (high + 1) * 10 ** (4 - n) - 1) for low, hig
 def in_payment_iin_range(digits: str) -> bool:
     if len(digits) < 4:
         return False
+    if digits[0] == "1":
+        return len(digits) == 15  # UATP: the 1 block, always 15 digits
     p4 = int(digits[:4])
     return any(low <= p4 <= high for low, high in _IIN4)
 
@@ -56,3 +70,27 @@ def in_payment_iin_range(digits: str) -> bool:
 def looks_like_payment_card(digits: str) -> bool:
     """13-19 digits, Luhn-valid, in a payment network's IIN range."""
     return 13 <= len(digits) <= 19 and digits.isdigit() and luhn_valid(digits) and in_payment_iin_range(digits)
+
+
+def _digit_runs(text: str) -> list[str]:
+    """Every way a number may hide in text: all its digits together (separators and stray characters of any
+    kind removed), and each run of digits and common separators between other characters."""
+    runs = [] if ("=" in text or "^" in text) else [_NON_DIGIT.sub("", text)]  # tracks: field by field
+    runs.extend(_NON_DIGIT.sub("", part) for part in _SEGMENT.findall(text))
+    return runs
+
+
+def payment_card_in(text: str) -> bool:
+    """Whether a payment card number hides anywhere in `text`, whatever separates its digits
+    (`4111.1111.1111.1111`, `4111_1111...`, a trailing letter), or whether `text` is shaped like a bank card's
+    track (track 1 format B, or a track 2 `PAN=YYMM...` whose PAN is in a network's range, whatever its Luhn).
+
+    The second net behind the program's own card formats: a number this answers True for is refused before it
+    reaches a database, a log or the outbox."""
+    if _TRACK1_B.search(text):
+        return True
+    for m in _TRACK2.finditer(text):
+        pan = m.group(1)
+        if 13 <= len(pan) <= 19 and in_payment_iin_range(pan):
+            return True
+    return any(looks_like_payment_card(run) for run in _digit_runs(text))

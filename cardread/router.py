@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from cardread.barcode import gtin_valid, is_gtin_shape, normalise_gtin
 from cardread.nfc import NFC_PREFIX, parse_uid
-from cardread.payment import looks_like_payment_card
+from cardread.payment import looks_like_payment_card, payment_card_in
 from cardread.read import CardRead, Source
 from cardread.track import parse_swipe
 
@@ -91,6 +91,8 @@ def parse_card(
     src = Source(source) if source else None
     if src is Source.NFC or text.upper().startswith(NFC_PREFIX):
         return parse_uid(text)
+    if payment_card_in(text):  # whatever separates the digits, whatever the track's Luhn
+        return CardRead.payment(src or (Source.MAGSTRIPE if text[:1] in ("%", ";") else Source.KEYED))
     if src is Source.MAGSTRIPE or text[:1] in ("%", ";"):
         return parse_swipe(text)
     src = src or Source.KEYED

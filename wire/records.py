@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from cardread.payment import looks_like_payment_card
+from cardread.payment import payment_card_in
 from wire.errors import Invalid, convert
 from wire.fields import (
     Amount,
@@ -159,7 +159,7 @@ class CardRecord(msgspec.Struct, frozen=True):
 
     def __post_init__(self) -> None:
         number = self.card_number
-        if number.isdigit() and looks_like_payment_card(number):
+        if payment_card_in(number):
             # Never store a bank card number, even one a faulty till sent (the reason never repeats it).
             raise Invalid([self.CHECKS[0]])
 

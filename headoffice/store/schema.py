@@ -10,6 +10,7 @@ syncs correctly.
 from __future__ import annotations
 
 from headoffice.store.db import Db, now_iso
+from headoffice.store.purge import purge_payment_cards
 
 # Head office's own ledger entries (merge transfers) are written as this store and till.
 HO_STORE = HO_TILL = "HO"
@@ -77,3 +78,4 @@ def create(db: Db) -> None:
         db.execute("INSERT INTO meta (key, value) VALUES ('server_seq', 0) ON CONFLICT DO NOTHING")
         db.execute("INSERT INTO tills (store_id, till_id, role, created_at) VALUES (?, ?, 'system', ?)"
                    " ON CONFLICT DO NOTHING", (HO_STORE, HO_TILL, now_iso()))
+        purge_payment_cards(db)  # once per database: numbers older versions let in

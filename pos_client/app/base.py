@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
 from textual.screen import Screen
 from textual.widgets import Input
 
-from cardread.payment import looks_like_payment_card
+from cardread.payment import payment_card_in
 from cardread.read import PAYMENT_CARD_MESSAGE, CardRead
 from pos_client.app.widgets import MessageLine
 from pos_client.store.context import TillContext
@@ -19,11 +19,12 @@ if TYPE_CHECKING:
     from pos_client.services.scan_routing import Routed
 
 ResultT = TypeVar("ResultT")
+log = logging.getLogger("pos_client.app")
 
 
 def holds_payment_number(text: str) -> bool:
-    """A bank card number keyed into any field (spaces and dashes allowed)."""
-    return looks_like_payment_card(re.sub(r"[\s\-]", "", text))
+    """A bank card number keyed into any field, whatever separates its digits."""
+    return payment_card_in(text)
 
 
 class TillScreen(Screen[ResultT]):
@@ -53,6 +54,8 @@ class TillScreen(Screen[ResultT]):
     def say(self, text: str, *, error: bool = False) -> None:
         self.query_one(MessageLine).say(text, error=error)
         if error:
+            # what the cashier saw, with the exception being handled (if any) as its cause; redacted on the way
+            log.error("cashier saw: %s", text, exc_info=True)
             self.app.bell()
 
     def refuse_payment_numbers(self) -> bool:
