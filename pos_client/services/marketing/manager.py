@@ -1,7 +1,8 @@
 """Manager approvals: a PIN stored as a slow salted hash, a persisted lock, a record of who approved.
 
 Five wrong PINs in a row lock manager approvals at this till for five minutes; the counter and
-the lock live in the database, so restarting the till does not reset them. PIN checks write
+the lock live in the database, so restarting the till does not reset them. A try is counted in the
+transaction that checks the lock, before its PIN is evaluated, so concurrent tries cannot race past it. PIN checks write
 their bookkeeping in their own transaction, so they must run before the approved action's
 transaction opens (a rolled-back action must not roll back a failed try).
 """
@@ -103,36 +104,56 @@ def lock_state(ctx: TillContext, now: datetime | None = None) -> LockState:
     return {"failures": int(row["failures"]), "locked_until": until}
 
 
-def _set_lock(ctx: TillContext, failures: int, until: str | None) -> None:
-    with write_txn(ctx.conn):
-        ctx.conn.execute(
-            "INSERT INTO pin_lock (scope, failures, locked_until) VALUES (?,?,?) ON CONFLICT(scope) DO UPDATE"
-            " SET failures = excluded.failures, locked_until = excluded.locked_until", (SCOPE, failures, until))
+def _reserve_try(ctx: TillContext, moment: datetime) -> int:
+    """Count this try before its PIN is evaluated, in the same transaction that checks the lock: concurrent
+    tries (several screens, processes) each see the others' count, so at most MAX_TRIES are ever evaluated.
+    Returns the number of tries counted before this one; raises when approvals are locked."""
+    refusal = None
+    with write_txn(ctx.conn):  # a refusal is raised after the commit: raising inside would roll the lock back
+        state = lock_state(ctx, moment)
+        before = state["failures"]
+        if state["locked_until"]:
+            left = int((datetime.fromisoformat(state["locked_until"]) - moment).total_seconds()) + 1
+            refusal = f"manager PIN locked after {MAX_TRIES} wrong tries: try again in {left} s"
+        elif before >= MAX_TRIES:  # the other tries in flight already used every chance: lock now
+            _write_lock(ctx, 0, (moment + timedelta(seconds=LOCK_SECONDS)).isoformat())
+            refusal = f"manager PIN locked after {MAX_TRIES} wrong tries: try again in {LOCK_SECONDS} s"
+        else:
+            _write_lock(ctx, before + 1, None)
+    if refusal:
+        raise RefusedInput(refusal)
+    return before
+
+
+def _write_lock(ctx: TillContext, failures: int, until: str | None) -> None:
+    ctx.conn.execute(
+        "INSERT INTO pin_lock (scope, failures, locked_until) VALUES (?,?,?) ON CONFLICT(scope) DO UPDATE"
+        " SET failures = excluded.failures, locked_until = excluded.locked_until", (SCOPE, failures, until))
 
 
 def check_pin(ctx: TillContext, pin: str, now: datetime | None = None) -> Manager:
-    """The manager whose PIN this is, or a refusal that counts toward the lock."""
+    """The manager whose PIN this is, or a refusal that counts toward the lock (counted atomically first)."""
     if ctx.conn.in_transaction:
         raise RuntimeError("check the manager PIN before opening the action's transaction")
     moment = _now(now)
-    state = lock_state(ctx, moment)
-    if state["locked_until"]:
-        left = int((datetime.fromisoformat(state["locked_until"]) - moment).total_seconds()) + 1
-        raise RefusedInput(f"manager PIN locked after {MAX_TRIES} wrong tries: try again in {left} s")
     rows = ctx.conn.execute("SELECT manager_id, name, pin_hash FROM managers ORDER BY created_at").fetchall()
     if not rows:
         raise RefusedInput("no manager is set up: pos-client manager add NAME --pin PIN")
+    before = _reserve_try(ctx, moment)
     for r in rows:
         if pin_matches(str(pin), r["pin_hash"]):
-            if state["failures"]:
-                _set_lock(ctx, 0, None)
+            with write_txn(ctx.conn):  # the right PIN clears the count, unless a lock started meanwhile
+                ctx.conn.execute("UPDATE pin_lock SET failures = 0 WHERE scope = ? AND locked_until IS NULL",
+                                 (SCOPE,))
             return Manager(r["manager_id"], r["name"])
-    failures = state["failures"] + 1
-    if failures >= MAX_TRIES:
-        _set_lock(ctx, 0, (moment + timedelta(seconds=LOCK_SECONDS)).isoformat())
+    with write_txn(ctx.conn):
+        row = ctx.conn.execute("SELECT failures, locked_until FROM pin_lock WHERE scope = ?", (SCOPE,)).fetchone()
+        failures, locked = int(row[0]), row[1] is not None
+        if failures >= MAX_TRIES:
+            _write_lock(ctx, 0, (moment + timedelta(seconds=LOCK_SECONDS)).isoformat())
+    if failures >= MAX_TRIES or locked:
         raise RefusedInput(f"wrong manager PIN: locked for {LOCK_SECONDS // 60} minutes")
-    _set_lock(ctx, failures, None)
-    raise RefusedInput(f"wrong manager PIN ({MAX_TRIES - failures} tries left)")
+    raise RefusedInput(f"wrong manager PIN ({MAX_TRIES - max(failures, before + 1)} tries left)")
 
 
 def record_approval(ctx: TillContext, manager: Manager, action: str, ref: str | None = None,
