@@ -120,3 +120,34 @@ def test_init_may_rename_a_till_without_history(tmp_path):
     assert main(["init", "--store", "S2", "--till", "T2", "--home", str(home)]) == 0
     config = tomllib.loads((home / "config.toml").read_text())
     assert (config["store_id"], config["till_id"]) == ("S2", "T2")
+
+
+def test_till_files_are_private(tmp_path):
+    """Issue 11, finding 9: till.db holds the bearer token; it was created 0644. Home 0700, files 0600, and a
+    home made 0755/0644 by an older version is tightened when the till opens it."""
+    import os
+    import stat
+
+    from pos_client.store.config import write_config
+    from pos_client.till import open_till
+
+    home = tmp_path / "till"
+    old_umask = os.umask(0o022)
+    try:
+        ctx = open_till(home)
+        ctx.conn.execute("CREATE TABLE IF NOT EXISTS t (x)")  # make SQLite write its -wal file
+        write_config(home, {"store_id": "S1"})
+        ctx.close()
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in home.iterdir() if p.is_file()}
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        assert modes["till.db"] == 0o600 and modes["config.toml"] == 0o600, modes
+        assert all(m & 0o077 == 0 for m in modes.values()), modes
+        home.chmod(0o755)
+        (home / "till.db").chmod(0o644)
+        (home / "config.toml").chmod(0o644)
+        open_till(home).close()
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        assert stat.S_IMODE((home / "till.db").stat().st_mode) == 0o600
+        assert stat.S_IMODE((home / "config.toml").stat().st_mode) == 0o600
+    finally:
+        os.umask(old_umask)

@@ -7,6 +7,7 @@ modules read their own section from `Config.raw` so adding a capability never ed
 from __future__ import annotations
 
 import copy
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,8 @@ def write_config(home: Path, updates: dict[str, Any]) -> Config:
             current = tomllib.load(fh)
     merged = _merge(current, updates)
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(tomli_w.dumps(merged).encode())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the config may name head office's URL
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(tomli_w.dumps(merged).encode())
     tmp.replace(path)
     return Config(_merge(DEFAULTS, merged))

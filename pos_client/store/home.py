@@ -36,7 +36,7 @@ def till_home(explicit: str | os.PathLike[str] | None = None, *, create: bool = 
     """Resolve the till's home directory: created when `create`, else NotFound (exit 4) if no till is there."""
     home = resolve_home(explicit)
     if create:
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
     elif not is_till_home(home):
         raise NotFound(f"no till at {home}: run `pos-client init` there first (`--home DIR` or POS_CLIENT_HOME"
                        " choose the directory), or `pos-client demo` to try the till")
@@ -49,3 +49,21 @@ def db_path(home: Path) -> Path:
 
 def config_path(home: Path) -> Path:
     return home / CONFIG_NAME
+
+
+PRIVATE_FILES = (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", CONFIG_NAME)
+
+
+def make_private(home: Path) -> None:
+    """The home readable by the till's user only: the database holds the head-office bearer token and
+    members' personal data. New databases are created 0600 (SQLite gives its -wal and -shm files the
+    database's mode); homes made by older versions (0755/0644) are tightened on open."""
+    db = home / DB_NAME
+    if not db.exists():
+        os.close(os.open(db, os.O_WRONLY | os.O_CREAT, 0o600))
+    for path, mode in ((home, 0o700), *((home / name, 0o600) for name in PRIVATE_FILES)):
+        try:
+            if path.exists() and path.stat().st_mode & 0o077:
+                path.chmod(mode)
+        except OSError:  # a read-only or foreign-owned home: opening it reports the real problem
+            continue

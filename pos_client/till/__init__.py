@@ -16,7 +16,7 @@ from pos_client.services.marketing import wiring as marketing_wiring
 from pos_client.store.config import Config, load_config
 from pos_client.store.context import Extensions, TillContext
 from pos_client.store.db import connect
-from pos_client.store.home import db_path, till_home
+from pos_client.store.home import db_path, make_private, till_home
 from sync import extensions as sync_extensions
 from sync import marketing_docs
 
@@ -38,6 +38,7 @@ def open_till(home: str | Path | None = None, *, config: Config | None = None, m
     so a misspelled path never becomes an empty new till.
     """
     path = till_home(home, create=create)
+    make_private(path)
     config = config if config is not None else load_config(path)
     return TillContext(conn=connect(db_path(path)), config=config, home=path,
                        extensions=build_extensions(marketing=marketing))
