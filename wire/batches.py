@@ -165,8 +165,14 @@ class PushResult(msgspec.Struct, kw_only=True):
     server_time: str
 
     # why head office sets aside a record that is well formed: it conflicts with what it already holds
+    # What head office checks beyond the schema (headoffice/store/validate.py): a record is set aside with one
+    # of these in its reason.
     CONFLICTS: ClassVar[tuple[str, ...]] = ("already holds another entry of this till",
-                                            "head office already holds another key")
+                                            "head office already holds another key",
+                                            "already holds an entry with other content",
+                                            "past this till's sequence",
+                                            "points per unit",
+                                            "points on a total of")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = msgspec.to_builtins(self)

@@ -15,6 +15,7 @@ from headoffice.store.db import Db, now_iso, sha256
 from headoffice.store.docs import Documents
 from headoffice.store.ledger import Ledger
 from headoffice.store.members import Members
+from headoffice.store.validate import check_entries, check_sales
 from wire.fields import DocType
 from wire.protocol import LedgerRecord, PushBatch, PushResult, Reject, SaleRecord
 
@@ -38,9 +39,11 @@ class Ingest:
             n_members, touched = self._members.ingest(batch.members, now)
             merges = len(touched)
             n_cards = self._members.ingest_cards(batch.cards, now)
-            n_sales = self._ledger.ingest_sales(batch.sales, now)
-            rejects = list(batch.rejects)
-            accepted, dups, conflicts = self._ledger.ingest(batch.entries, now)
+            sales, sale_rejects = check_sales(batch.sales)
+            n_sales = self._ledger.ingest_sales(sales, now)
+            entries, entry_rejects = check_entries(batch.entries, self._high_seq(principal))
+            rejects = [*batch.rejects, *sale_rejects, *entry_rejects]
+            accepted, dups, conflicts = self._ledger.ingest(entries, now)
             rejects += conflicts
             n_docs, doc_rejects = self._docs.ingest(batch.docs, now)
             rejects += doc_rejects
@@ -53,6 +56,11 @@ class Ingest:
         return PushResult(accepted=len(accepted), duplicates=dups, high_seq=high_seq, gaps=gaps,
                           rejected=[r.to_dict() for r in rejects], sales=n_sales, members=n_members, cards=n_cards,
                           merges=merges, docs=n_docs, wants=wants, server_time=now)
+
+    def _high_seq(self, principal: Principal) -> int:
+        row = self._db.one("SELECT high_seq FROM tills WHERE store_id = ? AND till_id = ?",
+                           (principal.store_id, principal.till_id))
+        return int(row[0]) if row else 0
 
     def _quarantine(self, principal: Principal, rejects: Sequence[Reject], now: str) -> None:
         """Keep malformed records aside (card numbers scrubbed); an entry's seq still counts as held."""

@@ -48,13 +48,21 @@ class Ledger:
         if len(taken) == len(ordered):
             return taken, 0, []
         # Some rows were not taken: replays (same UUID) or a seq reused under another UUID (kept aside).
-        known: set[str] = set()
+        known: dict[str, tuple[Any, ...]] = {}
+        cols = ", ".join(LEDGER_COLUMNS)
         for part in chunks([e.entry_id for e in ordered]):
-            known |= {r[0] for r in self._db.execute(
-                f"SELECT entry_id FROM ledger WHERE entry_id IN ({marks(len(part))})", part)}
-        conflicts = [Reject(type="entries", index=i, key=e.entry_id,
-                            reasons=[f"seq {e.seq} already holds another entry of this till"], raw=e.to_dict())
-                     for i, e in enumerate(ordered) if e.entry_id not in known]
+            known |= {r[0]: tuple(r) for r in self._db.execute(
+                f"SELECT {cols} FROM ledger WHERE entry_id IN ({marks(len(part))})", part)}
+        conflicts: list[Reject] = []
+        for i, e in enumerate(ordered):
+            stored = known.get(e.entry_id)
+            if stored is None:
+                reason = f"seq {e.seq} already holds another entry of this till"
+            elif stored != e.row():  # what this batch just took reads back equal
+                reason = "entry_id already holds an entry with other content: a replay must be identical"
+            else:
+                continue
+            conflicts.append(Reject(type="entries", index=i, key=e.entry_id, reasons=[reason], raw=e.to_dict()))
         dups = len(ordered) - len(taken) - len(conflicts)
         return taken, dups, conflicts
 

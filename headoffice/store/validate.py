@@ -1,0 +1,62 @@
+"""What head office checks in a push beyond the wire schema: the records must make sense together.
+
+The schema (`wire.records`) already refuses a malformed record, a sale whose lines do not add up to its
+total, a redemption that adds points. Here, with what head office knows (the till's sequence so far), a
+record is quarantined with a reason (kept in `rejects`, shown in the console, reported to the till) when:
+- a sale earns points it cannot have earned: any points on a total of zero or less, or more than
+  `EARN_CAP_PER_UNIT` points per currency unit (100 cents) of its total;
+- an earn entry claims more than that cap on the amount it carries;
+- an entry's seq is more than `SEQ_WINDOW` past the till's complete sequence (a seq of 10**12 would make
+  every later gap scan and the till's high-water mark meaningless).
+The cap is a ceiling no program reaches (x10 points on every category, doubled by a promotion is 20 per unit),
+not a re-computation of the till's earning rules: those live in each till's configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from wire.protocol import LedgerRecord, Reject, SaleRecord
+
+EARN_CAP_PER_UNIT = 100  # points per 100 cents of a sale: far above any program, far below a forged 10**9
+SEQ_WINDOW = 1_000_000  # how far past its complete sequence a till may push (a year of a busy till's entries)
+
+
+def _earn_cap(amount_cents: int) -> int:
+    return max(0, amount_cents) * EARN_CAP_PER_UNIT // 100
+
+
+def check_sales(sales: Sequence[SaleRecord]) -> tuple[list[SaleRecord], list[Reject]]:
+    """The sales to store, and the ones quarantined with their reason."""
+    good: list[SaleRecord] = []
+    rejects: list[Reject] = []
+    for i, s in enumerate(sales):
+        reasons = []
+        if s.points_earned > 0 and s.total_cents <= 0:
+            reasons.append(f"points_earned: {s.points_earned} points on a total of {s.total_cents} cents")
+        elif s.points_earned > _earn_cap(s.total_cents):
+            reasons.append(f"points_earned: {s.points_earned} is more than {EARN_CAP_PER_UNIT} points per unit of"
+                           f" the total ({_earn_cap(s.total_cents)} at most)")
+        if reasons:
+            rejects.append(Reject(type="sales", index=i, key=s.sale_id, reasons=reasons, raw=s.to_dict()))
+        else:
+            good.append(s)
+    return good, rejects
+
+
+def check_entries(entries: Sequence[LedgerRecord], high_seq: int) -> tuple[list[LedgerRecord], list[Reject]]:
+    """The entries to take, and the ones quarantined with their reason (their seq still counts as held)."""
+    good: list[LedgerRecord] = []
+    rejects: list[Reject] = []
+    for i, e in enumerate(entries):
+        reasons = []
+        if e.seq > high_seq + SEQ_WINDOW:
+            reasons.append(f"seq: {e.seq} is more than {SEQ_WINDOW:,} past this till's sequence ({high_seq})")
+        if e.kind == "earn" and e.amount_cents > 0 and e.points > _earn_cap(e.amount_cents):
+            reasons.append(f"points: {e.points} is more than {EARN_CAP_PER_UNIT} points per unit of the"
+                           f" {e.amount_cents} cents it was earned on")
+        if reasons:
+            rejects.append(Reject(type="entries", index=i, key=e.entry_id, reasons=reasons, raw=e.to_dict()))
+        else:
+            good.append(e)
+    return good, rejects
