@@ -33,6 +33,8 @@ MAX_BODY = 64 * 1024 * 1024
 JSON = "application/json"
 
 
+# Routes whose bodies are small: read no further than this (an enrolment code, one program rule).
+BODY_LIMITS = {"register": 4 * 1024, "set_rule": 256 * 1024}
 class _HttpError(Exception):
     def __init__(self, status: int, message: str, reasons: list[str] | None = None):
         super().__init__(message)
@@ -70,7 +72,7 @@ def _scalar(text: str) -> Any:
     """A query value as the JSON scalar it spells (`5` -> 5), else the text itself."""
     try:
         return msgspec.json.decode(text)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # not a scalar (a "[[[[..." query value included)
         return text
 
 
@@ -99,11 +101,20 @@ def create_app(store: Store) -> Starlette:
 
     async def read_body(request: Request, spec: RouteSpec) -> Any:
         try:
-            raw = await request.body()
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _HttpError(413, f"body too large: at most {limit:,} bytes here")
+                chunks.append(chunk)
         except ClientDisconnect:
             raise _HttpError(400, "the till hung up mid-request") from None
-        if len(raw) > MAX_BODY:
-            raise _HttpError(413, "batch too large: send smaller batches")
+        limit = BODY_LIMITS.get(spec.name, MAX_BODY)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:  # refused before a byte of it is read
+            raise _HttpError(413, f"body too large: at most {limit:,} bytes here")
+        chunks: list[bytes] = []
+        size = 0
+        raw = b"".join(chunks)
         if spec.body is PushBatch:  # a batch keeps its good records and sets the bad aside
             return PushBatch.decode(raw)
         return wire_errors.decode(raw, spec.body)

@@ -13,7 +13,7 @@ import msgspec
 from msgspec import Meta
 
 from wire.docs import DocRecord
-from wire.errors import Invalid, NotJson, explain, has_nul, json_value, nul_reasons, whole_numbers
+from wire.errors import TOO_DEEP, Invalid, NotJson, explain, has_nul, json_value, nul_reasons, whole_numbers
 from wire.fields import ChangeType, Count, DocType, Id, Seq, Version
 from wire.records import CardRecord, LedgerRecord, MemberRecord, SaleRecord
 
@@ -106,6 +106,8 @@ class PushBatch(msgspec.Struct, kw_only=True, dict=True):
             pass
         except msgspec.DecodeError as exc:
             raise NotJson(f"body is not JSON: {exc}") from None
+        except RecursionError:
+            raise NotJson(TOO_DEEP) from None
         else:
             if b"\\u0000" not in raw:  # free text holds no NUL (JSON writes it only as this escape)
                 return batch

@@ -87,10 +87,15 @@ def decode(raw: bytes, cls: type[T]) -> T:
         pass  # JSON, but not a `cls` (or JSON only up to where it stopped fitting): say why, or that it is not JSON
     except msgspec.DecodeError as exc:
         raise NotJson(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise NotJson(TOO_DEEP) from None
     else:
         if b"\\u0000" not in raw:  # JSON writes NUL only as this escape
             return found
     return convert(json_value(raw), cls)
+
+
+TOO_DEEP = "body is not JSON this server reads: nested too deeply"
 
 
 def json_value(raw: bytes) -> Any:
@@ -99,6 +104,8 @@ def json_value(raw: bytes) -> Any:
         return msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise NotJson(f"body is not JSON: {exc}") from None
+    except RecursionError:  # msgspec's own depth guard: a body of 100,000 nested arrays
+        raise NotJson(TOO_DEEP) from None
 
 
 def explain(cls: Any, data: Any, path: str = "") -> list[str]:

@@ -16,7 +16,7 @@ from headoffice.store.docs import Documents
 from headoffice.store.ledger import Ledger
 from headoffice.store.members import Members
 from headoffice.store.validate import check_entries, check_sales
-from wire.fields import DocType
+from wire.fields import MAX_SEQ, DocType
 from wire.protocol import LedgerRecord, PushBatch, PushResult, Reject, SaleRecord
 
 _SCAN = 5000  # seqs looked at per step when moving a till's high seq forward
@@ -68,7 +68,7 @@ class Ingest:
         for r in rejects:
             raw = scrub(json.dumps(r.raw, sort_keys=True, default=str))[:4000]
             seq = r.raw.get("seq") if isinstance(r.raw, dict) else None
-            if not isinstance(seq, int) or isinstance(seq, bool) or r.type != "entries" or seq < 1:
+            if not isinstance(seq, int) or isinstance(seq, bool) or r.type != "entries" or not 1 <= seq <= MAX_SEQ:
                 seq = None
             rkey = sha256(f"{principal.store_id}/{principal.till_id}/{r.type}/{raw}")
             rows.append((rkey, principal.store_id, principal.till_id, r.type, seq, json.dumps(r.reasons), raw, now))
