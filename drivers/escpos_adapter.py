@@ -117,7 +117,7 @@ class SerialPrinter(_RawWrite, Serial):
 
 
 class UsbPrinter(_RawWrite, Usb):
-    """usb://: escpos' Usb printer (needs pyusb; one-way here)."""
+    """usb://: escpos' Usb printer (needs pyusb; status read back only when asked, see drivers.printer)."""
 
 
 class FilePrinter(_RawWrite, File):
@@ -133,8 +133,13 @@ def _bool(value: str | None, default: bool) -> bool:
 
 
 def connect(scheme: str, target: str, port: int, options: Mapping[str, str], profile_name: str,
-            timeout: float) -> Any:
-    """An opened printer for a parsed URL; raises one of TRANSPORT_ERRORS (or RuntimeError: pyusb missing)."""
+            timeout: float, *, usb_backend: Any = None) -> Any:
+    """An opened printer for a parsed URL; raises one of TRANSPORT_ERRORS (or RuntimeError: pyusb missing).
+
+    `usb_backend` is a pyusb backend (`usb.backend.IBackend`) for usb://, passed through escpos' public
+    `usb_args` to `usb.core.find`; None lets pyusb pick libusb. Endpoints default to escpos' (OUT 0x01,
+    IN 0x82); `?out_ep=0x03&in_ep=0x81` for printers that differ.
+    """
     o = options
     timeout = float(o.get("timeout", timeout))
     dev: Any
@@ -150,7 +155,9 @@ def connect(scheme: str, target: str, port: int, options: Mapping[str, str], pro
         if not Usb.is_usable():  # checked first: a half-built Usb object raises again in __del__
             raise RuntimeError("USB printers need the pyusb package (pip install pyusb) and libusb")
         vid, pid = (int(x, 16) for x in target.split(":"))
-        dev = UsbPrinter(vid, pid, timeout=int(timeout * 1000), profile=profile_name)
+        usb_args: dict[str, Any] = {} if usb_backend is None else {"backend": usb_backend}
+        dev = UsbPrinter(vid, pid, usb_args=usb_args, timeout=int(timeout * 1000), profile=profile_name,
+                         in_ep=int(o.get("in_ep", "0x82"), 0), out_ep=int(o.get("out_ep", "0x01"), 0))
     elif scheme == "file":
         dev = FilePrinter(target, profile=profile_name)
     else:

@@ -14,6 +14,7 @@ that uses it): the CLI and the app start without it.
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 from collections.abc import Callable
@@ -115,9 +116,13 @@ class Printer:
         except self._send_errors as exc:  # a closed file raises ValueError
             raise PrinterError(f"printer stopped taking data ({self.url}): {_why(exc)}") from exc
 
-    def status(self, timeout: float = 2.0) -> PrinterStatus:
-        """DLE EOT status where the transport reads back; UNKNOWN elsewhere (file, USB, dummy)."""
-        if not self.two_way:
+    def status(self, timeout: float = 2.0, *, ask_usb: bool = False) -> PrinterStatus:
+        """DLE EOT status where the transport reads back; UNKNOWN elsewhere (file, USB, dummy).
+
+        `ask_usb`: ask a USB printer too, on its bulk IN endpoint (the Devices test does). Receipts
+        never do: a USB printer without a status channel would look switched off and hold every receipt.
+        """
+        if not (self.two_way or (ask_usb and self.url.scheme == "usb")):
             return UNKNOWN
         try:
             return query(self.send, self._reader(), timeout)
@@ -126,6 +131,17 @@ class Printer:
 
     def _reader(self) -> Callable[[float], bytes]:
         dev = self.escpos.device
+        if self.url.scheme == "usb":
+            in_ep = self.escpos.in_ep
+
+            def read_usb(left: float) -> bytes:
+                try:
+                    return bytes(dev.read(in_ep, 16, max(1, int(left * 1000))))
+                except OSError as exc:  # pyusb's USBTimeoutError (errno ETIMEDOUT): nothing came back in time
+                    if exc.errno == errno.ETIMEDOUT:
+                        return b""
+                    raise
+            return read_usb
         if self.url.scheme == "tcp":
             def read_sock(left: float) -> bytes:
                 dev.settimeout(left)
@@ -161,14 +177,16 @@ class Printer:
         self.close()
 
 
-def open_printer(url: str, profile: str | None = None, *, timeout: float = 5.0) -> Printer:
-    """Open the printer at `url`; raises PrinterError with a cashier-readable reason if it cannot."""
+def open_printer(url: str, profile: str | None = None, *, timeout: float = 5.0, usb_backend: Any = None) -> Printer:
+    """Open the printer at `url`; raises PrinterError with a cashier-readable reason if it cannot.
+
+    `usb_backend`: a pyusb backend for usb:// (None: libusb), see `escpos_adapter.connect`."""
     from drivers import escpos_adapter  # why: imports escpos (~150 ms), only once a printer is used
 
     u = parse_url(url)
     prof = check_profile(profile)  # a typo in the profile name is a usage error, not "printer not reachable"
     try:
-        dev = escpos_adapter.connect(u.scheme, u.target, u.port, u.options, prof, timeout)
+        dev = escpos_adapter.connect(u.scheme, u.target, u.port, u.options, prof, timeout, usb_backend=usb_backend)
     except RuntimeError as exc:  # escpos: optional dependency missing (pyusb for USB)
         raise PrinterError(f"cannot open printer {u}: {exc}") from exc
     except escpos_adapter.TRANSPORT_ERRORS as exc:

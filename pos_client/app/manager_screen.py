@@ -1,4 +1,4 @@
-"""Manager mode: unlocked by a manager PIN; redeem rewards (whole or partial), adjust points, reports.
+"""Manager mode: unlocked by a manager PIN; redeem rewards (whole or partial), adjust points, reports, devices.
 
 The screen wires widgets to the marketing domain (manager, rewards, at_till, coupon_receipt). The
 PIN is kept in memory only while the screen is open, because every approval checks it again and
@@ -16,6 +16,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from pos_client.app.base import TillScreen
+from pos_client.app.devices_screen import DevicesScreen
 from pos_client.app.reports_screen import ReportsScreen
 from pos_client.app.widgets import MessageLine, StatusBar, clip
 from pos_client.domain.errors import PosError, UsageError
@@ -55,6 +56,7 @@ class ManagerScreen(TillScreen[dict]):
         Binding("f5", "redeem", "Redeem"),
         Binding("f6", "focus_adjust", "Adjust"),
         Binding("f7", "reports", "Reports"),
+        Binding("f8", "devices", "Devices"),
         Binding("escape,f10", "leave", "Lock & back"),
     ]
 
@@ -260,6 +262,13 @@ class ManagerScreen(TillScreen[dict]):
             self.say("locked: key the manager PIN first (F2)", error=True)
             return
         self.app.push_screen(ReportsScreen())
+
+    def action_devices(self) -> None:
+        """The Devices screen (readers, printer): a manager's job, so only once unlocked."""
+        if not self.unlocked:
+            self.say("locked: key the manager PIN first (F2)", error=True)
+            return
+        self.app.push_screen(DevicesScreen())
 
     def action_leave(self) -> None:
         """Forget the PIN (manager mode locks again) and go back to the sale."""
