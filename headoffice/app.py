@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -20,6 +21,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from headoffice.console import app as console_app
+from headoffice.console import tills as console_tills
 from headoffice.store.base import Forbidden, Principal, Store
 from wire import errors as wire_errors
 from wire.batches import PushBatch, encode
@@ -30,11 +33,11 @@ from wire.openapi import Route as RouteSpec
 from wire.rules import RULE_KEYS, validate_rule
 
 MAX_BODY = 64 * 1024 * 1024
+# Routes whose bodies are small: read no further than this (an enrolment code, one program rule).
+BODY_LIMITS = {"register": 4 * 1024, "set_rule": 256 * 1024}
 JSON = "application/json"
 
 
-# Routes whose bodies are small: read no further than this (an enrolment code, one program rule).
-BODY_LIMITS = {"register": 4 * 1024, "set_rule": 256 * 1024}
 class _HttpError(Exception):
     def __init__(self, status: int, message: str, reasons: list[str] | None = None):
         super().__init__(message)
@@ -86,8 +89,9 @@ def _params(spec: RouteSpec, request: Request) -> Any:
     return None
 
 
-def create_app(store: Store) -> Starlette:
-    """Build the ASGI app over a store (the caller owns the store and closes it)."""
+def create_app(store: Store, snapshot: Path | None = None) -> Starlette:
+    """Build the ASGI app over a store (the caller owns the store and closes it), the console at `/` beside
+    the API (`snapshot`: the marketing snapshot its pages read)."""
 
     async def principal_of(request: Request, role: str) -> Principal:
         header = request.headers.get("authorization", "")
@@ -100,6 +104,12 @@ def create_app(store: Store) -> Starlette:
         return who
 
     async def read_body(request: Request, spec: RouteSpec) -> Any:
+        limit = BODY_LIMITS.get(spec.name, MAX_BODY)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:  # refused before a byte of it is read
+            raise _HttpError(413, f"body too large: at most {limit:,} bytes here")
+        chunks: list[bytes] = []
+        size = 0
         try:
             async for chunk in request.stream():
                 size += len(chunk)
@@ -108,12 +118,6 @@ def create_app(store: Store) -> Starlette:
                 chunks.append(chunk)
         except ClientDisconnect:
             raise _HttpError(400, "the till hung up mid-request") from None
-        limit = BODY_LIMITS.get(spec.name, MAX_BODY)
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:  # refused before a byte of it is read
-            raise _HttpError(413, f"body too large: at most {limit:,} bytes here")
-        chunks: list[bytes] = []
-        size = 0
         raw = b"".join(chunks)
         if spec.body is PushBatch:  # a batch keeps its good records and sets the bad aside
             return PushBatch.decode(raw)
@@ -123,6 +127,7 @@ def create_app(store: Store) -> Starlette:
         async def run(request: Request) -> Response:
             try:
                 who = await principal_of(request, spec.auth) if spec.auth else None
+                request.state.caller = who  # the console records a till's contact (console_tills.recording)
                 params = _params(spec, request)
                 body = await read_body(request, spec) if spec.body is not None else None
                 status, answer = await handler(Call(who, params, body))
@@ -135,7 +140,7 @@ def create_app(store: Store) -> Starlette:
                 return _error(400, str(exc))
             except wire_errors.Invalid as exc:
                 return _error(422, "malformed request", exc.reasons)
-        return run
+        return console_tills.recording(store, spec.name, run) if spec.name in console_tills.CONTACTS else run
 
     async def health(call: Call) -> tuple[int, Any]:
         return 200, Health(True, VERSION)
@@ -157,6 +162,11 @@ def create_app(store: Store) -> Starlette:
     async def pull(call: Call) -> tuple[int, Any]:
         q = call.params
         return 200, await run_in_threadpool(store.pull, call.who, q.cursor, q.limit, q.total == 1)
+
+    async def recover(call: Call) -> tuple[int, Any]:
+        q = call.params
+        return 200, await run_in_threadpool(store.recover, call.who, q.after_seq, q.sales_after, q.sales_after_id,
+                                            q.limit)
 
     async def balance(call: Call) -> tuple[int, Any]:
         member_id = call.params.member_id
@@ -192,7 +202,7 @@ def create_app(store: Store) -> Starlette:
         return 200, {"products": n}
 
     handlers: dict[str, Handler] = {
-        "health": health, "openapi": openapi, "register": register, "push": push, "pull": pull,
+        "health": health, "openapi": openapi, "register": register, "push": push, "pull": pull, "recover": recover,
         "balance": balance, "overdraft": report("members", store.overdraft_report),
         "rejects": report("rejects", store.rejects), "coupon_doubles": report("double_uses", store.coupon_doubles),
         "till_keys": report("till_keys", store.till_keys), "block": block, "erase": erase, "set_rule": set_rule,
@@ -201,7 +211,11 @@ def create_app(store: Store) -> Starlette:
     missing = {r.name for r in ROUTES} ^ set(handlers)
     assert not missing, f"route table and handlers disagree: {missing}"
 
+    console = console_app.build(store, snapshot, api_prefix=PREFIX)
+
     async def not_found(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith(PREFIX + "/"):  # a console page: an HTML page, not an Error body
+            return await console.http_error(request, exc)
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         headers = getattr(exc, "headers", None)
         response = _error(status, "no such route" if status == 404 else str(getattr(exc, "detail", "error")))
@@ -211,4 +225,5 @@ def create_app(store: Store) -> Starlette:
 
     routes = [Route(PREFIX + spec.path, endpoint(spec, handlers[spec.name]), methods=[spec.method])
               for spec in ROUTES]
-    return Starlette(routes=routes, exception_handlers={HTTPException: not_found})
+    return Starlette(routes=[*routes, *console.routes], middleware=console.middleware,
+                     exception_handlers={HTTPException: not_found, **console.exception_handlers})

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from headoffice import upkeep
+from headoffice.backup import backup as backup_db
+from headoffice.console import accounts
 from headoffice.marketing_reports import HO_REPORTS, TILL_ONLY
 from headoffice.store import Store, open_store
 from pos_client.domain.errors import NotFound, PosError
@@ -105,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(add, create=True)
     add.set_defaults(run=_till_add)
 
+    user = sub.add_parser("user", help="console users").add_subparsers(dest="action", metavar="ACTION")
+    uadd = user.add_parser("add", help="add a console user: prints a one-time link to set the password (24 h)")
+    uadd.add_argument("name", help="the user's login name")
+    uadd.add_argument("--role", required=True, choices=accounts.ROLES, help="owner (every store) or manager")
+    uadd.add_argument("--store", help="a manager's store id")
+    uadd.add_argument("--password-stdin", dest="password_stdin", action="store_true",
+                      help="read the password from standard input instead of printing a link")
+    uadd.add_argument("--url", default=os.environ.get("HEADOFFICE_URL", "http://127.0.0.1:8080"),
+                      help="the console's address for the link (default http://127.0.0.1:8080, or $HEADOFFICE_URL)")
+    _db_arg(uadd, create=True)
+    uadd.set_defaults(run=_user_add)
+
     admin = sub.add_parser("admin", help="administrators").add_subparsers(dest="action", metavar="ACTION")
     tok = admin.add_parser("token", help="print a new administrator token (reports, blocking)")
     tok.add_argument("--name", default="admin", help="who the token is for (default admin)")
@@ -137,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(rset)
     rset.set_defaults(run=_rule_set)
 
+    bak = sub.add_parser("backup", help="back a SQLite head office up now (online, checked); PostgreSQL: pg_dump")
+    bak.add_argument("--to", type=Path, required=True, help="directory the backup is written to")
+    _db_arg(bak)
+    bak.set_defaults(run=_backup)
+
     report = sub.add_parser("report", help="reports; the marketing ones across every store")
     names = ["overdraft", "rejects", "counts", "coupon-doubles", "till-keys", "erasures", *HO_REPORTS, *TILL_ONLY]
     report.add_argument("which", choices=names, help="the report: " + ", ".join(names))
@@ -153,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--days", type=_positive_int, default=60, help="contact-list: days")
     report.add_argument("--channel", default="email", help="contact-list: consent channel")
     report.add_argument("--offer", help="offer-lift: the offer's id (as in the tills' [[program.offers]])")
+    report.add_argument("--store", help="marketing reports: only the members whose home store this is (offer-lift:"
+                        " that store's targetings)")
     _db_arg(report)
     report.set_defaults(run=_report)
     return parser
@@ -190,6 +211,25 @@ def _with_store(args: argparse.Namespace, fn: Callable[[Store], Any], missing: s
     return 0
 
 
+def _user_add(args: argparse.Namespace) -> int:
+    """Add a console user (audited as done from the command line); the password never appears in argv."""
+    accounts.check(args.name, args.role, args.store)
+    password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
+    store = _open(args)
+    try:
+        _, token = accounts.add_user(store, args.name, args.role, args.store, password)
+        store.console.audit_add("cli", "command line", args.store, "user.add", args.name, "headoffice user add",
+                                json.dumps({"role": args.role, "store_id": args.store}))
+    finally:
+        store.close()
+    if token is None:
+        sys.stdout.write(f"{args.name} added\n")
+    else:
+        sys.stdout.write(f"{args.url.rstrip('/')}{accounts.LINK_PATH}{token}\n")
+        sys.stderr.write(f"one-time link for {args.name} to set a password (valid 24 hours)\n")
+    return 0
+
+
 def _till_add(args: argparse.Namespace) -> int:
     store = _open(args)
     try:
@@ -206,7 +246,8 @@ def _report(args: argparse.Namespace) -> int:
     if args.which in HO_REPORTS or args.which in TILL_ONLY:
         def marketing(store: Store) -> Any:
             options: dict[str, Any] = {"start": args.start, "end": args.as_of or args.to, "rule": args.rule,
-                                       "days": args.days, "channel": args.channel, "offer": args.offer}
+                                       "days": args.days, "channel": args.channel, "offer": args.offer,
+                                       "store_id": args.store}
             result, source = upkeep.report(store, args.which, upkeep.snapshot_path(args.db, args.snapshot),
                                            at=args.upkeep_at, now=upkeep.utc_now(), fresh=args.fresh, **options)
             sys.stderr.write(f"headoffice: {args.which} {source}\n")
@@ -245,6 +286,12 @@ def _rule_set(args: argparse.Namespace) -> int:
         store.set_rule(args.key, value)
         return {"ok": True}
     return _with_store(args, set_rule)
+
+
+def _backup(args: argparse.Namespace) -> int:
+    """`headoffice backup`: the written file, its size and what it was checked to hold, as JSON."""
+    sys.stdout.write(json.dumps(backup_db(str(args.db), args.to), indent=2) + "\n")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

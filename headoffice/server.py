@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from headoffice.app import create_app
+from headoffice.console import figures
 from headoffice.store import Store, open_store
 from headoffice.upkeep import DEFAULT_AT, UpkeepScheduler
 
@@ -25,9 +26,10 @@ def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080, *, snapshot: P
     import uvicorn  # why: uvicorn loads only to serve, not for the administration commands
 
     store = open_store(db_url)
-    scheduler = UpkeepScheduler(db_url, snapshot, at=upkeep_at).start() if snapshot is not None else None
+    scheduler = (UpkeepScheduler(db_url, snapshot, at=upkeep_at, after=figures.warm_snapshot).start()
+                 if snapshot is not None else None)
     try:
-        uvicorn.run(create_app(store), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(create_app(store, snapshot), host=host, port=port, log_level="warning", access_log=False)
     finally:
         if scheduler is not None:
             scheduler.stop()
@@ -37,8 +39,9 @@ def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080, *, snapshot: P
 class ServerThread:
     """A real uvicorn server on loopback in a background thread; stop() and start() again to restart it."""
 
-    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0, *, snapshot: Path | None = None) -> None:
         self.store = store
+        self.snapshot = snapshot
         self.host = host
         self.port = port
         self._server: uvicorn.Server | None = None
@@ -55,7 +58,8 @@ class ServerThread:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(create_app(self.store), log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(create_app(self.store, self.snapshot), log_level="warning", access_log=False,
+                                lifespan="off")
         server = self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
                                         name=f"headoffice:{self.port}")

@@ -7,13 +7,14 @@ route, timeout, 5xx), `AuthError` (stop: the till must be registered again) and 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
 
-from wire.batches import PullPage, PushBatch, PushResult, encode
+from wire.batches import PullPage, PushBatch, PushResult, RecoverPage, encode
 from wire.fields import PREFIX
-from wire.messages import Balance, Error, Registered
+from wire.messages import Balance, Error, Health, Registered
 
 T = TypeVar("T")
 
@@ -42,6 +43,8 @@ class HeadOfficeClient:
             raise AuthError("no head office URL: run `pos-client register URL CODE`")
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self._httpx = httpx
+        self.pending: int | None = None  # entries waiting to be pushed, as last counted (sent as X-Till-Pending)
+        self.version: str | None = None  # this till's software version (sent as X-Till-Version)
         self._http = httpx.Client(base_url=url.rstrip("/") + PREFIX, headers=headers, transport=transport,
                                   timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
 
@@ -56,10 +59,16 @@ class HeadOfficeClient:
 
     def _call(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, bytes]:
         """(status, body bytes) of a request whose body the wire encoder writes; errors sorted as above."""
+        resp = self._send(method, path, body, **kw)
+        return resp.status_code, resp.content
+
+    def _send(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        """The httpx response of a request, errors sorted as above."""
         httpx = self._httpx
+        kw["headers"] = self._till_headers()
         if body is not None:
             kw["content"] = encode(body)
-            kw["headers"] = {"content-type": "application/json"}
+            kw["headers"]["content-type"] = "application/json"
         try:
             resp = self._http.request(method, path, **kw)
         except httpx.TimeoutException as exc:
@@ -73,7 +82,21 @@ class HeadOfficeClient:
             raise AuthError(f"head office refused this till ({status}): {_why(resp.content)}")
         if status >= 400 and status != 422:
             raise Refused(f"head office refused the request ({status}): {_why(resp.content)}")
-        return status, resp.content
+        return resp
+
+    def health(self) -> tuple[Health, str | None]:
+        """Head office's liveness and its HTTP Date header (`pos-client doctor` compares clocks with it)."""
+        resp = self._send("GET", "/health")
+        return _read(resp.content, Health), resp.headers.get("date")
+
+    def _till_headers(self) -> dict[str, str]:
+        """What head office's console shows about this till (optional there: an older head office ignores them)."""
+        headers = {"x-till-clock": datetime.now(UTC).isoformat(timespec="milliseconds")}
+        if self.pending is not None:
+            headers["x-till-pending"] = str(self.pending)
+        if self.version:
+            headers["x-till-version"] = self.version
+        return headers
 
     def register(self, code: str) -> dict[str, str]:
         status, raw = self._call("POST", "/register", {"code": code})
@@ -96,6 +119,13 @@ class HeadOfficeClient:
         """One page; `total` asks head office to count all pending changes (first page, for progress)."""
         _, raw = self._call("GET", "/pull", params={"cursor": cursor, "limit": limit, "total": int(total)})
         return _read(raw, PullPage)
+
+    def recover(self, after_seq: int, sales_after: str = "", sales_after_id: str = "", limit: int = 1000
+                ) -> RecoverPage:
+        """After a restore: this till's own entries above `after_seq` and sales after the keyset, at head office."""
+        _, raw = self._call("GET", "/recover", params={"after_seq": after_seq, "sales_after": sales_after,
+                                                       "sales_after_id": sales_after_id, "limit": limit})
+        return _read(raw, RecoverPage)
 
     def balance(self, member_id: str) -> int:
         _, raw = self._call("GET", f"/members/{member_id}/balance")

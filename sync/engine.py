@@ -10,12 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from pos_client import __version__
 from pos_client.store import sync_state as state
 from pos_client.store.config import Config
 from pos_client.store.context import TillContext
 from sync.apply import apply_page
 from sync.client import AuthError, HeadOfficeClient, SyncError
 from sync.push import PushReport, push_pending
+from sync.recover import Recovered, recover_pending
 
 PULL_PAGE = 1000
 
@@ -35,9 +37,13 @@ class SyncReport:
     pages: int = 0
     cursor: int = 0
     server_time: str | None = None
+    recovered: Recovered | None = None  # after a restore: what head office sent back of this till's own
 
     def as_dict(self) -> dict[str, Any]:
-        return {"push": self.push.as_dict(), "pulled": self.pulled, "pages": self.pages, "cursor": self.cursor}
+        out = {"push": self.push.as_dict(), "pulled": self.pulled, "pages": self.pages, "cursor": self.cursor}
+        if self.recovered is not None:
+            out["recovered"] = self.recovered.as_dict()
+        return out
 
 
 def client_for(conn: sqlite3.Connection, config: Config, transport: Any = None, timeout: float = 15.0
@@ -78,6 +84,13 @@ def pull_all(ctx: TillContext, client: HeadOfficeClient, *, page_size: int = PUL
             total = total or page.total_pending
 
 
+def pending_entries(ctx: TillContext) -> int:
+    """This till's own ledger entries head office does not hold yet (what the console shows as waiting)."""
+    top = ctx.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM ledger WHERE store_id = ? AND till_id = ?",
+                           (ctx.store_id, ctx.till_id)).fetchone()[0]
+    return max(0, int(top) - state.get_int(ctx.conn, state.PUSH_HIGH))
+
+
 def sync_once(ctx: TillContext, *, transport: Any = None, timeout: float = 15.0,
               progress: Callable[[Progress], None] | None = None) -> SyncReport:
     """Push then pull; records success or the failure in sync_state and re-raises failures."""
@@ -85,7 +98,10 @@ def sync_once(ctx: TillContext, *, transport: Any = None, timeout: float = 15.0,
     try:
         with client_for(conn, ctx.config, transport, timeout) as client:
             report = SyncReport()
+            report.recovered = recover_pending(ctx, client)  # a restored till first takes back its own
+            client.version, client.pending = __version__, pending_entries(ctx)
             report.push = push_pending(ctx, client)
+            client.pending = pending_entries(ctx)
             pull_all(ctx, client, progress=progress, report=report)
     except SyncError as exc:
         if state.get(conn, state.TOKEN) is not None:

@@ -166,6 +166,11 @@ def _table(tmp_path, printer_url: str) -> list[tuple[tuple[str, ...], int]]:
         (("catalog", "list", "caviar"), 4),
         (("devices", "watch", "--timeout", "0.1"), 2),  # no readers configured
         (("devices", "watch", "--count", "-1"), 2),
+        (("devices", "list"), 0),
+        (("devices", "test", "printer", "tcp://127.0.0.1:9", "--timeout", "0.5"), 1),  # nothing answers there
+        (("devices", "test", "scanner", "x"), 2),  # not a role
+        (("setup", "--non-interactive", "--store", "S9", "--till", "T1", "--force", "--currency", "EURO"), 2),
+        (("setup", "--non-interactive", "--store", "S1", "--till", "T1"), 3),  # already set up, no --force
         (("manager", "add", "Bob", "--pin", "12"), 2),
         (("manager", "add", "Bob", "--pin", "8765"), 0),
         (("rewards", "list"), 0),
@@ -198,6 +203,8 @@ def _table(tmp_path, printer_url: str) -> list[tuple[tuple[str, ...], int]]:
         (("register", "http://127.0.0.1:9", "7QK2-MX4P-ZR9D"), 1),  # nothing listens: the network failed
         (("sync", "--once"), 2),  # not registered: a usage error, not "will retry"
         (("sync", "--status"), 0),
+        (("backup", "--to", str(tmp_path / "backups")), 0),
+        (("restore", str(tmp_path / "no-such-backup.db")), 4),
         (("sync", "--once", "--timeout", "0"), 2),
         (("receipt", "A1", "--out", out), 0),
         (("receipt", "no-such-sale", "--out", out), 4),
@@ -208,6 +215,9 @@ def _table(tmp_path, printer_url: str) -> list[tuple[tuple[str, ...], int]]:
         (("reprint", "A1"), 0),
         (("printer-status",), 0),
         (("print-queue", "--retry"), 0),
+        (("doctor",), 0),  # warnings only (no backup, not registered): nothing failed
+        (("doctor", "--full", "--offline"), 0),
+        (("doctor", "--no-such-option"), 2),
         (("member", "erase", UNKNOWN, "--pin", "4321"), 4),
         (("member", "erase", CARD, "--pin", "4321"), 0),
         (("member", "erase", CARD, "--pin", "4321"), 3),

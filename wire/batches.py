@@ -212,3 +212,13 @@ class PullPage(msgspec.Struct):
     @classmethod
     def from_dict(cls, data: Any) -> PullPage:
         return msgspec.convert(data, cls)
+
+
+class RecoverPage(msgspec.Struct):
+    """A restored till's own entries (seq order) and sales (created_at, sale_id order) head office holds,
+    and the till's high seq there: the till numbers its next entry past it."""
+
+    entries: list[LedgerRecord]
+    sales: list[SaleRecord]
+    high_seq: Annotated[int, Meta(ge=0)]
+    more: bool

@@ -76,6 +76,16 @@ class PullQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     total: Annotated[Literal[0, 1], Meta(description="1: count every pending change (first page)")] = 1
 
 
+class RecoverQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The query of `GET /v1/recover`: a till restored from a backup asks for what it pushed after it."""
+
+    after_seq: Annotated[int, Meta(ge=0, le=2**62, description="the till's own highest seq it still holds")] = 0
+    sales_after: Annotated[str, Meta(max_length=64, description="own sales created after this ISO time"
+                                                                  " (with sales_after_id: keyset paging)")] = ""
+    sales_after_id: Annotated[str, Meta(max_length=64, description="the last sale id of the previous page")] = ""
+    limit: Annotated[int, Meta(ge=1, le=5000, description="entries and sales per page")] = 1000
+
+
 class MemberPath(msgspec.Struct, frozen=True):
     member_id: Id
 

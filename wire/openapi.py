@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from wire.batches import Change, PullPage, PushBatch, PushResult
+from wire.batches import Change, PullPage, PushBatch, PushResult, RecoverPage
 from wire.docs import DOC_DATA, KEY_HELP, DocRecord
 from wire.fields import PREFIX, VERSION
 from wire.messages import (
@@ -30,6 +30,7 @@ from wire.messages import (
     Product,
     ProductsStored,
     PullQuery,
+    RecoverQuery,
     Registered,
     RegisterRequest,
     RejectsReport,
@@ -101,6 +102,8 @@ ROUTES: tuple[Route, ...] = (
                   422: "with a PushResult body: some records were set aside, the rest were taken"}, partial=True),
     Route("pull", "GET", "/pull", "changes after a cursor (members, cards, other tills' entries, rules, products, "
           "documents)", PullPage, auth="till", query=PullQuery),
+    Route("recover", "GET", "/recover", "a till restored from a backup: its own entries above a seq and its own "
+          "sales after a time, as head office holds them", RecoverPage, auth="till", query=RecoverQuery),
     Route("balance", "GET", "/members/{member_id}/balance", "head office's balance for a member (after merges)",
           Balance, auth="any", params=MemberPath),
     Route("overdraft", "GET", "/reports/overdraft", "members overdrawn by offline redemptions", OverdraftReport,

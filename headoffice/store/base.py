@@ -10,6 +10,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+from headoffice.store.console import ConsoleRecords
+from wire.batches import RecoverPage
 from wire.protocol import PullPage, PushBatch, PushResult
 
 
@@ -57,6 +59,11 @@ class Store(ABC):
         `with_total` also counts everything pending (for a progress bar; asked on a pull's first page only).
         """
 
+    @abstractmethod
+    def recover(self, principal: Principal, after_seq: int, sales_after: str = "", sales_after_id: str = "",
+                limit: int = 1000) -> RecoverPage:
+        """A restored till's own entries above `after_seq` and own sales after (sales_after, sales_after_id)."""
+
     # --- administration ----------------------------------------------------------------
     @abstractmethod
     def block_card(self, card_number: str) -> bool: ...
@@ -69,6 +76,59 @@ class Store(ABC):
 
     @abstractmethod
     def upsert_products(self, products: list[dict[str, Any]]) -> int: ...
+
+    # --- the console: members and program (headoffice/store/directory.py, program.py) ----------
+    @abstractmethod
+    def search_members(self, query: str, store_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Members by phone, exact card number or name prefix (indexed; at most `limit`; one store if given)."""
+
+    @abstractmethod
+    def member_page(self, member_id: str) -> dict[str, Any] | None:
+        """Details, consents, cards, balance, newest ledger entries and purchases (None when unknown)."""
+
+    @abstractmethod
+    def member_store(self, member_id: str) -> str | None: ...
+
+    @abstractmethod
+    def card_owner(self, card_number: str) -> tuple[str, str] | None:
+        """(member_id, store_id) of a card's member."""
+
+    @abstractmethod
+    def adjust_points(self, member_id: str, points: int, reason: str, operator: str) -> dict[str, Any]:
+        """A head-office ledger entry (till "HO") that tills pull; raises ActionRefused with the reason."""
+
+    @abstractmethod
+    def block_member_card(self, card_number: str) -> str:
+        """Block a card; returns its member (ActionRefused when unknown)."""
+
+    @abstractmethod
+    def replace_card(self, old: str, new: str) -> str:
+        """Block `old`, give its member `new`; returns the member."""
+
+    @abstractmethod
+    def merge_members(self, loser: str, winner: str) -> None:
+        """Fold one member into another (cards, balance by transfer entries), in one transaction."""
+
+    @abstractmethod
+    def console_setting(self, name: str) -> int:
+        """An integer console setting (e.g. "adjust_limit.manager"), or its default."""
+
+    @abstractmethod
+    def set_console_setting(self, name: str, value: int) -> None: ...
+
+    @abstractmethod
+    def rules(self) -> dict[str, Any]:
+        """Every program rule head office sets, by key."""
+
+    @abstractmethod
+    def rule_versions(self) -> dict[str, Any]:
+        """The program's feed position and, per till, whether it has pulled past it."""
+
+    # --- the console's own records (headoffice/store/console.py) -----------------------------
+    @property
+    @abstractmethod
+    def console(self) -> ConsoleRecords:
+        """Console users, sessions, login throttling, audit, till reports and counters (both backends)."""
 
     # --- reading --------------------------------------------------------------------------
     @abstractmethod

@@ -11,9 +11,16 @@ from __future__ import annotations
 
 from headoffice.store.db import Db, now_iso
 from headoffice.store.purge import purge_payment_cards
+from pos_client.domain.errors import UsageError
 
 # Head office's own ledger entries (merge transfers) are written as this store and till.
 HO_STORE = HO_TILL = "HO"
+# The schema this code writes (`meta.schema_version`); a database a newer head office wrote is refused.
+SCHEMA_VERSION = 1
+
+
+class SchemaTooNew(UsageError):
+    """The head-office database was written by a newer version (exit 2): never guess at its schema."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value {BIGINT} NOT NULL);
@@ -65,7 +72,30 @@ CREATE TABLE IF NOT EXISTS offer_targets (
     holdout_bp INTEGER NOT NULL, window_days INTEGER NOT NULL, coupon_code TEXT, store_id TEXT NOT NULL,
     till_id TEXT NOT NULL, day TEXT NOT NULL, at TEXT NOT NULL, received_at TEXT NOT NULL,
     PRIMARY KEY (offer_id, sale_id));
-CREATE INDEX IF NOT EXISTS idx_ho_offer_targets_sale ON offer_targets (sale_id)
+CREATE INDEX IF NOT EXISTS idx_ho_offer_targets_sale ON offer_targets (sale_id);
+CREATE INDEX IF NOT EXISTS idx_ho_sales_member ON sales (member_id, created_at);
+CREATE TABLE IF NOT EXISTS till_pulls (
+    store_id TEXT NOT NULL, till_id TEXT NOT NULL, acked {BIGINT} NOT NULL, served {BIGINT} NOT NULL,
+    pulled_at TEXT NOT NULL, PRIMARY KEY (store_id, till_id));
+CREATE TABLE IF NOT EXISTS console_users (
+    user_id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, store_id TEXT, password_hash TEXT,
+    active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS console_tokens (
+    token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, purpose TEXT NOT NULL, csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL, expires_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_ho_console_tokens_user ON console_tokens (user_id);
+CREATE TABLE IF NOT EXISTS login_attempts (
+    akey TEXT PRIMARY KEY, failures {BIGINT} NOT NULL, window_start TEXT NOT NULL, locked_until TEXT);
+CREATE TABLE IF NOT EXISTS audit (
+    audit_id {BIGINT} PRIMARY KEY, at TEXT NOT NULL, user_id TEXT NOT NULL, user_name TEXT NOT NULL, store_id TEXT,
+    action TEXT NOT NULL, target TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_ho_audit_store ON audit (store_id, audit_id);
+CREATE TABLE IF NOT EXISTS till_reports (
+    store_id TEXT NOT NULL, till_id TEXT NOT NULL, last_contact_at TEXT, last_push_at TEXT, last_pull_at TEXT,
+    pending {BIGINT}, version TEXT, clock_skew_ms {BIGINT}, last_error TEXT, last_error_at TEXT, revoked_at TEXT,
+    PRIMARY KEY (store_id, till_id));
+CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, label TEXT NOT NULL, value {BIGINT} NOT NULL,
+    PRIMARY KEY (name, label))
 """
 
 
@@ -76,6 +106,12 @@ def create(db: Db) -> None:
             if stmt.strip():
                 db.execute(stmt)
         db.execute("INSERT INTO meta (key, value) VALUES ('server_seq', 0) ON CONFLICT DO NOTHING")
+        db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+                   (SCHEMA_VERSION,))
+        found = int(db.value("SELECT value FROM meta WHERE key = 'schema_version'"))
+        if found > SCHEMA_VERSION:
+            raise SchemaTooNew(f"this head-office database has schema version {found}, written by a newer"
+                               f" headoffice; this version knows up to {SCHEMA_VERSION}: run the newer version")
+        purge_payment_cards(db)  # once per database: numbers older versions let in
         db.execute("INSERT INTO tills (store_id, till_id, role, created_at) VALUES (?, ?, 'system', ?)"
                    " ON CONFLICT DO NOTHING", (HO_STORE, HO_TILL, now_iso()))
-        purge_payment_cards(db)  # once per database: numbers older versions let in

@@ -13,7 +13,9 @@ from typing import Any
 
 from headoffice.store import schema
 from headoffice.store.base import Principal, Store
+from headoffice.store.console import ConsoleRecords
 from headoffice.store.db import Db, Row
+from headoffice.store.directory import Directory
 from headoffice.store.docs import Documents
 from headoffice.store.enrolment import CODE_VALID_DAYS, Enrolment
 from headoffice.store.feed import ChangeFeed
@@ -22,7 +24,9 @@ from headoffice.store.ledger import Ledger
 from headoffice.store.members import Members
 from headoffice.store.program import Program
 from headoffice.store.pull import Pull
+from headoffice.store.recover import Recover
 from headoffice.store.reports import Reports
+from wire.batches import RecoverPage
 from wire.protocol import PullPage, PushBatch, PushResult
 
 
@@ -40,12 +44,16 @@ class SqlStore(Store):
         self._program = Program(db, feed)
         self._reports = Reports(db)
         self._ingest = Ingest(db, self._members, self._ledger, self._docs)
+        self._recover = Recover(db)
         self._pull = Pull(db, feed, {
             "member": self._members.load, "card": self._members.load_cards,
             "rule": self._program.load_rules, "product": self._program.load_products,
             "till_key": self._docs.load_till_keys, "coupon_use": self._docs.load_coupon_uses,
             "erasure": self._docs.load_erasures, "offer_target": self._docs.load_offer_targets,
-        })
+        }, record=self._program.record_pull)
+        self._directory = Directory(db, feed, self._members, self._ledger)
+        self._console = ConsoleRecords(db)
+        self._directory.create_indexes()
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Raw SQL on the store's connection (tests and maintenance; nothing in head office uses it)."""
@@ -75,6 +83,10 @@ class SqlStore(Store):
     def pull(self, principal: Principal, cursor: int, limit: int = 1000, with_total: bool = True) -> PullPage:
         return self._pull.pull(principal, cursor, limit, with_total)
 
+    def recover(self, principal: Principal, after_seq: int, sales_after: str = "", sales_after_id: str = "",
+                limit: int = 1000) -> RecoverPage:
+        return self._recover.recover(principal, after_seq, sales_after, sales_after_id, limit)
+
     # --- administration ---------------------------------------------------------------------
     def block_card(self, card_number: str) -> bool:
         return self._members.block_card(card_number)
@@ -87,6 +99,47 @@ class SqlStore(Store):
 
     def upsert_products(self, products: list[dict[str, Any]]) -> int:
         return self._program.upsert_products(products)
+
+    # --- the console (headoffice/store/directory.py, program.py) --------------------------------
+    def search_members(self, query: str, store_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        return self._directory.search(query, store_id, limit)
+
+    def member_page(self, member_id: str) -> dict[str, Any] | None:
+        return self._directory.member_page(member_id)
+
+    def member_store(self, member_id: str) -> str | None:
+        return self._directory.member_store(member_id)
+
+    def card_owner(self, card_number: str) -> tuple[str, str] | None:
+        return self._directory.card_owner(card_number)
+
+    def adjust_points(self, member_id: str, points: int, reason: str, operator: str) -> dict[str, Any]:
+        return self._directory.adjust(member_id, points, reason, operator)
+
+    def block_member_card(self, card_number: str) -> str:
+        return self._directory.block_card(card_number)
+
+    def replace_card(self, old: str, new: str) -> str:
+        return self._directory.replace_card(old, new)
+
+    def merge_members(self, loser: str, winner: str) -> None:
+        self._directory.merge(loser, winner)
+
+    def console_setting(self, name: str) -> int:
+        return self._directory.setting(name)
+
+    def set_console_setting(self, name: str, value: int) -> None:
+        self._directory.set_setting(name, value)
+
+    def rules(self) -> dict[str, Any]:
+        return self._program.rules()
+
+    def rule_versions(self) -> dict[str, Any]:
+        return self._program.rule_versions()
+
+    @property
+    def console(self) -> ConsoleRecords:
+        return self._console
 
     # --- reading ----------------------------------------------------------------------------
     def balance(self, member_id: str) -> int:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from pos_client.app.till_app import TillApp
+from pos_client.store import logsetup
 from pos_client.till import open_till
 from pos_client.till.devices import TillDevices
 
@@ -19,6 +20,8 @@ def run_app(home: str | None = None, *, headless: bool = False, on_ready: Callab
     """
 
     ctx = open_till(home)
+    if ctx.home is not None:  # the cashier's errors and the devices' troubles go to <home>/logs (or the journal)
+        logsetup.configure(ctx.home, ctx.config.section("logging"))
     try:
         app = TillApp(ctx, on_ready=on_ready, devices=TillDevices(ctx))
         app.run(headless=headless)

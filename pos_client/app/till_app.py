@@ -200,7 +200,9 @@ class TillApp(App[None]):
     def report(self, text: str, *, error: bool = False) -> None:
         say = getattr(self.screen, "say", None)
         if say is not None:
-            say(text, error=error)
+            say(text, error=error)  # a till screen logs the errors it shows
+        elif error:
+            log.error("cashier saw: %s", text, exc_info=True)
         if error:
             self.notify(screen_safe(text), severity="error", timeout=4)
 

@@ -1,6 +1,7 @@
 """Shared CLI plumbing: common options, human or JSON output, exit codes, money/date/table formatting.
 
 Exit codes: 0 ok, 1 a device or the network failed (printer, head office: nothing lost, try again),
+a `doctor` check failed, or an unexpected error (one line here, its traceback in the till's log),
 2 usage error, 3 refused input (bad or payment card, bad check digit), 4 not found (a card, member,
 product, sale, or the till's home itself). A command handler returns an `Outcome`; it never prints or
 exits itself. Every human table and message shows money with `money()` and days with `day()`, so the

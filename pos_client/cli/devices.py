@@ -114,7 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--probe", action="append", metavar="HOST[:PORT]",
                    help="also look for a network printer there (port 9100 by default); repeatable")
     p = add_command(dsub, "test", _test, "read from a reader (or print a test receipt) and show the result")
-    p.add_argument("role", choices=device_setup.ROLES)
+    p.add_argument("role", choices=device_setup.ROLES, help="what the device is for: " + ", ".join(device_setup.ROLES))
     p.add_argument("device", help="a serial port, a PC/SC reader name, usb:VID:PID or tcp://HOST:PORT")
     p.add_argument("--timeout", type=positive_float, help="seconds to wait for a read (10) or the printer (5)")
     p.add_argument("--save", action="store_true", help="when it works, save it to config.toml for this role")

@@ -10,11 +10,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import sys
 
-from pos_client.cli.base import COMMON, EXIT_NOT_FOUND, EXIT_USAGE, Outcome, emit
+from pos_client.cli.base import COMMON, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE, Outcome, emit
 from pos_client.services.errors import USER_ERRORS
-from pos_client.store.home import till_home
+from pos_client.store import logsetup
+from pos_client.store.config import load_config
+from pos_client.store.home import is_till_home, resolve_home, till_home
+
+log = logging.getLogger("pos_client.cli")
 
 COMMAND_MODULES: tuple[str, ...] = (
     "pos_client.cli.core",
@@ -22,8 +27,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pos_client.cli.marketing",
     "pos_client.cli.upkeep",
     "pos_client.cli.sync",
+    "pos_client.cli.backup",
+    "pos_client.cli.setup",
     "pos_client.cli.printing",
     "pos_client.cli.demo",
+    "pos_client.cli.doctor",
 )
 
 
@@ -54,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     as_json = bool(getattr(args, "json", False))
     handler = getattr(args, "handler", None)
+    _log_to_home(getattr(args, "home", None))
     try:
         if handler is None:
             return _start_app(getattr(args, "home", None))
@@ -68,11 +77,33 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError) as exc:
         _error(str(exc), EXIT_USAGE, as_json)
         return EXIT_USAGE
+    except Exception as exc:  # a bug: one line for the user, the traceback in the till's log only
+        _error(logsetup.redact(f"unexpected error ({type(exc).__name__}: {exc}); details in the till's log"),
+               EXIT_FAILED, as_json)
+        return EXIT_FAILED
     emit(outcome, as_json)
     return outcome.exit_code
 
 
+def _log_to_home(home_arg: str | None) -> None:
+    """Log to the till's home (`[logging]`) when there is a till there; a missing or unwritable one logs nothing."""
+    home = resolve_home(home_arg)
+    if not is_till_home(home):
+        return
+    try:
+        section = load_config(home).section("logging")
+    except Exception:  # a broken config.toml must not stop the log that reports it (doctor explains it)
+        section = {}
+    try:
+        logsetup.configure(home, section)
+    except OSError:  # read-only home: the command still runs, its errors still reach stderr
+        pass
+
+
 def _error(message: str, code: int, as_json: bool) -> None:
+    """The error as the user sees it, and in the log with its cause (called inside the `except`)."""
+    if log.hasHandlers():  # no till log set up: logging's last resort would print the traceback to the user
+        log.error("pos-client: %s", message, exc_info=True)
     if as_json:
         sys.stdout.write(json.dumps({"error": message, "exit_code": code}) + "\n")
     sys.stderr.write(f"pos-client: {message}\n")

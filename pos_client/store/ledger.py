@@ -14,6 +14,7 @@ from typing import Any
 
 import uuid_utils
 
+from pos_client.domain.errors import RefusedInput
 from pos_client.store.db import now_iso, write_txn
 
 KINDS = frozenset({"earn", "redeem", "adjust", "reverse", "expire", "bonus"})
@@ -45,10 +46,17 @@ def new_id() -> str:
 
 
 def next_seq(conn: sqlite3.Connection, store_id: str, till_id: str) -> int:
+    """The till's next own seq: past its ledger and past `till_state.seq_floor` (what head office holds,
+    set after a restore). A till restored from a backup adds nothing until its sync has brought back the
+    entries it pushed after that backup (`store.backup`, `sync.recover`): their seqs are taken."""
     row = conn.execute(
-        "SELECT COALESCE(MAX(seq), 0) FROM ledger WHERE store_id = ? AND till_id = ?", (store_id, till_id)
-    ).fetchone()
-    return int(row[0]) + 1
+        "SELECT COALESCE(MAX(seq), 0), (SELECT value FROM till_state WHERE key = 'seq_floor'),"
+        " (SELECT value FROM till_state WHERE key = 'restored_seq') FROM ledger WHERE store_id = ? AND till_id = ?",
+        (store_id, till_id)).fetchone()
+    if row[2] is not None:
+        raise RefusedInput("this till was restored from a backup and has not synced since: run `pos-client sync`"
+                           " (head office sends back the points given after the backup) before adding points")
+    return max(int(row[0]), int(row[1] or 0)) + 1
 
 
 def append(

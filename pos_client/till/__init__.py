@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pos_client.services.marketing import wiring as marketing_wiring
+from pos_client.store.backup import backup_dir
 from pos_client.store.config import Config, load_config
 from pos_client.store.context import Extensions, TillContext
 from pos_client.store.db import connect
@@ -40,7 +41,7 @@ def open_till(home: str | Path | None = None, *, config: Config | None = None, m
     path = till_home(home, create=create)
     make_private(path)
     config = config if config is not None else load_config(path)
-    return TillContext(conn=connect(db_path(path)), config=config, home=path,
+    return TillContext(conn=connect(db_path(path), backup_dir=backup_dir(path, config)), config=config, home=path,
                        extensions=build_extensions(marketing=marketing))
 
 

@@ -33,6 +33,7 @@ from pos_client.store.db import connect
 from pos_client.store.sync_state import SyncStatus
 from pos_client.store.warmup import start_warmup
 from pos_client.till import context_opener
+from pos_client.till.backup_scheduler import BackupScheduler, every_minutes
 from pos_client.till.scheduler import UpkeepScheduler, auto_enabled, closing_time
 from sync.engine import Progress
 from sync.worker import SyncWorker
@@ -95,6 +96,7 @@ class TillDevices:
         self.sync_worker: SyncWorker | None = None
         self.checkpointer: Checkpointer | None = None
         self.upkeep: UpkeepScheduler | None = None
+        self.backups: BackupScheduler | None = None
         self._print_lock = threading.Lock()  # one conversation with the printer at a time
         hq = ctx.config.section("headoffice")
         self.sync_interval = float(sync_interval if sync_interval is not None else hq.get("interval", 30))
@@ -125,6 +127,7 @@ class TillDevices:
         self._start_storage()
         problems += self._start_readers(app)
         problems += self._start_upkeep(app)
+        problems += self._start_backups(app)
         if self.sync_configured:
             problems += self._start_sync(app)
         if self.printer_url:
@@ -153,6 +156,21 @@ class TillDevices:
                                           status=status).start()
         except (ValueError, OSError, sqlite3.Error) as exc:  # the till sells without it; `pos-client upkeep` works
             return [f"upkeep not started: {exc}"]
+        return []
+
+    def _start_backups(self, app: AppLike) -> list[str]:
+        """Backups while selling (`pos_client.till.backup_scheduler`), status beside the upkeep's."""
+        if self.db_path is None or self.ctx.home is None:
+            return []
+
+        def status(text: str) -> None:
+            app.set_status("backup", text)
+
+        try:
+            self.backups = BackupScheduler(context_opener(self.ctx), every_minutes=every_minutes(self.ctx),
+                                           closing=closing_time(self.ctx), status=status).start()
+        except (ValueError, OSError, sqlite3.Error) as exc:  # the till sells without it; `pos-client backup` works
+            return [f"backups not started: {exc}"]
         return []
 
     def _start_readers(self, app: AppLike) -> list[str]:
@@ -191,6 +209,9 @@ class TillDevices:
         worker, self.sync_worker = self.sync_worker, None
         if worker is not None:
             worker.stop(timeout=5)
+        backups, self.backups = self.backups, None
+        if backups is not None:
+            backups.stop(timeout=30)
         scheduler, self.upkeep = self.upkeep, None
         if scheduler is not None:
             scheduler.stop(timeout=30)
