@@ -5,8 +5,9 @@ till's ledger, coupon uses and offer targetings: the same data a till's reports 
 chain. Rather than a second implementation of each report, head office loads that data into a
 till-schema SQLite snapshot and runs `pos_client.services.marketing.reports` on it, so a figure at head
 office means exactly what it means at a till (offer-lift included: a member targeted at one store who
-bought at another bought). Tier migration and rewards redeemed read history that stays at the tills
-(tier changes, redemption records) and are refused here with that reason.
+bought at another bought). Rewards redeemed is rebuilt from the tills' ledger (`_redemptions`). Tier
+migration reads the tills' tier changes (`member_tiers`), which sync does not carry: it is refused here
+with that reason.
 """
 
 from __future__ import annotations
@@ -19,14 +20,27 @@ from typing import Any
 from headoffice.store.base import Store
 from pos_client.domain.errors import UsageError
 from pos_client.services.marketing.reports import run_report
+from pos_client.services.marketing.rewards import catalog
 from pos_client.store.config import from_mapping
 from pos_client.store.context import TillContext
 from pos_client.store.db import connect, now_iso, write_txn
 
 HO_REPORTS = ("new-customers", "lifecycle", "rfm", "points-liability", "contact-list", "second-purchase",
-              "reactivation", "retention", "offer-lift")
-TILL_ONLY = {"tier-migration": "tier changes are recorded at the tills: run `pos-client report tier-migration` there",
-             "rewards-redeemed": "redemptions are recorded at the tills: run `pos-client report rewards-redeemed`"}
+              "reactivation", "retention", "offer-lift", "rewards-redeemed")
+TILL_ONLY = {"tier-migration": "tier changes are recorded at the tills (member_tiers) and sync does not carry them:"
+                               " run `pos-client report tier-migration` there"}
+# A till's redemption, from what sync carries: its `redeem` ledger entry (reason "reward:ID", ref = the
+# redemption id, amount_cents = its value) and the "reward-restored" entry a refund may add (same ref).
+_REDEMPTIONS = """
+INSERT INTO redemptions (redemption_id, member_id, reward_id, points, value, coupon_code, entry_id, approval_id,
+                         restored_entry_id, created_at)
+SELECT l.ref, l.member_id, substr(l.reason, 8), -l.points,
+       CASE WHEN substr(l.reason, 8) IN (SELECT value FROM json_each(:valued)) THEN l.amount_cents ELSE 0 END,
+       '', l.entry_id, '', back.entry_id, l.created_at
+FROM ledger l LEFT JOIN (SELECT ref, MIN(entry_id) AS entry_id FROM ledger
+                         WHERE kind = 'reverse' AND reason = 'reward-restored' GROUP BY ref) back ON back.ref = l.ref
+WHERE l.kind = 'redeem' AND l.reason LIKE 'reward:%' AND l.ref IS NOT NULL AND l.points < 0
+"""
 
 
 def snapshot(store: Store, path: str | Path) -> TillContext:
@@ -74,6 +88,8 @@ def snapshot(store: Store, path: str | Path) -> TillContext:
              for e in store.export_rows("ledger")])
         conn.execute("INSERT INTO balances (member_id, points, updated_at) SELECT member_id, SUM(points), ? FROM"
                      " ledger GROUP BY member_id", (ts,))
+        valued = [r.id for r in catalog(ctx) if r.kind in ("amount_off", "gift_certificate")]
+        conn.execute(_REDEMPTIONS, {"valued": json.dumps(valued)})
         # a till's table keeps one use per (code, store, till, sale): here the first in use-id order
         conn.executemany(
             "INSERT OR IGNORE INTO coupon_uses (use_id, code, store_id, till_id, sale_id, used_at)"

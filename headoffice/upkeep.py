@@ -260,8 +260,9 @@ class UpkeepScheduler:
     """Refreshes the snapshot off the server's threads: at start when due, then daily at `at`."""
 
     def __init__(self, db_url: str, path: Path, *, at: time = DEFAULT_AT, tick: float = 60.0,
-                 clock_fn: Clock = utc_now) -> None:
+                 clock_fn: Clock = utc_now, after: Callable[[Path], object] | None = None) -> None:
         self.db_url = db_url
+        self.after = after  # run on the published snapshot after each refresh (the console's figures)
         self.path = path
         self.at = at
         self.tick = tick
@@ -291,6 +292,8 @@ class UpkeepScheduler:
             return None
         result = refresh(store, self.path, through, stop=self._stop)
         if result is not None:
+            if self.after is not None:
+                self.after(self.path)
             self.last = result
             self.ran.set()
             log.info("marketing snapshot refreshed through %s in %.1f s", through, result.seconds)

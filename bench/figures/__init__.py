@@ -23,4 +23,5 @@ FIGURES: tuple[str, ...] = (
     "bench.figures.wire",
     "bench.figures.reports",
     "bench.figures.upkeep",
+    "bench.figures.console",
 )

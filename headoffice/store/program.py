@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from headoffice.store.db import Db, marks
+from headoffice.store.db import Db, marks, now_iso
 from headoffice.store.feed import ChangeFeed
 
 PRODUCT_COLUMNS = ("sku", "ean", "name", "category", "price_cents")
@@ -24,6 +24,42 @@ class Program:
             self._db.execute("INSERT INTO rules (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
                              " SET value = excluded.value", (key, json.dumps(value)))
             self._feed.record("rule", [key])
+
+    def rules(self) -> dict[str, Any]:
+        """Every rule head office sets, by key (a few rows: the console's program page)."""
+        with self._db.read():
+            rows = self._db.execute("SELECT key, value FROM rules ORDER BY key")
+        return {r[0]: json.loads(r[1]) for r in rows}
+
+    def record_pull(self, store_id: str, till_id: str, acked: int, served: int) -> None:
+        """A till asked for changes after `acked` (so it applied them) and was sent through `served`."""
+        with self._db.write():
+            self._db.execute(
+                "INSERT INTO till_pulls (store_id, till_id, acked, served, pulled_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (store_id, till_id) DO UPDATE SET acked = excluded.acked,"
+                " served = excluded.served, pulled_at = excluded.pulled_at",
+                (store_id, till_id, acked, served, now_iso()))
+
+    def rule_versions(self) -> dict[str, Any]:
+        """The program's version (the feed position of its latest rule change) and where each till stands.
+
+        A till "has" the version once it asks for changes after it (it applied them); "sent" means the
+        version went out in its last pull but the till has not confirmed it yet.
+        """
+        with self._db.read():
+            version = int(self._db.value("SELECT COALESCE(MAX(server_seq), 0) FROM feed WHERE entity = 'rule'"))
+            rows = self._db.execute(
+                "SELECT t.store_id, t.till_id, p.acked, p.served, p.pulled_at FROM tills t LEFT JOIN till_pulls p"
+                " ON p.store_id = t.store_id AND p.till_id = t.till_id WHERE t.role = 'till'"
+                " ORDER BY t.store_id, t.till_id")
+        tills = []
+        for store_id, till_id, acked, served, pulled_at in rows:
+            state = ("current" if acked is not None and int(acked) >= version else
+                     "sent" if served is not None and int(served) >= version else
+                     "never pulled" if acked is None else "behind")
+            tills.append({"store_id": store_id, "till_id": till_id, "acked": acked, "served": served,
+                          "pulled_at": pulled_at, "state": state})
+        return {"version": version, "tills": tills}
 
     def upsert_products(self, products: list[dict[str, Any]]) -> int:
         """Add or replace products by sku; prices are integer cents, checked before anything is written."""

@@ -25,10 +25,12 @@ Loader = Callable[[Sequence[str]], list[tuple[str, dict[str, Any]]]]
 class Pull:
     """Reads `ledger` and `feed`; each entity kind's state comes from the loader its aggregate provides."""
 
-    def __init__(self, db: Db, feed: ChangeFeed, loaders: Mapping[str, Loader]) -> None:
+    def __init__(self, db: Db, feed: ChangeFeed, loaders: Mapping[str, Loader],
+                 record: Callable[[str, str, int, int], None] | None = None) -> None:
         self._db = db
         self._feed = feed
         self._loaders = dict(loaders)
+        self._record = record  # (store, till, applied through, sent through): which tills have the program
 
     def pull(self, principal: Principal, cursor: int, limit: int = 1000, with_total: bool = True) -> PullPage:
         limit = max(1, min(int(limit), MAX_LIMIT))
@@ -62,6 +64,8 @@ class Pull:
             if not more:
                 pending = len(items)
             changes = self._resolve(items)
+        if self._record is not None and principal.role == "till":
+            self._record(principal.store_id, principal.till_id, cursor, max(next_cursor, cursor))
         return PullPage(changes=changes, next_cursor=max(next_cursor, cursor), more=more, total_pending=pending,
                         server_time=now_iso())
 

@@ -13,7 +13,7 @@ from headoffice.store import Principal
 
 
 def enrol(store, s: str, t: str) -> Principal:
-    token, who = store.register(store.add_till(s, t))
+    _token, who = store.register(store.add_till(s, t))
     return who
 
 

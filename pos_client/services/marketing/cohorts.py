@@ -29,20 +29,20 @@ from pos_client.domain.dates import plus_days
 from pos_client.domain.errors import UsageError
 from pos_client.domain.lifecycle import AT_RISK, LAPSED
 from pos_client.services.marketing import lifecycle, purchase_table
-from pos_client.services.marketing.report_base import Report, month_index, month_label, pct, result
+from pos_client.services.marketing.report_base import Report, month_index, month_label, of_store, pct, result
 from pos_client.store.context import TillContext
 
 SECOND_PURCHASE_DAYS = 60
 
 
 def second_purchase(ctx: TillContext, start: date, end: date, *, days: int | None = SECOND_PURCHASE_DAYS,
-                    **_: Any) -> Report:
+                    store_id: str | None = None, **_: Any) -> Report:
     """Of the members whose first purchase falls in the period, how many bought again within `days`."""
     window = SECOND_PURCHASE_DAYS if days is None else int(days)
     if window < 1:
         raise UsageError("second-purchase: --days must be at least 1")
     s, e = start.toordinal(), end.toordinal()
-    table = purchase_table.read(ctx, end)
+    table = purchase_table.read(ctx, end, store_id)
     starts, ends, _members = table.groups()
     first = table.day[starts]
     second = np.where(ends - starts > 1, table.day[np.minimum(starts + 1, len(table.day) - 1)], first)
@@ -64,20 +64,21 @@ def second_purchase(ctx: TillContext, start: date, end: date, *, days: int | Non
                   rows, summary, ["total", n, again, pct(again, n), still])
 
 
-def reactivation(ctx: TillContext, start: date, end: date, **_: Any) -> Report:
+def reactivation(ctx: TillContext, start: date, end: date, *, store_id: str | None = None, **_: Any) -> Report:
     """Of the members at risk or lapsed at the end of the day before the period, how many bought in it."""
     s = start.toordinal()
-    table = purchase_table.read(ctx, end)
+    table = purchase_table.read(ctx, end, store_id)
     ids, codes = purchase_table.stages(table, s - 1, lifecycle.stage_rules(ctx))
     starts, ends, _members = table.groups()
     last = np.zeros(len(table.ids), np.int64)
     last[table.member[starts]] = table.day[ends - 1]
     drifting = np.isin(codes, (purchase_table.AT_RISK, purchase_table.LAPSED))
     returning = drifting & (last[ids] >= s)
+    only, params = of_store(store_id)
     spent = dict(ctx.conn.execute(
         "SELECT member_id, SUM(total_cents) FROM sales WHERE member_id IS NOT NULL"
-        " AND created_at >= ? AND created_at < ? GROUP BY member_id",
-        (start.isoformat(), plus_days(end, 1).isoformat())))
+        f" AND created_at >= ? AND created_at < ?{only} GROUP BY member_id",
+        (start.isoformat(), plus_days(end, 1).isoformat(), *params)))
     members: Counter[str] = Counter()
     came_back: Counter[str] = Counter()
     cents: Counter[str] = Counter()
@@ -95,11 +96,11 @@ def reactivation(ctx: TillContext, start: date, end: date, **_: Any) -> Report:
                   rows, summary, ["total", n, back, pct(back, n), total_cents])
 
 
-def retention(ctx: TillContext, start: date, end: date, **_: Any) -> Report:
+def retention(ctx: TillContext, start: date, end: date, *, store_id: str | None = None, **_: Any) -> Report:
     """Cohort matrix: first-purchase month x months since, counts in `rows`, % of the cohort in the summary."""
     s, e = start.toordinal(), end.toordinal()
     last = month_index(end)
-    table = purchase_table.read(ctx, end)
+    table = purchase_table.read(ctx, end, store_id)
     starts, _ends, _members = table.groups()
     first = np.zeros(len(table.ids), np.int64)
     first[table.member[starts]] = table.day[starts]

@@ -20,6 +20,9 @@ from pos_client.store import ledger
 from pos_client.store.context import TillContext
 from pos_client.store.db import write_txn
 
+# Only the members whose home store is the given one (head office's per-store points liability).
+_OF_STORE = "member_id IN (SELECT member_id FROM members WHERE store_id = ?)"
+
 
 class ExpiringSoon(TypedDict):
     """Points that will expire by a day if nothing changes (the receipt's warning); by is None when none."""
@@ -50,19 +53,26 @@ FROM b GROUP BY member_id
 """
 
 
-def _fifo_old_and_spent(ctx: TillContext, cutoff: date, upto: date, member_id: str | None
-                        ) -> dict[str, tuple[int, int]]:
-    """member -> (points earned on or before `cutoff`, points spent), counting entries up to `upto`."""
+def _fifo_old_and_spent(ctx: TillContext, cutoff: date, upto: date, member_id: str | None,
+                        store_id: str | None = None) -> dict[str, tuple[int, int]]:
+    """member -> (points earned on or before `cutoff`, points spent), counting entries up to `upto` (with
+    `store_id`: only the members whose home store it is)."""
     members = "member_id = :member" if member_id else "member_id IN (SELECT member_id FROM balances WHERE points != 0)"
-    rows = ctx.conn.execute(_FIFO_SQL.format(members=members),
-                            {"upto": upto.isoformat(), "cutoff": cutoff.isoformat(), "member": member_id})
+    if store_id is not None:
+        members += " AND member_id IN (SELECT member_id FROM members WHERE store_id = :store)"
+    rows = ctx.conn.execute(_FIFO_SQL.format(members=members), {"upto": upto.isoformat(), "cutoff": cutoff.isoformat(),
+                                                                 "member": member_id, "store": store_id})
     return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
 
-def _expired(ctx: TillContext, upto: date | None, member_id: str | None) -> dict[str, int]:
+def _expired(ctx: TillContext, upto: date | None, member_id: str | None, store_id: str | None = None
+             ) -> dict[str, int]:
     """Points already expired per member (all of them, or those written up to a day)."""
     where = ["kind = 'expire'"]
     params: list[str] = []
+    if store_id is not None:
+        where.append(_OF_STORE)
+        params.append(store_id)
     if upto is not None:
         where.append("substr(created_at, 1, 10) <= ?")
         params.append(upto.isoformat())
@@ -73,9 +83,13 @@ def _expired(ctx: TillContext, upto: date | None, member_id: str | None) -> dict
         f"SELECT member_id, SUM(points) FROM ledger WHERE {' AND '.join(where)} GROUP BY member_id", params)}
 
 
-def _balances_upto(ctx: TillContext, upto: date, member_id: str | None) -> dict[str, int]:
+def _balances_upto(ctx: TillContext, upto: date, member_id: str | None, store_id: str | None = None
+                   ) -> dict[str, int]:
     sql = "SELECT member_id, SUM(points) FROM ledger WHERE substr(created_at, 1, 10) <= ?"
     params: list[str] = [upto.isoformat()]
+    if store_id is not None:
+        sql += f" AND {_OF_STORE}"
+        params.append(store_id)
     if member_id:
         sql += " AND member_id = ?"
         params.append(member_id)
@@ -101,7 +115,7 @@ def _last_purchases(ctx: TillContext, upto: date, member_id: str | None) -> dict
 
 
 def due_by_member(ctx: TillContext, as_of: date | str | None = None, *, member_id: str | None = None,
-                  historical: bool = False) -> dict[str, int]:
+                  historical: bool = False, store_id: str | None = None) -> dict[str, int]:
     """Points due to expire as of the end of the day, per member (members with nothing due are left out).
 
     At the till (`historical=False`) every expiry already written counts as done and nothing is taken
@@ -112,8 +126,8 @@ def due_by_member(ctx: TillContext, as_of: date | str | None = None, *, member_i
     rules = expiry_rules(ctx)
     if rules["mode"] == "none":
         return {}
-    expired = _expired(ctx, day if historical else None, member_id)
-    upto = _balances_upto(ctx, day, member_id)
+    expired = _expired(ctx, day if historical else None, member_id, store_id)
+    upto = _balances_upto(ctx, day, member_id, store_id)
     cap = upto if historical else {m: min(b, upto.get(m, 0)) for m, b in _current_balances(ctx, member_id).items()}
     out: dict[str, int] = {}
     if rules["mode"] == "inactivity":
@@ -124,7 +138,8 @@ def due_by_member(ctx: TillContext, as_of: date | str | None = None, *, member_i
                 if points > 0:
                     out[m] = points
         return out
-    for m, (old, spent) in _fifo_old_and_spent(ctx, add_months(day, -rules["months"]), day, member_id).items():
+    for m, (old, spent) in _fifo_old_and_spent(ctx, add_months(day, -rules["months"]), day, member_id,
+                                               store_id).items():
         points = min(old - spent - expired.get(m, 0), cap.get(m, 0))
         if points > 0:
             out[m] = points
@@ -153,15 +168,15 @@ def run_expiry(ctx: TillContext, as_of: date | str | None = None) -> list[dict[s
     return [{"member_id": m, "points": points} for m, points in dues]
 
 
-def liability_as_of(ctx: TillContext, as_of: date | str | None = None) -> dict[str, int]:
+def liability_as_of(ctx: TillContext, as_of: date | str | None = None, store_id: str | None = None) -> dict[str, int]:
     """Points members held at the end of the day once the expiry due by then is taken off, per member.
 
     What the points-liability report counts: a till that has not run its upkeep for a while (or a
     head-office snapshot) still reports what members could really spend on that day.
     """
     day = as_date(as_of)
-    dues = due_by_member(ctx, day, historical=True)
-    held = {m: b - dues.get(m, 0) for m, b in _balances_upto(ctx, day, None).items()}
+    dues = due_by_member(ctx, day, historical=True, store_id=store_id)
+    held = {m: b - dues.get(m, 0) for m, b in _balances_upto(ctx, day, None, store_id).items()}
     return {m: b for m, b in held.items() if b > 0}
 
 

@@ -68,12 +68,13 @@ def scope(ctx: TillContext) -> str | None:
     return None if ctx.config.section("reports").get("chain_wide") else ctx.store_id
 
 
-def targeted(ctx: TillContext, offer_id: str, start: date, end: date) -> list[Targeted]:
-    """The report's members (as defined in the module docstring), by member id."""
+def targeted(ctx: TillContext, offer_id: str, start: date, end: date, store: str | None = None) -> list[Targeted]:
+    """The report's members (as defined in the module docstring), by member id; `store` narrows head office's
+    chain-wide snapshot to one store's targetings (a till's own scope)."""
     return [Targeted(str(r["member_id"]), str(r["grp"]), date.fromisoformat(r["day"]), int(r["window_days"]),
                      MemberOutcome(int(r["sales"]) > 0, int(r["revenue"]), bool(r["redeemed"])))
             for r in ctx.conn.execute(_OUTCOMES, {"offer": offer_id, "start": start.isoformat(),
-                                                  "end": end.isoformat(), "store": scope(ctx)})]
+                                                  "end": end.isoformat(), "store": store or scope(ctx)})]
 
 
 def _offers_seen(ctx: TillContext) -> list[str]:
@@ -125,19 +126,21 @@ def _findings(offer_id: str, treated: Group, control: Group, summary: dict[str, 
     return out
 
 
-def offer_lift(ctx: TillContext, start: date, end: date, *, offer: str | None = None, **_: Any) -> Report:
+def offer_lift(ctx: TillContext, start: date, end: date, *, offer: str | None = None, store_id: str | None = None,
+               **_: Any) -> Report:
     """Treated against control for one offer, targeted in [start, end] (docs/offer-lift.md)."""
     if not offer:
         seen = _offers_seen(ctx)
         raise UsageError("offer-lift needs --offer ID" + (f": one of {', '.join(seen)}" if seen else
                                                            " (no offer has been targeted yet)"))
-    members = targeted(ctx, offer, start, end)
+    members = targeted(ctx, offer, start, end, store_id)
+    where = store_id or scope(ctx)
     treated = Group.of(m.outcome for m in members if m.group == TREATED)
     control = Group.of(m.outcome for m in members if m.group == CONTROL)
     facts = ctx.conn.execute(
         "SELECT COUNT(DISTINCT CASE WHEN holdout_bp = 0 THEN member_id END), SUM(coupon_code IS NOT NULL)"
         " FROM offer_targets WHERE offer_id = ? AND day BETWEEN ? AND ? AND (? IS NULL OR store_id = ?)",
-        (offer, start.isoformat(), end.isoformat(), scope(ctx), scope(ctx))).fetchone()
+        (offer, start.isoformat(), end.isoformat(), where, where)).fetchone()
     last = ctx.conn.execute("SELECT MAX(substr(created_at, 1, 10)) FROM sales").fetchone()[0]
     last_sale = date.fromisoformat(last) if last else None
     open_windows = sum(1 for m in members if last_sale is None or plus_days(m.day, m.window_days) > last_sale)

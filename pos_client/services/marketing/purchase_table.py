@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from pos_client.domain.dates import plus_days
 from pos_client.domain.lifecycle import STAGES, StageRules, twice_median_gap
+from pos_client.services.marketing.report_base import of_store
 from pos_client.store.context import TillContext
 
 Ints = npt.NDArray[np.int64]
@@ -73,14 +74,16 @@ class PurchaseTable:
         return starts, np.r_[starts[1:], n].astype(np.int64), self.member[starts]
 
 
-def read(ctx: TillContext, end: date) -> PurchaseTable:
-    """Every member's distinct purchase days up to the end of `end` (one grouped, index-only query)."""
+def read(ctx: TillContext, end: date, store: str | None = None) -> PurchaseTable:
+    """Every member's distinct purchase days up to the end of `end` (one grouped, index-only query); with
+    `store`, only the members whose home store it is (`report_base.of_store`)."""
     cur = ctx.conn.cursor()
     cur.row_factory = None  # plain tuples: a million rows
+    only, params = of_store(store)
     rows = cur.execute(
         "SELECT member_id, group_concat(substr(created_at, 1, 10), '') FROM sales"
-        " WHERE member_id IS NOT NULL AND created_at < ? GROUP BY member_id", (plus_days(end, 1).isoformat(),)
-    ).fetchall()
+        f" WHERE member_id IS NOT NULL AND created_at < ?{only} GROUP BY member_id",
+        (plus_days(end, 1).isoformat(), *params)).fetchall()
     ids = [r[0] for r in rows]
     text = "".join(r[1] for r in rows).encode("ascii")
     counts = np.fromiter((len(r[1]) // 10 for r in rows), np.int64, len(rows))

@@ -28,6 +28,17 @@ def result(name: str, start: date | None, end: date, columns: list[str], rows: l
     return out
 
 
+def of_store(store: str | None, column: str = "member_id") -> tuple[str, tuple[str, ...]]:
+    """An SQL condition (" AND ...") keeping the members whose home store is `store`, and its parameters.
+
+    Why here: head office's per-store figures are the chain-wide reports over one store's members (a member
+    who buys at another store still counts for their home store), one implementation for both scopes.
+    """
+    if store is None:
+        return "", ()
+    return f" AND {column} IN (SELECT member_id FROM members WHERE store_id = ?)", (store,)
+
+
 def month_index(day: date) -> int:
     """Months since year 0: two days are in the same calendar month iff their indexes are equal."""
     return day.year * 12 + day.month - 1

@@ -26,7 +26,7 @@ from pos_client.services.marketing import lifecycle, purchase_table, tiers
 from pos_client.services.marketing.cohorts import reactivation, retention, second_purchase
 from pos_client.services.marketing.expiry import liability_as_of
 from pos_client.services.marketing.offer_lift import offer_lift
-from pos_client.services.marketing.report_base import Report, pct, result
+from pos_client.services.marketing.report_base import Report, of_store, pct, result
 from pos_client.services.marketing.report_text import render_text as render_text  # re-exported for the CLIs
 from pos_client.services.members import CHANNELS
 from pos_client.services.program_settings import lifecycle as lifecycle_rules
@@ -39,32 +39,35 @@ DEFAULT_DAYS = 30
 _NONE = len(lifecycle.STAGES)  # the stage code of "no purchase yet" in the moves
 
 
-def _members_known_by(ctx: TillContext, end: date) -> list[str]:
+def _members_known_by(ctx: TillContext, end: date, store: str | None = None) -> list[str]:
     """Members that existed by `end`: enrolled by then, or with a sale by then (imported history)."""
+    only, params = of_store(store)
     return [r[0] for r in ctx.conn.execute(
         "SELECT member_id FROM members WHERE status != 'merged' AND (substr(created_at, 1, 10) <= ?"
-        " OR member_id IN (SELECT member_id FROM sales WHERE substr(created_at, 1, 10) <= ?)) ORDER BY member_id",
-        (end.isoformat(), end.isoformat()))]
+        f" OR member_id IN (SELECT member_id FROM sales WHERE substr(created_at, 1, 10) <= ?)){only}"
+        " ORDER BY member_id", (end.isoformat(), end.isoformat(), *params))]
 
 
-def new_customers(ctx: TillContext, start: date, end: date, **_: Any) -> Report:
+def new_customers(ctx: TillContext, start: date, end: date, *, store_id: str | None = None, **_: Any) -> Report:
     """New customers (first purchase ever within the period) among the active ones (bought in it)."""
     s, e = start.isoformat(), end.isoformat()
+    only, params = of_store(store_id)
     active = ctx.conn.execute(
         "SELECT COUNT(DISTINCT member_id) FROM sales WHERE member_id IS NOT NULL"
-        " AND substr(created_at, 1, 10) BETWEEN ? AND ?", (s, e)).fetchone()[0]
+        f" AND substr(created_at, 1, 10) BETWEEN ? AND ?{only}", (s, e, *params)).fetchone()[0]
     new = ctx.conn.execute(
         "SELECT COUNT(*) FROM (SELECT member_id, MIN(substr(created_at, 1, 10)) AS first FROM sales"
-        " WHERE member_id IS NOT NULL GROUP BY member_id) WHERE first BETWEEN ? AND ?", (s, e)).fetchone()[0]
+        f" WHERE member_id IS NOT NULL{only} GROUP BY member_id) WHERE first BETWEEN ? AND ?",
+        (*params, s, e)).fetchone()[0]
     summary = {"new": new, "active": active, "new_pct": pct(new, active)}
     return result("new-customers", start, end, ["new", "active", "new_pct"], [[new, active, summary["new_pct"]]],
                    summary)
 
 
-def lifecycle_report(ctx: TillContext, start: date, end: date, **_: Any) -> Report:
+def lifecycle_report(ctx: TillContext, start: date, end: date, *, store_id: str | None = None, **_: Any) -> Report:
     """Members per stage at the end (with % of the members who have bought), and who moved between stages
     from the start of the period to its end."""
-    table = purchase_table.read(ctx, end)
+    table = purchase_table.read(ctx, end, store_id)
     rules = lifecycle.stage_rules(ctx)
     before_members, before_codes = purchase_table.stages(table, start.toordinal() - 1, rules)
     members, codes = purchase_table.stages(table, end.toordinal(), rules)
@@ -76,9 +79,10 @@ def lifecycle_report(ctx: TillContext, start: date, end: date, **_: Any) -> Repo
     names = [*lifecycle.STAGES, "none"]
     moves = Counter({(names[p // (_NONE + 1)], names[p % (_NONE + 1)]): int(pairs[p]) for p in np.flatnonzero(pairs)})
     at_end = Counter(dict(zip(lifecycle.STAGES, np.bincount(codes, minlength=_NONE).tolist(), strict=True)))
+    only, params = of_store(store_id)
     recorded = ctx.conn.execute(
-        "SELECT COUNT(*) FROM member_stages WHERE prev_stage IS NOT NULL AND since BETWEEN ? AND ?",
-        (start.isoformat(), end.isoformat())).fetchone()[0]
+        f"SELECT COUNT(*) FROM member_stages WHERE prev_stage IS NOT NULL AND since BETWEEN ? AND ?{only}",
+        (start.isoformat(), end.isoformat(), *params)).fetchone()[0]
     n = len(members)
     rows: list[list[Any]] = [[stage, at_end.get(stage, 0), pct(at_end.get(stage, 0), n)] for stage in lifecycle.STAGES]
     summary = {"stages": {stage: count for stage, count, _ in rows}, "members": n, "moved": moves.total(),
@@ -87,12 +91,12 @@ def lifecycle_report(ctx: TillContext, start: date, end: date, **_: Any) -> Repo
     return result("lifecycle", start, end, ["stage", "members", "pct"], rows, summary, ["total", n, pct(n, n)])
 
 
-def tier_migration(ctx: TillContext, start: date, end: date, **_: Any) -> Report:
+def tier_migration(ctx: TillContext, start: date, end: date, *, store_id: str | None = None, **_: Any) -> Report:
     """The matrix of tier at the start of the period against tier at its end, with row percentages."""
     before = plus_days(start, -1)
     names = [t.name for t in tier_ladder(ctx)]
     matrix: Counter[tuple[str, str]] = Counter()
-    for member_id in _members_known_by(ctx, end):
+    for member_id in _members_known_by(ctx, end, store_id):
         matrix[(tiers.tier_at(ctx, member_id, before), tiers.tier_at(ctx, member_id, end))] += 1
     totals: Counter[str] = Counter()
     for (a, _b), n in matrix.items():
@@ -130,10 +134,11 @@ def rfm(ctx: TillContext, start: date | None, end: date, **_: Any) -> Report:
                   ["total", n, pct(n, n)])
 
 
-def points_liability(ctx: TillContext, start: date | None, end: date, **_: Any) -> Report:
+def points_liability(ctx: TillContext, start: date | None, end: date, *, store_id: str | None = None,
+                     **_: Any) -> Report:
     """Points members could still spend at the end day, and what they are worth: the expiry due by that
     day counts as expired even where the day's upkeep has not written it yet (`expiry.liability_as_of`)."""
-    balances = list(liability_as_of(ctx, end).values())
+    balances = list(liability_as_of(ctx, end, store_id).values())
     points = sum(b for b in balances if b > 0)
     holders = sum(1 for b in balances if b > 0)
     value = points * point_value_cents(ctx)
@@ -143,15 +148,17 @@ def points_liability(ctx: TillContext, start: date | None, end: date, **_: Any) 
                    summary)
 
 
-def rewards_redeemed(ctx: TillContext, start: date, end: date, **_: Any) -> Report:
+def rewards_redeemed(ctx: TillContext, start: date, end: date, *, store_id: str | None = None, **_: Any) -> Report:
     """Rewards redeemed in the period: how many, for how many points, and their value in cents (amount off
-    and gift certificates; percent-off and free-product rewards count 0 here)."""
+    and gift certificates; percent-off and free-product rewards count 0 here). A redemption without its
+    coupon row is head office's (rebuilt from the ledger, its value already 0 for the kinds that count 0)."""
+    only, params = of_store(store_id, "r.member_id")
     rows = [list(r) for r in ctx.conn.execute(
         "SELECT r.reward_id, COUNT(*), SUM(r.points),"
-        " SUM(CASE WHEN c.kind IN ('amount_off', 'gift_certificate') THEN r.value ELSE 0 END),"
+        " SUM(CASE WHEN c.kind IN ('amount_off', 'gift_certificate') OR c.kind IS NULL THEN r.value ELSE 0 END),"
         " SUM(r.restored_entry_id IS NOT NULL) FROM redemptions r LEFT JOIN coupons c ON c.code = r.coupon_code"
-        " WHERE substr(r.created_at, 1, 10) BETWEEN ? AND ? GROUP BY r.reward_id ORDER BY r.reward_id",
-        (start.isoformat(), end.isoformat()))]
+        f" WHERE substr(r.created_at, 1, 10) BETWEEN ? AND ?{only} GROUP BY r.reward_id ORDER BY r.reward_id",
+        (start.isoformat(), end.isoformat(), *params))]
     summary = {"redemptions": sum(r[1] for r in rows), "points": sum(r[2] for r in rows)}
     return result("rewards-redeemed", start, end, ["reward", "redemptions", "points", "value_cents", "restored"], rows,
                    summary)

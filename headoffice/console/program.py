@@ -1,0 +1,262 @@
+"""The console's program pages: edit the rules tills read, publish them, and see which tills have them.
+
+The forms are built from the wire schema itself (`wire.rules.ProgramRules`, one form per rule key) and
+every publish is checked by `wire.rules.validate_rule`, the same check the API applies: the console can
+never publish what a till would refuse, and a key added to the schema gets its form without a change
+here. Each reason the schema gives is shown next to its field. Publishing is the owner's (the program is
+chain-wide); a manager sees the program and their own store's tills.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec.inspect as mi
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from headoffice.console.web import Console, reason_of
+from headoffice.store.directory import SETTINGS, ActionRefused
+from wire.rules import RULE_KEYS, ProgramRules, validate_rule
+
+BLANK_ROWS = 2  # empty rows under a list rule's rows, to add entries
+MAX_ROWS = 200
+_REASON = re.compile(r"^(?P<key>\w+)(?:\[(?P<row>\d+)\])?(?:\.(?P<field>\w+))?: (?P<msg>.*)$")
+_INT = re.compile(r"^[+-]?\d+$")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One input of a rule's form, as the wire schema types it."""
+
+    name: str
+    kind: str  # "int" | "text" | "choice" | "json"
+    required: bool
+    choices: tuple[str, ...] = ()
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class RuleForm:
+    """A rule key's form: a list of rows (rewards, tiers, ...) or one value."""
+
+    key: str
+    description: str
+    is_list: bool
+    columns: tuple[Column, ...]
+
+
+def rule_forms() -> list[RuleForm]:
+    """One form per key of ProgramRules, from the schema's own type information."""
+    out = []
+    info = mi.type_info(ProgramRules)
+    if not isinstance(info, mi.StructType):  # pragma: no cover - ProgramRules is a Struct
+        raise TypeError("ProgramRules must be a msgspec Struct")
+    for f in info.fields:
+        t, extra = _unwrap(f.type)
+        desc = str(extra.get("description", f.name))
+        if isinstance(t, mi.ListType) and isinstance(t.item_type, mi.StructType):
+            cols = tuple(_column(c.encode_name, c.type, c.required, c.default) for c in t.item_type.fields)
+            out.append(RuleForm(f.encode_name, desc, True, cols))
+        else:
+            out.append(RuleForm(f.encode_name, desc, False, (_column("value", f.type, True, None),)))
+    return out
+
+
+def _unwrap(t: mi.Type) -> tuple[mi.Type, dict[str, Any]]:
+    extra: dict[str, Any] = {}
+    while isinstance(t, mi.Metadata):
+        extra.update(t.extra_json_schema or {})
+        t = t.type
+    return t, extra
+
+
+def _column(name: str, t: mi.Type, required: bool, default: Any) -> Column:
+    t, _ = _unwrap(t)
+    if isinstance(t, mi.UnionType):  # `X | None`: optional, blank is None
+        rest = [x for x in t.types if not isinstance(x, mi.NoneType)]
+        t, _ = _unwrap(rest[0]) if len(rest) == 1 else (t, {})
+        required = False
+    plain = None if default is mi.NODEFAULT else default
+    if isinstance(t, mi.IntType):
+        return Column(name, "int", required, default=plain)
+    if isinstance(t, mi.StrType):
+        return Column(name, "text", required, default=plain)
+    if isinstance(t, mi.LiteralType):
+        return Column(name, "choice", required, tuple(str(v) for v in t.values), plain)
+    return Column(name, "json", required, default=plain)
+
+
+def routes(console: Console) -> list[BaseRoute]:
+    """`/program` (rules, versions, settings), POST `/program/rules/{key}` and `/program/settings`."""
+    pages = ProgramPages(console)
+    return [Route("/program", pages.show, methods=["GET"]),
+            Route("/program/rules/{key}", pages.publish, methods=["POST"]),
+            Route("/program/settings", pages.settings, methods=["POST"])]
+
+
+class ProgramPages:
+    """The handlers, over one Console."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    async def show(self, request: Request) -> Response:
+        self.console.require(request)
+        done = request.query_params.get("done", "")
+        return self._page(request, done=done if done in (*RULE_KEYS, "settings") else "")
+
+    async def publish(self, request: Request) -> Response:
+        user = self.console.require(request, owner=True)
+        key = request.path_params["key"]
+        forms = {f.key: f for f in rule_forms()}
+        if key not in forms:
+            return self._page(request, errors={"": {"": f"{key}: not a program rule tills read"}}, status=404)
+        form = await self.console.form(request)
+        value, reasons, positions = parse_rule(forms[key], form)
+        if not reasons:
+            reasons = validate_rule(key, value)
+        errors = field_errors(key, reasons, positions)
+        try:
+            reason = reason_of(form)
+        except ValueError as exc:
+            errors["reason"] = str(exc)
+        if errors:
+            return self._page(request, errors={key: errors}, posted={key: form}, status=400)
+        self.console.store.set_rule(key, value)
+        self.console.audit(user, "program.publish", key, reason, {"value": value})
+        return RedirectResponse(f"/program?done={key}", status_code=303)
+
+    async def settings(self, request: Request) -> Response:
+        user = self.console.require(request, owner=True)
+        form = await self.console.form(request)
+        errors: dict[str, str] = {}
+        values: dict[str, int] = {}
+        for name in SETTINGS:
+            text = str(form.get(name, "")).strip()
+            if not text.isdigit():
+                errors[name] = "a whole number of points, zero or more"
+            else:
+                values[name] = int(text)
+        try:
+            reason = reason_of(form)
+        except ValueError as exc:
+            errors["reason"] = str(exc)
+        if errors:
+            return self._page(request, errors={"settings": errors}, posted={"settings": form}, status=400)
+        for name, value in values.items():
+            try:
+                self.console.store.set_console_setting(name, value)
+            except ActionRefused as exc:  # pragma: no cover - the digits check above refuses first
+                return self._page(request, errors={"settings": {name: str(exc)}}, status=400)
+        self.console.audit(user, "console.settings", "adjust_limit", reason, values)
+        return RedirectResponse("/program?done=settings", status_code=303)
+
+    def _page(self, request: Request, *, done: str = "", errors: dict[str, dict[str, str]] | None = None,
+              posted: dict[str, FormData] | None = None, status: int = 200) -> Response:
+        user = self.console.user(request)
+        store = self.console.store
+        rules = store.rules()
+        versions = store.rule_versions()
+        tills = [t for t in versions["tills"] if user.sees(t["store_id"])]
+        forms = [{"form": f, "rows": _rows(f, rules.get(f.key), (posted or {}).get(f.key)),
+                  "set": f.key in rules} for f in rule_forms()]
+        settings = {name: store.console_setting(name) for name in SETTINGS}
+        return self.console.render(request, "program.html", {
+            "forms": forms, "version": versions["version"], "tills": tills, "done": done,
+            "errors": errors or {}, "settings": settings, "active": "program",
+            "current": sum(t["state"] == "current" for t in tills)}, status=status)
+
+
+def parse_rule(form_spec: RuleForm, form: FormData) -> tuple[Any, list[str], list[int]]:
+    """The rule's value from its posted form, reasons for what is not even typed, and each value row's form row.
+
+    Blank rows are dropped, so a reason about `rewards[1]` may be about the form's third row.
+    """
+    key = form_spec.key
+    reasons: list[str] = []
+    positions: list[int] = []
+    if not form_spec.is_list:
+        col = form_spec.columns[0]
+        value, why = _cell(col, str(form.get(f"{key}-value", "")))
+        if why:
+            reasons.append(f"{key}: {why}")
+        return value, reasons, positions
+    rows: list[dict[str, Any]] = []
+    count = min(_count(form.get(f"{key}-rows")), MAX_ROWS)
+    for i in range(count):
+        texts = {c.name: str(form.get(f"{key}-{i}-{c.name}", "")).strip() for c in form_spec.columns}
+        if not any(texts.values()):
+            continue
+        row: dict[str, Any] = {}
+        for c in form_spec.columns:
+            value, why = _cell(c, texts[c.name])
+            if why:
+                reasons.append(f"{key}[{len(rows)}].{c.name}: {why}")
+            elif value is not None:
+                row[c.name] = value
+        rows.append(row)
+        positions.append(i)
+    return rows, reasons, positions
+
+
+def _count(text: Any) -> int:
+    return int(text) if isinstance(text, str) and text.isdigit() else 0
+
+
+def _cell(col: Column, text: str) -> tuple[Any, str | None]:
+    """A typed cell: blank is "not given" (the schema's default or its "required"), numbers are integers."""
+    text = text.strip()
+    if not text:
+        return None, None
+    if col.kind == "int":
+        return (int(text), None) if _INT.match(text) else (None, "a whole number (no decimals)")
+    if col.kind == "json":
+        try:
+            return json.loads(text), None
+        except json.JSONDecodeError:
+            return None, "not valid JSON"
+    return text, None
+
+
+def field_errors(key: str, reasons: list[str], positions: list[int]) -> dict[str, str]:
+    """Reasons by the form's field: "row.field" ("2.points"), "row" or "" for the whole rule."""
+    out: dict[str, str] = {}
+    for reason in reasons:
+        m = _REASON.match(reason)
+        if m is None or m["key"] != key:
+            where, msg = "", reason
+        else:
+            row = m["row"]
+            if row is not None and int(row) < len(positions):
+                row = str(positions[int(row)])
+            where = ".".join(x for x in (row, m["field"]) if x is not None)
+            msg = m["msg"]
+        out[where] = f"{out[where]}; {msg}" if where in out else msg
+    return out
+
+
+def _rows(spec: RuleForm, current: Any, posted: FormData | None) -> list[dict[str, str]]:
+    """The form's rows as text: what was posted (to correct it) or the published value, plus blank rows."""
+    if posted is not None:
+        if not spec.is_list:
+            return [{"value": str(posted.get(f"{spec.key}-value", ""))}]
+        count = min(_count(posted.get(f"{spec.key}-rows")), MAX_ROWS)
+        return [{c.name: str(posted.get(f"{spec.key}-{i}-{c.name}", "")) for c in spec.columns} for i in range(count)]
+    if not spec.is_list:
+        return [{"value": "" if current is None else _text(current)}]
+    rows = [{c.name: _text(item.get(c.name)) for c in spec.columns} for item in (current or [])]
+    return rows + [{c.name: "" for c in spec.columns} for _ in range(BLANK_ROWS)]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
