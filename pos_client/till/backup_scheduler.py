@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time
 
 from pos_client.store.backup import back_up, latest_backup
 from pos_client.store.context import TillContext
+from pos_client.till.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -32,40 +33,23 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class BackupScheduler:
+class BackupScheduler(Periodic):
     """Backs the till up when due; `status(text)` receives what to show."""
+
+    NAME = "backup"
 
     def __init__(self, open_context: Callable[[], TillContext], *, every_minutes: float, closing: time,
                  tick: float = 30.0, status: Callable[[str], None] | None = None, clock: Clock = _utc_now) -> None:
+        super().__init__(status)
         self.open_context = open_context
         self.every = every_minutes
         self.closing = closing
         self.tick = tick
-        self.status = status
         self.clock = clock
         self.done = 0
         self.error: str | None = None
         self.ran = threading.Event()  # set after each backup (tests wait on it)
         self._closed_on: date | None = None  # the day whose closing backup this scheduler made
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> BackupScheduler:
-        self._thread = threading.Thread(target=self._run, name="backup", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _say(self, text: str) -> None:
-        if self.status is not None:
-            try:
-                self.status(text)
-            except Exception:  # broad on purpose: a broken status bar must not stop the backups
-                log.warning("backup status callback failed", exc_info=True)
 
     def due(self, ctx: TillContext, now: datetime) -> bool:
         """A backup is due: none yet, the day closed since the last one, or the last older than `every`."""

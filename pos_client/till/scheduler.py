@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from pos_client.services.marketing import upkeep
 from pos_client.store.context import TillContext
+from pos_client.till.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -46,39 +47,21 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class UpkeepScheduler:
+class UpkeepScheduler(Periodic):
     """Runs `upkeep.catch_up` off the app's thread; `status(text)` receives what to show."""
+
+    NAME = "upkeep"
 
     def __init__(self, open_context: Callable[[], TillContext], *, closing: time, tick: float = 60.0,
                  status: Callable[[str], None] | None = None, clock: Clock = _utc_now) -> None:
+        super().__init__(status)
         self.open_context = open_context
         self.closing = closing
         self.tick = tick
-        self.status = status
         self.clock = clock
         self.days_run = 0
         self.error: str | None = None
         self.idle = threading.Event()  # set while nothing is pending (tests wait on it)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> UpkeepScheduler:
-        self._thread = threading.Thread(target=self._run, name="upkeep", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop between two days (a day in progress finishes: it is one transaction)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _say(self, text: str) -> None:
-        if self.status is not None:
-            try:
-                self.status(text)
-            except Exception:  # broad on purpose: a broken status bar must not stop the upkeep
-                log.warning("upkeep status callback failed", exc_info=True)
 
     def _progress(self, done: int, total: int, day: date) -> None:
         self.days_run += 1
