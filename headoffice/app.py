@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,10 @@ from wire.openapi import Route as RouteSpec
 from wire.rules import RULE_KEYS, validate_rule
 
 MAX_BODY = 64 * 1024 * 1024
+# Refused tokens or enrolment codes from one address in 10 minutes before it waits API_LOCK_SECONDS (429).
+# Counted in the database (`login_attempts`, like console logins), so every worker sees the same count.
+API_FAIL_LIMIT = 20
+API_LOCK_SECONDS = 900
 # Routes whose bodies are small: read no further than this (an enrolment code, one program rule).
 BODY_LIMITS = {"register": 4 * 1024, "set_rule": 256 * 1024}
 JSON = "application/json"
@@ -89,7 +94,7 @@ def _params(spec: RouteSpec, request: Request) -> Any:
     return None
 
 
-def create_app(store: Store, snapshot: Path | None = None) -> Starlette:
+def create_app(store: Store, snapshot: Path | None = None, *, api_fail_limit: int = API_FAIL_LIMIT) -> Starlette:
     """Build the ASGI app over a store (the caller owns the store and closes it), the console at `/` beside
     the API (`snapshot`: the marketing snapshot its pages read)."""
 
@@ -124,7 +129,15 @@ def create_app(store: Store, snapshot: Path | None = None) -> Starlette:
         return wire_errors.decode(raw, spec.body)
 
     def endpoint(spec: RouteSpec, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        throttled = bool(spec.auth) or spec.name == "register"
         async def run(request: Request) -> Response:
+            # enrolment codes and tokens counted apart: a till mistyping its code never locks out the others' syncs
+            address = request.client.host if request.client else "?"
+            key = f"api-{'register' if spec.name == 'register' else 'token'}:{address}"
+            if throttled and (until := await run_in_threadpool(store.console.locked_until, key)):
+                answer = _error(429, f"too many refused tokens or codes from this address: try again after {until}")
+                answer.headers["retry-after"] = str(API_LOCK_SECONDS)
+                return answer
             try:
                 who = await principal_of(request, spec.auth) if spec.auth else None
                 request.state.caller = who  # the console records a till's contact (console_tills.recording)
@@ -133,6 +146,10 @@ def create_app(store: Store, snapshot: Path | None = None) -> Starlette:
                 status, answer = await handler(Call(who, params, body))
                 return _answer(status, answer)
             except _HttpError as exc:
+                presented = exc.status == 401 and "authorization" in request.headers  # a wrong token, not none
+                if throttled and (presented or (spec.name == "register" and exc.status == 403)):
+                    await run_in_threadpool(store.console.login_failed, key, api_fail_limit,
+                                            timedelta(minutes=10), timedelta(seconds=API_LOCK_SECONDS))
                 return _error(exc.status, str(exc), exc.reasons)
             except Forbidden as exc:
                 return _error(403, str(exc))

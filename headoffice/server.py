@@ -10,7 +10,7 @@ from datetime import time as clock_time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from headoffice.app import create_app
+from headoffice.app import API_FAIL_LIMIT, create_app
 from headoffice.console import figures
 from headoffice.store import Store, open_store
 from headoffice.upkeep import DEFAULT_AT, UpkeepScheduler
@@ -39,9 +39,11 @@ def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080, *, snapshot: P
 class ServerThread:
     """A real uvicorn server on loopback in a background thread; stop() and start() again to restart it."""
 
-    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0, *, snapshot: Path | None = None) -> None:
+    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0, *, snapshot: Path | None = None,
+                 api_fail_limit: int = API_FAIL_LIMIT) -> None:
         self.store = store
         self.snapshot = snapshot
+        self.api_fail_limit = api_fail_limit
         self.host = host
         self.port = port
         self._server: uvicorn.Server | None = None
@@ -58,7 +60,8 @@ class ServerThread:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(create_app(self.store, self.snapshot), log_level="warning", access_log=False,
+        config = uvicorn.Config(create_app(self.store, self.snapshot, api_fail_limit=self.api_fail_limit),
+                                log_level="warning", access_log=False,
                                 lifespan="off")
         server = self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,

@@ -56,6 +56,7 @@ ERRORS: dict[int, str] = {
     404: "no such resource",
     413: "body too large",
     422: "the request does not fit the schema; `reasons` says why, field by field",
+    429: "too many refused tokens or enrolment codes from this address: wait and try again (Retry-After)",
 }
 
 
@@ -78,6 +79,8 @@ class Route:
     def statuses(self) -> dict[int, str]:
         """Every status this route can answer besides 200, with why."""
         out: dict[int, str] = {}
+        if self.auth or self.name == "register":
+            out[429] = ERRORS[429]
         if self.auth:
             out[401] = ERRORS[401]
         if self.auth in ("till", "admin"):

@@ -58,3 +58,23 @@ def test_register_reads_a_few_kilobytes_at_most(ho):
 
     r = httpx.post(url + "/register", content=chunked(), headers={"Content-Type": "application/json"}, timeout=30)
     assert r.status_code == 413
+
+
+def test_refused_codes_and_tokens_from_one_address_are_throttled(ho):
+    """Issue 11, finding 9: /register and token checking had no rate limit. After API_FAIL_LIMIT refused codes
+    (or presented-but-unknown tokens) from one address in 10 minutes it gets 429 with Retry-After; the count is
+    in the database, and codes and tokens are counted apart so a mistyped code never stops a till's sync."""
+    from headoffice.app import API_FAIL_LIMIT
+
+    url, headers = ho
+    for _ in range(API_FAIL_LIMIT):
+        r = httpx.post(url + "/register", json={"code": "NOPE-NOPE-NOPE"})
+        assert r.status_code == 403
+    r = httpx.post(url + "/register", json={"code": "NOPE-NOPE-NOPE"})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0 and "too many" in r.json()["error"]
+    assert httpx.get(url + "/pull", headers=headers).status_code == 200  # the till's own token still works
+    for _ in range(API_FAIL_LIMIT):
+        assert httpx.get(url + "/pull", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert httpx.get(url + "/pull", headers={"Authorization": "Bearer wrong"}).status_code == 429
+    assert httpx.get(url + "/pull").status_code == 429  # the address waits, whatever it sends
+    assert httpx.get(url + "/health").status_code == 200

@@ -89,7 +89,8 @@ def live(tmp_path_factory):
     admin = store.add_admin("ops")
     store.ingest(Principal(*TILL), batch(*TILL, members=[member("m1", "S1")], cards=[card(CARD, "m1")],
                                          entries=[entry(*TILL, 1, "m1", 10)]))
-    server = ServerThread(store).start()
+    # the fuzzer sends thousands of refused tokens from one address: throttling (test_hostile_bodies) is off here
+    server = ServerThread(store, api_fail_limit=10**9).start()
     till = httpx.post(f"{server.url}/v1/register", json={"code": code}).json()["token"]
     doc = httpx.get(f"{server.url}/v1/openapi.json").json()
     checks = [tuple(c.split(": ", 1)) for c in _documented(doc, "x-checks")]
@@ -127,8 +128,8 @@ def _reason_documented(live: Live, reason: str) -> bool:
 def _accepted_as_documented(live: Live, case: Any, response: Any) -> None:
     """A schema-valid request is taken, or refused only for a reason the document gives."""
     status = response.status_code
-    if status in (200, 401, 403, 404):
-        return
+    if status in (200, 401, 403, 404) or (status == 429 and "429" in case.operation.definition.raw["responses"]):
+        return  # 429: this address sent too many refused codes or tokens (documented on the route)
     assert status == 422, f"{case.operation.label}: schema-valid request answered {status}: {response.text[:500]}"
     body = response.json()
     reasons = body.get("reasons") or [r for rej in body.get("rejected", []) for r in rej["reasons"]]
