@@ -40,14 +40,11 @@ class BackupScheduler(Periodic):
 
     def __init__(self, open_context: Callable[[], TillContext], *, every_minutes: float, closing: time,
                  tick: float = 30.0, status: Callable[[str], None] | None = None, clock: Clock = _utc_now) -> None:
-        super().__init__(status)
-        self.open_context = open_context
+        super().__init__(open_context, tick, status)
         self.every = every_minutes
         self.closing = closing
-        self.tick = tick
         self.clock = clock
         self.done = 0
-        self.error: str | None = None
         self.ran = threading.Event()  # set after each backup (tests wait on it)
         self._closed_on: date | None = None  # the day whose closing backup this scheduler made
 
@@ -77,18 +74,3 @@ class BackupScheduler(Periodic):
             return
         last = latest_backup(ctx.home, ctx.config)
         self._say(f"last backup {last[1].strftime('%H:%M')}" if last else "no backup yet")
-
-    def _run(self) -> None:
-        ctx = self.open_context()
-        try:
-            while not self._stop.is_set():
-                try:
-                    self.run_once(ctx)
-                    self.error = None
-                except Exception as exc:  # a full disk or a locked file: the till sells on, retry next tick
-                    self.error = f"{type(exc).__name__}: {exc}"
-                    log.warning("backup failed", exc_info=True)
-                    self._say(f"failed ({self.error[:60]}); retrying")
-                self._stop.wait(self.tick)
-        finally:
-            ctx.close()

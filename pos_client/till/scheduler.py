@@ -54,13 +54,10 @@ class UpkeepScheduler(Periodic):
 
     def __init__(self, open_context: Callable[[], TillContext], *, closing: time, tick: float = 60.0,
                  status: Callable[[str], None] | None = None, clock: Clock = _utc_now) -> None:
-        super().__init__(status)
-        self.open_context = open_context
+        super().__init__(open_context, tick, status)
         self.closing = closing
-        self.tick = tick
         self.clock = clock
         self.days_run = 0
-        self.error: str | None = None
         self.idle = threading.Event()  # set while nothing is pending (tests wait on it)
 
     def _progress(self, done: int, total: int, day: date) -> None:
@@ -80,18 +77,3 @@ class UpkeepScheduler(Periodic):
         if not upkeep.pending_days(ctx, through):
             self.idle.set()
         self._say(f"done through {done.isoformat()}" if done else "nothing to do yet")
-
-    def _run(self) -> None:
-        ctx = self.open_context()
-        try:
-            while not self._stop.is_set():
-                try:
-                    self.run_once(ctx)
-                    self.error = None
-                except Exception as exc:  # a locked database or a bug: the till sells on, retry next tick
-                    self.error = f"{type(exc).__name__}: {exc}"
-                    log.warning("upkeep failed", exc_info=True)
-                    self._say(f"failed ({self.error[:60]}); retrying")
-                self._stop.wait(self.tick)
-        finally:
-            ctx.close()
