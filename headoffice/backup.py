@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pos_client.domain.errors import NotFound, PosError, UsageError
+from pos_client.store.backup import balances_off_ledger
 from pos_client.store.db import online_copy
 
 SQLITE = "sqlite:///"
@@ -30,10 +31,7 @@ def _check(path: Path) -> dict[str, int]:
         result = [r[0] for r in conn.execute("PRAGMA integrity_check")]
         if result != ["ok"]:
             raise BackupFailed(f"the copy at {path} is damaged: {'; '.join(map(str, result[:3]))}")
-        wrong = conn.execute(
-            "SELECT COUNT(*) FROM (SELECT member_id, SUM(points) AS s FROM ledger GROUP BY member_id) l"
-            " FULL OUTER JOIN balances b USING (member_id) WHERE COALESCE(l.s, 0) != COALESCE(b.points, 0)"
-        ).fetchone()[0]
+        wrong = balances_off_ledger(conn)
         if wrong:
             raise BackupFailed(f"the copy at {path}: {wrong} balance(s) differ from the sum of their ledger entries")
         entries = int(conn.execute("SELECT COUNT(*) FROM ledger").fetchone()[0])

@@ -41,3 +41,13 @@ def cli(tmp_path):
 
     run.home = home  # type: ignore[attr-defined]
     return run
+
+
+@pytest.fixture
+def ho_store(tmp_path):
+    """An embedded (SQLite) head office in tmp (the sync and console tests)."""
+    from headoffice.store import open_store
+
+    s = open_store(f"sqlite:///{tmp_path / 'headoffice.db'}")
+    yield s
+    s.close()

@@ -47,6 +47,15 @@ class BackupError(PosError):
     """A backup could not be written or failed its check (exit 1: the till's own data is untouched)."""
 
 
+
+def balances_off_ledger(conn: sqlite3.Connection) -> int:
+    """How many members' `balances` row differs from the sum of their `ledger` entries (the till's and head
+    office's tables have the same two columns): 0 for a sound copy."""
+    return int(conn.execute(
+        "SELECT COUNT(*) FROM (SELECT member_id, SUM(points) AS s FROM ledger GROUP BY member_id) l"
+        " FULL OUTER JOIN balances b USING (member_id) WHERE COALESCE(l.s, 0) != COALESCE(b.points, 0)"
+    ).fetchone()[0])
+
 def backup_dir(home: Path, config: Config) -> Path:
     """Where backups go: `[backup] dir` (relative to the home), default `<home>/backups`."""
     configured = config.section("backup").get("dir")
@@ -117,10 +126,7 @@ def verify(path: Path, *, entries: int | None = None) -> Check:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not {"ledger", "balances", "members"} <= tables:
             raise BackupError(f"{path} is not a till database (no ledger)")
-        wrong = conn.execute(
-            "SELECT COUNT(*) FROM (SELECT member_id, SUM(points) AS s FROM ledger GROUP BY member_id) l"
-            " FULL OUTER JOIN balances b USING (member_id) WHERE COALESCE(l.s, 0) != COALESCE(b.points, 0)"
-        ).fetchone()[0]
+        wrong = balances_off_ledger(conn)
         if wrong:
             raise BackupError(f"{path}: {wrong} member balance(s) differ from the sum of their ledger entries")
         count, points = _counts(conn)

@@ -36,16 +36,6 @@ def client_for(app):
 
 
 @pytest.fixture
-def ho_store(tmp_path):
-    """An embedded (SQLite) head office in tmp."""
-    from headoffice.store import open_store
-
-    s = open_store(f"sqlite:///{tmp_path / 'headoffice.db'}")
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def console_app(ho_store):
     """The whole head-office app (API + console) over `ho_store`."""
     from headoffice.app import create_app

@@ -46,16 +46,6 @@ def store(store_url):
 
 
 @pytest.fixture
-def ho_store(tmp_path):
-    """An embedded (SQLite) head office for the sync tests."""
-    from headoffice.store import open_store
-
-    s = open_store(f"sqlite:///{tmp_path / 'headoffice.db'}")
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def headoffice(ho_store):
     """The real head-office server on a loopback port."""
     from headoffice.server import ServerThread
