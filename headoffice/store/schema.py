@@ -10,13 +10,15 @@ syncs correctly.
 from __future__ import annotations
 
 from headoffice.store.db import Db, now_iso
+from headoffice.store.migrations import SCHEMA_VERSION, pending
 from headoffice.store.purge import purge_payment_cards
 from pos_client.domain.errors import UsageError
 
 # Head office's own ledger entries (merge transfers) are written as this store and till.
 HO_STORE = HO_TILL = "HO"
-# The schema this code writes (`meta.schema_version`); a database a newer head office wrote is refused.
-SCHEMA_VERSION = 1
+# The schema this code writes (`meta.schema_version`, = migrations.SCHEMA_VERSION) is re-exported here;
+# a database a newer head office wrote is refused.
+__all__ = ["HO_STORE", "HO_TILL", "SCHEMA", "SCHEMA_VERSION", "SchemaTooNew", "create"]
 
 
 class SchemaTooNew(UsageError):
@@ -106,12 +108,14 @@ def create(db: Db) -> None:
             if stmt.strip():
                 db.execute(stmt)
         db.execute("INSERT INTO meta (key, value) VALUES ('server_seq', 0) ON CONFLICT DO NOTHING")
-        db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
-                   (SCHEMA_VERSION,))
+        db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', 1) ON CONFLICT DO NOTHING")
         found = int(db.value("SELECT value FROM meta WHERE key = 'schema_version'"))
         if found > SCHEMA_VERSION:
             raise SchemaTooNew(f"this head-office database has schema version {found}, written by a newer"
                                f" headoffice; this version knows up to {SCHEMA_VERSION}: run the newer version")
+        for version, _what, apply in pending(found):  # same transaction: all steps or none
+            apply(db)
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
         purge_payment_cards(db)  # once per database: numbers older versions let in
         db.execute("INSERT INTO tills (store_id, till_id, role, created_at) VALUES (?, ?, 'system', ?)"
                    " ON CONFLICT DO NOTHING", (HO_STORE, HO_TILL, now_iso()))
