@@ -45,6 +45,7 @@ class HeadOfficeClient:
         self._httpx = httpx
         self.pending: int | None = None  # entries waiting to be pushed, as last counted (sent as X-Till-Pending)
         self.version: str | None = None  # this till's software version (sent as X-Till-Version)
+        self.program_version: int | None = None  # the program version the till applied (sent as X-Till-Program)
         self._http = httpx.Client(base_url=url.rstrip("/") + PREFIX, headers=headers, transport=transport,
                                   timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
 
@@ -70,7 +71,15 @@ class HeadOfficeClient:
             kw["content"] = encode(body)
             kw["headers"]["content-type"] = "application/json"
         try:
-            resp = self._http.request(method, path, **kw)
+            try:
+                resp = self._http.request(method, path, **kw)
+            except httpx.RemoteProtocolError:
+                if path == "/register":  # a one-time code: never sent twice
+                    raise
+                # head office closed a kept-alive connection just as it was reused (its keep-alive timeout
+                # passed between two pages): every other request is idempotent (pull reads, push carries
+                # entry ids), so once more on a fresh connection before calling it an outage
+                resp = self._http.request(method, path, **kw)
         except httpx.TimeoutException as exc:
             raise Offline(f"head office timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
@@ -96,6 +105,8 @@ class HeadOfficeClient:
             headers["x-till-pending"] = str(self.pending)
         if self.version:
             headers["x-till-version"] = self.version
+        if self.program_version is not None:
+            headers["x-till-program"] = str(self.program_version)
         return headers
 
     def register(self, code: str) -> dict[str, str]:
