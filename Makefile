@@ -1,5 +1,5 @@
 # The two entry points a newcomer needs (README): `make demo` and `make test`.
-.PHONY: setup demo test lint bench bench-quick
+.PHONY: setup demo test lint bench bench-quick soak
 
 setup:
 	@bash scripts/setup.sh
@@ -23,3 +23,6 @@ bench: setup
 
 bench-quick: setup
 	.venv/bin/python -m bench --quick --json
+
+soak: setup
+	SOAK_SCALE=full .venv/bin/python -m pytest -q tests/soak -p no:timeout

@@ -14,12 +14,16 @@ class Source(StrEnum):
     KEYED = "keyed"
 
 
-_LONG_DIGITS = re.compile(r"\d{12,}")
+# Digits and the separators people and readers put between groups (space, dash, dot, underscore, slash).
+_DIGIT_RUN = re.compile(r"\d(?:[\d .\-_/]*\d)?")
 
 
 def scrub(text: str) -> str:
-    """Mask every run of 12+ digits (a possible bank card number) in free text."""
-    return _LONG_DIGITS.sub(lambda m: "#" * len(m.group()), text)
+    """Mask every run of 12+ digits (a possible bank card number) in free text, also when its groups are
+    separated by a space, dash, dot, underscore or slash (the separators are masked too, and so are digits
+    such a run touches: masking a date next to a card number beats leaving part of the number)."""
+    return _DIGIT_RUN.sub(lambda m: "#" * len(m.group()) if sum(c.isdigit() for c in m.group()) >= 12
+                          else m.group(), text)
 
 
 class CardRefused(ValueError):

@@ -28,7 +28,7 @@ from headoffice.store.base import Forbidden, Principal, Store
 from wire import errors as wire_errors
 from wire.batches import PushBatch, encode
 from wire.fields import PREFIX, VERSION
-from wire.messages import Error, Health, Registered
+from wire.messages import Error, Health, MemberLookup, Registered
 from wire.openapi import ROUTES, openapi_json
 from wire.openapi import Route as RouteSpec
 from wire.rules import RULE_KEYS, validate_rule
@@ -174,7 +174,8 @@ def create_app(store: Store, snapshot: Path | None = None, *, api_fail_limit: in
 
     async def push(call: Call) -> tuple[int, Any]:
         result = await run_in_threadpool(store.ingest, call.who, call.body)
-        return (422 if result.rejected else 200), result
+        # 202: taken, but what the till's token may not do alone waits for approval (headoffice/store/approvals.py)
+        return (422 if result.rejected else 202 if result.pending else 200), result
 
     async def pull(call: Call) -> tuple[int, Any]:
         q = call.params
@@ -185,9 +186,26 @@ def create_app(store: Store, snapshot: Path | None = None, *, api_fail_limit: in
         return 200, await run_in_threadpool(store.recover, call.who, q.after_seq, q.sales_after, q.sales_after_id,
                                             q.limit)
 
+    async def counted(who: Principal) -> None:
+        """A till's member reads are rate-limited (per till, per minute): a leaked token cannot page the directory."""
+        if who.role == "till" and not await run_in_threadpool(store.till_read_allowed, who):
+            raise _HttpError(429, "too many member reads from this till: wait a minute (lookup_limit.per_minute)")
+
     async def balance(call: Call) -> tuple[int, Any]:
+        await counted(call.who)
         member_id = call.params.member_id
         return 200, {"member_id": member_id, "balance": await run_in_threadpool(store.balance, member_id)}
+
+    async def lookup(call: Call) -> tuple[int, Any]:
+        q = call.params
+        if (q.card is None) == (q.phone is None):
+            raise wire_errors.Invalid(list(MemberLookup.CHECKS))
+        await counted(call.who)
+        found = await run_in_threadpool(store.lookup_member, None if q.card is None else str(q.card),
+                                        None if q.phone is None else str(q.phone))
+        if found is None:
+            raise _HttpError(404, "no such member")
+        return 200, found
 
     def report(key: str, read: Callable[[], Any]) -> Handler:
         async def run(call: Call) -> tuple[int, Any]:
@@ -211,7 +229,7 @@ def create_app(store: Store, snapshot: Path | None = None, *, api_fail_limit: in
         value = wire_errors.whole_numbers(call.body.value)
         if reasons := validate_rule(key, value):
             raise wire_errors.Invalid(reasons)
-        await run_in_threadpool(store.set_rule, key, value)
+        await run_in_threadpool(store.set_rule, key, value, by="api")  # a new program version
         return 200, {"ok": True}
 
     async def products(call: Call) -> tuple[int, Any]:
@@ -220,7 +238,7 @@ def create_app(store: Store, snapshot: Path | None = None, *, api_fail_limit: in
 
     handlers: dict[str, Handler] = {
         "health": health, "openapi": openapi, "register": register, "push": push, "pull": pull, "recover": recover,
-        "balance": balance, "overdraft": report("members", store.overdraft_report),
+        "balance": balance, "lookup": lookup, "overdraft": report("members", store.overdraft_report),
         "rejects": report("rejects", store.rejects), "coupon_doubles": report("double_uses", store.coupon_doubles),
         "till_keys": report("till_keys", store.till_keys), "block": block, "erase": erase, "set_rule": set_rule,
         "products": products,

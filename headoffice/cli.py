@@ -1,6 +1,7 @@
 """`headoffice`: the head-office server and its administration commands.
 
     headoffice serve [--host 127.0.0.1] [--port 8080] [--db URL] [--upkeep-at HH:MM] [--no-upkeep]
+                     [--trusted-proxy ADDR ...]
     headoffice upkeep [--status] [--json]                   refresh the marketing snapshot (headoffice.upkeep)
     headoffice till add --store S --till T [--valid-days 7] [--db URL]   prints a one-time enrolment code
     headoffice admin token [--name NAME]                    prints an administrator token
@@ -16,6 +17,7 @@ an existing one, so a misspelled --db is "not found", never a new empty head off
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import sys
@@ -55,6 +57,17 @@ def _port(text: str) -> int:
     return value
 
 
+def _proxy(text: str) -> str:
+    """A trusted proxy: an IP address or network, or 'none'."""
+    if text == "none":
+        return text
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a proxy is an IP address or network (or 'none'), not {text!r}") from None
+    return text
+
+
 def _db_arg(p: argparse.ArgumentParser, *, create: bool = False) -> None:
     p.add_argument("--db", default=os.environ.get("HEADOFFICE_DB", DEFAULT_DB),
                    help="sqlite:///PATH (default headoffice.db here, or $HEADOFFICE_DB) or postgresql://..."
@@ -87,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=8080, help="TCP port (default 8080)")
     serve.add_argument("--no-upkeep", dest="upkeep", action="store_false",
                        help="do not refresh the marketing snapshot on a schedule (another host does)")
+    serve.add_argument("--trusted-proxy", dest="trusted_proxies", action="append", type=_proxy, metavar="ADDR",
+                       help="an address or network (10.0.0.5, 10.0.0.0/24) whose X-Forwarded-Proto/-For headers are"
+                            " believed; repeat for several; default 127.0.0.1 (nginx on this host, docs/install.md);"
+                            " 'none' believes no one")
     _snapshot_args(serve)
     _db_arg(serve, create=True)
     serve.set_defaults(run=_serve)
@@ -295,11 +312,13 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from headoffice.server import serve  # why: the HTTP stack (Starlette, uvicorn) loads only to serve
+    from headoffice.server import TRUSTED_PROXIES, serve  # why: the HTTP stack (Starlette, uvicorn) loads only to serve
 
     _open(args).close()  # a bad --db fails here, before the server says it is listening
     snapshot = upkeep.snapshot_path(args.db, args.snapshot) if args.upkeep else None
-    serve(args.db, args.host, args.port, snapshot=snapshot, upkeep_at=args.upkeep_at)
+    proxies = TRUSTED_PROXIES if args.trusted_proxies is None else tuple(
+        p for p in args.trusted_proxies if p != "none")
+    serve(args.db, args.host, args.port, snapshot=snapshot, upkeep_at=args.upkeep_at, trusted_proxies=proxies)
     return 0
 
 

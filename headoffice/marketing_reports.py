@@ -6,8 +6,8 @@ chain. Rather than a second implementation of each report, head office loads tha
 till-schema SQLite snapshot and runs `pos_client.services.marketing.reports` on it, so a figure at head
 office means exactly what it means at a till (offer-lift included: a member targeted at one store who
 bought at another bought). Rewards redeemed is rebuilt from the tills' ledger (`_redemptions`). Tier
-migration reads the tills' tier changes (`member_tiers`), which sync does not carry: it is refused here
-with that reason.
+migration reads the tier changes every till pushes (`member_tiers`, in date order: a member's tier on a day is
+the last change any till recorded by then).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from headoffice.store.base import Store
 from pos_client.domain.errors import UsageError
+from pos_client.services.marketing import purchase_table
 from pos_client.services.marketing.reports import run_report
 from pos_client.services.marketing.rewards import catalog
 from pos_client.store.config import from_mapping
@@ -26,9 +27,8 @@ from pos_client.store.context import TillContext
 from pos_client.store.db import connect, now_iso, write_txn
 
 HO_REPORTS = ("new-customers", "lifecycle", "rfm", "points-liability", "contact-list", "second-purchase",
-              "reactivation", "retention", "offer-lift", "rewards-redeemed")
-TILL_ONLY = {"tier-migration": "tier changes are recorded at the tills (member_tiers) and sync does not carry them:"
-                               " run `pos-client report tier-migration` there"}
+              "reactivation", "retention", "offer-lift", "rewards-redeemed", "tier-migration")
+TILL_ONLY: dict[str, str] = {}  # reports a till has and head office cannot run (none since tier changes sync)
 # A till's redemption, from what sync carries: its `redeem` ledger entry (reason "reward:ID", ref = the
 # redemption id, amount_cents = its value) and the "reward-restored" entry a refund may add (same ref).
 _REDEMPTIONS = """
@@ -100,6 +100,13 @@ def snapshot(store: Store, path: str | Path) -> TillContext:
                    "till_id", "day", "at")
         conn.executemany(f"INSERT INTO offer_targets ({', '.join(targets)}) VALUES ({', '.join('?' * len(targets))})",
                          [tuple(t[c] for c in targets) for t in store.export_rows("offer_targets")])
+        conn.executemany(
+            "INSERT INTO member_tiers (member_id, tier, prev_tier, since, reason, sale_id, created_at)"
+            " VALUES (?,?,?,?,?,?,?)",
+            [tuple(t[c] for c in ("member_id", "tier", "prev_tier", "since", "reason", "sale_id", "created_at"))
+             for t in sorted(store.export_rows("tier_changes"), key=lambda t: (t["since"], t["created_at"],
+                                                                                t["row_no"]))])
+        purchase_table.build_summary(conn)  # the reports read each member's purchase days from it, not the sales
         conn.execute("UPDATE sync_apply SET applying = 0")
     return ctx
 

@@ -57,7 +57,8 @@ def prepare(home: Path, rig: DemoRig) -> TillContext:
     # no offer control group in the demo: every first purchase shows its welcome coupon
     write_config(home, {**DEMO_MARK, "store_name": "Olive & Co", "devices": {"readers": rig.reader_specs()},
                         "printer": rig.printer_spec(), "receipt": {"footer": ["Thank you! Merci !"]},
-                        "program": {"holdout_pct": 0}})
+                        "program": {"holdout_pct": 0,  # the demo's new cards: the program's range (issue 11)
+                                    "card_ranges": ["2100000000000-2100000999999"]}})
     ctx = open_till(home)
     if not ctx.conn.execute("SELECT COUNT(*) FROM members").fetchone()[0]:
         demo_seed.seed(ctx)

@@ -16,16 +16,24 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
+import msgspec
+
 from cardread.barcode import normalise_gtin
+from pos_client.services.card_formats import card_formats
 from pos_client.store import sync_state as state
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn
 from pos_client.store.ledger import add_to_balance
 from sync import extensions
+from sync.client import Refused
+from sync.program_rules import apply_rules
+from wire.bounds import CENTS, POINTS, SEQ
+from wire.errors import Invalid, convert
+from wire.fields import Cents, Points, Seq
+from wire.messages import Product
 from wire.protocol import CARD_RANK, DOC_TYPES, LEDGER_COLUMNS, PullPage
 
 
@@ -66,12 +74,15 @@ def apply_page(ctx: TillContext, page: PullPage) -> dict[str, int]:
     conn = ctx.conn
     counts = {"entries": 0, "members": 0, "cards": 0, "rules": 0, "products": 0}
     docs: dict[str, list[dict[str, Any]]] = {}
+    rules: list[dict[str, Any]] = []  # checked and applied together (sync.program_rules)
     ts = now_iso()
     with write_txn(conn):
         conn.execute("UPDATE sync_apply SET applying = 1")
         pending_members = _pending_keys(conn, "member")
         pending_cards = _pending_keys(conn, "card")
         ready = _ready_members(conn, page)
+        formats = card_formats(ctx, next((c.data.get("value") for c in page.changes  # a rule in this page wins
+                                          if c.type == "rule" and c.data.get("key") == "card_formats"), None))
         for change in page.changes:
             data: dict[str, Any] = change.data
             if change.type == "entry":
@@ -80,18 +91,18 @@ def apply_page(ctx: TillContext, page: PullPage) -> dict[str, int]:
                 _apply_member(conn, data, ts, ready)
                 counts["members"] += 1
             elif change.type == "card" and data["card_number"] not in pending_cards:
+                if formats.why(str(data["card_number"])) is not None:  # outside the program's formats: not stored
+                    continue
                 _apply_card(conn, data, ts, ready)
                 counts["cards"] += 1
             elif change.type == "rule":
-                conn.execute("INSERT INTO sync_rules (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key)"
-                             " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                             (data["key"], json.dumps(data["value"]), ts))
-                counts["rules"] += 1
+                rules.append(data)
             elif change.type == "product":
                 _apply_product(conn, data, ts)
                 counts["products"] += 1
             elif change.type in DOC_TYPES:
                 docs.setdefault(change.type, []).append(data)
+        counts["rules"] = apply_rules(conn, rules, ts, page.next_cursor)
         if docs:
             _apply_docs(ctx, docs, counts)
         conn.execute("UPDATE sync_apply SET applying = 0")
@@ -107,11 +118,39 @@ def _apply_docs(ctx: TillContext, docs: dict[str, list[dict[str, Any]]], counts:
         counts[kind] = counts.get(kind, 0) + handlers[kind].apply(ctx, docs[kind])
 
 
+class EntryNumbers(msgspec.Struct):
+    """The numbers of a pulled ledger entry, bounded as `LedgerRecord`'s (the rest head office checked when it
+    took the entry): converting only these costs a fraction of the whole record's patterns on a first pull."""
+
+    points: Points
+    seq: Seq
+    amount_cents: Cents = 0
+
+
+_ENTRY_RANGES = (("points", POINTS), ("seq", SEQ), ("amount_cents", CENTS))  # the fast check: plain ints in range
+
+
+def _bounded(data: dict[str, Any], cls: type[EntryNumbers] | type[Product], what: str) -> dict[str, Any]:
+    """A pulled record's numbers as the wire bounds them (ints, never floats; wire.bounds): a page decoded with
+    `data: dict` is not checked field by field, so one out of range fails the page (nothing applied)."""
+    try:
+        rec = convert(data, cls)
+    except Invalid as exc:
+        raise Refused(f"head office sent {what} this till cannot store: {exc}") from None
+    return {**data, **msgspec.structs.asdict(rec)}
+
+
+_OPTIONAL = frozenset({"prev_hash", "entry_hash"})  # a head office older than the ledger chain sends neither
+
+
 def _apply_entry(conn: sqlite3.Connection, data: dict[str, Any], ts: str, ready: set[str] | None = None) -> int:
+    if not all(type(data.get(k, 0)) is int and r.low <= data.get(k, 0) <= r.high for k, r in _ENTRY_RANGES):
+        data = _bounded(data, EntryNumbers, "a ledger entry")  # 5.0 becomes 5; anything else fails the page
     _ensure_member(conn, data["member_id"], data["store_id"], ts, ready)
     cur = conn.execute(
         f"INSERT INTO ledger ({', '.join(LEDGER_COLUMNS)}) VALUES ({', '.join('?' * len(LEDGER_COLUMNS))})"
-        " ON CONFLICT DO NOTHING", tuple(data[c] for c in LEDGER_COLUMNS))
+        " ON CONFLICT DO NOTHING",
+        tuple(data.get(c) if c in _OPTIONAL else data[c] for c in LEDGER_COLUMNS))  # hashes: None from older ones
     if cur.rowcount == 1:
         add_to_balance(conn, data["member_id"], int(data["points"]), ts)
         return 1
@@ -155,6 +194,7 @@ def _apply_card(conn: sqlite3.Connection, c: dict[str, Any], ts: str, ready: set
 
 
 def _apply_product(conn: sqlite3.Connection, p: dict[str, Any], ts: str) -> None:
+    p = _bounded(p, Product, "a product")
     conn.execute(
         "INSERT INTO products (sku, ean, name, category, price_cents, updated_at) VALUES (?,?,?,?,?,?) "
         "ON CONFLICT(sku) DO UPDATE SET ean=excluded.ean, name=excluded.name, category=excluded.category,"

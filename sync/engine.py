@@ -14,6 +14,7 @@ from pos_client import __version__
 from pos_client.store import sync_state as state
 from pos_client.store.config import Config
 from pos_client.store.context import TillContext
+from pos_client.store.program_overlay import applied_version
 from sync.apply import apply_page
 from sync.client import AuthError, HeadOfficeClient, SyncError
 from sync.push import PushReport, push_pending
@@ -70,6 +71,8 @@ def pull_all(ctx: TillContext, client: HeadOfficeClient, *, page_size: int = PUL
         while True:
             following = ahead.submit(client.pull, page.next_cursor, page_size, not total) if page.more else None
             counts = apply_page(ctx, page)
+            if counts.get("rules"):  # the next request says which program version this till now runs
+                client.program_version = applied_version(ctx.conn)
             report.pages += 1
             for k, v in counts.items():
                 report.pulled[k] = report.pulled.get(k, 0) + v
@@ -100,7 +103,10 @@ def sync_once(ctx: TillContext, *, transport: Any = None, timeout: float = 15.0,
             report = SyncReport()
             report.recovered = recover_pending(ctx, client)  # a restored till first takes back its own
             client.version, client.pending = __version__, pending_entries(ctx)
+            client.program_version = applied_version(conn)
             report.push = push_pending(ctx, client)
+            if report.push.batches:  # what the status line shows until the next push says otherwise
+                state.put(conn, **{state.SENT_FOR_APPROVAL: len(report.push.sent_for_approval)})
             client.pending = pending_entries(ctx)
             pull_all(ctx, client, progress=progress, report=report)
     except SyncError as exc:

@@ -1,7 +1,7 @@
-"""What sync carries for marketing: till public keys, coupon uses, erasures and offer targetings.
+"""What sync carries for marketing: till public keys, coupon uses, erasures, offer targetings and tier changes.
 
 `HANDLERS` is what the composition root installs in a till's `extensions.sync_docs`. Builders turn an outbox key
-(filled by the triggers of migrations m0310 and m0420) into a protocol record; appliers store what other
+(filled by the triggers of migrations m0310, m0420 and m0430) into a protocol record; appliers store what other
 tills and head office sent, inside the pull page's transaction, with the outbox triggers quiet.
 """
 
@@ -86,6 +86,25 @@ def apply_offer_targets(ctx: TillContext, rows: list[dict[str, Any]]) -> int:
     return added
 
 
+TIER_CHANGE_COLUMNS = ("member_id", "tier", "prev_tier", "since", "reason", "sale_id", "created_at")
+
+
+def build_tier_change(ctx: TillContext, key: str) -> dict[str, Any] | None:
+    """The tier change an outbox key (its `member_tiers` rowid) names; every row there is this till's own
+    (tier changes are pushed, never pulled)."""
+    row = ctx.conn.execute(f"SELECT rowid, {', '.join(TIER_CHANGE_COLUMNS)} FROM member_tiers WHERE rowid = ?",
+                           (int(key),)).fetchone()
+    if row is None:
+        return None
+    return {"store_id": ctx.store_id, "till_id": ctx.till_id, "row_no": row[0],
+            **{c: row[c] for c in TIER_CHANGE_COLUMNS}}
+
+
+def refuse_tier_changes(ctx: TillContext, rows: list[dict[str, Any]]) -> int:
+    """Head office never sends tier changes (each till keeps its own): a page holding some is refused whole."""
+    raise PosError(f"head office sent {len(rows)} tier change(s); tills only push them")
+
+
 def _no_record(ctx: TillContext, key: str) -> dict[str, Any] | None:
     """Till keys are announced, never queued in the outbox."""
     return None
@@ -96,4 +115,5 @@ HANDLERS: tuple[DocHandler, ...] = (
     DocHandler("coupon_use", build=build_use, apply=apply_uses),
     DocHandler("erasure", build=build_erasure, apply=apply_erasures),
     DocHandler("offer_target", build=build_offer_target, apply=apply_offer_targets),
+    DocHandler("tier_change", build=build_tier_change, apply=refuse_tier_changes),
 )

@@ -41,11 +41,13 @@ class PushReport:
     rejected: list[RejectedRecord] = field(default_factory=list)
     high_seq: int = 0
     server_time: str | None = None
+    # changes this till's token may not make alone, kept at head office as requests (push answered 202)
+    sent_for_approval: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"batches": self.batches, "entries": self.entries, "duplicates": self.duplicates,
                 "sales": self.sales, "members": self.members, "cards": self.cards, "docs": self.docs,
-                "rejected": self.rejected, "high_seq": self.high_seq}
+                "rejected": self.rejected, "high_seq": self.high_seq, "sent_for_approval": self.sent_for_approval}
 
 
 def _member_record(conn: sqlite3.Connection, member_id: str) -> dict[str, Any] | None:
@@ -205,6 +207,8 @@ def push_pending(ctx: TillContext, client: HeadOfficeClient, *, entry_limit: int
             report.cards += result.cards
             report.docs += result.docs
             report.rejected += result.rejected
+            report.sent_for_approval += [{"request_id": p.request_id, "kind": p.kind, "member_id": p.member_id}
+                                         for p in result.pending]
             report.server_time = result.server_time
             before = report.high_seq
             with write_txn(conn):

@@ -20,7 +20,7 @@ from pos_client.domain.dates import today
 from pos_client.domain.errors import UsageError
 from pos_client.services import members
 from pos_client.services.checkout import Basket, Line, commit_sale
-from pos_client.services.marketing import coupons, manager, reports, rewards
+from pos_client.services.marketing import coupons, limits, manager, reports, rewards
 from pos_client.services.printing import retry_pending
 from pos_client.store import ledger
 from pos_client.store.config import write_config
@@ -159,7 +159,7 @@ async def test_five_wrong_pins_lock_manager_mode(tmp_path):
 
 async def test_manager_redeems_part_of_a_reward_adjusts_and_locks_again_on_leaving(tmp_path):
     ctx, member = make_till(tmp_path)
-    alice = manager.add_manager(ctx, "Alice", PIN)
+    alice = limits.add_owner(ctx, "Alice", PIN)  # above a manager's 500-point limit: the owner
     rewards.adjust(ctx, member.member_id, 985, "goodwill", PIN)  # 15 + 985 = 1000 points
     app = make_app(ctx)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -218,7 +218,7 @@ async def test_redeemed_coupon_slip_prints_on_the_simulated_printer(tmp_path):
         home.mkdir()
         write_config(home, {"printer": {"url": sim.url, "profile": "TM-T88V", "timeout": 3, "status_timeout": 1}})
         ctx, member = make_till(home)
-        manager.add_manager(ctx, "Alice", PIN)
+        limits.add_owner(ctx, "Alice", PIN)  # above a manager's 500-point limit: the owner
         rewards.adjust(ctx, member.member_id, 985, "goodwill", PIN)
         app = make_app(ctx)
         async with app.run_test(size=(80, 24)) as pilot:

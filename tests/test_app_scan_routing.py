@@ -35,8 +35,16 @@ def _till_with_non_29_member(tmp_path, *, ranges: list[str] | None = None):
         write_config(ctx.home, {"program": {"card_ranges": ranges}})
         ctx.close()
         ctx = open_till(ctx.home)
+    if ranges is None:  # issue 11: only the program's formats are stored; Grace enrolled while her range was
+        write_config(ctx.home, {"program": {"card_ranges": [f"{NON_29}-{NON_29}"]}})  # configured, then removed
+        ctx.close()
+        ctx = open_till(ctx.home)
     grace = members.enroll(ctx, card=parse_card(NON_29), name="Grace Hopper", phone="0698765432")
     catalog.upsert_products(ctx, [catalog.Product("OLIVES-W", WEIGHED, "Olives au poids", "food", 150)])
+    if ranges is None:
+        write_config(ctx.home, {"program": {"card_ranges": []}})
+        ctx.close()
+        ctx = open_till(ctx.home)
     return ctx, ada, grace
 
 

@@ -18,6 +18,7 @@ from headoffice.store import open_store
 from headoffice.store.schema import SchemaTooNew as HoSchemaTooNew
 from pos_client.cli.main import main
 from pos_client.domain.errors import RefusedInput
+from pos_client.store import sync_state
 from pos_client.store.backup import BackupError, back_up, backup_dir, latest_backup, verify
 from pos_client.store.config import from_mapping, write_config
 from pos_client.store.db import SchemaTooNew, connect, migration_names
@@ -148,7 +149,7 @@ def test_restore_of_a_missing_or_bad_file(till, tmp_path, capsys):
 def test_restored_registered_till_gives_no_points_until_it_has_synced(till, capsys):
     port = free_port()  # nothing listens there: head office is down
     write_config(till.home, {"headoffice": {"url": f"http://127.0.0.1:{port}"}})
-    till.conn.execute("INSERT INTO sync_state (key, value) VALUES ('token', 'secret-token')")
+    sync_state.put(till.conn, **{sync_state.TOKEN: "secret-token"})  # kept in <home>/secrets/token
     backup = back_up(till.conn, till.home, till.config).path
     till.close()
     code, out = _cli(capsys, "restore", str(backup), "--home", str(till.home), "--timeout", "2")

@@ -178,7 +178,10 @@ def _table(tmp_path, printer_url: str) -> list[tuple[tuple[str, ...], int]]:
         (("redeem", "--card", CARD, "--reward", "R500", "--pin", "4321"), 3),  # not enough points
         (("redeem", "--card", UNKNOWN, "--reward", "R500", "--pin", "4321"), 4),
         (("redeem", "--card", CARD, "--reward", "R500", "--pin", "4321", "--points", "-5"), 2),
-        (("adjust", "--card", CARD, "--points", "600", "--reason", "goodwill", "--pin", "4321"), 0),
+        (("adjust", "--card", CARD, "--points", "600", "--reason", "goodwill", "--pin", "4321"), 3),  # manager: <= 500
+        (("manager", "add", "Olga", "--pin", "9876", "--owner"), 0),
+        (("adjust", "--card", CARD, "--points", "600", "--reason", "goodwill", "--pin", "9876"), 0),  # the owner
+        (("adjust", "--card", CARD, "--points", "4611686018427387904", "--reason", "goodwill", "--pin", "9876"), 2),
         (("adjust", "--card", CARD, "--points", "99999999999999999999", "--reason", "goodwill", "--pin", "4321"), 2),
         (("adjust", "--card", CARD, "--points", "5", "--reason", "nope", "--pin", "4321"), 2),
         (("adjust", "--card", UNKNOWN, "--points", "5", "--reason", "goodwill", "--pin", "4321"), 4),
@@ -364,5 +367,6 @@ def test_headoffice_exit_codes(tmp_path, capsys):
     assert headoffice_main(["report", "new-customers", "--days", "-1", "--db", db]) == 2
     assert headoffice_main(["report", "lifecycle", "--as-of", "31/03/2026", "--db", db]) == 2
     assert headoffice_main(["serve", "--port", "99999", "--db", db]) == 2
+    assert headoffice_main(["serve", "--trusted-proxy", "the-proxy", "--db", db]) == 2
     assert headoffice_main([]) == 2  # no command: usage, not success
     assert headoffice_main(["report", "counts", "--db", "mysql://x"]) == 2

@@ -12,9 +12,10 @@ from typing import Annotated, Any, ClassVar, TypedDict
 import msgspec
 from msgspec import Meta
 
+from wire.bounds import CURSOR
 from wire.docs import DocRecord
 from wire.errors import TOO_DEEP, Invalid, NotJson, explain, has_nul, json_value, nul_reasons, whole_numbers
-from wire.fields import ChangeType, Count, DocType, Id, Seq, Version
+from wire.fields import ChangeType, Count, Cursor, DocType, HighSeq, Id, Index, Seq, Version
 from wire.records import CardRecord, LedgerRecord, MemberRecord, SaleRecord
 
 _ENCODER = msgspec.json.Encoder()
@@ -29,7 +30,7 @@ class Reject(msgspec.Struct, frozen=True, kw_only=True):
     """A record set aside with its reasons (kept at head office with its raw form, reported to the till)."""
 
     type: str
-    index: int
+    index: Index
     key: str | None
     reasons: list[str]
     raw: Any = None
@@ -38,11 +39,21 @@ class Reject(msgspec.Struct, frozen=True, kw_only=True):
         return {"type": self.type, "index": self.index, "key": self.key, "reasons": self.reasons}
 
 
+class PendingChange(msgspec.Struct, frozen=True):
+    """A change the till's token may not make alone (another store's member erased or changed, a merge across
+    stores, a large adjustment): head office keeps it as a request the owner or the member's store manager
+    approves."""
+
+    request_id: str
+    kind: Annotated[str, Meta(description="erase | merge | adjust | profile")]
+    member_id: str
+
+
 class RejectedRecord(TypedDict):
     """A reject as the till learns it (a dict: the till reads it with .get)."""
 
     type: str
-    index: int
+    index: Index
     key: str | None
     reasons: list[str]
 
@@ -155,7 +166,7 @@ class PushResult(msgspec.Struct, kw_only=True):
 
     accepted: Count
     duplicates: Count
-    high_seq: Annotated[int, Meta(ge=0, description="highest seq up to which the till's sequence is held")]
+    high_seq: Annotated[HighSeq, Meta(description="highest seq up to which the till's sequence is held")]
     gaps: list[Gap]
     rejected: list[RejectedRecord]
     sales: Count
@@ -165,6 +176,8 @@ class PushResult(msgspec.Struct, kw_only=True):
     docs: Count
     wants: Annotated[list[DocType], Meta(description="document types head office lacks from this till (send)")]
     server_time: str
+    pending: Annotated[list[PendingChange], Meta(
+        description="changes sent for approval at head office (the push is answered 202)")] = []
 
     # why head office sets aside a record that is well formed: it conflicts with what it already holds
     # What head office checks beyond the schema (headoffice/store/validate.py): a record is set aside with one
@@ -188,7 +201,7 @@ class PushResult(msgspec.Struct, kw_only=True):
 class Change(msgspec.Struct):
     """One change a till pulls; `data` has the shape of its type (documented per type in the OpenAPI)."""
 
-    cursor: Annotated[int, Meta(ge=1)]
+    cursor: Annotated[int, Meta(ge=1, le=CURSOR.high)]
     type: ChangeType
     data: dict[str, Any]
 
@@ -200,9 +213,9 @@ class PullPage(msgspec.Struct):
     """Changes after a cursor, in head office's receive order; `next_cursor` never goes backwards."""
 
     changes: list[Change]
-    next_cursor: Annotated[int, Meta(ge=0)]
+    next_cursor: Cursor
     more: bool
-    total_pending: Annotated[int, Meta(ge=0)] = 0
+    total_pending: Count = 0
     server_time: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,5 +233,5 @@ class RecoverPage(msgspec.Struct):
 
     entries: list[LedgerRecord]
     sales: list[SaleRecord]
-    high_seq: Annotated[int, Meta(ge=0)]
+    high_seq: HighSeq
     more: bool

@@ -11,7 +11,20 @@ from typing import Any, ClassVar
 import msgspec
 
 from wire.errors import Invalid, convert, explain
-from wire.fields import BasisPoints, CouponCode, Day, DocType, HexKey, Id, OfferGroup, OfferId, Text, Time, WindowDays
+from wire.fields import (
+    BasisPoints,
+    CouponCode,
+    Day,
+    DocType,
+    HexKey,
+    Id,
+    OfferGroup,
+    OfferId,
+    Positive,
+    Text,
+    Time,
+    WindowDays,
+)
 
 
 class TillKeyData(msgspec.Struct, frozen=True):
@@ -76,12 +89,37 @@ class OfferTargetData(msgspec.Struct, frozen=True):
         return f"{self.offer_id}/{self.sale_id}"  # a sale id has no "/": the key splits at the last one
 
 
-DocData = TillKeyData | CouponUseData | ErasureData | OfferTargetData
+class TierChangeData(msgspec.Struct, frozen=True):
+    """A member's move between tiers as a till recorded it (an upgrade on a sale, an upkeep's downgrade, or
+    imported history): head office's tier-migration report and the console's tier mix read these rows.
+
+    `row_no` is the till's own row number in `member_tiers`; with `created_at` it keys the change, so a till
+    restored from a backup that numbers a new change like a lost one still sends a distinct document.
+    Pushed only: tills never pull another till's tier changes.
+    """
+
+    store_id: Id
+    till_id: Id
+    row_no: Positive
+    member_id: Id
+    tier: Text
+    prev_tier: Text | None
+    since: Day
+    reason: Text
+    sale_id: Text | None
+    created_at: Time
+
+    def key(self) -> str:
+        return f"{self.store_id}/{self.till_id}/{self.row_no}/{self.created_at}"
+
+
+DocData = TillKeyData | CouponUseData | ErasureData | OfferTargetData | TierChangeData
 DOC_DATA: dict[str, type[DocData]] = {"till_key": TillKeyData, "coupon_use": CouponUseData, "erasure": ErasureData,
-                                      "offer_target": OfferTargetData}
+                                      "offer_target": OfferTargetData, "tier_change": TierChangeData}
 DOC_FIELDS: dict[str, tuple[str, ...]] = {
     kind: tuple(f.encode_name for f in msgspec.structs.fields(cls)) for kind, cls in DOC_DATA.items()}
-KEY_HELP = "till_key: 'store/till'; coupon_use: use_id; erasure: erasure_id; offer_target: 'offer_id/sale_id'"
+KEY_HELP = ("till_key: 'store/till'; coupon_use: use_id; erasure: erasure_id; offer_target: 'offer_id/sale_id';"
+            " tier_change: 'store/till/row_no/created_at'")
 
 
 class DocRecord(msgspec.Struct, frozen=True):

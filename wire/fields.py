@@ -12,18 +12,21 @@ from typing import Annotated, Final, Literal
 
 from msgspec import Meta
 
+from wire.bounds import CENTS, COUNT, CURSOR, POINTS, QUANTITY, SEQ
+
 VERSION: Final = 1
 PREFIX: Final = "/v1"
 MAX_TEXT: Final = 500
-MAX_AMOUNT: Final = 10**12  # points or cents in one record: 10 billion in currency, far beyond any sale
-MAX_SEQ: Final = 2**53  # a till's sequence (exact in every JSON reader)
+MAX_AMOUNT: Final = CENTS.high  # points or cents in one record (wire.bounds): 10 billion in currency
+MAX_SEQ: Final = SEQ.high  # a till's sequence (exact in every JSON reader)
 
 LEDGER_KINDS = frozenset({"earn", "redeem", "adjust", "reverse", "expire", "bonus"})
 MEMBER_STATUSES = frozenset({"active", "erased", "merged"})
 CARD_STATUSES = frozenset({"active", "lost", "blocked"})
 CHANNELS = frozenset({"email", "sms", "post", "phone"})
-DOC_TYPES = ("till_key", "coupon_use", "erasure", "offer_target")  # documents other capabilities ask sync to carry
-CHANGE_TYPES = ("member", "card", "entry", "rule", "product", *DOC_TYPES)
+DOC_TYPES = ("till_key", "coupon_use", "erasure", "offer_target", "tier_change")  # documents sync carries
+PUSH_ONLY_DOCS = ("tier_change",)  # documents tills push and head office keeps for its reports, never pulled
+CHANGE_TYPES = ("member", "card", "entry", "rule", "product", *(d for d in DOC_TYPES if d not in PUSH_ONLY_DOCS))
 # Card states only move forward: a till can never re-activate a card head office blocked.
 CARD_RANK = {"active": 0, "lost": 1, "blocked": 2}
 
@@ -32,7 +35,7 @@ MemberStatus = Literal["active", "erased", "merged"]
 CardStatus = Literal["active", "lost", "blocked"]
 Channel = Literal["email", "sms", "post", "phone"]
 OfferGroup = Literal["treated", "control"]
-DocType = Literal["till_key", "coupon_use", "erasure", "offer_target"]
+DocType = Literal["till_key", "coupon_use", "erasure", "offer_target", "tier_change"]
 ChangeType = Literal["member", "card", "entry", "rule", "product", "till_key", "coupon_use", "erasure", "offer_target"]
 
 _END = r"$(?!\n)"
@@ -79,9 +82,15 @@ WindowDays = Annotated[int, Meta(ge=1, le=MAX_WINDOW_DAYS, description="days")]
 HexKey = Annotated[str, Meta(pattern=HEX_KEY_PATTERN, description="Ed25519 public key, 64 hex digits")]
 CouponCode = Annotated[str, Meta(pattern=COUPON_CODE_PATTERN)]
 Amount = Annotated[int, Meta(ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="whole points or cents")]
-Count = Annotated[int, Meta(ge=0, le=MAX_AMOUNT)]
+Points = Annotated[int, Meta(ge=POINTS.low, le=POINTS.high, description="whole points")]
+Cents = Annotated[int, Meta(ge=CENTS.low, le=CENTS.high, description="whole cents")]
+Quantity = Annotated[int, Meta(ge=QUANTITY.low, le=QUANTITY.high, description="units")]
+Count = Annotated[int, Meta(ge=COUNT.low, le=COUNT.high)]
 Positive = Annotated[int, Meta(ge=1, le=MAX_AMOUNT)]
 Seq = Annotated[int, Meta(ge=1, le=MAX_SEQ, description="the till's gap-free sequence")]
+HighSeq = Annotated[int, Meta(ge=0, le=MAX_SEQ, description="a till's high seq (0: none yet)")]
+Cursor = Annotated[int, Meta(ge=CURSOR.low, le=CURSOR.high, description="head office's server_seq")]
+Index = Annotated[int, Meta(ge=0, le=COUNT.high, description="a record's position in its list")]
 Consent = Annotated[dict[Channel, bool], Meta(description="channel -> granted",
                                               extra={"reason": "must map email/sms/post/phone to true or false"})]
 Version = Annotated[Literal[1], Meta(extra={"reason": f"this head office speaks version {VERSION}"})]

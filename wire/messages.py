@@ -5,12 +5,13 @@ Reports are TypedDicts: the store hands them out as dicts and the document still
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypedDict
+from typing import Annotated, ClassVar, Literal, TypedDict
 
 import msgspec
 from msgspec import Meta
 
-from wire.fields import MAX_AMOUNT, AnyText, Id, Text
+from wire.bounds import PRICE
+from wire.fields import AnyText, Count, Cursor, HighSeq, Id, Points, Text
 
 
 class Error(msgspec.Struct, omit_defaults=True):
@@ -22,7 +23,7 @@ class Error(msgspec.Struct, omit_defaults=True):
 
 class Health(msgspec.Struct):
     ok: bool
-    version: int
+    version: Annotated[int, Meta(ge=1, le=1000)]
 
 
 class RegisterRequest(msgspec.Struct):
@@ -39,7 +40,7 @@ class Registered(msgspec.Struct):
 
 class Balance(msgspec.Struct):
     member_id: str
-    balance: int
+    balance: Points
 
 
 class Product(msgspec.Struct, frozen=True):
@@ -47,13 +48,13 @@ class Product(msgspec.Struct, frozen=True):
 
     sku: Text
     name: Text
-    price_cents: Annotated[int, Meta(ge=0, le=MAX_AMOUNT)]
+    price_cents: Annotated[int, Meta(ge=PRICE.low, le=PRICE.high)]
     ean: AnyText | None = None
     category: Text = "general"
 
 
 class ProductsStored(msgspec.Struct):
-    products: int
+    products: Count
 
 
 class Ok(msgspec.Struct):
@@ -71,7 +72,7 @@ class Erased(msgspec.Struct):
 class PullQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The query of `GET /v1/pull` (each parameter is a JSON scalar in the query string; no others)."""
 
-    cursor: Annotated[int, Meta(ge=0, le=2**62, description="the last server_seq this till applied")] = 0
+    cursor: Annotated[Cursor, Meta(description="the last server_seq this till applied")] = 0
     limit: Annotated[int, Meta(ge=1, le=5000, description="changes per page")] = 1000
     total: Annotated[Literal[0, 1], Meta(description="1: count every pending change (first page)")] = 1
 
@@ -79,7 +80,7 @@ class PullQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class RecoverQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The query of `GET /v1/recover`: a till restored from a backup asks for what it pushed after it."""
 
-    after_seq: Annotated[int, Meta(ge=0, le=2**62, description="the till's own highest seq it still holds")] = 0
+    after_seq: Annotated[HighSeq, Meta(description="the till's own highest seq it still holds")] = 0
     sales_after: Annotated[str, Meta(max_length=64, description="own sales created after this ISO time"
                                                                   " (with sales_after_id: keyset paging)")] = ""
     sales_after_id: Annotated[str, Meta(max_length=64, description="the last sale id of the previous page")] = ""
@@ -94,19 +95,38 @@ class CardPath(msgspec.Struct, frozen=True):
     card_number: Text
 
 
+class MemberLookup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The query of `GET /v1/members/lookup`: one exact card number or phone (digits may arrive as a number)."""
+
+    CHECKS: ClassVar[tuple[str, ...]] = ("card: give exactly one of card or phone",)
+
+    card: Annotated[Text | int | None, Meta(description="an exact loyalty card number")] = None
+    phone: Annotated[Text | int | None, Meta(description="an exact phone number, as the till typed it")] = None
+
+
+class MemberFound(msgspec.Struct):
+    """What a till needs of a member it looked up: who, their store and state, their card's state, the balance."""
+
+    member_id: str
+    store_id: str
+    status: str
+    card_status: str | None
+    balance: Points
+
+
 # --- reports (administrator) ---------------------------------------------------------------
 class Redemption(TypedDict):
     entry_id: str
     store_id: str
     till_id: str
-    points: int
+    points: Points
     created_at: str
     received_at: str
 
 
 class Overdraft(TypedDict):
     member_id: str
-    balance: int
+    balance: Points
     home_store: str | None
     redemptions: list[Redemption]
 
@@ -119,7 +139,7 @@ class QuarantinedRecord(TypedDict):
     store_id: str
     till_id: str
     type: str
-    seq: int | None
+    seq: HighSeq | None
     reasons: list[str]
     raw: str | None  # the record as sent, card numbers scrubbed
     received_at: str

@@ -15,7 +15,7 @@ import msgspec
 
 from wire.batches import Change, PullPage, PushBatch, PushResult, RecoverPage
 from wire.docs import DOC_DATA, KEY_HELP, DocRecord
-from wire.fields import PREFIX, VERSION
+from wire.fields import PREFIX, PUSH_ONLY_DOCS, VERSION
 from wire.messages import (
     Balance,
     Blocked,
@@ -24,6 +24,8 @@ from wire.messages import (
     Erased,
     Error,
     Health,
+    MemberFound,
+    MemberLookup,
     MemberPath,
     Ok,
     OverdraftReport,
@@ -36,6 +38,7 @@ from wire.messages import (
     RejectsReport,
     TillKeysReport,
 )
+from wire.program import Offer, Promotion
 from wire.records import CardRecord, LedgerRecord, MemberRecord, SaleLine, SaleRecord
 from wire.rules import RULE_KEYS, ProgramRules, Reward, RuleData, RulePath, RuleValue
 
@@ -43,11 +46,12 @@ Auth = Literal["till", "admin", "any"] | None
 
 # data of each change type a till pulls
 CHANGE_DATA: dict[str, type[Any]] = {"entry": LedgerRecord, "member": MemberRecord, "card": CardRecord,
-                                     "rule": RuleData, "product": Product, **DOC_DATA}
+                                     "rule": RuleData, "product": Product,
+                                     **{k: v for k, v in DOC_DATA.items() if k not in PUSH_ONLY_DOCS}}
 
 # Structs with checks that span fields (JSON Schema cannot say them): listed in their schema as `x-checks`
 CHECKED: tuple[type[Any], ...] = (LedgerRecord, SaleLine, SaleRecord, MemberRecord, CardRecord, DocRecord, Reward,
-                                  ProgramRules)
+                                  Promotion, Offer, ProgramRules)
 
 ERRORS: dict[int, str] = {
     400: "the body is not JSON, or the connection dropped mid-request",
@@ -75,6 +79,7 @@ class Route:
     params: type[Any] | None = None  # a Struct whose fields are the path parameters
     errors: dict[int, str] = field(default_factory=dict)  # route-specific statuses (besides the implied ones)
     partial: bool = False  # 422 may also carry the `ok` body (a push with some records set aside)
+    accepted: str | None = None  # why 202 may carry the `ok` body (a push with changes sent for approval)
 
     def statuses(self) -> dict[int, str]:
         """Every status this route can answer besides 200, with why."""
@@ -102,13 +107,20 @@ ROUTES: tuple[Route, ...] = (
     Route("push", "POST", "/push", "push a batch (idempotent by entry UUID; gaps detected; malformed records "
           "set aside with their reasons while the rest is taken)", PushResult, auth="till", body=PushBatch,
           errors={403: "a record or document names another store or till",
-                  422: "with a PushResult body: some records were set aside, the rest were taken"}, partial=True),
+                  422: "with a PushResult body: some records were set aside, the rest were taken"}, partial=True,
+          accepted="taken, but some changes this till's token may not make alone (another store's member"
+          " erased or changed, a merge across stores, a large adjustment) wait for approval: see `pending`"),
     Route("pull", "GET", "/pull", "changes after a cursor (members, cards, other tills' entries, rules, products, "
           "documents)", PullPage, auth="till", query=PullQuery),
     Route("recover", "GET", "/recover", "a till restored from a backup: its own entries above a seq and its own "
           "sales after a time, as head office holds them", RecoverPage, auth="till", query=RecoverQuery),
     Route("balance", "GET", "/members/{member_id}/balance", "head office's balance for a member (after merges)",
-          Balance, auth="any", params=MemberPath),
+          Balance, auth="any", params=MemberPath,
+          errors={429: "a till over its member reads per minute (`lookup_limit.per_minute`)"}),
+    Route("lookup", "GET", "/members/lookup", "a till finds one member by an exact card number or phone",
+          MemberFound, auth="till", query=MemberLookup,
+          errors={404: "no such member", 422: "give exactly one of card or phone",
+                  429: "a till over its member reads per minute (`lookup_limit.per_minute`)"}),
     Route("overdraft", "GET", "/reports/overdraft", "members overdrawn by offline redemptions", OverdraftReport,
           auth="admin"),
     Route("rejects", "GET", "/reports/rejects", "quarantined malformed records", RejectsReport, auth="admin"),
@@ -175,6 +187,8 @@ def _add_checks(schema: dict[str, Any], checks: tuple[str, ...]) -> None:
 def _operation(route: Route, body: dict[str, Any] | None) -> dict[str, Any]:
     ok = {"type": "object"} if route.ok is None else _ref(route.ok.__name__)
     responses: dict[str, Any] = {"200": _json(ok, "done")}
+    if route.accepted:
+        responses["202"] = _json(ok, route.accepted)
     for status, why in route.statuses().items():
         error: dict[str, Any] = _ref("Error")
         if route.partial and status == 422:
@@ -193,6 +207,9 @@ def _operation(route: Route, body: dict[str, Any] | None) -> dict[str, Any]:
         params += _parameters(route.query, "query")
     if params:
         op["parameters"] = params
+    query_checks = getattr(route.query, "CHECKS", ())  # checks across query parameters (e.g. one of two)
+    if query_checks:
+        op["x-checks"] = list(query_checks)
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return op
@@ -209,7 +226,8 @@ def _body(route: Route) -> dict[str, Any] | None:
 @cache
 def _document() -> bytes:
     types: list[Any] = [r.ok for r in ROUTES if r.ok is not None]
-    types += [r.body for r in ROUTES if r.body is not None] + [Error, Change, ProgramRules, *CHANGE_DATA.values()]
+    types += [r.body for r in ROUTES if r.body is not None] + [Error, Change, ProgramRules, *CHANGE_DATA.values(),
+                                                               *DOC_DATA.values()]  # pushed-only documents too
     _, schemas = msgspec.json.schema_components(types, ref_template=_REF)
     schemas["Doc"] = _doc_schema(schemas[DocRecord.__name__]["properties"]["key"])
     schemas["Change"] = _change_schema()

@@ -14,22 +14,24 @@ import msgspec
 from cardread.payment import payment_card_in
 from wire.errors import Invalid, convert
 from wire.fields import (
-    Amount,
     AnyText,
     CardStatus,
+    Cents,
     Consent,
     Id,
     LedgerKind,
     MemberStatus,
+    Points,
     Positive,
+    Quantity,
     Seq,
     Text,
     Time,
     Uuid,
 )
+from wire.ledger_chain import CHAIN_COLUMNS, ChainHash
 
-LEDGER_COLUMNS = ("entry_id", "member_id", "store_id", "till_id", "seq", "kind", "points", "sale_id",
-                  "amount_cents", "created_at", "operator", "reason", "ref")
+LEDGER_COLUMNS = (*CHAIN_COLUMNS, "prev_hash", "entry_hash")  # the hash chain: wire.ledger_chain
 
 
 class LedgerRecord(msgspec.Struct, frozen=True):
@@ -41,13 +43,15 @@ class LedgerRecord(msgspec.Struct, frozen=True):
     till_id: Id
     seq: Seq
     kind: LedgerKind
-    points: Amount
+    points: Points
     created_at: Time
     sale_id: Id | None = None
-    amount_cents: Amount = 0
+    amount_cents: Cents = 0
     operator: AnyText | None = None
     reason: AnyText | None = None
     ref: AnyText | None = None
+    prev_hash: ChainHash | None = None  # the till's hash chain (wire.ledger_chain); None from a till before it
+    entry_hash: ChainHash | None = None
 
     CHECKS: ClassVar[tuple[str, ...]] = ("points: a redemption cannot add points",
                                          "points: earn and bonus cannot be negative")
@@ -69,17 +73,18 @@ class LedgerRecord(msgspec.Struct, frozen=True):
     def row(self) -> tuple[Any, ...]:
         """The values in LEDGER_COLUMNS order (both head-office backends insert this tuple)."""
         return (self.entry_id, self.member_id, self.store_id, self.till_id, self.seq, self.kind, self.points,
-                self.sale_id, self.amount_cents, self.created_at, self.operator, self.reason, self.ref)
+                self.sale_id, self.amount_cents, self.created_at, self.operator, self.reason, self.ref,
+                self.prev_hash, self.entry_hash)
 
 
 class SaleLine(msgspec.Struct, frozen=True):
     line_no: Positive
     name: Text
     category: Text
-    qty: Positive
-    unit_cents: Amount
-    amount_cents: Amount
-    points: Amount = 0
+    qty: Quantity
+    unit_cents: Cents
+    amount_cents: Cents
+    points: Points = 0
     sku: AnyText | None = None
     ean: AnyText | None = None
 
@@ -94,11 +99,11 @@ class SaleRecord(msgspec.Struct, frozen=True):
     sale_id: Id
     store_id: Id
     till_id: Id
-    total_cents: Amount
+    total_cents: Cents
     created_at: Time
     member_id: Id | None = None
     tender: Text = "cash"
-    points_earned: Amount = 0
+    points_earned: Points = 0
     operator: AnyText | None = None
     lines: list[SaleLine] = []
 
@@ -131,11 +136,16 @@ class MemberRecord(msgspec.Struct, frozen=True):
     merged_into: Id | None = None
     consent: Consent = {}
 
-    CHECKS: ClassVar[tuple[str, ...]] = ("merged_into: required when status is merged",)
+    CHECKS: ClassVar[tuple[str, ...]] = ("merged_into: required when status is merged",
+                                         "name: never a bank card number", "email: never a bank card number")
 
     def __post_init__(self) -> None:
         if self.status == "merged" and not self.merged_into:
             raise Invalid([self.CHECKS[0]])
+        bad = [check for check, text in ((self.CHECKS[1], self.name), (self.CHECKS[2], self.email))
+               if text and payment_card_in(text)]  # free text typed at a till: the second net covers it too
+        if bad:
+            raise Invalid(bad)
 
     @classmethod
     def parse(cls, data: Any) -> MemberRecord:
@@ -155,7 +165,9 @@ class CardRecord(msgspec.Struct, frozen=True):
     replaced_by: AnyText | None = None
     created_at: Time | None = None
 
-    CHECKS: ClassVar[tuple[str, ...]] = ("card_number: looks like a payment card number, refused",)
+    CHECKS: ClassVar[tuple[str, ...]] = ("card_number: looks like a payment card number, refused",
+                                         # head office's allow-list (headoffice/store/card_formats.py)
+                                         "card_number: not one of this program's cards")
 
     def __post_init__(self) -> None:
         number = self.card_number

@@ -14,6 +14,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from wire.errors import Invalid, explain, nul_reasons, whole_numbers
 from wire.fields import MAX_AMOUNT, Amount, Count, Positive, Text
+from wire.program import CategoryMultiplier, Earning, Offer, Promotion, duplicates
 
 RewardKind = Literal["amount_off", "percent_off", "free_product", "gift_certificate"]
 REWARD_KINDS = frozenset({"amount_off", "percent_off", "free_product", "gift_certificate"})
@@ -44,6 +45,22 @@ class Tier(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     multiplier_pct: Annotated[int, Meta(ge=0, le=100_000)] = 100
 
 
+class CardFormatsRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The program's own card formats (`cardread.allowlist`): head office and every till store no other number."""
+
+    loyalty_prefixes: Annotated[list[Annotated[str, Meta(pattern=r"^[0-9]{1,6}$")]], Meta(max_length=20)] = []
+    card_ranges: Annotated[list[Annotated[str, Meta(pattern=r"^[0-9]{4,20}-[0-9]{4,20}$")]],
+                           Meta(max_length=50)] = []
+    code128_prefixes: Annotated[list[Annotated[str, Meta(pattern=r"^[A-Z][A-Z0-9\-_.]{0,11}$")]],
+                                Meta(max_length=20)] = []
+    nfc_cards: bool = True
+
+    def bad_ranges(self) -> list[str]:
+        """Ranges whose ends differ in length or run backwards (checked by ProgramRules)."""
+        return [t for t in self.card_ranges if len(t.split("-")[0]) != len(t.split("-")[1])
+                or t.split("-")[0] > t.split("-")[1]]
+
+
 class ProgramRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Every rule a till reads from head office; a rule not set stays UNSET (the till's config decides)."""
 
@@ -51,9 +68,22 @@ class ProgramRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         "points a member may redeem at a till that cannot reach head office"))] | UnsetType = UNSET
     rewards: Annotated[list[Reward], Meta(min_length=1, description="the rewards catalog")] | UnsetType = UNSET
     tiers: Annotated[list[Tier], Meta(min_length=1, description="membership tiers")] | UnsetType = UNSET
+    earning: Annotated[Earning, Meta(description="the base earning rate")] | UnsetType = UNSET
+    category_multipliers: Annotated[list[CategoryMultiplier], Meta(max_length=200, description=(
+        "categories earning more or less than the base rate"))] | UnsetType = UNSET
+    promotions: Annotated[list[Promotion], Meta(max_length=200, description=(
+        "time-boxed points multipliers"))] | UnsetType = UNSET
+    offers: Annotated[list[Offer], Meta(max_length=100, description=(
+        "triggered offers and the share of members held out of each"))] | UnsetType = UNSET
+    card_formats: Annotated[CardFormatsRule, Meta(description=(
+        "the program's own card formats: no other card number is stored, at head office or a till"))
+    ] | UnsetType = UNSET
 
     CHECKS: ClassVar[tuple[str, ...]] = ("id: a reward's id is unique in the catalog",
-                                         "tiers: the lowest tier must have min_spend_cents = 0")
+                                         "tiers: the lowest tier must have min_spend_cents = 0",
+                                         "category: a category has one multiplier",
+                                         "id: an offer's id is unique",
+                                         "card_formats: each card range is low-high, both ends of the same length")
 
     def __post_init__(self) -> None:
         reasons: list[str] = []
@@ -65,12 +95,20 @@ class ProgramRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 seen.add(r.id)
         if self.tiers is not UNSET and min(t.min_spend_cents for t in self.tiers) != 0:
             reasons.append(self.CHECKS[1])
+        if self.category_multipliers is not UNSET:
+            reasons += duplicates("category_multipliers", [m.category for m in self.category_multipliers],
+                                  self.CHECKS[2])
+        if self.offers is not UNSET:
+            reasons += duplicates("offers", [o.id for o in self.offers], self.CHECKS[3])
+        if self.card_formats is not UNSET and self.card_formats.bad_ranges():
+            reasons.append(self.CHECKS[4])
         if reasons:
             raise Invalid(reasons)
 
 
 RULE_KEYS: tuple[str, ...] = tuple(f.encode_name for f in msgspec.structs.fields(ProgramRules))
-RuleKey = Literal["offline_redeem_cap", "rewards", "tiers"]
+RuleKey = Literal["offline_redeem_cap", "rewards", "tiers", "earning", "category_multipliers", "promotions",
+                  "offers", "card_formats"]
 
 
 class RuleValue(msgspec.Struct, frozen=True):
@@ -86,10 +124,11 @@ class RulePath(msgspec.Struct, frozen=True):
 
 
 class RuleData(msgspec.Struct, frozen=True):
-    """A rule as tills pull it."""
+    """A rule as tills pull it, with the program version that published it (tills report the highest applied)."""
 
     key: Text
     value: Any
+    version: Annotated[int, Meta(ge=0, le=MAX_AMOUNT, description="the program version that set it")] = 0
 
 
 def validate_rule(key: str, value: Any) -> list[str]:

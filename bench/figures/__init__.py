@@ -23,5 +23,6 @@ FIGURES: tuple[str, ...] = (
     "bench.figures.wire",
     "bench.figures.reports",
     "bench.figures.upkeep",
+    "bench.figures.ho_upkeep",
     "bench.figures.console",
 )

@@ -160,3 +160,25 @@ def load_refunds(conn: sqlite3.Connection, sales: pd.DataFrame, end: date) -> pd
     pairs = sales.drop_duplicates("m") if len(frame) else sales.iloc[:0]
     codes = dict(zip(pairs["member_id"], pairs["m"], strict=True))
     return pd.DataFrame({"m": frame["member_id"].map(codes), "cents": frame["amount_cents"]})
+
+
+def new_customers(sales: pd.DataFrame, start: date, end: date) -> dict[str, int]:
+    """First purchase ever in the period, among the members who bought in it."""
+    s, e = start.toordinal(), end.toordinal()
+    first = sales.groupby("m")["day"].min()
+    return {"new": int(((first >= s) & (first <= e)).sum()),
+            "active": int(sales.loc[(sales["day"] >= s) & (sales["day"] <= e), "m"].nunique())}
+
+
+def tier_migration(conn: sqlite3.Connection, sales: pd.DataFrame, start: date, end: date,
+                   lowest: str) -> dict[tuple[str, str], int]:
+    """(tier at the end of the day before the period, tier at its end) -> members known by the end."""
+    e, before = end.isoformat(), date.fromordinal(start.toordinal() - 1).isoformat()
+    members = pd.read_sql_query("SELECT member_id, substr(created_at, 1, 10) AS day FROM members"
+                                " WHERE status != 'merged'", conn)
+    known = members.loc[(members["day"] <= e) | members["member_id"].isin(sales["member_id"].unique()), "member_id"]
+    changes = pd.read_sql_query("SELECT member_id, tier, since FROM member_tiers WHERE since <= ?"
+                                " ORDER BY member_id, since, rowid", conn, params=(e,))
+    at_end = changes.groupby("member_id")["tier"].last().reindex(known).fillna(lowest)
+    at_start = changes[changes["since"] <= before].groupby("member_id")["tier"].last().reindex(known).fillna(lowest)
+    return {(str(a), str(b)): int(n) for (a, b), n in Counter(zip(at_start, at_end, strict=True)).items()}

@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
-from headoffice.console import audit, auth, dashboard, health, members, program, tills, users
+from headoffice.console import approvals, audit, auth, dashboard, health, members, program, tills, users
 from headoffice.console.security import Guard, RequestCounter
 from headoffice.console.web import Console, Denied, Redirect
 from headoffice.store.base import Store
@@ -56,7 +56,8 @@ def build(store: Store, snapshot: Path | None = None, *, api_prefix: str = "/v1"
     counter = RequestCounter(store)
     routes: list[BaseRoute] = [Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
     for module_routes in (auth.routes(console), dashboard.routes(console), members.routes(console),
-                          program.routes(console), tills.routes(console), audit.routes(console),
+                          program.routes(console), tills.routes(console), approvals.routes(console),
+                          audit.routes(console),
                           users.routes(console), health.routes(console, counter)):
         routes += module_routes
     env = console.templates.env

@@ -64,11 +64,15 @@ def routes(console: Console) -> list[BaseRoute]:
         row = await run_in_threadpool(records.user_by_name, name) if name else None
         ok = await run_in_threadpool(passwords.verify, password, row["password_hash"] if row else None)
         if not ok or row is None or not row["active"]:
-            locked = await run_in_threadpool(records.login_failed, user_key, USER_LIMIT, WINDOW, LOCK)
+            if row is None:
+                await run_in_threadpool(records.login_failed, user_key, USER_LIMIT, WINDOW, LOCK)
+            else:  # the lock and its audit record in one transaction (a failure that locks nothing is not audited)
+                known = row
+                await run_in_threadpool(
+                    console.audited, SYSTEM, "user.locked", known["name"], f"{USER_LIMIT} failed logins",
+                    lambda: records.login_failed(user_key, USER_LIMIT, WINDOW, LOCK),
+                    lambda until: {"address": _address(request)[5:], "until": until, "store_id": known["store_id"]})
             await run_in_threadpool(records.login_failed, address, ADDRESS_LIMIT, WINDOW, LOCK)
-            if locked and row is not None:
-                console.audit(SYSTEM, "user.locked", row["name"], f"{USER_LIMIT} failed logins",
-                              {"address": _address(request)[5:], "until": locked, "store_id": row["store_id"]})
             return login_page(request, "Wrong name or password.", 401, name)
         await run_in_threadpool(records.login_succeeded, user_key)
         token = await run_in_threadpool(records.start_session, row["user_id"])
@@ -108,10 +112,10 @@ def routes(console: Console) -> list[BaseRoute]:
         except ValueError as exc:
             return console.render(request, "set-password.html",
                                   {"token": token, "name": found["name"], "error": str(exc).capitalize() + "."}, 400)
-        if await run_in_threadpool(records.use_password_link, token, hashed) is None:
+        who = User(found["user_id"], found["name"], found["role"], found["store_id"])
+        if await run_in_threadpool(console.audited, who, "user.password_set", found["name"], "one-time link",
+                                   lambda: records.use_password_link(token, hashed)) is None:
             raise Denied("this link was used meanwhile")
-        console.audit(User(found["user_id"], found["name"], found["role"], found["store_id"]), "user.password_set",
-                      found["name"], "one-time link")
         return RedirectResponse("/login?done=1", status_code=303)
 
     return [Route("/login", login, methods=["GET", "POST"]), Route("/logout", logout, methods=["POST"]),

@@ -32,7 +32,8 @@ def _scale(top: float) -> float:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    """A whole number as is; otherwise up to two decimals (a gridline at 1.25 is not "1.2")."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}".rstrip("0")
 
 
 def _frame(chart_id: str, title: str, top: float, body: list[str], legend: Sequence[str]) -> Markup:

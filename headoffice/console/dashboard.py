@@ -22,10 +22,19 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from headoffice.console import charts
-from headoffice.console.figures import PRESETS, Period, PeriodError, figures, parse_period, snapshot_state
-from headoffice.console.figures import stores as snapshot_stores
+from headoffice.console.figures import (
+    PRESETS,
+    Period,
+    PeriodError,
+    Snapshot,
+    cached,
+    cached_stores,
+    parse_period,
+    snapshot_state,
+)
 from headoffice.console.web import Console, Denied, User
 from pos_client.domain.money import format_cents
+from pos_client.services.marketing.report_base import pct
 
 ALL = "all"
 
@@ -113,8 +122,36 @@ def tables(data: dict[str, Any]) -> list[Table]:
     out.append(Table("rewards-redeemed", "Rewards redeemed", rw["columns"], rw_rows, None, money=frozenset({3}),
                      chart=charts.bar_chart("chart-rewards", "Redemptions per reward", [row[0] for row in rw_rows],
                                             [row[1] for row in rw_rows]) if rw_rows else None))
+    out += _tier_tables(r["tier-migration"])
     out.append(_lift_table(data["offer_lift"]))
     return out
+
+
+def _tier_tables(tm: dict[str, Any]) -> list[Table]:
+    """Tier mix at the period's end and who moved between tiers (the Gold -> Silver question), both from the
+    tier-migration report's own matrix."""
+    summary = tm["summary"]
+    names = list(summary["at_end"])
+    start, end = summary["at_start"], summary["at_end"]
+    total_end = sum(end.values())
+    mix_rows: list[list[Any]] = [[t, start[t], end[t], end[t] - start[t], pct(end[t], total_end)] for t in names]
+    mix = Table("tier-mix", "Tier mix and migration: members per tier at the period's start and end",
+                ["tier", "at_start", "at_end", "change", "pct_at_end"], mix_rows,
+                ["total", sum(start.values()), total_end, total_end - sum(start.values()), pct(total_end, total_end)],
+                chart=charts.bar_chart("chart-tier-mix", "Members per tier at the period's end", names,
+                                       [end[t] for t in names]),
+                note="members known by the period's end, at the tier they held at its start and at its end")
+    matrix = summary["matrix"]
+    moved = [[a, b, matrix[a][b], pct(matrix[a][b], start[a])] for a in names for b in names
+             if a != b and matrix[a][b]]
+    migration = Table("tier-migration", "Tier migration: who moved between tiers during the period",
+                      ["from_tier", "to_tier", "members", "pct_of_from"], moved,
+                      chart=charts.stacked_bar_chart(
+                          "chart-tier-migration", "Tier at the start (bars) by tier at the end (segments)", names,
+                          [(f"to {b}", [matrix[a][b] for a in names]) for b in names]),
+                      note="pct_of_from: share of the members who held the first tier at the start; the full"
+                           " matrix, stayers included, is `headoffice report tier-migration`")
+    return [mix, migration]
 
 
 def _lift_table(lifts: list[dict[str, Any]]) -> Table:
@@ -166,11 +203,27 @@ class Dashboard:
         except PeriodError as exc:
             context["error"] = str(exc)
             return self.console.render(request, "dashboard.html", context, status=400)
-        data = await run_in_threadpool(figures, snap, store, period)
-        context.update(period=period, tables=tables(data), unavailable=data["unavailable"],
-                       stores=await run_in_threadpool(snapshot_stores, snap) if user.is_owner else [],
-                       csv_query=_csv_query(store, period))
+        html = await run_in_threadpool(self.console.fragments.get_or_render, (snap.built_at, store, period.start,
+                                       period.end), lambda: self._figures_html(snap, store, period))
+        listed = await run_in_threadpool(cached_stores, snap) if user.is_owner else []
+        if listed is None:
+            self.console.warmer.ask(snap, None, None)
+        if html is None:  # computing is upkeep's job (or the warmer's), never a page's: say so, come back later
+            self.console.warmer.ask(snap, store, period)
+            context.update(period=period, computing=True, stores=listed or [])
+            return self.console.render(request, "dashboard.html", context)
+        context.update(period=period, figures_html=html, stores=listed or [], csv_query=_csv_query(store, period))
         return self.console.render(request, "dashboard.html", context)
+
+    def _figures_html(self, snap: Snapshot, store: str | None, period: Period) -> Markup | None:
+        """The page's figures section (tables, charts, CSV links) from the cache, rendered once per snapshot build
+        (`Console.fragments`); None while the figures are not computed yet."""
+        data = cached(snap, store, period)
+        if data is None:
+            return None
+        template = self.console.templates.env.get_template("dashboard.html")
+        context = template.new_context({"tables": tables(data), "csv_query": _csv_query(store, period)})
+        return Markup("".join(template.blocks["figures"](context)))
 
     async def csv(self, request: Request) -> Response:
         _user, store = self._scope(request)
@@ -183,7 +236,12 @@ class Dashboard:
             period = parse_period(request.query_params, snap.last_day)
         except PeriodError as exc:
             return Response(f"{exc}\n", 400, media_type="text/plain")
-        found = {t.key: t for t in tables(await run_in_threadpool(figures, snap, store, period))}
+        data = await run_in_threadpool(cached, snap, store, period)
+        if data is None:
+            self.console.warmer.ask(snap, store, period)
+            return Response(f"these figures are being computed from the snapshot built {snap.built_at}: try again"
+                            " in a minute\n", 503, media_type="text/plain", headers={"retry-after": "60"})
+        found = {t.key: t for t in tables(data)}
         table = found.get(request.path_params["figure"])
         if table is None:
             return Response(f"no such figure: one of {', '.join(found)}\n", 404, media_type="text/plain")

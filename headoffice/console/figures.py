@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from headoffice import upkeep
-from headoffice.marketing_reports import TILL_ONLY
 from pos_client.domain.dates import plus_days
 from pos_client.services.marketing.reports import run_report
 from pos_client.store.context import TillContext
@@ -35,7 +34,7 @@ PRESETS = {"30d": 30, "90d": 90, "365d": 365}
 DEFAULT_PERIOD = "30d"
 MAX_OFFERS = 5  # the offers shown: the most recently targeted in the period
 REPORTS = ("new-customers", "lifecycle", "second-purchase", "reactivation", "retention", "points-liability",
-           "rewards-redeemed")
+           "rewards-redeemed", "tier-migration")
 CHAIN = "*"  # the scope key of the chain-wide figures in the cache
 _CACHE = ("CREATE TABLE IF NOT EXISTS figures (built_at TEXT NOT NULL, scope TEXT NOT NULL, start TEXT NOT NULL,"
           " end TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (built_at, scope, start, end))")
@@ -118,8 +117,7 @@ def compute(ctx: TillContext, store: str | None, period: Period) -> dict[str, An
     reports = {name: run_report(ctx, name, **options) for name in REPORTS}
     offers = _offers_in(ctx, period)[:MAX_OFFERS]
     lifts = [run_report(ctx, "offer-lift", offer=o, **options) for o in offers]
-    return {"members": members_count(ctx, period.end, store), "reports": reports, "offer_lift": lifts,
-            "unavailable": {"tier-migration": TILL_ONLY["tier-migration"]}}
+    return {"members": members_count(ctx, period.end, store), "reports": reports, "offer_lift": lifts}
 
 
 def _offers_in(ctx: TillContext, period: Period) -> list[str]:
@@ -147,12 +145,31 @@ def stores(snap: Snapshot) -> list[str]:
     return found
 
 
+def scope_key(store: str | None) -> str:
+    """The cache's scope of one store's figures (None: the chain's)."""
+    return CHAIN if store is None else f"store:{store}"
+
+
+def cached(snap: Snapshot, store: str | None, period: Period) -> dict[str, Any] | None:
+    """The figures if this build has them already: all a page reads, it never computes (None: not yet)."""
+    found = _cache_get(snap, scope_key(store), period.start, period.end)
+    if isinstance(found, dict) and set(REPORTS) <= set(found.get("reports", {})):
+        return found  # (a payload an older console stored without some section is computed again)
+    return None
+
+
+def cached_stores(snap: Snapshot) -> list[str] | None:
+    """The snapshot's stores if this build has listed them already (None: not yet)."""
+    found = _cache_get(snap, "stores", date.min, date.min)
+    return None if found is None else [str(s) for s in found]
+
+
 def figures(snap: Snapshot, store: str | None, period: Period) -> dict[str, Any]:
     """The dashboard's figures for one scope and period from this snapshot build (computed on first use)."""
-    scope = CHAIN if store is None else f"store:{store}"
-    cached = _cache_get(snap, scope, period.start, period.end)
-    if isinstance(cached, dict):
-        return cached
+    scope = scope_key(store)
+    found = cached(snap, store, period)
+    if found is not None:
+        return found
     ctx = upkeep.open_snapshot(snap.path)
     if ctx is None:
         raise FileNotFoundError(f"no marketing snapshot at {snap.path}")

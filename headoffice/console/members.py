@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -63,11 +64,11 @@ class MemberPages:
         fields = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
         try:
             reason = reason_of(form)
-            detail = self._do(user, action, member_id, fields, reason)
+            await run_in_threadpool(self.console.audited, user, f"member.{action}", member_id, reason,
+                                    lambda: self._do(user, action, member_id, fields, reason), _as_detail)
         except (ActionRefused, ValueError) as exc:
             errors = {action: str(exc)}
             return self._page(request, member_id, errors=errors, values=fields, status=400)
-        self.console.audit(user, f"member.{action}", member_id, reason, detail)
         return RedirectResponse(f"/members/{member_id}?done={action}", status_code=303)
 
     # --- helpers ---------------------------------------------------------------------------------
@@ -146,6 +147,11 @@ class MemberPages:
                     .fetchone()[0]}
         finally:
             ctx.close()
+
+
+def _as_detail(detail: dict[str, Any]) -> dict[str, Any]:
+    """An action's result is what its audit record holds."""
+    return detail
 
 
 def _whole(text: str, name: str) -> int:

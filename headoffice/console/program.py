@@ -3,8 +3,10 @@
 The forms are built from the wire schema itself (`wire.rules.ProgramRules`, one form per rule key) and
 every publish is checked by `wire.rules.validate_rule`, the same check the API applies: the console can
 never publish what a till would refuse, and a key added to the schema gets its form without a change
-here. Each reason the schema gives is shown next to its field. Publishing is the owner's (the program is
-chain-wide); a manager sees the program and their own store's tills.
+here: a list of structs (rewards, offers) is a table of rows, a struct (earning) one row of fields, a list of
+names one comma-separated field. Each reason the schema gives is shown next to its field. Publishing is the
+owner's (the program is chain-wide) and is a new program version, kept with who and why and audited in the
+same transaction; a manager sees the program and their own store's tills, with the version each applied.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec.inspect as mi
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -22,11 +25,13 @@ from starlette.routing import BaseRoute, Route
 
 from headoffice.console.web import Console, reason_of
 from headoffice.store.directory import SETTINGS, ActionRefused
+from wire.bounds import KEYED_POINTS
 from wire.rules import RULE_KEYS, ProgramRules, validate_rule
 
 BLANK_ROWS = 2  # empty rows under a list rule's rows, to add entries
+HISTORY = 20  # versions listed on the page
 MAX_ROWS = 200
-_REASON = re.compile(r"^(?P<key>\w+)(?:\[(?P<row>\d+)\])?(?:\.(?P<field>\w+))?: (?P<msg>.*)$")
+_REASON = re.compile(r"^(?P<key>\w+)(?:\[(?P<row>\d+)\])?(?:\.(?P<field>\w+)(?:\[\d+\])?)?: (?P<msg>.*)$")
 _INT = re.compile(r"^[+-]?\d+$")
 
 
@@ -35,7 +40,7 @@ class Column:
     """One input of a rule's form, as the wire schema types it."""
 
     name: str
-    kind: str  # "int" | "text" | "choice" | "json"
+    kind: str  # "int" | "text" | "list" (comma-separated texts) | "choice" | "json"
     required: bool
     choices: tuple[str, ...] = ()
     default: Any = None
@@ -43,12 +48,13 @@ class Column:
 
 @dataclass(frozen=True)
 class RuleForm:
-    """A rule key's form: a list of rows (rewards, tiers, ...) or one value."""
+    """A rule key's form: a list of rows (rewards, tiers, ...), one row of fields (earning) or one value."""
 
     key: str
     description: str
     is_list: bool
     columns: tuple[Column, ...]
+    is_struct: bool = False  # one row of the struct's fields, posted as row 0
 
 
 def rule_forms() -> list[RuleForm]:
@@ -63,6 +69,9 @@ def rule_forms() -> list[RuleForm]:
         if isinstance(t, mi.ListType) and isinstance(t.item_type, mi.StructType):
             cols = tuple(_column(c.encode_name, c.type, c.required, c.default) for c in t.item_type.fields)
             out.append(RuleForm(f.encode_name, desc, True, cols))
+        elif isinstance(t, mi.StructType):
+            cols = tuple(_column(c.encode_name, c.type, c.required, c.default) for c in t.fields)
+            out.append(RuleForm(f.encode_name, desc, False, cols, is_struct=True))
         else:
             out.append(RuleForm(f.encode_name, desc, False, (_column("value", f.type, True, None),)))
     return out
@@ -89,6 +98,8 @@ def _column(name: str, t: mi.Type, required: bool, default: Any) -> Column:
         return Column(name, "text", required, default=plain)
     if isinstance(t, mi.LiteralType):
         return Column(name, "choice", required, tuple(str(v) for v in t.values), plain)
+    if isinstance(t, mi.ListType) and isinstance(_unwrap(t.item_type)[0], mi.StrType):
+        return Column(name, "list", required, default=plain)
     return Column(name, "json", required, default=plain)
 
 
@@ -121,15 +132,17 @@ class ProgramPages:
         value, reasons, positions = parse_rule(forms[key], form)
         if not reasons:
             reasons = validate_rule(key, value)
-        errors = field_errors(key, reasons, positions)
+        errors = field_errors(key, reasons, positions, forms[key].is_struct)
         try:
             reason = reason_of(form)
         except ValueError as exc:
             errors["reason"] = str(exc)
         if errors:
             return self._page(request, errors={key: errors}, posted={key: form}, status=400)
-        self.console.store.set_rule(key, value)
-        self.console.audit(user, "program.publish", key, reason, {"value": value})
+        store = self.console.store
+        await run_in_threadpool(self.console.audited, user, "program.publish", key, reason,
+                                lambda: store.set_rule(key, value, by=user.name, reason=reason),
+                                lambda version: {"value": value, "version": version})
         return RedirectResponse(f"/program?done={key}", status_code=303)
 
     async def settings(self, request: Request) -> Response:
@@ -139,8 +152,8 @@ class ProgramPages:
         values: dict[str, int] = {}
         for name in SETTINGS:
             text = str(form.get(name, "")).strip()
-            if not text.isdigit():
-                errors[name] = "a whole number of points, zero or more"
+            if not text.isdigit() or len(text) > 10 or int(text) > KEYED_POINTS.high:  # wire.bounds
+                errors[name] = f"a whole number of points from 0 to {KEYED_POINTS.high:,}"
             else:
                 values[name] = int(text)
         try:
@@ -169,6 +182,7 @@ class ProgramPages:
         settings = {name: store.console_setting(name) for name in SETTINGS}
         return self.console.render(request, "program.html", {
             "forms": forms, "version": versions["version"], "tills": tills, "done": done,
+            "history": store.program_history(HISTORY),
             "errors": errors or {}, "settings": settings, "active": "program",
             "current": sum(t["state"] == "current" for t in tills)}, status=status)
 
@@ -181,6 +195,16 @@ def parse_rule(form_spec: RuleForm, form: FormData) -> tuple[Any, list[str], lis
     key = form_spec.key
     reasons: list[str] = []
     positions: list[int] = []
+    if form_spec.is_struct:
+        texts = {c.name: str(form.get(f"{key}-0-{c.name}", "")).strip() for c in form_spec.columns}
+        struct: dict[str, Any] = {}
+        for c in form_spec.columns:
+            value, why = _cell(c, texts[c.name])
+            if why:
+                reasons.append(f"{key}.{c.name}: {why}")
+            elif value is not None:
+                struct[c.name] = value
+        return struct, reasons, [0]
     if not form_spec.is_list:
         col = form_spec.columns[0]
         value, why = _cell(col, str(form.get(f"{key}-value", "")))
@@ -216,6 +240,8 @@ def _cell(col: Column, text: str) -> tuple[Any, str | None]:
         return None, None
     if col.kind == "int":
         return (int(text), None) if _INT.match(text) else (None, "a whole number (no decimals)")
+    if col.kind == "list":
+        return [x.strip() for x in text.split(",") if x.strip()], None
     if col.kind == "json":
         try:
             return json.loads(text), None
@@ -224,15 +250,16 @@ def _cell(col: Column, text: str) -> tuple[Any, str | None]:
     return text, None
 
 
-def field_errors(key: str, reasons: list[str], positions: list[int]) -> dict[str, str]:
-    """Reasons by the form's field: "row.field" ("2.points"), "row" or "" for the whole rule."""
+def field_errors(key: str, reasons: list[str], positions: list[int], struct: bool = False) -> dict[str, str]:
+    """Reasons by the form's field: "row.field" ("2.points"), "row" or "" for the whole rule (a struct's
+    fields are row 0's)."""
     out: dict[str, str] = {}
     for reason in reasons:
         m = _REASON.match(reason)
         if m is None or m["key"] != key:
             where, msg = "", reason
         else:
-            row = m["row"]
+            row = "0" if struct and m["field"] is not None else m["row"]
             if row is not None and int(row) < len(positions):
                 row = str(positions[int(row)])
             where = ".".join(x for x in (row, m["field"]) if x is not None)
@@ -243,6 +270,10 @@ def field_errors(key: str, reasons: list[str], positions: list[int]) -> dict[str
 
 def _rows(spec: RuleForm, current: Any, posted: FormData | None) -> list[dict[str, str]]:
     """The form's rows as text: what was posted (to correct it) or the published value, plus blank rows."""
+    if spec.is_struct:
+        if posted is not None:
+            return [{c.name: str(posted.get(f"{spec.key}-0-{c.name}", "")) for c in spec.columns}]
+        return [{c.name: _text((current or {}).get(c.name)) for c in spec.columns}]
     if posted is not None:
         if not spec.is_list:
             return [{"value": str(posted.get(f"{spec.key}-value", ""))}]
@@ -257,6 +288,8 @@ def _rows(spec: RuleForm, current: Any, posted: FormData | None) -> list[dict[st
 def _text(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True)
     return str(value)

@@ -1,8 +1,9 @@
 """Stores and tills: enrolment codes, what each till last reported, its quarantined records, revocation.
 
-Tills send `X-Till-Pending` (entries not yet pushed), `X-Till-Version` and `X-Till-Clock` (their UTC clock)
-with every push and pull; `recording` keeps them with the time of contact, so the page shows what the till
-itself says, not a guess. All three are optional: an older till is simply shown without them.
+Tills send `X-Till-Pending` (entries not yet pushed), `X-Till-Version`, `X-Till-Clock` (their UTC clock) and
+`X-Till-Program` (the program version they applied) with every push and pull; `recording` keeps them with
+the time of contact, so the page shows what the till itself says, not a guess. All four are optional: an older
+till is simply shown without them.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def reported(headers: Headers, now: datetime | None = None) -> dict[str, Any]:
         till_now = None
     if till_now is not None and till_now.tzinfo is not None:
         out["skew_ms"] = round((till_now - (now or datetime.now(UTC))).total_seconds() * 1000)
+    program = headers.get("x-till-program", "")
+    if program.isdigit() and len(program) <= 12:
+        out["program_version"] = int(program)
     return out
 
 
@@ -122,9 +126,10 @@ def routes(console: Console) -> list[BaseRoute]:
         by_store: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             by_store.setdefault(row["store_id"], []).append(row)
+        latest = await run_in_threadpool(console.store.program_history, 1)  # the program version tills should have
         return console.render(request, "tills.html", {
             "active": "stores", "stores": by_store, "ago": ago, "notice": notice, "error": error, "code": code,
-            "form_store": user.store_id or ""}, status=status)
+            "form_store": user.store_id or "", "program": latest[0]["version"] if latest else 0}, status=status)
 
     async def enrol(request: Request) -> Response:
         user = console.user(request)
@@ -137,10 +142,11 @@ def routes(console: Console) -> list[BaseRoute]:
                 raise ValueError("store and till ids are 1-32 letters, digits, dots, dashes or underscores")
             if not user.sees(store_id):
                 raise Denied("another store")
-            code = await run_in_threadpool(console.store.add_till, store_id, till_id)
+            code = await run_in_threadpool(console.audited, user, "till.enrolment_code", f"{store_id}/{till_id}",
+                                           reason, lambda: console.store.add_till(store_id, till_id),
+                                           {"store_id": store_id})
         except ValueError as exc:
             return await stores(request, error=str(exc), status=400)
-        console.audit(user, "till.enrolment_code", f"{store_id}/{till_id}", reason, {"store_id": store_id})
         return await stores(request, notice=f"Enrolment code for {store_id}/{till_id} (one use, 7 days): on the"
                                             " till run `pos-client register URL CODE`.", code=code)
 
@@ -168,9 +174,9 @@ def routes(console: Console) -> list[BaseRoute]:
             reason = reason_of(form)
         except ValueError as exc:
             return await stores(request, error=str(exc), status=400)
-        if not await run_in_threadpool(records.revoke_till, store_id, till_id):
+        if not await run_in_threadpool(console.audited, user, "till.revoke", f"{store_id}/{till_id}", reason,
+                                       lambda: records.revoke_till(store_id, till_id), {"store_id": store_id}):
             return console.render(request, "error.html", {"status": 404, "message": "There is no such till."}, 404)
-        console.audit(user, "till.revoke", f"{store_id}/{till_id}", reason, {"store_id": store_id})
         return RedirectResponse("/stores?revoked=" + f"{store_id}/{till_id}", status_code=303)
 
     async def stores_page(request: Request) -> Response:

@@ -31,9 +31,10 @@ def routes(console: Console) -> list[BaseRoute]:
             if action == "add":
                 name, role = str(form.get("name") or "").strip(), str(form.get("role") or "")
                 store_id = str(form.get("store_id") or "").strip() or None
-                _, token = await run_in_threadpool(accounts.add_user, console.store, name, role,
-                                                   store_id if role == "manager" else None)
-                console.audit(user, "user.add", name, reason, {"role": role, "store_id": store_id})
+                _, token = await run_in_threadpool(
+                    console.audited, user, "user.add", name, reason,
+                    lambda: accounts.add_user(console.store, name, role, store_id if role == "manager" else None),
+                    {"role": role, "store_id": store_id})
                 return await page(request, f"{name} added: send them this link to set a password.",
                                   link=f"{base}{accounts.LINK_PATH}{token}")
             target = next((u for u in await run_in_threadpool(records.users)
@@ -41,15 +42,15 @@ def routes(console: Console) -> list[BaseRoute]:
             if target is None:
                 raise ValueError("no such user")
             if action == "link":
-                token = await run_in_threadpool(records.password_link, target["user_id"])
-                console.audit(user, "user.password_link", target["name"], reason)
+                token = await run_in_threadpool(console.audited, user, "user.password_link", target["name"], reason,
+                                                lambda: records.password_link(target["user_id"]))
                 return await page(request, f"New link for {target['name']} (earlier links no longer work).",
                                   link=f"{base}{accounts.LINK_PATH}{token}")
             if action in ("disable", "enable"):
                 if target["user_id"] == user.user_id:
                     raise ValueError("you cannot disable yourself")
-                await run_in_threadpool(records.set_active, target["user_id"], action == "enable")
-                console.audit(user, f"user.{action}", target["name"], reason)
+                await run_in_threadpool(console.audited, user, f"user.{action}", target["name"], reason,
+                                        lambda: records.set_active(target["user_id"], action == "enable"))
                 return await page(request, f"{target['name']} {action}d.")
             raise ValueError("unknown action")
         except ValueError as exc:

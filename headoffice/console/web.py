@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from headoffice.console.fragments import Fragments
+from headoffice.console.warmer import FigureWarmer
 from headoffice.store.base import Store
 
+T = TypeVar("T")
 SESSION_COOKIE = "ho_session"
 LOGIN_CSRF_COOKIE = "ho_login_csrf"  # before a session exists, the login form is protected by a double-submit cookie
 CSRF_FIELD = "csrf_token"
@@ -71,7 +75,7 @@ def nav_for(user: User | None) -> list[NavItem]:
         return []
     items = [NavItem("Dashboard", "/", "dashboard"), NavItem("Members", "/members", "members"),
              NavItem("Program", "/program", "program"), NavItem("Stores & tills", "/stores", "stores"),
-             NavItem("Audit", "/audit", "audit")]
+             NavItem("Approvals", "/approvals", "approvals"), NavItem("Audit", "/audit", "audit")]
     if user.is_owner:
         items.append(NavItem("Users", "/users", "users"))
     return items
@@ -79,11 +83,15 @@ def nav_for(user: User | None) -> list[NavItem]:
 
 @dataclass
 class Console:
-    """The console's shared state: the API's own store, the marketing snapshot and the templates."""
+    """The console's shared state: the API's own store, the marketing snapshot, the templates and the thread that
+    computes dashboard figures a page found missing (pages never compute them themselves), and those figures
+    rendered once per snapshot build."""
 
     store: Store
     snapshot: Path | None
     templates: Jinja2Templates
+    warmer: FigureWarmer = field(default_factory=FigureWarmer)
+    fragments: Fragments = field(default_factory=Fragments)
 
     def _session(self, request: Request) -> tuple[User, str] | None:
         """(user, csrf token) of the request's session cookie, looked up once per request."""
@@ -148,6 +156,20 @@ class Console:
                                 secure=request.url.scheme == "https", path="/")
         response.headers["cache-control"] = "no-store"
         return response
+
+    def audited(self, user: User, action: str, target: str, reason: str, change: Callable[[], T],
+                detail: Callable[[T], dict[str, Any] | None] | dict[str, Any] | None = None) -> T:
+        """Make a change and record it on /audit in ONE transaction: both are written or neither is.
+
+        `change` runs inside the transaction (its own writes join it); `detail` is the record's detail, or a
+        function of the change's result. A change that returns None or False changed nothing and is not
+        recorded. Runs on the calling thread: call it through `run_in_threadpool` from a handler.
+        """
+        with self.store.console.transaction():
+            result = change()
+            if result is not None and result is not False:
+                self.audit(user, action, target, reason, detail(result) if callable(detail) else detail)
+        return result
 
     def audit(self, user: User, action: str, target: str, reason: str, detail: dict[str, Any] | None = None) -> None:
         """Record who/when/what/why (shown on /audit); a manager's entries are filed under their store."""

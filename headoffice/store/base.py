@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+from headoffice.store.approvals import Approvals
 from headoffice.store.console import ConsoleRecords
 from wire.batches import RecoverPage
 from wire.protocol import PullPage, PushBatch, PushResult
@@ -72,7 +73,8 @@ class Store(ABC):
     def erase_member(self, member_id: str) -> bool: ...
 
     @abstractmethod
-    def set_rule(self, key: str, value: Any) -> None: ...
+    def set_rule(self, key: str, value: Any, *, by: str = "headoffice", reason: str = "") -> int:
+        """Publish a rule: a new program version (returned), stamped on the rule tills pull."""
 
     @abstractmethod
     def upsert_products(self, products: list[dict[str, Any]]) -> int: ...
@@ -124,11 +126,33 @@ class Store(ABC):
     def rule_versions(self) -> dict[str, Any]:
         """The program's feed position and, per till, whether it has pulled past it."""
 
+    @abstractmethod
+    def program_history(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The program's versions, newest first: which rule, its value, who published it, when and why."""
+
     # --- the console's own records (headoffice/store/console.py) -----------------------------
     @property
     @abstractmethod
     def console(self) -> ConsoleRecords:
         """Console users, sessions, login throttling, audit, till reports and counters (both backends)."""
+
+    # --- what a till may do alone, and what it must ask for (headoffice/store/approvals.py) -------
+    @property
+    @abstractmethod
+    def approvals(self) -> Approvals:
+        """Approval requests from tills and the approval settings (policy, till limits)."""
+
+    @abstractmethod
+    def decide_request(self, request_id: str, approve: bool, user_name: str, reason: str) -> dict[str, Any]:
+        """Approve (and apply) or deny a pending request; joins the caller's transaction (its audit record)."""
+
+    @abstractmethod
+    def till_read_allowed(self, principal: Principal) -> bool:
+        """Count one member read by a till; False above `lookup_limit.per_minute`."""
+
+    @abstractmethod
+    def lookup_member(self, card: str | None, phone: str | None) -> dict[str, Any] | None:
+        """The member of an exact card number or phone, with what a till needs (id, status, balance)."""
 
     # --- reading --------------------------------------------------------------------------
     @abstractmethod
@@ -167,8 +191,8 @@ class Store(ABC):
 
     @abstractmethod
     def export_rows(self, table: str) -> list[dict[str, Any]]:
-        """All rows of members, cards, sales, ledger, rules, coupon_uses or offer_targets (the marketing reports'
-        snapshot)."""
+        """All rows of members, cards, sales, ledger, rules, coupon_uses, offer_targets or tier_changes (the
+        marketing reports' snapshot)."""
 
     @abstractmethod
     def close(self) -> None: ...

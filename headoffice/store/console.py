@@ -9,6 +9,7 @@ lockouts, counters) lives here, not in a process.
 from __future__ import annotations
 
 import secrets
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -164,6 +165,11 @@ class ConsoleRecords:
             self._db.execute("DELETE FROM login_attempts WHERE akey = ?", (key,))
 
     # --- audit --------------------------------------------------------------------------------------
+    def transaction(self) -> AbstractContextManager[None]:
+        """One write transaction a console change and its audit record share (the change's own writes join it),
+        so a crash between them cannot leave a change that nobody recorded."""
+        return self._db.write()
+
     def audit_add(self, user_id: str, user_name: str, store_id: str | None, action: str, target: str,
                   reason: str, detail: str) -> int:
         """Append one audit record (never updated or deleted) and return its id."""
@@ -192,13 +198,14 @@ class ConsoleRecords:
     # --- tills: what they report, revocation ------------------------------------------------------------
     def record_contact(self, store_id: str, till_id: str, kind: str, *, pending: int | None = None,
                        version: str | None = None, skew_ms: int | None = None, error: str | None = None,
-                       entries: int = 0) -> None:
+                       entries: int = 0, program_version: int | None = None) -> None:
         """A till's push or pull: when, what it says about itself, its error if refused; pushed entries counted."""
         now = now_iso()
         with self._db.write():
             self._db.execute(
                 "INSERT INTO till_reports (store_id, till_id, last_contact_at, last_push_at, last_pull_at, pending,"
-                " version, clock_skew_ms, last_error, last_error_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " version, clock_skew_ms, last_error, last_error_at, program_version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (store_id, till_id) DO UPDATE SET last_contact_at = excluded.last_contact_at,"
                 " last_push_at = COALESCE(excluded.last_push_at, till_reports.last_push_at),"
                 " last_pull_at = COALESCE(excluded.last_pull_at, till_reports.last_pull_at),"
@@ -206,10 +213,11 @@ class ConsoleRecords:
                 " version = COALESCE(excluded.version, till_reports.version),"
                 " clock_skew_ms = COALESCE(excluded.clock_skew_ms, till_reports.clock_skew_ms),"
                 " last_error = COALESCE(excluded.last_error, till_reports.last_error),"
-                " last_error_at = COALESCE(excluded.last_error_at, till_reports.last_error_at)",
+                " last_error_at = COALESCE(excluded.last_error_at, till_reports.last_error_at),"
+                " program_version = COALESCE(excluded.program_version, till_reports.program_version)",
                 (store_id, till_id, now, now if kind == "push" and error is None else None,
                  now if kind == "pull" and error is None else None, pending, version, skew_ms,
-                 error, now if error is not None else None))
+                 error, now if error is not None else None, program_version))
             if entries:
                 self._add(("ingest_entries", ""), entries)
 
@@ -220,13 +228,13 @@ class ConsoleRecords:
             rows = self._db.execute(
                 "SELECT t.store_id, t.till_id, t.registered_at, t.token_hash IS NOT NULL, t.code_expires_at,"
                 " t.high_seq, r.last_contact_at, r.last_push_at, r.last_pull_at, r.pending, r.version,"
-                " r.clock_skew_ms, r.last_error, r.last_error_at, r.revoked_at,"
+                " r.clock_skew_ms, r.last_error, r.last_error_at, r.revoked_at, r.program_version,"
                 " (SELECT COUNT(*) FROM rejects q WHERE q.store_id = t.store_id AND q.till_id = t.till_id)"
                 " FROM tills t LEFT JOIN till_reports r ON r.store_id = t.store_id AND r.till_id = t.till_id"
                 f" WHERE {where} ORDER BY t.store_id, t.till_id", (store_id,) if store_id is not None else ())
         keys = ("store_id", "till_id", "registered_at", "active", "code_expires_at", "high_seq", "last_contact_at",
                 "last_push_at", "last_pull_at", "pending", "version", "clock_skew_ms", "last_error",
-                "last_error_at", "revoked_at", "quarantined")
+                "last_error_at", "revoked_at", "program_version", "quarantined")
         return [dict(zip(keys, r, strict=True)) | {"active": bool(r[3])} for r in rows]
 
     def till_rejects(self, store_id: str, till_id: str, limit: int = 100) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import secrets
 from typing import Any
 
 from cardread.payment import payment_card_in
+from headoffice.store.card_formats import program_card_formats
 from headoffice.store.db import POSTGRES, Db, Row, now_iso
 from headoffice.store.feed import ChangeFeed
 from headoffice.store.ledger import Ledger
@@ -20,6 +21,7 @@ from headoffice.store.members import Members
 from headoffice.store.schema import HO_STORE, HO_TILL
 from pos_client.domain.errors import UsageError
 from pos_client.domain.phone import mask_phone, normalise_phone
+from wire.bounds import ADJUST_LIMITS, BALANCE, KEYED_POINTS
 from wire.fields import MAX_TEXT
 from wire.protocol import LedgerRecord
 
@@ -27,7 +29,7 @@ SEARCH_LIMIT = 50
 PAGE_ROWS = 100  # entries and purchases shown on a member's page (newest first)
 
 # Settings kept as integer rows of `meta` (key "console.<name>"), with their defaults.
-SETTINGS: dict[str, int] = {"adjust_limit.manager": 500, "adjust_limit.owner": 10_000}
+SETTINGS: dict[str, int] = {f"adjust_limit.{role}": points for role, points in ADJUST_LIMITS.items()}  # as tills
 
 _RESULT = "m.member_id, m.store_id, m.name, m.phone, m.status, m.merged_into"
 
@@ -131,6 +133,8 @@ class Directory:
         """Add (or take) points as head office's own till; a balance never goes below zero by an adjustment."""
         if isinstance(points, bool) or not isinstance(points, int) or points == 0:
             raise ActionRefused("points: a whole number other than zero")
+        if (why := KEYED_POINTS.problem(points)) is not None:
+            raise ActionRefused(why)
         reason = _reason(reason)
         now = now_iso()
         with self._db.write():
@@ -143,6 +147,8 @@ class Directory:
             balance = int(bal[0]) if bal else 0
             if balance + points < 0:
                 raise ActionRefused(f"points: the balance is {balance}; an adjustment cannot take it below zero")
+            if not BALANCE.holds(balance + points):
+                raise ActionRefused(f"points: the balance would leave {BALANCE.low:,} to {BALANCE.high:,}")
             seq = int(self._db.value("UPDATE tills SET high_seq = high_seq + 1 WHERE store_id = ? AND till_id = ?"
                                      " RETURNING high_seq", (HO_STORE, HO_TILL)))
             entry = LedgerRecord(entry_id=secrets.token_hex(16), member_id=member_id, store_id=HO_STORE,
@@ -169,6 +175,8 @@ class Directory:
             raise ActionRefused("new card: the card number's digits (4 to 32)")
         if payment_card_in(new):
             raise ActionRefused("new card: that is a bank card number; it is never stored")
+        if (why := program_card_formats(self._db).why(new)) is not None:  # the program's own formats only
+            raise ActionRefused(f"new card: {why}")
         now = now_iso()
         with self._db.write():
             row = self._db.one("SELECT c.member_id, m.status FROM cards c JOIN members m ON m.member_id ="
@@ -199,6 +207,11 @@ class Directory:
                     raise ActionRefused(f"merge: no member {mid}")
                 if rows[mid] != "active":
                     raise ActionRefused(f"merge: member {mid} is {rows[mid]}")
+            together = sum(int(r[0]) for r in self._db.execute(
+                "SELECT points FROM balances WHERE member_id IN (?, ?)", (loser, winner)))
+            if not BALANCE.low <= together <= BALANCE.high:  # refused here, not by a CHECK as a 500
+                raise ActionRefused(f"merge: the two balances together ({together:,} points) are outside what a"
+                                    f" balance may hold ({BALANCE.low:,} to {BALANCE.high:,})")
             self._members._merge(loser, winner, now)
             self._ledger.sweep_merged({loser}, now)
 
@@ -214,8 +227,8 @@ class Directory:
     def set_setting(self, name: str, value: int) -> None:
         if name not in SETTINGS:
             raise KeyError(name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ActionRefused(f"{name}: a whole number, zero or more")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= KEYED_POINTS.high:
+            raise ActionRefused(f"{name}: a whole number from 0 to {KEYED_POINTS.high:,}")
         with self._db.write():
             self._db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
                              " SET value = excluded.value", (f"console.{name}", value))

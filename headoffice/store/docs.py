@@ -1,10 +1,11 @@
 """Documents tills push for other capabilities: coupon-signing till keys, coupon uses, erasure requests,
-offer targetings.
+offer targetings, tier changes.
 
 Documents are immutable and idempotent by key; a till key is first-wins per (store, till). An
 erasure taken at head office is recorded as the same document a till pushes, so every till ends
 in the same state whichever side took the request. Offer targetings (key "offer_id/sale_id") are
-what head office's offer-lift report reads, and every till pulls them (chain-wide caps and groups).
+what head office's offer-lift report reads, and every till pulls them (chain-wide caps and groups). Tier
+changes (key "store/till/row/created_at") are what its tier-migration report reads; no till pulls them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from headoffice.store.approvals import Gate
 from headoffice.store.db import Db, marks, now_iso
 from headoffice.store.feed import ChangeFeed
 from headoffice.store.members import Members
@@ -23,7 +25,7 @@ _TABLES = {"coupon_use": ("coupon_uses", "use_id"), "erasure": ("erasures", "era
 
 
 class Documents:
-    """The `till_keys`, `coupon_uses`, `erasures` and `offer_targets` tables."""
+    """The `till_keys`, `coupon_uses`, `erasures`, `offer_targets` and `tier_changes` tables."""
 
     def __init__(self, db: Db, feed: ChangeFeed, members: Members) -> None:
         self._db = db
@@ -31,8 +33,9 @@ class Documents:
         self._members = members
 
     # --- push (inside the push's write) ----------------------------------------------------------
-    def ingest(self, docs: Sequence[DocRecord], now: str) -> tuple[int, list[Reject]]:
-        """Take new documents; a second, different key for the same till is refused."""
+    def ingest(self, docs: Sequence[DocRecord], now: str, gate: Gate | None = None) -> tuple[int, list[Reject]]:
+        """Take new documents; a second, different key for the same till is refused. With a `gate` (a till's
+        push), an erasure waits for approval unless the policy approves erasures (approvals.py)."""
         db = self._db
         taken = 0
         rejects: list[Reject] = []
@@ -57,6 +60,11 @@ class Documents:
                 if row is None:
                     continue
             elif d.type == "erasure":
+                known = db.one("SELECT 1 FROM erasures WHERE erasure_id = ?", (data["erasure_id"],))
+                if gate is not None and known is None and gate.hold("erase", d.key, data["member_id"],
+                                                  self._members.home_store(data["member_id"]), dict(data),
+                                                  f"erasure taken at till {gate.store_id}/{gate.till_id}"):
+                    continue
                 row = db.one(
                     "INSERT INTO erasures (erasure_id, member_id, store_id, till_id, at, received_at)"
                     " VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING RETURNING erasure_id",
@@ -64,6 +72,15 @@ class Documents:
                 if row is None:
                     continue
                 self._members.anonymise(data["member_id"], now)
+            elif d.type == "tier_change":
+                fields = DOC_FIELDS["tier_change"]
+                row = db.one(
+                    f"INSERT INTO tier_changes (change_key, {', '.join(fields)}, received_at)"
+                    f" VALUES ({marks(len(fields) + 2)}) ON CONFLICT DO NOTHING RETURNING change_key",
+                    (d.key, *(data[f] for f in fields), now))
+                if row is not None:
+                    taken += 1
+                continue  # kept for head office's reports only: tills never pull them, so no feed row
             elif d.type == "offer_target":
                 fields = DOC_FIELDS["offer_target"]
                 row = db.one(

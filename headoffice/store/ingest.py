@@ -10,14 +10,17 @@ import json
 from collections.abc import Sequence
 
 from cardread.read import scrub
+from headoffice.store.approvals import Approvals, Gate
 from headoffice.store.base import Forbidden, Principal
+from headoffice.store.card_formats import program_card_formats
 from headoffice.store.db import Db, now_iso, sha256
 from headoffice.store.docs import Documents
 from headoffice.store.ledger import Ledger
 from headoffice.store.members import Members
-from headoffice.store.validate import check_entries, check_sales
+from headoffice.store.validate import check_chain, check_entries, check_sales
+from wire.batches import PendingChange
 from wire.fields import MAX_SEQ, DocType
-from wire.protocol import LedgerRecord, PushBatch, PushResult, Reject, SaleRecord
+from wire.protocol import CardRecord, LedgerRecord, PushBatch, PushResult, Reject, SaleRecord
 
 _SCAN = 5000  # seqs looked at per step when moving a till's high seq forward
 _MAX_GAP_SCAN = 100_000  # beyond this the till is told its high seq only, not every gap
@@ -26,26 +29,32 @@ _MAX_GAP_SCAN = 100_000  # beyond this the till is told its high seq only, not e
 class Ingest:
     """Push: checks who may write what, then hands each part to its aggregate in one write."""
 
-    def __init__(self, db: Db, members: Members, ledger: Ledger, docs: Documents) -> None:
+    def __init__(self, db: Db, members: Members, ledger: Ledger, docs: Documents, approvals: Approvals) -> None:
         self._db = db
         self._members = members
         self._ledger = ledger
         self._docs = docs
+        self._approvals = approvals
 
     def ingest(self, principal: Principal, batch: PushBatch) -> PushResult:
         _check_own(principal, batch)
         now = now_iso()
         with self._db.write():
-            n_members, touched = self._members.ingest(batch.members, now)
+            gate = self._approvals.gate(principal.store_id, principal.till_id)  # what it must ask for
+            n_members, touched = self._members.ingest(batch.members, now, gate)
             merges = len(touched)
-            n_cards = self._members.ingest_cards(batch.cards, now)
+            cards, card_rejects = self._program_cards(batch)  # the program's own card formats only
+            n_cards = self._members.ingest_cards(cards, now)
             sales, sale_rejects = check_sales(batch.sales)
             n_sales = self._ledger.ingest_sales(sales, now)
             entries, entry_rejects = check_entries(batch.entries, self._high_seq(principal))
-            rejects = [*batch.rejects, *sale_rejects, *entry_rejects]
+            entries, chain_rejects = check_chain(entries, self._chain_before(principal, entries))
+            entry_rejects += chain_rejects
+            entries = [e for e in entries if not self._held(gate, e)]
+            rejects = [*batch.rejects, *card_rejects, *sale_rejects, *entry_rejects]
             accepted, dups, conflicts = self._ledger.ingest(entries, now)
             rejects += conflicts
-            n_docs, doc_rejects = self._docs.ingest(batch.docs, now)
+            n_docs, doc_rejects = self._docs.ingest(batch.docs, now, gate)
             rejects += doc_rejects
             touched |= {m for m, _ in accepted}
             self._quarantine(principal, rejects, now)
@@ -55,7 +64,42 @@ class Ingest:
             wants: list[DocType] = [] if has_key else ["till_key"]
         return PushResult(accepted=len(accepted), duplicates=dups, high_seq=high_seq, gaps=gaps,
                           rejected=[r.to_dict() for r in rejects], sales=n_sales, members=n_members, cards=n_cards,
-                          merges=merges, docs=n_docs, wants=wants, server_time=now)
+                          merges=merges, docs=n_docs, wants=wants, server_time=now,
+                          pending=[PendingChange(p.request_id, p.kind, p.member_id) for p in gate.pending])
+
+    def _program_cards(self, batch: PushBatch) -> tuple[list[CardRecord], list[Reject]]:
+        """Pushed cards in the program's formats (its `card_formats` rule, else the defaults tills also use);
+        any other is quarantined with the reason, its number scrubbed like every reject."""
+        if not batch.cards:
+            return [], []
+        formats = program_card_formats(self._db)
+        cards: list[CardRecord] = []
+        rejects: list[Reject] = []
+        for i, card in enumerate(batch.cards):
+            why = formats.why(card.card_number)
+            if why is None:
+                cards.append(card)
+            else:
+                rejects.append(Reject(type="cards", index=i, key=None, reasons=[f"card_number: {why}"],
+                                      raw={**card.to_dict(), "card_number": "#" * len(card.card_number)}))
+        return cards, rejects
+
+    def _chain_before(self, principal: Principal, entries: Sequence[LedgerRecord]) -> tuple[int, str | None] | None:
+        """The (seq, entry_hash) head office holds just below the batch: where the till's chain continues."""
+        if not entries:
+            return None
+        row = self._db.one("SELECT seq, entry_hash FROM ledger WHERE store_id = ? AND till_id = ? AND seq < ?"
+                           " ORDER BY seq DESC LIMIT 1",
+                           (principal.store_id, principal.till_id, min(e.seq for e in entries)))
+        return (int(row[0]), row[1]) if row else None
+
+    def _held(self, gate: Gate, entry: LedgerRecord) -> bool:
+        """A manual adjustment above the till's limit waits for approval (its seq counts as held)."""
+        if entry.kind != "adjust" or not gate.large(entry.points):
+            return False
+        return gate.hold("adjust", entry.entry_id, entry.member_id, self._members.home_store(entry.member_id),
+                         entry.to_dict(), f"{entry.points:+} points by till {gate.store_id}/{gate.till_id},"
+                         f" above its limit of {gate.adjust_limit}", seq=entry.seq)
 
     def _high_seq(self, principal: Principal) -> int:
         row = self._db.one("SELECT high_seq FROM tills WHERE store_id = ? AND till_id = ?",
@@ -87,7 +131,9 @@ class Ingest:
             held = [int(r[0]) for r in db.execute(
                 "SELECT seq FROM ledger WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?"
                 " UNION SELECT seq FROM rejects WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?"
-                " ORDER BY 1", (*who, high, high + _SCAN, *who, high, high + _SCAN))]
+                " UNION SELECT seq FROM approval_requests WHERE store_id = ? AND till_id = ? AND seq > ?"
+                " AND seq <= ? ORDER BY 1", (*who, high, high + _SCAN, *who, high, high + _SCAN,
+                                             *who, high, high + _SCAN))]
             moved = high
             for s in held:
                 if s != high + 1:

@@ -16,6 +16,7 @@ from headoffice.store.db import Db, chunks, marks
 from headoffice.store.feed import ChangeFeed
 from headoffice.store.members import Members
 from headoffice.store.schema import HO_STORE, HO_TILL
+from wire.bounds import BALANCE
 from wire.protocol import LEDGER_COLUMNS, LedgerRecord, Reject, SaleLine, SaleRecord
 
 _INSERT_COLUMNS = ("server_seq", *LEDGER_COLUMNS, "received_at")
@@ -43,10 +44,10 @@ class Ledger:
 
     def ingest(self, entries: Sequence[LedgerRecord], now: str) -> tuple[list[tuple[str, int]], int, list[Reject]]:
         """Take a till's entries in seq order: (member, points) taken, replays, and seqs reused under another id."""
-        ordered = sorted(entries, key=lambda e: e.seq)
+        ordered, over = self._within_balance(sorted(entries, key=lambda e: e.seq))
         taken = self.insert(ordered, now)
         if len(taken) == len(ordered):
-            return taken, 0, []
+            return taken, 0, over
         # Some rows were not taken: replays (same UUID) or a seq reused under another UUID (kept aside).
         known: dict[str, tuple[Any, ...]] = {}
         cols = ", ".join(LEDGER_COLUMNS)
@@ -64,7 +65,38 @@ class Ledger:
                 continue
             conflicts.append(Reject(type="entries", index=i, key=e.entry_id, reasons=[reason], raw=e.to_dict()))
         dups = len(ordered) - len(taken) - len(conflicts)
-        return taken, dups, conflicts
+        return taken, dups, [*over, *conflicts]
+
+    def _within_balance(self, entries: list[LedgerRecord]) -> tuple[list[LedgerRecord], list[Reject]]:
+        """Set aside (quarantined with the reason) entries that would take a balance outside `BALANCE`:
+        head office never stores a balance a till or the liability report cannot add up, nor a float."""
+        sums: dict[str, int] = {}
+        for e in entries:
+            sums[e.member_id] = sums.get(e.member_id, 0) + e.points
+        have: dict[str, int] = {}
+        members = sorted(sums)
+        for part in chunks(members):
+            have |= {r[0]: int(r[1]) for r in self._db.execute(
+                f"SELECT member_id, points FROM balances WHERE member_id IN ({marks(len(part))})", part)}
+        over = {m for m in members if not BALANCE.holds(have.get(m, 0) + sums[m])}
+        if not over:
+            return entries, []
+        stored = {r[0] for part in chunks([e.entry_id for e in entries if e.member_id in over])
+                  for r in self._db.execute(f"SELECT entry_id FROM ledger WHERE entry_id IN ({marks(len(part))})",
+                                            part)}
+        kept: list[LedgerRecord] = []
+        rejects: list[Reject] = []
+        running = {m: have.get(m, 0) for m in over}
+        for i, e in enumerate(entries):
+            if e.member_id in over and e.entry_id not in stored:
+                if not BALANCE.holds(running[e.member_id] + e.points):
+                    rejects.append(Reject(type="entries", index=i, key=e.entry_id, raw=e.to_dict(), reasons=[
+                        f"points: {e.points:+,} would take the member's balance of {running[e.member_id]:,}"
+                        f" outside {BALANCE.low:,} to {BALANCE.high:,}"]))
+                    continue
+                running[e.member_id] += e.points
+            kept.append(e)
+        return kept, rejects
 
     def insert(self, entries: Sequence[LedgerRecord], now: str) -> list[tuple[str, int]]:
         """Insert what is new (by UUID and by till seq) and move balances; returns (member, points) taken."""

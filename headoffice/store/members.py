@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from headoffice.store.approvals import Gate
 from headoffice.store.db import Db, marks, now_iso
 from headoffice.store.feed import ChangeFeed
 from wire.protocol import CARD_RANK, CardRecord, MemberRecord
@@ -26,14 +27,26 @@ class Members:
         self._feed = feed
 
     # --- push ---------------------------------------------------------------------------------
-    def ingest(self, members: Sequence[MemberRecord], now: str) -> tuple[int, set[str]]:
-        """Take pushed member details; returns how many changed and every member a merge touched."""
+    def ingest(self, members: Sequence[MemberRecord], now: str, gate: Gate | None = None) -> tuple[int, set[str]]:
+        """Take pushed member details; returns how many changed and every member a merge touched.
+
+        With a `gate` (a till's push), a change to another store's member or a merge reaching outside the
+        till's store waits for approval instead (headoffice/store/approvals.py)."""
         db = self._db
         changed: list[str] = []
         merged: set[str] = set()
         for m in members:
-            row = db.one("SELECT status FROM members WHERE member_id = ?", (m.member_id,))
+            row = db.one("SELECT status, store_id, name, phone, email, consent FROM members WHERE member_id = ?",
+                         (m.member_id,))
             consent = json.dumps(m.consent, sort_keys=True)
+            if row is not None and row[0] == "active" and gate is not None and (
+                    (m.name, m.phone, m.email) != tuple(row[2:5]) or json.loads(row[5] or "{}") != m.consent):
+                details = {"name": m.name, "phone": m.phone, "email": m.email, "consent": m.consent,
+                           "updated_at": m.updated_at}
+                key = f"{m.member_id}/{m.updated_at}/{json.dumps(details, sort_keys=True)}"
+                if gate.hold("profile", key, m.member_id, row[1], details,
+                             f"details of a {row[1]} member sent by till {gate.store_id}/{gate.till_id}"):
+                    continue
             if row is None:
                 status = "erased" if m.status == "erased" else "active"
                 db.execute(
@@ -45,9 +58,7 @@ class Members:
                            " ON CONFLICT DO NOTHING", (m.member_id, now))
             elif row[0] == "active":
                 # Erasure and merges are decided here, never by a till: only details and consent move.
-                db.execute("UPDATE members SET name = ?, phone = ?, email = ?, consent = ?, updated_at = ?,"
-                           " received_at = ? WHERE member_id = ?",
-                           (m.name, m.phone, m.email, consent, m.updated_at, now, m.member_id))
+                self.update_details(m.member_id, m.name, m.phone, m.email, m.consent, m.updated_at, now)
             else:
                 # Erased or merged here: keep head office's state and send it out again, so a till that
                 # skipped it (its own change was still waiting to be pushed) learns it on its next pull.
@@ -55,22 +66,36 @@ class Members:
                 continue
             changed.append(m.member_id)
             if m.phone and m.status == "active":
-                merged |= self._merge_same_phone(m.member_id, m.phone, now)
+                merged |= self._merge_same_phone(m.member_id, m.phone, now, gate)
         self._feed.record("member", changed)
         return len(changed), merged
 
-    def _merge_same_phone(self, member_id: str, phone: str, now: str) -> set[str]:
-        """The same phone enrolled twice (two stores offline): keep the older member, fold the other in."""
-        rows = self._db.execute("SELECT member_id, created_at FROM members WHERE phone = ? AND status = 'active'",
-                                (phone,))
+    def update_details(self, member_id: str, name: str | None, phone: str | None, email: str | None,
+                       consent: dict[Any, Any], updated_at: str, now: str) -> None:
+        """A member's details and consent (a till's push, or an approved request): what a till may change."""
+        self._db.execute("UPDATE members SET name = ?, phone = ?, email = ?, consent = ?, updated_at = ?,"
+                         " received_at = ? WHERE member_id = ?",
+                         (name, phone, email, json.dumps(consent, sort_keys=True), updated_at, now, member_id))
+
+    def _merge_same_phone(self, member_id: str, phone: str, now: str, gate: Gate | None = None) -> set[str]:
+        """The same phone enrolled twice (two stores offline): keep the older member, fold the other in.
+
+        A merge a till's push would make across stores waits for approval (`gate`)."""
+        rows = self._db.execute("SELECT member_id, created_at, store_id FROM members WHERE phone = ?"
+                                " AND status = 'active'", (phone,))
         if len(rows) < 2:
             return set()
         ordered = sorted(rows, key=lambda r: (r[1], r[0]))
         winner = ordered[0][0]
-        losers = [r[0] for r in ordered[1:]]
-        for loser in losers:
+        touched = {winner}
+        for loser, _, store in ordered[1:]:
+            if gate is not None and {store, ordered[0][2]} != {gate.store_id} and gate.hold(
+                    "merge", f"{loser}>{winner}", loser, store, {"loser": loser, "winner": winner},
+                    f"same phone as {winner} (pushed by till {gate.store_id}/{gate.till_id})"):
+                continue
             self._merge(loser, winner, now)
-        return {winner, *losers}
+            touched.add(loser)
+        return touched if len(touched) > 1 else set()
 
     def _merge(self, loser: str, winner: str, now: str) -> None:
         db = self._db
@@ -126,6 +151,11 @@ class Members:
         self._feed.record("member", [member_id])
         self._feed.record("card", cards)
         return True
+
+    def home_store(self, member_id: str) -> str | None:
+        """The member's store (whose manager decides about them); None when head office does not know them."""
+        row = self._db.one("SELECT store_id FROM members WHERE member_id = ?", (member_id,))
+        return str(row[0]) if row else None
 
     def exists(self, member_id: str) -> bool:
         return self._db.one("SELECT 1 FROM members WHERE member_id = ?", (member_id,)) is not None

@@ -19,10 +19,12 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "coupon_uses": ("use_id", "code", "store_id", "till_id", "sale_id", "used_at"),
     "offer_targets": ("offer_id", "sale_id", "member_id", "grp", "holdout_bp", "window_days", "coupon_code",
                       "store_id", "till_id", "day", "at"),
+    "tier_changes": ("change_key", "store_id", "till_id", "row_no", "member_id", "tier", "prev_tier", "since",
+                     "reason", "sale_id", "created_at"),
 }
 
 COUNTED = ("ledger", "members", "cards", "sales", "rejects", "feed", "till_keys", "coupon_uses", "erasures",
-           "offer_targets")
+           "offer_targets", "tier_changes")
 
 
 class Reports:

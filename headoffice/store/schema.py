@@ -75,6 +75,11 @@ CREATE TABLE IF NOT EXISTS offer_targets (
     till_id TEXT NOT NULL, day TEXT NOT NULL, at TEXT NOT NULL, received_at TEXT NOT NULL,
     PRIMARY KEY (offer_id, sale_id));
 CREATE INDEX IF NOT EXISTS idx_ho_offer_targets_sale ON offer_targets (sale_id);
+CREATE TABLE IF NOT EXISTS tier_changes (
+    change_key TEXT PRIMARY KEY, store_id TEXT NOT NULL, till_id TEXT NOT NULL, row_no {BIGINT} NOT NULL,
+    member_id TEXT NOT NULL, tier TEXT NOT NULL, prev_tier TEXT, since TEXT NOT NULL, reason TEXT NOT NULL,
+    sale_id TEXT, created_at TEXT NOT NULL, received_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_ho_tier_changes_member ON tier_changes (member_id, since);
 CREATE INDEX IF NOT EXISTS idx_ho_sales_member ON sales (member_id, created_at);
 CREATE TABLE IF NOT EXISTS till_pulls (
     store_id TEXT NOT NULL, till_id TEXT NOT NULL, acked {BIGINT} NOT NULL, served {BIGINT} NOT NULL,
@@ -97,7 +102,17 @@ CREATE TABLE IF NOT EXISTS till_reports (
     pending {BIGINT}, version TEXT, clock_skew_ms {BIGINT}, last_error TEXT, last_error_at TEXT, revoked_at TEXT,
     PRIMARY KEY (store_id, till_id));
 CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, label TEXT NOT NULL, value {BIGINT} NOT NULL,
-    PRIMARY KEY (name, label))
+    PRIMARY KEY (name, label));
+CREATE TABLE IF NOT EXISTS approval_requests (
+    request_id TEXT PRIMARY KEY, kind TEXT NOT NULL, rkey TEXT NOT NULL, store_id TEXT NOT NULL, till_id TEXT NOT NULL,
+    member_id TEXT NOT NULL, member_store TEXT, seq {BIGINT}, payload TEXT NOT NULL, why TEXT NOT NULL,
+    status TEXT NOT NULL, created_at TEXT NOT NULL, decided_at TEXT, decided_by TEXT, decision_reason TEXT,
+    UNIQUE (kind, rkey));
+CREATE INDEX IF NOT EXISTS idx_ho_approvals_store ON approval_requests (member_store, status);
+CREATE INDEX IF NOT EXISTS idx_ho_approvals_seq ON approval_requests (store_id, till_id, seq);
+CREATE TABLE IF NOT EXISTS till_reads (
+    store_id TEXT NOT NULL, till_id TEXT NOT NULL, window_start TEXT NOT NULL, reads {BIGINT} NOT NULL,
+    PRIMARY KEY (store_id, till_id))
 """
 
 

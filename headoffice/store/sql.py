@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from headoffice.store import schema
+from headoffice.store.approval_apply import Decisions
+from headoffice.store.approvals import Approvals
 from headoffice.store.base import Principal, Store
 from headoffice.store.console import ConsoleRecords
 from headoffice.store.db import Db, Row
@@ -26,6 +28,7 @@ from headoffice.store.program import Program
 from headoffice.store.pull import Pull
 from headoffice.store.recover import Recover
 from headoffice.store.reports import Reports
+from headoffice.store.till_reads import TillReads
 from wire.batches import RecoverPage
 from wire.protocol import PullPage, PushBatch, PushResult
 
@@ -43,7 +46,9 @@ class SqlStore(Store):
         self._docs = Documents(db, feed, self._members)
         self._program = Program(db, feed)
         self._reports = Reports(db)
-        self._ingest = Ingest(db, self._members, self._ledger, self._docs)
+        self._console = ConsoleRecords(db)
+        self._approvals = Approvals(db, self._console)
+        self._ingest = Ingest(db, self._members, self._ledger, self._docs, self._approvals)
         self._recover = Recover(db)
         self._pull = Pull(db, feed, {
             "member": self._members.load, "card": self._members.load_cards,
@@ -52,7 +57,9 @@ class SqlStore(Store):
             "erasure": self._docs.load_erasures, "offer_target": self._docs.load_offer_targets,
         }, record=self._program.record_pull)
         self._directory = Directory(db, feed, self._members, self._ledger)
-        self._console = ConsoleRecords(db)
+        self._decisions = Decisions(db, self._approvals, feed, self._members, self._ledger, self._docs,
+                                    self._directory)
+        self._till_reads = TillReads(db)
         self._directory.create_indexes()
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -94,8 +101,8 @@ class SqlStore(Store):
     def erase_member(self, member_id: str) -> bool:
         return self._docs.erase_member(member_id)
 
-    def set_rule(self, key: str, value: Any) -> None:
-        self._program.set_rule(key, value)
+    def set_rule(self, key: str, value: Any, *, by: str = "headoffice", reason: str = "") -> int:
+        return self._program.set_rule(key, value, by=by, reason=reason)
 
     def upsert_products(self, products: list[dict[str, Any]]) -> int:
         return self._program.upsert_products(products)
@@ -137,9 +144,27 @@ class SqlStore(Store):
     def rule_versions(self) -> dict[str, Any]:
         return self._program.rule_versions()
 
+    def program_history(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self._program.history(limit)
+
     @property
     def console(self) -> ConsoleRecords:
         return self._console
+
+    # --- approvals and till reads (approvals.py, approval_apply.py, till_reads.py) -------------
+    @property
+    def approvals(self) -> Approvals:
+        return self._approvals
+
+    def decide_request(self, request_id: str, approve: bool, user_name: str, reason: str) -> dict[str, Any]:
+        return self._decisions.decide(request_id, approve, user_name, reason)
+
+    def till_read_allowed(self, principal: Principal) -> bool:
+        limit = self._approvals.setting("lookup_limit.per_minute")
+        return self._till_reads.allow(principal.store_id, principal.till_id, limit)
+
+    def lookup_member(self, card: str | None, phone: str | None) -> dict[str, Any] | None:
+        return self._till_reads.lookup(card, phone)
 
     # --- reading ----------------------------------------------------------------------------
     def balance(self, member_id: str) -> int:

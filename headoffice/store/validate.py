@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from wire.ledger_chain import chain_hash
 from wire.protocol import LedgerRecord, Reject, SaleRecord
 
 EARN_CAP_PER_UNIT = 100  # points per 100 cents of a sale: far above any program, far below a forged 10**9
@@ -55,6 +56,32 @@ def check_entries(entries: Sequence[LedgerRecord], high_seq: int) -> tuple[list[
         if e.kind == "earn" and e.amount_cents > 0 and e.points > _earn_cap(e.amount_cents):
             reasons.append(f"points: {e.points} is more than {EARN_CAP_PER_UNIT} points per unit of the"
                            f" {e.amount_cents} cents it was earned on")
+        if reasons:
+            rejects.append(Reject(type="entries", index=i, key=e.entry_id, reasons=reasons, raw=e.to_dict()))
+        else:
+            good.append(e)
+    return good, rejects
+
+
+def check_chain(entries: Sequence[LedgerRecord], before: tuple[int, str | None] | None
+                ) -> tuple[list[LedgerRecord], list[Reject]]:
+    """The till's hash chain (`wire.ledger_chain`): an entry whose hash does not cover its content, or that
+    does not link to the entry before it, is quarantined (the till's database was changed or damaged).
+
+    `before` is the (seq, entry_hash) head office holds just below the batch. A link is checked only
+    across consecutive seqs whose predecessor has a hash: entries from a till before the chain carry none."""
+    good: list[LedgerRecord] = []
+    rejects: list[Reject] = []
+    pred = before
+    for i, e in sorted(enumerate(entries), key=lambda ie: ie[1].seq):
+        reasons = []
+        if e.entry_hash is not None:
+            if chain_hash(e.prev_hash, e.row()[:-2]) != e.entry_hash:
+                reasons.append("entry_hash: does not match the entry's content (changed or damaged at the till)")
+            elif pred is not None and pred[0] == e.seq - 1 and pred[1] is not None and e.prev_hash != pred[1]:
+                reasons.append(f"prev_hash: does not link to the till's entry seq {pred[0]} (an entry was changed"
+                               " or removed at the till)")
+        pred = (e.seq, e.entry_hash)
         if reasons:
             rejects.append(Reject(type="entries", index=i, key=e.entry_id, reasons=reasons, raw=e.to_dict()))
         else:

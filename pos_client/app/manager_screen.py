@@ -8,6 +8,7 @@ records the manager; leaving the screen (Esc) forgets it, so manager mode locks 
 from __future__ import annotations
 
 import logging
+import re
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,6 +20,7 @@ from pos_client.app.base import TillScreen
 from pos_client.app.devices_screen import DevicesScreen
 from pos_client.app.reports_screen import ReportsScreen
 from pos_client.app.widgets import MessageLine, StatusBar, clip
+from pos_client.domain.bounds import KEYED_POINTS, require
 from pos_client.domain.errors import PosError, UsageError
 from pos_client.domain.money import format_cents, parse_amount
 from pos_client.services import checkout_view
@@ -30,9 +32,9 @@ log = logging.getLogger(__name__)
 def parse_adjustment(text: str) -> tuple[int, str]:
     """'+50 goodwill' / '-20 correction' -> (points, reason code)."""
     parts = text.split()
-    if len(parts) != 2 or not parts[0].lstrip("+-").isdigit():
+    if len(parts) != 2 or not re.fullmatch(r"[+-]?[0-9]{1,12}", parts[0]):
         raise UsageError("key the points and a reason code, e.g. +50 goodwill")
-    return int(parts[0]), parts[1].lower()
+    return require(KEYED_POINTS, int(parts[0])), parts[1].lower()
 
 
 def parse_part(text: str, decimal_separator: str = ".") -> tuple[int | None, int | None]:
@@ -42,7 +44,9 @@ def parse_part(text: str, decimal_separator: str = ".") -> tuple[int | None, int
     if not text:
         return None, None
     if text.isdigit():
-        return int(text), None
+        if len(text) > 12:  # never int() a thousand digits
+            raise UsageError(f"points: at most {KEYED_POINTS.high:,}")
+        return require(KEYED_POINTS, int(text), "points"), None
     try:
         return None, parse_amount(text, decimal_separator=decimal_separator)
     except PosError:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 import time
 from collections.abc import Callable
 
+from pos_client.app.storage_banner import FAULT_EXIT, FaultApp
 from pos_client.app.till_app import TillApp
-from pos_client.store import logsetup
+from pos_client.domain.errors import StorageFault
+from pos_client.store import faults, logsetup
+from pos_client.store.home import resolve_home
 from pos_client.till import open_till
 from pos_client.till.devices import TillDevices
 
@@ -19,7 +24,15 @@ def run_app(home: str | None = None, *, headless: bool = False, on_ready: Callab
     `headless` and `on_ready` exist for the start-up probe; the till itself uses neither.
     """
 
-    ctx = open_till(home)
+    try:
+        ctx = open_till(home)
+    except (StorageFault, sqlite3.Error, OSError) as exc:  # the till's storage failed: words, not a traceback
+        if headless or not (isinstance(exc, StorageFault) or faults.is_storage_error(exc)):
+            raise
+        message = str(exc) if isinstance(exc, StorageFault) else faults.describe(exc, where=resolve_home(home))
+        logging.getLogger("pos_client.app").error("the till cannot start: %s", message, exc_info=True)
+        FaultApp(message).run()
+        return FAULT_EXIT
     if ctx.home is not None:  # the cashier's errors and the devices' troubles go to <home>/logs (or the journal)
         logsetup.configure(ctx.home, ctx.config.section("logging"))
     try:

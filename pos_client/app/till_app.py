@@ -30,18 +30,22 @@ from cardread.read import CardRead, scrub
 from pos_client.app.checkout_screen import CheckoutScreen
 from pos_client.app.device_wiring import DeviceWiring, PrinterReportMessage
 from pos_client.app.events import DeviceEvent, DeviceEventLike
+from pos_client.app.storage_banner import StoppedBanner
 from pos_client.app.widgets import screen_safe
 from pos_client.domain.errors import PosError
 from pos_client.domain.wedge import WedgeDetector, stays_typed
 from pos_client.services import scan_routing
 from pos_client.services.marketing.coupons import looks_like_coupon
 from pos_client.services.scan_routing import Routed
+from pos_client.store import integrity
 from pos_client.store.context import TillContext
+from pos_client.store.home import db_path
 
 if TYPE_CHECKING:
     from pos_client.till.devices import TillDevices
 
 log = logging.getLogger(__name__)
+STORAGE_CHECK_S = 5.0  # how often the app looks for the stopped-writing state a background check may set
 
 # A device source: events to post, or a callable given the app's stop event that returns them
 # (e.g. `lambda stop: drain_queue(q, stop)`), drained in a worker thread.
@@ -110,10 +114,22 @@ class TillApp(App[None]):
 
     async def on_mount(self) -> None:
         await self.push_screen(CheckoutScreen())
+        self.check_storage()
+        self.set_interval(STORAGE_CHECK_S, self.check_storage)  # a background check may stop writing later
         for source in self._sources:
             self.run_worker(lambda s=source: self._drain(s), thread=True, group="devices", name="device source",
                             exit_on_error=False)
         self.wiring.start()
+
+    def check_storage(self) -> None:
+        """Show the red banner on the current screen while the till has stopped writing (`store.integrity`)."""
+        if self.ctx.home is None:
+            return
+        refusal = integrity.stopped(db_path(self.ctx.home))
+        if refusal is None or self.screen.query(StoppedBanner):
+            return
+        self.screen.mount(StoppedBanner(str(refusal), markup=False))
+        log.error("the app shows: %s", refusal)
 
     def on_ready(self) -> None:
         self.wiring.warm_printer()

@@ -3,7 +3,8 @@
 Exit codes: 0 ok, 1 a device or the network failed (printer, head office: nothing lost, try again),
 a `doctor` check failed, or an unexpected error (one line here, its traceback in the till's log),
 2 usage error, 3 refused input (bad or payment card, bad check digit), 4 not found (a card, member,
-product, sale, or the till's home itself). A command handler returns an `Outcome`; it never prints or
+product, sale, or the till's home itself), 5 the till's storage failed (disk full or read-only, a damaged
+database: nothing recorded; `pos_client.store.faults`). A command handler returns an `Outcome`; it never prints or
 exits itself. Every human table and message shows money with `money()` and days with `day()`, so the
 CLI reads the same everywhere and follows the till's decimal separator.
 """
@@ -18,12 +19,13 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from pos_client.domain.bounds import KEYED_POINTS
 from pos_client.domain.money import format_cents, format_date
 from pos_client.store.context import TillContext
 from pos_client.till import open_till
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
-MAX_POINTS = 1_000_000_000  # far above any balance; keeps every sum inside SQLite's 64-bit integers
+MAX_POINTS = KEYED_POINTS.high  # far above any balance; keeps every sum inside SQLite's 64-bit integers
 
 
 @dataclass

@@ -9,6 +9,7 @@ from contextlib import closing
 from cardread import parse_card
 from cardread.read import CardRead
 from pos_client.cli.base import EXIT_NOT_FOUND, Outcome, add_command, day, money, non_empty, table, till_of
+from pos_client.domain.bounds import KEYED_QUANTITY
 from pos_client.domain.errors import NotFound, PosError, RefusedInput, UsageError
 from pos_client.domain.money import parse_amount
 from pos_client.services import catalog, checkout, history, members
@@ -18,7 +19,7 @@ from pos_client.store.context import TillContext
 from pos_client.store.home import is_till_home, resolve_home
 from pos_client.till import open_till
 
-MAX_QTY = 999
+MAX_QTY = KEYED_QUANTITY.high  # wire.bounds
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -11,13 +11,15 @@ import argparse
 import importlib
 import json
 import logging
+import sqlite3
 import sys
 
 from pos_client.cli.base import COMMON, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE, Outcome, emit
+from pos_client.domain.errors import StorageFault
 from pos_client.services.errors import USER_ERRORS
-from pos_client.store import logsetup
+from pos_client.store import faults, integrity, logsetup
 from pos_client.store.config import load_config
-from pos_client.store.home import is_till_home, resolve_home, till_home
+from pos_client.store.home import db_path, is_till_home, resolve_home, till_home
 
 log = logging.getLogger("pos_client.cli")
 
@@ -77,12 +79,26 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError) as exc:
         _error(str(exc), EXIT_USAGE, as_json)
         return EXIT_USAGE
+    except (sqlite3.Error, OSError) as exc:  # a storage fault outside a write (opening, reading): in words
+        if not faults.is_storage_error(exc):
+            return _unexpected(exc, as_json)
+        where = resolve_home(getattr(args, "home", None))
+        refusal = integrity.stopped(db_path(where)) if isinstance(exc, sqlite3.Error) and faults.is_damage(exc) \
+            else None  # the open check's own words name the latest good backup
+        message = str(refusal) if refusal is not None else faults.describe(exc, where=where)
+        _error(logsetup.redact(message), StorageFault.exit_code, as_json)
+        return StorageFault.exit_code
     except Exception as exc:  # a bug: one line for the user, the traceback in the till's log only
-        _error(logsetup.redact(f"unexpected error ({type(exc).__name__}: {exc}); details in the till's log"),
-               EXIT_FAILED, as_json)
-        return EXIT_FAILED
+        return _unexpected(exc, as_json)
     emit(outcome, as_json)
     return outcome.exit_code
+
+
+def _unexpected(exc: Exception, as_json: bool) -> int:
+    """A bug: one line for the user, the traceback in the till's log only (called inside the `except`)."""
+    _error(logsetup.redact(f"unexpected error ({type(exc).__name__}: {exc}); details in the till's log"),
+           EXIT_FAILED, as_json)
+    return EXIT_FAILED
 
 
 def _log_to_home(home_arg: str | None) -> None:

@@ -30,6 +30,7 @@ from pos_client.domain.money import parse_amount
 from pos_client.services.marketing.coupons import check, describe, double_uses, use
 from pos_client.services.marketing.expiry import run_expiry
 from pos_client.services.marketing.lifecycle import record_stages
+from pos_client.services.marketing.limits import add_owner
 from pos_client.services.marketing.manager import add_manager
 from pos_client.services.marketing.privacy import erase
 from pos_client.services.marketing.reports import REPORTS, render_csv, render_text, run_report
@@ -64,8 +65,9 @@ def _run(args: argparse.Namespace, fn: Callable[[TillContext], Outcome]) -> Outc
 
 def cmd_manager_add(args: argparse.Namespace) -> Outcome:
     def go(ctx: TillContext) -> Outcome:
-        m = add_manager(ctx, args.name, args.pin)
-        return Outcome({"manager_id": m.manager_id, "name": m.name}, f"manager {m.name} added")
+        m = add_owner(ctx, args.name, args.pin) if args.owner else add_manager(ctx, args.name, args.pin)
+        role = "owner" if args.owner else "manager"
+        return Outcome({"manager_id": m.manager_id, "name": m.name, "role": role}, f"{role} {m.name} added")
     return _run(args, go)
 
 
@@ -214,6 +216,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = _add(sub, "manager", "add", cmd_manager_add, "add a manager with a PIN (stored as a slow salted hash)")
     p.add_argument("name", help="the manager's name, recorded on what they approve")
     p.add_argument("--pin", required=True, help="4 to 12 digits")
+    p.add_argument("--owner", action="store_true",
+                   help="the owner: approves adjustments above a manager's [limits] adjust_points_manager")
 
     _add(sub, "rewards", "list", cmd_rewards_list, "list the rewards and their points cost")
 

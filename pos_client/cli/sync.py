@@ -78,6 +78,10 @@ def _sync(args: argparse.Namespace) -> Outcome:
                 f" {pulled.get('cards', 0)} cards\n{status.line()}")
         if pushed.rejected:
             text += f"\nhead office set aside {len(pushed.rejected)} malformed record(s): see its rejects report"
+        if pushed.sent_for_approval:  # exit 0: nothing is lost, head office holds them as requests
+            kinds = ", ".join(sorted({p["kind"] for p in pushed.sent_for_approval}))
+            text += (f"\n{len(pushed.sent_for_approval)} change(s) sent for approval ({kinds}): an owner or the"
+                     " member's store manager decides in the console; they apply on a later sync")
         return Outcome({**report.as_dict(), "status": status.as_dict()}, text)
     finally:
         ctx.close()

@@ -29,3 +29,14 @@ class NotFound(PosError):
 
 class Conflict(RefusedInput):
     """A replay whose content differs from what was recorded under the same id."""
+
+
+class StorageFault(PosError):
+    """The till's storage failed (disk full, read-only, file-size limit, a damaged database): what was being
+    written was not recorded. Exit 5, so a script tells a broken disk from a refused request."""
+
+    exit_code = 5
+
+
+class StoppedWriting(StorageFault):
+    """The till found its database damaged and refuses every write until it is restored (exit 5)."""

@@ -12,10 +12,11 @@ import re
 from datetime import date, datetime
 
 from pos_client.domain.errors import UsageError
+from wire.bounds import PRICE
 
 DECIMAL_SEPARATORS = (".", ",")
 # 999,999.99: above any single sale, price or refund a small shop makes; the sum of many still fits int64.
-MAX_AMOUNT_CENTS = 99_999_999
+MAX_AMOUNT_CENTS = PRICE.high  # wire.bounds: 99,999,999
 
 _PATTERNS = {sep: re.compile(rf"^(-)?([0-9]+)(?:{re.escape(sep)}([0-9]{{1,2}}))?$") for sep in DECIMAL_SEPARATORS}
 _THOUSANDS = {".": ",", ",": " "}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from pos_client.domain.bounds import CENTS, QUANTITY, require
 from pos_client.domain.errors import Conflict, NotFound, RefusedInput, UsageError
 from pos_client.domain.rules import LineInput, ProgramRules, earn_points
 from pos_client.services.catalog import Product
@@ -61,6 +62,9 @@ class Basket:
             raise UsageError("quantity must be at least 1")
         if line.unit_cents < 0:
             raise UsageError("price must not be negative")
+        require(QUANTITY, line.qty)  # wire.bounds: what head office and the database take
+        require(CENTS, line.amount_cents, "the line's amount")
+        require(CENTS, self.total_cents + line.amount_cents, "the basket's total")
         self.lines.append(line)
 
     def add_discount(self, line: Line) -> None:
@@ -140,6 +144,7 @@ def commit_sale(
     """Record the sale and its points in one transaction; replays return the first result."""
     if not basket.lines:
         raise UsageError("the basket is empty")
+    require(CENTS, basket.total_cents, "the sale's total")
     check_tender(ctx, basket.tender)
     sid = sale_id or ledger.new_id()
     content = sale_content_hash(basket)

@@ -29,7 +29,7 @@ from typing import Any
 
 from pos_client.domain.errors import PosError
 from pos_client.domain.rules import ProgramRules
-from pos_client.store import logsetup
+from pos_client.store import integrity, logsetup
 from pos_client.store import sync_state as state
 from pos_client.store.backup import latest_backup
 from pos_client.store.config import Config, load_config
@@ -116,6 +116,8 @@ def check_database(home: Path, *, full: bool = False) -> list[Check]:
                               "stop the till and restore the last backup (the backup check says where it is)")]
             checks = [Check("database", OK, f"{pragma}: ok ({db_path(home).stat().st_size // 1024} KiB)")]
             checks.append(check_ledger(conn))
+            checks.append(check_chain(conn))
+            checks.append(check_writing(home))
             return checks
     except sqlite3.DatabaseError as exc:
         return [Check("database", FAIL, f"the database cannot be read: {exc}",
@@ -206,6 +208,29 @@ def _print_queue(conn: sqlite3.Connection, lim: dict[str, float], now: datetime)
     if count >= lim["print_queue_warn"]:
         return Check("print queue", WARN, detail, "fix the printer, then `pos-client print-queue --retry`")
     return Check("print queue", OK, detail)
+
+
+RESTORE_FIX = ("stop the till and restore the latest good backup: `pos-client restore FILE --force` (the backup"
+               " check names it); a registered till then gets back from head office what it pushed after it")
+
+
+def check_chain(conn: sqlite3.Connection) -> Check:
+    """The ledger's hash chain (`store.integrity`): the first entry changed, damaged or removed."""
+    report = integrity.verify_chain(conn)
+    if report is None or report.ok:
+        checked = report.checked if report else 0
+        unchained = f"; {report.unchained:,} pulled before head office kept hashes" if report and report.unchained \
+            else ""
+        return Check("chain", OK, f"ledger hash chain intact ({checked:,} entries{unchained})")
+    return Check("chain", FAIL, report.words(), RESTORE_FIX)
+
+
+def check_writing(home: Path) -> Check:
+    """Whether the till has stopped writing after finding damage (`till.db.stopped`)."""
+    refusal = integrity.stopped(db_path(home))
+    if refusal is None:
+        return Check("writing", OK, "the till writes (no damage recorded)")
+    return Check("writing", FAIL, str(refusal), RESTORE_FIX)
 
 
 def check_backup(home: Path, config: Config, lim: dict[str, float], now: datetime) -> Check:

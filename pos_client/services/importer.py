@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,10 +28,12 @@ from typing import Any, TypedDict
 
 from cardread import parse_card
 from cardread.read import CardRead, scrub
+from pos_client.domain.bounds import BALANCE, CENTS, QUANTITY
 from pos_client.domain.dates import today
-from pos_client.domain.errors import UsageError
+from pos_client.domain.errors import RefusedInput, UsageError
 from pos_client.domain.money import parse_amount
 from pos_client.domain.rules import LineInput, earn_points
+from pos_client.services.card_formats import card_formats
 from pos_client.services.checkout import Basket, Line, sale_content_hash
 from pos_client.services.marketing import tiers, upkeep
 from pos_client.services.marketing.replay import LedgerRow, Replay, ReplaySale
@@ -147,8 +150,8 @@ def _parse_row(row: dict[str, str], prefixes: tuple[str, ...], products: Product
     created_at = _when(row["date"])
     amount = parse_amount(row.get("amount") or "")
     qty_text = (row.get("qty") or "").strip() or "1"
-    if not qty_text.isdigit() or int(qty_text) <= 0:
-        raise ValueError("qty must be a whole number of at least 1")
+    if not qty_text.isdigit() or len(qty_text) > 7 or not QUANTITY.holds(int(qty_text)):
+        raise ValueError(f"qty must be a whole number from 1 to {QUANTITY.high:,}")
     qty = int(qty_text)
     sku = (row.get("sku") or "").strip() or None
     name, category, ean = products.get(sku, (sku or "Imported sale", "general", None)) if sku else (
@@ -161,9 +164,23 @@ def _parse_row(row: dict[str, str], prefixes: tuple[str, ...], products: Product
     return given or _derived_id(row), member_key, created_at, line, not given
 
 
+def _check_balances(conn: sqlite3.Connection, delta: dict[str, int]) -> None:
+    """Before any write: no balance may leave wire.bounds (one query per 500 members, not per member)."""
+    members = [m for m, d in delta.items() if d]
+    for i in range(0, len(members), 500):
+        chunk = members[i : i + 500]
+        have = {r[0]: int(r[1]) for r in conn.execute(
+            f"SELECT member_id, points FROM balances WHERE member_id IN ({','.join('?' * len(chunk))})", chunk)}
+        for m in chunk:
+            if not BALANCE.holds(have.get(m, 0) + delta[m]):
+                raise RefusedInput(f"member {m}: this import would take the balance outside {BALANCE.low:,} to"
+                                   f" {BALANCE.high:,} points: nothing was imported")
+
+
 def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, errors: list[RowError]
            ) -> dict[str, Any]:
     conn = ctx.conn
+    formats = card_formats(ctx)
     ids = list(sales)
     known: set[str] = set()
     for i in range(0, len(ids), 500):
@@ -201,12 +218,18 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
         if sale.sale_id in known:
             duplicates += 1
             continue
+        if (why := CENTS.problem(sum(li.amount_cents for li in sale.lines))) is not None:  # wire.bounds
+            errors.append({"line": sale.first_line, "reason": f"the sale's total: {why}"})
+            continue
         kind, key = sale.member_key
         if kind == "card":
             member = card_member.get(key)
             if member is None:
                 if not enroll_unknown:
                     errors.append({"line": sale.first_line, "reason": "card not enrolled (use --enroll-unknown)"})
+                    continue
+                if (why := formats.why(key)) is not None:  # enrol only the program's own card formats
+                    errors.append({"line": sale.first_line, "reason": why})
                     continue
                 member = ledger.new_id()
                 card_member[key] = member
@@ -241,6 +264,7 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
         ledger_rows += replay.ledger
         for row in replay.ledger:
             balance_delta[row[1]] += row[6]
+    _check_balances(conn, balance_delta)
     conn.executemany(
         "INSERT INTO members (member_id, store_id, status, created_at, updated_at) VALUES (?, ?, 'active', ?, ?)",
         new_members)
@@ -256,6 +280,7 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
     ledger_rows.sort(key=lambda r: r[1])
     first_seq = ledger.next_seq(conn, ctx.store_id, ctx.till_id)
     ledger_rows = [(*r[:4], first_seq + i, *r[5:]) for i, r in enumerate(ledger_rows)]  # seq follows rowid again
+    ledger_rows = ledger.chained(conn, ctx.store_id, ctx.till_id, ledger_rows)  # the hash chain (store.integrity)
     conn.executemany(
         "INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender, points_earned, content_hash,"
         " operator, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)", sale_rows)
@@ -264,7 +289,8 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
         " VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
     conn.executemany(
         "INSERT INTO ledger (entry_id, member_id, store_id, till_id, seq, kind, points, sale_id, amount_cents,"
-        " created_at, operator, reason, ref) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", ledger_rows)
+        " created_at, operator, reason, ref, prev_hash, entry_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        ledger_rows)
     for member, delta in sorted(balance_delta.items()):
         ledger.add_to_balance(conn, member, delta, ts)
     if history:

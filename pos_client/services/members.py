@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from cardread import parse_card
+from cardread.payment import payment_card_in
 from cardread.read import CardRead
 from pos_client.domain.cards import card_number
 from pos_client.domain.errors import NotFound, RefusedInput, UsageError
 from pos_client.domain.phone import mask_phone, normalise_phone
+from pos_client.services.card_formats import storable_number
 from pos_client.services.program_settings import tiers
 from pos_client.store import ledger
 from pos_client.store.context import TillContext
@@ -96,7 +98,7 @@ def enroll(
     """Enrol with a card or a phone number (either is enough); consent recorded per channel."""
     if card is None and not phone:
         raise UsageError("a card or a phone number is needed to enrol")
-    number = card_number(card) if card is not None else None
+    number = storable_number(ctx, card) if card is not None else None  # the program's formats only
     phone_norm = normalise_phone(phone, ctx.config.raw.get("country_code", "33")) if phone else None
     channels = {c.strip().lower() for c in consent if c.strip()}
     unknown = channels - CHANNELS
@@ -104,6 +106,9 @@ def enroll(
         raise UsageError(f"unknown consent channel(s): {', '.join(sorted(unknown))}")
     if email is not None and "@" not in email:
         raise UsageError("not an email address")
+    for field, text in (("name", name), ("email", email)):
+        if text and payment_card_in(text):  # free text is no place for a bank card number either
+            raise RefusedInput(f"{field}: remove the bank card number (it is never stored)")
     mid = member_id or ledger.new_id()
     ts = now_iso()
     with write_txn(ctx.conn):
@@ -135,7 +140,7 @@ def add_card(ctx: TillContext, member_id: str, card: CardRead) -> None:
     ctx.conn.execute(
         "INSERT INTO cards (card_number, member_id, source, status, created_at, updated_at)"
         " VALUES (?, ?, ?, 'active', ?, ?)",
-        (card_number(card), member_id, str(card.source), ts, ts),
+        (storable_number(ctx, card), member_id, str(card.source), ts, ts),
     )
 
 
@@ -187,7 +192,7 @@ def find(ctx: TillContext, query: str, limit: int = 20) -> list[Member]:
 
 def replace_card(ctx: TillContext, old: CardRead, new: CardRead, status: str = "lost") -> Member:
     """Report a lost card: block the old one, attach the new one; the balance stays with the member."""
-    old_number, new_number = card_number(old), card_number(new)
+    old_number, new_number = card_number(old), storable_number(ctx, new)
     with write_txn(ctx.conn):
         row = ctx.conn.execute("SELECT member_id, status FROM cards WHERE card_number = ?", (old_number,)).fetchone()
         if row is None:

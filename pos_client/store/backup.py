@@ -5,8 +5,10 @@ temporary name, checked (`PRAGMA integrity_check`, every balance equal to the su
 entries, as many entries as the database held at that instant) and only then renamed to
 `till-<UTC time>.db`: a file with that name is a verified backup. The last `[backup] keep` are kept
 in `[backup] dir` (default `<home>/backups`), and each is copied, atomically and best effort, to
-every `[backup] copy_to` directory (a USB stick, a network share). Files are 0600, directories 0700:
-the database holds the till's head-office token.
+every `[backup] copy_to` directory (a USB stick, a network share). Files are 0600, directories 0700
+(members' personal data). The head-office token is not in them: it lives in `<home>/secrets/token`
+(`token_file`), and a copy's token row is blanked before the copy gets its name. A backup restored on the
+same till reads that file again; restored on another machine, the till is registered again.
 
 Restoring marks a registered till "restored" (`till_state.restored_seq`): until its next sync has
 fetched back from head office what it pushed after the backup (`sync.recover`), it adds no ledger
@@ -36,6 +38,8 @@ from pos_client.store.db import (
     write_txn,
 )
 from pos_client.store.home import db_path
+from pos_client.store.integrity import stop_file
+from pos_client.store.token_file import blank_in_db
 
 PREFIX, SUFFIX = "till-", ".db"
 STAMP = "%Y%m%dT%H%M%S%fZ"
@@ -168,6 +172,7 @@ def snapshot(conn: sqlite3.Connection, dest: Path) -> Check:
             count, _ = _counts(src)
             online_copy(src, tmp)
             src.execute("COMMIT")
+        _without_token(tmp)
         check = verify(tmp, entries=count)
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
@@ -180,6 +185,16 @@ def snapshot(conn: sqlite3.Connection, dest: Path) -> Check:
             src.close()
         tmp.unlink(missing_ok=True)
     return check
+
+
+def _without_token(path: Path) -> None:
+    """A backup never carries the head-office token (an older till's row, not yet moved to its file)."""
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sync_state'").fetchone():
+            blank_in_db(conn)
+    finally:
+        conn.close()
 
 
 def _write_copy(source: Path, dest: Path) -> Path:
@@ -334,10 +349,12 @@ def restore(home: Path, config: Config, source: Path, *, force: bool = False) ->
     for suffix in ("-wal", "-shm", "-journal"):
         Path(f"{current}{suffix}").unlink(missing_ok=True)
     os.replace(staged, current)
+    stop_file(current).unlink(missing_ok=True)  # a damaged database (store.integrity) is replaced: write again
     _fsync_dir(home)
     conn = connect(current, backup_dir=backup_dir(home, config))
     try:
-        registered = conn.execute("SELECT 1 FROM sync_state WHERE key = 'token' AND value IS NOT NULL").fetchone()
+        # the row stays (emptied) when the token moved to its file: it marks a till that was registered
+        registered = conn.execute("SELECT 1 FROM sync_state WHERE key = 'token'").fetchone()
         if registered:
             with write_txn(conn):
                 conn.execute("INSERT INTO till_state (key, value) VALUES (?, ?) ON CONFLICT(key)"

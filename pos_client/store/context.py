@@ -12,12 +12,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from pos_client.domain.rules import ProgramRules
 from pos_client.store.config import Config
+from pos_client.store.program_overlay import earning_rules, rules_marker
 
 # (ctx, sale_id, basket) inside the sale's transaction; (ctx, refund_id, sale_id) inside the refund's.
 SaleObserver = Callable[["TillContext", str, Any], None]
@@ -51,6 +51,8 @@ class TillContext:
     home: Path | None = None
     operator: str | None = field(default=None)
     extensions: Extensions = field(default_factory=Extensions)
+    # (rules marker, rules): rebuilt when a pull applied a rule (program_overlay), never copied by `on`
+    _rules: tuple[str | None, ProgramRules] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def store_id(self) -> str:
@@ -60,9 +62,13 @@ class TillContext:
     def till_id(self) -> str:
         return self.config.till_id
 
-    @cached_property
+    @property
     def rules(self) -> ProgramRules:
-        return ProgramRules.from_config(self.config.section("program"))
+        """config.toml's `[program]` with what head office published over it, as of the last applied pull."""
+        marker = rules_marker(self.conn)
+        if self._rules is None or self._rules[0] != marker:
+            self._rules = (marker, earning_rules(self.conn, self.config.section("program")))
+        return self._rules[1]
 
     def on(self, conn: sqlite3.Connection) -> TillContext:
         """The same till on another connection (a worker thread's own): same config and extensions."""

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pos_client.store.migrations as migrations_pkg
 from pos_client.domain.errors import UsageError
+from pos_client.store import faults
+from pos_client.store.integrity import note_damage, stop_file, stopped_at
 
 BACKUP_DIR_NAME = "backups"  # beside the database unless `[backup] dir` says otherwise
 
@@ -37,12 +39,21 @@ PRAGMAS = (
 )
 
 
+class TillConnection(sqlite3.Connection):
+    """A till database connection that knows its stopped-writing marker (`store.integrity`): `write_txn`
+    refuses every write while it exists."""
+
+    stop_marker: str | None = None
+
+
 def connect(path: str | Path, *, migrate: bool = True, backup_dir: Path | None = None) -> sqlite3.Connection:
     """Open the database with the till's pragmas and bring its schema up to date.
 
     Before migrating a database that holds data, a copy goes to `backup_dir` (default: `backups/`
     beside the database file)."""
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, factory=TillConnection)
+    if str(path) != ":memory:":
+        conn.stop_marker = str(stop_file(Path(path)))
     conn.row_factory = sqlite3.Row
     for pragma in PRAGMAS:
         conn.execute(pragma)
@@ -78,17 +89,34 @@ def online_copy(conn: sqlite3.Connection, dest: Path) -> None:
 
 @contextmanager
 def write_txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One durable write transaction; nested use joins the outer one."""
+    """One durable write transaction; nested use joins the outer one.
+
+    Refused (`StoppedWriting`, exit 5) while the database is marked damaged; a storage fault inside it (disk
+    full, read-only, file-size limit, damage) rolls it back and becomes a `StorageFault` in words."""
     if conn.in_transaction:
         yield conn
         return
-    conn.execute("BEGIN IMMEDIATE")
+    marker = getattr(conn, "stop_marker", None)
+    if marker is not None and (refusal := stopped_at(marker)) is not None:
+        raise refusal
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise (faults.as_fault(exc) if faults.is_storage_error(exc) else exc) from exc
     try:
         yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:  # the disk that failed the write may fail this too: SQLite rolls back on reopen
+                pass
+        if isinstance(exc, sqlite3.Error) and faults.is_storage_error(exc):
+            if marker is not None and faults.is_damage(exc):
+                note_damage(marker, exc)
+            raise faults.as_fault(exc) from exc
         raise
-    conn.execute("COMMIT")
 
 
 def now_iso() -> str:

@@ -2,7 +2,9 @@
 
 Entries are keyed by UUID (a replay never counts twice) and by (store, till, seq), the
 till's own gap-free sequence that sync pushes in order. Rows are never updated or deleted
-(triggers enforce it); corrections are new entries of kind adjust/reverse.
+(triggers enforce it); corrections are new entries of kind adjust/reverse. Each entry carries the till's
+hash chain (`prev_hash`, `entry_hash`: `wire.ledger_chain`), computed here in the same transaction, which
+`doctor`, the day's upkeep and head office verify (`store.integrity`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from typing import Any
 
 import uuid_utils
 
+from pos_client.domain.bounds import BALANCE, CENTS, POINTS, require
 from pos_client.domain.errors import RefusedInput
 from pos_client.store.db import now_iso, write_txn
+from wire.ledger_chain import chain_hash
 
 KINDS = frozenset({"earn", "redeem", "adjust", "reverse", "expire", "bonus"})
 
@@ -66,27 +70,60 @@ def append(
     ids: list[str] = []
     with write_txn(conn):
         seq = next_seq(conn, store_id, till_id)
+        prev = last_hash(conn, store_id, till_id)
         ts = now_iso()
         for e in entries:
             if e.kind not in KINDS:
                 raise ValueError(f"unknown ledger kind {e.kind!r}")
             if not isinstance(e.points, int) or isinstance(e.points, bool):
                 raise TypeError("points are integers")
+            require(POINTS, e.points)  # wire.bounds: what head office and every other till can store
+            require(CENTS, e.amount_cents, "amount_cents")
             entry_id = e.entry_id or new_id()
+            content = (entry_id, e.member_id, store_id, till_id, seq, e.kind, e.points, e.sale_id,
+                       e.amount_cents, e.created_at or ts, e.operator, e.reason, e.ref)
+            entry_hash = chain_hash(prev, content)
             conn.execute(
                 "INSERT INTO ledger (entry_id, member_id, store_id, till_id, seq, kind, points, sale_id,"
-                " amount_cents, created_at, operator, reason, ref) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (entry_id, e.member_id, store_id, till_id, seq, e.kind, e.points, e.sale_id,
-                 e.amount_cents, e.created_at or ts, e.operator, e.reason, e.ref),
+                " amount_cents, created_at, operator, reason, ref, prev_hash, entry_hash)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (*content, prev, entry_hash),
             )
+            prev = entry_hash
             add_to_balance(conn, e.member_id, e.points, ts)
             ids.append(entry_id)
             seq += 1
     return ids
 
 
+def last_hash(conn: sqlite3.Connection, store_id: str, till_id: str) -> str | None:
+    """The hash the till's next entry links to: its last entry's (None before its first, or an unhashed one)."""
+    row = conn.execute("SELECT entry_hash FROM ledger WHERE store_id = ? AND till_id = ? ORDER BY seq DESC LIMIT 1",
+                       (store_id, till_id)).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def chained(conn: sqlite3.Connection, store_id: str, till_id: str,
+            rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows of the till's own new entries (the 13 chain columns, in seq order, appended in bulk by the
+    importer) with their `prev_hash` and `entry_hash` added: call inside the transaction that inserts them."""
+    prev = last_hash(conn, store_id, till_id)
+    out = []
+    for row in rows:
+        entry_hash = chain_hash(prev, row)
+        out.append((*row, prev, entry_hash))
+        prev = entry_hash
+    return out
+
+
 def add_to_balance(conn: sqlite3.Connection, member_id: str, points: int, ts: str | None = None) -> None:
-    """Move a member's balance; only call inside the transaction that wrote the ledger rows."""
+    """Move a member's balance; only call inside the transaction that wrote the ledger rows.
+
+    A balance that would leave `BALANCE` is refused before the write (the m0060 CHECK is the backstop; SQLite
+    would otherwise turn an int64 overflow into a float)."""
+    now = balance(conn, member_id)
+    if not BALANCE.holds(now + points):
+        raise RefusedInput(f"the balance would be {now + points:,} points, outside {BALANCE.low:,} to"
+                           f" {BALANCE.high:,}: nothing was recorded")
     conn.execute(
         "INSERT INTO balances (member_id, points, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT(member_id) DO UPDATE SET points = points + excluded.points, updated_at = excluded.updated_at",

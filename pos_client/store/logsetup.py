@@ -119,6 +119,14 @@ class JournalLines(logging.Formatter):
         return f"<{_SYSLOG.get(record.levelno, 6)}>" + json.dumps(record_fields(record), ensure_ascii=False)
 
 
+class QuietFileHandler(logging.handlers.RotatingFileHandler):
+    """The till's log file. A write that fails (disk full, file-size limit, read-only disk) is dropped:
+    logging's default prints its own traceback to stderr, over the one-paragraph error the user must see."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        return None
+
+
 def under_systemd(environ: dict[str, str] | os._Environ[str] | None = None) -> bool:
     """stderr goes to the journal: JOURNAL_STREAM names it (systemd.exec), or a service without a terminal."""
     env = os.environ if environ is None else environ
@@ -173,8 +181,7 @@ def configure(home: Path | None, section: dict[str, Any] | None = None, *,
     elif home is not None:
         path = log_path(home)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=conf["max_bytes"],
-                                                       backupCount=conf["backups"], encoding="utf-8")
+        handler = QuietFileHandler(path, maxBytes=conf["max_bytes"], backupCount=conf["backups"], encoding="utf-8")
         handler.setFormatter(JsonLines())
     else:
         return None

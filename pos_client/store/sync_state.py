@@ -9,15 +9,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pos_client.store.db import now_iso, write_txn
+from pos_client.store.token_file import read_token, token_path, write_token
 
 TOKEN, PUSH_HIGH, CURSOR = "token", "push_high_seq", "pull_cursor"
 LAST_SYNC, LAST_OK, STATE = "last_sync_at", "last_ok_at", "state"
 LAST_ERROR, CLOCK_OFFSET = "last_error", "clock_offset_s"
+SENT_FOR_APPROVAL = "sent_for_approval"  # changes the last push left waiting for approval at head office
 PUSH_SALE = "push_sale_rowid"  # sales above this rowid have not been pushed (they are insert-only)
 CLOCK_WARN_S = 300  # a till clock this far from head office's gets a warning in the status bar
 
 
 def get(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
+    path = token_path(conn) if key == TOKEN else None
+    if path is not None:  # the token is kept out of the database (pos_client/store/token_file.py)
+        return read_token(path) or default
     row = conn.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
     return row[0] if row and row[0] is not None else default
 
@@ -27,7 +32,11 @@ def get_int(conn: sqlite3.Connection, key: str) -> int:
 
 
 def put(conn: sqlite3.Connection, **values: Any) -> None:
-    """Set state keys in one short transaction (joins an open one)."""
+    """Set state keys in one short transaction (joins an open one); the token goes to its own file."""
+    path = token_path(conn) if TOKEN in values else None
+    if path is not None:  # the row stays, empty: it marks a till that was registered (backup.restore)
+        write_token(path, None if values[TOKEN] is None else str(values[TOKEN]))
+        values[TOKEN] = None
     with write_txn(conn):
         conn.executemany(
             "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -58,6 +67,7 @@ class SyncStatus:
     last_ok: str | None
     last_error: str | None
     clock_offset_s: int = 0
+    sent_for_approval: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +78,8 @@ class SyncStatus:
         text = f"{self.state} · {self.entries_waiting} entries waiting · last sync {when}"
         if self.state == "offline" and self.last_error:
             text += f" · {self.last_error[:60]}"
+        if self.sent_for_approval:
+            text += f" · {self.sent_for_approval} sent for approval"
         if abs(self.clock_offset_s) >= CLOCK_WARN_S:
             text += f" · till clock off by {abs(self.clock_offset_s) // 60} min"
         return text
@@ -93,6 +105,7 @@ def read_status(conn: sqlite3.Connection, store_id: str, till_id: str, state: st
         records_waiting=outbox_size(conn),
         last_sync=get(conn, LAST_SYNC), last_ok=get(conn, LAST_OK), last_error=get(conn, LAST_ERROR),
         clock_offset_s=int(float(get(conn, CLOCK_OFFSET, "0") or 0)),
+        sent_for_approval=get_int(conn, SENT_FOR_APPROVAL),
     )
 
 

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pos_client.services.marketing import wiring as marketing_wiring
-from pos_client.store.backup import backup_dir
+from pos_client.store import integrity
+from pos_client.store.backup import backup_dir, latest_backup
 from pos_client.store.config import Config, load_config
 from pos_client.store.context import Extensions, TillContext
 from pos_client.store.db import connect
@@ -41,8 +42,20 @@ def open_till(home: str | Path | None = None, *, config: Config | None = None, m
     path = till_home(home, create=create)
     make_private(path)
     config = config if config is not None else load_config(path)
+    check_database(path, config)
     return TillContext(conn=connect(db_path(path), backup_dir=backup_dir(path, config)), config=config, home=path,
                        extensions=build_extensions(marketing=marketing))
+
+
+def check_database(home: Path, config: Config) -> None:
+    """quick_check and the ledger's chain before the till writes (`store.integrity`): damage found stops
+    writing, naming the latest good backup; a large database finishes its check in the background."""
+    db = db_path(home)
+    if not db.exists():
+        return
+    latest = latest_backup(home, config)
+    integrity.check_on_open(db, integrity.advice_text(latest[0] if latest else None),
+                            (config.store_id, config.till_id))
 
 
 def context_opener(ctx: TillContext) -> Callable[[], TillContext]:

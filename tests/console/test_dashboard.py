@@ -36,7 +36,10 @@ def console_app(ho_store):
 
 @pytest.fixture
 def chain(tmp_path, ho_store):
-    return build(tmp_path, ho_store)
+    """The chain, its snapshot refreshed and its preset figures computed, as the scheduled refresh leaves them."""
+    made = build(tmp_path, ho_store)
+    warm_snapshot(made.snapshot)
+    return made
 
 
 def expected(chain, store, start, end):

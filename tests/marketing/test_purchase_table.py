@@ -12,8 +12,14 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from pos_client.domain.lifecycle import STAGES, StageRules, stage_of_ordinals
-from pos_client.services.marketing.purchase_table import PurchaseTable, month_indexes, ordinals_of, stages
+from pos_client.domain.lifecycle import STAGES, StageRules, stage_of_ordinals, twice_median_gap
+from pos_client.services.marketing.purchase_table import (
+    PurchaseTable,
+    _prefix_twice_medians,
+    month_indexes,
+    ordinals_of,
+    stages,
+)
 
 BASE = date(2025, 1, 1).toordinal()
 
@@ -78,3 +84,13 @@ def test_every_report_answers_on_a_till_with_no_sale_yet(make_ctx) -> None:
         report = run_report(ctx, name, start=date(2026, 1, 1), end=date(2026, 3, 31), **options)
         assert report["report"] == name and isinstance(report["rows"], list)
         assert report["summary"].get("members", 0) == 0, name  # nobody has bought: nobody is counted
+
+
+def test_prefix_medians_equal_the_pure_twice_median_gap() -> None:
+    rng = random.Random(5)
+    days = sorted({rng.randrange(2000) for _ in range(600)})
+    gap = np.array([0, *np.diff(days).tolist()], np.int64)
+    first = np.array([rng.randrange(1, len(days) - 100) for _ in range(400)], np.int64)
+    stop = first + np.array([rng.randrange(1, 90) for _ in range(400)], np.int64)
+    got = _prefix_twice_medians(gap, first, stop).tolist()
+    assert got == [twice_median_gap(days[a - 1:b]) for a, b in zip(first.tolist(), stop.tolist(), strict=True)]

@@ -135,6 +135,7 @@ def test_pull_pages_other_tills_changes_with_monotonic_cursors(store):
 
 
 def test_same_phone_enrolled_at_two_stores_is_merged_into_the_older_member(store):
+    store.approvals.set_setting("approvals.auto_merge", 1)  # a merge across stores waits for approval otherwise
     a, b = enrol(store, "S1", "T1"), enrol(store, "S2", "T1")
     store.ingest(a, batch("S1", "T1", members=[member("ma", "S1", "+33612345678", "2026-03-01T09:00:00+00:00")],
                           cards=[card(CARD_A, "ma")], entries=[entry("S1", "T1", 1, "ma", 100)]))
@@ -194,7 +195,7 @@ def test_erasure_rules_and_products_are_pulled(store):
     changes, _ = pull_all(store, b)
     by_type = {c.type: c.data for c in changes}
     assert by_type["member"]["status"] == "erased" and by_type["member"]["phone"] is None
-    assert by_type["rule"] == {"key": "offline_redeem_cap", "value": 300}
+    assert by_type["rule"] == {"key": "offline_redeem_cap", "value": 300, "version": 1}  # the program version
     assert by_type["product"]["price_cents"] == 199
     # a till's later update cannot bring erased details back
     store.ingest(a, batch("S1", "T1", members=[member("m1", "S1", "+33612345678")]))

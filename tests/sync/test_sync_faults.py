@@ -240,7 +240,7 @@ def test_admin_endpoints_block_cards_and_report_overdrafts(headoffice, ho_store,
     admin = {"authorization": f"Bearer {ho_store.add_admin('ops')}"}
     ho_store.add_till("S1", "T1")
     ho_store.ingest(Principal("S1", "T1"), batch("S1", "T1", members=[member("m1", "S1")],
-                                                 cards=[card("2900000000015", "m1")],
+                                                 cards=[card("2900000000018", "m1")],
                                                  entries=[entry("S1", "T1", 1, "m1", -5, "redeem")]))
     code = ho_store.add_till("S2", "T1")
     token = httpx.post(f"{headoffice.url}/v1/register", json={"code": code}).json()["token"]
@@ -248,7 +248,7 @@ def test_admin_endpoints_block_cards_and_report_overdrafts(headoffice, ho_store,
     assert httpx.get(f"{headoffice.url}/v1/reports/overdraft", headers=till).status_code == 403
     report = httpx.get(f"{headoffice.url}/v1/reports/overdraft", headers=admin).json()
     assert [(m["member_id"], m["balance"]) for m in report["members"]] == [("m1", -5)]
-    assert httpx.post(f"{headoffice.url}/v1/admin/cards/2900000000015/block", headers=admin).json() == {"blocked": True}
+    assert httpx.post(f"{headoffice.url}/v1/admin/cards/2900000000018/block", headers=admin).json() == {"blocked": True}
     assert httpx.post(f"{headoffice.url}/v1/admin/cards/nope/block", headers=admin).status_code == 404
     r = httpx.put(f"{headoffice.url}/v1/admin/rules/offline_redeem_cap", json={"value": 200}, headers=admin)
     assert r.status_code == 200

@@ -65,6 +65,7 @@ def test_first_pull_of_a_large_directory_reports_progress(headoffice, ho_store, 
 
 
 def test_same_phone_enrolled_offline_at_two_stores_is_merged_everywhere(headoffice, ho_store, make_till):
+    ho_store.approvals.set_setting("approvals.auto_merge", 1)  # a merge across stores waits for approval otherwise
     a, b = make_till("S1", "T1"), make_till("S2", "T1")
     register(a, ho_store, headoffice.url)
     register(b, ho_store, headoffice.url)
@@ -176,6 +177,7 @@ def test_clock_skew_on_a_till_does_not_break_sync(headoffice, ho_store, make_til
 def test_a_till_editing_a_member_head_office_merged_still_learns_the_merge(headoffice, ho_store, make_till):
     from pos_client.services.members import set_consent
 
+    ho_store.approvals.set_setting("approvals.auto_merge", 1)  # a merge across stores waits for approval otherwise
     a, b = make_till("S1", "T1"), make_till("S2", "T1")
     register(a, ho_store, headoffice.url)
     register(b, ho_store, headoffice.url)

@@ -58,7 +58,8 @@ def till_body(make_till) -> dict[str, Any]:
     body, _, _ = collect(t, announce=True)
     assert {k: bool(body[k]) for k in ("entries", "sales", "members", "cards", "docs")} == dict.fromkeys(
         ("entries", "sales", "members", "cards", "docs"), True)
-    assert sorted(d["type"] for d in body["docs"]) == ["coupon_use", "erasure", "offer_target", "till_key"]
+    assert sorted(d["type"] for d in body["docs"]) == ["coupon_use", "erasure", "offer_target", "tier_change",
+                                                      "till_key"]  # the 600.00 sale made the member Silver
     assert any(e["kind"] == "redeem" for e in body["entries"])
     assert loyalty(1) in {c["card_number"] for c in body["cards"]}
     return body

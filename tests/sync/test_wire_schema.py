@@ -76,11 +76,13 @@ def test_rejects_never_travel_and_a_batch_encodes_as_it_decodes():
 
 
 def test_each_rule_key_has_its_type_and_unknown_keys_are_refused():
-    assert RULE_KEYS == ("offline_redeem_cap", "rewards", "tiers")
+    assert RULE_KEYS == ("offline_redeem_cap", "rewards", "tiers", "earning", "category_multipliers", "promotions",
+                         "offers", "card_formats")
     assert validate_rule("offline_redeem_cap", 0) == []
     assert validate_rule("offline_redeem_cap", -1) == ["offline_redeem_cap: must be >= 0"]
     assert validate_rule("loyalty_colour", "red") == [
-        "loyalty_colour: not a program rule tills read (one of offline_redeem_cap, rewards, tiers)"]
+        "loyalty_colour: not a program rule tills read (one of offline_redeem_cap, rewards, tiers, earning,"
+        " category_multipliers, promotions, offers, card_formats)"]
     reward = {"id": "R1", "name": "1.00 off", "kind": "amount_off", "points": 100, "value": 100}
     assert validate_rule("rewards", [reward]) == []
     assert validate_rule("rewards", []) == ["rewards: must not be empty"]

@@ -11,11 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from headoffice.store.db import Db
+from headoffice.store.migrations import v0002_bounds, v0004_program_versions, v0005_ledger_chain
 
 Step = tuple[int, str, Callable[[Db], None]]
 
 # (version, what it does, apply): versions strictly increasing from 2.
-STEPS: tuple[Step, ...] = ()
+STEPS: tuple[Step, ...] = (
+    (2, "CHECK constraints: points, cents, seq within wire.bounds", v0002_bounds.apply),
+    (4, "program versions: who published what; the version each till applied", v0004_program_versions.apply),
+    (5, "the tills' ledger hash chain: prev_hash, entry_hash", v0005_ledger_chain.apply),
+)
 
 SCHEMA_VERSION = STEPS[-1][0] if STEPS else 1
 

@@ -24,6 +24,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pos_client.domain.dates import plus_days
 from pos_client.domain.errors import UsageError
@@ -67,18 +68,14 @@ def second_purchase(ctx: TillContext, start: date, end: date, *, days: int | Non
 def reactivation(ctx: TillContext, start: date, end: date, *, store_id: str | None = None, **_: Any) -> Report:
     """Of the members at risk or lapsed at the end of the day before the period, how many bought in it."""
     s = start.toordinal()
-    table = purchase_table.read(ctx, end, store_id)
+    table = purchase_table.read(ctx, end, store_id, amounts=True)
     ids, codes = purchase_table.stages(table, s - 1, lifecycle.stage_rules(ctx))
     starts, ends, _members = table.groups()
     last = np.zeros(len(table.ids), np.int64)
     last[table.member[starts]] = table.day[ends - 1]
     drifting = np.isin(codes, (purchase_table.AT_RISK, purchase_table.LAPSED))
     returning = drifting & (last[ids] >= s)
-    only, params = of_store(store_id)
-    spent = dict(ctx.conn.execute(
-        "SELECT member_id, SUM(total_cents) FROM sales WHERE member_id IS NOT NULL"
-        f" AND created_at >= ? AND created_at < ?{only} GROUP BY member_id",
-        (start.isoformat(), plus_days(end, 1).isoformat(), *params)))
+    spent = _spent_in(ctx, table, start, end, store_id)
     members: Counter[str] = Counter()
     came_back: Counter[str] = Counter()
     cents: Counter[str] = Counter()
@@ -86,7 +83,7 @@ def reactivation(ctx: TillContext, start: date, end: date, *, store_id: str | No
         members[stage] = int((codes[drifting] == code).sum())
         returned = ids[returning & (codes == code)]
         came_back[stage] = len(returned)
-        cents[stage] = sum(int(spent.get(table.ids[i], 0)) for i in returned.tolist())
+        cents[stage] = int(spent[returned].sum())
     rows: list[list[Any]] = [[stage, members[stage], came_back[stage], pct(came_back[stage], members[stage]),
                               cents[stage]] for stage in (AT_RISK, LAPSED)]
     n, back, total_cents = members.total(), came_back.total(), cents.total()
@@ -94,6 +91,29 @@ def reactivation(ctx: TillContext, start: date, end: date, *, store_id: str | No
     return result("reactivation", start, end,
                   ["stage_at_start", "members", "came_back", "came_back_pct", "spent_cents"],
                   rows, summary, ["total", n, back, pct(back, n), total_cents])
+
+
+def _spent_in(ctx: TillContext, table: purchase_table.PurchaseTable, start: date, end: date,
+              store_id: str | None) -> npt.NDArray[np.int64]:
+    """Each member's spend in the period, by member index of `table` (its amounts, or one SQL sum)."""
+    out = np.zeros(len(table.ids), np.int64)
+    if table.cents is not None:
+        inside = table.day >= start.toordinal()
+        member, cents = table.member[inside], table.cents[inside]  # sorted by member: sum each run
+        if len(member):
+            heads = np.flatnonzero(np.r_[True, member[1:] != member[:-1]])
+            out[member[heads]] = np.add.reduceat(cents, heads)
+        return out
+    only, params = of_store(store_id)
+    spent = dict(ctx.conn.execute(
+        "SELECT member_id, SUM(total_cents) FROM sales WHERE member_id IS NOT NULL"
+        f" AND created_at >= ? AND created_at < ?{only} GROUP BY member_id",
+        (start.isoformat(), plus_days(end, 1).isoformat(), *params)))
+    index = {m: i for i, m in enumerate(table.ids)}
+    for member_id, cents in spent.items():
+        if member_id in index:
+            out[index[member_id]] = int(cents)
+    return out
 
 
 def retention(ctx: TillContext, start: date, end: date, *, store_id: str | None = None, **_: Any) -> Report:

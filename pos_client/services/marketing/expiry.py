@@ -7,12 +7,20 @@ earned, oldest first (FIFO: redemptions and adjustments consume the oldest point
 Idempotent by construction: what has already expired is subtracted, so running twice for the
 same day (or an earlier one) expires nothing more. The day's upkeep (`upkeep.py`) runs it for every
 day in order; `liability_as_of` gives the points-liability report the expiry due by a past day.
+
+One writer per member (docs/marketing.md, "Points expiry"): a member's expiry entries are written only by
+their home store's expiry till (`[program.expiry] till`, T1 by default); every other till and head office
+see them through sync, so nothing expires twice. A day's pass (`run_expiry`) reads what is due outside any
+write transaction and writes it in short ones of `CHUNK` members, each recomputing its members' due under
+the write lock: a sale never waits on the pass for long. Given where yesterday's pass stood (`Since`), it
+looks only at the members whose points could have come due since (`candidates`), not at every member.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import date
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from pos_client.domain.dates import add_months, as_date, end_of_day, plus_days
 from pos_client.services.program_settings import expiry as expiry_rules
@@ -22,6 +30,16 @@ from pos_client.store.db import write_txn
 
 # Only the members whose home store is the given one (head office's per-store points liability).
 _OF_STORE = "member_id IN (SELECT member_id FROM members WHERE store_id = ?)"
+CHUNK = 1000  # members per write transaction (and per IN list): a few milliseconds under the write lock
+DEFAULT_TILL = "T1"  # the till of each store that writes its members' expiry, unless [program.expiry] till says
+
+
+class Since(NamedTuple):
+    """Where an earlier day's complete pass stood: its day, the ledger's last rowid when it began, its rule."""
+
+    day: date
+    ledger_mark: int
+    rule: str
 
 
 class ExpiringSoon(TypedDict):
@@ -53,19 +71,30 @@ FROM b GROUP BY member_id
 """
 
 
-def _fifo_old_and_spent(ctx: TillContext, cutoff: date, upto: date, member_id: str | None,
+def _among(members: Sequence[str] | None) -> tuple[str, list[str]]:
+    """` AND member_id IN (?, ...)` and its values (nothing when every member counts)."""
+    if members is None:
+        return "", []
+    return f" AND member_id IN ({','.join('?' * len(members))})", list(members)
+
+
+def _fifo_old_and_spent(ctx: TillContext, cutoff: date, upto: date, members: Sequence[str] | None,
                         store_id: str | None = None) -> dict[str, tuple[int, int]]:
     """member -> (points earned on or before `cutoff`, points spent), counting entries up to `upto` (with
     `store_id`: only the members whose home store it is)."""
-    members = "member_id = :member" if member_id else "member_id IN (SELECT member_id FROM balances WHERE points != 0)"
+    if members is None:
+        which, params = "member_id IN (SELECT member_id FROM balances WHERE points != 0)", {}
+    else:
+        which = f"member_id IN ({','.join(f':m{i}' for i in range(len(members)))})"
+        params = {f"m{i}": m for i, m in enumerate(members)}
     if store_id is not None:
-        members += " AND member_id IN (SELECT member_id FROM members WHERE store_id = :store)"
-    rows = ctx.conn.execute(_FIFO_SQL.format(members=members), {"upto": upto.isoformat(), "cutoff": cutoff.isoformat(),
-                                                                 "member": member_id, "store": store_id})
+        which += " AND member_id IN (SELECT member_id FROM members WHERE store_id = :store)"
+    rows = ctx.conn.execute(_FIFO_SQL.format(members=which), {"upto": upto.isoformat(), "cutoff": cutoff.isoformat(),
+                                                               "store": store_id, **params})
     return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
 
-def _expired(ctx: TillContext, upto: date | None, member_id: str | None, store_id: str | None = None
+def _expired(ctx: TillContext, upto: date | None, members: Sequence[str] | None, store_id: str | None = None
              ) -> dict[str, int]:
     """Points already expired per member (all of them, or those written up to a day)."""
     where = ["kind = 'expire'"]
@@ -76,47 +105,45 @@ def _expired(ctx: TillContext, upto: date | None, member_id: str | None, store_i
     if upto is not None:
         where.append("substr(created_at, 1, 10) <= ?")
         params.append(upto.isoformat())
-    if member_id:
-        where.append("member_id = ?")
-        params.append(member_id)
+    among, ids = _among(members)
     return {r[0]: -int(r[1]) for r in ctx.conn.execute(
-        f"SELECT member_id, SUM(points) FROM ledger WHERE {' AND '.join(where)} GROUP BY member_id", params)}
+        f"SELECT member_id, SUM(points) FROM ledger WHERE {' AND '.join(where)}{among} GROUP BY member_id",
+        [*params, *ids])}
 
 
-def _balances_upto(ctx: TillContext, upto: date, member_id: str | None, store_id: str | None = None
+def _balances_upto(ctx: TillContext, upto: date, members: Sequence[str] | None, store_id: str | None = None
                    ) -> dict[str, int]:
     sql = "SELECT member_id, SUM(points) FROM ledger WHERE substr(created_at, 1, 10) <= ?"
     params: list[str] = [upto.isoformat()]
     if store_id is not None:
         sql += f" AND {_OF_STORE}"
         params.append(store_id)
-    if member_id:
-        sql += " AND member_id = ?"
-        params.append(member_id)
-    return {r[0]: int(r[1]) for r in ctx.conn.execute(sql + " GROUP BY member_id", params)}
+    among, ids = _among(members)
+    return {r[0]: int(r[1]) for r in ctx.conn.execute(sql + among + " GROUP BY member_id", [*params, *ids])}
 
 
-def _current_balances(ctx: TillContext, member_id: str | None) -> dict[str, int]:
-    if member_id:
-        return {member_id: ledger.balance(ctx.conn, member_id)}
-    return {r[0]: int(r[1]) for r in ctx.conn.execute("SELECT member_id, points FROM balances WHERE points > 0")}
+def _current_balances(ctx: TillContext, members: Sequence[str] | None) -> dict[str, int]:
+    among, ids = _among(members)
+    return {r[0]: int(r[1]) for r in ctx.conn.execute(
+        "SELECT member_id, points FROM balances WHERE points > 0" + among, ids)}
 
 
-def _last_purchases(ctx: TillContext, upto: date, member_id: str | None) -> dict[str, date]:
+def _last_purchases(ctx: TillContext, upto: date, members: Sequence[str] | None) -> dict[str, date]:
     """The last purchase day on or before `upto`, else the day the member joined (inactivity mode)."""
-    one = " AND member_id = ?" if member_id else ""
-    params: tuple[str, ...] = (member_id,) if member_id else ()
+    among, ids = _among(members)
     out = {r[0]: date.fromisoformat(r[1]) for r in ctx.conn.execute(
-        "SELECT member_id, substr(created_at, 1, 10) FROM members WHERE true" + one, params)}
+        "SELECT member_id, substr(created_at, 1, 10) FROM members WHERE true" + among, ids)}
     out.update({r[0]: date.fromisoformat(r[1]) for r in ctx.conn.execute(
         "SELECT member_id, MAX(substr(created_at, 1, 10)) FROM sales WHERE member_id IS NOT NULL"
-        " AND substr(created_at, 1, 10) <= ?" + one + " GROUP BY member_id", (upto.isoformat(), *params))})
+        " AND substr(created_at, 1, 10) <= ?" + among + " GROUP BY member_id", (upto.isoformat(), *ids))})
     return out
 
 
 def due_by_member(ctx: TillContext, as_of: date | str | None = None, *, member_id: str | None = None,
-                  historical: bool = False, store_id: str | None = None) -> dict[str, int]:
-    """Points due to expire as of the end of the day, per member (members with nothing due are left out).
+                  members: Sequence[str] | None = None, historical: bool = False,
+                  store_id: str | None = None) -> dict[str, int]:
+    """Points due to expire as of the end of the day, per member (members with nothing due are left out;
+    `member_id` or `members`: only those).
 
     At the till (`historical=False`) every expiry already written counts as done and nothing is taken
     beyond today's balance: running a day twice, or an earlier day later, expires nothing more. For a
@@ -124,21 +151,23 @@ def due_by_member(ctx: TillContext, as_of: date | str | None = None, *, member_i
     """
     day = as_date(as_of)
     rules = expiry_rules(ctx)
-    if rules["mode"] == "none":
+    if member_id is not None:
+        members = [member_id]
+    if rules["mode"] == "none" or (members is not None and not members):
         return {}
-    expired = _expired(ctx, day if historical else None, member_id, store_id)
-    upto = _balances_upto(ctx, day, member_id, store_id)
-    cap = upto if historical else {m: min(b, upto.get(m, 0)) for m, b in _current_balances(ctx, member_id).items()}
+    expired = _expired(ctx, day if historical else None, members, store_id)
+    upto = _balances_upto(ctx, day, members, store_id)
+    cap = upto if historical else {m: min(b, upto.get(m, 0)) for m, b in _current_balances(ctx, members).items()}
     out: dict[str, int] = {}
     if rules["mode"] == "inactivity":
-        last = _last_purchases(ctx, day, member_id)
+        last = _last_purchases(ctx, day, members)
         for m, held in cap.items():
             if m in last and add_months(last[m], rules["months"]) <= day:
                 points = min(upto.get(m, 0), held)
                 if points > 0:
                     out[m] = points
         return out
-    for m, (old, spent) in _fifo_old_and_spent(ctx, add_months(day, -rules["months"]), day, member_id,
+    for m, (old, spent) in _fifo_old_and_spent(ctx, add_months(day, -rules["months"]), day, members,
                                                store_id).items():
         points = min(old - spent - expired.get(m, 0), cap.get(m, 0))
         if points > 0:
@@ -151,21 +180,75 @@ def due(ctx: TillContext, member_id: str, as_of: date | str | None = None) -> in
     return due_by_member(ctx, as_of, member_id=member_id).get(member_id, 0)
 
 
-def run_expiry(ctx: TillContext, as_of: date | str | None = None) -> list[dict[str, Any]]:
-    """Write the expiry entries due as of the day, for every member, in one transaction.
+def writer_till(ctx: TillContext) -> str:
+    """`[program.expiry] till`: the till of each store that writes its home members' expiry (T1 by default)."""
+    return str(expiry_rules(ctx).get("till") or DEFAULT_TILL)
 
-    Each entry is dated at the end of the day (after that day's sales), ref `expiry:DAY`.
+
+def rule_key(ctx: TillContext) -> str:
+    """What a day's pass ran under: a change (mode, months, writer) makes the next pass a full one."""
+    rules = expiry_rules(ctx)
+    writer = f"{ctx.store_id}/{ctx.till_id}" if ctx.till_id == writer_till(ctx) else "-"
+    return f"{rules['mode']}:{rules['months']}:{writer}"
+
+
+def ledger_mark(ctx: TillContext) -> int:
+    """The ledger's last rowid (rows are only ever appended): a later pass looks at the rows after it."""
+    return int(ctx.conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM ledger").fetchone()[0])
+
+
+def _chunks(ids: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+def candidates(ctx: TillContext, day: date, since: Since) -> list[str]:
+    """The home members with points whose due may have changed since `since.day`'s complete pass.
+
+    After that pass nothing more was due for anyone. FIFO due grows only when a bucket crosses the cutoff
+    (an entry dated after the earlier day's cutoff, up to this day's) or when a member's balance moves
+    again after a pass capped by it (a row written after the mark, wherever it is dated: a sale, a
+    pulled entry, a transfer): everyone else still has nothing due.
+    """
+    months = int(expiry_rules(ctx)["months"])
+    lo = plus_days(add_months(since.day, -months), 1).isoformat()
+    hi = plus_days(add_months(day, -months), 1).isoformat()
+    return [r[0] for r in ctx.conn.execute(
+        "SELECT c.member_id FROM (SELECT member_id FROM ledger WHERE created_at >= ? AND created_at < ?"
+        " UNION SELECT member_id FROM ledger WHERE rowid > ?) c"
+        " JOIN members m ON m.member_id = c.member_id JOIN balances b ON b.member_id = c.member_id"
+        " WHERE m.store_id = ? AND b.points > 0 ORDER BY c.member_id", (lo, hi, since.ledger_mark, ctx.store_id))]
+
+
+def run_expiry(ctx: TillContext, as_of: date | str | None = None, *, since: Since | None = None
+               ) -> list[dict[str, Any]]:
+    """Write the expiry entries due as of the day for the members this till writes for (module docstring).
+
+    Each entry is dated at the end of the day (after that day's sales), ref `expiry:DAY`. With `since`
+    (an earlier day's complete pass under the same rule) only `candidates` are looked at; else everyone.
     """
     day = as_date(as_of)
     rules = expiry_rules(ctx)
-    with write_txn(ctx.conn):
-        dues = sorted(due_by_member(ctx, day).items())
-        if dues:
-            ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
-                member_id=m, kind="expire", points=-points, created_at=end_of_day(day),
-                reason=f"expiry:{rules['mode']}", ref=f"expiry:{day.isoformat()}", operator=ctx.operator)
-                for m, points in dues])
-    return [{"member_id": m, "points": points} for m, points in dues]
+    if rules["mode"] == "none" or ctx.till_id != writer_till(ctx):
+        return []
+    store = ctx.store_id
+    if since is not None and rules["mode"] == "after_earning" and since.day < day and since.rule == rule_key(ctx):
+        seen: dict[str, int] = {}
+        for part in _chunks(candidates(ctx, day, since), CHUNK):  # home members already: no store filter, which
+            seen.update(due_by_member(ctx, day, members=part))  # would lead SQLite to read all the store's rows
+    else:
+        seen = due_by_member(ctx, day, store_id=store)  # one read of the whole ledger, no write lock held
+    out: list[dict[str, Any]] = []
+    for part in _chunks(sorted(seen), CHUNK):
+        with write_txn(ctx.conn):  # under the lock, the due again: a sale or a pull may have moved it since
+            dues = sorted(due_by_member(ctx, day, members=part).items())  # home members (`seen`)
+            if dues:
+                ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
+                    member_id=m, kind="expire", points=-points, created_at=end_of_day(day),
+                    reason=f"expiry:{rules['mode']}", ref=f"expiry:{day.isoformat()}", operator=ctx.operator)
+                    for m, points in dues])
+        out += [{"member_id": m, "points": points} for m, points in dues]
+    return out
 
 
 def liability_as_of(ctx: TillContext, as_of: date | str | None = None, store_id: str | None = None) -> dict[str, int]:
@@ -188,13 +271,14 @@ def expiring_soon(ctx: TillContext, member_id: str, days: int = 30, as_of: date 
     if rules["mode"] == "none":
         return {"points": 0, "by": None}
     if rules["mode"] == "inactivity":
-        last = _last_purchases(ctx, day, member_id).get(member_id)
+        last = _last_purchases(ctx, day, [member_id]).get(member_id)
         if last is None:
             return {"points": 0, "by": None}
         when = add_months(last, rules["months"])
-        points = _balances_upto(ctx, day, member_id).get(member_id, 0) if when <= horizon else 0
+        points = _balances_upto(ctx, day, [member_id]).get(member_id, 0) if when <= horizon else 0
         return {"points": max(0, points), "by": when.isoformat() if points > 0 else None}
-    old, spent = _fifo_old_and_spent(ctx, add_months(horizon, -rules["months"]), day, member_id).get(member_id, (0, 0))
-    points = old - spent - _expired(ctx, None, member_id).get(member_id, 0)
+    old, spent = _fifo_old_and_spent(ctx, add_months(horizon, -rules["months"]), day, [member_id]).get(member_id,
+                                                                                                        (0, 0))
+    points = old - spent - _expired(ctx, None, [member_id]).get(member_id, 0)
     points = max(0, min(points, ledger.balance(ctx.conn, member_id)))
     return {"points": points, "by": horizon.isoformat() if points else None}

@@ -31,6 +31,8 @@ from pos_client.store.db import now_iso, write_txn
 if TYPE_CHECKING:
     from pos_client.services.checkout import Basket
 
+CHUNK = 1000  # stage changes per write transaction: a sale never waits long on the day's upkeep
+
 
 @dataclass(frozen=True)
 class Metrics:
@@ -165,21 +167,36 @@ def on_sale(ctx: TillContext, sale_id: str, basket: Basket) -> None:
     _record(ctx, basket.member_id, stage_at(ctx, basket.member_id, day), day, recorded_stage(ctx, basket.member_id))
 
 
+def _recorded(ctx: TillContext, members: list[str] | None = None) -> dict[str, str]:
+    """The last recorded stage of every member (or of `members`)."""
+    among = f" WHERE member_id IN ({','.join('?' * len(members))})" if members is not None else ""
+    return dict(ctx.conn.execute(
+        "SELECT member_id, stage FROM member_stages WHERE rowid IN"
+        f" (SELECT MAX(rowid) FROM member_stages{among} GROUP BY member_id)", members or []).fetchall())
+
+
 def record_stages(ctx: TillContext, as_of: date | str | None = None) -> list[dict[str, Any]]:
     """Evaluate every member's stage as of the day (time alone moves people to at risk or lapsed).
 
     One read of every purchase day and of the last recorded stage, then the pure rules: a day's
-    upkeep for a million members stays a bulk job, not a query per member. Running it twice for
-    the same day records nothing the second time.
+    upkeep for a million members stays a bulk job, not a query per member. The changes are written
+    `CHUNK` members per write transaction, each member's last stage read again under the lock (a sale
+    that recorded a newer stage meanwhile wins), so a sale never waits long. Running it twice for the
+    same day records nothing the second time.
     """
     day = as_date(as_of)
+    recorded = _recorded(ctx)
+    proposed = [(member_id, stage) for member_id, stage in sorted(stages_at(ctx, day).items())
+                if stage != recorded.get(member_id)]
     out = []
-    with write_txn(ctx.conn):
-        recorded = dict(ctx.conn.execute(
-            "SELECT member_id, stage FROM member_stages WHERE rowid IN"
-            " (SELECT MAX(rowid) FROM member_stages GROUP BY member_id)").fetchall())
-        for member_id, stage in sorted(stages_at(ctx, day).items()):
-            change = _record(ctx, member_id, stage, day, recorded.get(member_id))
-            if change:
-                out.append(change)
+    for i in range(0, len(proposed), CHUNK):
+        part = proposed[i:i + CHUNK]
+        with write_txn(ctx.conn):
+            now = _recorded(ctx, [m for m, _ in part])
+            for member_id, stage in part:
+                if now.get(member_id) != recorded.get(member_id):
+                    continue
+                change = _record(ctx, member_id, stage, day, now.get(member_id))
+                if change:
+                    out.append(change)
     return out

@@ -27,6 +27,7 @@ from typing import Any
 from pos_client.domain.dates import as_date, plus_days
 from pos_client.domain.lift import CONTROL, TREATED, assign, holdout_basis_points
 from pos_client.services.marketing import coupons, lifecycle
+from pos_client.services.marketing.published_offers import published
 from pos_client.services.marketing.rewards import catalog as rewards_catalog
 from pos_client.services.marketing.tiers import tier_at
 from pos_client.services.program_settings import program
@@ -92,7 +93,9 @@ def _offer(raw: dict[str, Any], holdout_default: float) -> Offer:
 
 
 def catalog(ctx: TillContext) -> list[Offer]:
-    raw = program(ctx).get("offers")
+    """Head office's published offers, else `[[program.offers]]`, else the defaults; highest priority first."""
+    raw = published(ctx)
+    raw = program(ctx).get("offers") if raw is None else raw
     raw = DEFAULT_OFFERS if raw is None else raw
     default = float(program(ctx).get("holdout_pct", DEFAULT_HOLDOUT_PCT))
     return sorted((_offer(o, default) for o in raw), key=lambda o: -o.priority)

@@ -4,13 +4,20 @@ Why: the reports and the day's upkeep ask the stage of every member (a million a
 Python call per member and per purchase day cost 15-35 s there. Here SQLite hands back one string per
 member (its sale days, 10 characters each, from the covering index on sales(member_id, created_at)),
 numpy turns them into day numbers and applies the rules of docs/marketing.md to all members in a few
-vectorised passes. The pure `pos_client.domain.lifecycle` stays the definition: the one step with no
-cheap array form (the median gap of the days before a return, when bounds do not settle it) calls it,
-and the tests compare both on generated logs.
+vectorised passes. The pure `pos_client.domain.lifecycle` stays the definition (`twice_median_gap` of the
+days before a return, when bounds do not settle it, is computed for all such returns at once by sorting their
+gaps: one Python call each cost 30 s for a million members), and the tests compare both on generated logs.
+
+With ten million sales (head office) that one index-only query alone took 40-130 s on a loaded machine, so
+a snapshot that is written once and read many times (head office's) keeps `member_purchase_days`: a
+thousand rows of 1,024 members each, their purchase days and each day's sale count and spend encoded as
+characters (decoded at once as UTF-32), built by one SQL pass (`build_summary`) and used by `read` only while
+no sale has been added since (`SUMMARY_META`). A till keeps none: its sales change with every sale.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pos_client.domain.dates import plus_days
-from pos_client.domain.lifecycle import STAGES, StageRules, twice_median_gap
+from pos_client.domain.lifecycle import STAGES, StageRules
 from pos_client.services.marketing.report_base import of_store
 from pos_client.store.context import TillContext
 
@@ -54,15 +61,22 @@ def month_indexes(ordinals: Ints) -> Ints:
 
 @dataclass(frozen=True)
 class PurchaseTable:
-    """Distinct (member, day) pairs sorted by member then day; `member` indexes `ids`."""
+    """Distinct (member, day) pairs sorted by member then day; `member` indexes `ids`. `sales` and `cents`
+    (that day's sale count and spend) are there when read from the summary with `amounts=True`."""
 
     ids: list[str]
     member: Ints
     day: Ints
+    sales: Ints | None = None
+    cents: Ints | None = None
 
     def upto(self, end: int) -> PurchaseTable:
         keep = self.day <= end
-        return self if bool(keep.all()) else PurchaseTable(self.ids, self.member[keep], self.day[keep])
+        if bool(keep.all()):
+            return self
+        return PurchaseTable(self.ids, self.member[keep], self.day[keep],
+                             None if self.sales is None else self.sales[keep],
+                             None if self.cents is None else self.cents[keep])
 
     def groups(self) -> tuple[Ints, Ints, Ints]:
         """(first position, one past the last position, member index) of each member present."""
@@ -74,9 +88,79 @@ class PurchaseTable:
         return starts, np.r_[starts[1:], n].astype(np.int64), self.member[starts]
 
 
-def read(ctx: TillContext, end: date, store: str | None = None) -> PurchaseTable:
-    """Every member's distinct purchase days up to the end of `end` (one grouped, index-only query); with
-    `store`, only the members whose home store it is (`report_base.of_store`)."""
+SUMMARY = "member_purchase_days"
+SUMMARY_META = "member_purchase_days_meta"  # the last sale's rowid when the summary was built
+# Text whose characters' code points are the numbers (decoded at once as UTF-32): a purchase day is one
+# character, days since 1970 (1 to 55295, below the surrogates: until 2121); a day's sale count and spend
+# are four, 1 + the count and 1 + each 15-bit third of the cents (no NUL character in SQLite text).
+_DAY_MAX, _CHUNK = 55295, 1 << 15
+_CHUNK_MEMBERS = 1024  # members per summary row: a million members are a thousand rows to fetch
+_SUMMARY_SQL = f"""
+INSERT INTO {SUMMARY} (chunk, ids, counts, days, amounts, ok)
+SELECT chunk, group_concat(member_id, char(10)), group_concat(char(length(days)), ''), group_concat(days, ''),
+       group_concat(amounts, ''), MIN(ok) FROM (
+    SELECT member_id, days, amounts, ok AND instr(member_id, char(10)) = 0 AND length(days) < {_CHUNK} AS ok,
+           (row_number() OVER (ORDER BY member_id) - 1) / {_CHUNK_MEMBERS} AS chunk FROM (
+        SELECT member_id, group_concat(char(d), '') AS days,
+               group_concat(char(n + 1, (c >> 30) + 1, ((c >> 15) & 32767) + 1, (c & 32767) + 1), '') AS amounts,
+               MIN(d) >= 1 AND MAX(d) <= {_DAY_MAX} AND MAX(n) < {_CHUNK - 1} AND MIN(c) >= 0
+               AND MAX(c) < {_CHUNK ** 3} AS ok
+        FROM (SELECT member_id, CAST(julianday(substr(created_at, 1, 10)) - 2440587.5 AS INTEGER) AS d,
+                     COUNT(*) AS n, SUM(total_cents) AS c FROM sales NOT INDEXED WHERE member_id IS NOT NULL
+              GROUP BY member_id, d ORDER BY member_id, d)
+        GROUP BY member_id))
+GROUP BY chunk
+"""
+
+
+def build_summary(conn: sqlite3.Connection) -> bool:
+    """(Re)build the purchase summary of a snapshot from its sales in one SQL pass, in the caller's
+    transaction (NOT INDEXED: one sequential scan and a sort beats a lookup of each sale through the member
+    index, 3x at a million sales). False (and no summary) when a day, count or spend is outside what it encodes."""
+    conn.execute(f"DROP TABLE IF EXISTS {SUMMARY}")
+    conn.execute(f"DROP TABLE IF EXISTS {SUMMARY_META}")
+    conn.execute(f"CREATE TABLE {SUMMARY} (chunk INTEGER PRIMARY KEY, ids TEXT NOT NULL, counts TEXT NOT NULL,"
+                 " days TEXT NOT NULL, amounts TEXT NOT NULL, ok INTEGER NOT NULL)")
+    cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+    conn.execute("PRAGMA cache_size = -262144")  # 256 MB: the sort of every sale stays mostly in memory
+    try:
+        conn.execute(_SUMMARY_SQL)
+    finally:
+        conn.execute(f"PRAGMA cache_size = {int(cache)}")
+    if conn.execute(f"SELECT 1 FROM {SUMMARY} WHERE NOT ok LIMIT 1").fetchone():
+        conn.execute(f"DROP TABLE {SUMMARY}")  # e.g. a sale dated before 1970 or a negative total: index path
+        return False
+    conn.execute(f"CREATE TABLE {SUMMARY_META} (sales_rowid INTEGER)")
+    conn.execute(f"INSERT INTO {SUMMARY_META} SELECT COALESCE(MAX(rowid), 0) FROM sales")
+    return True
+
+
+def has_summary(conn: sqlite3.Connection) -> bool:
+    """The summary exists and no sale was added since it was built (else it is ignored)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (SUMMARY_META,)).fetchone():
+        return False
+    built = conn.execute(f"SELECT sales_rowid FROM {SUMMARY_META}").fetchone()
+    return built is not None and built[0] == conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM sales").fetchone()[0]
+
+
+def _days_of(text: bytes) -> Ints:
+    """Day numbers of concatenated YYYY-MM-DD strings."""
+    digits = np.frombuffer(text, np.uint8).reshape(-1, 10).astype(np.int64) - 48
+    y = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
+    return ordinals_of(y, digits[:, 5] * 10 + digits[:, 6], digits[:, 8] * 10 + digits[:, 9])
+
+
+def _code_points(texts: list[str]) -> Ints:
+    """The characters' code points of the concatenated texts."""
+    return np.frombuffer("".join(texts).encode("utf-32-le"), np.uint32).astype(np.int64)
+
+
+def read(ctx: TillContext, end: date, store: str | None = None, *, amounts: bool = False) -> PurchaseTable:
+    """Every member's distinct purchase days up to the end of `end` (one grouped, index-only query, or the
+    summary where a snapshot has one); with `store`, only the members whose home store it is
+    (`report_base.of_store`). With `amounts`, each day's sale count and spend where the summary has them."""
+    if has_summary(ctx.conn):
+        return _read_summary(ctx, end, store, amounts)
     cur = ctx.conn.cursor()
     cur.row_factory = None  # plain tuples: a million rows
     only, params = of_store(store)
@@ -85,16 +169,43 @@ def read(ctx: TillContext, end: date, store: str | None = None) -> PurchaseTable
         f" WHERE member_id IS NOT NULL AND created_at < ?{only} GROUP BY member_id",
         (plus_days(end, 1).isoformat(), *params)).fetchall()
     ids = [r[0] for r in rows]
-    text = "".join(r[1] for r in rows).encode("ascii")
     counts = np.fromiter((len(r[1]) // 10 for r in rows), np.int64, len(rows))
-    digits = (np.frombuffer(text, np.uint8).reshape(-1, 10).astype(np.int64) - 48)
-    y = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
-    days = ordinals_of(y, digits[:, 5] * 10 + digits[:, 6], digits[:, 8] * 10 + digits[:, 9])
+    days = _days_of("".join(r[1] for r in rows).encode("ascii"))
     key = (np.repeat(np.arange(len(ids), dtype=np.int64), counts) << _SHIFT) | days
     if len(key) and not bool((key[1:] >= key[:-1]).all()):  # SQLite's order within a group is not promised
         key.sort()
     key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
     return PurchaseTable(ids, key >> _SHIFT, key & _LOW)
+
+
+def _read_summary(ctx: TillContext, end: date, store: str | None, amounts: bool) -> PurchaseTable:
+    cur = ctx.conn.cursor()
+    cur.row_factory = None
+    rows = cur.execute(f"SELECT ids, counts, days{', amounts' if amounts else ''} FROM {SUMMARY}"
+                       " ORDER BY chunk").fetchall()
+    ids = "\n".join(r[0] for r in rows).split("\n") if rows else []
+    counts = _code_points([r[1] for r in rows])
+    member = np.repeat(np.arange(len(ids), dtype=np.int64), counts)
+    key = (member << _SHIFT) | (_code_points([r[2] for r in rows]) + _EPOCH)
+    sales = cents = None
+    if amounts:
+        chars = _code_points([r[3] for r in rows]).reshape(-1, 4) - 1
+        sales, cents = chars[:, 0], (chars[:, 1] << 30) | (chars[:, 2] << 15) | chars[:, 3]
+    keep = key >= 0
+    if store is not None:  # the members whose home store it is (`report_base.of_store`)
+        home = {r[0] for r in cur.execute("SELECT member_id FROM members WHERE store_id = ?", (store,))}
+        keep = np.fromiter((i in home for i in ids), bool, len(ids))[member]
+    keep &= (key & _LOW) <= end.toordinal()
+    key = key[keep]
+    sales, cents = (None, None) if sales is None or cents is None else (sales[keep], cents[keep])
+    if len(key) and not bool((key[1:] > key[:-1]).all()):  # built sorted and distinct; stay exact if not
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        heads = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        key = key[heads]
+        if sales is not None and cents is not None:
+            sales, cents = np.add.reduceat(sales[order], heads), np.add.reduceat(cents[order], heads)
+    return PurchaseTable(ids, key >> _SHIFT, key & _LOW, sales, cents)
 
 
 def stages(table: PurchaseTable, end: int, rules: StageRules) -> tuple[Ints, Ints]:
@@ -149,12 +260,26 @@ def _reactivated(d: Ints, m: Ints, gap: Ints, is_start: npt.NDArray[np.bool_], s
     k = rules.at_risk_factor
     yes |= open_ & (rp > k * high[pos - 1])
     unsure = np.flatnonzero(open_ & (rp > k * low[pos - 1]) & ~(rp > k * high[pos - 1]))
-    for i in unsure:  # the pure definition itself, on this member's days before dk
-        p = int(pos[i])
-        u2 = twice_median_gap(d[starts[g[i]]:p].tolist())
-        if u2 is not None and 2 * int(rp[i]) > k * u2:
-            yes[i] = True
+    if len(unsure):  # 2 x the median of each prefix's gaps (`twice_median_gap`), all prefixes at once
+        yes[unsure] = 2 * rp[unsure] > k * _prefix_twice_medians(gap, starts[g[unsure]] + 1, pos[unsure])
     return np.unique(g[yes])
+
+
+def _prefix_twice_medians(gap: Ints, first: Ints, stop: Ints) -> Ints:
+    """`twice_median_gap` of each run gap[first:stop] (at least one gap each), in batches of ~16M gaps."""
+    out = np.zeros(len(first), np.int64)
+    lengths = stop - first
+    batch = np.cumsum(lengths) >> 24
+    for b in np.unique(batch).tolist():
+        which = np.flatnonzero(batch == b)
+        n = lengths[which]
+        offset = np.cumsum(n) - n
+        seg = np.repeat(np.arange(len(which), dtype=np.int64), n)
+        values = gap[first[which][seg] + np.arange(len(seg), dtype=np.int64) - offset[seg]]
+        ordered = np.sort((seg << _SHIFT) | values) & _LOW  # each run's gaps sorted, runs in order
+        mid = offset + n // 2
+        out[which] = np.where(n % 2 == 1, 2 * ordered[mid], ordered[np.maximum(mid - 1, 0)] + ordered[mid])
+    return out
 
 
 def stage_names(codes: Ints) -> list[str]:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from pos_client.domain.bounds import KEYED_POINTS, require
 from pos_client.domain.dates import as_date, plus_days
 from pos_client.domain.errors import NotFound, RefusedInput, UsageError
 from pos_client.domain.money import format_cents
 from pos_client.services import checkout
-from pos_client.services.marketing import coupons, manager
+from pos_client.services.marketing import coupons, limits, manager
 from pos_client.services.marketing.offline_policy import check_offline_redeem
 from pos_client.services.marketing.tiers import current_tier
 from pos_client.services.members import get_member
@@ -167,13 +168,15 @@ def _reason(ctx: TillContext, code: str) -> str:
 def adjust(ctx: TillContext, member_id: str, points: int, reason_code: str, pin: str) -> dict[str, Any]:
     """A manual correction (+ or -), with a reason code and the approving manager (PIN checked first)."""
     approver = manager.check_pin(ctx, pin)
-    if not isinstance(points, int) or points == 0:
+    if not isinstance(points, int) or isinstance(points, bool) or points == 0:
         raise UsageError("an adjustment is a non-zero whole number of points")
+    require(KEYED_POINTS, points)
     reason = _reason(ctx, reason_code)
     member_id = _survivor(ctx, member_id)
     _active_member(ctx, member_id)
     if ledger.balance(ctx.conn, member_id) + points < 0:
         raise RefusedInput(f"the balance would go below zero ({ledger.balance(ctx.conn, member_id)} points)")
+    limits.check_adjustment(ctx, approver, points)  # a larger one needs the owner's PIN
     entry_id = ledger.new_id()
     with write_txn(ctx.conn):
         if points < 0:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pos_client.services.checkout import Basket
 
 BONUS_REASON = "tier:"
+CHUNK = 1000  # tier changes per write transaction in the review: a sale never waits long on it
 BONUS_REFUND_REASON = "tier-bonus-refund"
 
 
@@ -191,36 +192,58 @@ def _spend_by_member(ctx: TillContext, end: date) -> dict[str, int]:
     return {m: max(0, c) for m, c in out.items()}
 
 
+def _held(ctx: TillContext, members: list[str]) -> dict[str, str]:
+    """The tier each of `members` holds now (their last `member_tiers` row; absent: the lowest)."""
+    marks = ",".join("?" * len(members))
+    return {r[0]: str(r[1]) for r in ctx.conn.execute(
+        "SELECT member_id, tier FROM member_tiers WHERE rowid IN (SELECT MAX(rowid) FROM member_tiers"
+        f" WHERE member_id IN ({marks}) GROUP BY member_id)", members)}
+
+
 def evaluate_tiers(ctx: TillContext, as_of: date | str | None = None) -> list[dict[str, Any]]:
     """Period-end evaluation: move every active member to the tier their 12-month spend earns.
 
     Running it twice for the same day changes nothing the second time. A member whose tier
     already changed after `day` is left alone: evaluate periods in date order. The day's upkeep
-    runs it on each review day (`is_review_day`); a few queries for the whole till, not per member.
+    runs it on each review day (`is_review_day`): a few queries for the whole till read outside any write
+    transaction, then the changes written `CHUNK` members at a time, each member's tier read again under the
+    write lock (a sale that moved them meanwhile wins: its upgrade is the newer fact).
     """
     day = as_date(as_of)
     iso = day.isoformat()
     ladder = tiers(ctx)
     lowest = ladder[0].name
+    members = [r[0] for r in ctx.conn.execute(
+        "SELECT member_id FROM members WHERE status = 'active' AND (substr(created_at, 1, 10) <= ?"
+        " OR member_id IN (SELECT member_id FROM sales WHERE substr(created_at, 1, 10) <= ?))"
+        " ORDER BY member_id", (iso, iso))]
+    moved_on = {r[0] for r in ctx.conn.execute("SELECT DISTINCT member_id FROM member_tiers WHERE since > ?",
+                                               (iso,))}
+    held_now = {r[0]: str(r[1]) for r in ctx.conn.execute(
+        "SELECT member_id, tier FROM member_tiers WHERE rowid IN (SELECT MAX(rowid) FROM member_tiers"
+        " GROUP BY member_id)")}
+    spends = _spend_by_member(ctx, day)
+    proposed: list[tuple[str, str, str, int]] = []
+    for member_id in members:
+        if member_id in moved_on:
+            continue  # history already moved on past this day (re-evaluating imported history)
+        held = held_now.get(member_id, lowest)
+        spend = spends.get(member_id, 0)
+        target = tier_for_spend(ladder, spend).name
+        if target != held:
+            proposed.append((member_id, held, target, spend))
     changes: list[dict[str, Any]] = []
-    with write_txn(ctx.conn):
-        members = [r[0] for r in ctx.conn.execute(
-            "SELECT member_id FROM members WHERE status = 'active' AND (substr(created_at, 1, 10) <= ?"
-            " OR member_id IN (SELECT member_id FROM sales WHERE substr(created_at, 1, 10) <= ?))"
-            " ORDER BY member_id", (iso, iso))]
-        moved_on = {r[0] for r in ctx.conn.execute("SELECT DISTINCT member_id FROM member_tiers WHERE since > ?",
-                                                   (iso,))}
-        held_now = {r[0]: str(r[1]) for r in ctx.conn.execute(
-            "SELECT member_id, tier FROM member_tiers WHERE rowid IN (SELECT MAX(rowid) FROM member_tiers"
-            " GROUP BY member_id)")}
-        spends = _spend_by_member(ctx, day)
-        for member_id in members:
-            if member_id in moved_on:
-                continue  # history already moved on past this day (re-evaluating imported history)
-            held = held_now.get(member_id, lowest)
-            spend = spends.get(member_id, 0)
-            target = tier_for_spend(ladder, spend).name
-            if target != held:
+    for i in range(0, len(proposed), CHUNK):
+        part = proposed[i:i + CHUNK]
+        with write_txn(ctx.conn):
+            ids = [p[0] for p in part]
+            now = _held(ctx, ids)
+            moved = {r[0] for r in ctx.conn.execute(
+                "SELECT DISTINCT member_id FROM member_tiers WHERE since > ?"
+                f" AND member_id IN ({','.join('?' * len(ids))})", (iso, *ids))}
+            for member_id, held, target, spend in part:
+                if member_id in moved or now.get(member_id, lowest) != held:
+                    continue
                 reason = "upgrade" if _rank(ladder, target) > _rank(ladder, held) else "downgrade"
                 record_change(ctx, member_id, target, held, day, reason)
                 changes.append({"member_id": member_id, "from": held, "to": target, "since": iso,

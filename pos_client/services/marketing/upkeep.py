@@ -11,9 +11,14 @@ last one recorded (or the till's first day with any member, sale or ledger entry
 3. every member's lifecycle stage as of the end of the day (`lifecycle.record_stages`);
 4. a row in `upkeep_runs` saying what it did.
 
-A day is one transaction: a crash leaves it either done and recorded or not started. Running again
-does nothing (every day is recorded once; each step is idempotent too, so a day recorded by the
-importer's replay and run again changes nothing).
+Each step writes in short transactions of at most `expiry.CHUNK` members (reading outside them, then
+checking each chunk again under the write lock), so a sale at the till never waits on the upkeep for more
+than a few milliseconds, even with a million members. The day's `upkeep_runs` row comes last: a crash
+half-way leaves the day not recorded, and running it again finishes it, because every step is idempotent
+(what already expired is subtracted, a tier or stage already recorded is not recorded again). Running a
+recorded day again does nothing (a day recorded by the importer's replay too). The row keeps where the
+day's expiry pass began (`ledger_mark`, `expiry_rule`), so the next day's pass only looks at the members
+whose points could have come due since (`expiry.candidates`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from datetime import date
 from typing import Any
 
 from pos_client.domain.dates import as_date, plus_days, today
+from pos_client.services import db_check
 from pos_client.services.marketing import expiry, lifecycle, tiers
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn
@@ -72,30 +78,48 @@ def pending_days(ctx: TillContext, through: date | str | None = None) -> list[da
     return [plus_days(start, i) for i in range((end - start).days + 1)]
 
 
+def _done(ctx: TillContext, when: date) -> bool:
+    return ctx.conn.execute("SELECT 1 FROM upkeep_runs WHERE day = ?", (when.isoformat(),)).fetchone() is not None
+
+
+def since(ctx: TillContext, when: date, rule: str) -> expiry.Since | None:
+    """The last day before `when` whose expiry pass ran under `rule` and kept its mark (None: a full pass)."""
+    row = ctx.conn.execute("SELECT day, ledger_mark, expiry_rule FROM upkeep_runs WHERE day < ?"
+                           " ORDER BY day DESC LIMIT 1", (when.isoformat(),)).fetchone()
+    if row is None or row[1] is None or row[2] != rule:
+        return None
+    return expiry.Since(date.fromisoformat(row[0]), int(row[1]), str(row[2]))
+
+
 def run_day(ctx: TillContext, day: date | str, source: str = "manual") -> DayResult:
-    """Run one day's upkeep and record it, in one transaction (a day already recorded is left alone)."""
+    """Run one day's upkeep and record it (a day already recorded is left alone); chunked, see the docstring."""
     when = as_date(day)
     started = now_iso()
+    if _done(ctx, when):
+        return DayResult(when.isoformat(), "already done", 0, 0, 0, 0)
+    rule, mark = expiry.rule_key(ctx), expiry.ledger_mark(ctx)
+    expired = expiry.run_expiry(ctx, when, since=since(ctx, when, rule))
+    changes = tiers.evaluate_tiers(ctx, when) if tiers.is_review_day(when, tiers.review_period(ctx)) else []
+    stages = lifecycle.record_stages(ctx, when)
+    result = DayResult(when.isoformat(), source, len(expired), sum(int(e["points"]) for e in expired),
+                       len(changes), len(stages))
     with write_txn(ctx.conn):
-        if ctx.conn.execute("SELECT 1 FROM upkeep_runs WHERE day = ?", (when.isoformat(),)).fetchone():
+        if _done(ctx, when):  # another run (the app's and `pos-client upkeep` at once) recorded it meanwhile
             return DayResult(when.isoformat(), "already done", 0, 0, 0, 0)
-        expired = expiry.run_expiry(ctx, when)
-        changes = tiers.evaluate_tiers(ctx, when) if tiers.is_review_day(when, tiers.review_period(ctx)) else []
-        stages = lifecycle.record_stages(ctx, when)
-        result = DayResult(when.isoformat(), source, len(expired), sum(int(e["points"]) for e in expired),
-                           len(changes), len(stages))
-        record(ctx, result, started)
+        record(ctx, result, started, ledger_mark=mark, expiry_rule=rule)
     return result
 
 
-def record(ctx: TillContext, result: DayResult, started: str | None = None) -> None:
-    """Write the `upkeep_runs` row for a day (inside the caller's transaction)."""
+def record(ctx: TillContext, result: DayResult, started: str | None = None, *, ledger_mark: int | None = None,
+           expiry_rule: str | None = None) -> None:
+    """Write the `upkeep_runs` row for a day (inside the caller's transaction); without a mark the next
+    day's expiry pass is a full one (the importer's replay, head office's snapshot)."""
     ts = now_iso()
     ctx.conn.execute(
         "INSERT INTO upkeep_runs (day, source, expired_members, expired_points, tier_changes, stage_changes,"
-        " started_at, finished_at) VALUES (?,?,?,?,?,?,?,?)",
+        " started_at, finished_at, ledger_mark, expiry_rule) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (result.day, result.source, result.expired_members, result.expired_points, result.tier_changes,
-         result.stage_changes, started or ts, ts))
+         result.stage_changes, started or ts, ts, ledger_mark, expiry_rule))
 
 
 def catch_up(ctx: TillContext, through: date | str | None = None, *, source: str = "manual",
@@ -105,6 +129,8 @@ def catch_up(ctx: TillContext, through: date | str | None = None, *, source: str
     `stop` (the app closing) ends it between two days; the rest waits for the next run.
     """
     days = pending_days(ctx, through)
+    if days:
+        db_check.full_check(ctx)  # integrity_check + the ledger's hash chain: damage stops writing (issue 11)
     out: list[DayResult] = []
     for i, day in enumerate(days):
         if stop is not None and stop.is_set():
