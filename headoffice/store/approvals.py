@@ -20,6 +20,7 @@ from typing import Any
 
 from headoffice.store.console import ConsoleRecords
 from headoffice.store.db import Db, now_iso
+from headoffice.store.settings import IntSettings
 
 KINDS = ("erase", "merge", "adjust", "profile")
 WHAT = {"erase": "erase another store's member", "merge": "merge two members",
@@ -52,26 +53,17 @@ class Approvals:
     def __init__(self, db: Db, console: ConsoleRecords) -> None:
         self._db = db
         self._console = console
+        self._settings = IntSettings(db, SETTINGS, 0, None, ApprovalRefused)
 
     # --- settings -------------------------------------------------------------------------------
     def setting(self, name: str) -> int:
-        if name not in SETTINGS:
-            raise KeyError(name)
-        with self._db.read():
-            row = self._db.one("SELECT value FROM meta WHERE key = ?", (f"console.{name}",))
-        return int(row[0]) if row else SETTINGS[name]
+        return self._settings.get(name)
 
     def set_setting(self, name: str, value: int) -> None:
-        if name not in SETTINGS:
-            raise KeyError(name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ApprovalRefused(f"{name}: a whole number, zero or more")
-        with self._db.write():
-            self._db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
-                             " SET value = excluded.value", (f"console.{name}", value))
+        self._settings.set(name, value)
 
     def settings(self) -> dict[str, int]:
-        return {name: self.setting(name) for name in SETTINGS}
+        return self._settings.all()
 
     def gate(self, store_id: str, till_id: str) -> Gate:
         """What one till's push may do by itself, read once inside the push's transaction."""

@@ -19,6 +19,7 @@ from headoffice.store.feed import ChangeFeed
 from headoffice.store.ledger import Ledger
 from headoffice.store.members import Members
 from headoffice.store.schema import HO_STORE, HO_TILL
+from headoffice.store.settings import IntSettings
 from pos_client.domain.errors import UsageError
 from pos_client.domain.phone import mask_phone, normalise_phone
 from wire.bounds import ADJUST_LIMITS, BALANCE, KEYED_POINTS
@@ -46,6 +47,7 @@ class Directory:
         self._feed = feed
         self._members = members
         self._ledger = ledger
+        self._settings = IntSettings(db, SETTINGS, 0, KEYED_POINTS.high, ActionRefused)
         # PostgreSQL compares text by its locale: a prefix range needs the byte order SQLite always uses.
         self._c = ' COLLATE "C"' if db.dialect == POSTGRES else ""
 
@@ -218,20 +220,10 @@ class Directory:
     # --- settings ----------------------------------------------------------------------------------
     def setting(self, name: str) -> int:
         """An integer console setting (`console.<name>` in meta), or its default."""
-        if name not in SETTINGS:
-            raise KeyError(name)
-        with self._db.read():
-            row = self._db.one("SELECT value FROM meta WHERE key = ?", (f"console.{name}",))
-        return int(row[0]) if row else SETTINGS[name]
+        return self._settings.get(name)
 
     def set_setting(self, name: str, value: int) -> None:
-        if name not in SETTINGS:
-            raise KeyError(name)
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= KEYED_POINTS.high:
-            raise ActionRefused(f"{name}: a whole number from 0 to {KEYED_POINTS.high:,}")
-        with self._db.write():
-            self._db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
-                             " SET value = excluded.value", (f"console.{name}", value))
+        self._settings.set(name, value)
 
 
 def _phone(q: str) -> str | None:

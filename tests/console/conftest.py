@@ -142,3 +142,17 @@ def chromium(tmp_path):
     yield make
     for driver in drivers:
         driver.quit()
+
+
+def browser_log_in(driver, base: str, name: str, password: str = PASSWORD, *, go: bool = True) -> None:
+    """Log `name` in through the login form in a real browser and wait for the login's redirect (`go`: open
+    the login page first; else the browser is already on it)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    if go:
+        driver.get(base + "/login")
+    driver.find_element(By.NAME, "name").send_keys(name)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(driver, 15).until(lambda d: not d.current_url.endswith("/login"))

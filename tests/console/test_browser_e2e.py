@@ -23,7 +23,7 @@ from cardread.barcode import with_check_digit
 from headoffice import upkeep
 from headoffice.server import ServerThread
 from headoffice.store import open_store
-from tests.console.conftest import PASSWORD
+from tests.console.conftest import PASSWORD, browser_log_in
 
 ROOT = Path(__file__).resolve().parents[2]
 CARD_ANA = with_check_digit("290000000101")
@@ -81,17 +81,6 @@ def make_user_for():
     return lambda store, name, role, store_id: accounts.add_user(store, name, role, store_id, PASSWORD)[0]
 
 
-def _log_in(driver, base: str, name: str) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    driver.get(base + "/login")
-    driver.find_element(By.NAME, "name").send_keys(name)
-    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(driver, 15).until(lambda d: not d.current_url.endswith("/login"))
-
-
 def _shot(driver, shots: Path, name: str) -> Path:
     shots.mkdir(parents=True, exist_ok=True)
     height = driver.execute_script("return document.documentElement.scrollHeight")
@@ -111,7 +100,7 @@ def test_owner_adjusts_points_and_the_till_sees_it(chain, chromium, tmp_path):
     server, store, tills = chain
     base, shots = server.url, tmp_path / "shots"
     browser = chromium()
-    _log_in(browser, base, "olivia")
+    browser_log_in(browser, base, "olivia")
 
     # the dashboard: figures from the snapshot, each chart with its table beside it
     browser.get(base + "/")
@@ -179,7 +168,7 @@ def test_a_store_manager_is_refused_another_stores_member(chain, chromium):
     server, store, _ = chain
     ana = next(m for m in store.export_rows("members") if m["name"] == "Ana Lima")
     browser = chromium()
-    _log_in(browser, server.url, "manny")
+    browser_log_in(browser, server.url, "manny")
     browser.get(f"{server.url}/members/{ana['member_id']}")
     page = browser.page_source
     assert "Ana Lima" not in page and "0612345678" not in page and CARD_ANA not in page

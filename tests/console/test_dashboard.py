@@ -259,21 +259,16 @@ def test_the_dashboard_in_a_browser(chain, ho_store, chromium, tmp_path):
     import shutil
 
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from headoffice.console import accounts
     from headoffice.server import ServerThread
-    from tests.console.conftest import PASSWORD
+    from tests.console.conftest import PASSWORD, browser_log_in
 
     accounts.add_user(ho_store, "olivia", "owner", None, PASSWORD)
     server = ServerThread(ho_store, snapshot=chain.snapshot).start()
     try:
         browser = chromium(1280, 900)
-        browser.get(server.url + "/login")
-        browser.find_element(By.NAME, "name").send_keys("olivia")
-        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-        browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        WebDriverWait(browser, 15).until(lambda d: not d.current_url.endswith("/login"))
+        browser_log_in(browser, server.url, "olivia")
         browser.get(server.url + "/?period=365d")
         want = expected(chain, None, chain.today - timedelta(days=364), chain.today)
         main = browser.find_element(By.TAG_NAME, "main")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.console.conftest import PASSWORD
+from tests.console.conftest import PASSWORD, browser_log_in
 
 
 @pytest.fixture
@@ -43,11 +43,7 @@ def test_an_owner_publishes_earning_and_an_offer_in_the_browser(served, ho_store
     for store_id in ("S1", "S2"):
         ho_store.register(ho_store.add_till(store_id, "T1"))
     browser = chromium()
-    browser.get(served.url + "/login")
-    browser.find_element(By.NAME, "name").send_keys("olivia")
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(browser, 15).until(lambda d: not d.current_url.endswith("/login"))
+    browser_log_in(browser, served.url, "olivia")
 
     def main_text() -> str:
         return browser.find_element(By.TAG_NAME, "main").text

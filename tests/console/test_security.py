@@ -131,10 +131,9 @@ def phone(chromium):
 
 def test_pages_work_at_phone_width_under_the_csp(phone, ho_store, make_user):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from headoffice.server import ServerThread
-    from tests.console.conftest import PASSWORD
+    from tests.console.conftest import browser_log_in
 
     make_user("olivia")
     for i in range(3):
@@ -143,10 +142,7 @@ def test_pages_work_at_phone_width_under_the_csp(phone, ho_store, make_user):
     try:
         phone.get(f"{server.url}/stores")  # not logged in: sent to the login form
         assert phone.current_url.endswith("/login")
-        phone.find_element(By.NAME, "name").send_keys("olivia")
-        phone.find_element(By.NAME, "password").send_keys(PASSWORD)
-        phone.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        WebDriverWait(phone, 10).until(lambda d: not d.current_url.endswith("/login"))  # the login's redirect
+        browser_log_in(phone, server.url, "olivia", go=False)  # on the login form it was sent to
         for path in ("/stores", "/audit", "/users"):
             phone.get(server.url + path)
             assert "Log out" in phone.find_element(By.CSS_SELECTOR, ".who").text, path

@@ -195,7 +195,7 @@ def test_tier_figures_in_a_browser(chain, ho_store, chromium, tmp_path):
 
     from headoffice.console import accounts
     from headoffice.console.figures import figures, parse_period, snapshot_state
-    from tests.console.conftest import PASSWORD
+    from tests.console.conftest import PASSWORD, browser_log_in
 
     query = {"from": START.isoformat(), "to": END.isoformat()}
     snap = snapshot_state(chain.snapshot, datetime.now(UTC))
@@ -205,11 +205,7 @@ def test_tier_figures_in_a_browser(chain, ho_store, chromium, tmp_path):
     server = ServerThread(ho_store, snapshot=chain.snapshot).start()
     try:
         browser = chromium(1280, 900)
-        browser.get(server.url + "/login")
-        browser.find_element(By.NAME, "name").send_keys("olivia")
-        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-        browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        WebDriverWait(browser, 15).until(lambda d: not d.current_url.endswith("/login"))
+        browser_log_in(browser, server.url, "olivia")
         browser.get(f"{server.url}/?from={START.isoformat()}&to={END.isoformat()}")
         WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.ID, "figure-tier-migration"))
         moves, _ = independent(chain, None)
