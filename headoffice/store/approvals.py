@@ -146,9 +146,10 @@ class Gate:
              why: str, seq: int | None = None) -> bool:
         """True when the change waits (or was denied) and the caller must not apply it; False to apply it now.
 
-        A profile change or an erasure of the till's own store's member is the till's to make (the member asks
-        at their store's counter): never held."""
-        if kind in ("profile", "erase") and member_store == self.store_id:
+        A profile change of the till's own store's member is the till's to make (the member asks at their store's
+        counter): never held. An erasure always waits for a decision (or the `approvals.auto_erase` policy): it
+        cannot be undone, and a leaked token must not be able to empty even its own store's directory."""
+        if kind == "profile" and member_store == self.store_id:
             return False
         auto = kind in self.auto
         request_id, status, new = self.approvals.record(kind, key, (self.store_id, self.till_id), member_id,

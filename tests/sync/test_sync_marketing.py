@@ -186,6 +186,7 @@ def _state(ctx, member_id: str) -> dict:
 
 def test_erasure_at_a_till_and_at_head_office_end_the_same_everywhere(tills, ho_store):
     a, b = tills
+    ho_store.approvals.set_setting("approvals.auto_erase", 1)  # the erasure's path is the point here, not its approval
     at_till = member_with_points(a, b, 4, 3000)
     at_ho = member_with_points(a, b, 5, 4000)
     privacy.erase(a, at_till.member_id, PIN)
