@@ -196,14 +196,7 @@ def parse_rule(form_spec: RuleForm, form: FormData) -> tuple[Any, list[str], lis
     reasons: list[str] = []
     positions: list[int] = []
     if form_spec.is_struct:
-        texts = {c.name: str(form.get(f"{key}-0-{c.name}", "")).strip() for c in form_spec.columns}
-        struct: dict[str, Any] = {}
-        for c in form_spec.columns:
-            value, why = _cell(c, texts[c.name])
-            if why:
-                reasons.append(f"{key}.{c.name}: {why}")
-            elif value is not None:
-                struct[c.name] = value
+        struct = _row(form_spec, _texts(form, form_spec, 0), key, reasons)
         return struct, reasons, [0]
     if not form_spec.is_list:
         col = form_spec.columns[0]
@@ -214,23 +207,33 @@ def parse_rule(form_spec: RuleForm, form: FormData) -> tuple[Any, list[str], lis
     rows: list[dict[str, Any]] = []
     count = min(_count(form.get(f"{key}-rows")), MAX_ROWS)
     for i in range(count):
-        texts = {c.name: str(form.get(f"{key}-{i}-{c.name}", "")).strip() for c in form_spec.columns}
+        texts = _texts(form, form_spec, i)
         if not any(texts.values()):
             continue
-        row: dict[str, Any] = {}
-        for c in form_spec.columns:
-            value, why = _cell(c, texts[c.name])
-            if why:
-                reasons.append(f"{key}[{len(rows)}].{c.name}: {why}")
-            elif value is not None:
-                row[c.name] = value
-        rows.append(row)
+        rows.append(_row(form_spec, texts, f"{key}[{len(rows)}]", reasons))
         positions.append(i)
     return rows, reasons, positions
 
 
 def _count(text: Any) -> int:
     return int(text) if isinstance(text, str) and text.isdigit() else 0
+
+
+def _texts(form: FormData, form_spec: RuleForm, i: int) -> dict[str, str]:
+    """Row `i`'s cells as typed (a single-struct rule is row 0)."""
+    return {c.name: str(form.get(f"{form_spec.key}-{i}-{c.name}", "")).strip() for c in form_spec.columns}
+
+
+def _row(form_spec: RuleForm, texts: dict[str, str], where: str, reasons: list[str]) -> dict[str, Any]:
+    """One row's values from its cells; each bad cell adds `where.column: why` to `reasons`."""
+    row: dict[str, Any] = {}
+    for c in form_spec.columns:
+        value, why = _cell(c, texts[c.name])
+        if why:
+            reasons.append(f"{where}.{c.name}: {why}")
+        elif value is not None:
+            row[c.name] = value
+    return row
 
 
 def _cell(col: Column, text: str) -> tuple[Any, str | None]:

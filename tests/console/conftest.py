@@ -156,3 +156,20 @@ def browser_log_in(driver, base: str, name: str, password: str = PASSWORD, *, go
     driver.find_element(By.NAME, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     WebDriverWait(driver, 15).until(lambda d: not d.current_url.endswith("/login"))
+
+
+def screenshot(driver, shots, name: str, max_height: int = 4000):
+    """The whole page as `shots/<name>.png` (the window stretched to the page, up to `max_height`); also copied to
+    $CONSOLE_SCREENSHOTS when set (how docs/console-dashboard.png is refreshed)."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    shots.mkdir(parents=True, exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, min(max(900, height), max_height))
+    path = shots / f"{name}.png"
+    assert driver.save_screenshot(str(path))
+    if os.environ.get("CONSOLE_SCREENSHOTS"):
+        shutil.copy(path, Path(os.environ["CONSOLE_SCREENSHOTS"]) / f"console-{name}.png")
+    return path

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ from cardread.barcode import with_check_digit
 from headoffice import upkeep
 from headoffice.server import ServerThread
 from headoffice.store import open_store
-from tests.console.conftest import PASSWORD, browser_log_in
+from tests.console.conftest import PASSWORD, browser_log_in, screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
 CARD_ANA = with_check_digit("290000000101")
@@ -81,17 +80,6 @@ def make_user_for():
     return lambda store, name, role, store_id: accounts.add_user(store, name, role, store_id, PASSWORD)[0]
 
 
-def _shot(driver, shots: Path, name: str) -> Path:
-    shots.mkdir(parents=True, exist_ok=True)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, min(max(900, height), 4000))
-    path = shots / f"{name}.png"
-    assert driver.save_screenshot(str(path))
-    if os.environ.get("CONSOLE_SCREENSHOTS"):
-        shutil.copy(path, Path(os.environ["CONSOLE_SCREENSHOTS"]) / f"console-{name}.png")
-    return path
-
-
 def test_owner_adjusts_points_and_the_till_sees_it(chain, chromium, tmp_path):
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.by import By
@@ -107,7 +95,7 @@ def test_owner_adjusts_points_and_the_till_sees_it(chain, chromium, tmp_path):
     main = browser.find_element(By.TAG_NAME, "main").text
     assert "Members" in main and "olivia" in browser.find_element(By.CSS_SELECTOR, ".who").text
     assert browser.find_elements(By.CSS_SELECTOR, "svg") and browser.find_elements(By.CSS_SELECTOR, "table")
-    _shot(browser, shots, "dashboard")
+    screenshot(browser, shots, "dashboard")
 
     # find the member by phone, typed the way a person reads it off a screen
     browser.get(base + "/members")
@@ -119,7 +107,7 @@ def test_owner_adjusts_points_and_the_till_sees_it(chain, chromium, tmp_path):
     WebDriverWait(browser, 10).until(lambda d: "/members/" in d.current_url and "q=" not in d.current_url)
     member_url = browser.current_url
     assert "42 points" in browser.find_element(By.TAG_NAME, "main").text
-    _shot(browser, shots, "member")
+    screenshot(browser, shots, "member")
 
     # adjust with a reason
     browser.find_element(By.ID, "adjust-points").send_keys("250")
@@ -157,7 +145,7 @@ def test_owner_adjusts_points_and_the_till_sees_it(chain, chromium, tmp_path):
     browser.get(base + "/stores")
     page = browser.find_element(By.TAG_NAME, "main").text
     assert "S1" in page and "S2" in page
-    _shot(browser, shots, "stores")
+    screenshot(browser, shots, "stores")
     for name in ("dashboard", "member", "stores"):
         assert (shots / f"{name}.png").stat().st_size > 10_000
 

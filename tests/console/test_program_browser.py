@@ -5,13 +5,9 @@ directory (and, with CONSOLE_SCREENSHOTS=DIR, in DIR)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
-from tests.console.conftest import PASSWORD, browser_log_in
+from tests.console.conftest import PASSWORD, browser_log_in, screenshot
 
 
 @pytest.fixture
@@ -25,18 +21,8 @@ def served(ho_store):
     server.stop()
 
 
-def _shot(driver, shots: Path, name: str) -> Path:
-    shots.mkdir(parents=True, exist_ok=True)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, min(max(900, height), 6000))
-    path = shots / f"{name}.png"
-    assert driver.save_screenshot(str(path))
-    if os.environ.get("CONSOLE_SCREENSHOTS"):
-        shutil.copy(path, Path(os.environ["CONSOLE_SCREENSHOTS"]) / f"console-{name}.png")
-    return path
-
-
 def test_an_owner_publishes_earning_and_an_offer_in_the_browser(served, ho_store, chromium, tmp_path):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -46,7 +32,10 @@ def test_an_owner_publishes_earning_and_an_offer_in_the_browser(served, ho_store
     browser_log_in(browser, served.url, "olivia")
 
     def main_text() -> str:
-        return browser.find_element(By.TAG_NAME, "main").text
+        try:
+            return browser.find_element(By.TAG_NAME, "main").text
+        except StaleElementReferenceException:  # the form's POST replaced the page while it was read
+            return ""
 
     # a refused value is shown next to its field, and nothing is published
     browser.get(served.url + "/program")
@@ -81,8 +70,8 @@ def test_an_owner_publishes_earning_and_an_offer_in_the_browser(served, ho_store
     text = main_text()
     assert "Program version v2: 1 of 2 tills current" in text and "double points month" in text
     assert browser.find_element(By.NAME, "offers-0-holdout_pct").get_attribute("value") == "20"
-    shot = _shot(browser, tmp_path / "shots", "program")
+    shot = screenshot(browser, tmp_path / "shots", "program", max_height=6000)
     browser.get(served.url + "/stores")
     assert "v2" in main_text()
-    stores = _shot(browser, tmp_path / "shots", "program-stores")
+    stores = screenshot(browser, tmp_path / "shots", "program-stores", max_height=6000)
     assert shot.stat().st_size > 10_000 and stores.stat().st_size > 10_000
