@@ -16,13 +16,15 @@ programme. Balances are summed from the very ledger rows written, so balance == 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import random
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -357,6 +359,18 @@ def cache_key(size: Size, seed: int) -> str:
     return f"{size.name}-m{size.members}-c{size.cards}-l{size.ledger}-s{seed}-v{GEN_VERSION}-{schema}"
 
 
+@contextlib.contextmanager
+def build_lock(path: Path) -> Iterator[None]:
+    """Held while a cached file is built: several bench runs sharing a machine wait for one build, not race it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def cached_home(size: Size, seed: int = DEFAULT_SEED, data_dir: Path = DATA_DIR,
                 progress: Callable[[str], None] | None = None) -> tuple[Path, GenStats, bool]:
     """A till home holding the generated database, built once per size+seed and then reused.
@@ -366,15 +380,16 @@ def cached_home(size: Size, seed: int = DEFAULT_SEED, data_dir: Path = DATA_DIR,
     """
     home = data_dir / cache_key(size, seed)
     db, meta = home / "till.db", home / "generated.json"
-    if db.exists() and meta.exists():
-        return home, GenStats(**json.loads(meta.read_text())), True
-    home.mkdir(parents=True, exist_ok=True)
-    tmp = home / "till.db.building"
-    stats = generate(tmp, size, seed, progress=progress)
-    for suffix in ("-wal", "-shm"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
-    os.replace(tmp, db)
-    meta.write_text(json.dumps(asdict(stats), indent=1))
+    with build_lock(db):
+        if db.exists() and meta.exists():
+            return home, GenStats(**json.loads(meta.read_text())), True
+        home.mkdir(parents=True, exist_ok=True)
+        tmp = home / "till.db.building"
+        stats = generate(tmp, size, seed, progress=progress)
+        for suffix in ("-wal", "-shm"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+        os.replace(tmp, db)
+        meta.write_text(json.dumps(asdict(stats), indent=1))
     return home, stats, False
 
 

@@ -38,6 +38,7 @@ import httpx
 
 from bench.env import BenchEnv
 from bench.figures.reports import chain_db
+from bench.generate import build_lock
 from bench.stats import Figure, Measure, verdict
 from headoffice.console import figures
 from headoffice.console.web import SESSION_COOKIE
@@ -59,8 +60,13 @@ COLD_WAIT_S = 3600  # how long the bench waits for head office to compute the fi
 def ho_db(env: BenchEnv) -> Path:
     """Head office's store with the dataset's members, cards, ledger, balances and sales (cached)."""
     path = env.home / "headoffice.db"
-    if path.exists():
-        return path
+    with build_lock(path):
+        if not path.exists():
+            _build_ho(env, path)
+    return path
+
+
+def _build_ho(env: BenchEnv, path: Path) -> None:
     tmp = env.home / "headoffice.db.building"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{tmp}{suffix}").unlink(missing_ok=True)
@@ -90,41 +96,44 @@ def ho_db(env: BenchEnv) -> Path:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.close()
     tmp.replace(path)
-    return path
 
 
 def snapshot(env: BenchEnv, dest: Path) -> Path:
     """A published snapshot (as `headoffice.upkeep.refresh` leaves it) of the dataset, through THROUGH."""
     base = env.home / "chain-ledger.db"
-    if not base.exists():
-        tmp = env.home / "chain-ledger.db.building"
-        shutil.copyfile(chain_db(env), tmp)
-        conn = sqlite3.connect(tmp, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=OFF")
-        conn.execute("PRAGMA foreign_keys=OFF")
-        conn.execute("ATTACH DATABASE ? AS src", (f"file:{env.db}?mode=ro",))
-        conn.execute("BEGIN")
-        conn.execute("UPDATE sync_apply SET applying = 1")
-        conn.execute("INSERT INTO ledger SELECT * FROM src.ledger")
-        conn.execute("INSERT OR REPLACE INTO balances SELECT * FROM src.balances")
-        conn.execute("UPDATE sync_apply SET applying = 0")
-        conn.execute("CREATE TABLE IF NOT EXISTS ho_snapshot_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        config = {"store_id": "HO", "till_id": "HO", "program": {}, "reports": {"chain_wide": True}}
-        conn.executemany("INSERT OR REPLACE INTO ho_snapshot_meta (key, value) VALUES (?,?)",
-                         [("built_at", f"{THROUGH.isoformat()}T22:00:00+00:00"), ("config", json.dumps(config)),
-                          ("through", THROUGH.isoformat())])
-        conn.execute("INSERT INTO upkeep_runs (day, source, expired_members, expired_points, tier_changes,"
-                     " stage_changes, started_at, finished_at) VALUES (?, 'bench', 0, 0, 0, 0, ?, ?)",
-                     (THROUGH.isoformat(), f"{THROUGH}T22:00:00+00:00", f"{THROUGH}T22:00:00+00:00"))
-        conn.execute("COMMIT")
-        conn.execute("DETACH DATABASE src")
-        conn.execute("PRAGMA journal_mode=DELETE")
-        conn.close()
-        tmp.replace(base)
+    with build_lock(base):
+        if not base.exists():
+            _build_chain_ledger(env, base)
     shutil.copyfile(base, dest)
     figures.cache_path(dest).unlink(missing_ok=True)
     return dest
 
+
+def _build_chain_ledger(env: BenchEnv, base: Path) -> None:
+    tmp = env.home / "chain-ledger.db.building"
+    shutil.copyfile(chain_db(env), tmp)
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=OFF")
+    conn.execute("PRAGMA foreign_keys=OFF")
+    conn.execute("ATTACH DATABASE ? AS src", (f"file:{env.db}?mode=ro",))
+    conn.execute("BEGIN")
+    conn.execute("UPDATE sync_apply SET applying = 1")
+    conn.execute("INSERT INTO ledger SELECT * FROM src.ledger")
+    conn.execute("INSERT OR REPLACE INTO balances SELECT * FROM src.balances")
+    conn.execute("UPDATE sync_apply SET applying = 0")
+    conn.execute("CREATE TABLE IF NOT EXISTS ho_snapshot_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    config = {"store_id": "HO", "till_id": "HO", "program": {}, "reports": {"chain_wide": True}}
+    conn.executemany("INSERT OR REPLACE INTO ho_snapshot_meta (key, value) VALUES (?,?)",
+                     [("built_at", f"{THROUGH.isoformat()}T22:00:00+00:00"), ("config", json.dumps(config)),
+                      ("through", THROUGH.isoformat())])
+    conn.execute("INSERT INTO upkeep_runs (day, source, expired_members, expired_points, tier_changes,"
+                 " stage_changes, started_at, finished_at) VALUES (?, 'bench', 0, 0, 0, 0, ?, ?)",
+                 (THROUGH.isoformat(), f"{THROUGH}T22:00:00+00:00", f"{THROUGH}T22:00:00+00:00"))
+    conn.execute("COMMIT")
+    conn.execute("DETACH DATABASE src")
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.close()
+    tmp.replace(base)
 
 
 def _seed(path: Path) -> None:

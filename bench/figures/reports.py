@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.env import BenchEnv
+from bench.generate import build_lock
 from bench.stats import Figure, Measure, verdict
 from pos_client.services.marketing import purchase_table
 from pos_client.services.marketing.lifecycle import stage_rules
@@ -47,9 +48,14 @@ NAMES = ("lifecycle", "second-purchase", "reactivation", "retention", "rfm", "ne
 def chain_db(env: BenchEnv) -> Path:
     """The head-office snapshot of the dataset: every member, every till's sales (cached beside the dataset)."""
     path = env.home / "chain.db"
-    if path.exists():
-        _summary(path)
-        return path
+    with build_lock(path):
+        if not path.exists():
+            _build_chain(env, path)
+    _summary(path)  # as `snapshot` ends
+    return path
+
+
+def _build_chain(env: BenchEnv, path: Path) -> None:
     tmp = env.home / "chain.db.building"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{tmp}{suffix}").unlink(missing_ok=True)
@@ -73,8 +79,6 @@ def chain_db(env: BenchEnv) -> Path:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.close()
     os.replace(tmp, path)
-    _summary(path)  # as `snapshot` ends
-    return path
 
 
 def _summary(path: Path) -> None:
