@@ -3,8 +3,11 @@ store's manager (real logins through /login: scrypt, CSRF cookie, session cookie
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -161,10 +164,6 @@ def browser_log_in(driver, base: str, name: str, password: str = PASSWORD, *, go
 def screenshot(driver, shots, name: str, max_height: int = 4000):
     """The whole page as `shots/<name>.png` (the window stretched to the page, up to `max_height`); also copied to
     $CONSOLE_SCREENSHOTS when set (how docs/console-dashboard.png is refreshed)."""
-    import os
-    import shutil
-    from pathlib import Path
-
     shots.mkdir(parents=True, exist_ok=True)
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1280, min(max(900, height), max_height))
