@@ -52,11 +52,16 @@ class Directory:
         self._c = ' COLLATE "C"' if db.dialect == POSTGRES else ""
 
     def create_indexes(self) -> None:
-        """The search's indexes (name prefix in the collation it compares in; a manager's store first; merges)."""
+        """The search's indexes: a name prefix in the collation it compares in, then member_id, so `ORDER BY
+        lower(name), member_id LIMIT 50` reads 50 index entries with no sort (at a million members the sort of
+        every match was most of the search's time); a manager's store first; merges."""
         with self._db.write():
-            self._db.execute(f"CREATE INDEX IF NOT EXISTS idx_ho_members_name ON members ((lower(name){self._c}))")
-            self._db.execute("CREATE INDEX IF NOT EXISTS idx_ho_members_store_name ON members"
-                             f" (store_id, (lower(name){self._c}))")
+            for old in ("idx_ho_members_name", "idx_ho_members_store_name"):  # without member_id: they sorted
+                self._db.execute(f"DROP INDEX IF EXISTS {old}")
+            self._db.execute("CREATE INDEX IF NOT EXISTS idx_ho_members_name_id ON members"
+                             f" ((lower(name){self._c}), member_id)")
+            self._db.execute("CREATE INDEX IF NOT EXISTS idx_ho_members_store_name_id ON members"
+                             f" (store_id, (lower(name){self._c}), member_id)")
             self._db.execute("CREATE INDEX IF NOT EXISTS idx_ho_members_merged ON members (merged_into)")
 
     # --- search -----------------------------------------------------------------------------------
@@ -80,10 +85,8 @@ class Directory:
                     found.setdefault(r[0], r)
             if any(ch.isalpha() for ch in q):
                 low = q.lower()
-                for r in self._db.execute(
-                        f"SELECT {_RESULT} FROM members m WHERE lower(m.name){self._c} >= ?"
-                        f" AND lower(m.name){self._c} < ?{scope} ORDER BY lower(m.name){self._c}, m.member_id"
-                        " LIMIT ?", [low, low + "\U0010ffff", *args, limit]):
+                for r in self._db.execute(name_sql(self._c, store_id is not None),
+                                          [low, low + "\U0010ffff", *args, limit]):
                     found.setdefault(r[0], r)
         return [{"member_id": r[0], "store_id": r[1], "name": r[2], "phone": mask_phone(r[3]), "status": r[4],
                  "merged_into": r[5]} for r in list(found.values())[:limit]]
@@ -224,6 +227,13 @@ class Directory:
 
     def set_setting(self, name: str, value: int) -> None:
         self._settings.set(name, value)
+
+
+def name_sql(collate: str, scoped: bool) -> str:
+    """The name-prefix search (params: low, high, [store], limit), served in order by a `*_name_id` index."""
+    c, scope = collate, " AND m.store_id = ?" if scoped else ""
+    return (f"SELECT {_RESULT} FROM members m WHERE lower(m.name){c} >= ? AND lower(m.name){c} < ?{scope}"
+            f" ORDER BY lower(m.name){c}, m.member_id LIMIT ?")
 
 
 def _phone(q: str) -> str | None:
