@@ -7,7 +7,8 @@ the floor every page pays (connection, routing, middleware), and shown apart.
 
 The head office is built from the generated dataset by SQL, once, cached beside it (`headoffice.db`:
 members, cards, the whole ledger, balances, member sales), then given what a running chain's console has: the
-dataset's tills registered with what they last reported, quarantined records and an audit trail (`_seed`, once).
+dataset's tills registered with what they last reported, quarantined records and an audit trail (`seed`, once;
+both in `console_data`).
 The marketing snapshot is `reports.chain_db` (the chain's members and sales in the till schema) with the ledger
 added and the meta a refresh writes, copied to scratch so each run starts without the figures computed.
 
@@ -25,20 +26,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import date
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.env import BenchEnv
-from bench.figures.reports import chain_db
-from bench.generate import build_lock
+from bench.figures.console_data import THROUGH, ho_db, seed, snapshot
 from bench.stats import Figure, Measure, verdict
 from headoffice.console import figures
 from headoffice.console.web import SESSION_COOKIE
@@ -50,121 +47,8 @@ KEY = "console"
 TITLE = "Console pages (dashboard, member search, member, tills, audit, program) over loopback"
 TARGET = "p99 < 200 ms per page"
 LIMIT_S = 0.2
-THROUGH = date(2026, 10, 31)  # the generated history's last day: the snapshot's
 PERIODS = ("30d", "90d", "365d")
-AUDIT_ROWS = 200_000  # a busy chain's years of console changes
-REJECT_ROWS = 20_000  # quarantined records across the tills
 COLD_WAIT_S = 3600  # how long the bench waits for head office to compute the first figure set
-
-
-def ho_db(env: BenchEnv) -> Path:
-    """Head office's store with the dataset's members, cards, ledger, balances and sales (cached)."""
-    path = env.home / "headoffice.db"
-    with build_lock(path):
-        if not path.exists():
-            _build_ho(env, path)
-    return path
-
-
-def _build_ho(env: BenchEnv, path: Path) -> None:
-    tmp = env.home / "headoffice.db.building"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
-    open_store(f"sqlite:///{tmp}").close()  # the real schema
-    conn = sqlite3.connect(tmp, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=OFF")
-    conn.execute("PRAGMA synchronous=OFF")
-    conn.execute("ATTACH DATABASE ? AS src", (f"file:{env.db}?mode=ro",))
-    conn.execute("ATTACH DATABASE ? AS chain", (f"file:{chain_db(env)}?mode=ro",))
-    conn.execute("BEGIN")
-    conn.execute("INSERT INTO members (member_id, store_id, name, phone, email, status, merged_into, consent,"
-                 " created_at, updated_at, received_at) SELECT member_id, COALESCE(store_id, 'S1'), name, phone,"
-                 " email, status, merged_into, '{}', created_at, updated_at, created_at FROM src.members")
-    conn.execute("INSERT INTO cards (card_number, member_id, source, status, replaced_by, created_at, updated_at)"
-                 " SELECT card_number, member_id, source, status, replaced_by, created_at, updated_at FROM src.cards")
-    conn.execute("INSERT INTO ledger (entry_id, member_id, store_id, till_id, seq, kind, points, sale_id, amount_cents,"
-                 " created_at, operator, reason, ref, received_at) SELECT entry_id, member_id, store_id, till_id, seq,"
-                 " kind, points, sale_id, amount_cents, created_at, operator, reason, ref, created_at FROM src.ledger")
-    conn.execute("INSERT INTO balances (member_id, points, updated_at) SELECT member_id, points, updated_at"
-                 " FROM src.balances")
-    conn.execute("INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender, points_earned,"
-                 " operator, created_at, received_at, lines) SELECT sale_id, store_id, till_id, member_id,"
-                 " total_cents, tender, points_earned, operator, created_at, created_at, '[]' FROM chain.sales")
-    conn.execute("COMMIT")
-    conn.execute("DETACH DATABASE src")
-    conn.execute("DETACH DATABASE chain")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.close()
-    tmp.replace(path)
-
-
-def snapshot(env: BenchEnv, dest: Path) -> Path:
-    """A published snapshot (as `headoffice.upkeep.refresh` leaves it) of the dataset, through THROUGH."""
-    base = env.home / "chain-ledger.db"
-    with build_lock(base):
-        if not base.exists():
-            _build_chain_ledger(env, base)
-    shutil.copyfile(base, dest)
-    figures.cache_path(dest).unlink(missing_ok=True)
-    return dest
-
-
-def _build_chain_ledger(env: BenchEnv, base: Path) -> None:
-    tmp = env.home / "chain-ledger.db.building"
-    shutil.copyfile(chain_db(env), tmp)
-    conn = sqlite3.connect(tmp, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=OFF")
-    conn.execute("PRAGMA foreign_keys=OFF")
-    conn.execute("ATTACH DATABASE ? AS src", (f"file:{env.db}?mode=ro",))
-    conn.execute("BEGIN")
-    conn.execute("UPDATE sync_apply SET applying = 1")
-    conn.execute("INSERT INTO ledger SELECT * FROM src.ledger")
-    conn.execute("INSERT OR REPLACE INTO balances SELECT * FROM src.balances")
-    conn.execute("UPDATE sync_apply SET applying = 0")
-    conn.execute("CREATE TABLE IF NOT EXISTS ho_snapshot_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    config = {"store_id": "HO", "till_id": "HO", "program": {}, "reports": {"chain_wide": True}}
-    conn.executemany("INSERT OR REPLACE INTO ho_snapshot_meta (key, value) VALUES (?,?)",
-                     [("built_at", f"{THROUGH.isoformat()}T22:00:00+00:00"), ("config", json.dumps(config)),
-                      ("through", THROUGH.isoformat())])
-    conn.execute("INSERT INTO upkeep_runs (day, source, expired_members, expired_points, tier_changes,"
-                 " stage_changes, started_at, finished_at) VALUES (?, 'bench', 0, 0, 0, 0, ?, ?)",
-                 (THROUGH.isoformat(), f"{THROUGH}T22:00:00+00:00", f"{THROUGH}T22:00:00+00:00"))
-    conn.execute("COMMIT")
-    conn.execute("DETACH DATABASE src")
-    conn.execute("PRAGMA journal_mode=DELETE")
-    conn.close()
-    tmp.replace(base)
-
-
-def _seed(path: Path) -> None:
-    """What a running chain's console has beside members and ledger (once per cached store): the dataset's tills,
-    registered, with what each last reported; quarantined records; an audit trail."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        if conn.execute("SELECT 1 FROM meta WHERE key = 'bench.console_seeded'").fetchone():
-            return
-        tills = conn.execute("SELECT DISTINCT store_id, till_id FROM ledger").fetchall()
-        at = f"{THROUGH.isoformat()}T21:00:00+00:00"
-        conn.execute("BEGIN")
-        conn.executemany("INSERT INTO tills (store_id, till_id, role, token_hash, created_at, registered_at, high_seq)"
-                         " VALUES (?, ?, 'till', ?, ?, ?, 0) ON CONFLICT DO NOTHING",
-                         [(s, t, f"bench-{s}-{t}", at, at) for s, t in tills])
-        conn.executemany("INSERT INTO till_reports (store_id, till_id, last_contact_at, last_push_at, last_pull_at,"
-                         " pending, version, clock_skew_ms) VALUES (?, ?, ?, ?, ?, ?, '0.9.0', ?)"
-                         " ON CONFLICT DO NOTHING", [(s, t, at, at, at, i % 7, (i % 11) * 40)
-                                                     for i, (s, t) in enumerate(tills)])
-        conn.executemany("INSERT INTO rejects (rkey, store_id, till_id, type, seq, reasons, raw, received_at)"
-                         " VALUES (?, ?, ?, 'entries', ?, '[\"points: not a whole number\"]', '{}', ?)",
-                         [(f"bench-{i}", *tills[i % len(tills)], i, at) for i in range(REJECT_ROWS)])
-        conn.executemany("INSERT INTO audit (audit_id, at, user_id, user_name, store_id, action, target, reason,"
-                         " detail) VALUES (?, ?, 'bench', 'olivia', ?, 'member.adjust', ?, 'goodwill', '{}')",
-                         [(i, at, tills[i % len(tills)][0], f"M{i:07d}") for i in range(1, AUDIT_ROWS + 1)])
-        conn.execute("INSERT INTO meta (key, value) VALUES ('audit_seq', ?) ON CONFLICT (key) DO UPDATE"
-                     " SET value = excluded.value", (AUDIT_ROWS,))
-        conn.execute("INSERT INTO meta (key, value) VALUES ('bench.console_seeded', 1)")
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -249,7 +133,7 @@ def _wait_computed(client: httpx.Client, params: dict[str, str], limit_s: float)
 def run(env: BenchEnv) -> Figure:
     n = env.samples(300, 200)
     db = ho_db(env)
-    _seed(db)
+    seed(db)
     snap_path = snapshot(env, env.scratch / "headoffice.marketing.db")
     store = open_store(f"sqlite:///{db}")
     server = ServerThread(store, snapshot=snap_path).start()

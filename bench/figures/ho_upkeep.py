@@ -1,7 +1,7 @@
 """Head office's scheduled upkeep (`headoffice.upkeep.refresh`: a fresh marketing snapshot of the whole chain,
 the stages carried over, the due days' lifecycle stages recorded) at the dataset's scale.
 
-On a scratch copy of the bench's head-office store (`console.ho_db`, cached beside the dataset): the first
+On a scratch copy of the bench's head-office store (`console_data.ho_db`, cached beside the dataset): the first
 refresh (no snapshot yet: the day due only) timed apart, then the daily refreshes as the scheduler runs them,
 each carrying the previous snapshot over and recording one more day. Baseline, interleaved: the lifecycle
 step in pandas on the published snapshot (the changes to record), which must count what the refresh records.
@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bench.env import BenchEnv
-from bench.figures.console import ho_db
+from bench.figures.console_data import ho_db
 from bench.figures.upkeep import pandas_changes
 from bench.stats import Figure, Measure, verdict
 from headoffice import upkeep as ho_upkeep
