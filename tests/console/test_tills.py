@@ -172,3 +172,31 @@ def test_healthz_checks_the_database(anon_client, ho_store):
     ho_store.close()
     down = anon_client.get("/healthz")
     assert down.status_code == 503 and down.json() == {"ok": False, "database": "down"}
+
+
+def test_a_till_row_shows_each_cell_as_the_page_did():
+    """The tills page's cells, worked out in Python (`till_row`) rather than in the template, for each case."""
+    from headoffice.console.tills import describe, till_row
+
+    now = datetime(2026, 10, 31, 21, 5, tzinfo=UTC)
+    base = {"store_id": "S1", "till_id": "T1", "registered_at": "x", "active": True, "code_expires_at": None,
+            "high_seq": 0, "last_contact_at": "2026-10-31T21:00:00+00:00", "last_push_at": None, "last_pull_at": None,
+            "pending": 3, "version": "0.9.0", "clock_skew_ms": -75_000, "last_error": "push refused (400)",
+            "revoked_at": None, "program_version": 1, "quarantined": 2}
+    row = till_row(describe(base, now), 3)
+    assert (row.state, row.state_class, row.contact, row.pending, row.version) == ("ok", "good", "5 min ago", "3",
+                                                                                   "0.9.0")
+    assert (row.program, row.program_class, row.skew, row.skew_class) == ("v1 (of v3)", " warn", "-75.0 s", " warn")
+    assert (row.quarantined, row.quarantined_class, row.last_error) == (2, " bad", "push refused (400)")
+    current = till_row(describe({**base, "program_version": 3, "clock_skew_ms": 1200, "quarantined": 0}, now), 3)
+    assert (current.program, current.program_class, current.skew, current.skew_class) == ("v3", " good", "+1.2 s", "")
+    assert current.quarantined_class == ""
+    never = till_row(describe({**base, "active": False, "code_expires_at": "2099-01-01", "last_contact_at": None,
+                               "pending": None, "version": None, "clock_skew_ms": None, "program_version": None,
+                               "last_error": None}, now), 3)
+    assert (never.state, never.state_class, never.contact, never.pending, never.version) == (
+        "waiting for enrolment", "muted", "never", "–", "–")
+    assert (never.program, never.program_class, never.skew, never.skew_class, never.last_error) == (
+        "–", "", "–", "", "–")
+    revoked = till_row(describe({**base, "active": False, "revoked_at": "2026-10-31T20:00:00+00:00"}, now), 3)
+    assert (revoked.state, revoked.state_class) == ("revoked", "bad")
