@@ -8,6 +8,9 @@ members one report takes seconds, so a page cannot recompute it per request: the
 the snapshot (`<snapshot>.figures.db`); every later request is one primary-key read. A new snapshot build
 (a new `built_at`) makes the old entries unreachable and the next write clears them. `warm` computes the
 preset periods ahead (the bench, or after a refresh). With no snapshot, nothing is computed or shown.
+The sections that depend on the period's last day only (`END_DAY`: the member count and the points liability,
+which is most of a set's time at a million members) are kept too, per scope and last day, so 30d, 90d and 365d
+ending the same day compute them once.
 Per store means the members whose home store it is (`report_base.of_store`); offer lift per store counts
 that store's targetings, as a till does.
 """
@@ -35,9 +38,11 @@ DEFAULT_PERIOD = "30d"
 MAX_OFFERS = 5  # the offers shown: the most recently targeted in the period
 REPORTS = ("new-customers", "lifecycle", "second-purchase", "reactivation", "retention", "points-liability",
            "rewards-redeemed", "tier-migration")
+END_DAY = ("points-liability",)  # reports that read the period's last day only (their `start` is None)
 CHAIN = "*"  # the scope key of the chain-wide figures in the cache
-_CACHE = ("CREATE TABLE IF NOT EXISTS figures (built_at TEXT NOT NULL, scope TEXT NOT NULL, start TEXT NOT NULL,"
-          " end TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (built_at, scope, start, end))")
+_TABLES = ("figures", "end_day")  # a figure set per (scope, period); its END_DAY sections per (scope, last day)
+_CACHE = tuple(f"CREATE TABLE IF NOT EXISTS {t} (built_at TEXT NOT NULL, scope TEXT NOT NULL, start TEXT NOT NULL,"
+               " end TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (built_at, scope, start, end))" for t in _TABLES)
 _DAYS = re.compile(r"^(\d{1,4})d$")
 
 
@@ -111,13 +116,22 @@ def members_count(ctx: TillContext, end: date, store: str | None) -> int:
     return int(ctx.conn.execute(sql, params).fetchone()[0])
 
 
-def compute(ctx: TillContext, store: str | None, period: Period) -> dict[str, Any]:
-    """Every section of the dashboard for one scope and period: the reports' own output, unchanged."""
+def end_day_sections(ctx: TillContext, store: str | None, period: Period) -> dict[str, Any]:
+    """The sections that read the period's last day only: the same for every period ending that day."""
+    return {"members": members_count(ctx, period.end, store),
+            **{name: run_report(ctx, name, start=period.start, end=period.end, store_id=store) for name in END_DAY}}
+
+
+def compute(ctx: TillContext, store: str | None, period: Period,
+            end_day: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every section of the dashboard for one scope and period: the reports' own output, unchanged (`end_day`:
+    the END_DAY sections already computed for another period of this scope ending the same day)."""
     options: dict[str, Any] = {"start": period.start, "end": period.end, "store_id": store}
-    reports = {name: run_report(ctx, name, **options) for name in REPORTS}
+    shared = end_day if end_day is not None else end_day_sections(ctx, store, period)
+    reports = {name: shared[name] if name in END_DAY else run_report(ctx, name, **options) for name in REPORTS}
     offers = _offers_in(ctx, period)[:MAX_OFFERS]
     lifts = [run_report(ctx, "offer-lift", offer=o, **options) for o in offers]
-    return {"members": members_count(ctx, period.end, store), "reports": reports, "offer_lift": lifts}
+    return {"members": shared["members"], "reports": reports, "offer_lift": lifts}
 
 
 def _offers_in(ctx: TillContext, period: Period) -> list[str]:
@@ -174,7 +188,11 @@ def figures(snap: Snapshot, store: str | None, period: Period) -> dict[str, Any]
     if ctx is None:
         raise FileNotFoundError(f"no marketing snapshot at {snap.path}")
     try:
-        payload = compute(ctx, store, period)
+        end_day = _cache_get(snap, scope, date.min, period.end, "end_day")
+        if not isinstance(end_day, dict) or not {"members", *END_DAY} <= set(end_day):
+            end_day = end_day_sections(ctx, store, period)
+            _cache_put(snap, scope, date.min, period.end, end_day, "end_day")
+        payload = compute(ctx, store, period, end_day)
     finally:
         ctx.close()
     _cache_put(snap, scope, period.start, period.end, payload)
@@ -210,27 +228,31 @@ def cache_path(snapshot: Path) -> Path:
 def _cache(snap: Snapshot) -> sqlite3.Connection:
     conn = sqlite3.connect(cache_path(snap.path), timeout=30, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(_CACHE)
+    for create in _CACHE:
+        conn.execute(create)
     return conn
 
 
-def _cache_get(snap: Snapshot, scope: str, start: date, end: date) -> Any:
+def _cache_get(snap: Snapshot, scope: str, start: date, end: date, table: str = "figures") -> Any:
     if not cache_path(snap.path).exists():
         return None
+    assert table in _TABLES
     with closing(_cache(snap)) as conn:
-        row = conn.execute("SELECT payload FROM figures WHERE built_at = ? AND scope = ? AND start = ? AND end = ?",
+        row = conn.execute(f"SELECT payload FROM {table} WHERE built_at = ? AND scope = ? AND start = ? AND end = ?",
                            (snap.built_at, scope, start.isoformat(), end.isoformat())).fetchone()
     return None if row is None else json.loads(row[0])
 
 
-def _cache_put(snap: Snapshot, scope: str, start: date, end: date, payload: Any) -> None:
+def _cache_put(snap: Snapshot, scope: str, start: date, end: date, payload: Any, table: str = "figures") -> None:
     """One transaction: the entries of older builds go, this one is stored."""
+    assert table in _TABLES
     text = json.dumps(payload, allow_nan=False)
     with closing(_cache(snap)) as conn:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("DELETE FROM figures WHERE built_at != ?", (snap.built_at,))
-            conn.execute("INSERT OR REPLACE INTO figures (built_at, scope, start, end, payload) VALUES (?,?,?,?,?)",
+            for t in _TABLES:
+                conn.execute(f"DELETE FROM {t} WHERE built_at != ?", (snap.built_at,))
+            conn.execute(f"INSERT OR REPLACE INTO {table} (built_at, scope, start, end, payload) VALUES (?,?,?,?,?)",
                          (snap.built_at, scope, start.isoformat(), end.isoformat(), text))
             conn.execute("COMMIT")
         except BaseException:
