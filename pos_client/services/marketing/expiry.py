@@ -6,7 +6,7 @@ earned, oldest first (FIFO: redemptions and adjustments consume the oldest point
 
 Idempotent by construction: what has already expired is subtracted, so running twice for the
 same day (or an earlier one) expires nothing more. The day's upkeep (`upkeep.py`) runs it for every
-day in order; `liability_as_of` gives the points-liability report the expiry due by a past day.
+day in order; `liability.liability_as_of` gives the points-liability report the expiry due by a past day.
 
 One writer per member (docs/marketing.md, "Points expiry"): a member's expiry entries are written only by
 their home store's expiry till (`[program.expiry] till`, T1 by default); every other till and head office
@@ -79,11 +79,13 @@ def _among(members: Sequence[str] | None) -> tuple[str, list[str]]:
 
 
 def _fifo_old_and_spent(ctx: TillContext, cutoff: date, upto: date, members: Sequence[str] | None,
-                        store_id: str | None = None) -> dict[str, tuple[int, int]]:
+                        store_id: str | None = None, *, historical: bool = False) -> dict[str, tuple[int, int]]:
     """member -> (points earned on or before `cutoff`, points spent), counting entries up to `upto` (with
-    `store_id`: only the members whose home store it is)."""
+    `store_id`: only the members whose home store it is). Every member is those with a balance today, or
+    (`historical`) with a ledger row: one at 0 today may have held points on `upto`."""
     if members is None:
-        which, params = "member_id IN (SELECT member_id FROM balances WHERE points != 0)", {}
+        which = "true" if historical else "member_id IN (SELECT member_id FROM balances WHERE points != 0)"
+        params = {}
     else:
         which = f"member_id IN ({','.join(f':m{i}' for i in range(len(members)))})"
         params = {f"m{i}": m for i, m in enumerate(members)}
@@ -111,7 +113,7 @@ def _expired(ctx: TillContext, upto: date | None, members: Sequence[str] | None,
         [*params, *ids])}
 
 
-def _balances_upto(ctx: TillContext, upto: date, members: Sequence[str] | None, store_id: str | None = None
+def balances_upto(ctx: TillContext, upto: date, members: Sequence[str] | None, store_id: str | None = None
                    ) -> dict[str, int]:
     sql = "SELECT member_id, SUM(points) FROM ledger WHERE substr(created_at, 1, 10) <= ?"
     params: list[str] = [upto.isoformat()]
@@ -156,7 +158,7 @@ def due_by_member(ctx: TillContext, as_of: date | str | None = None, *, member_i
     if rules["mode"] == "none" or (members is not None and not members):
         return {}
     expired = _expired(ctx, day if historical else None, members, store_id)
-    upto = _balances_upto(ctx, day, members, store_id)
+    upto = balances_upto(ctx, day, members, store_id)
     cap = upto if historical else {m: min(b, upto.get(m, 0)) for m, b in _current_balances(ctx, members).items()}
     out: dict[str, int] = {}
     if rules["mode"] == "inactivity":
@@ -168,7 +170,7 @@ def due_by_member(ctx: TillContext, as_of: date | str | None = None, *, member_i
                     out[m] = points
         return out
     for m, (old, spent) in _fifo_old_and_spent(ctx, add_months(day, -rules["months"]), day, members,
-                                               store_id).items():
+                                               store_id, historical=historical).items():
         points = min(old - spent - expired.get(m, 0), cap.get(m, 0))
         if points > 0:
             out[m] = points
@@ -251,18 +253,6 @@ def run_expiry(ctx: TillContext, as_of: date | str | None = None, *, since: Sinc
     return out
 
 
-def liability_as_of(ctx: TillContext, as_of: date | str | None = None, store_id: str | None = None) -> dict[str, int]:
-    """Points members held at the end of the day once the expiry due by then is taken off, per member.
-
-    What the points-liability report counts: a till that has not run its upkeep for a while (or a
-    head-office snapshot) still reports what members could really spend on that day.
-    """
-    day = as_date(as_of)
-    dues = due_by_member(ctx, day, historical=True, store_id=store_id)
-    held = {m: b - dues.get(m, 0) for m, b in _balances_upto(ctx, day, None, store_id).items()}
-    return {m: b for m, b in held.items() if b > 0}
-
-
 def expiring_soon(ctx: TillContext, member_id: str, days: int = 30, as_of: date | str | None = None) -> ExpiringSoon:
     """Points that will expire within `days` if nothing changes: {"points", "by"} for the receipt."""
     day = as_date(as_of)
@@ -275,7 +265,7 @@ def expiring_soon(ctx: TillContext, member_id: str, days: int = 30, as_of: date 
         if last is None:
             return {"points": 0, "by": None}
         when = add_months(last, rules["months"])
-        points = _balances_upto(ctx, day, [member_id]).get(member_id, 0) if when <= horizon else 0
+        points = balances_upto(ctx, day, [member_id]).get(member_id, 0) if when <= horizon else 0
         return {"points": max(0, points), "by": when.isoformat() if points > 0 else None}
     old, spent = _fifo_old_and_spent(ctx, add_months(horizon, -rules["months"]), day, [member_id]).get(member_id,
                                                                                                         (0, 0))
