@@ -11,9 +11,10 @@ day in order; `liability.liability_as_of` gives the points-liability report the 
 One writer per member (docs/marketing.md, "Points expiry"): a member's expiry entries are written only by
 their home store's expiry till (`[program.expiry] till`, T1 by default); every other till and head office
 see them through sync, so nothing expires twice. A day's pass (`run_expiry`) reads what is due outside any
-write transaction and writes it in short ones of `CHUNK` members, each recomputing its members' due under
-the write lock: a sale never waits on the pass for long. Given where yesterday's pass stood (`Since`), it
-looks only at the members whose points could have come due since (`candidates`), not at every member.
+write transaction and writes it in short ones of `WRITE_CHUNK` members; under the write lock it computes again
+only the due of members with a ledger row written since the read began: a sale never waits on the pass for
+long. Given where yesterday's pass stood (`Since`), it looks only at the members whose points could have come
+due since (`candidates`), not at every member.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from pos_client.store.db import write_txn
 
 # Only the members whose home store is the given one (head office's per-store points liability).
 _OF_STORE = "member_id IN (SELECT member_id FROM members WHERE store_id = ?)"
-CHUNK = 1000  # members per write transaction (and per IN list): a few milliseconds under the write lock
+CHUNK = 1000  # members per IN list of a read
+WRITE_CHUNK = 250  # members per write transaction: their entries only, a few milliseconds under the write lock
 DEFAULT_TILL = "T1"  # the till of each store that writes its members' expiry, unless [program.expiry] till says
 
 
@@ -222,6 +224,20 @@ def candidates(ctx: TillContext, day: date, since: Since) -> list[str]:
         " WHERE m.store_id = ? AND b.points > 0 ORDER BY c.member_id", (lo, hi, since.ledger_mark, ctx.store_id))]
 
 
+def _still_due(ctx: TillContext, day: date, part: Sequence[str], seen: dict[str, int], mark: int) -> dict[str, int]:
+    """The due of `part` now (call under the write lock): what the read found, except for the members with a
+    ledger row after `mark` (a sale, a pull, another pass), whose due is computed again. Rows are only ever
+    appended and balances move only with them, so everyone else's due is still the read's."""
+    among, ids = _among(part)
+    moved = sorted({r[0] for r in ctx.conn.execute("SELECT member_id FROM ledger WHERE rowid > ?" + among,
+                                                   [mark, *ids])})
+    out = {m: seen[m] for m in part if seen.get(m, 0) > 0}
+    for m in moved:
+        out.pop(m, None)
+    out.update(due_by_member(ctx, day, members=moved) if moved else {})
+    return out
+
+
 def run_expiry(ctx: TillContext, as_of: date | str | None = None, *, since: Since | None = None
                ) -> list[dict[str, Any]]:
     """Write the expiry entries due as of the day for the members this till writes for (module docstring).
@@ -234,6 +250,7 @@ def run_expiry(ctx: TillContext, as_of: date | str | None = None, *, since: Sinc
     if rules["mode"] == "none" or ctx.till_id != writer_till(ctx):
         return []
     store = ctx.store_id
+    mark = ledger_mark(ctx)  # before the read: whoever moves after it is read again under the lock
     if since is not None and rules["mode"] == "after_earning" and since.day < day and since.rule == rule_key(ctx):
         seen: dict[str, int] = {}
         for part in _chunks(candidates(ctx, day, since), CHUNK):  # home members already: no store filter, which
@@ -241,9 +258,9 @@ def run_expiry(ctx: TillContext, as_of: date | str | None = None, *, since: Sinc
     else:
         seen = due_by_member(ctx, day, store_id=store)  # one read of the whole ledger, no write lock held
     out: list[dict[str, Any]] = []
-    for part in _chunks(sorted(seen), CHUNK):
-        with write_txn(ctx.conn):  # under the lock, the due again: a sale or a pull may have moved it since
-            dues = sorted(due_by_member(ctx, day, members=part).items())  # home members (`seen`)
+    for part in _chunks(sorted(seen), WRITE_CHUNK):
+        with write_txn(ctx.conn):  # under the lock, the due again for those a sale or a pull moved since the read
+            dues = sorted(_still_due(ctx, day, part, seen, mark).items())
             if dues:
                 ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
                     member_id=m, kind="expire", points=-points, created_at=end_of_day(day),
