@@ -8,6 +8,7 @@ words, on several days. The month summary the trigger keeps must equal a rebuild
 
 from __future__ import annotations
 
+import json
 import random
 from calendar import monthrange
 from collections import defaultdict
@@ -15,6 +16,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from pos_client.cli.main import main
 from pos_client.services.marketing import expiry, liability
 from pos_client.services.marketing.reports import run_report
 from pos_client.store import ledger, point_months
@@ -170,3 +172,20 @@ def test_a_refund_dated_after_the_day_does_not_count_and_one_before_it_does(ctx)
     assert liability.liability_as_of(ctx, "2026-02-03") == {m: 40}
     assert liability.liability_as_of(ctx, "2027-01-09") == {m: 40}
     assert liability.liability_as_of(ctx, "2027-01-10") == {}  # the sale's lot, dated on the sale's day
+
+
+def test_doctor_full_finds_a_summary_that_differs_and_upkeep_makes_it_again(logged, tmp_path, capsys):
+    home = tmp_path / "till"  # the `make_ctx` home `logged` was opened on
+    with logged.conn:  # derived data, not the ledger: a damaged summary, as a bad restore could leave it
+        logged.conn.execute("DELETE FROM point_months WHERE member_id = (SELECT MIN(member_id) FROM point_months)")
+
+    def doctor() -> dict:
+        assert main(["doctor", "--home", str(home), "--json", "--offline", "--full"]) in (0, 1)
+        return {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+
+    check = doctor()["points summary"]
+    assert check["status"] == "warn" and "--rebuild-summary" in check["fix"]
+    assert main(["upkeep", "--home", str(home), "--rebuild-summary"]) == 0
+    capsys.readouterr()
+    assert doctor()["points summary"]["status"] == "ok"
+    assert point_months.differences(logged.conn) == []
