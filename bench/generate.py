@@ -34,6 +34,7 @@ from cardread.barcode import with_check_digit
 from pos_client.domain.rules import LineInput, ProgramRules, earn_points
 from pos_client.services import checkout
 from pos_client.services.checkout import Basket, Line
+from pos_client.store import point_months
 from pos_client.store.db import _migration_modules, connect
 
 # Bump when the generated content changes, so stale cached databases are not reused.
@@ -197,6 +198,10 @@ def generate(path: str | Path, size: Size, seed: int = DEFAULT_SEED, *, drop_ind
     stats.index_seconds = time.perf_counter() - t1
     for _, sql in triggers:
         conn.execute(sql)
+    say("point_months")  # the summary its trigger keeps, made once from the loaded ledger
+    conn.execute("BEGIN")
+    point_months.rebuild(conn)
+    conn.execute("COMMIT")
     conn.execute("PRAGMA locking_mode=NORMAL")
     conn.execute("PRAGMA journal_mode=WAL")  # what the till runs with; connect() sets synchronous=FULL
     conn.execute("PRAGMA synchronous=FULL")

@@ -30,6 +30,7 @@ from bench.stats import Figure, Measure, verdict
 from pos_client.services.marketing import purchase_table
 from pos_client.services.marketing.lifecycle import stage_rules
 from pos_client.services.marketing.reports import run_report
+from pos_client.services.program_settings import expiry as expiry_rules
 from pos_client.services.program_settings import rfm as rfm_rules
 from pos_client.services.program_settings import tiers as tier_ladder
 from pos_client.store.config import from_mapping
@@ -38,11 +39,13 @@ from pos_client.store.db import connect, write_txn
 from pos_client.till import open_till
 
 KEY = "reports"
-TITLE = "Marketing reports (lifecycle, second purchase, reactivation, retention, rfm, new customers, tier migration)"
+TITLE = ("Marketing reports (lifecycle, second purchase, reactivation, retention, rfm, new customers, tier migration;"
+         " points liability at the till)")
 TARGET = "each < 5 s at till and head office"
 LIMIT_S = 5.0
 START, END = date(2026, 5, 1), date(2026, 10, 31)  # the last six months of the generated history
 NAMES = ("lifecycle", "second-purchase", "reactivation", "retention", "rfm", "new-customers", "tier-migration")
+LIABILITY_DAYS = (END, date(2026, 3, 15))  # the period's end, and a past day mid-month (part months both ends)
 
 
 def chain_db(env: BenchEnv) -> Path:
@@ -194,6 +197,40 @@ def _site(ctx: TillContext, db: Path, runs: int, site: str, extra: dict[str, Any
     return out
 
 
+def _liability(ctx: TillContext, db: Path, runs: int, extra: dict[str, Any], wrong: list[str]
+               ) -> list[tuple[Measure, Measure]]:
+    """points-liability at the till as of each of `LIABILITY_DAYS`, against pandas over the whole ledger."""
+    from bench.figures import _liability_pandas as pdl  # lazy: pandas is a test-extra dependency
+
+    months = int(expiry_rules(ctx)["months"])
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    ours: dict[date, list[float]] = {day: [] for day in LIABILITY_DAYS}
+    theirs: dict[date, list[float]] = {day: [] for day in LIABILITY_DAYS}
+    try:
+        for _ in range(runs):  # interleaved, as above; pandas reads the ledger once a round, counted in each
+            t_load, frame = _time(partial(pdl.load_ledger, conn))
+            for day in LIABILITY_DAYS:
+                t, report = _time(partial(run_report, ctx, "points-liability", end=day))
+                ours[day].append(t)
+                t, ref = _time(partial(pdl.liability, frame, day, months))
+                theirs[day].append(t_load + t)
+                got = (report["summary"]["members"], report["summary"]["points"])
+                if got != ref:
+                    wrong.append(f"till points-liability {day}: ours {got} != pandas {ref}")
+            del frame
+    finally:
+        conn.close()
+    out = []
+    for day in LIABILITY_DAYS:
+        m = Measure.of(f"points-liability as of {day} at till", "s", ours[day])
+        b = Measure.of(f"points-liability as of {day} in pandas at till", "s", theirs[day])
+        extra[f"till: points-liability as of {day}"] = (
+            f"median {m.median:.2f} s, p99 {m.p99:.2f} s; pandas median {b.median:.2f} s, p99 {b.p99:.2f} s;"
+            f" ratio {m.median / b.median:.3f}x")
+        out.append((m, b))
+    return out
+
+
 def run(env: BenchEnv) -> Figure:
     runs = env.samples(5, 3)
     extra: dict[str, Any] = {}
@@ -203,6 +240,7 @@ def run(env: BenchEnv) -> Figure:
     till = open_till(env.home, create=False)
     try:
         pairs = _site(till, env.db, runs, "till", extra, wrong)
+        pairs += _liability(till, env.db, runs, extra, wrong)
     finally:
         till.close()
     ho = TillContext(connect(chain), from_mapping({"store_id": "HO", "till_id": "HO"}))
@@ -219,8 +257,10 @@ def run(env: BenchEnv) -> Figure:
              "head office reads each member's purchase days from the snapshot's purchase summary"
              " (`purchase_table.build_summary`), built once per snapshot by head office's upkeep, not per report: "
              + f"building it on this snapshot took {_summary_seconds(chain)} (a cost of each snapshot refresh)",
-             "the till reads its own sales (no summary: a till's sales change with every sale);"
-             " points-liability is not in this figure: it sums every ledger entry (`expiry.liability_as_of`)",
+             "the till reads its own sales (no summary: a till's sales change with every sale)",
+             "points-liability at the till as of " + " and ".join(map(str, LIABILITY_DAYS)) + ": per-member month"
+             " summary (`store.point_months`, kept by a ledger trigger) + the ledger's part months; pandas reads"
+             " the whole ledger (`_liability_pandas`); not at head office: the bench's snapshot holds no ledger",
              "measure and baseline shown: the slowest report (by p99); every report is in the details",
              "pandas' time per report = its read of the sales and refunds (once per round and site, counted in"
              " full in each report) + its computation"]

@@ -1,4 +1,4 @@
-"""`pos-client upkeep [--as-of DATE] [--status]`: the day's upkeep by hand, and what ran when.
+"""`pos-client upkeep [--as-of DATE] [--status] [--rebuild-summary]`: the day's upkeep by hand, and what ran when.
 
 The app runs it by itself (on a new day and at closing time); this is for scripts, a till that does
 not run the app, and the owner who wants to see that it ran. A thin shell over
@@ -12,10 +12,17 @@ import argparse
 from pos_client.cli.base import Outcome, add_command, day, table, till_of
 from pos_client.domain.dates import as_date
 from pos_client.services.marketing import upkeep
+from pos_client.store import point_months
+from pos_client.store.db import write_txn
 
 
 def cmd_upkeep(args: argparse.Namespace) -> Outcome:
     with till_of(args) as ctx:
+        if args.rebuild_summary:
+            with write_txn(ctx.conn):
+                point_months.rebuild(ctx.conn)
+            rows = ctx.conn.execute("SELECT COUNT(*) FROM point_months").fetchone()[0]
+            return Outcome({"point_months": rows}, f"points summary made again from the ledger: {rows:,} rows")
         if args.status:
             st = upkeep.status(ctx)
             rows = [[day(r["day"]), r["source"], r["expired_members"], r["expired_points"], r["tier_changes"],
@@ -44,3 +51,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "run the day's upkeep (expiry, tier review, lifecycle) for every day not yet done")
     p.add_argument("--as-of", dest="as_of", help="run through this day (YYYY-MM-DD; default today)")
     p.add_argument("--status", action="store_true", help="say what ran when, run nothing")
+    p.add_argument("--rebuild-summary", dest="rebuild_summary", action="store_true",
+                   help="make the points summary (point_months) again from the ledger, when doctor --full says so")

@@ -29,7 +29,7 @@ from typing import Any
 
 from pos_client.domain.errors import PosError
 from pos_client.domain.rules import ProgramRules
-from pos_client.store import integrity, logsetup
+from pos_client.store import integrity, logsetup, point_months
 from pos_client.store import sync_state as state
 from pos_client.store.backup import latest_backup
 from pos_client.store.config import Config, load_config
@@ -116,6 +116,8 @@ def check_database(home: Path, *, full: bool = False) -> list[Check]:
                               "stop the till and restore the last backup (the backup check says where it is)")]
             checks = [Check("database", OK, f"{pragma}: ok ({db_path(home).stat().st_size // 1024} KiB)")]
             checks.append(check_ledger(conn))
+            if full:  # a GROUP BY of the whole ledger: with --full only
+                checks.append(check_point_months(conn))
             checks.append(check_chain(conn))
             checks.append(check_writing(home))
             return checks
@@ -138,6 +140,17 @@ def check_ledger(conn: sqlite3.Connection) -> Check:
     return Check("ledger", FAIL, f"{len(rows)} balance(s) differ from their ledger sums: {shown}",
                  "do not edit the ledger; send this report and the database to support, or restore the"
                  " last backup")
+
+
+def check_point_months(conn: sqlite3.Connection) -> Check:
+    """The per-member month summary the liability report reads (derived data) equals the ledger's sums."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'point_months'").fetchone() is None:
+        return Check("points summary", OK, "not created yet (the till opens with its migrations)")
+    wrong = point_months.differences(conn)
+    if not wrong:
+        return Check("points summary", OK, "every member's month sums equal the ledger")
+    return Check("points summary", WARN, f"the month summary differs from the ledger: {', '.join(wrong[:3])}",
+                 "run `pos-client upkeep --rebuild-summary` (it is made again from the ledger, which is not touched)")
 
 
 def check_disk(home: Path, lim: dict[str, float]) -> Check:

@@ -52,8 +52,16 @@ def test_only_the_home_stores_expiry_till_writes_a_members_expiry(make_ctx):
 
 
 def test_the_pass_writes_in_short_transactions_a_sale_slips_between(ctx, monkeypatch):
-    monkeypatch.setattr(expiry, "CHUNK", 3)
+    monkeypatch.setattr(expiry, "WRITE_CHUNK", 3)
     members = [new_member(ctx)[0] for _ in range(10)]
+    asked: list[list[str] | None] = []
+    real_due = expiry.due_by_member
+
+    def due_by_member(*args, **kw):
+        asked.append(kw.get("members"))
+        return real_due(*args, **kw)
+
+    monkeypatch.setattr(expiry, "due_by_member", due_by_member)
     for mid in members:
         sell(ctx, mid, 10000, "2025-03-01")  # 100 points each, due on 2026-03-01
     other = context_opener(ctx)()  # the checkout's connection
@@ -77,6 +85,7 @@ def test_the_pass_writes_in_short_transactions_a_sale_slips_between(ctx, monkeyp
     assert len(begins) == 4  # 10 members, 3 per write transaction
     # The last chunk recomputed its due under the lock: the redemption came out of the old points first.
     assert {r["member_id"]: r["points"] for r in written} == {**{m: 100 for m in members}, last: 60}
+    assert asked == [None, [last]]  # the one read of everyone, then under the lock only the member who moved
     assert all(ledger.balance(ctx.conn, m) == 0 == ledger.ledger_sum(ctx.conn, m) for m in members)
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from pos_client.cli.main import main
-from pos_client.services.marketing import expiry, tiers, upkeep
+from pos_client.services.marketing import liability, tiers, upkeep
 from pos_client.services.marketing.reports import run_report
 from pos_client.store import ledger
 from pos_client.till import context_opener
@@ -93,13 +93,13 @@ def test_liability_as_of_a_day_counts_the_expiry_due_by_then(make_ctx):
     ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
         member_id=a, kind="redeem", points=-40, created_at="2025-10-01T10:00:00+00:00")])  # eats the oldest
     # No upkeep has run: the report still takes off what was due.
-    assert expiry.liability_as_of(ctx, "2026-01-14") == {a: 90, b: 20}
-    assert expiry.liability_as_of(ctx, "2026-01-15") == {a: 30, b: 20}
-    assert expiry.liability_as_of(ctx, "2026-03-01") == {a: 30}
+    assert liability.liability_as_of(ctx, "2026-01-14") == {a: 90, b: 20}
+    assert liability.liability_as_of(ctx, "2026-01-15") == {a: 30, b: 20}
+    assert liability.liability_as_of(ctx, "2026-03-01") == {a: 30}
     assert run_report(ctx, "points-liability", end="2026-01-15")["summary"]["points"] == 50
     upkeep.catch_up(ctx, "2026-03-01")  # once written, the same figures
-    assert expiry.liability_as_of(ctx, "2026-01-15") == {a: 30, b: 20}
-    assert expiry.liability_as_of(ctx, "2025-12-31") == {a: 90, b: 20}
+    assert liability.liability_as_of(ctx, "2026-01-15") == {a: 30, b: 20}
+    assert liability.liability_as_of(ctx, "2025-12-31") == {a: 90, b: 20}
 
 
 def test_cli_upkeep_and_status(ctx, capsys):

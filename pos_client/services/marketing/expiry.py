@@ -6,14 +6,15 @@ earned, oldest first (FIFO: redemptions and adjustments consume the oldest point
 
 Idempotent by construction: what has already expired is subtracted, so running twice for the
 same day (or an earlier one) expires nothing more. The day's upkeep (`upkeep.py`) runs it for every
-day in order; `liability_as_of` gives the points-liability report the expiry due by a past day.
+day in order; `liability.liability_as_of` gives the points-liability report the expiry due by a past day.
 
 One writer per member (docs/marketing.md, "Points expiry"): a member's expiry entries are written only by
 their home store's expiry till (`[program.expiry] till`, T1 by default); every other till and head office
 see them through sync, so nothing expires twice. A day's pass (`run_expiry`) reads what is due outside any
-write transaction and writes it in short ones of `CHUNK` members, each recomputing its members' due under
-the write lock: a sale never waits on the pass for long. Given where yesterday's pass stood (`Since`), it
-looks only at the members whose points could have come due since (`candidates`), not at every member.
+write transaction and writes it in short ones of `WRITE_CHUNK` members; under the write lock it computes again
+only the due of members with a ledger row written since the read began: a sale never waits on the pass for
+long. Given where yesterday's pass stood (`Since`), it looks only at the members whose points could have come
+due since (`candidates`), not at every member.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from pos_client.store.db import write_txn
 
 # Only the members whose home store is the given one (head office's per-store points liability).
 _OF_STORE = "member_id IN (SELECT member_id FROM members WHERE store_id = ?)"
-CHUNK = 1000  # members per write transaction (and per IN list): a few milliseconds under the write lock
+CHUNK = 1000  # members per IN list of a read
+WRITE_CHUNK = 250  # members per write transaction: their entries only, a few milliseconds under the write lock
 DEFAULT_TILL = "T1"  # the till of each store that writes its members' expiry, unless [program.expiry] till says
 
 
@@ -79,11 +81,13 @@ def _among(members: Sequence[str] | None) -> tuple[str, list[str]]:
 
 
 def _fifo_old_and_spent(ctx: TillContext, cutoff: date, upto: date, members: Sequence[str] | None,
-                        store_id: str | None = None) -> dict[str, tuple[int, int]]:
+                        store_id: str | None = None, *, historical: bool = False) -> dict[str, tuple[int, int]]:
     """member -> (points earned on or before `cutoff`, points spent), counting entries up to `upto` (with
-    `store_id`: only the members whose home store it is)."""
+    `store_id`: only the members whose home store it is). Every member is those with a balance today, or
+    (`historical`) with a ledger row: one at 0 today may have held points on `upto`."""
     if members is None:
-        which, params = "member_id IN (SELECT member_id FROM balances WHERE points != 0)", {}
+        which = "true" if historical else "member_id IN (SELECT member_id FROM balances WHERE points != 0)"
+        params = {}
     else:
         which = f"member_id IN ({','.join(f':m{i}' for i in range(len(members)))})"
         params = {f"m{i}": m for i, m in enumerate(members)}
@@ -111,7 +115,7 @@ def _expired(ctx: TillContext, upto: date | None, members: Sequence[str] | None,
         [*params, *ids])}
 
 
-def _balances_upto(ctx: TillContext, upto: date, members: Sequence[str] | None, store_id: str | None = None
+def balances_upto(ctx: TillContext, upto: date, members: Sequence[str] | None, store_id: str | None = None
                    ) -> dict[str, int]:
     sql = "SELECT member_id, SUM(points) FROM ledger WHERE substr(created_at, 1, 10) <= ?"
     params: list[str] = [upto.isoformat()]
@@ -156,7 +160,7 @@ def due_by_member(ctx: TillContext, as_of: date | str | None = None, *, member_i
     if rules["mode"] == "none" or (members is not None and not members):
         return {}
     expired = _expired(ctx, day if historical else None, members, store_id)
-    upto = _balances_upto(ctx, day, members, store_id)
+    upto = balances_upto(ctx, day, members, store_id)
     cap = upto if historical else {m: min(b, upto.get(m, 0)) for m, b in _current_balances(ctx, members).items()}
     out: dict[str, int] = {}
     if rules["mode"] == "inactivity":
@@ -168,7 +172,7 @@ def due_by_member(ctx: TillContext, as_of: date | str | None = None, *, member_i
                     out[m] = points
         return out
     for m, (old, spent) in _fifo_old_and_spent(ctx, add_months(day, -rules["months"]), day, members,
-                                               store_id).items():
+                                               store_id, historical=historical).items():
         points = min(old - spent - expired.get(m, 0), cap.get(m, 0))
         if points > 0:
             out[m] = points
@@ -220,6 +224,20 @@ def candidates(ctx: TillContext, day: date, since: Since) -> list[str]:
         " WHERE m.store_id = ? AND b.points > 0 ORDER BY c.member_id", (lo, hi, since.ledger_mark, ctx.store_id))]
 
 
+def _still_due(ctx: TillContext, day: date, part: Sequence[str], seen: dict[str, int], mark: int) -> dict[str, int]:
+    """The due of `part` now (call under the write lock): what the read found, except for the members with a
+    ledger row after `mark` (a sale, a pull, another pass), whose due is computed again. Rows are only ever
+    appended and balances move only with them, so everyone else's due is still the read's."""
+    among, ids = _among(part)
+    moved = sorted({r[0] for r in ctx.conn.execute("SELECT member_id FROM ledger WHERE rowid > ?" + among,
+                                                   [mark, *ids])})
+    out = {m: seen[m] for m in part if seen.get(m, 0) > 0}
+    for m in moved:
+        out.pop(m, None)
+    out.update(due_by_member(ctx, day, members=moved) if moved else {})
+    return out
+
+
 def run_expiry(ctx: TillContext, as_of: date | str | None = None, *, since: Since | None = None
                ) -> list[dict[str, Any]]:
     """Write the expiry entries due as of the day for the members this till writes for (module docstring).
@@ -232,6 +250,7 @@ def run_expiry(ctx: TillContext, as_of: date | str | None = None, *, since: Sinc
     if rules["mode"] == "none" or ctx.till_id != writer_till(ctx):
         return []
     store = ctx.store_id
+    mark = ledger_mark(ctx)  # before the read: whoever moves after it is read again under the lock
     if since is not None and rules["mode"] == "after_earning" and since.day < day and since.rule == rule_key(ctx):
         seen: dict[str, int] = {}
         for part in _chunks(candidates(ctx, day, since), CHUNK):  # home members already: no store filter, which
@@ -239,9 +258,9 @@ def run_expiry(ctx: TillContext, as_of: date | str | None = None, *, since: Sinc
     else:
         seen = due_by_member(ctx, day, store_id=store)  # one read of the whole ledger, no write lock held
     out: list[dict[str, Any]] = []
-    for part in _chunks(sorted(seen), CHUNK):
-        with write_txn(ctx.conn):  # under the lock, the due again: a sale or a pull may have moved it since
-            dues = sorted(due_by_member(ctx, day, members=part).items())  # home members (`seen`)
+    for part in _chunks(sorted(seen), WRITE_CHUNK):
+        with write_txn(ctx.conn):  # under the lock, the due again for those a sale or a pull moved since the read
+            dues = sorted(_still_due(ctx, day, part, seen, mark).items())
             if dues:
                 ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
                     member_id=m, kind="expire", points=-points, created_at=end_of_day(day),
@@ -249,18 +268,6 @@ def run_expiry(ctx: TillContext, as_of: date | str | None = None, *, since: Sinc
                     for m, points in dues])
         out += [{"member_id": m, "points": points} for m, points in dues]
     return out
-
-
-def liability_as_of(ctx: TillContext, as_of: date | str | None = None, store_id: str | None = None) -> dict[str, int]:
-    """Points members held at the end of the day once the expiry due by then is taken off, per member.
-
-    What the points-liability report counts: a till that has not run its upkeep for a while (or a
-    head-office snapshot) still reports what members could really spend on that day.
-    """
-    day = as_date(as_of)
-    dues = due_by_member(ctx, day, historical=True, store_id=store_id)
-    held = {m: b - dues.get(m, 0) for m, b in _balances_upto(ctx, day, None, store_id).items()}
-    return {m: b for m, b in held.items() if b > 0}
 
 
 def expiring_soon(ctx: TillContext, member_id: str, days: int = 30, as_of: date | str | None = None) -> ExpiringSoon:
@@ -275,7 +282,7 @@ def expiring_soon(ctx: TillContext, member_id: str, days: int = 30, as_of: date 
         if last is None:
             return {"points": 0, "by": None}
         when = add_months(last, rules["months"])
-        points = _balances_upto(ctx, day, [member_id]).get(member_id, 0) if when <= horizon else 0
+        points = balances_upto(ctx, day, [member_id]).get(member_id, 0) if when <= horizon else 0
         return {"points": max(0, points), "by": when.isoformat() if points > 0 else None}
     old, spent = _fifo_old_and_spent(ctx, add_months(horizon, -rules["months"]), day, [member_id]).get(member_id,
                                                                                                         (0, 0))

@@ -22,9 +22,8 @@ import numpy as np
 
 from pos_client.domain.dates import as_date, plus_days
 from pos_client.domain.errors import UsageError
-from pos_client.services.marketing import lifecycle, purchase_table
+from pos_client.services.marketing import liability, lifecycle, purchase_table
 from pos_client.services.marketing.cohorts import reactivation, retention, second_purchase
-from pos_client.services.marketing.expiry import liability_as_of
 from pos_client.services.marketing.offer_lift import offer_lift
 from pos_client.services.marketing.report_base import Report, of_store, pct, result
 from pos_client.services.marketing.report_text import render_text as render_text  # re-exported for the CLIs
@@ -172,10 +171,8 @@ def rfm(ctx: TillContext, start: date | None, end: date, **_: Any) -> Report:
 def points_liability(ctx: TillContext, start: date | None, end: date, *, store_id: str | None = None,
                      **_: Any) -> Report:
     """Points members could still spend at the end day, and what they are worth: the expiry due by that
-    day counts as expired even where the day's upkeep has not written it yet (`expiry.liability_as_of`)."""
-    balances = list(liability_as_of(ctx, end, store_id).values())
-    points = sum(b for b in balances if b > 0)
-    holders = sum(1 for b in balances if b > 0)
+    day counts as expired even where the day's upkeep has not written it yet (`liability.totals`)."""
+    holders, points = liability.totals(ctx, end, store_id)
     value = points * point_value_cents(ctx)
     summary = {"members": holders, "points": points, "value_cents": value,
                "point_value_cents": point_value_cents(ctx)}

@@ -11,13 +11,13 @@ last one recorded (or the till's first day with any member, sale or ledger entry
 3. every member's lifecycle stage as of the end of the day (`lifecycle.record_stages`);
 4. a row in `upkeep_runs` saying what it did.
 
-Each step writes in short transactions of at most `expiry.CHUNK` members (reading outside them, then
-checking each chunk again under the write lock), so a sale at the till never waits on the upkeep for more
-than a few milliseconds, even with a million members. The day's `upkeep_runs` row comes last: a crash
-half-way leaves the day not recorded, and running it again finishes it, because every step is idempotent
-(what already expired is subtracted, a tier or stage already recorded is not recorded again). Running a
-recorded day again does nothing (a day recorded by the importer's replay too). The row keeps where the
-day's expiry pass began (`ledger_mark`, `expiry_rule`), so the next day's pass only looks at the members
+Each step writes in short transactions of at most `expiry.CHUNK` members (expiry: `expiry.WRITE_CHUNK`;
+reading outside them, then checking again under the write lock what moved since), so a sale at the till never
+waits on the upkeep for more than a few milliseconds, even with a million members. The day's `upkeep_runs` row
+comes last: a crash half-way leaves the day not recorded, and running it again finishes it, because every step
+is idempotent (what already expired is subtracted, a tier or stage already recorded is not recorded again).
+Running a recorded day again does nothing (a day recorded by the importer's replay too). The row keeps where
+the day's expiry pass began (`ledger_mark`, `expiry_rule`), so the next day's pass only looks at the members
 whose points could have come due since (`expiry.candidates`).
 """
 
