@@ -75,7 +75,7 @@ def _name(pid: int, comm: str) -> str:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return comm
-    words = [a.decode(errors="replace") for a in argv if a][:3]
+    words = [" ".join(a.decode(errors="replace").split()) for a in argv if a][:3]  # `python -c` code: one line
     if not words:
         return comm
     words[0] = Path(words[0]).name

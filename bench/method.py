@@ -18,6 +18,10 @@ measured before the figure drifted apart from it, a "p99" of 5 samples was a max
    date, the load average at the start and end, the processes that competed (by %CPU over the
    figure) and `cpu_probe()` before and after: a fixed pure-Python loop whose time says how much
    CPU the figure was actually given.
+6. Distrust an oversubscribed machine. When the 1-minute load average at the figure's start or end
+   exceeds the cores, preemption (tens of ms) lands in the tails: a MISS becomes NOISY, and a PASS
+   stands only if it would still pass with the measure `OVERLOAD_FACTOR` times worse (so a ratio
+   whose baseline load inflated too cannot pass by luck); else NOISY.
 
 Adopting it in a figure (latency or throughput alike):
 
@@ -32,6 +36,7 @@ does the same work (a raw executemany, a raw read of the same rows), one run of 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +47,7 @@ from bench import machine
 from bench.stats import MISS, NOISY, NOT_JUDGED, PASS, Figure, Measure, claimable, median, percentile
 
 MARGIN = 0.25  # baseline halves further apart than 25% of the smaller: the machine moved
+OVERLOAD_FACTOR = 2.0  # on an oversubscribed machine a PASS must survive the measure being this much worse
 Sample = Callable[[int], float | list[float]]  # round index -> one sample, or several from one run
 Check = Callable[[Measure, Measure], bool]  # (measured, baseline) -> target met
 
@@ -127,6 +133,7 @@ def judge(rounds: Rounds, ok: Check, *, measured: str, baseline: str, unit: str,
             reasons.append("the target is met on one half of the rounds and missed on the other")
     whole = PASS if ok(m, base) else MISS
     judged["would_be"] = whole
+    judged["pass_with_factor"] = ok(_worse(m, OVERLOAD_FACTOR, rates), base)
     if not at_this_scale:
         status = NOT_JUDGED
         judged["why"] = "the target is stated for the full dataset; at this scale the figure is reported, not judged"
@@ -136,6 +143,27 @@ def judge(rounds: Rounds, ok: Check, *, measured: str, baseline: str, unit: str,
     else:
         status = whole
     return Verdict(status, m, base, judged)
+
+
+def _worse(m: Measure, factor: float, rates: bool) -> Measure:
+    k = 1 / factor if rates else factor
+    return Measure(m.what, m.unit, m.median * k, m.p99 * k, m.n, m.claim, m.tail_value * k)
+
+
+def overload_rule(fig: Figure, load: list[tuple[float, float, float] | None], cores: int) -> None:
+    """Method step 6: on an oversubscribed machine, keep only the verdicts load cannot have made."""
+    worst = max((x[0] for x in load if x), default=0.0)
+    if not fig.judged or fig.status not in (PASS, MISS) or worst <= cores:  # only figures `judge` judged
+        return
+    fig.judged["overloaded"] = worst
+    if fig.status == PASS and fig.judged.get("pass_with_factor", False):
+        return
+    why = (f"load {worst:.1f} on {cores} cores: " + (
+        "a miss here may be the machine's (preemption in the tail)" if fig.status == MISS else
+        f"the pass does not hold with the measure {OVERLOAD_FACTOR:g}x worse"))
+    fig.judged["why"] = "; ".join(x for x in (fig.judged.get("why"), why) if x)
+    fig.judged.setdefault("would_be", fig.status)
+    fig.status = NOISY
 
 
 def cpu_probe() -> float:
@@ -158,7 +186,9 @@ def observed(run: Callable[[], Figure]) -> Figure:
     t0 = time.perf_counter()
     fig = run()
     seconds = time.perf_counter() - t0
+    load_end = machine.load_average()
     fig.context = {"date": started, "seconds": round(seconds, 1), "load_start": load_start,
-                   "load_end": machine.load_average(), "competing": machine.competing(procs),
+                   "load_end": load_end, "competing": machine.competing(procs),
                    "cpu_probe_ms": [probe_start, cpu_probe()]}
+    overload_rule(fig, [load_start, load_end], os.cpu_count() or 1)
     return fig

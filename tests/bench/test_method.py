@@ -6,8 +6,8 @@ import os
 import random
 
 from bench import machine
-from bench.method import Rounds, cpu_probe, interleave, judge
-from bench.stats import MISS, NOISY, NOT_JUDGED, PASS, Measure, claimable
+from bench.method import Rounds, cpu_probe, interleave, judge, overload_rule
+from bench.stats import MISS, NOISY, NOT_JUDGED, PASS, Figure, Measure, claimable
 
 
 def steady(n: int, centre: float, seed: int) -> list[float]:
@@ -96,3 +96,26 @@ def test_the_machine_is_recorded():
     assert all({"name", "pid", "cpu_pct"} <= set(p) for p in procs)
     assert all(p["pid"] != os.getpid() for p in procs)
     assert cpu_probe() > 0
+
+
+def test_an_oversubscribed_machine_keeps_only_the_verdicts_load_cannot_have_made():
+    base = steady(200, 1.0, 15)
+
+    def figure(centre: float, seed: int) -> Figure:
+        v = judge(rounds_of(steady(200, centre, seed), base), ratio_at_most(2.0), measured="a", baseline="b",
+                  unit="ms")
+        return Figure("k", "t", "x", v.status, measure=v.measure, baseline=v.baseline, judged=v.judged)
+
+    busy, quiet = [(6.0, 5.0, 4.0), (5.5, 5.0, 4.0)], [(1.0, 1.0, 1.0), (1.5, 1.0, 1.0)]
+    solid, close, missed = figure(0.5, 16), figure(1.5, 17), figure(3.0, 18)
+    for fig in (solid, close, missed):
+        overload_rule(fig, busy, 2)
+    assert solid.status == PASS  # passes even 2x worse
+    assert close.status == NOISY and "2x worse" in close.judged["why"]
+    assert missed.status == NOISY and "the machine's" in missed.judged["why"]
+    calm = figure(1.5, 17)
+    overload_rule(calm, quiet, 2)
+    assert calm.status == PASS
+    unjudged = Figure("k", "t", "x", MISS)  # a figure not on the method yet is left as it is
+    overload_rule(unjudged, busy, 2)
+    assert unjudged.status == MISS
