@@ -26,9 +26,9 @@ def writable_home(env: BenchEnv) -> Path:
     building = home.with_name(COPY + ".building")
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
-    for item in env.home.iterdir():
-        if item.is_file() and not item.name.startswith("till.db"):
-            shutil.copy2(item, building / item.name)
+    meta = env.home / "generated.json"  # only the till's files: the cache dir also holds other figures' databases
+    if meta.exists():
+        shutil.copy2(meta, building / meta.name)
     src = sqlite3.connect(f"file:{env.db}?mode=ro", uri=True)
     dst = sqlite3.connect(str(building / "till.db"))
     try:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import random
+import sqlite3
 
 from bench import machine
+from bench.env import BenchEnv
+from bench.generate import SIZES, GenStats
 from bench.method import Rounds, cpu_probe, interleave, judge, overload_rule
+from bench.scratch import writable_home
 from bench.stats import MISS, NOISY, NOT_JUDGED, PASS, Figure, Measure, claimable
 
 
@@ -119,3 +123,23 @@ def test_an_oversubscribed_machine_keeps_only_the_verdicts_load_cannot_have_made
     unjudged = Figure("k", "t", "x", MISS)  # a figure not on the method yet is left as it is
     overload_rule(unjudged, busy, 2)
     assert unjudged.status == MISS
+
+
+def test_the_writable_copy_leaves_the_cached_home_alone(tmp_path):
+    home = tmp_path / "cache"
+    home.mkdir()
+    conn = sqlite3.connect(home / "till.db")
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.commit()
+    conn.close()
+    (home / "chain.db").write_bytes(b"another figure's database")
+    gen = GenStats("tiny", 1)
+    env = BenchEnv(home=home, size=SIZES["tiny"], gen=gen, quick=True, seed=1, scratch=tmp_path / "scratch")
+    copy = writable_home(env)
+    assert writable_home(env) == copy and not (copy / "chain.db").exists()
+    w = sqlite3.connect(copy / "till.db")
+    w.execute("INSERT INTO t VALUES (2)")
+    w.commit()
+    w.close()
+    assert sqlite3.connect(home / "till.db").execute("SELECT COUNT(*) FROM t").fetchone()[0] == 1
