@@ -99,7 +99,8 @@ def markdown(run: dict[str, Any], figures: list[Figure]) -> str:
     if run.get("load"):
         lines.append(f"Load average (1/5/15 min) at the start: {' / '.join(f'{x:.2f}' for x in run['load'])}.")
     for extra in run.get("merged", []):
-        lines.append(f"Rows {', '.join(extra['figures'])} replaced by `{extra['command']}` on {extra['date']}.")
+        lines.append(f"Rows {', '.join(extra['figures'])} from a later `{extra['command']} --only` on {extra['date']}"
+                     " (merged into this file).")
     lines += [
         "",
         "## Machine",
@@ -173,7 +174,7 @@ def _details(f: Figure) -> list[str]:
     for key, value in f.extra.items():
         lines.append(f"- {key}: {_extra(value)}")
     ctx = f.context
-    if ctx:
+    if ctx.get("date"):
         procs = ", ".join(f"{p['name']} {p['cpu_pct']}%" for p in ctx.get("competing", [])) or "none seen"
         lines.append(f"- machine: {ctx.get('date')}, {ctx.get('seconds')} s, load {ctx.get('load_start')} -> "
                      f"{ctx.get('load_end')}; CPU probe {ctx.get('cpu_probe_ms')} ms; competing: {procs}")

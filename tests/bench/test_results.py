@@ -38,7 +38,7 @@ def test_only_merges_rows_into_the_results_file(data, tmp_path, capsys):
     assert third[0]["measure"] != first[0]["measure"]  # replaced by the new run's row
     text = out.read_text()
     assert text.count("| receipt to ESC/POS bytes |") == 1
-    assert "Rows lookup replaced by" in text and "Rows receipt replaced by" in text
+    assert "Rows lookup from a later" in text and "Rows receipt from a later" in text
     assert "load 1 min" in text
 
 
