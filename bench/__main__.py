@@ -2,7 +2,9 @@
 
 Full scale writes bench/RESULTS.md (committed); --quick writes bench/RESULTS.quick.md (not
 committed) so a regular check never overwrites the full figures. --json also prints the run as
-JSON on stdout; progress goes to stderr.
+JSON on stdout; progress goes to stderr. With --only, an existing results file is merged into (its
+rows of the figures run are replaced, the others kept); a file of another scale, or one without a
+data block, is refused with exit status 2 rather than overwritten.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import time
 import traceback
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
-from bench import machine, report
+from bench import machine, method, report
 from bench.env import BenchEnv
 from bench.figures import FIGURES
 from bench.generate import DATA_DIR, DEFAULT_SEED, SIZES, cached_home
@@ -31,6 +34,11 @@ def _say(msg: str) -> None:
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 
 
+def _refuse(out: Path, why: str) -> int:
+    _say(f"refusing to merge into {out}: {why}; pass another --out, or run without --only to rewrite it")
+    return 2
+
+
 def run_figures(env: BenchEnv, only: list[str] | None = None) -> list[Figure]:
     figures: list[Figure] = []
     for name in FIGURES:
@@ -40,10 +48,11 @@ def run_figures(env: BenchEnv, only: list[str] | None = None) -> list[Figure]:
         _say(f"{module.KEY} ...")
         t0 = time.perf_counter()
         try:
-            fig = module.run(env)
+            fig = method.observed(partial(module.run, env))
         except Exception as exc:  # a broken figure is reported as such, the others still run
             traceback.print_exc()
             fig = Figure(module.KEY, module.TITLE, module.TARGET, "ERROR", reason=f"{type(exc).__name__}: {exc}")
+            fig.context = {"load_end": machine.load_average()}
         _say(f"{module.KEY}: {fig.status} ({time.perf_counter() - t0:.1f} s)")
         figures.append(fig)
     return figures
@@ -61,7 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     size = SIZES[args.size or ("quick" if args.quick else "full")]
     quick = size.name != "full"
+    out = args.out or HERE / ("RESULTS.md" if size.name == "full" else "RESULTS.quick.md")
+    old = out.read_text() if args.only and out.exists() else None
+    if old is not None:
+        try:
+            report.check_mergeable(old, size.name)
+        except (report.MergeRefused, ValueError) as exc:
+            return _refuse(out, str(exc))
     started = time.perf_counter()
+    load = machine.load_average()
     _say(f"dataset {size.name} ({size.members:,} members, {size.ledger:,} ledger entries) ...")
     home, gen, cached = cached_home(size, args.seed, args.data_dir, progress=_say)
     _say(f"dataset {'from cache' if cached else f'built in {gen.seconds:.0f} s'}: {home}")
@@ -75,11 +92,18 @@ def main(argv: list[str] | None = None) -> int:
         "mode": size.name,
         "seconds": time.perf_counter() - started,
         "machine": machine.describe(args.data_dir),
+        "load": load,
         "dataset": asdict(gen),
         "dataset_cached": cached,
     }
-    out = args.out or HERE / ("RESULTS.md" if size.name == "full" else "RESULTS.quick.md")
-    out.write_text(report.markdown(run, figures))
+    rows = figures
+    if old is not None:
+        try:
+            run, rows = report.merge(old, run, figures)
+        except report.MergeRefused as exc:
+            return _refuse(out, str(exc))
+        _say(f"merged {', '.join(f.key for f in figures)} into {out}")
+    out.write_text(report.markdown(run, rows))
     _say(f"wrote {out}")
     if args.json:
         print(json.dumps(report.as_json(run, figures), indent=1))

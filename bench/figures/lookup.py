@@ -3,7 +3,8 @@
 Measured: `parse_card` on the scanned text, then `member_for_card` (card row, member row with
 its balance, tier) on the real database. Baseline: a raw `sqlite3` indexed SELECT of one row
 (the card by its primary key) on its own connection. The two are interleaved over different
-random cards so neither gets a warmer cache than the other.
+random cards so neither gets a warmer cache than the other (`bench.method.interleave`: A/B, then
+B/A). The target is stated for the full dataset: in --quick the figure is NOT_JUDGED.
 
 Two passes, as a till lives them. First the database's pages are dropped from the OS page
 cache (a till just booted) and a cold pass runs: each lookup descends six B-trees (cards,
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 
 from bench.env import BenchEnv
-from bench.stats import Figure, Measure, verdict
+from bench.method import interleave, judge
+from bench.stats import Figure, Measure
 from cardread import parse_card
 from pos_client.services.members import member_for_card
 from pos_client.store.warmup import warm_lookup_pages
@@ -40,37 +43,38 @@ def run(env: BenchEnv) -> Figure:
     prefixes = ctx.rules.loyalty_prefixes
     clock = time.perf_counter_ns
 
-    def interleaved(sample: list[str]) -> tuple[list[float], list[float]]:
-        ours: list[float] = []
-        base: list[float] = []
-        for i in range(len(sample) // 2):
-            a, b = sample[2 * i], sample[2 * i + 1]
+    def ours(sample: list[str]) -> Callable[[int], float]:
+        def one(i: int) -> float:
             t0 = clock()
-            raw.execute("SELECT member_id FROM cards WHERE card_number = ?", (a,)).fetchone()
-            t1 = clock()
-            member = member_for_card(ctx, parse_card(b, loyalty_prefixes=prefixes))
+            member = member_for_card(ctx, parse_card(sample[2 * i + 1], loyalty_prefixes=prefixes))
             _ = member.balance
-            t2 = clock()
-            base.append((t1 - t0) / 1e6)
-            ours.append((t2 - t1) / 1e6)
-        return ours, base
+            return (clock() - t0) / 1e6
+        return one
+
+    def base(sample: list[str]) -> Callable[[int], float]:
+        def one(i: int) -> float:
+            t0 = clock()
+            raw.execute("SELECT member_id FROM cards WHERE card_number = ?", (sample[2 * i],)).fetchone()
+            return (clock() - t0) / 1e6
+        return one
 
     try:
         evicted = env.evict_file_cache()
-        cold_ours, cold_base = interleaved(cold_cards)
+        cold = interleave(ours(cold_cards), base(cold_cards), cold_n)
         t0 = time.perf_counter()
         warm = warm_lookup_pages(env.db)
         warm_s = time.perf_counter() - t0
-        ours, base = interleaved(cards)
+        rounds = interleave(ours(cards), base(cards), n)
     finally:
         raw.close()
         ctx.close()
-    m = Measure.of("parse_card + member_for_card, after warm_lookup_pages", "ms", ours)
-    return Figure(KEY, TITLE, TARGET, verdict(m.p99 <= TARGET_MS), measure=m,
-                  baseline=Measure.of("raw sqlite3 SELECT of one card row by primary key", "ms", base),
+    v = judge(rounds, lambda m, b: m.tail_value <= TARGET_MS, at_this_scale=not env.quick, unit="ms",
+              measured="parse_card + member_for_card, after warm_lookup_pages",
+              baseline="raw sqlite3 SELECT of one card row by primary key")
+    return Figure(KEY, TITLE, TARGET, v.status, measure=v.measure, baseline=v.baseline, judged=v.judged,
                   extra={("cold pass (page cache dropped)" if evicted else "first pass (cache as found)"):
-                         Measure.of("lookup", "ms", cold_ours).__dict__,
-                         "cold pass baseline": Measure.of("baseline", "ms", cold_base).__dict__,
+                         Measure.of("lookup", "ms", cold.all_measured).__dict__,
+                         "cold pass baseline": Measure.of("baseline", "ms", cold.all_baseline).__dict__,
                          "warm_lookup_pages": f"{warm_s:.1f} s ("
                          + ", ".join(f"{t} {s:.1f} s" for t, s in warm.items()) + ")"},
                   notes=[f"{n:,} lookups of distinct random active cards (barcode and NFC) on "

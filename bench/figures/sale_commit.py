@@ -1,9 +1,11 @@
 """Durable sale commit: sale, lines, ledger entry and balance in one fsynced transaction.
 
 Measured: `pos_client.services.checkout.commit_sale` for a 3-line basket with a member and a card, on
-the generated database (WAL, synchronous=FULL: what `connect` sets). Baseline: a raw `sqlite3`
-INSERT + COMMIT of one row into a scratch database beside it (same filesystem, same pragmas).
-The two alternate, so both see the same disk and the same background load.
+a writable copy of the generated database (`bench.scratch`: the cached dataset is never written;
+WAL, synchronous=FULL: what `connect` sets). Baseline: a raw `sqlite3` INSERT + COMMIT of one row
+into a scratch database beside it (same filesystem, same pragmas). The two alternate sale by sale
+(`bench.method.interleave`: A/B, then B/A), so both see the same disk and the same background load;
+the verdict is `bench.method.judge`'s (NOISY when the baseline's halves or the halves' verdicts differ).
 
 Sales run back to back in bursts of BURST (a rush far beyond any till) with a short pause
 between bursts (the next customer), excluded from the timings and applied to the baseline too.
@@ -19,7 +21,9 @@ import time
 from typing import Any
 
 from bench.env import BenchEnv
-from bench.stats import Figure, Measure, verdict
+from bench.method import Rounds, interleave, judge
+from bench.scratch import writable_home
+from bench.stats import Figure, Measure
 from cardread import parse_card
 from pos_client.services.checkout import Basket, Line, commit_sale
 from pos_client.services.members import member_for_card
@@ -47,9 +51,9 @@ def baseline_connection(env: BenchEnv) -> sqlite3.Connection:
     return conn
 
 
-def _series(env: BenchEnv, n: int, background_checkpoints: bool, salt: str
-            ) -> tuple[list[float], list[float], dict[str, Any]]:
-    ctx = open_till(env.home)
+def _series(env: BenchEnv, n: int, background_checkpoints: bool, salt: str) -> tuple[Rounds, dict[str, Any]]:
+    home = writable_home(env)
+    ctx = open_till(home)
     ctx.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # both regimes start from an empty WAL
     rng = env.rng(salt)
     products = [tuple(r) for r in ctx.conn.execute(
@@ -57,51 +61,62 @@ def _series(env: BenchEnv, n: int, background_checkpoints: bool, salt: str
     cards = env.sample_cards(n + WARM, salt)
     members = [member_for_card(ctx, parse_card(c)).member_id for c in cards]
     base = baseline_connection(env)
-    cp = start_checkpointer(ctx.conn, env.db) if background_checkpoints else None
+    cp = start_checkpointer(ctx.conn, home / "till.db") if background_checkpoints else None
     clock = time.perf_counter_ns
-    ours: list[float] = []
-    raw: list[float] = []
+    baskets: list[tuple[Basket, str]] = []
+    for i in range(n + WARM):
+        basket = Basket(member_id=members[i], card_number=cards[i], tender="card")
+        for _ in range(3):
+            name, cat, price, sku, ean = products[rng.randrange(len(products))]
+            basket.add(Line(name, cat, rng.randint(1, 3), price, sku, ean))
+        baskets.append((basket, new_id()))
+
+    def ours(i: int) -> list[float]:
+        basket, sid = baskets[i + WARM]
+        t0 = clock()
+        commit_sale(ctx, basket, sale_id=sid)
+        return [(clock() - t0) / 1e6]
+
+    def raw(i: int) -> list[float]:
+        basket, sid = baskets[i + WARM]
+        t0 = clock()
+        base.execute("BEGIN IMMEDIATE")
+        base.execute("INSERT INTO t (sale_id, total_cents) VALUES (?, ?)", (sid, basket.total_cents))
+        base.execute("COMMIT")
+        return [(clock() - t0) / 1e6]
+
+    def pause(i: int) -> None:
+        if i and i % BURST == 0:
+            time.sleep(PAUSE_S)
+
     try:
-        for i in range(n + WARM):
-            if i and i % BURST == 0:
-                time.sleep(PAUSE_S)
-            basket = Basket(member_id=members[i], card_number=cards[i], tender="card")
-            for _ in range(3):
-                name, cat, price, sku, ean = products[rng.randrange(len(products))]
-                basket.add(Line(name, cat, rng.randint(1, 3), price, sku, ean))
-            sid = new_id()
-            t0 = clock()
-            base.execute("BEGIN IMMEDIATE")
-            base.execute("INSERT INTO t (sale_id, total_cents) VALUES (?, ?)", (sid, basket.total_cents))
-            base.execute("COMMIT")
-            t1 = clock()
+        for basket, sid in baskets[:WARM]:  # warm-up, not timed
             commit_sale(ctx, basket, sale_id=sid)
-            t2 = clock()
-            if i >= WARM:
-                raw.append((t1 - t0) / 1e6)
-                ours.append((t2 - t1) / 1e6)
+        rounds = interleave(ours, raw, n, between=pause)
     finally:
         if cp is not None:
             cp.stop()
         base.close()
         ctx.close()
     info = {"background_checkpoints": cp.checkpoints, "frames_checkpointed": cp.frames} if cp else {}
-    return ours, raw, info
+    return rounds, info
 
 
 def run(env: BenchEnv) -> Figure:
     n = env.samples(1_000, 200)
-    b_ours, b_raw, _ = _series(env, n, False, f"{KEY}-before")
-    ours, raw, info = _series(env, n, True, KEY)
-    m = Measure.of("commit_sale, 3 lines + member + card, background checkpointer on", "ms", ours)
-    b = Measure.of("raw sqlite3 INSERT + COMMIT of one row (WAL, synchronous=FULL)", "ms", raw)
-    before = Measure.of("commit_sale with SQLite's default in-commit checkpoints", "ms", b_ours)
-    before_base = Measure.of("baseline in the 'before' series", "ms", b_raw)
-    return Figure(KEY, TITLE, TARGET, verdict(m.p99 <= MAX_RATIO * b.p99), measure=m, baseline=b,
+    b_rounds, _ = _series(env, n, False, f"{KEY}-before")
+    rounds, info = _series(env, n, True, KEY)
+    v = judge(rounds, lambda m, b: m.tail_value <= MAX_RATIO * b.tail_value, unit="ms",
+              measured="commit_sale, 3 lines + member + card, background checkpointer on",
+              baseline="raw sqlite3 INSERT + COMMIT of one row (WAL, synchronous=FULL)")
+    before = Measure.of("commit_sale with SQLite's default in-commit checkpoints", "ms", b_rounds.all_measured)
+    before_base = Measure.of("baseline in the 'before' series", "ms", b_rounds.all_baseline)
+    return Figure(KEY, TITLE, TARGET, v.status, measure=v.measure, baseline=v.baseline, judged=v.judged,
                   extra={"before (trunk default)": before.__dict__, "before: its baseline": before_base.__dict__,
-                         "before: ratio median / p99": f"{before.median / before_base.median:.2f}x / "
-                                                       f"{before.p99 / before_base.p99:.2f}x",
+                         "before: ratio median / tail": f"{before.median / before_base.median:.2f}x / "
+                                                        f"{before.tail_value / before_base.tail_value:.2f}x",
                          **info},
                   notes=[f"{n:,} sales per regime after {WARM} warm-up, each to a different random member, in "
                          f"bursts of {BURST} with {PAUSE_S} s pauses (not timed)",
-                         "the benchmark's sales stay in the cached database (balance == ledger sum still holds)"])
+                         "the sales go to the run's writable copy of the dataset (bench/scratch.py), never to the"
+                         " cached database"])

@@ -1,0 +1,145 @@
+"""The bench method's judge on synthetic samples: verdicts follow the numbers, noise is never a PASS."""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+
+from bench import machine
+from bench.env import BenchEnv
+from bench.generate import SIZES, GenStats
+from bench.method import Rounds, cpu_probe, interleave, judge, overload_rule
+from bench.scratch import writable_home
+from bench.stats import MISS, NOISY, NOT_JUDGED, PASS, Figure, Measure, claimable
+
+
+def steady(n: int, centre: float, seed: int) -> list[float]:
+    rng = random.Random(seed)
+    return [centre * rng.uniform(0.95, 1.05) for _ in range(n)]
+
+
+def rounds_of(a: list[float], b: list[float]) -> Rounds:
+    return Rounds((a[: len(a) // 2], a[len(a) // 2:]), (b[: len(b) // 2], b[len(b) // 2:]))
+
+
+def ratio_at_most(k: float):
+    return lambda m, b: m.tail_value <= k * b.tail_value
+
+
+def test_steady_samples_pass_or_miss_as_the_numbers_say():
+    base = steady(200, 1.0, 1)
+    fast, slow = steady(200, 1.5, 2), steady(200, 3.0, 3)
+    passed = judge(rounds_of(fast, base), ratio_at_most(2.0), measured="a", baseline="b", unit="ms")
+    missed = judge(rounds_of(slow, base), ratio_at_most(2.0), measured="a", baseline="b", unit="ms")
+    assert passed.status == PASS and missed.status == MISS
+    assert passed.judged["claim"] == "p99" and passed.judged["halves"] == [PASS, PASS]
+    assert passed.measure.claim == 99 and passed.measure.n == 200
+
+
+def test_baseline_halves_that_disagree_make_the_figure_noisy_never_pass():
+    base = steady(100, 1.0, 4) + steady(100, 1.6, 5)  # the machine got busy halfway
+    fast = steady(200, 1.2, 6)
+    v = judge(rounds_of(fast, base), ratio_at_most(2.0), measured="a", baseline="b", unit="ms")
+    assert v.status == NOISY
+    assert v.judged["would_be"] == PASS  # the numbers alone would have passed it
+    assert "halves disagree" in v.judged["why"]
+
+
+def test_a_target_met_on_one_half_only_is_noisy():
+    base = steady(200, 1.0, 7)
+    edge = steady(100, 1.5, 8) + steady(100, 2.5, 9)
+    v = judge(rounds_of(edge, base), ratio_at_most(2.0), measured="a", baseline="b", unit="ms")
+    assert v.status == NOISY and v.judged["halves"] == [PASS, MISS]
+
+
+def test_a_computed_baseline_is_not_noise_checked_but_the_halves_are():
+    wire = [16.7] * 50
+    ok = judge(rounds_of(steady(100, 18.0, 10), wire + wire), lambda m, b: m.tail_value - b.tail_value <= 20,
+               measured="a", baseline="b", unit="ms", baseline_fixed=True)
+    assert ok.status == PASS
+
+
+def test_too_few_samples_claim_a_lower_percentile():
+    assert claimable(100) == 99 and claimable(99) == 90 and claimable(10) == 90 and claimable(9) == 50
+    a = steady(30, 1.0, 11)
+    v = judge(rounds_of(a, steady(30, 1.0, 12)), ratio_at_most(2.0), measured="a", baseline="b", unit="ms")
+    assert v.judged["claim"] == "p90" and v.measure.claim == 90
+    assert v.measure.tail == sorted(a)[26]  # nearest rank: ceil(0.9 * 30) = 27th
+    assert Measure.of("x", "ms", [1.0] * 5).claim == 50
+
+
+def test_quick_mode_reports_but_does_not_judge_full_scale_targets():
+    v = judge(rounds_of(steady(200, 5.0, 13), steady(200, 1.0, 14)), ratio_at_most(2.0),
+              measured="a", baseline="b", unit="ms", at_this_scale=False)
+    assert v.status == NOT_JUDGED and v.judged["would_be"] == MISS and v.measure.median > 4
+
+
+def test_interleave_alternates_the_order_and_splits_the_halves():
+    order: list[str] = []
+
+    def a(i: int) -> float:
+        order.append(f"A{i}")
+        return float(i)
+
+    def b(i: int) -> float:
+        order.append(f"B{i}")
+        return float(-i)
+
+    r = interleave(a, b, 4)
+    assert order == ["A0", "B0", "B1", "A1", "A2", "B2", "B3", "A3"]
+    assert r.measured == ([0.0, 1.0], [2.0, 3.0]) and r.baseline == ([0.0, -1.0], [-2.0, -3.0])
+
+
+def test_the_machine_is_recorded():
+    load = machine.load_average()
+    assert load is not None and len(load) == 3 and all(x >= 0 for x in load)
+    before = machine.snapshot()
+    sum(i * i for i in range(300_000))
+    procs = machine.competing(before)
+    assert all({"name", "pid", "cpu_pct"} <= set(p) for p in procs)
+    assert all(p["pid"] != os.getpid() for p in procs)
+    assert cpu_probe() > 0
+
+
+def test_an_oversubscribed_machine_keeps_only_the_verdicts_load_cannot_have_made():
+    base = steady(200, 1.0, 15)
+
+    def figure(centre: float, seed: int) -> Figure:
+        v = judge(rounds_of(steady(200, centre, seed), base), ratio_at_most(2.0), measured="a", baseline="b",
+                  unit="ms")
+        return Figure("k", "t", "x", v.status, measure=v.measure, baseline=v.baseline, judged=v.judged)
+
+    busy, quiet = [(6.0, 5.0, 4.0), (5.5, 5.0, 4.0)], [(1.0, 1.0, 1.0), (1.5, 1.0, 1.0)]
+    solid, close, missed = figure(0.5, 16), figure(1.5, 17), figure(3.0, 18)
+    for fig in (solid, close, missed):
+        overload_rule(fig, busy, 2)
+    assert solid.status == PASS  # passes even 2x worse
+    assert close.status == NOISY and "2x worse" in close.judged["why"]
+    assert missed.status == NOISY and "the machine's" in missed.judged["why"]
+    calm = figure(1.5, 17)
+    overload_rule(calm, quiet, 2)
+    assert calm.status == PASS
+    unjudged = Figure("k", "t", "x", MISS)  # a figure not on the method yet is left as it is
+    overload_rule(unjudged, busy, 2)
+    assert unjudged.status == MISS
+
+
+def test_the_writable_copy_leaves_the_cached_home_alone(tmp_path):
+    home = tmp_path / "cache"
+    home.mkdir()
+    conn = sqlite3.connect(home / "till.db")
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.commit()
+    conn.close()
+    (home / "chain.db").write_bytes(b"another figure's database")
+    gen = GenStats("tiny", 1)
+    env = BenchEnv(home=home, size=SIZES["tiny"], gen=gen, quick=True, seed=1, scratch=tmp_path / "scratch")
+    copy = writable_home(env)
+    assert writable_home(env) == copy and not (copy / "chain.db").exists()
+    w = sqlite3.connect(copy / "till.db")
+    w.execute("INSERT INTO t VALUES (2)")
+    w.commit()
+    w.close()
+    assert sqlite3.connect(home / "till.db").execute("SELECT COUNT(*) FROM t").fetchone()[0] == 1
