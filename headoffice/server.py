@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 
 DEFAULT_POOL = 8  # PostgreSQL connections per worker: more than the cores, fewer than uvicorn's 40 threads
+# longer than a till's pull interval: at uvicorn's 5 s a till reusing its kept-alive connection met the close
+# as it sent (ECONNRESET, "head office unreachable" in the 200-till load test, docs/scaling.md)
+KEEP_ALIVE_SECONDS = 65
 HEALTH_TIMEOUT = 10  # seconds a worker may take to answer its supervisor's ping before it is replaced
 TRUSTED_PROXIES = ("127.0.0.1",)  # nginx on the same host (deploy/nginx/headoffice.conf)
 
@@ -85,7 +88,8 @@ def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080, *, snapshot: P
     scheduler = (UpkeepScheduler(db_url, snapshot, at=upkeep_at, after=figures.warm_snapshot).start()
                  if snapshot is not None else None)
     sock = listening_socket(host, port)
-    options: dict[str, Any] = {"log_level": "warning", "access_log": False, **proxy_settings(trusted_proxies)}
+    options: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+                               **proxy_settings(trusted_proxies)}
     try:
         if workers > 1:
             config = uvicorn.Config(partial(worker_app, db_url, pool, snapshot), factory=True, workers=workers,
