@@ -100,3 +100,25 @@ def test_the_pool_waits_then_refuses(pg_url):
     assert again is conn
     pool.put(again)
     pool.close()
+
+
+def test_pushes_queued_for_the_lock_leave_connections_to_the_pulls(pg_url):
+    store = open_pooled(pg_url, 3)  # 2 writers at most: one connection always left for reads
+    try:
+        store.add_till("S1", "T1")
+        with psycopg.connect(pg_url) as holder:  # another worker's long push holds the lock
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            writers = [threading.Thread(target=store.set_rule, args=(f"k{i}", i), daemon=True) for i in range(5)]
+            for w in writers:
+                w.start()
+            time.sleep(0.5)
+            started = time.monotonic()
+            page = store.pull(Principal("S1", "T1"), 0, 100)
+            assert store.authenticate("no such token") is None
+            assert time.monotonic() - started < 5
+            assert page.changes == [] and all(w.is_alive() for w in writers)
+        for w in writers:
+            w.join(20)
+        assert sorted(store.rules()) == [f"k{i}" for i in range(5)]
+    finally:
+        store.close()
