@@ -1,7 +1,7 @@
 """`headoffice`: the head-office server and its administration commands.
 
     headoffice serve [--host 127.0.0.1] [--port 8080] [--db URL] [--upkeep-at HH:MM] [--no-upkeep]
-                     [--trusted-proxy ADDR ...]
+                     [--trusted-proxy ADDR ...] [--workers N] [--pool N]   (docs/scaling.md)
     headoffice upkeep [--status] [--json]                   refresh the marketing snapshot (headoffice.upkeep)
     headoffice till add --store S --till T [--valid-days 7] [--db URL]   prints a one-time enrolment code
     headoffice admin token [--name NAME]                    prints an administrator token
@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="an address or network (10.0.0.5, 10.0.0.0/24) whose X-Forwarded-Proto/-For headers are"
                             " believed; repeat for several; default 127.0.0.1 (nginx on this host, docs/install.md);"
                             " 'none' believes no one")
+    serve.add_argument("--workers", type=_positive_int, default=1,
+                       help="worker processes on one socket (default 1); more than one needs PostgreSQL")
+    serve.add_argument("--pool", type=_positive_int, default=8,
+                       help="PostgreSQL connections per worker (default 8)")
     _snapshot_args(serve)
     _db_arg(serve, create=True)
     serve.set_defaults(run=_serve)
@@ -314,11 +318,14 @@ def _backup(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from headoffice.server import TRUSTED_PROXIES, serve  # why: the HTTP stack (Starlette, uvicorn) loads only to serve
 
-    _open(args).close()  # a bad --db fails here, before the server says it is listening
+    if args.workers > 1 and str(args.db).startswith(SQLITE):
+        raise ValueError("--workers above 1 needs a postgresql:// database: SQLite has one writer per file")
+    _open(args).close()  # a bad --db fails here (and the schema is made once), before any worker starts
     snapshot = upkeep.snapshot_path(args.db, args.snapshot) if args.upkeep else None
     proxies = TRUSTED_PROXIES if args.trusted_proxies is None else tuple(
         p for p in args.trusted_proxies if p != "none")
-    serve(args.db, args.host, args.port, snapshot=snapshot, upkeep_at=args.upkeep_at, trusted_proxies=proxies)
+    serve(args.db, args.host, args.port, snapshot=snapshot, upkeep_at=args.upkeep_at, trusted_proxies=proxies,
+          workers=args.workers, pool=args.pool)
     return 0
 
 

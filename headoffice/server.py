@@ -1,5 +1,5 @@
-"""Running the API under uvicorn, in the foreground (`headoffice serve`, with the day's upkeep beside it)
-or in a thread (tests, demo)."""
+"""Running the API under uvicorn, in the foreground (`headoffice serve`, with the day's upkeep beside it,
+one process or a supervisor and N workers on one socket) or in a thread (tests, demo)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import time as clock_time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +19,14 @@ from headoffice.upkeep import DEFAULT_AT, UpkeepScheduler
 
 if TYPE_CHECKING:
     import uvicorn
+    from starlette.applications import Starlette
 
 
+DEFAULT_POOL = 8  # PostgreSQL connections per worker: more than the cores, fewer than uvicorn's 40 threads
+# longer than a till's pull interval: at uvicorn's 5 s a till reusing its kept-alive connection met the close
+# as it sent (ECONNRESET, "head office unreachable" in the 200-till load test, docs/scaling.md)
+KEEP_ALIVE_SECONDS = 65
+HEALTH_TIMEOUT = 10  # seconds a worker may take to answer its supervisor's ping before it is replaced
 TRUSTED_PROXIES = ("127.0.0.1",)  # nginx on the same host (deploy/nginx/headoffice.conf)
 
 
@@ -34,22 +41,70 @@ def proxy_settings(trusted: Sequence[str]) -> dict[str, Any]:
     return {"proxy_headers": bool(trusted), "forwarded_allow_ips": ",".join(trusted) if trusted else ""}
 
 
-def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080, *, snapshot: Path | None = None,
-          upkeep_at: clock_time = DEFAULT_AT, trusted_proxies: Sequence[str] = TRUSTED_PROXIES) -> None:
-    """Serve until interrupted, refreshing the marketing snapshot on its schedule when `snapshot` is given
-    (`headoffice.upkeep`); the scheduler is stopped and the store closed on the way out."""
-    import uvicorn  # why: uvicorn loads only to serve, not for the administration commands
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket with TCP_NODELAY, shared by every worker.
 
-    store = open_store(db_url)
+    IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY on accepted sockets only when their proto says TCP;
+    with proto 0 every response waited out the client's delayed ACK (~40 ms on each request, issue 12). The
+    option set here is inherited by accepted sockets (Linux), also in workers that get the socket by pickle.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def open_for_serving(db_url: str, pool: int) -> Store:
+    """A worker's store: PostgreSQL through a pool of `pool` connections (its request threads overlap),
+    SQLite as it is (one file, one writer: a pool would only wait on SQLite's lock)."""
+    if pool > 0 and db_url.startswith(("postgresql://", "postgres://")):
+        # why: psycopg loads only when a PostgreSQL database is served (as in headoffice.store.open_store)
+        from headoffice.store.pg_pool import open_pooled
+
+        return open_pooled(db_url, pool)
+    return open_store(db_url)
+
+
+def worker_app(db_url: str, pool: int, snapshot: Path | None) -> Starlette:
+    """uvicorn's app factory in each worker process: its own store (closed when the process ends)."""
+    return create_app(open_for_serving(db_url, pool), snapshot)
+
+
+def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080, *, snapshot: Path | None = None,
+          upkeep_at: clock_time = DEFAULT_AT, trusted_proxies: Sequence[str] = TRUSTED_PROXIES,
+          workers: int = 1, pool: int = DEFAULT_POOL) -> None:
+    """Serve until interrupted, refreshing the marketing snapshot on its schedule when `snapshot` is given
+    (`headoffice.upkeep`); the scheduler is stopped and the store closed on the way out.
+
+    `workers` > 1: a uvicorn supervisor (this process) and that many worker processes accepting on one
+    socket; they keep nothing of their own (sessions, counters, idempotency are rows in the database), the
+    upkeep thread runs only here, and a worker that stops answering its health check within
+    `HEALTH_TIMEOUT` s is replaced.
+    """
+    import uvicorn  # why: uvicorn loads only to serve, not for the administration commands
+    from uvicorn.supervisors import Multiprocess  # why: as above
+
     scheduler = (UpkeepScheduler(db_url, snapshot, at=upkeep_at, after=figures.warm_snapshot).start()
                  if snapshot is not None else None)
+    sock = listening_socket(host, port)
+    options: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+                               **proxy_settings(trusted_proxies)}
     try:
-        uvicorn.run(create_app(store, snapshot), host=host, port=port, log_level="warning", access_log=False,
-                    **proxy_settings(trusted_proxies))
+        if workers > 1:
+            config = uvicorn.Config(partial(worker_app, db_url, pool, snapshot), factory=True, workers=workers,
+                                    timeout_worker_healthcheck=HEALTH_TIMEOUT, **options)
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            store = open_for_serving(db_url, pool)
+            try:
+                uvicorn.Server(uvicorn.Config(create_app(store, snapshot), **options)).run(sockets=[sock])
+            finally:
+                store.close()
     finally:
+        sock.close()
         if scheduler is not None:
             scheduler.stop()
-        store.close()
 
 
 class ServerThread:
@@ -73,12 +128,7 @@ class ServerThread:
     def start(self) -> ServerThread:
         import uvicorn  # why: uvicorn loads only to serve, not for the administration commands
 
-        # IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY on accepted sockets only when their proto says TCP;
-        # with proto 0 every response waited out the client's delayed ACK (~40 ms on each request, issue 12)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted sockets (Linux)
-        sock.bind((self.host, self.port))
+        sock = listening_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(create_app(self.store, self.snapshot, api_fail_limit=self.api_fail_limit),
                                 log_level="warning", access_log=False,

@@ -25,4 +25,5 @@ FIGURES: tuple[str, ...] = (
     "bench.figures.upkeep",
     "bench.figures.ho_upkeep",
     "bench.figures.console",
+    "bench.figures.loadtest",
 )

@@ -201,7 +201,7 @@ class ConsoleRecords:
                        entries: int = 0, program_version: int | None = None) -> None:
         """A till's push or pull: when, what it says about itself, its error if refused; pushed entries counted."""
         now = now_iso()
-        with self._db.write():
+        with self._db.note():
             self._db.execute(
                 "INSERT INTO till_reports (store_id, till_id, last_contact_at, last_push_at, last_pull_at, pending,"
                 " version, clock_skew_ms, last_error, last_error_at, program_version)"
@@ -265,7 +265,7 @@ class ConsoleRecords:
     def add_counts(self, counts: dict[tuple[str, str], int]) -> None:
         """Add a batch of counter increments in one write."""
         if counts:
-            with self._db.write():
+            with self._db.note():
                 for key, n in sorted(counts.items()):
                     self._add(key, n)
 

@@ -81,6 +81,18 @@ class Db(ABC):
         with self.lock, self._write_txn():
             yield
 
+    def _note_txn(self) -> AbstractContextManager[None]:
+        """A write that takes no server_seq; a backend may skip its chain-wide writer lock for it."""
+        return self._write_txn()
+
+    @contextmanager
+    def note(self) -> Iterator[None]:
+        """A till's bookkeeping (last contact, last pull, request counters): a row upsert that hands out no
+        server_seq, so it need not queue behind every push's chain-wide lock (issue 15: it did, and pushes
+        waited on pulls)."""
+        with self.lock, self._note_txn():
+            yield
+
     @contextmanager
     def read(self) -> Iterator[None]:
         """A consistent read (one snapshot)."""

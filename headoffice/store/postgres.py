@@ -2,6 +2,7 @@
 
 Writers take one transaction-scoped advisory lock, so server_seq values are handed out and
 committed in order even with several head-office processes: a pull cursor never skips a row.
+A till's bookkeeping (`Db.note`) hands out no server_seq and skips that lock.
 """
 
 from __future__ import annotations
@@ -64,6 +65,19 @@ class PostgresDb(Db):
             self._in_txn = True
             try:
                 self.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+                yield
+            finally:
+                self._in_txn = False
+
+    @contextmanager
+    def _note_txn(self) -> Iterator[None]:
+        """Row upserts only (till bookkeeping): PostgreSQL's row locks suffice, no advisory lock."""
+        if self._in_txn:
+            yield
+            return
+        with self._conn.transaction():
+            self._in_txn = True
+            try:
                 yield
             finally:
                 self._in_txn = False

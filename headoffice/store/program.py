@@ -51,7 +51,7 @@ class Program:
 
     def record_pull(self, store_id: str, till_id: str, acked: int, served: int) -> None:
         """A till asked for changes after `acked` (so it applied them) and was sent through `served`."""
-        with self._db.write():
+        with self._db.note():
             self._db.execute(
                 "INSERT INTO till_pulls (store_id, till_id, acked, served, pulled_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (store_id, till_id) DO UPDATE SET acked = excluded.acked,"

@@ -1,0 +1,124 @@
+"""The pooled PostgreSQL store: request threads overlap on their own connections, a till's bookkeeping
+does not wait for the chain-wide writer lock, and a failed transaction gives its connection back clean."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from headoffice.store import Principal
+from headoffice.store.pg_pool import Pool, open_pooled
+from headoffice.store.postgres import WRITE_LOCK
+from wire.protocol import PushBatch
+
+T0 = "2026-01-01T00:00:00.000000+00:00"
+
+
+def _entries(store_id: str, till_id: str, first: int, n: int) -> list[dict]:
+    return [{"entry_id": uuid.uuid5(uuid.NAMESPACE_URL, f"{store_id}/{till_id}/{s}").hex,
+             "member_id": f"m-{store_id}", "store_id": store_id, "till_id": till_id, "seq": s, "kind": "earn",
+             "points": 2, "created_at": T0, "amount_cents": 200}
+            for s in range(first, first + n)]
+
+
+def test_threads_push_and_pull_side_by_side_and_totals_add_up(pg_url):
+    store = open_pooled(pg_url, 4)
+    try:
+        tills = [(f"S{i}", "T1") for i in range(6)]
+        for s, t in tills:
+            store.add_till(s, t)
+
+        def push(who: tuple[str, str]) -> int:
+            done = 0
+            for b in range(5):
+                batch = PushBatch.parse({"store_id": who[0], "till_id": who[1],
+                                         "entries": _entries(*who, b * 20 + 1, 20)})
+                done += store.ingest(Principal(*who), batch).accepted
+                store.pull(Principal(*who), 0, 500)
+            return done
+
+        with ThreadPoolExecutor(len(tills)) as pool:
+            accepted = sum(pool.map(push, tills))
+        assert accepted == 6 * 100
+        assert store.counts()["ledger"] == 600
+        assert {store.balance(f"m-S{i}") for i in range(6)} == {200}
+        # a repeated push is a duplicate by the database's unique keys, whichever worker takes it
+        again = store.ingest(Principal("S0", "T1"), PushBatch.parse(
+            {"store_id": "S0", "till_id": "T1", "entries": _entries("S0", "T1", 1, 20)}))
+        assert (again.accepted, again.duplicates) == (0, 20)
+    finally:
+        store.close()
+
+
+def test_bookkeeping_does_not_wait_for_the_writer_lock(pg_url):
+    store = open_pooled(pg_url, 2)
+    try:
+        store.add_till("S1", "T1")
+        with psycopg.connect(pg_url) as holder:  # another worker in the middle of a long push
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            started = time.monotonic()
+            store.console.record_contact("S1", "T1", "pull", version="1.0")
+            store.pull(Principal("S1", "T1"), 0, 100)  # records the till's pull position too
+            store.console.add_counts({("http_requests", "GET /v1/pull 200"): 1})
+            assert time.monotonic() - started < 5
+            blocked = threading.Thread(target=store.set_rule, args=("greeting", "hi"), daemon=True)
+            blocked.start()
+            blocked.join(0.5)
+            assert blocked.is_alive(), "a server_seq write must still wait for the lock"
+        blocked.join(10)
+        assert not blocked.is_alive()
+        assert store.rules()["greeting"] == "hi"
+        assert [t["last_pull_at"] is not None for t in store.console.tills()] == [True]
+    finally:
+        store.close()
+
+
+def test_a_failed_transaction_gives_back_a_clean_connection(pg_url):
+    store = open_pooled(pg_url, 1)  # one connection: the next call must get it back usable
+    try:
+        with pytest.raises(psycopg.errors.UndefinedTable), store.db.write():
+            store.db.execute("SELECT * FROM no_such_table")
+        assert store.counts()["ledger"] == 0
+    finally:
+        store.close()
+
+
+def test_the_pool_waits_then_refuses(pg_url):
+    pool = Pool(pg_url, 1, wait=0.2)
+    conn = pool.get()
+    try:
+        with pytest.raises(TimeoutError):
+            pool.get()
+    finally:
+        pool.put(conn)
+    again = pool.get()
+    assert again is conn
+    pool.put(again)
+    pool.close()
+
+
+def test_pushes_queued_for_the_lock_leave_connections_to_the_pulls(pg_url):
+    store = open_pooled(pg_url, 3)  # 2 writers at most: one connection always left for reads
+    try:
+        store.add_till("S1", "T1")
+        with psycopg.connect(pg_url) as holder:  # another worker's long push holds the lock
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            writers = [threading.Thread(target=store.set_rule, args=(f"k{i}", i), daemon=True) for i in range(5)]
+            for w in writers:
+                w.start()
+            time.sleep(0.5)
+            started = time.monotonic()
+            page = store.pull(Principal("S1", "T1"), 0, 100)
+            assert store.authenticate("no such token") is None
+            assert time.monotonic() - started < 5
+            assert page.changes == [] and all(w.is_alive() for w in writers)
+        for w in writers:
+            w.join(20)
+        assert sorted(store.rules()) == [f"k{i}" for i in range(5)]
+    finally:
+        store.close()
