@@ -104,17 +104,20 @@ class Ledger:
             return []
         db = self._db
         base = self._feed.alloc(len(entries))
-        db.insert_ignore("ledger", _INSERT_COLUMNS, [(base + i + 1, *e.row(), now) for i, e in enumerate(entries)])
-        taken = [(r[0], int(r[1])) for r in db.execute(
-            "SELECT member_id, points FROM ledger WHERE server_seq > ? AND server_seq <= ?",
-            (base, base + len(entries)))]
+        inserted = db.insert_new("ledger", _INSERT_COLUMNS, [(base + i + 1, *e.row(), now)
+                                                             for i, e in enumerate(entries)])
+        if inserted == len(entries):  # the usual push: every row is new, no need to read them back
+            taken = [(e.member_id, e.points) for e in entries]
+        else:
+            taken = [(r[0], int(r[1])) for r in db.execute(
+                "SELECT member_id, points FROM ledger WHERE server_seq > ? AND server_seq <= ?",
+                (base, base + len(entries)))]
         sums: dict[str, int] = {}
         for member, points in taken:
             sums[member] = sums.get(member, 0) + points
-        db.executemany(
-            "INSERT INTO balances (member_id, points, updated_at) VALUES (?, ?, ?) ON CONFLICT (member_id)"
-            " DO UPDATE SET points = balances.points + excluded.points, updated_at = excluded.updated_at",
-            [(m, p, now) for m, p in sums.items()])
+        db.upsert("balances", ("member_id", "points", "updated_at"), [(m, p, now) for m, p in sums.items()],
+                  "(member_id) DO UPDATE SET points = balances.points + excluded.points,"
+                  " updated_at = excluded.updated_at")
         return taken
 
     def sweep_merged(self, member_ids: set[str], now: str) -> None:
