@@ -29,6 +29,8 @@ from pos_client.till import open_till
 from sync.engine import Progress, client_for, pull_all
 from sync.push import push_pending
 from sync.register import register_till
+from wire.batches import encode
+from wire.ledger_chain import CHAIN_COLUMNS, chain_hash
 from wire.protocol import PushBatch
 
 T0 = "2026-01-01T00:00:00.000000+00:00"
@@ -75,26 +77,42 @@ def headoffice(store: Any, db_url: str, process: bool = False) -> Iterator[str]:
         proc.wait(10)
 
 
-def ingest_rate(db_url: str, entries: int = 100_000, batch: int = 2000, members: int = 1000) -> dict[str, Any]:
-    """Parse and ingest `entries` ledger entries in batches straight into a store (no HTTP)."""
+def chained_entries(entries: int, members: int = 1000, store_id: str = "BENCH", till_id: str = "T1"
+                    ) -> list[dict[str, Any]]:
+    """`entries` ledger entries of one till as it pushes them: gap-free seqs, hash-chained, spread over members."""
+    rows: list[dict[str, Any]] = []
+    prev: str | None = None
+    for i in range(entries):
+        row: dict[str, Any] = {"entry_id": uuid.uuid4().hex, "member_id": f"bm{i % members}", "store_id": store_id,
+                               "till_id": till_id, "seq": i + 1, "kind": "earn", "points": 3, "sale_id": None,
+                               "amount_cents": 300, "created_at": T0, "operator": None, "reason": None, "ref": None}
+        row["prev_hash"], row["entry_hash"] = prev, chain_hash(prev, [row[c] for c in CHAIN_COLUMNS])
+        prev = row["entry_hash"]
+        rows.append(row)
+    return rows
+
+
+def ingest_rate(db_url: str, entries: int = 100_000, batch: int = 2000, members: int = 1000,
+                rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Decode and ingest ledger entries in batches straight into a store (no HTTP), as head office does with
+    a push's body: `rows` (one till's, from `chained_entries`), or `entries` new ones of a new till."""
     from headoffice.store import Principal, open_store  # lazy: head office: only this command needs it
 
+    rows = rows if rows is not None else chained_entries(entries, members, till_id=uuid.uuid4().hex[:8])
+    store_id, till_id = rows[0]["store_id"], rows[0]["till_id"]
+    bodies = [encode({"store_id": store_id, "till_id": till_id, "entries": rows[i:i + batch]})
+              for i in range(0, len(rows), batch)]
     store = open_store(db_url)
     try:
-        store_id, till_id = "BENCH", uuid.uuid4().hex[:8]
         store.add_till(store_id, till_id)
         who = Principal(store_id, till_id)
-        rows = [{"entry_id": uuid.uuid4().hex, "member_id": f"bm{i % members}", "store_id": store_id,
-                 "till_id": till_id, "seq": i + 1, "kind": "earn", "points": 3, "created_at": T0, "amount_cents": 300}
-                for i in range(entries)]
         started = time.perf_counter()
         accepted = 0
-        for i in range(0, entries, batch):
-            accepted += store.ingest(who, PushBatch.parse({"store_id": store_id, "till_id": till_id,
-                                                           "entries": rows[i:i + batch]})).accepted
+        for body in bodies:
+            accepted += store.ingest(who, PushBatch.decode(body)).accepted
         seconds = time.perf_counter() - started
-        return {"entries": entries, "accepted": accepted, "seconds": round(seconds, 3),
-                "entries_per_s": int(entries / seconds) if seconds else 0}
+        return {"entries": len(rows), "accepted": accepted, "seconds": round(seconds, 3),
+                "entries_per_s": int(len(rows) / seconds) if seconds else 0}
     finally:
         store.close()
 
