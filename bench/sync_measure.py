@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -31,16 +32,17 @@ from sync.push import push_pending
 from sync.register import register_till
 from wire.batches import encode
 from wire.ledger_chain import CHAIN_COLUMNS, chain_hash
-from wire.protocol import PushBatch
+from wire.protocol import LEDGER_COLUMNS, PushBatch
 
 T0 = "2026-01-01T00:00:00.000000+00:00"
 
 
 @contextmanager
-def headoffice(store: Any, db_url: str, process: bool = False) -> Iterator[str]:
+def headoffice(store: Any, db_url: str, process: bool = False, profile_to: Path | None = None) -> Iterator[str]:
     """The real head office on loopback, yielding its URL: a uvicorn thread serving `store` in this
     process, or (`process=True`) `python -m headoffice serve` on `db_url` in a process of its own, as
-    in production where it is another machine: then it no longer shares this process's GIL."""
+    in production where it is another machine: then it no longer shares this process's GIL. `profile_to`:
+    that process runs under cProfile and writes its stats there when it stops."""
     if not process:
         from headoffice.server import ServerThread  # lazy: head office: only this command needs it
 
@@ -57,8 +59,9 @@ def headoffice(store: Any, db_url: str, process: bool = False) -> Iterator[str]:
         port = sock.getsockname()[1]
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "headoffice", "serve", "--port", str(port), "--db", db_url],
-                            cwd=root, env=env)
+    profiler = ["-m", "cProfile", "-o", str(profile_to)] if profile_to else []  # its event loop's thread
+    proc = subprocess.Popen([sys.executable, *profiler, "-m", "headoffice", "serve", "--port", str(port),
+                             "--db", db_url], cwd=root, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -73,8 +76,10 @@ def headoffice(store: Any, db_url: str, process: bool = False) -> Iterator[str]:
             time.sleep(0.05)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(10)
+        # uvicorn re-raises the signal it stopped on: SIGINT ends in KeyboardInterrupt, after which cProfile
+        # still writes its stats; SIGTERM's default action would not let it
+        proc.send_signal(signal.SIGINT if profile_to else signal.SIGTERM)
+        proc.wait(30)
 
 
 def chained_entries(entries: int, members: int = 1000, store_id: str = "BENCH", till_id: str = "T1"
@@ -118,9 +123,12 @@ def ingest_rate(db_url: str, entries: int = 100_000, batch: int = 2000, members:
 
 
 def push_waiting(workdir: str | Path, entries: int = 100_000, db_url: str | None = None,
-                 entry_batch: int = 2000, process: bool = False) -> dict[str, Any]:
+                 entry_batch: int = 2000, process: bool = False, profile: Any = None,
+                 keep_rows: bool = False, profile_to: Path | None = None) -> dict[str, Any]:
     """A till with `entries` waiting entries pushes them all to a real head office on loopback
-    (`process=True`: the head office in its own process, see `headoffice`)."""
+    (`process=True`: the head office in its own process, see `headoffice`). `profile` (a cProfile.Profile)
+    is enabled around the push alone, `profile_to` profiles head office's process; `keep_rows` returns
+    the entries as pushed (`rows`, for ingest_rate)."""
     from headoffice.store import open_store  # lazy: head office: only this command needs it
 
     workdir = Path(workdir)
@@ -132,19 +140,29 @@ def push_waiting(workdir: str | Path, entries: int = 100_000, db_url: str | None
     write_config(home, {"store_id": "BENCH", "till_id": home.name})
     ctx = open_till(home)
     try:
-        with headoffice(store, db_url, process) as url:
+        with headoffice(store, db_url, process, profile_to) as url:
             register_till(ctx, url, store.add_till("BENCH", home.name))
             member = enroll(ctx, phone="+33600000000")
             ledger.append(ctx.conn, ctx.store_id, ctx.till_id,
                           [ledger.Entry(member_id=member.member_id, kind="earn", points=1) for _ in range(entries)])
             started = time.perf_counter()
+            if profile is not None:
+                profile.enable()
             with client_for(ctx.conn, ctx.config, timeout=60) as client:
                 report = push_pending(ctx, client, entry_limit=entry_batch)
+            if profile is not None:
+                profile.disable()
             seconds = time.perf_counter() - started
-        return {"entries": entries, "pushed": report.entries, "duplicates": report.duplicates,
-                "batches": report.batches, "seconds": round(seconds, 3),
-                "entries_per_s": int(entries / seconds) if seconds else 0,
-                "head_office_in_own_process": process, "head_office_balance": store.balance(member.member_id)}
+        out: dict[str, Any] = {"entries": entries, "pushed": report.entries, "duplicates": report.duplicates,
+                               "batches": report.batches, "seconds": round(seconds, 3),
+                               "entries_per_s": int(entries / seconds) if seconds else 0,
+                               "head_office_in_own_process": process,
+                               "head_office_balance": store.balance(member.member_id)}
+        if keep_rows:
+            cols = ", ".join(LEDGER_COLUMNS)
+            out["rows"] = [dict(zip(LEDGER_COLUMNS, r, strict=True))
+                           for r in ctx.conn.execute(f"SELECT {cols} FROM ledger ORDER BY seq")]
+        return out
     finally:
         ctx.close()
         store.close()
