@@ -12,6 +12,8 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from msgspec.structs import astuple
+
 from headoffice.store.db import Db, chunks, marks
 from headoffice.store.feed import ChangeFeed
 from headoffice.store.members import Members
@@ -20,6 +22,8 @@ from wire.bounds import BALANCE
 from wire.protocol import LEDGER_COLUMNS, LedgerRecord, Reject, SaleLine, SaleRecord
 
 _INSERT_COLUMNS = ("server_seq", *LEDGER_COLUMNS, "received_at")
+# the same columns in the record's own field order: a row is then one C call (astuple), not a Python one
+_BULK_COLUMNS = ("server_seq", *LedgerRecord.__struct_fields__, "received_at")
 
 
 class Ledger:
@@ -104,8 +108,8 @@ class Ledger:
             return []
         db = self._db
         base = self._feed.alloc(len(entries))
-        inserted = db.insert_new("ledger", _INSERT_COLUMNS, [(base + i + 1, *e.row(), now)
-                                                             for i, e in enumerate(entries)])
+        inserted = db.insert_new("ledger", _BULK_COLUMNS, [(base + i + 1, *astuple(e), now)
+                                                           for i, e in enumerate(entries)])
         if inserted == len(entries):  # the usual push: every row is new, no need to read them back
             taken = [(e.member_id, e.points) for e in entries]
         else:
