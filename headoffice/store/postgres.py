@@ -57,11 +57,20 @@ class PostgresDb(Db):
         return self._through_temp(table, columns, rows, "ON CONFLICT DO NOTHING")
 
     def upsert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str) -> None:
-        """Many rows: COPY into a temporary table and one INSERT ... SELECT ... ON CONFLICT."""
+        """Many rows: one INSERT ... SELECT FROM unnest(one array per column) ... ON CONFLICT."""
         if len(rows) < _COPY_FROM:
             super().upsert(table, columns, rows, on_conflict)
-        else:
-            self._through_temp(table, columns, rows, f"ON CONFLICT {on_conflict}")
+            return
+        arrays = [list(col) for col in zip(*rows, strict=True)]
+        casts = ", ".join(f"%s::{_array_type(a)}" for a in arrays)
+        self.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({casts})"
+                     f" ON CONFLICT {on_conflict}", arrays)
+
+    def rows_in(self, sql: str, keys: Sequence[Any]) -> list[Row]:
+        """One query whatever the number of keys: `= ANY(array)` (one statement shape, one round trip)."""
+        if not keys:
+            return []
+        return self.execute(sql.replace("IN ({marks})", "= ANY(%s)"), [list(keys)])
 
     def _through_temp(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], conflict: str) -> int:
         """COPY into a session temporary table shaped like `table`, then one INSERT ... SELECT; rows inserted."""
@@ -104,6 +113,12 @@ class PostgresDb(Db):
     def close(self) -> None:
         with self.lock:
             self._conn.close()
+
+
+def _array_type(values: Sequence[Any]) -> str:
+    """The PostgreSQL array type of one column's values (whole numbers are bigint, the rest text)."""
+    present = [v for v in values if v is not None]
+    return "bigint[]" if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present) else "text[]"
 
 
 def _copy(cur: psycopg.Cursor[Any], statement: str, rows: Sequence[Sequence[Any]]) -> None:
