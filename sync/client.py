@@ -117,9 +117,9 @@ class HeadOfficeClient:
             raise Refused(f"registration refused: {_why(raw)}")
         return msgspec.structs.asdict(_read(raw, Registered))
 
-    def push(self, batch: PushBatch | dict[str, Any]) -> PushResult:
-        """Send a batch (a PushBatch, or the wire dict `sync.push.collect` builds); 422 with a result is
-        a batch head office took in part (see `rejected`)."""
+    def push(self, batch: PushBatch | dict[str, Any] | msgspec.Raw) -> PushResult:
+        """Send a batch (a PushBatch, the wire dict `sync.push.collect` builds, or that dict already encoded as
+        msgspec.Raw); 422 with a result is a batch head office took in part (see `rejected`)."""
         status, raw = self._call("POST", "/push", batch)
         if status == 422:
             try:
