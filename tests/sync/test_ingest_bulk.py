@@ -11,7 +11,7 @@ from headoffice.store import Principal
 from headoffice.store.postgres import _COPY_FROM
 
 N = max(300, 4 * _COPY_FROM)  # every batch below is above the COPY threshold
-MEMBERS = 30
+MEMBERS = 60  # >= _COPY_FROM balances per batch: the one-statement upsert on PostgreSQL
 
 
 def enrol(store, s: str = "S1", t: str = "T1") -> Principal:
