@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -29,16 +30,19 @@ from pos_client.till import open_till
 from sync.engine import Progress, client_for, pull_all
 from sync.push import push_pending
 from sync.register import register_till
-from wire.protocol import PushBatch
+from wire.batches import encode
+from wire.ledger_chain import CHAIN_COLUMNS, chain_hash
+from wire.protocol import LEDGER_COLUMNS, PushBatch
 
 T0 = "2026-01-01T00:00:00.000000+00:00"
 
 
 @contextmanager
-def headoffice(store: Any, db_url: str, process: bool = False) -> Iterator[str]:
+def headoffice(store: Any, db_url: str, process: bool = False, profile_to: Path | None = None) -> Iterator[str]:
     """The real head office on loopback, yielding its URL: a uvicorn thread serving `store` in this
     process, or (`process=True`) `python -m headoffice serve` on `db_url` in a process of its own, as
-    in production where it is another machine: then it no longer shares this process's GIL."""
+    in production where it is another machine: then it no longer shares this process's GIL. `profile_to`:
+    that process runs under cProfile and writes its stats there when it stops."""
     if not process:
         from headoffice.server import ServerThread  # lazy: head office: only this command needs it
 
@@ -55,8 +59,9 @@ def headoffice(store: Any, db_url: str, process: bool = False) -> Iterator[str]:
         port = sock.getsockname()[1]
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "headoffice", "serve", "--port", str(port), "--db", db_url],
-                            cwd=root, env=env)
+    profiler = ["-m", "cProfile", "-o", str(profile_to)] if profile_to else []  # its event loop's thread
+    proc = subprocess.Popen([sys.executable, *profiler, "-m", "headoffice", "serve", "--port", str(port),
+                             "--db", db_url], cwd=root, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -71,38 +76,59 @@ def headoffice(store: Any, db_url: str, process: bool = False) -> Iterator[str]:
             time.sleep(0.05)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(10)
+        # uvicorn re-raises the signal it stopped on: SIGINT ends in KeyboardInterrupt, after which cProfile
+        # still writes its stats; SIGTERM's default action would not let it
+        proc.send_signal(signal.SIGINT if profile_to else signal.SIGTERM)
+        proc.wait(30)
 
 
-def ingest_rate(db_url: str, entries: int = 100_000, batch: int = 2000, members: int = 1000) -> dict[str, Any]:
-    """Parse and ingest `entries` ledger entries in batches straight into a store (no HTTP)."""
+def chained_entries(entries: int, members: int = 1000, store_id: str = "BENCH", till_id: str = "T1"
+                    ) -> list[dict[str, Any]]:
+    """`entries` ledger entries of one till as it pushes them: gap-free seqs, hash-chained, spread over members."""
+    rows: list[dict[str, Any]] = []
+    prev: str | None = None
+    for i in range(entries):
+        row: dict[str, Any] = {"entry_id": uuid.uuid4().hex, "member_id": f"bm{i % members}", "store_id": store_id,
+                               "till_id": till_id, "seq": i + 1, "kind": "earn", "points": 3, "sale_id": None,
+                               "amount_cents": 300, "created_at": T0, "operator": None, "reason": None, "ref": None}
+        row["prev_hash"], row["entry_hash"] = prev, chain_hash(prev, [row[c] for c in CHAIN_COLUMNS])
+        prev = row["entry_hash"]
+        rows.append(row)
+    return rows
+
+
+def ingest_rate(db_url: str, entries: int = 100_000, batch: int = 2000, members: int = 1000,
+                rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Decode and ingest ledger entries in batches straight into a store (no HTTP), as head office does with
+    a push's body: `rows` (one till's, from `chained_entries`), or `entries` new ones of a new till."""
     from headoffice.store import Principal, open_store  # lazy: head office: only this command needs it
 
+    rows = rows if rows is not None else chained_entries(entries, members, till_id=uuid.uuid4().hex[:8])
+    store_id, till_id = rows[0]["store_id"], rows[0]["till_id"]
+    bodies = [encode({"store_id": store_id, "till_id": till_id, "entries": rows[i:i + batch]})
+              for i in range(0, len(rows), batch)]
     store = open_store(db_url)
     try:
-        store_id, till_id = "BENCH", uuid.uuid4().hex[:8]
         store.add_till(store_id, till_id)
         who = Principal(store_id, till_id)
-        rows = [{"entry_id": uuid.uuid4().hex, "member_id": f"bm{i % members}", "store_id": store_id,
-                 "till_id": till_id, "seq": i + 1, "kind": "earn", "points": 3, "created_at": T0, "amount_cents": 300}
-                for i in range(entries)]
         started = time.perf_counter()
         accepted = 0
-        for i in range(0, entries, batch):
-            accepted += store.ingest(who, PushBatch.parse({"store_id": store_id, "till_id": till_id,
-                                                           "entries": rows[i:i + batch]})).accepted
+        for body in bodies:
+            accepted += store.ingest(who, PushBatch.decode(body)).accepted
         seconds = time.perf_counter() - started
-        return {"entries": entries, "accepted": accepted, "seconds": round(seconds, 3),
-                "entries_per_s": int(entries / seconds) if seconds else 0}
+        return {"entries": len(rows), "accepted": accepted, "seconds": round(seconds, 3),
+                "entries_per_s": int(len(rows) / seconds) if seconds else 0}
     finally:
         store.close()
 
 
 def push_waiting(workdir: str | Path, entries: int = 100_000, db_url: str | None = None,
-                 entry_batch: int = 2000, process: bool = False) -> dict[str, Any]:
+                 entry_batch: int = 2000, process: bool = False, profile: Any = None,
+                 keep_rows: bool = False, profile_to: Path | None = None) -> dict[str, Any]:
     """A till with `entries` waiting entries pushes them all to a real head office on loopback
-    (`process=True`: the head office in its own process, see `headoffice`)."""
+    (`process=True`: the head office in its own process, see `headoffice`). `profile` (a cProfile.Profile)
+    is enabled around the push alone, `profile_to` profiles head office's process; `keep_rows` returns
+    the entries as pushed (`rows`, for ingest_rate)."""
     from headoffice.store import open_store  # lazy: head office: only this command needs it
 
     workdir = Path(workdir)
@@ -114,19 +140,29 @@ def push_waiting(workdir: str | Path, entries: int = 100_000, db_url: str | None
     write_config(home, {"store_id": "BENCH", "till_id": home.name})
     ctx = open_till(home)
     try:
-        with headoffice(store, db_url, process) as url:
+        with headoffice(store, db_url, process, profile_to) as url:
             register_till(ctx, url, store.add_till("BENCH", home.name))
             member = enroll(ctx, phone="+33600000000")
             ledger.append(ctx.conn, ctx.store_id, ctx.till_id,
                           [ledger.Entry(member_id=member.member_id, kind="earn", points=1) for _ in range(entries)])
             started = time.perf_counter()
+            if profile is not None:
+                profile.enable()
             with client_for(ctx.conn, ctx.config, timeout=60) as client:
                 report = push_pending(ctx, client, entry_limit=entry_batch)
+            if profile is not None:
+                profile.disable()
             seconds = time.perf_counter() - started
-        return {"entries": entries, "pushed": report.entries, "duplicates": report.duplicates,
-                "batches": report.batches, "seconds": round(seconds, 3),
-                "entries_per_s": int(entries / seconds) if seconds else 0,
-                "head_office_in_own_process": process, "head_office_balance": store.balance(member.member_id)}
+        out: dict[str, Any] = {"entries": entries, "pushed": report.entries, "duplicates": report.duplicates,
+                               "batches": report.batches, "seconds": round(seconds, 3),
+                               "entries_per_s": int(entries / seconds) if seconds else 0,
+                               "head_office_in_own_process": process,
+                               "head_office_balance": store.balance(member.member_id)}
+        if keep_rows:
+            cols = ", ".join(LEDGER_COLUMNS)
+            out["rows"] = [dict(zip(LEDGER_COLUMNS, r, strict=True))
+                           for r in ctx.conn.execute(f"SELECT {cols} FROM ledger ORDER BY seq")]
+        return out
     finally:
         ctx.close()
         store.close()

@@ -16,11 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from pos_client.store import sync_state as state
 from pos_client.store.context import TillContext
 from pos_client.store.db import write_txn
 from sync import extensions
 from sync.client import HeadOfficeClient, SyncError
+from wire.batches import encode
 from wire.protocol import LEDGER_COLUMNS, PushBatch, RejectedRecord, doc
 
 SENT = "doc_sent:"  # sync_state prefix: the announced document head office confirmed holding
@@ -180,23 +183,25 @@ def push_pending(ctx: TillContext, client: HeadOfficeClient, *, entry_limit: int
     conn = ctx.conn
     report = PushReport(high_seq=state.get_int(conn, state.PUSH_HIGH))
     announce, asked_again = True, False
-    ahead: tuple[dict[str, Any], Marks, int, int] | None = None  # a batch read ahead, + the outbox id it follows
+    # a batch read (and encoded) ahead, + the outbox id it follows
+    ahead: tuple[dict[str, Any], Marks, int, int, msgspec.Raw] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-send") as sender:
         while True:
             if ahead:
-                body, marks, top_seq, outbox_from = ahead
+                body, marks, top_seq, outbox_from, encoded = ahead
             else:
                 body, marks, top_seq = collect(ctx, entry_limit=entry_limit, announce=announce)
-                outbox_from = 0
+                outbox_from, encoded = 0, msgspec.Raw(encode(body))
             ahead = None
             announce = False
             if not (any(body[k] for k in ("entries", "members", "cards", "sales", "docs"))
                     or marks.outbox_id > outbox_from):
                 return report
-            # Batch n goes out (encode, round trip, head office's ingest) while batch n+1 is read here.
-            sending = sender.submit(client.push, body)
+            # Batch n goes out (round trip, head office's ingest) while batch n+1 is read and encoded here.
+            sending = sender.submit(client.push, encoded)
             try:
-                ahead = (*collect(ctx, entry_limit=entry_limit, after=(top_seq, marks)), marks.outbox_id)
+                following = collect(ctx, entry_limit=entry_limit, after=(top_seq, marks))
+                ahead = (*following, marks.outbox_id, msgspec.Raw(encode(following[0])))
             finally:
                 result = sending.result()
             report.batches += 1

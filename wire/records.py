@@ -70,6 +70,11 @@ class LedgerRecord(msgspec.Struct, frozen=True):
         out: dict[str, Any] = msgspec.to_builtins(self)
         return out
 
+    def chain_content(self) -> tuple[Any, ...]:
+        """The values its hash covers, in CHAIN_COLUMNS order (wire.ledger_chain)."""
+        return (self.entry_id, self.member_id, self.store_id, self.till_id, self.seq, self.kind, self.points,
+                self.sale_id, self.amount_cents, self.created_at, self.operator, self.reason, self.ref)
+
     def row(self) -> tuple[Any, ...]:
         """The values in LEDGER_COLUMNS order (both head-office backends insert this tuple)."""
         return (self.entry_id, self.member_id, self.store_id, self.till_id, self.seq, self.kind, self.points,

@@ -60,8 +60,8 @@ class Db(ABC):
         """Run one statement; its rows (empty when it returns none)."""
 
     @abstractmethod
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one statement per row (nothing when there are no rows)."""
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run one statement per row (nothing when there are no rows); the rows they changed."""
 
     @abstractmethod
     def _write_txn(self) -> AbstractContextManager[None]:
@@ -111,10 +111,24 @@ class Db(ABC):
             raise LookupError(f"no row from: {sql}")
         return rows[0][0]
 
-    def insert_ignore(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Bulk insert skipping rows that hit a unique key (the ingest hot path; backends may do better)."""
-        marks = ", ".join("?" * len(columns))
-        self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows)
+    def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+        """Bulk insert skipping rows that hit a unique key; how many were inserted (the ingest hot path:
+        when all were, the caller knows what it wrote without reading it back; backends may do better)."""
+        return self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})"
+                                " ON CONFLICT DO NOTHING", rows)
+
+    def upsert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str) -> None:
+        """INSERT each row `ON CONFLICT <on_conflict>` (keys unique within `rows`): one statement per row here,
+        one for them all where the backend can (a push moves a thousand balances)."""
+        self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})"
+                         f" ON CONFLICT {on_conflict}", rows)
+
+    def rows_in(self, sql: str, keys: Sequence[Any]) -> list[Row]:
+        """`sql` (with one `{marks}` for an IN list) run over `keys` in chunks; all the rows."""
+        out: list[Row] = []
+        for part in chunks(keys):
+            out += self.execute(sql.format(marks=marks(len(part))), part)
+        return out
 
 
 def now_iso() -> str:

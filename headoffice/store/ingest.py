@@ -127,6 +127,10 @@ class Ingest:
         row = db.one("SELECT high_seq FROM tills WHERE store_id = ? AND till_id = ?", who)
         high = int(row[0]) if row else 0
         start = high
+        sent = [e.seq for e in batch.entries]
+        top = max(sent, default=high)
+        if high < top <= high + _MAX_GAP_SCAN and _held_count(db, who, high, top) == top - high:
+            high = top  # the usual push: this batch continues the till's sequence without a gap
         while True:
             held = [int(r[0]) for r in db.execute(
                 "SELECT seq FROM ledger WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?"
@@ -141,7 +145,6 @@ class Ingest:
                 high = s
             if high == moved or high < moved + _SCAN:
                 break
-        sent = [e.seq for e in batch.entries]
         gaps: list[list[int]] = []
         if sent and high < max(sent) <= high + _MAX_GAP_SCAN:
             present = {int(r[0]) for r in db.execute(
@@ -158,6 +161,15 @@ class Ingest:
             db.execute("UPDATE tills SET high_seq = ?, last_push_at = ? WHERE store_id = ? AND till_id = ?",
                        (high, now, *who))
         return high, gaps
+
+
+def _held_count(db: Db, who: tuple[str, str], low: int, high: int) -> int:
+    """How many seqs in (low, high] head office holds for the till: stored, quarantined or awaiting approval."""
+    return int(db.value(
+        "SELECT COUNT(*) FROM (SELECT seq FROM ledger WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?"
+        " UNION SELECT seq FROM rejects WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?"
+        " UNION SELECT seq FROM approval_requests WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?) AS held",
+        (*who, low, high, *who, low, high, *who, low, high)))
 
 
 def _check_own(principal: Principal, batch: PushBatch) -> None:

@@ -12,7 +12,9 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from headoffice.store.db import Db, chunks, marks
+from msgspec.structs import astuple
+
+from headoffice.store.db import Db, marks
 from headoffice.store.feed import ChangeFeed
 from headoffice.store.members import Members
 from headoffice.store.schema import HO_STORE, HO_TILL
@@ -20,6 +22,8 @@ from wire.bounds import BALANCE
 from wire.protocol import LEDGER_COLUMNS, LedgerRecord, Reject, SaleLine, SaleRecord
 
 _INSERT_COLUMNS = ("server_seq", *LEDGER_COLUMNS, "received_at")
+# the same columns in the record's own field order: a row is then one C call (astuple), not a Python one
+_BULK_COLUMNS = ("server_seq", *LedgerRecord.__struct_fields__, "received_at")
 
 
 class Ledger:
@@ -49,11 +53,9 @@ class Ledger:
         if len(taken) == len(ordered):
             return taken, 0, over
         # Some rows were not taken: replays (same UUID) or a seq reused under another UUID (kept aside).
-        known: dict[str, tuple[Any, ...]] = {}
         cols = ", ".join(LEDGER_COLUMNS)
-        for part in chunks([e.entry_id for e in ordered]):
-            known |= {r[0]: tuple(r) for r in self._db.execute(
-                f"SELECT {cols} FROM ledger WHERE entry_id IN ({marks(len(part))})", part)}
+        known = {r[0]: tuple(r) for r in self._db.rows_in(f"SELECT {cols} FROM ledger WHERE entry_id IN ({{marks}})",
+                                                           [e.entry_id for e in ordered])}
         conflicts: list[Reject] = []
         for i, e in enumerate(ordered):
             stored = known.get(e.entry_id)
@@ -73,17 +75,14 @@ class Ledger:
         sums: dict[str, int] = {}
         for e in entries:
             sums[e.member_id] = sums.get(e.member_id, 0) + e.points
-        have: dict[str, int] = {}
         members = sorted(sums)
-        for part in chunks(members):
-            have |= {r[0]: int(r[1]) for r in self._db.execute(
-                f"SELECT member_id, points FROM balances WHERE member_id IN ({marks(len(part))})", part)}
+        have = {r[0]: int(r[1]) for r in self._db.rows_in(
+            "SELECT member_id, points FROM balances WHERE member_id IN ({marks})", members)}
         over = {m for m in members if not BALANCE.holds(have.get(m, 0) + sums[m])}
         if not over:
             return entries, []
-        stored = {r[0] for part in chunks([e.entry_id for e in entries if e.member_id in over])
-                  for r in self._db.execute(f"SELECT entry_id FROM ledger WHERE entry_id IN ({marks(len(part))})",
-                                            part)}
+        stored = {r[0] for r in self._db.rows_in("SELECT entry_id FROM ledger WHERE entry_id IN ({marks})",
+                                                 [e.entry_id for e in entries if e.member_id in over])}
         kept: list[LedgerRecord] = []
         rejects: list[Reject] = []
         running = {m: have.get(m, 0) for m in over}
@@ -104,29 +103,28 @@ class Ledger:
             return []
         db = self._db
         base = self._feed.alloc(len(entries))
-        db.insert_ignore("ledger", _INSERT_COLUMNS, [(base + i + 1, *e.row(), now) for i, e in enumerate(entries)])
-        taken = [(r[0], int(r[1])) for r in db.execute(
-            "SELECT member_id, points FROM ledger WHERE server_seq > ? AND server_seq <= ?",
-            (base, base + len(entries)))]
+        inserted = db.insert_new("ledger", _BULK_COLUMNS, [(base + i + 1, *astuple(e), now)
+                                                           for i, e in enumerate(entries)])
+        if inserted == len(entries):  # the usual push: every row is new, no need to read them back
+            taken = [(e.member_id, e.points) for e in entries]
+        else:
+            taken = [(r[0], int(r[1])) for r in db.execute(
+                "SELECT member_id, points FROM ledger WHERE server_seq > ? AND server_seq <= ?",
+                (base, base + len(entries)))]
         sums: dict[str, int] = {}
         for member, points in taken:
             sums[member] = sums.get(member, 0) + points
-        db.executemany(
-            "INSERT INTO balances (member_id, points, updated_at) VALUES (?, ?, ?) ON CONFLICT (member_id)"
-            " DO UPDATE SET points = balances.points + excluded.points, updated_at = excluded.updated_at",
-            [(m, p, now) for m, p in sums.items()])
+        db.upsert("balances", ("member_id", "points", "updated_at"), [(m, p, now) for m, p in sums.items()],
+                  "(member_id) DO UPDATE SET points = balances.points + excluded.points,"
+                  " updated_at = excluded.updated_at")
         return taken
 
     def sweep_merged(self, member_ids: set[str], now: str) -> None:
         """Move whatever sits on a merged member (its balance at merge, later offline entries) to the survivor."""
         db = self._db
-        moves: list[tuple[str, str, int]] = []
-        for part in chunks(sorted(member_ids)):
-            for mid, points in db.execute(
-                    "SELECT m.member_id, b.points FROM members m JOIN balances b ON b.member_id = m.member_id"
-                    f" WHERE m.member_id IN ({marks(len(part))}) AND m.status = 'merged' AND b.points != 0"
-                    " ORDER BY m.member_id", part):
-                moves.append((mid, self._members.final(mid), int(points)))
+        moves = [(mid, self._members.final(mid), int(points)) for mid, points in sorted(db.rows_in(
+            "SELECT m.member_id, b.points FROM members m JOIN balances b ON b.member_id = m.member_id"
+            " WHERE m.member_id IN ({marks}) AND m.status = 'merged' AND b.points != 0", sorted(member_ids)))]
         if not moves:
             return
         top = db.value("UPDATE tills SET high_seq = high_seq + ? WHERE store_id = ? AND till_id = ?"

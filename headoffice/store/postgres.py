@@ -35,26 +35,55 @@ class PostgresDb(Db):
             cur.execute(self.dialect.sql(sql), tuple(params))
             return cur.fetchall() if cur.description else []
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            with self._conn.cursor() as cur:
-                cur.executemany(self.dialect.sql(sql), rows)
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        if not rows:
+            return 0
+        with self._conn.cursor() as cur:
+            cur.executemany(self.dialect.sql(sql), rows)
+            return max(cur.rowcount, 0)
 
-    def insert_ignore(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """COPY into a temporary table, then one INSERT ... SELECT: several times faster than executemany."""
+    def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+        """COPY straight into the table under a savepoint: a push of new rows (the usual one) costs one COPY.
+        When a row hits a unique key (a replay, a reused seq) the database's constraint refuses the COPY; the
+        savepoint is rolled back and the rows go through a temporary table and INSERT ... ON CONFLICT DO NOTHING."""
         if len(rows) < _COPY_FROM:
-            super().insert_ignore(table, columns, rows)
+            return super().insert_new(table, columns, rows)
+        cols = ", ".join(columns)
+        try:
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                _copy(cur, f"COPY {table} ({cols}) FROM STDIN", rows)
+            return len(rows)
+        except psycopg.errors.UniqueViolation:
+            pass
+        return self._through_temp(table, columns, rows, "ON CONFLICT DO NOTHING")
+
+    def upsert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str) -> None:
+        """Many rows: one INSERT ... SELECT FROM unnest(one array per column) ... ON CONFLICT."""
+        if len(rows) < _COPY_FROM:
+            super().upsert(table, columns, rows, on_conflict)
             return
+        arrays = [list(col) for col in zip(*rows, strict=True)]
+        casts = ", ".join(f"%s::{_array_type(a)}" for a in arrays)
+        self.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({casts})"
+                     f" ON CONFLICT {on_conflict}", arrays)
+
+    def rows_in(self, sql: str, keys: Sequence[Any]) -> list[Row]:
+        """One query whatever the number of keys: `= ANY(array)` (one statement shape, one round trip)."""
+        if not keys:
+            return []
+        return self.execute(sql.replace("IN ({marks})", "= ANY(%s)"), [list(keys)])
+
+    def _through_temp(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], conflict: str) -> int:
+        """COPY into a session temporary table shaped like `table`, then one INSERT ... SELECT; rows inserted."""
         cols = ", ".join(columns)
         with self._conn.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS _bulk_{table} (LIKE {table} INCLUDING DEFAULTS)"
                         " ON COMMIT DELETE ROWS")
-            with cur.copy(f"COPY _bulk_{table} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _bulk_{table} ORDER BY 1"
-                        " ON CONFLICT DO NOTHING")
+            _copy(cur, f"COPY _bulk_{table} ({cols}) FROM STDIN", rows)
+            cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _bulk_{table} ORDER BY 1 {conflict}")
+            taken = max(cur.rowcount, 0)
             cur.execute(f"TRUNCATE _bulk_{table}")
+        return taken
 
     @contextmanager
     def _write_txn(self) -> Iterator[None]:
@@ -98,6 +127,18 @@ class PostgresDb(Db):
     def close(self) -> None:
         with self.lock:
             self._conn.close()
+
+
+def _array_type(values: Sequence[Any]) -> str:
+    """The PostgreSQL array type of one column's values (whole numbers are bigint, the rest text)."""
+    present = [v for v in values if v is not None]
+    return "bigint[]" if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present) else "text[]"
+
+
+def _copy(cur: psycopg.Cursor[Any], statement: str, rows: Sequence[Sequence[Any]]) -> None:
+    with cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 class PostgresStore(SqlStore):

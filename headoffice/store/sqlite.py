@@ -27,9 +27,8 @@ class SqliteDb(Db):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self._conn.execute(sql, tuple(params)).fetchall()
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            self._conn.executemany(sql, rows)
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        return self._conn.executemany(sql, rows).rowcount if rows else 0
 
     @contextmanager
     def _write_txn(self) -> Iterator[None]:

@@ -15,6 +15,7 @@ not a re-computation of the till's earning rules: those live in each till's conf
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 from wire.ledger_chain import chain_hash
 from wire.protocol import LedgerRecord, Reject, SaleRecord
@@ -73,10 +74,11 @@ def check_chain(entries: Sequence[LedgerRecord], before: tuple[int, str | None] 
     good: list[LedgerRecord] = []
     rejects: list[Reject] = []
     pred = before
-    for i, e in sorted(enumerate(entries), key=lambda ie: ie[1].seq):
+    ordered = all(a.seq < b.seq for a, b in pairwise(entries))  # as tills send them: no sort needed
+    for i, e in enumerate(entries) if ordered else sorted(enumerate(entries), key=lambda ie: ie[1].seq):
         reasons = []
         if e.entry_hash is not None:
-            if chain_hash(e.prev_hash, e.row()[:-2]) != e.entry_hash:
+            if chain_hash(e.prev_hash, e.chain_content()) != e.entry_hash:
                 reasons.append("entry_hash: does not match the entry's content (changed or damaged at the till)")
             elif pred is not None and pred[0] == e.seq - 1 and pred[1] is not None and e.prev_hash != pred[1]:
                 reasons.append(f"prev_hash: does not link to the till's entry seq {pred[0]} (an entry was changed"

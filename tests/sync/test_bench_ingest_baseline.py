@@ -1,0 +1,51 @@
+"""The ingest figures compare like with like: the raw baseline writes exactly the ledger rows and balances
+head office's ingest writes for the same hash-chained entries (bench/figures/ingest.py, ingest_pg.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from bench.figures.ingest import raw_batches, raw_sqlite
+from bench.sync_measure import chained_entries, ingest_rate
+from wire.protocol import LEDGER_COLUMNS
+
+
+def _tables(path) -> tuple[list[tuple], list[tuple]]:
+    conn = sqlite3.connect(path)
+    try:
+        ledger = conn.execute(f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger ORDER BY seq").fetchall()
+        balances = conn.execute("SELECT member_id, points FROM balances ORDER BY member_id").fetchall()
+    finally:
+        conn.close()
+    return ledger, balances
+
+
+def test_the_raw_baseline_writes_what_the_ingest_writes(tmp_path):
+    rows = chained_entries(2500, members=70)
+    seconds = raw_sqlite(f"sqlite:///{tmp_path / 'raw.db'}", raw_batches(rows))
+    result = ingest_rate(f"sqlite:///{tmp_path / 'ingest.db'}", rows=rows, batch=1000)
+    assert seconds > 0 and result["accepted"] == len(rows)
+    raw, ours = _tables(tmp_path / "raw.db"), _tables(tmp_path / "ingest.db")
+    assert raw == ours and len(raw[0]) == len(rows) and len(raw[1]) == 70
+
+
+def test_the_raw_copy_baseline_writes_what_the_postgres_ingest_writes(pg_url):
+    import psycopg  # why: PostgreSQL's client loads only for the test that has a cluster
+
+    from bench.figures.ingest_pg import raw_postgres
+
+    urls = []
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for name in ("baseline_raw", "baseline_ingest"):
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.execute(f"CREATE DATABASE {name}")
+            urls.append(pg_url.rsplit("/", 1)[0] + f"/{name}")
+    rows = chained_entries(2500, members=70)
+    assert raw_postgres(urls[0], raw_batches(rows)) > 0
+    assert ingest_rate(urls[1], rows=rows, batch=1000)["accepted"] == len(rows)
+    found = []
+    for url in urls:
+        with psycopg.connect(url) as conn:
+            found.append((conn.execute(f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger ORDER BY seq").fetchall(),
+                          conn.execute("SELECT member_id, points FROM balances ORDER BY member_id").fetchall()))
+    assert found[0] == found[1] and len(found[0][0]) == len(rows) and len(found[0][1]) == 70
