@@ -5,7 +5,8 @@ together with where the snapshot stands (`snapshot_after`, `snapshot_floor`), so
 part and never applies one twice. After the last part the till pulls the feed from 0 with the floor
 (`sync.engine.pull_all`): no entry lost (those after the floor come from the feed) nor counted twice (those up
 to it are in the opening balances, `opening_balances`, and never sent). A part that fails on the way (a reset
-connection, a head office busy) is asked for again with backoff before the round gives up.
+connection, a head office busy) is asked for again with backoff before the round gives up. Part n+1 is fetched
+(on one helper thread) while part n is applied: head office's reads and the transfer overlap the till's writes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -59,13 +61,19 @@ def pull_snapshot(ctx: TillContext, client: HeadOfficeClient, *, limit: int = PA
     fetch = retry(retry=retry_if_exception_type(Offline), stop=stop_after_attempt(attempts), reraise=True,
                   wait=wait_exponential(multiplier=0.5, max=8))(client.snapshot)
     applied = 0
-    while not state.get_int(conn, DONE):
+    if state.get_int(conn, DONE):
+        return 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-ahead") as ahead:
         part = fetch(state.get(conn, AFTER) or "", state.get_int(conn, FLOOR), limit)
-        apply_part(ctx, part)
-        applied += len(part.members)
-        if tick is not None:
-            tick(state.get_int(conn, COUNT), state.get_int(conn, TOTAL))
-    return applied
+        while True:  # part n+1 is fetched while part n is applied; one fetched ahead of a failure is dropped
+            following = ahead.submit(fetch, part.next_after, part.floor, limit) if part.more else None
+            apply_part(ctx, part)
+            applied += len(part.members)
+            if tick is not None:
+                tick(state.get_int(conn, COUNT), state.get_int(conn, TOTAL))
+            if following is None:
+                return applied
+            part = following.result()
 
 
 def apply_part(ctx: TillContext, part: SnapshotPart) -> None:
