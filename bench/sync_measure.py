@@ -207,8 +207,9 @@ def pull_directory(workdir: str | Path, members: int = 1_000_000, cards: int | N
                    entries: int | None = None, page_size: int = 1000, process: bool = False) -> dict[str, Any]:
     """A fresh till's first pull of a head office holding `members` members, `cards` cards (1.5 per
     member) and `entries` ledger entries (one per member): the real server on loopback (`process=True`:
-    in its own process), the real `sync.engine.pull_all`, its progress callback counted. Setup time
-    is reported apart."""
+    in its own process), the real `sync.engine.pull_all` (a snapshot of the directory, then the feed after
+    it: sync/snapshot.py), its progress callback counted. Setup time is reported apart; the head office's
+    file stays (`headoffice_db`) for the figure's raw baseline."""
     from headoffice.store import open_store  # lazy: head office: only this command needs it
 
     cards = members * 3 // 2 if cards is None else cards
@@ -233,14 +234,16 @@ def pull_directory(workdir: str | Path, members: int = 1_000_000, cards: int | N
             with client_for(ctx.conn, ctx.config, timeout=60) as client:
                 report = pull_all(ctx, client, page_size=page_size, progress=ticks.append)
             seconds = time.perf_counter() - started
-        got = {t: ctx.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("members", "cards", "ledger")}
+        got = {t: ctx.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+               for t in ("members", "cards", "ledger", "opening_balances")}
         points = ctx.conn.execute("SELECT COALESCE(SUM(points), 0) FROM balances").fetchone()[0]
         return {"members": members, "cards": cards, "entries": entries, "changes": members + cards + entries,
                 "pulled": report.pulled, "pages": report.pages, "seconds": round(seconds, 3),
                 "setup_seconds": round(setup, 1), "changes_per_s": int((members + cards + entries) / seconds),
                 "head_office_in_own_process": process,
                 "progress_calls": len(ticks), "progress_last": [ticks[-1].done, ticks[-1].total] if ticks else None,
-                "till_counts": got, "till_points": points, "headoffice_points": 5 * entries}
+                "till_counts": got, "till_points": points, "headoffice_points": 5 * entries,
+                "headoffice_db": db_url.removeprefix("sqlite:///")}
     finally:
         ctx.close()
         store.close()

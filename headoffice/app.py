@@ -179,7 +179,11 @@ def create_app(store: Store, snapshot: Path | None = None, *, api_fail_limit: in
 
     async def pull(call: Call) -> tuple[int, Any]:
         q = call.params
-        return 200, await run_in_threadpool(store.pull, call.who, q.cursor, q.limit, q.total == 1)
+        return 200, await run_in_threadpool(store.pull, call.who, q.cursor, q.limit, q.total == 1, q.floor)
+
+    async def snapshot_part(call: Call) -> tuple[int, Any]:
+        q = call.params
+        return 200, await run_in_threadpool(store.snapshot, call.who, q.after, q.top, q.limit)
 
     async def recover(call: Call) -> tuple[int, Any]:
         q = call.params
@@ -237,7 +241,8 @@ def create_app(store: Store, snapshot: Path | None = None, *, api_fail_limit: in
         return 200, {"products": n}
 
     handlers: dict[str, Handler] = {
-        "health": health, "openapi": openapi, "register": register, "push": push, "pull": pull, "recover": recover,
+        "health": health, "openapi": openapi, "register": register, "push": push, "pull": pull,
+        "snapshot": snapshot_part, "recover": recover,
         "balance": balance, "lookup": lookup, "overdraft": report("members", store.overdraft_report),
         "rejects": report("rejects", store.rejects), "coupon_doubles": report("double_uses", store.coupon_doubles),
         "till_keys": report("till_keys", store.till_keys), "block": block, "erase": erase, "set_rule": set_rule,

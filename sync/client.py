@@ -15,6 +15,7 @@ import msgspec
 from wire.batches import PullPage, PushBatch, PushResult, RecoverPage, encode
 from wire.fields import PREFIX
 from wire.messages import Balance, Error, Health, Registered
+from wire.snapshot import PART, SnapshotPart
 
 T = TypeVar("T")
 
@@ -128,10 +129,22 @@ class HeadOfficeClient:
                 raise Refused(f"batch refused: {_why(raw)}") from None
         return _read(raw, PushResult)
 
-    def pull(self, cursor: int, limit: int = 1000, total: bool = True) -> PullPage:
-        """One page; `total` asks head office to count all pending changes (first page, for progress)."""
-        _, raw = self._call("GET", "/pull", params={"cursor": cursor, "limit": limit, "total": int(total)})
+    def pull(self, cursor: int, limit: int = 1000, total: bool = True, floor: int = 0) -> PullPage:
+        """One page; `total` asks head office to count all pending changes (first page, for progress); `floor`:
+        the position of the snapshot this till took (wire/snapshot.py), sent until the cursor passes it."""
+        params = {"cursor": cursor, "limit": limit, "total": int(total)}
+        if floor > cursor:
+            params["floor"] = floor
+        _, raw = self._call("GET", "/pull", params=params)
         return _read(raw, PullPage)
+
+    def snapshot(self, after: str, top: int, limit: int = PART) -> SnapshotPart:
+        """One part of a first pull (members after `after` as of feed position `top`; 0 on the first part).
+        `after` goes as a JSON string: head office reads each query value as the JSON scalar it spells, and a
+        member id of digits would otherwise arrive as a number."""
+        _, raw = self._call("GET", "/pull/snapshot", params={"after": msgspec.json.encode(after).decode(),
+                                                                  "top": top, "limit": limit})
+        return _read(raw, SnapshotPart)
 
     def recover(self, after_seq: int, sales_after: str = "", sales_after_id: str = "", limit: int = 1000
                 ) -> RecoverPage:

@@ -15,6 +15,7 @@ from pos_client.store import sync_state as state
 from pos_client.store.config import Config
 from pos_client.store.context import TillContext
 from pos_client.store.program_overlay import applied_version
+from sync import snapshot
 from sync.apply import apply_page
 from sync.client import AuthError, HeadOfficeClient, SyncError
 from sync.push import PushReport, push_pending
@@ -25,10 +26,16 @@ PULL_PAGE = 1000
 
 @dataclass(frozen=True)
 class Progress:
-    """Pull progress for a progress bar: `done` of `total` changes applied so far."""
+    """Pull progress for a progress bar: `done` of `total` changes (or first-pull members) applied so far."""
 
     done: int
     total: int
+    what: str = "changes"
+
+    def line(self) -> str:
+        """What the CLI and the app's status line show."""
+        pct = 100 * self.done // self.total if self.total else 100
+        return f"pulling {self.what}: {self.done}/{self.total} ({pct}%)"
 
 
 @dataclass
@@ -58,18 +65,25 @@ def client_for(conn: sqlite3.Connection, config: Config, transport: Any = None, 
 
 def pull_all(ctx: TillContext, client: HeadOfficeClient, *, page_size: int = PULL_PAGE,
              progress: Callable[[Progress], None] | None = None, report: SyncReport | None = None) -> SyncReport:
-    """Pull every page, fetching page n+1 (on one helper thread) while page n is applied: the round
+    """A first pull's snapshot (sync/snapshot.py) if this till has none yet, then every page of the feed,
+    fetching page n+1 (on one helper thread) while page n is applied: the round
     trip and the head office's work overlap the till's SQLite writes (first pull of a million-member
     directory: see bench/RESULTS.md). Pages are still applied one by one, in order, each with its
     cursor in its own transaction; a page fetched ahead of a failure is simply dropped."""
     report = report or SyncReport()
-    cursor = state.get_int(ctx.conn, state.CURSOR)
+    if snapshot.wanted(ctx.conn):  # a first pull: the directory as of one position, then the feed after it
+        def tick(done: int, total: int) -> None:
+            if progress and total:
+                progress(Progress(min(done, total), total, snapshot.WHAT))
+        report.pulled["snapshot_members"] = snapshot.pull_snapshot(ctx, client, tick=tick)
+    cursor, floor = state.get_int(ctx.conn, state.CURSOR), snapshot.floor(ctx.conn)
     done = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull-ahead") as ahead:
-        page = client.pull(cursor, page_size, total=True)
+        page = client.pull(cursor, page_size, total=True, floor=floor)
         total = page.total_pending
         while True:
-            following = ahead.submit(client.pull, page.next_cursor, page_size, not total) if page.more else None
+            following = ahead.submit(client.pull, page.next_cursor, page_size, not total, floor) \
+                if page.more else None
             counts = apply_page(ctx, page)
             if counts.get("rules"):  # the next request says which program version this till now runs
                 client.program_version = applied_version(ctx.conn)

@@ -75,6 +75,8 @@ class PullQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cursor: Annotated[Cursor, Meta(description="the last server_seq this till applied")] = 0
     limit: Annotated[int, Meta(ge=1, le=5000, description="changes per page")] = 1000
     total: Annotated[Literal[0, 1], Meta(description="1: count every pending change (first page)")] = 1
+    floor: Annotated[Cursor, Meta(description="after a snapshot (`/pull/snapshot`): its floor; entries and member"
+                                              " or card changes at or below it are left out")] = 0
 
 
 class RecoverQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

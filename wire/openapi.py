@@ -41,6 +41,7 @@ from wire.messages import (
 from wire.program import Offer, Promotion
 from wire.records import CardRecord, LedgerRecord, MemberRecord, SaleLine, SaleRecord
 from wire.rules import RULE_KEYS, ProgramRules, Reward, RuleData, RulePath, RuleValue
+from wire.snapshot import SnapshotPart, SnapshotQuery
 
 Auth = Literal["till", "admin", "any"] | None
 
@@ -112,6 +113,9 @@ ROUTES: tuple[Route, ...] = (
           " erased or changed, a merge across stores, a large adjustment) wait for approval: see `pending`"),
     Route("pull", "GET", "/pull", "changes after a cursor (members, cards, other tills' entries, rules, products, "
           "documents)", PullPage, auth="till", query=PullQuery),
+    Route("snapshot", "GET", "/pull/snapshot", "a till's first pull: members, cards and opening balances as of one "
+          "feed position, in parts of 5,000 members (then the feed from 0 with `floor`)", SnapshotPart, auth="till",
+          query=SnapshotQuery),
     Route("recover", "GET", "/recover", "a till restored from a backup: its own entries above a seq and its own "
           "sales after a time, as head office holds them", RecoverPage, auth="till", query=RecoverQuery),
     Route("balance", "GET", "/members/{member_id}/balance", "head office's balance for a member (after merges)",

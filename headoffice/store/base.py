@@ -14,6 +14,7 @@ from headoffice.store.approvals import Approvals
 from headoffice.store.console import ConsoleRecords
 from wire.batches import RecoverPage
 from wire.protocol import PullPage, PushBatch, PushResult
+from wire.snapshot import PART, SnapshotPart
 
 
 class Forbidden(PermissionError):
@@ -54,11 +55,17 @@ class Store(ABC):
         """Take a till's batch in one transaction: idempotent, gap-aware, malformed records quarantined."""
 
     @abstractmethod
-    def pull(self, principal: Principal, cursor: int, limit: int = 1000, with_total: bool = True) -> PullPage:
+    def pull(self, principal: Principal, cursor: int, limit: int = 1000, with_total: bool = True,
+             floor: int = 0) -> PullPage:
         """Changes after `cursor` that this till did not write itself, in receive order.
 
-        `with_total` also counts everything pending (for a progress bar; asked on a pull's first page only).
+        `with_total` also counts everything pending (for a progress bar; asked on a pull's first page only);
+        `floor` leaves out the entries and member/card changes a snapshot at that position gave the till.
         """
+
+    @abstractmethod
+    def snapshot(self, principal: Principal, after: str, top: int, limit: int = PART) -> SnapshotPart:
+        """A first pull's part: members after `after`, their cards and opening balances as of `top` (0: now)."""
 
     @abstractmethod
     def recover(self, principal: Principal, after_seq: int, sales_after: str = "", sales_after_id: str = "",

@@ -17,6 +17,7 @@ from wire.fields import ChangeType
 from wire.protocol import LEDGER_COLUMNS, Change, PullPage
 
 MAX_LIMIT = 5000
+_SNAPPED = " AND NOT (entity IN ('member', 'card') AND server_seq <= ?)"  # in the till's snapshot (`floor`)
 
 # Loads the current state of changed entities by key: [(key, data), ...] (a key that is gone is left out).
 Loader = Callable[[Sequence[str]], list[tuple[str, dict[str, Any]]]]
@@ -32,9 +33,13 @@ class Pull:
         self._loaders = dict(loaders)
         self._record = record  # (store, till, applied through, sent through): which tills have the program
 
-    def pull(self, principal: Principal, cursor: int, limit: int = 1000, with_total: bool = True) -> PullPage:
+    def pull(self, principal: Principal, cursor: int, limit: int = 1000, with_total: bool = True,
+             floor: int = 0) -> PullPage:
+        """`floor`: the position of a snapshot this till took (wire/snapshot.py), whose entries and members'
+        and cards' states it holds: only what changed after it is sent of those, everything else from `cursor`."""
         limit = max(1, min(int(limit), MAX_LIMIT))
         cursor = max(0, int(cursor))
+        floor = max(0, int(floor))
         who = (principal.store_id, principal.till_id)
         db = self._db
         with db.read():
@@ -42,12 +47,13 @@ class Pull:
             cols = ", ".join(LEDGER_COLUMNS)
             entries = db.execute(
                 f"SELECT server_seq, {cols} FROM ledger WHERE server_seq > ? AND server_seq <= ?"
-                " AND NOT (store_id = ? AND till_id = ?) ORDER BY server_seq LIMIT ?", (cursor, top, *who, limit))
+                " AND NOT (store_id = ? AND till_id = ?) ORDER BY server_seq LIMIT ?",
+                (max(cursor, floor), top, *who, limit))
             # a till's own key is never sent back to it (it has it; nothing else may replace it)
             own_key = f"{who[0]}/{who[1]}"
             feed = db.execute("SELECT server_seq, entity, key FROM feed WHERE server_seq > ? AND server_seq <= ?"
-                              " AND NOT (entity = 'till_key' AND key = ?) ORDER BY server_seq LIMIT ?",
-                              (cursor, top, own_key, limit))
+                              f" AND NOT (entity = 'till_key' AND key = ?){_SNAPPED} ORDER BY server_seq LIMIT ?",
+                              (cursor, top, own_key, floor, limit))
             items: list[tuple[int, str, Any]] = [(int(r[0]), "entry", r) for r in entries]
             items += [(int(r[0]), str(r[1]), str(r[2])) for r in feed]
             items.sort(key=lambda x: x[0])
@@ -59,8 +65,8 @@ class Pull:
                 pending = int(db.value(
                     "SELECT (SELECT COUNT(*) FROM ledger WHERE server_seq > ? AND server_seq <= ?"
                     " AND NOT (store_id = ? AND till_id = ?)) + (SELECT COUNT(*) FROM feed WHERE server_seq > ?"
-                    " AND server_seq <= ? AND NOT (entity = 'till_key' AND key = ?))",
-                    (cursor, top, *who, cursor, top, own_key)))
+                    f" AND server_seq <= ? AND NOT (entity = 'till_key' AND key = ?){_SNAPPED})",
+                    (max(cursor, floor), top, *who, cursor, top, own_key, floor)))
             if not more:
                 pending = len(items)
             changes = self._resolve(items)

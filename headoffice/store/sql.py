@@ -28,9 +28,11 @@ from headoffice.store.program import Program
 from headoffice.store.pull import Pull
 from headoffice.store.recover import Recover
 from headoffice.store.reports import Reports
+from headoffice.store.snapshot import Snapshot
 from headoffice.store.till_reads import TillReads
 from wire.batches import RecoverPage
 from wire.protocol import PullPage, PushBatch, PushResult
+from wire.snapshot import PART, SnapshotPart
 
 
 class SqlStore(Store):
@@ -56,6 +58,7 @@ class SqlStore(Store):
             "till_key": self._docs.load_till_keys, "coupon_use": self._docs.load_coupon_uses,
             "erasure": self._docs.load_erasures, "offer_target": self._docs.load_offer_targets,
         }, record=self._program.record_pull)
+        self._snapshot = Snapshot(db, feed)
         self._directory = Directory(db, feed, self._members, self._ledger)
         self._decisions = Decisions(db, self._approvals, feed, self._members, self._ledger, self._docs,
                                     self._directory)
@@ -87,8 +90,12 @@ class SqlStore(Store):
     def ingest(self, principal: Principal, batch: PushBatch) -> PushResult:
         return self._ingest.ingest(principal, batch)
 
-    def pull(self, principal: Principal, cursor: int, limit: int = 1000, with_total: bool = True) -> PullPage:
-        return self._pull.pull(principal, cursor, limit, with_total)
+    def pull(self, principal: Principal, cursor: int, limit: int = 1000, with_total: bool = True,
+             floor: int = 0) -> PullPage:
+        return self._pull.pull(principal, cursor, limit, with_total, floor)
+
+    def snapshot(self, principal: Principal, after: str, top: int, limit: int = PART) -> SnapshotPart:
+        return self._snapshot.part(principal, after, top, limit)
 
     def recover(self, principal: Principal, after_seq: int, sales_after: str = "", sales_after_id: str = "",
                 limit: int = 1000) -> RecoverPage:

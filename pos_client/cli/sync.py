@@ -49,8 +49,7 @@ def _register(args: argparse.Namespace) -> Outcome:
 
 
 def _progress_line(p: Progress) -> None:
-    pct = 100 * p.done // p.total if p.total else 100
-    sys.stderr.write(f"\rpulling changes: {p.done}/{p.total} ({pct}%)")
+    sys.stderr.write(f"\r{p.line()}")
     if p.done >= p.total:
         sys.stderr.write("\n")
     sys.stderr.flush()

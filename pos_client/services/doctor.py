@@ -131,7 +131,7 @@ def check_ledger(conn: sqlite3.Connection) -> Check:
     rows = conn.execute(
         "SELECT member_id, SUM(cached) AS cached, SUM(summed) AS summed FROM ("
         " SELECT member_id, points AS cached, 0 AS summed FROM balances"
-        " UNION ALL SELECT member_id, 0, points FROM ledger)"
+        f" UNION ALL SELECT member_id, 0, points FROM ({integrity.points_rows(conn)}))"  # and opening balances
         " GROUP BY member_id HAVING SUM(cached) != SUM(summed) ORDER BY member_id").fetchall()
     members = conn.execute("SELECT COUNT(*) FROM balances").fetchone()[0]
     if not rows:

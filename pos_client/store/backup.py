@@ -38,7 +38,7 @@ from pos_client.store.db import (
     write_txn,
 )
 from pos_client.store.home import db_path
-from pos_client.store.integrity import stop_file
+from pos_client.store.integrity import points_rows, stop_file
 from pos_client.store.token_file import blank_in_db
 
 PREFIX, SUFFIX = "till-", ".db"
@@ -54,9 +54,9 @@ class BackupError(PosError):
 
 def balances_off_ledger(conn: sqlite3.Connection) -> int:
     """How many members' `balances` row differs from the sum of their `ledger` entries (the till's and head
-    office's tables have the same two columns): 0 for a sound copy."""
+    office's tables have the same two columns; a till's first pull adds `opening_balances`): 0 for a sound copy."""
     return int(conn.execute(
-        "SELECT COUNT(*) FROM (SELECT member_id, SUM(points) AS s FROM ledger GROUP BY member_id) l"
+        f"SELECT COUNT(*) FROM (SELECT member_id, SUM(points) AS s FROM ({points_rows(conn)}) GROUP BY member_id) l"
         " FULL OUTER JOIN balances b USING (member_id) WHERE COALESCE(l.s, 0) != COALESCE(b.points, 0)"
     ).fetchone()[0])
 

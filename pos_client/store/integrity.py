@@ -111,6 +111,14 @@ def integrity_check(conn: sqlite3.Connection, deadline: float | None = None) -> 
     return _pragma_check(conn, "integrity_check", deadline)
 
 
+def points_rows(conn: sqlite3.Connection) -> str:
+    """SQL of the (member_id, points) rows a balance sums: the ledger's entries and, on a till whose first pull was
+    a snapshot (sync/snapshot.py), its opening balances (head office's database and an older till have none)."""
+    opening = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'opening_balances'").fetchone()
+    return "SELECT member_id, points FROM ledger" + (
+        " UNION ALL SELECT member_id, points FROM opening_balances" if opening else "")
+
+
 def balances_off(conn: sqlite3.Connection, deadline: float | None = None) -> list[str] | None:
     """Members whose cached balance differs from the sum of their ledger entries (the till's invariant),
     None when the deadline came first."""
@@ -119,7 +127,7 @@ def balances_off(conn: sqlite3.Connection, deadline: float | None = None) -> lis
     try:
         rows = conn.execute(
             "SELECT member_id, SUM(cached), SUM(summed) FROM (SELECT member_id, points AS cached, 0 AS summed"
-            " FROM balances UNION ALL SELECT member_id, 0, points FROM ledger) GROUP BY member_id"
+            f" FROM balances UNION ALL SELECT member_id, 0, points FROM ({points_rows(conn)})) GROUP BY member_id"
             " HAVING SUM(cached) != SUM(summed) LIMIT 3").fetchall()
     except sqlite3.OperationalError as exc:
         if deadline is not None and "interrupted" in str(exc):

@@ -137,8 +137,11 @@ def balance(conn: sqlite3.Connection, member_id: str) -> int:
 
 
 def ledger_sum(conn: sqlite3.Connection, member_id: str) -> int:
-    """The balance recomputed from the ledger: the invariant checks compare it to `balance`."""
-    row = conn.execute("SELECT COALESCE(SUM(points), 0) FROM ledger WHERE member_id = ?", (member_id,)).fetchone()
+    """The balance recomputed from the ledger (and a first pull's opening balance): the invariant checks compare
+    it to `balance`."""
+    row = conn.execute("SELECT COALESCE((SELECT SUM(points) FROM ledger WHERE member_id = ?), 0)"
+                       " + COALESCE((SELECT points FROM opening_balances WHERE member_id = ?), 0)",
+                       (member_id, member_id)).fetchone()
     return int(row[0])
 
 

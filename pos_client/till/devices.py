@@ -193,7 +193,7 @@ class TillDevices:
 
         def on_progress(p: Progress) -> None:  # the first pull of a large member directory takes a while
             if p.total > 0 and p.done < p.total:
-                app.set_status("sync", f"pulling changes {p.done}/{p.total} ({100 * p.done // p.total}%)")
+                app.set_status("sync", p.line())
 
         try:
             self.sync_worker = SyncWorker(context_opener(self.ctx), interval=self.sync_interval,
