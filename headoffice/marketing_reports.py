@@ -58,6 +58,7 @@ def snapshot(store: Store, path: str | Path) -> TillContext:
     if ho_path is not None:
         conn.execute("PRAGMA journal_mode=OFF")  # a new file, deleted if the build fails: no journal to keep
         conn.execute("PRAGMA synchronous=OFF")
+        conn.execute(f"PRAGMA cache_size = {snapshot_load.CACHE_KIB}")
         snapshot_load.attach(conn, ho_path)
     try:
         with write_txn(conn):
@@ -84,6 +85,7 @@ def snapshot(store: Store, path: str | Path) -> TillContext:
             snapshot_load.detach(conn)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA cache_size = -2000")  # SQLite's default again
     return ctx
 
 
