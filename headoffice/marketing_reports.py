@@ -13,10 +13,12 @@ the last change any till recorded by then).
 from __future__ import annotations
 
 import json
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from headoffice import snapshot_load
 from headoffice.store.base import Store
 from pos_client.domain.errors import UsageError
 from pos_client.services.marketing import purchase_table
@@ -44,71 +46,104 @@ WHERE l.kind = 'redeem' AND l.reason LIKE 'reward:%' AND l.ref IS NOT NULL AND l
 
 
 def snapshot(store: Store, path: str | Path) -> TillContext:
-    """A TillContext over a till-schema copy of head office's program data (members to offer targetings)."""
+    """A TillContext over a till-schema copy of head office's program data (members to offer targetings):
+    by SQL from a SQLite head office (`snapshot_load`), row by row from any other."""
     rules = {r["key"]: json.loads(r["value"]) for r in store.export_rows("rules")}
     program = {k: rules[k] for k in ("tiers", "rewards") if k in rules}
     ctx = TillContext(connect(path), from_mapping({"store_id": "HO", "till_id": "HO", "program": program,
                                                      "reports": {"chain_wide": True}}))
     conn, ts = ctx.conn, now_iso()
     conn.execute("PRAGMA foreign_keys=OFF")  # merged and erased members keep rows that refer to each other
-    with write_txn(conn):
-        conn.execute("UPDATE sync_apply SET applying = 1")  # a snapshot queues nothing for sync
-        members = store.export_rows("members")
-        conn.executemany(
-            "INSERT INTO members (member_id, name, phone, email, store_id, status, merged_into, created_at,"
-            " updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            [(m["member_id"], m["name"], m["phone"], m["email"], m["store_id"], m["status"], m["merged_into"],
-              m["created_at"], m["updated_at"]) for m in members])
-        conn.executemany(
-            "INSERT INTO member_consent (member_id, channel, granted, at) VALUES (?,?,?,?)",
-            [(m["member_id"], ch, int(bool(g)), m["updated_at"])
-             for m in members for ch, g in json.loads(m["consent"] or "{}").items()])
-        conn.executemany(
-            "INSERT INTO cards (card_number, member_id, source, status, replaced_by, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?)",
-            [(c["card_number"], c["member_id"], c["source"], c["status"], c["replaced_by"],
-              c["created_at"] or c["updated_at"], c["updated_at"]) for c in store.export_rows("cards")])
-        sales = store.export_rows("sales")
-        conn.executemany(
-            "INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender, points_earned,"
-            " content_hash, operator, created_at) VALUES (?,?,?,?,?,?,?,'',?,?)",
-            [(s["sale_id"], s["store_id"], s["till_id"], s["member_id"], s["total_cents"], s["tender"] or "cash",
-              s["points_earned"], s["operator"], s["created_at"]) for s in sales])
-        conn.executemany(
-            "INSERT INTO sale_lines (sale_id, line_no, sku, ean, name, category, qty, unit_cents, amount_cents,"
-            " points) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [(s["sale_id"], li["line_no"], li.get("sku"), li.get("ean"), li["name"], li["category"], li["qty"],
-              li["unit_cents"], li["amount_cents"], li.get("points", 0))
-             for s in sales for li in json.loads(s["lines"] or "[]")])
-        conn.executemany(
-            "INSERT INTO ledger (entry_id, member_id, store_id, till_id, seq, kind, points, sale_id, amount_cents,"
-            " created_at, operator, reason, ref) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [tuple(e[c] for c in ("entry_id", "member_id", "store_id", "till_id", "seq", "kind", "points",
-                                  "sale_id", "amount_cents", "created_at", "operator", "reason", "ref"))
-             for e in store.export_rows("ledger")])
-        conn.execute("INSERT INTO balances (member_id, points, updated_at) SELECT member_id, SUM(points), ? FROM"
-                     " ledger GROUP BY member_id", (ts,))
-        valued = [r.id for r in catalog(ctx) if r.kind in ("amount_off", "gift_certificate")]
-        conn.execute(_REDEMPTIONS, {"valued": json.dumps(valued)})
-        # a till's table keeps one use per (code, store, till, sale): here the first in use-id order
-        conn.executemany(
-            "INSERT OR IGNORE INTO coupon_uses (use_id, code, store_id, till_id, sale_id, used_at)"
-            " VALUES (?,?,?,?,?,?)",
-            [tuple(u[c] for c in ("use_id", "code", "store_id", "till_id", "sale_id", "used_at"))
-             for u in store.export_rows("coupon_uses")])
-        targets = ("offer_id", "member_id", "sale_id", "grp", "holdout_bp", "window_days", "coupon_code", "store_id",
-                   "till_id", "day", "at")
-        conn.executemany(f"INSERT INTO offer_targets ({', '.join(targets)}) VALUES ({', '.join('?' * len(targets))})",
-                         [tuple(t[c] for c in targets) for t in store.export_rows("offer_targets")])
-        conn.executemany(
-            "INSERT INTO member_tiers (member_id, tier, prev_tier, since, reason, sale_id, created_at)"
-            " VALUES (?,?,?,?,?,?,?)",
-            [tuple(t[c] for c in ("member_id", "tier", "prev_tier", "since", "reason", "sale_id", "created_at"))
-             for t in sorted(store.export_rows("tier_changes"), key=lambda t: (t["since"], t["created_at"],
-                                                                                t["row_no"]))])
-        purchase_table.build_summary(conn)  # the reports read each member's purchase days from it, not the sales
-        conn.execute("UPDATE sync_apply SET applying = 0")
+    ho_path = getattr(store, "path", None)  # a SqliteStore's file
+    if ho_path is not None:
+        conn.execute("PRAGMA journal_mode=OFF")  # a new file, deleted if the build fails: no journal to keep
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute(f"PRAGMA cache_size = {snapshot_load.CACHE_KIB}")
+        snapshot_load.attach(conn, ho_path)
+    try:
+        with write_txn(conn):
+            conn.execute("UPDATE sync_apply SET applying = 1")  # a snapshot queues nothing for sync
+            indexes = snapshot_load.drop_indexes(conn) if ho_path is not None else []
+            if ho_path is not None:
+                snapshot_load.load_rows(conn)
+            else:
+                _load_rows(conn, store)
+            conn.execute("INSERT INTO balances (member_id, points, updated_at) SELECT member_id, SUM(points), ?"
+                         " FROM ledger GROUP BY member_id", (ts,))
+            valued = [r.id for r in catalog(ctx) if r.kind in ("amount_off", "gift_certificate")]
+            conn.execute(_REDEMPTIONS, {"valued": json.dumps(valued)})
+            if ho_path is not None:
+                snapshot_load.load_docs(conn)
+            else:
+                _load_docs(conn, store)
+            for sql in indexes:
+                conn.execute(sql)
+            purchase_table.build_summary(conn)  # the reports read each member's purchase days from it
+            conn.execute("UPDATE sync_apply SET applying = 0")
+    finally:
+        if ho_path is not None:
+            snapshot_load.detach(conn)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA cache_size = -2000")  # SQLite's default again
     return ctx
+
+
+def _load_rows(conn: sqlite3.Connection, store: Store) -> None:
+    """Members to ledger as Python rows (a PostgreSQL head office); `snapshot_load` is the same in SQL."""
+    members = store.export_rows("members")
+    conn.executemany(
+        "INSERT INTO members (member_id, name, phone, email, store_id, status, merged_into, created_at,"
+        " updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        [(m["member_id"], m["name"], m["phone"], m["email"], m["store_id"], m["status"], m["merged_into"],
+          m["created_at"], m["updated_at"]) for m in members])
+    conn.executemany(
+        "INSERT INTO member_consent (member_id, channel, granted, at) VALUES (?,?,?,?)",
+        [(m["member_id"], ch, int(bool(g)), m["updated_at"])
+         for m in members for ch, g in json.loads(m["consent"] or "{}").items()])
+    conn.executemany(
+        "INSERT INTO cards (card_number, member_id, source, status, replaced_by, created_at, updated_at)"
+        " VALUES (?,?,?,?,?,?,?)",
+        [(c["card_number"], c["member_id"], c["source"], c["status"], c["replaced_by"],
+          c["created_at"] or c["updated_at"], c["updated_at"]) for c in store.export_rows("cards")])
+    sales = store.export_rows("sales")
+    conn.executemany(
+        "INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender, points_earned,"
+        " content_hash, operator, created_at) VALUES (?,?,?,?,?,?,?,'',?,?)",
+        [(s["sale_id"], s["store_id"], s["till_id"], s["member_id"], s["total_cents"], s["tender"] or "cash",
+          s["points_earned"], s["operator"], s["created_at"]) for s in sales])
+    conn.executemany(
+        "INSERT INTO sale_lines (sale_id, line_no, sku, ean, name, category, qty, unit_cents, amount_cents,"
+        " points) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [(s["sale_id"], li["line_no"], li.get("sku"), li.get("ean"), li["name"], li["category"], li["qty"],
+          li["unit_cents"], li["amount_cents"], li.get("points", 0))
+         for s in sales for li in json.loads(s["lines"] or "[]")])
+    conn.executemany(
+        "INSERT INTO ledger (entry_id, member_id, store_id, till_id, seq, kind, points, sale_id, amount_cents,"
+        " created_at, operator, reason, ref) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [tuple(e[c] for c in ("entry_id", "member_id", "store_id", "till_id", "seq", "kind", "points",
+                              "sale_id", "amount_cents", "created_at", "operator", "reason", "ref"))
+         for e in store.export_rows("ledger")])
+
+
+def _load_docs(conn: sqlite3.Connection, store: Store) -> None:
+    """Coupon uses, offer targetings and tier changes as Python rows (`snapshot_load.load_docs` in SQL)."""
+    # a till's table keeps one use per (code, store, till, sale): here the first in use-id order
+    conn.executemany(
+        "INSERT OR IGNORE INTO coupon_uses (use_id, code, store_id, till_id, sale_id, used_at)"
+        " VALUES (?,?,?,?,?,?)",
+        [tuple(u[c] for c in ("use_id", "code", "store_id", "till_id", "sale_id", "used_at"))
+         for u in store.export_rows("coupon_uses")])
+    targets = ("offer_id", "member_id", "sale_id", "grp", "holdout_bp", "window_days", "coupon_code", "store_id",
+               "till_id", "day", "at")
+    conn.executemany(f"INSERT INTO offer_targets ({', '.join(targets)}) VALUES ({', '.join('?' * len(targets))})",
+                     [tuple(t[c] for c in targets) for t in store.export_rows("offer_targets")])
+    conn.executemany(
+        "INSERT INTO member_tiers (member_id, tier, prev_tier, since, reason, sale_id, created_at)"
+        " VALUES (?,?,?,?,?,?,?)",
+        [tuple(t[c] for c in ("member_id", "tier", "prev_tier", "since", "reason", "sale_id", "created_at"))
+         for t in sorted(store.export_rows("tier_changes"), key=lambda t: (t["since"], t["created_at"],
+                                                                            t["row_no"]))])
 
 
 def run(store: Store, name: str, **options: Any) -> dict[str, Any]:
