@@ -122,13 +122,21 @@ class PooledPostgresDb(PostgresDb):
         with self._borrowed():
             return super().execute(sql, params)
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         with self._borrowed():
-            super().executemany(sql, rows)
+            return super().executemany(sql, rows)
 
-    def insert_ignore(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
         with self._borrowed():
-            super().insert_ignore(table, columns, rows)
+            return super().insert_new(table, columns, rows)
+
+    def upsert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str) -> None:
+        with self._borrowed():
+            super().upsert(table, columns, rows, on_conflict)
+
+    def rows_in(self, sql: str, keys: Sequence[Any]) -> list[Row]:
+        with self._borrowed():
+            return super().rows_in(sql, keys)
 
     @contextmanager
     def write(self) -> Iterator[None]:
