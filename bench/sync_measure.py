@@ -35,10 +35,12 @@ T0 = "2026-01-01T00:00:00.000000+00:00"
 
 
 @contextmanager
-def headoffice(store: Any, db_url: str, process: bool = False) -> Iterator[str]:
+def headoffice(store: Any, db_url: str, process: bool = False, upkeep: bool = True) -> Iterator[str]:
     """The real head office on loopback, yielding its URL: a uvicorn thread serving `store` in this
     process, or (`process=True`) `python -m headoffice serve` on `db_url` in a process of its own, as
-    in production where it is another machine: then it no longer shares this process's GIL."""
+    in production where it is another machine: then it no longer shares this process's GIL. `upkeep=False`
+    serves with `--no-upkeep`: a fresh head office file otherwise rebuilds its marketing snapshot of the
+    whole chain at start, on the same cores as the figure being measured."""
     if not process:
         from headoffice.server import ServerThread  # lazy: head office: only this command needs it
 
@@ -55,8 +57,8 @@ def headoffice(store: Any, db_url: str, process: bool = False) -> Iterator[str]:
         port = sock.getsockname()[1]
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "headoffice", "serve", "--port", str(port), "--db", db_url],
-                            cwd=root, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "headoffice", "serve", "--port", str(port), "--db", db_url,
+                             *([] if upkeep else ["--no-upkeep"])], cwd=root, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -192,7 +194,7 @@ def pull_directory(workdir: str | Path, members: int = 1_000_000, cards: int | N
     ctx = open_till(home)
     ticks: list[Progress] = []
     try:
-        with headoffice(store, db_url, process) as url:
+        with headoffice(store, db_url, process, upkeep=False) as url:
             register_till(ctx, url, store.add_till("S2", home.name))
             started = time.perf_counter()
             with client_for(ctx.conn, ctx.config, timeout=60) as client:
