@@ -38,11 +38,20 @@ T0 = "2026-01-01T00:00:00.000000+00:00"
 
 
 @contextmanager
+<<<<<<< HEAD
 def headoffice(store: Any, db_url: str, process: bool = False, profile_to: Path | None = None) -> Iterator[str]:
     """The real head office on loopback, yielding its URL: a uvicorn thread serving `store` in this
     process, or (`process=True`) `python -m headoffice serve` on `db_url` in a process of its own, as
     in production where it is another machine: then it no longer shares this process's GIL. `profile_to`:
     that process runs under cProfile and writes its stats there when it stops."""
+=======
+def headoffice(store: Any, db_url: str, process: bool = False, upkeep: bool = True) -> Iterator[str]:
+    """The real head office on loopback, yielding its URL: a uvicorn thread serving `store` in this
+    process, or (`process=True`) `python -m headoffice serve` on `db_url` in a process of its own, as
+    in production where it is another machine: then it no longer shares this process's GIL. `upkeep=False`
+    serves with `--no-upkeep`: a fresh head office file otherwise rebuilds its marketing snapshot of the
+    whole chain at start, on the same cores as the figure being measured."""
+>>>>>>> wt-pull
     if not process:
         from headoffice.server import ServerThread  # lazy: head office: only this command needs it
 
@@ -59,9 +68,14 @@ def headoffice(store: Any, db_url: str, process: bool = False, profile_to: Path 
         port = sock.getsockname()[1]
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+<<<<<<< HEAD
     profiler = ["-m", "cProfile", "-o", str(profile_to)] if profile_to else []  # its event loop's thread
     proc = subprocess.Popen([sys.executable, *profiler, "-m", "headoffice", "serve", "--port", str(port),
                              "--db", db_url], cwd=root, env=env)
+=======
+    proc = subprocess.Popen([sys.executable, "-m", "headoffice", "serve", "--port", str(port), "--db", db_url,
+                             *([] if upkeep else ["--no-upkeep"])], cwd=root, env=env)
+>>>>>>> wt-pull
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -228,7 +242,7 @@ def pull_directory(workdir: str | Path, members: int = 1_000_000, cards: int | N
     ctx = open_till(home)
     ticks: list[Progress] = []
     try:
-        with headoffice(store, db_url, process) as url:
+        with headoffice(store, db_url, process, upkeep=False) as url:
             register_till(ctx, url, store.add_till("S2", home.name))
             started = time.perf_counter()
             with client_for(ctx.conn, ctx.config, timeout=60) as client:

@@ -6,7 +6,8 @@ Hook: `bench.sync_measure.pull_directory(workdir, members=...)`: a head office (
 in its own process on loopback, as in production where it is another machine) holding the directory
 (members, 1.5 cards each, one ledger entry each so the balances are not zero), and a fresh till's first
 `sync.engine.pull_all`: the snapshot of the directory in parts of 5,000 (sync/snapshot.py), then the feed
-after it, its progress callback counted. The head office is loaded with raw inserts first (setup, not timed).
+after it, its progress callback counted. The head office is loaded with raw inserts first (setup, not timed)
+and serves with `--no-upkeep` (its start-up rebuild of the chain's marketing snapshot is not the pull's cost).
 
 Baseline, same run: the same rows (members, consent, balances, opening balances, cards; read from the head
 office's file beforehand, not timed) put into a fresh till's database with `executemany` in ONE transaction,
