@@ -26,9 +26,9 @@ from pos_client.store.context import TillContext
 from pos_client.store.point_months import GAIN
 
 _OF_STORE = " AND p.member_id IN (SELECT member_id FROM members WHERE store_id = :store)"
-# Per regular member: balance by D (today's balance less the months after D's and the part of D's month after D)
-# against the lots of the window (the months from the cutoff's to D's, less the cutoff's month up to the cutoff
-# and D's month after D). Members without a month row in the window hold no lot: nothing left.
+# Per regular member, in one pass over the summary in its key order: balance by D (the months to D's, less the
+# part of D's month after D) against the lots of the window (the months from the cutoff's to D's, less the
+# cutoff's month up to the cutoff and D's month after D), both part months read from the ledger by date.
 _HELD_SQL = """
 WITH corr AS MATERIALIZED (
     SELECT member_id, SUM(later) AS later, SUM(gain) AS gain FROM (
@@ -37,13 +37,12 @@ WITH corr AS MATERIALIZED (
         UNION ALL
         SELECT member_id, 0, {gain} FROM ledger WHERE created_at >= :cut_month_start AND created_at < :after_cut
     ) GROUP BY member_id
-), p AS (
-    SELECT member_id, SUM(CASE WHEN month > :month THEN net ELSE 0 END) AS later,
-           SUM(CASE WHEN month <= :month THEN gain ELSE 0 END) AS gain
-    FROM point_months WHERE month >= :cut_month GROUP BY member_id
 ), held AS (
-    SELECT p.member_id, MIN(b.points - p.later - COALESCE(c.later, 0), p.gain - COALESCE(c.gain, 0)) AS held
-    FROM p JOIN balances b ON b.member_id = p.member_id LEFT JOIN corr c ON c.member_id = p.member_id
+    SELECT p.member_id, MIN(p.upto - COALESCE(c.later, 0), p.gain - COALESCE(c.gain, 0)) AS held
+    FROM (SELECT member_id, SUM(CASE WHEN month <= :month THEN net ELSE 0 END) AS upto,
+                 SUM(CASE WHEN month BETWEEN :cut_month AND :month THEN gain ELSE 0 END) AS gain
+          FROM point_months GROUP BY member_id) p
+    LEFT JOIN corr c ON c.member_id = p.member_id
     WHERE p.member_id NOT IN (SELECT member_id FROM point_irregular){store}
 )
 SELECT {select} FROM held WHERE held > 0
