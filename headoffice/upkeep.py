@@ -9,13 +9,15 @@ same function the tills run, in `upkeep_runs` like a till's), so `headoffice rep
 snapshot instead of copying the whole chain per request.
 
 The snapshot is one SQLite file (beside a SQLite head office: `ho.db` -> `ho.marketing.db`; else
-`--snapshot` / `$HEADOFFICE_SNAPSHOT`). A refresh builds a new file next to it, carries the stages and
-runs recorded so far over from the published one, records the days due, and renames it into place:
-a report reading the old file (opened `immutable`, never written) is never disturbed, and a crash
-leaves the old snapshot published. A refresh is due when the snapshot has not recorded the day due
-now: today once past `at` (`--upkeep-at`, UTC, 22:00 by default: after the tills' closing time and
-their last sync), else yesterday. `headoffice serve` runs `UpkeepScheduler` (a thread with a stop event:
-at start when due, then every day at `at`); `headoffice upkeep` refreshes by hand, `--status` says when.
+`--snapshot` / `$HEADOFFICE_SNAPSHOT`). A daily refresh applies head office's changes to it in place
+(`snapshot_delta`) and records the days due, in one write transaction: a report (opened `mode=ro`, one read
+transaction) sees the day before or after, a crash leaves the day before. When it cannot (a first build,
+another program, an order a rebuild would keep differently) a refresh builds a new file next to it, carries
+the stages and runs recorded so far over, records the days due and renames it into place. A refresh is due
+when the snapshot has not recorded the day due now: today once past `at` (`--upkeep-at`, UTC, 22:00 by
+default: after the tills' closing time and their last sync), else yesterday. `headoffice serve` runs
+`UpkeepScheduler` (a thread with a stop event: at start when due, then every day at `at`); `headoffice
+upkeep` refreshes by hand, `--status` says when.
 """
 
 from __future__ import annotations
