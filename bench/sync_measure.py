@@ -38,20 +38,14 @@ T0 = "2026-01-01T00:00:00.000000+00:00"
 
 
 @contextmanager
-<<<<<<< HEAD
-def headoffice(store: Any, db_url: str, process: bool = False, profile_to: Path | None = None) -> Iterator[str]:
+def headoffice(store: Any, db_url: str, process: bool = False, profile_to: Path | None = None,
+               upkeep: bool = True) -> Iterator[str]:
     """The real head office on loopback, yielding its URL: a uvicorn thread serving `store` in this
     process, or (`process=True`) `python -m headoffice serve` on `db_url` in a process of its own, as
     in production where it is another machine: then it no longer shares this process's GIL. `profile_to`:
-    that process runs under cProfile and writes its stats there when it stops."""
-=======
-def headoffice(store: Any, db_url: str, process: bool = False, upkeep: bool = True) -> Iterator[str]:
-    """The real head office on loopback, yielding its URL: a uvicorn thread serving `store` in this
-    process, or (`process=True`) `python -m headoffice serve` on `db_url` in a process of its own, as
-    in production where it is another machine: then it no longer shares this process's GIL. `upkeep=False`
-    serves with `--no-upkeep`: a fresh head office file otherwise rebuilds its marketing snapshot of the
-    whole chain at start, on the same cores as the figure being measured."""
->>>>>>> wt-pull
+    that process runs under cProfile and writes its stats there when it stops. `upkeep=False` serves with
+    `--no-upkeep`: a fresh head office file otherwise rebuilds its marketing snapshot of the whole chain at
+    start, on the same cores as the figure being measured."""
     if not process:
         from headoffice.server import ServerThread  # lazy: head office: only this command needs it
 
@@ -68,14 +62,9 @@ def headoffice(store: Any, db_url: str, process: bool = False, upkeep: bool = Tr
         port = sock.getsockname()[1]
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-<<<<<<< HEAD
     profiler = ["-m", "cProfile", "-o", str(profile_to)] if profile_to else []  # its event loop's thread
     proc = subprocess.Popen([sys.executable, *profiler, "-m", "headoffice", "serve", "--port", str(port),
-                             "--db", db_url], cwd=root, env=env)
-=======
-    proc = subprocess.Popen([sys.executable, "-m", "headoffice", "serve", "--port", str(port), "--db", db_url,
-                             *([] if upkeep else ["--no-upkeep"])], cwd=root, env=env)
->>>>>>> wt-pull
+                             "--db", db_url, *([] if upkeep else ["--no-upkeep"])], cwd=root, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

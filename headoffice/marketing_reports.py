@@ -18,13 +18,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from headoffice import snapshot_load
+from headoffice import snapshot_delta, snapshot_load
 from headoffice.store.base import Store
 from pos_client.domain.errors import UsageError
 from pos_client.services.marketing import purchase_table
 from pos_client.services.marketing.reports import run_report
 from pos_client.services.marketing.rewards import catalog
-from pos_client.store.config import from_mapping
+from pos_client.store.config import Config, from_mapping
 from pos_client.store.context import TillContext
 from pos_client.store.db import connect, now_iso, write_txn
 
@@ -48,10 +48,8 @@ WHERE l.kind = 'redeem' AND l.reason LIKE 'reward:%' AND l.ref IS NOT NULL AND l
 def snapshot(store: Store, path: str | Path) -> TillContext:
     """A TillContext over a till-schema copy of head office's program data (members to offer targetings):
     by SQL from a SQLite head office (`snapshot_load`), row by row from any other."""
-    rules = {r["key"]: json.loads(r["value"]) for r in store.export_rows("rules")}
-    program = {k: rules[k] for k in ("tiers", "rewards") if k in rules}
-    ctx = TillContext(connect(path), from_mapping({"store_id": "HO", "till_id": "HO", "program": program,
-                                                     "reports": {"chain_wide": True}}))
+    program = program_of(store)
+    ctx = TillContext(connect(path), config_for(program))
     conn, ts = ctx.conn, now_iso()
     conn.execute("PRAGMA foreign_keys=OFF")  # merged and erased members keep rows that refer to each other
     ho_path = getattr(store, "path", None)  # a SqliteStore's file
@@ -70,10 +68,10 @@ def snapshot(store: Store, path: str | Path) -> TillContext:
                 _load_rows(conn, store)
             conn.execute("INSERT INTO balances (member_id, points, updated_at) SELECT member_id, SUM(points), ?"
                          " FROM ledger GROUP BY member_id", (ts,))
-            valued = [r.id for r in catalog(ctx) if r.kind in ("amount_off", "gift_certificate")]
-            conn.execute(_REDEMPTIONS, {"valued": json.dumps(valued)})
+            conn.execute(_REDEMPTIONS, {"valued": json.dumps(valued_rewards(ctx))})
             if ho_path is not None:
                 snapshot_load.load_docs(conn)
+                snapshot_delta.mark(conn, program)  # how far head office was read: the next refresh goes on
             else:
                 _load_docs(conn, store)
             for sql in indexes:
@@ -87,6 +85,21 @@ def snapshot(store: Store, path: str | Path) -> TillContext:
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA cache_size = -2000")  # SQLite's default again
     return ctx
+
+
+def program_of(store: Store) -> dict[str, Any]:
+    """The program (tiers, rewards) head office's rules hold: what a snapshot's reports read."""
+    rules = {r["key"]: json.loads(r["value"]) for r in store.export_rows("rules")}
+    return {k: rules[k] for k in ("tiers", "rewards") if k in rules}
+
+
+def config_for(program: dict[str, Any]) -> Config:
+    return from_mapping({"store_id": "HO", "till_id": "HO", "program": program, "reports": {"chain_wide": True}})
+
+
+def valued_rewards(ctx: TillContext) -> list[str]:
+    """The rewards whose redemption has a value in cents (the redeem entry's amount_cents)."""
+    return [r.id for r in catalog(ctx) if r.kind in ("amount_off", "gift_certificate")]
 
 
 def _load_rows(conn: sqlite3.Connection, store: Store) -> None:

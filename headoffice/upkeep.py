@@ -9,13 +9,15 @@ same function the tills run, in `upkeep_runs` like a till's), so `headoffice rep
 snapshot instead of copying the whole chain per request.
 
 The snapshot is one SQLite file (beside a SQLite head office: `ho.db` -> `ho.marketing.db`; else
-`--snapshot` / `$HEADOFFICE_SNAPSHOT`). A refresh builds a new file next to it, carries the stages and
-runs recorded so far over from the published one, records the days due, and renames it into place:
-a report reading the old file (opened `immutable`, never written) is never disturbed, and a crash
-leaves the old snapshot published. A refresh is due when the snapshot has not recorded the day due
-now: today once past `at` (`--upkeep-at`, UTC, 22:00 by default: after the tills' closing time and
-their last sync), else yesterday. `headoffice serve` runs `UpkeepScheduler` (a thread with a stop event:
-at start when due, then every day at `at`); `headoffice upkeep` refreshes by hand, `--status` says when.
+`--snapshot` / `$HEADOFFICE_SNAPSHOT`). A daily refresh applies head office's changes to it in place
+(`snapshot_delta`) and records the days due, in one write transaction: a report (opened `mode=ro`, one read
+transaction) sees the day before or after, a crash leaves the day before. When it cannot (a first build,
+another program, an order a rebuild would keep differently) a refresh builds a new file next to it, carries
+the stages and runs recorded so far over, records the days due and renames it into place. A refresh is due
+when the snapshot has not recorded the day due now: today once past `at` (`--upkeep-at`, UTC, 22:00 by
+default: after the tills' closing time and their last sync), else yesterday. `headoffice serve` runs
+`UpkeepScheduler` (a thread with a stop event: at start when due, then every day at `at`); `headoffice
+upkeep` refreshes by hand, `--status` says when.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from headoffice.marketing_reports import HO_REPORTS, run, snapshot
+from headoffice import snapshot_delta, snapshot_load
+from headoffice.marketing_reports import HO_REPORTS, config_for, program_of, run, snapshot, valued_rewards
 from headoffice.store import Store, open_store
 from pos_client.domain.dates import plus_days
 from pos_client.services.marketing import lifecycle, upkeep
@@ -42,7 +45,7 @@ from pos_client.services.marketing.report_base import Report
 from pos_client.services.marketing.reports import run_report
 from pos_client.store.config import Config
 from pos_client.store.context import TillContext
-from pos_client.store.db import now_iso, write_txn
+from pos_client.store.db import connect, now_iso, write_txn
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +117,12 @@ def _exclusive(path: Path) -> Iterator[None]:
 
 
 def _open_readonly(path: Path) -> sqlite3.Connection:
-    """A published snapshot never changes in place (a refresh renames a new file over it): immutable."""
-    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True, check_same_thread=False)
+    """Read-only, in one read transaction for the connection's life: a refresh in place commits its day
+    whole after the readers that began before it end (a full rebuild renames a new file over it)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
     conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout = 10000")  # a refresh's commit takes its lock for moments
+    conn.execute("BEGIN")
     return conn
 
 
@@ -163,12 +169,82 @@ def _record_days(ctx: TillContext, through: date, stop: threading.Event | None) 
     return days, changes
 
 
+class _Stopped(Exception):
+    """Stop asked between two days: the in-place refresh rolls back whole."""
+
+
+def _open_in_place(store: Store, path: Path) -> TillContext | None:
+    """The published snapshot opened for writing, when it can be brought up to date in place: a SQLite head
+    office, a snapshot built by this schema (else None: rebuild in full)."""
+    ho_path = getattr(store, "path", None)
+    if ho_path is None or not path.is_file():
+        return None
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    fresh = connect(":memory:")
+    try:
+        known = {r[0] for r in fresh.execute("SELECT name FROM schema_migrations")}
+        held = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
+    except sqlite3.OperationalError:
+        held = set()
+    finally:
+        fresh.close()
+    if held != known or "config" not in _meta(conn):
+        conn.close()
+        return None
+    for pragma in ("PRAGMA busy_timeout = 60000", "PRAGMA foreign_keys = OFF",  # readers end within seconds
+                   f"PRAGMA cache_size = {snapshot_load.CACHE_KIB // 4}"):  # the day's pages stay in memory
+        conn.execute(pragma)
+    snapshot_load.attach(conn, ho_path)
+    return TillContext(conn, config_for(program_of(store)))
+
+
+def _refresh_in_place(store: Store, path: Path, through: date, stop: threading.Event | None,
+                      began: float) -> RefreshResult | bool | None:
+    """The day's changes, the days due and the meta in one write transaction on the published file (readers
+    keep the state they began with); False when it must be rebuilt in full, None when stopped."""
+    ctx = _open_in_place(store, path)
+    if ctx is None:
+        return False
+    try:
+        with write_txn(ctx.conn):
+            ctx.conn.execute("UPDATE sync_apply SET applying = 1")  # a snapshot queues nothing for sync
+            if not snapshot_delta.apply(ctx.conn, program_of(store), valued_rewards(ctx), now_iso()):
+                return False
+            days, changes = _record_days(ctx, through, stop)
+            if stop is not None and stop.is_set():
+                raise _Stopped
+            built_at = _write_meta(ctx, through)
+    except _Stopped:
+        return None
+    finally:
+        if ctx.conn.in_transaction:
+            ctx.conn.execute("ROLLBACK")
+        snapshot_load.detach(ctx.conn)
+        ctx.close()
+    return RefreshResult(str(path), built_at, round(clock.monotonic() - began, 3), days, changes)
+
+
+def _write_meta(ctx: TillContext, through: date) -> str:
+    built_at = now_iso()
+    meta = {"built_at": built_at, "config": json.dumps(ctx.config.raw), "through": through.isoformat()}
+    ctx.conn.execute(_META)
+    with write_txn(ctx.conn):
+        ctx.conn.executemany("INSERT OR REPLACE INTO ho_snapshot_meta (key, value) VALUES (?,?)", meta.items())
+    return built_at
+
+
 def refresh(store: Store, path: Path, through: date, *, stop: threading.Event | None = None) -> RefreshResult | None:
-    """Rebuild the snapshot from head office's data, record the days due, publish it (None: stopped first)."""
+    """Bring the snapshot up to head office's data and record the days due: in place when only the day's
+    changes need applying (`snapshot_delta`), else a new file built in full and renamed over it (None: stopped
+    first)."""
     began = clock.monotonic()
     with _exclusive(path):
         for stale in path.parent.glob(f"{path.name}.*.building*"):  # a refresh killed half-way (we hold the lock)
             stale.unlink(missing_ok=True)
+        done = _refresh_in_place(store, path, through, stop, began)
+        if done is not False:
+            return done if isinstance(done, RefreshResult) else None
         building = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.building")
         ctx = snapshot(store, building)
         try:
@@ -178,13 +254,8 @@ def refresh(store: Store, path: Path, through: date, *, stop: threading.Event | 
             days, changes = _record_days(ctx, through, stop)
             if stop is not None and stop.is_set():
                 return None
-            built_at = now_iso()
-            meta = {"built_at": built_at, "config": json.dumps(ctx.config.raw), "through": through.isoformat()}
-            ctx.conn.execute(_META)
-            with write_txn(ctx.conn):
-                ctx.conn.executemany("INSERT OR REPLACE INTO ho_snapshot_meta (key, value) VALUES (?,?)",
-                                     meta.items())
-            ctx.conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file: readers open it immutable
+            built_at = _write_meta(ctx, through)
+            ctx.conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, refreshed in place later
             ctx.close()
             os.replace(building, path)
         finally:

@@ -95,22 +95,27 @@ SUMMARY_META = "member_purchase_days_meta"  # the last sale's rowid when the sum
 # are four, 1 + the count and 1 + each 15-bit third of the cents (no NUL character in SQLite text).
 _DAY_MAX, _CHUNK = 55295, 1 << 15
 _CHUNK_MEMBERS = 1024  # members per summary row: a million members are a thousand rows to fetch
-_SUMMARY_SQL = f"""
-INSERT INTO {SUMMARY} (chunk, ids, counts, days, amounts, ok)
+_SUMMARY_SQL = """
+INSERT INTO {summary} (chunk, ids, counts, days, amounts, ok)
 SELECT chunk, group_concat(member_id, char(10)), group_concat(char(length(days)), ''), group_concat(days, ''),
        group_concat(amounts, ''), MIN(ok) FROM (
-    SELECT member_id, days, amounts, ok AND instr(member_id, char(10)) = 0 AND length(days) < {_CHUNK} AS ok,
-           (row_number() OVER (ORDER BY member_id) - 1) / {_CHUNK_MEMBERS} AS chunk FROM (
+    SELECT member_id, days, amounts, ok AND instr(member_id, char(10)) = 0 AND length(days) < {days_max} AS ok,
+           {chunk} AS chunk FROM (
         SELECT member_id, group_concat(char(d), '') AS days,
                group_concat(char(n + 1, (c >> 30) + 1, ((c >> 15) & 32767) + 1, (c & 32767) + 1), '') AS amounts,
-               MIN(d) >= 1 AND MAX(d) <= {_DAY_MAX} AND MAX(n) < {_CHUNK - 1} AND MIN(c) >= 0
-               AND MAX(c) < {_CHUNK ** 3} AS ok
+               MIN(d) >= 1 AND MAX(d) <= {day_max} AND MAX(n) < {count_max} AND MIN(c) >= 0
+               AND MAX(c) < {cents_max} AS ok
         FROM (SELECT member_id, CAST(julianday(substr(created_at, 1, 10)) - 2440587.5 AS INTEGER) AS d,
-                     COUNT(*) AS n, SUM(total_cents) AS c FROM sales NOT INDEXED WHERE member_id IS NOT NULL
+                     COUNT(*) AS n, SUM(total_cents) AS c FROM sales {source}
               GROUP BY member_id, d ORDER BY member_id, d)
         GROUP BY member_id))
 GROUP BY chunk
 """
+
+
+def _summary_sql(chunk: str, source: str) -> str:
+    return _SUMMARY_SQL.format(summary=SUMMARY, chunk=chunk, source=source, day_max=_DAY_MAX, count_max=_CHUNK - 1,
+                               cents_max=_CHUNK ** 3, days_max=_CHUNK)
 
 
 def build_summary(conn: sqlite3.Connection) -> bool:
@@ -124,7 +129,8 @@ def build_summary(conn: sqlite3.Connection) -> bool:
     cache = conn.execute("PRAGMA cache_size").fetchone()[0]
     conn.execute("PRAGMA cache_size = -262144")  # 256 MB: the sort of every sale stays mostly in memory
     try:
-        conn.execute(_SUMMARY_SQL)
+        conn.execute(_summary_sql(f"(row_number() OVER (ORDER BY member_id) - 1) / {_CHUNK_MEMBERS}",
+                                  "NOT INDEXED WHERE member_id IS NOT NULL"))
     finally:
         conn.execute(f"PRAGMA cache_size = {int(cache)}")
     if conn.execute(f"SELECT 1 FROM {SUMMARY} WHERE NOT ok LIMIT 1").fetchone():
@@ -133,6 +139,17 @@ def build_summary(conn: sqlite3.Connection) -> bool:
     conn.execute(f"CREATE TABLE {SUMMARY_META} (sales_rowid INTEGER)")
     conn.execute(f"INSERT INTO {SUMMARY_META} SELECT COALESCE(MAX(rowid), 0) FROM sales")
     return True
+
+
+def rebuild_chunk(conn: sqlite3.Connection, chunk: int, low: str | None, high: str | None) -> bool:
+    """Replace one summary row by the members in [low, high) (None: unbounded), from their sales through the
+    member index (a snapshot's daily refresh, `headoffice.snapshot_delta`); False when one is not encodable."""
+    conn.execute(f"DELETE FROM {SUMMARY} WHERE chunk = ?", (chunk,))
+    where = "member_id IS NOT NULL" + (" AND member_id >= :low" if low is not None else "") + (
+        " AND member_id < :high" if high is not None else "")
+    conn.execute(_summary_sql(str(int(chunk)), f"INDEXED BY idx_sales_member WHERE {where}"),
+                 {"low": low, "high": high})
+    return conn.execute(f"SELECT 1 FROM {SUMMARY} WHERE chunk = ? AND NOT ok", (chunk,)).fetchone() is None
 
 
 def has_summary(conn: sqlite3.Connection) -> bool:
