@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pos_client import __version__
+from pos_client.services.marketing import expiry
 from pos_client.store import sync_state as state
 from pos_client.store.config import Config
 from pos_client.store.context import TillContext
@@ -71,7 +72,9 @@ def pull_all(ctx: TillContext, client: HeadOfficeClient, *, page_size: int = PUL
     directory: see bench/RESULTS.md). Pages are still applied one by one, in order, each with its
     cursor in its own transaction; a page fetched ahead of a failure is simply dropped."""
     report = report or SyncReport()
-    if snapshot.wanted(ctx.conn):  # a first pull: the directory as of one position, then the feed after it
+    # A first pull: the directory as of one position, then the feed after it; but not at the till that writes its
+    # store's members' expiry, which needs their dated earnings (docs/marketing.md, "Points expiry").
+    if snapshot.wanted(ctx.conn) and ctx.till_id != expiry.writer_till(ctx):
         def tick(done: int, total: int) -> None:
             if progress and total:
                 progress(Progress(min(done, total), total, snapshot.WHAT))

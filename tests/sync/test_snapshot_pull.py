@@ -58,7 +58,7 @@ def _cut_after(proxy, parts: int, back_after: float | None = None):
 
 def test_first_pull_equals_the_directory_without_its_history(headoffice, ho_store, make_till):
     _fill(ho_store)
-    t = make_till("S1", "T1")
+    t = make_till("S1", "T2")
     register(t, ho_store, headoffice.url)
     mine = enrol(t, 1)  # a sale before the first pull: pushed first, then not counted twice by the snapshot
     sell(t, 1, 2500)
@@ -67,7 +67,7 @@ def test_first_pull_equals_the_directory_without_its_history(headoffice, ho_stor
     assert report.pulled["snapshot_members"] == N + 1 and report.pulled.get("entries", 0) == 0
     assert seen[0].what == "members (first pull)" and (seen[0].done, seen[0].total) == (N + 1, N + 1)
     _assert_directory(t, ho_store)
-    assert t.conn.execute("SELECT COUNT(*) FROM ledger WHERE till_id != 'T1' OR store_id != 'S1'").fetchone()[0] == 0
+    assert t.conn.execute("SELECT COUNT(*) FROM ledger WHERE till_id != 'T2' OR store_id != 'S1'").fetchone()[0] == 0
     assert ho_store.balance(mine.member_id) == 25 == t.conn.execute(
         "SELECT points FROM balances WHERE member_id = ?", (mine.member_id,)).fetchone()[0]
     assert state.get_int(t.conn, state.CURSOR) >= state.get_int(t.conn, snapshot.FLOOR) > 0
@@ -75,9 +75,22 @@ def test_first_pull_equals_the_directory_without_its_history(headoffice, ho_stor
     assert "snapshot_members" not in again.pulled and again.pulled.get("members", 0) == 0
 
 
-def test_a_cut_resumes_at_the_next_part(headoffice, ho_store, make_till, proxy):
+def test_the_stores_expiry_till_takes_the_whole_feed_not_a_snapshot(headoffice, ho_store, make_till):
+    """The till that writes its store's members' expiry (T1 unless `[program.expiry] till` says) needs their dated
+    earnings, which a snapshot's opening balances do not carry: its first pull is the feed, entry by entry."""
     _fill(ho_store)
     t = make_till("S1", "T1")
+    register(t, ho_store, headoffice.url)
+    report = sync_once(t)
+    assert "snapshot_members" not in report.pulled and report.pulled["entries"] == N
+    assert t.conn.execute("SELECT COUNT(*) FROM opening_balances").fetchone()[0] == 0
+    _assert_directory(t, ho_store)
+    assert_invariant(t)
+
+
+def test_a_cut_resumes_at_the_next_part(headoffice, ho_store, make_till, proxy):
+    _fill(ho_store)
+    t = make_till("S1", "T2")
     register(t, ho_store, proxy.url)
     tick, seen = _cut_after(proxy, 2)
     with client_for(t.conn, t.config) as client, pytest.raises(Offline):
@@ -98,7 +111,7 @@ def test_a_cut_resumes_at_the_next_part(headoffice, ho_store, make_till, proxy):
 
 def test_a_part_is_asked_again_after_a_transport_error(headoffice, ho_store, make_till, proxy):
     _fill(ho_store)
-    t = make_till("S1", "T1")
+    t = make_till("S1", "T2")
     register(t, ho_store, proxy.url)
     tick, seen = _cut_after(proxy, 1, back_after=0.6)  # refused for a while: the retries wait it out
     with client_for(t.conn, t.config) as client:
@@ -111,7 +124,7 @@ def test_a_part_is_asked_again_after_a_transport_error(headoffice, ho_store, mak
 def test_writes_at_head_office_during_the_snapshot_are_neither_lost_nor_counted_twice(headoffice, ho_store,
                                                                                        make_till):
     seq = _fill(ho_store)
-    t = make_till("S1", "T1")
+    t = make_till("S1", "T2")
     register(t, ho_store, headoffice.url)
     who = Principal("S9", "T1")
 

@@ -208,12 +208,11 @@ def test_pull_cut_off_midway_resumes_from_the_saved_cursor(headoffice, ho_store,
     from headoffice.store import Principal
 
     ho_store.add_till("S9", "T1")
-    t = make_till("S1", "T1")
-    register(t, ho_store, proxy.url)
-    sync_once(t)  # the first pull (a snapshot of an empty directory): what follows comes by the feed's pages
     n = 3000
     ho_store.ingest(Principal("S9", "T1"), batch("S9", "T1", members=[member(f"m{i}", "S9") for i in range(n)],
                                                  entries=[ho_entry("S9", "T1", i + 1, f"m{i}", 2) for i in range(n)]))
+    t = make_till("S1", "T1")
+    register(t, ho_store, proxy.url)
     seen = []
 
     def cut_after_two_pages(p) -> None:
