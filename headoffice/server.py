@@ -51,7 +51,11 @@ def listening_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:  # a busy port or a foreign address: one clear line (exit 2), not a traceback
+        sock.close()
+        raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror} (is another server on that port?)") from exc
     return sock
 
 

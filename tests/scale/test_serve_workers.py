@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,16 @@ def test_workers_and_pool_must_be_positive(capsys):
     assert headoffice_main(["serve", "--workers", "0"]) == 2
     assert headoffice_main(["serve", "--pool", "-1"]) == 2
     assert "must be more than 0" in capsys.readouterr().err
+
+
+def test_a_busy_port_is_one_clear_line_not_a_traceback(tmp_path):
+    """Another server on the port: exit 2, one line naming the address, nothing else started."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "headoffice", "serve", "--port", str(port), "--no-upkeep",
+                               "--db", f"sqlite:///{tmp_path / 'ho.db'}"], capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "Traceback" not in proc.stderr
