@@ -81,7 +81,7 @@ def make_user_for():
 
 
 def test_owner_adjusts_points_and_the_till_sees_it(chain, chromium, tmp_path):
-    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -92,8 +92,11 @@ def test_owner_adjusts_points_and_the_till_sees_it(chain, chromium, tmp_path):
 
     # the dashboard: figures from the snapshot, each chart with its table beside it
     browser.get(base + "/")
-    main = browser.find_element(By.TAG_NAME, "main").text
-    assert "Members" in main and "olivia" in browser.find_element(By.CSS_SELECTOR, ".who").text
+    # a snapshot the server refreshed after the fixture's upkeep has its figures computed away from the page,
+    # which reloads itself until they are ready: wait for that as the owner would
+    WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: "Members" in d.find_element(By.TAG_NAME, "main").text)
+    assert "olivia" in browser.find_element(By.CSS_SELECTOR, ".who").text
     assert browser.find_elements(By.CSS_SELECTOR, "svg") and browser.find_elements(By.CSS_SELECTOR, "table")
     screenshot(browser, shots, "dashboard")
 
@@ -113,7 +116,8 @@ def test_owner_adjusts_points_and_the_till_sees_it(chain, chromium, tmp_path):
     browser.find_element(By.ID, "adjust-points").send_keys("250")
     browser.find_element(By.ID, "adjust-reason").send_keys("goodwill: broken bottle")
     browser.find_element(By.CSS_SELECTOR, "form[action$='/adjust'] button[type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda d: "292 points" in d.find_element(By.TAG_NAME, "main").text)
+    WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: "292 points" in d.find_element(By.TAG_NAME, "main").text)  # the page is replaced meanwhile
     browser.get(base + "/audit")
     audit = browser.find_element(By.TAG_NAME, "main").text
     assert "goodwill: broken bottle" in audit and "olivia" in audit
