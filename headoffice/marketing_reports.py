@@ -24,6 +24,7 @@ from pos_client.domain.errors import UsageError
 from pos_client.services.marketing import purchase_table
 from pos_client.services.marketing.reports import run_report
 from pos_client.services.marketing.rewards import catalog
+from pos_client.store import point_months
 from pos_client.store.config import Config, from_mapping
 from pos_client.store.context import TillContext
 from pos_client.store.db import connect, now_iso, write_txn
@@ -62,10 +63,11 @@ def snapshot(store: Store, path: str | Path) -> TillContext:
         with write_txn(conn):
             conn.execute("UPDATE sync_apply SET applying = 1")  # a snapshot queues nothing for sync
             indexes = snapshot_load.drop_indexes(conn) if ho_path is not None else []
-            if ho_path is not None:
-                snapshot_load.load_rows(conn)
-            else:
-                _load_rows(conn, store)
+            with point_months.bulk_load(conn):  # the points-by-month summary made once, after the load
+                if ho_path is not None:
+                    snapshot_load.load_rows(conn)
+                else:
+                    _load_rows(conn, store)
             conn.execute("INSERT INTO balances (member_id, points, updated_at) SELECT member_id, SUM(points), ?"
                          " FROM ledger GROUP BY member_id", (ts,))
             conn.execute(_REDEMPTIONS, {"valued": json.dumps(valued_rewards(ctx))})

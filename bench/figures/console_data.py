@@ -23,6 +23,7 @@ from bench.figures.reports import chain_db
 from bench.generate import build_lock
 from headoffice.console import figures
 from headoffice.store import open_store
+from pos_client.store import point_months
 
 THROUGH = date(2026, 10, 31)  # the generated history's last day: the snapshot's
 AUDIT_ROWS = 200_000  # a busy chain's years of console changes
@@ -113,7 +114,7 @@ def _build_chain_ledger(env: BenchEnv, base: Path) -> None:
     conn.execute("ATTACH DATABASE ? AS src", (f"file:{env.db}?mode=ro",))
     conn.execute("BEGIN")
     conn.execute("UPDATE sync_apply SET applying = 1")
-    with _indexes_dropped(conn, ("ledger", "balances")):
+    with point_months.bulk_load(conn), _indexes_dropped(conn, ("ledger", "balances")):
         conn.execute("INSERT INTO ledger SELECT * FROM src.ledger")
         conn.execute("INSERT OR REPLACE INTO balances SELECT * FROM src.balances")
     conn.execute("UPDATE sync_apply SET applying = 0")

@@ -16,6 +16,8 @@ lets doctor check it. The ledger itself stays append-only.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # A lot's positive part, as the trigger and the rebuild count it (expiry is never a lot).
 GAIN = "CASE WHEN {t}.kind != 'expire' AND {t}.points > 0 THEN {t}.points ELSE 0 END"
@@ -45,6 +47,21 @@ UNION
 SELECT member_id FROM ledger l WHERE {_IN_SALE_LOT.format(t='l')}
 GROUP BY member_id, sale_id HAVING MIN(substr(created_at, 1, 10)) != MAX(substr(created_at, 1, 10))
 """
+
+
+TRIGGER = "ledger_point_months"
+
+
+@contextmanager
+def bulk_load(conn: sqlite3.Connection) -> Iterator[None]:
+    """A bulk insert into the ledger without the per-row trigger (its lookup by sale id needs the ledger's indexes,
+    which a bulk load drops: row by row it would scan the ledger for each row), then the summary made once from
+    the loaded ledger and the trigger put back; all inside the caller's write transaction."""
+    (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (TRIGGER,)).fetchone()
+    conn.execute(f'DROP TRIGGER "{TRIGGER}"')
+    yield
+    rebuild(conn)
+    conn.execute(sql)
 
 
 def create(conn: sqlite3.Connection) -> None:
