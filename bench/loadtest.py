@@ -29,10 +29,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
 from bench.stats import percentile
+from bench.sync_measure import wait_healthy
 from headoffice import pgcluster
 from headoffice.store import open_store
 
@@ -63,16 +63,7 @@ def headoffice(db_url: str, workers: int, pool: int) -> Iterator[str]:
                              "--db", db_url, "--workers", str(workers), "--pool", str(pool)], cwd=ROOT, env=_env())
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"head office did not start (exit {proc.poll()})")
-            time.sleep(0.2)
+        wait_healthy(url, proc, within_s=120, pause_s=0.2)
         yield url
     finally:
         proc.terminate()

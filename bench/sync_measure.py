@@ -37,6 +37,20 @@ from wire.protocol import LEDGER_COLUMNS, PushBatch
 T0 = "2026-01-01T00:00:00.000000+00:00"
 
 
+def wait_healthy(url: str, proc: subprocess.Popen[Any], within_s: float, pause_s: float = 0.05) -> None:
+    """Until head office's /v1/health answers 200; RuntimeError when its process ended or `within_s` passed."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"head office did not start (exit {proc.poll()})")
+        time.sleep(pause_s)
+
+
 @contextmanager
 def headoffice(store: Any, db_url: str, process: bool = False, profile_to: Path | None = None,
                upkeep: bool = True) -> Iterator[str]:
@@ -67,16 +81,7 @@ def headoffice(store: Any, db_url: str, process: bool = False, profile_to: Path 
                              "--db", db_url, *([] if upkeep else ["--no-upkeep"])], cwd=root, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"head office did not start (exit {proc.poll()})")
-            time.sleep(0.05)
+        wait_healthy(url, proc, within_s=30)
         yield url
     finally:
         # uvicorn re-raises the signal it stopped on: SIGINT ends in KeyboardInterrupt, after which cProfile

@@ -8,7 +8,7 @@ A till's bookkeeping (`Db.note`) hands out no server_seq and skips that lock.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
@@ -85,28 +85,25 @@ class PostgresDb(Db):
             cur.execute(f"TRUNCATE _bulk_{table}")
         return taken
 
-    @contextmanager
-    def _write_txn(self) -> Iterator[None]:
-        if self._in_txn:
-            yield
-            return
-        with self._conn.transaction():
-            self._in_txn = True
-            try:
-                self.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
-                yield
-            finally:
-                self._in_txn = False
+    def _write_txn(self) -> AbstractContextManager[None]:
+        return self._txn(serial=True)
+
+    def _note_txn(self) -> AbstractContextManager[None]:
+        """Row upserts only (till bookkeeping): PostgreSQL's row locks suffice, no advisory lock."""
+        return self._txn(serial=False)
 
     @contextmanager
-    def _note_txn(self) -> Iterator[None]:
-        """Row upserts only (till bookkeeping): PostgreSQL's row locks suffice, no advisory lock."""
+    def _txn(self, serial: bool) -> Iterator[None]:
+        """One transaction (joined when one is open); `serial`: the chain-wide advisory lock that orders
+        server_seq writers, so a pull never skips a row committed late."""
         if self._in_txn:
             yield
             return
         with self._conn.transaction():
             self._in_txn = True
             try:
+                if serial:
+                    self.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
                 yield
             finally:
                 self._in_txn = False
