@@ -33,6 +33,9 @@ log = logging.getLogger("pos_client.integrity")
 
 STOP_SUFFIX = ".stopped"
 OPEN_BUDGET_S = 0.25  # what opening the till may spend on checks before the rest goes to the background
+# Above this size the checks all go to the background: SQLite 3.40's quick_check runs as one VM step, which the
+# progress handler (the deadline) cannot interrupt; at 1M members (5 GB) it held the first screen for ~5 s.
+OPEN_CHECK_MAX_BYTES = 64 * 1024 * 1024
 _PROGRESS_STEPS = 2000  # SQLite VM steps between deadline looks
 _PACE_S = 0.002  # the background chain check's pause every 4096 entries (about a third of one core at most)
 
@@ -231,6 +234,8 @@ def full_check(conn: sqlite3.Connection, own: tuple[str, str] | None = None) -> 
     try:
         report = verify_chain(conn, own)
     except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc):
+            raise  # the app closing stopped the check (Periodic.stop): not damage
         return [f"reading the ledger failed: {exc}"]
     return [] if report is None or report.ok else [report.words()]
 
@@ -244,6 +249,8 @@ def check_on_open(db: Path, advice: str, own: tuple[str, str] | None = None,
     `budget_s` 0: everything in the background."""
     if not db.exists() or db.stat().st_size == 0:
         return None
+    if db.stat().st_size > OPEN_CHECK_MAX_BYTES:
+        budget_s = 0  # quick_check is one SQLite step: no deadline can stop it, and at 5 GB it takes seconds
     if budget_s > 0 and _check(db, advice, own, time.monotonic() + budget_s):
         return None
     thread = threading.Thread(target=_check, args=(db, advice, own, None), name="till-db-check", daemon=True)

@@ -6,6 +6,7 @@ never stop the work."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -29,17 +30,29 @@ class Periodic(ABC):
         self.error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._ctx: TillContext | None = None  # the thread's own connection, while it runs
 
     def start(self) -> Self:
         self._thread = threading.Thread(target=self._run, name=self.NAME, daemon=True)
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the thread to stop and wait for it (work in progress finishes: each step is one transaction)."""
+    def stop(self, timeout: float = 10.0, grace: float = 1.0) -> None:
+        """Ask the thread to stop and wait for it. Work that does not finish within `grace` seconds (a full
+        integrity check of a large database takes minutes) is interrupted on the thread's own connection:
+        the statement in progress fails, its transaction rolls back (each step is one), and the work is
+        retried on the next start. Closing the app never waits minutes for it."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._thread is None:
+            return
+        self._thread.join(min(grace, timeout))
+        ctx = self._ctx
+        if self._thread.is_alive() and ctx is not None:
+            try:
+                ctx.conn.interrupt()
+            except sqlite3.ProgrammingError:  # the thread closed it meanwhile: nothing left to interrupt
+                pass
+        self._thread.join(max(timeout - grace, 0.0))
 
     def _say(self, text: str) -> None:
         if self.status is not None:
@@ -52,7 +65,7 @@ class Periodic(ABC):
     def run_once(self, ctx: TillContext) -> None: ...
 
     def _run(self) -> None:
-        ctx = self.open_context()
+        ctx = self._ctx = self.open_context()
         try:
             while not self._stop.is_set():
                 try:
@@ -64,4 +77,5 @@ class Periodic(ABC):
                     self._say(f"failed ({self.error[:60]}); retrying")
                 self._stop.wait(self.tick)
         finally:
+            self._ctx = None
             ctx.close()

@@ -4,15 +4,19 @@ idempotent; `pos-client upkeep`; the app's scheduler; liability as of a day coun
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from time import monotonic
 
 import pytest
 
 from pos_client.cli.main import main
 from pos_client.services.marketing import liability, tiers, upkeep
 from pos_client.services.marketing.reports import run_report
-from pos_client.store import ledger
+from pos_client.store import integrity, ledger
 from pos_client.till import context_opener
+from pos_client.till.periodic import Periodic
 from pos_client.till.scheduler import UpkeepScheduler, due_through
 from tests.marketing.helpers import new_member, sell
 
@@ -140,3 +144,26 @@ def test_the_scheduler_thread_catches_up_and_runs_again_at_closing_time(ctx):
         assert upkeep.last_run(ctx) == date(2025, 6, 8)
     finally:
         sched.stop()
+
+
+def test_closing_the_app_interrupts_long_background_work_instead_of_waiting_for_it(ctx, tmp_path):
+    """Periodic.stop: work still running after the grace (a full integrity check of a large database takes
+    minutes) is interrupted on the thread's own connection; the thread ends at once and the till is not marked
+    damaged (an interrupt is not damage)."""
+    started = threading.Event()
+
+    class Slow(Periodic):
+        NAME = "slow-test"
+
+        def run_once(self, ctx) -> None:
+            started.set()
+            ctx.conn.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000000000)"
+                             " SELECT COUNT(*) FROM n").fetchone()
+
+    worker = Slow(context_opener(ctx), tick=60, status=None).start()
+    assert started.wait(10)
+    t0 = monotonic()
+    worker.stop(timeout=10, grace=0.2)
+    assert monotonic() - t0 < 3 and worker._thread is not None and not worker._thread.is_alive()
+    assert worker.error is not None and "interrupted" in worker.error
+    assert integrity.stopped(Path(ctx.home) / "till.db") is None
