@@ -22,19 +22,23 @@ from pos_client.services.marketing.reports import run_report
 from pos_client.store import ledger, point_months
 from tests.marketing.helpers import new_member
 
+# Month ends with the cutoff at a month end (no ledger row read), days early and late in a month (the part
+# before or after the day read from the ledger), and a cutoff on the day before a month's last.
 DAYS = ("2025-03-31", "2025-06-15", "2025-12-31", "2026-01-15", "2026-02-28", "2026-03-01", "2026-05-20",
-        "2026-07-31")
+        "2026-07-31", "2026-04-02", "2026-04-29", "2026-03-30", "2026-06-30")
 
 
-def year_before(day: date) -> date:
-    """The cutoff 12 months back (a lot dated on it is due by `day`); 29 Feb -> 28 Feb."""
-    return date(day.year - 1, day.month, min(day.day, monthrange(day.year - 1, day.month)[1]))
+def months_before(day: date, months: int = 12) -> date:
+    """The cutoff `months` back, clamped to the month's last day (a lot dated on it is due by `day`)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = index // 12, index % 12 + 1
+    return date(year, month, min(day.day, monthrange(year, month)[1]))
 
 
-def reference(rows: list[tuple[str, str, int, str | None, str]], day: date) -> dict[str, int]:
+def reference(rows: list[tuple[str, str, int, str | None, str]], day: date, months: int = 12) -> dict[str, int]:
     """Per member: the lots left after spending and written expiry took the oldest first, dated after the
     cutoff (a lot dated on or before it is due by `day`). A sale's earn, bonus and reversals are one lot."""
-    cutoff = year_before(day).isoformat()
+    cutoff = months_before(day, months).isoformat()
     lots: dict[str, dict[object, list]] = defaultdict(dict)  # member -> key -> [day, points]
     used: dict[str, int] = defaultdict(int)
     for member, kind, points, sale_id, created in rows:
@@ -134,6 +138,32 @@ def test_liability_on_past_days_is_the_fifo_of_the_rules(logged):
         assert (summary["members"], summary["points"]) == (len(want), sum(want.values())), day
     # a member at 0 today held points on a past day, and the expiry due then still came off
     assert any(m in reference(rows, date.fromisoformat(d)) for d in DAYS for m in zero_today)
+
+
+def test_a_short_expiry_window_is_the_fifo_of_the_rules(make_ctx):
+    """Three months: the window's whole months can be none at all, only the part months' ledger rows."""
+    ctx = make_ctx({"expiry": {"months": 3}})
+    write_log(ctx, 30, seed=7)
+    expiry.run_expiry(ctx, "2025-12-31")
+    rows = ledger_rows(ctx)
+    for day in ("2025-11-30", "2026-01-02", "2026-02-14", "2026-02-27", "2026-03-31", "2026-05-16"):
+        assert liability.liability_as_of(ctx, day) == reference(rows, date.fromisoformat(day), 3), day
+
+
+@pytest.mark.parametrize(("day", "months", "upto", "lo", "parts"), [
+    ("2026-10-31", 12, "2026-10", "2025-11", []),  # both ends at a month's end: no ledger row
+    ("2024-02-29", 12, "2024-02", "2023-03", []),  # cutoff clamped to 28 Feb 2023, a month end
+    ("2026-03-15", 12, "2026-02", "2025-03",
+     [("2026-03-01", "2026-03-16", 1, 1), ("2025-03-01", "2025-03-16", 0, -1)]),
+    ("2026-03-20", 12, "2026-03", "2025-04",
+     [("2026-03-21", "2026-04-01", -1, -1), ("2025-03-21", "2025-04-01", 0, 1)]),
+    ("2026-12-02", 1, "2026-11", "2026-11", [("2026-12-01", "2026-12-03", 1, 1), ("2026-11-01", "2026-11-03", 0, -1)]),
+    ("2026-12-30", 1, "2026-12", "2026-12", [("2026-12-31", "2027-01-01", -1, -1)]),  # cutoff 30 Nov: a month end
+])
+def test_the_plan_reads_the_smaller_part_of_each_end_month(day, months, upto, lo, parts):
+    p = liability.plan(date.fromisoformat(day), months)
+    assert (p.upto, p.lo) == (upto, lo)
+    assert [(a.isoformat(), b.isoformat(), n, g) for a, b, n, g in p.parts] == parts
 
 
 def test_the_month_summary_is_what_a_rebuild_from_the_ledger_makes(logged):

@@ -7,10 +7,11 @@ younger lot while an older one is left. Written or not, the expiry due by D coun
 today (a member at 0 today may have held points on D).
 
 Why not the ledger: summing ten million entries took minutes at chain scale; the fast path reads the
-per-member month summary (`store.point_months`), the ledger only for the part months at the window's two
-ends, and today's balance. Members whose sale lots net refunds (`point_irregular`) get the exact FIFO from their
-own ledger rows (`expiry.due_by_member`). `inactivity` and `none` modes sum the ledger: no month summary
-answers "last purchase day".
+per-member month summary (`store.point_months`) and the ledger only for the smaller part of each end month
+(none for a day at a month's end whose cutoff is one too: `plan`): a ledger row found by its date costs a page
+read of its own, the summary's rows are read in order. Members whose sale lots net refunds (`point_irregular`) get
+the exact FIFO from their own ledger rows (`expiry.due_by_member`). `inactivity` and `none` modes sum the
+ledger: no month summary answers "last purchase day".
 """
 
 from __future__ import annotations
@@ -26,27 +27,22 @@ from pos_client.store.context import TillContext
 from pos_client.store.point_months import GAIN
 
 _OF_STORE = " AND p.member_id IN (SELECT member_id FROM members WHERE store_id = :store)"
-# Per regular member, in one pass over the summary in its key order: balance by D (the months to D's, less the
-# part of D's month after D) against the lots of the window (the months from the cutoff's to D's, less the
-# cutoff's month up to the cutoff and D's month after D), both part months read from the ledger by date.
+# Per regular member, in one pass over the summary in its key order: balance by D against the lots of the window
+# (C, D], both from whole months (`Plan`) set right by the ledger's rows of at most two part months.
 _HELD_SQL = """
-WITH corr AS MATERIALIZED (
-    SELECT member_id, SUM(later) AS later, SUM(gain) AS gain FROM (
-        SELECT member_id, points AS later, {gain} AS gain FROM ledger
-        WHERE created_at >= :after_day AND created_at < :next_month
-        UNION ALL
-        SELECT member_id, 0, {gain} FROM ledger WHERE created_at >= :cut_month_start AND created_at < :after_cut
-    ) GROUP BY member_id
-), held AS (
-    SELECT p.member_id, MIN(p.upto - COALESCE(c.later, 0), p.gain - COALESCE(c.gain, 0)) AS held
-    FROM (SELECT member_id, SUM(CASE WHEN month <= :month THEN net ELSE 0 END) AS upto,
-                 SUM(CASE WHEN month BETWEEN :cut_month AND :month THEN gain ELSE 0 END) AS gain
-          FROM point_months GROUP BY member_id) p
-    LEFT JOIN corr c ON c.member_id = p.member_id
+{corr}held AS (
+    SELECT p.member_id, MIN(p.upto{c_net}, p.gain{c_gain}) AS held
+    FROM (SELECT member_id, COALESCE(SUM(net) FILTER (WHERE month <= :upto), 0) AS upto,
+                 COALESCE(SUM(gain) FILTER (WHERE month BETWEEN :lo AND :upto), 0) AS gain
+          FROM point_months GROUP BY member_id) p{join}
     WHERE p.member_id NOT IN (SELECT member_id FROM point_irregular){store}
 )
 SELECT {select} FROM held WHERE held > 0
 """
+# The part months' rows, read in rowid order (the IN list is sorted): in the dataset's order the rows of a month
+# lie all over the ledger, and looked up in date order each row was a random page read.
+_PART_SQL = ("SELECT member_id, points * {net} AS net, {gain} * {gain_sign} AS gain FROM ledger WHERE rowid IN"
+             " (SELECT rowid FROM ledger WHERE created_at >= :from{i} AND created_at < :to{i})")
 
 
 class Liability(NamedTuple):
@@ -56,18 +52,76 @@ class Liability(NamedTuple):
     points: int
 
 
-def _params(day: date, months: int, store_id: str | None) -> dict[str, str | None]:
+class Part(NamedTuple):
+    """Ledger rows dated in [start, stop) added to (sign 1) or taken off (-1) the month sums: to the balance
+    (`net`, 0 or the sign) and to the window's lots (`gain`)."""
+
+    start: date
+    stop: date
+    net: int
+    gain: int
+
+
+class Plan(NamedTuple):
+    """Balance by D = the months to `upto`; the lots of (C, D] = the months from `lo` to `upto`; each then set
+    right by `parts`. Each end takes the smaller side of its month (days to it, or days after it), none at a
+    month's last day: as of a month's end with a cutoff at a month's end, no ledger row is read."""
+
+    upto: str
+    lo: str
+    parts: tuple[Part, ...]
+
+
+def _month(day: date) -> str:
+    return day.isoformat()[:7]
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def plan(day: date, months: int) -> Plan:
+    """The whole months and the part months' ledger rows that make D's balance and the lots of (C, D]."""
     cutoff = add_months(day, -months)
-    next_month = date(day.year + day.month // 12, day.month % 12 + 1, 1)
-    return {"after_day": plus_days(day, 1).isoformat(), "next_month": next_month.isoformat(),
-            "month": day.isoformat()[:7], "cut_month": cutoff.isoformat()[:7],
-            "cut_month_start": cutoff.replace(day=1).isoformat(), "after_cut": plus_days(cutoff, 1).isoformat(),
-            "store": store_id}
+    parts = []
+    first, after = day.replace(day=1), _next_month(day)
+    if plus_days(day, 1) == after:
+        upto = _month(day)
+    elif (day - first).days < (after - day).days:  # days 1..D fewer than D+1..end: the months before, plus them
+        upto = _month(plus_days(first, -1))
+        parts.append(Part(first, plus_days(day, 1), 1, 1))
+    else:
+        upto = _month(day)
+        parts.append(Part(plus_days(day, 1), after, -1, -1))
+    c_first, c_after = cutoff.replace(day=1), _next_month(cutoff)
+    if plus_days(cutoff, 1) == c_after:
+        lo = _month(c_after)
+    elif (cutoff - c_first).days < (c_after - cutoff).days:  # lots dated to the cutoff are due: off the month
+        lo = _month(cutoff)
+        parts.append(Part(c_first, plus_days(cutoff, 1), 0, -1))
+    else:
+        lo = _month(c_after)
+        parts.append(Part(plus_days(cutoff, 1), c_after, 0, 1))
+    return Plan(upto, lo, tuple(parts))
 
 
-def _sql(select: str, store_id: str | None) -> str:
-    return _HELD_SQL.format(gain=GAIN.format(t="ledger"), store=_OF_STORE if store_id is not None else "",
-                            select=select)
+def _query(select: str, day: date, months: int, store_id: str | None) -> tuple[str, dict[str, str | int | None]]:
+    p = plan(day, months)
+    params: dict[str, str | int | None] = {"upto": p.upto, "lo": p.lo, "store": store_id}
+    corr = c_net = c_gain = join = ""
+    if p.parts:
+        gain = GAIN.format(t="ledger")
+        union = " UNION ALL ".join(_PART_SQL.format(net=part.net, gain=gain, gain_sign=part.gain, i=i)
+                                   for i, part in enumerate(p.parts))
+        for i, part in enumerate(p.parts):
+            params[f"from{i}"], params[f"to{i}"] = part.start.isoformat(), part.stop.isoformat()
+        corr = (f"corr AS MATERIALIZED (SELECT member_id, SUM(net) AS net, SUM(gain) AS gain FROM ({union})"
+                " GROUP BY member_id), ")
+        c_net, c_gain = " + COALESCE(c.net, 0)", " + COALESCE(c.gain, 0)"
+        join = " LEFT JOIN corr c ON c.member_id = p.member_id"
+    sql = "WITH " + _HELD_SQL.format(corr=corr, c_net=c_net, c_gain=c_gain, join=join, select=select,
+                                     store=_OF_STORE if store_id is not None else "").lstrip()
+    return sql, params
 
 
 def _irregular(ctx: TillContext, day: date, store_id: str | None) -> dict[str, int]:
@@ -99,7 +153,7 @@ def liability_as_of(ctx: TillContext, as_of: date | str | None = None, store_id:
     rules = expiry_rules(ctx)
     if rules["mode"] != "after_earning":
         return _exact(ctx, day, None, store_id)
-    rows = ctx.conn.execute(_sql("member_id, held", store_id), _params(day, int(rules["months"]), store_id))
+    rows = ctx.conn.execute(*_query("member_id, held", day, int(rules["months"]), store_id))
     out = {r[0]: int(r[1]) for r in rows}
     out.update(_irregular(ctx, day, store_id))
     return out
@@ -113,7 +167,7 @@ def totals(ctx: TillContext, as_of: date | str | None = None, store_id: str | No
     if rules["mode"] != "after_earning":
         held = _exact(ctx, day, None, store_id)
         return Liability(len(held), sum(held.values()))
-    n, points = ctx.conn.execute(_sql("COUNT(*), COALESCE(SUM(held), 0)", store_id),
-                                 _params(day, int(rules["months"]), store_id)).fetchone()
+    n, points = ctx.conn.execute(*_query("COUNT(*), COALESCE(SUM(held), 0)", day, int(rules["months"]),
+                                         store_id)).fetchone()
     rest = _irregular(ctx, day, store_id)
     return Liability(int(n) + len(rest), int(points) + sum(rest.values()))
