@@ -22,6 +22,7 @@ FIGURES: tuple[str, ...] = (
     "bench.figures.import_sales",
     "bench.figures.wire",
     "bench.figures.reports",
+    "bench.figures.liability",
     "bench.figures.upkeep",
     "bench.figures.ho_upkeep",
     "bench.figures.console",
