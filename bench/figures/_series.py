@@ -8,6 +8,8 @@ the worst verdict: one MISS is the figure's MISS, else one NOISY makes it NOISY.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +17,17 @@ from bench.method import Check, Rounds, Verdict, judge
 from bench.stats import MISS, NOISY, NOT_JUDGED, PASS
 
 Run = Callable[[], float | list[float]]
+OPENING_CHECK = "till-db-check"  # the thread `store.integrity.check_on_open` leaves running on a large database
+
+
+def opening_check_done() -> float:
+    """Wait for the till's opening check (quick_check and the chain, in the background of `open_till` on a
+    database over 64 MB: ~75 s at full scale) so no round shares the CPU with it; the seconds waited."""
+    t0 = time.perf_counter()
+    for thread in threading.enumerate():
+        if thread.name == OPENING_CHECK:
+            thread.join()
+    return time.perf_counter() - t0
 
 
 def pair(into: Rounds, i: int, rounds: int, measured: Run, baseline: Run) -> None:

@@ -140,6 +140,21 @@ def test_liability_on_past_days_is_the_fifo_of_the_rules(logged):
     assert any(m in reference(rows, date.fromisoformat(d)) for d in DAYS for m in zero_today)
 
 
+def test_a_store_counts_its_own_members_only(logged):
+    """The store filter on every path: whole months, part months, members whose lots need the ledger."""
+    with logged.conn:
+        logged.conn.execute("UPDATE members SET store_id = 'S9' WHERE rowid % 3 = 0")
+    stores = dict(logged.conn.execute("SELECT member_id, store_id FROM members"))
+    assert {stores[m] for (m,) in logged.conn.execute("SELECT member_id FROM point_irregular")} == {"S9", "S1"}
+    rows = ledger_rows(logged)
+    for day in ("2025-12-31", "2026-04-02", "2026-04-29", "2026-07-31"):
+        want = reference(rows, date.fromisoformat(day))
+        for store in ("S9", logged.store_id):
+            mine = {m: p for m, p in want.items() if stores[m] == store}
+            assert liability.liability_as_of(logged, day, store) == mine, (day, store)
+            assert liability.totals(logged, day, store) == (len(mine), sum(mine.values())), (day, store)
+
+
 def test_a_short_expiry_window_is_the_fifo_of_the_rules(make_ctx):
     """Three months: the window's whole months can be none at all, only the part months' ledger rows."""
     ctx = make_ctx({"expiry": {"months": 3}})

@@ -39,6 +39,13 @@ _HELD_SQL = """
 )
 SELECT {select} FROM held WHERE held > 0
 """
+# The same without part months, in one aggregate over the summary (no join, no per-member filter: the members
+# in `point_irregular` are counted, then taken off by the same statement over them alone). `{net}`: every month
+# when D's month is the ledger's last, else the months to D's.
+_WHOLE_SQL = ("SELECT COUNT(*), COALESCE(SUM(held), 0) FROM (SELECT MIN({net}, {gain}) AS held FROM {source}"
+              " GROUP BY p.member_id) WHERE held > 0")
+_ALL = "point_months p"
+_IRREGULAR = "point_irregular i CROSS JOIN point_months p ON p.member_id = i.member_id"  # CROSS: the few outside
 # The part months' rows, read in rowid order (the IN list is sorted): in the dataset's order the rows of a month
 # lie all over the ledger, and looked up in date order each row was a random page read.
 _PART_SQL = ("SELECT member_id, points * {net} AS net, {gain} * {gain_sign} AS gain FROM ledger WHERE rowid IN"
@@ -124,6 +131,25 @@ def _query(select: str, day: date, months: int, store_id: str | None) -> tuple[s
     return sql, params
 
 
+def _whole_months(ctx: TillContext, day: date, months: int, store_id: str | None) -> Liability | None:
+    """The totals from whole months alone (D and its cutoff at a month's end), irregular members left out; None
+    when a part month is needed."""
+    p = plan(day, months)
+    if p.parts:
+        return None
+    (last,) = ctx.conn.execute("SELECT substr(MAX(created_at), 1, 7) FROM ledger").fetchone()
+    if last is None or p.upto >= last:  # nothing dated after D's month: no month to leave out
+        net, gain = "SUM(p.net)", "SUM(p.gain) FILTER (WHERE p.month >= :lo)"
+    else:
+        net = "SUM(p.net) FILTER (WHERE p.month <= :upto)"
+        gain = "SUM(p.gain) FILTER (WHERE p.month BETWEEN :lo AND :upto)"
+    store = "" if store_id is None else " WHERE p.member_id IN (SELECT member_id FROM members WHERE store_id = :store)"
+    params = {"upto": p.upto, "lo": p.lo, "store": store_id}
+    every, irregular = (ctx.conn.execute(_WHOLE_SQL.format(net=net, gain=gain, source=source + store), params)
+                        .fetchone() for source in (_ALL, _IRREGULAR))
+    return Liability(int(every[0]) - int(irregular[0]), int(every[1]) - int(irregular[1]))
+
+
 def _irregular(ctx: TillContext, day: date, store_id: str | None) -> dict[str, int]:
     """The exact FIFO for the members whose sale lots net refunds or span days, from their ledger rows."""
     sql = "SELECT member_id FROM point_irregular"
@@ -167,7 +193,8 @@ def totals(ctx: TillContext, as_of: date | str | None = None, store_id: str | No
     if rules["mode"] != "after_earning":
         held = _exact(ctx, day, None, store_id)
         return Liability(len(held), sum(held.values()))
-    n, points = ctx.conn.execute(*_query("COUNT(*), COALESCE(SUM(held), 0)", day, int(rules["months"]),
-                                         store_id)).fetchone()
+    whole = _whole_months(ctx, day, int(rules["months"]), store_id)
+    n, points = whole if whole is not None else ctx.conn.execute(
+        *_query("COUNT(*), COALESCE(SUM(held), 0)", day, int(rules["months"]), store_id)).fetchone()
     rest = _irregular(ctx, day, store_id)
     return Liability(int(n) + len(rest), int(points) + sum(rest.values()))
