@@ -22,7 +22,7 @@ OPENING_CHECK = "till-db-check"  # the thread `store.integrity.check_on_open` le
 
 def opening_check_done() -> float:
     """Wait for the till's opening check (quick_check and the chain, in the background of `open_till` on a
-    database over 64 MB: ~75 s at full scale) so no round shares the CPU with it; the seconds waited."""
+    database over 64 MB: 75-105 s at full scale) so no round shares the CPU with it; the seconds waited."""
     t0 = time.perf_counter()
     for thread in threading.enumerate():
         if thread.name == OPENING_CHECK:

@@ -234,8 +234,8 @@ def run(env: BenchEnv) -> Figure:
              " (`purchase_table.build_summary`), built once per snapshot by head office's upkeep, not per report: "
              + f"building it on this snapshot took {_summary_seconds(chain)} (a cost of each snapshot refresh)",
              "the till reads its own sales (no summary: a till's sales change with every sale)",
-             "points-liability at the till: its own figure, `liability` (pandas over the whole ledger takes"
-             " minutes a round); not at head office: the bench's snapshot holds no ledger",
+             "points-liability at the till: its own figure, `liability` (pandas over the whole ledger: ~100 s"
+             " a round); not at head office: the bench's snapshot holds no ledger",
              "measure and baseline shown: the slowest report (by p99); every report is in the details",
              "pandas' time per report = its read of the sales and refunds (once per round and site, counted in"
              " full in each report) + its computation"]
