@@ -37,7 +37,7 @@ from pos_client.services.card_formats import card_formats
 from pos_client.services.checkout import Basket, Line, sale_content_hash
 from pos_client.services.marketing import tiers, upkeep
 from pos_client.services.marketing.replay import LedgerRow, Replay, ReplaySale
-from pos_client.store import ledger
+from pos_client.store import ledger, point_months
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn
 
@@ -61,8 +61,9 @@ class _Sale:
     first_line: int = 0
 
 
+@lru_cache(maxsize=65536)
 def _when(text: str) -> str:
-    text = text.strip()
+    """A sale's lines share its time, and a day's sales often their minute: convert each text once."""
     try:
         if len(text) == 10:
             d = date.fromisoformat(text)
@@ -81,24 +82,39 @@ def _parse_cached(card: str, prefixes: tuple[str, ...]) -> CardRead:
     return parse_card(card, loyalty_prefixes=prefixes)
 
 
-def _derived_id(row: dict[str, str]) -> str:
+def _derived_id(values: tuple[str, ...]) -> str:
     fields = ("card", "member_id", "date", "amount", "sku", "qty")
-    key = "\x1f".join(f"{k}={(row.get(k) or '').strip()}" for k in fields)
+    key = "\x1f".join(f"{k}={v.strip()}" for k, v in zip(fields, values, strict=True))
     return "imp-" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 def import_sales(ctx: TillContext, path: str | Path, *, enroll_unknown: bool = False) -> dict[str, Any]:
     """Import a CSV of past sales; returns {"imported", "skipped", "duplicates", "enrolled", "errors"}."""
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in (reader.fieldnames or [])]
+        reader = csv.reader(fh)
+        header = [h.strip() for h in next(reader, [])]
         if not ({"card", "member_id"} & set(header)) or not {"date", "amount"} <= set(header):
             raise UsageError("the header must name `card` or `member_id`, `date` and `amount`")
-        reader.fieldnames = header
-        return _import_rows(ctx, enumerate(reader, start=2), enroll_unknown)
+        width = len(header)
+        # Plain lists, not csv.DictReader's dicts (a third of the parse); blank lines are skipped as it does.
+        rows = ((row + [""] * (width - len(row))) if len(row) < width else row for row in reader if row)
+        return _import_rows(ctx, enumerate(rows, start=2), _Columns(header), enroll_unknown)
 
 
-def _import_rows(ctx: TillContext, rows: Iterable[tuple[int, dict[str, str]]], enroll_unknown: bool
+class _Columns:
+    """Where each column the importer reads is in a row (-1: not in the file)."""
+
+    def __init__(self, header: list[str]) -> None:
+        at = {name: i for i, name in enumerate(header)}  # a repeated name: the last one, as DictReader
+        self.card, self.member_id, self.date, self.amount, self.qty, self.sku, self.sale_id = (
+            at.get(k, -1) for k in ("card", "member_id", "date", "amount", "qty", "sku", "sale_id"))
+
+    def derived_fields(self, row: list[str]) -> tuple[str, ...]:
+        return tuple(row[i] if i >= 0 else "" for i in (self.card, self.member_id, self.date, self.amount,
+                                                         self.sku, self.qty))
+
+
+def _import_rows(ctx: TillContext, rows: Iterable[tuple[int, list[str]]], cols: _Columns, enroll_unknown: bool
                  ) -> dict[str, Any]:
     errors: list[RowError] = []
     sales: dict[str, _Sale] = {}
@@ -108,7 +124,7 @@ def _import_rows(ctx: TillContext, rows: Iterable[tuple[int, dict[str, str]]], e
     prefixes = ctx.rules.loyalty_prefixes
     for line_no, row in rows:
         try:
-            sale = _parse_row(row, prefixes, products)
+            sale = _parse_row(row, cols, prefixes, products)
         except (ValueError, UsageError) as exc:
             errors.append({"line": line_no, "reason": scrub(str(exc))})
             continue
@@ -133,9 +149,16 @@ def _import_rows(ctx: TillContext, rows: Iterable[tuple[int, dict[str, str]]], e
     return result
 
 
-def _parse_row(row: dict[str, str], prefixes: tuple[str, ...], products: Products
+@lru_cache(maxsize=65536)
+def _amount(text: str) -> int:
+    """Amounts repeat (a catalog's prices times small quantities): parse each text once."""
+    return parse_amount(text)
+
+
+def _parse_row(row: list[str], cols: _Columns, prefixes: tuple[str, ...], products: Products
                ) -> tuple[str, tuple[str, str], str, Line, bool]:
-    card, member_id = (row.get("card") or "").strip(), (row.get("member_id") or "").strip()
+    card = row[cols.card].strip() if cols.card >= 0 else ""
+    member_id = row[cols.member_id].strip() if cols.member_id >= 0 else ""
     if card:
         read = _parse_cached(card, prefixes)
         if not read.ok:
@@ -145,23 +168,24 @@ def _parse_row(row: dict[str, str], prefixes: tuple[str, ...], products: Product
         member_key = ("member", member_id)
     else:
         raise ValueError("no card and no member_id")
-    if not (row.get("date") or "").strip():
+    when = row[cols.date].strip()
+    if not when:
         raise ValueError("no date")
-    created_at = _when(row["date"])
-    amount = parse_amount(row.get("amount") or "")
-    qty_text = (row.get("qty") or "").strip() or "1"
+    created_at = _when(when)
+    amount = _amount(row[cols.amount])
+    qty_text = (row[cols.qty].strip() if cols.qty >= 0 else "") or "1"
     if not qty_text.isdigit() or len(qty_text) > 7 or not QUANTITY.holds(int(qty_text)):
         raise ValueError(f"qty must be a whole number from 1 to {QUANTITY.high:,}")
     qty = int(qty_text)
-    sku = (row.get("sku") or "").strip() or None
+    sku = (row[cols.sku].strip() if cols.sku >= 0 else "") or None
     name, category, ean = products.get(sku, (sku or "Imported sale", "general", None)) if sku else (
         "Imported sale", "general", None)
     if amount % qty:
         line = Line(name, category, 1, amount, sku, ean)  # a total that does not divide: keep it exact
     else:
         line = Line(name, category, qty, amount // qty, sku, ean)
-    given = (row.get("sale_id") or "").strip()
-    return given or _derived_id(row), member_key, created_at, line, not given
+    given = row[cols.sale_id].strip() if cols.sale_id >= 0 else ""
+    return given or _derived_id(cols.derived_fields(row)), member_key, created_at, line, not given
 
 
 def _check_balances(conn: sqlite3.Connection, delta: dict[str, int]) -> None:
@@ -212,7 +236,8 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
     ledger_rows: list[LedgerRow] = []
     balance_delta: dict[str, int] = defaultdict(int)
     replayed: list[ReplaySale] = []
-    excluded = ctx.rules.excluded_categories
+    rules = ctx.rules  # once: each read of ctx.rules asks the database whether a pull changed them
+    excluded = rules.excluded_categories
     duplicates = imported = 0
     for sale in sales.values():
         if sale.sale_id in known:
@@ -242,8 +267,8 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
             if member not in existing_members:
                 errors.append({"line": sale.first_line, "reason": "unknown member_id"})
                 continue
-        day = datetime.fromisoformat(sale.created_at).date()
-        points, per_line = earn_points(ctx.rules, [LineInput(li.category, li.amount_cents) for li in sale.lines], day)
+        day = _day(sale.created_at[:10])
+        points, per_line = earn_points(rules, [LineInput(li.category, li.amount_cents) for li in sale.lines], day)
         total = sum(li.amount_cents for li in sale.lines)
         content = sale_content_hash(Basket(lines=sale.lines, member_id=member))
         sale_rows.append((sale.sale_id, ctx.store_id, ctx.till_id, member, total, "imported", points, content,
@@ -287,16 +312,32 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
     conn.executemany(
         "INSERT INTO sale_lines (sale_id, line_no, sku, ean, name, category, qty, unit_cents, amount_cents, points)"
         " VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
-    conn.executemany(
-        "INSERT INTO ledger (entry_id, member_id, store_id, till_id, seq, kind, points, sale_id, amount_cents,"
-        " created_at, operator, reason, ref, prev_hash, entry_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        ledger_rows)
-    for member, delta in sorted(balance_delta.items()):
-        ledger.add_to_balance(conn, member, delta, ts)
+    _insert_ledger(conn, ledger_rows)
+    ledger.add_to_balances(conn, sorted(balance_delta.items()), ts)  # bounds checked above (_check_balances)
     if history:
         _write_history(ctx, history)
     return {"imported": imported, "duplicates": duplicates, "enrolled": enrolled,
             **{k: v for k, v in history.items() if not k.startswith("_")}}
+
+
+def _insert_ledger(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """The entries in one executemany. Into a till whose ledger is no bigger than the import (a store adopting
+    the system) the point_months trigger is paused and the summary made once from the ledger (`bulk_load`):
+    one GROUP BY instead of an upsert and a lookup by sale per row; into a bigger ledger the trigger stays,
+    since a rebuild would read every entry the till holds."""
+    sql = ("INSERT INTO ledger (entry_id, member_id, store_id, till_id, seq, kind, points, sale_id, amount_cents,"
+           " created_at, operator, reason, ref, prev_hash, entry_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+    held = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM ledger").fetchone()[0]
+    if held > len(rows):
+        conn.executemany(sql, rows)
+        return
+    with point_months.bulk_load(conn):
+        conn.executemany(sql, rows)
+
+
+@lru_cache(maxsize=4096)
+def _day(iso_day: str) -> date:
+    return date.fromisoformat(iso_day)
 
 
 def _replay(ctx: TillContext, sales: list[ReplaySale], joined: dict[str, int]) -> tuple[Replay, dict[str, Any]]:

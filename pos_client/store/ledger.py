@@ -131,6 +131,15 @@ def add_to_balance(conn: sqlite3.Connection, member_id: str, points: int, ts: st
     )
 
 
+def add_to_balances(conn: sqlite3.Connection, deltas: Iterable[tuple[str, int]], ts: str) -> None:
+    """`add_to_balance` for many members in one executemany (a bulk import); the caller has checked `BALANCE`
+    for every member beforehand, in the same transaction."""
+    conn.executemany(
+        "INSERT INTO balances (member_id, points, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(member_id) DO UPDATE SET points = points + excluded.points, updated_at = excluded.updated_at",
+        [(m, p, ts) for m, p in deltas])
+
+
 def balance(conn: sqlite3.Connection, member_id: str) -> int:
     row = conn.execute("SELECT points FROM balances WHERE member_id = ?", (member_id,)).fetchone()
     return int(row[0]) if row else 0
