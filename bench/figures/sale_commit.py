@@ -1,10 +1,12 @@
-"""Durable sale commit: sale, lines, ledger entry and balance in one fsynced transaction.
+"""Durable sale commit: sale, lines, ledger entry and balance in one fsynced transaction, every hook on.
 
 Measured: `pos_client.services.checkout.commit_sale` for a 3-line basket with a member and a card, on
-a writable copy of the generated database (`bench.scratch`: the cached dataset is never written;
-WAL, synchronous=FULL: what `connect` sets). Baseline: a raw `sqlite3` INSERT + COMMIT of one row
-into a scratch database beside it (same filesystem, same pragmas). The two alternate sale by sale
-(`bench.method.interleave`: A/B, then B/A), so both see the same disk and the same background load;
+a writable copy of the generated database (`bench.scratch`: the cached dataset is never written; WAL,
+synchronous=FULL: what `connect` sets) opened by `open_till` with every hook of a sale: marketing's
+observers (coupon use, tier upgrade and bonus, lifecycle stage) and the ledger's point_months trigger.
+Baseline: a raw `sqlite3` INSERT + COMMIT of one row into a scratch database beside it (same filesystem,
+same pragmas). The two alternate sale by sale (`bench.method.interleave`: A/B, then B/A), so both see the
+same disk and the same background load;
 the verdict is `bench.method.judge`'s (NOISY when the baseline's halves or the halves' verdicts differ).
 
 Sales run back to back in bursts of BURST (a rush far beyond any till) with a short pause
@@ -33,8 +35,8 @@ from pos_client.till import open_till
 
 KEY = "sale_commit"
 TITLE = "durable sale commit (sale, lines, ledger, balance)"
-TARGET = "p99 <= 2x the baseline p99"
-MAX_RATIO = 2.0
+TARGET = "p99 <= 1.5x the baseline p99, every hook of the sale on"
+MAX_RATIO = 1.5  # issue 15
 BURST = 50
 PAUSE_S = 0.3
 WARM = 20

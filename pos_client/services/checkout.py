@@ -163,7 +163,8 @@ def commit_sale(
         points, per_line = (0, [0] * len(basket.lines))
         before = ledger.balance(ctx.conn, basket.member_id) if basket.member_id else 0
         if basket.member_id:
-            points, per_line = earn_points(ctx.rules, earn_inputs(ctx.rules, basket.lines), _day(ts))
+            rules = ctx.rules  # once: each read asks the database whether a pull changed them
+            points, per_line = earn_points(rules, earn_inputs(rules, basket.lines), _day(ts))
         ctx.conn.execute(
             "INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender, points_earned,"
             " content_hash, operator, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -184,8 +185,9 @@ def commit_sale(
             observer(ctx, sid, basket)
         balance = None
         if basket.member_id:  # read after the observers: their entries (tier bonus) belong in the printed balance
-            balance = ledger.balance(ctx.conn, basket.member_id)
-            ctx.conn.execute("UPDATE sales SET balance_after = ? WHERE sale_id = ?", (balance, sid))
+            balance = int(ctx.conn.execute(
+                "UPDATE sales SET balance_after = COALESCE((SELECT points FROM balances WHERE member_id = ?), 0)"
+                " WHERE sale_id = ? RETURNING balance_after", (basket.member_id, sid)).fetchone()[0])
     earned = balance - before if balance is not None else 0
     return SaleResult(sid, basket.member_id, earned, balance, basket.total_cents, points_base=points,
                       points_bonus=earned - points)

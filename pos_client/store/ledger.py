@@ -53,14 +53,21 @@ def next_seq(conn: sqlite3.Connection, store_id: str, till_id: str) -> int:
     """The till's next own seq: past its ledger and past `till_state.seq_floor` (what head office holds,
     set after a restore). A till restored from a backup adds nothing until its sync has brought back the
     entries it pushed after that backup (`store.backup`, `sync.recover`): their seqs are taken."""
+    return _chain_head(conn, store_id, till_id)[0]
+
+
+def _chain_head(conn: sqlite3.Connection, store_id: str, till_id: str) -> tuple[int, str | None]:
+    """The next seq and the hash it links to (`last_hash`), in one statement: an append inside a sale's
+    transaction asks once instead of twice."""
     row = conn.execute(
-        "SELECT COALESCE(MAX(seq), 0), (SELECT value FROM till_state WHERE key = 'seq_floor'),"
-        " (SELECT value FROM till_state WHERE key = 'restored_seq') FROM ledger WHERE store_id = ? AND till_id = ?",
-        (store_id, till_id)).fetchone()
-    if row[2] is not None:
+        "SELECT (SELECT seq FROM ledger WHERE store_id = ?1 AND till_id = ?2 ORDER BY seq DESC LIMIT 1),"
+        " (SELECT entry_hash FROM ledger WHERE store_id = ?1 AND till_id = ?2 ORDER BY seq DESC LIMIT 1),"
+        " (SELECT value FROM till_state WHERE key = 'seq_floor'),"
+        " (SELECT value FROM till_state WHERE key = 'restored_seq')", (store_id, till_id)).fetchone()
+    if row[3] is not None:
         raise RefusedInput("this till was restored from a backup and has not synced since: run `pos-client sync`"
                            " (head office sends back the points given after the backup) before adding points")
-    return max(int(row[0]), int(row[1] or 0)) + 1
+    return max(int(row[0] or 0), int(row[2] or 0)) + 1, (str(row[1]) if row[1] else None)
 
 
 def append(
@@ -69,8 +76,7 @@ def append(
     """Append entries and move balances, all in one transaction (joins an open one)."""
     ids: list[str] = []
     with write_txn(conn):
-        seq = next_seq(conn, store_id, till_id)
-        prev = last_hash(conn, store_id, till_id)
+        seq, prev = _chain_head(conn, store_id, till_id)
         ts = now_iso()
         for e in entries:
             if e.kind not in KINDS:
@@ -115,20 +121,33 @@ def chained(conn: sqlite3.Connection, store_id: str, till_id: str,
     return out
 
 
-def add_to_balance(conn: sqlite3.Connection, member_id: str, points: int, ts: str | None = None) -> None:
-    """Move a member's balance; only call inside the transaction that wrote the ledger rows.
+def add_to_balance(conn: sqlite3.Connection, member_id: str, points: int, ts: str | None = None) -> int:
+    """Move a member's balance and return it; only call inside the transaction that wrote the ledger rows.
 
-    A balance that would leave `BALANCE` is refused before the write (the m0060 CHECK is the backstop; SQLite
-    would otherwise turn an int64 overflow into a float)."""
-    now = balance(conn, member_id)
-    if not BALANCE.holds(now + points):
+    One statement: the balances CHECK (m0060, `BALANCE`) refuses a balance out of range before it is
+    written (points are within `POINTS`, so the sum never overflows int64 into a float), and the refusal
+    is worded here; the statement failing leaves the row and the caller's transaction as they were."""
+    try:
+        row = conn.execute(
+            "INSERT INTO balances (member_id, points, updated_at) VALUES (?, ?, ?) ON CONFLICT(member_id)"
+            " DO UPDATE SET points = points + excluded.points, updated_at = excluded.updated_at RETURNING points",
+            (member_id, points, ts or now_iso())).fetchone()
+    except sqlite3.IntegrityError as exc:
+        now = balance(conn, member_id)
+        if BALANCE.holds(now + points):
+            raise
         raise RefusedInput(f"the balance would be {now + points:,} points, outside {BALANCE.low:,} to"
-                           f" {BALANCE.high:,}: nothing was recorded")
-    conn.execute(
+                           f" {BALANCE.high:,}: nothing was recorded") from exc
+    return int(row[0])
+
+
+def add_to_balances(conn: sqlite3.Connection, deltas: Iterable[tuple[str, int]], ts: str) -> None:
+    """`add_to_balance` for many members in one executemany (a bulk import); the caller has checked `BALANCE`
+    for every member beforehand, in the same transaction."""
+    conn.executemany(
         "INSERT INTO balances (member_id, points, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT(member_id) DO UPDATE SET points = points + excluded.points, updated_at = excluded.updated_at",
-        (member_id, points, ts or now_iso()),
-    )
+        [(m, p, ts) for m, p in deltas])
 
 
 def balance(conn: sqlite3.Connection, member_id: str) -> int:
