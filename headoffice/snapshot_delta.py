@@ -5,8 +5,8 @@ while a day adds a sliver of it. Inside the caller's one write transaction, with
 read-only (`snapshot_load.attach`: one consistent read of it): members and cards that differ column by column
 are upserted (a card head office purged is deleted); ledger rows past the last `server_seq` held, sales past
 the last sales rowid, and coupon uses, offer targetings and tier changes past their last rowid are appended;
-balances and redemptions are recomputed for the members and refs those ledger rows touch; the purchase
-summary's chunks holding a member with a new sale are rebuilt. The marks (`MARKS`) are kept in
+balances and redemptions are recomputed for the members and refs those ledger rows touch; the new sales'
+per-member day totals are merged into the purchase summary (`snapshot_summary`). The marks (`MARKS`) are kept in
 `ho_snapshot_meta` and written by every build, full or delta, in its own transaction.
 
 `apply` says False (the caller rebuilds in full) when the result could differ from a full rebuild's: no marks
@@ -25,6 +25,7 @@ import sqlite3
 from bisect import bisect_right
 from typing import Any
 
+from headoffice import snapshot_summary
 from pos_client.services.marketing import purchase_table
 
 META = "CREATE TABLE IF NOT EXISTS ho_snapshot_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -177,11 +178,18 @@ def _balances_and_redemptions(conn: sqlite3.Connection, marks: dict[str, Any], v
 
 
 def _summary(conn: sqlite3.Connection, sales_rowid: int) -> None:
-    """Rebuild the summary chunks that hold a member with a new sale (a new member goes to the chunk whose
-    range holds its id), each from that range's sales; members stay in id order across chunks."""
+    """Merge the new sales' per-member day totals into the summary (`snapshot_summary`); where that cannot stay
+    exact, rebuild the chunks that hold a member with a new sale (a new member goes to the chunk whose range
+    holds its id), each from that range's sales; members stay in id order across chunks."""
     summary, meta = purchase_table.SUMMARY, purchase_table.SUMMARY_META
     if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (meta,)).fetchone():
         return  # the full build found a sale it cannot encode: no summary, as a rebuild would find again
+    conn.execute("SAVEPOINT summary_merge")
+    if snapshot_summary.merge(conn):  # the day's per-member totals spliced in: cost follows the day's sales
+        conn.execute("RELEASE summary_merge")
+        return
+    conn.execute("ROLLBACK TO summary_merge")
+    conn.execute("RELEASE summary_merge")
     touched = [r[0] for r in conn.execute("SELECT DISTINCT member_id FROM ho.sales WHERE rowid > ?"
                                           " AND member_id IS NOT NULL", (sales_rowid,))]
     chunks = conn.execute(f"SELECT chunk, substr(ids, 1, instr(ids || char(10), char(10)) - 1) FROM {summary}"
