@@ -9,7 +9,7 @@ balances and redemptions are recomputed for the members and refs those ledger ro
 per-member day totals are merged into the purchase summary (`snapshot_summary`). The marks (`MARKS`) are kept in
 `ho_snapshot_meta` and written by every build, full or delta, in its own transaction.
 
-`apply` says False (the caller rebuilds in full) when the result could differ from a full rebuild's: no marks
+`apply` says None (the caller rebuilds in full) when the result could differ from a full rebuild's: no marks
 (a first build, a PostgreSQL head office), another program, a tier change that sorts before the last one held
 (the tier on a day is the last change in date order), or a coupon use that would displace the one kept (a
 till's table keeps the first per code, store, till and sale in use-id order). A consent change is seen through
@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from bisect import bisect_right
+from functools import partial
 from typing import Any
 
 from headoffice import snapshot_summary
@@ -80,19 +82,21 @@ def _ordered(conn: sqlite3.Connection, marks: dict[str, Any]) -> bool:
     return displaced is None
 
 
-def apply(conn: sqlite3.Connection, program: dict[str, Any], valued: list[str], ts: str) -> bool:
-    """Bring the snapshot up to the attached head office in the caller's write transaction (False: nothing
-    done, rebuild in full)."""
+def apply(conn: sqlite3.Connection, program: dict[str, Any], valued: list[str], ts: str) -> dict[str, float] | None:
+    """Bring the snapshot up to the attached head office in the caller's write transaction: the seconds
+    each step took (the bench reports where a refresh spends its time), or None: nothing done, rebuild in full."""
     marks = _marks(conn)
     if marks is None or marks["program"] != program or not _ordered(conn, marks):
-        return False
-    _members(conn)
-    _cards(conn)
-    _appends(conn, marks)
-    _balances_and_redemptions(conn, marks, valued, ts)
-    _summary(conn, marks["sales_rowid"])
-    mark(conn, program)
-    return True
+        return None
+    steps: dict[str, float] = {}
+    t0 = time.perf_counter()
+    for name, step in (("members", _members), ("cards", _cards), ("appends", partial(_appends, marks=marks)),
+                       ("balances", partial(_balances_and_redemptions, marks=marks, valued=valued, ts=ts)),
+                       ("summary", partial(_summary, sales_rowid=marks["sales_rowid"])),
+                       ("marks", partial(mark, program=program))):
+        step(conn)
+        steps[name], t0 = round(time.perf_counter() - t0, 3), time.perf_counter()
+    return steps
 
 
 def _members(conn: sqlite3.Connection) -> None:
