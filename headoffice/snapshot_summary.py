@@ -92,44 +92,44 @@ def merge_chunk(ids_text: str, counts: str, days: str, amounts: str,
     for member in sorted(new):
         i = bisect_left(ids, member, lo=done)
         copy(i)
-        held: Totals = {}
+        held = ("", "")
         if i < len(ids) and ids[i] == member:
-            held = _decode(days[at_day[i]:at_day[i + 1]], amounts[4 * at_day[i]:4 * at_day[i + 1]])
+            held = (days[at_day[i]:at_day[i + 1]], amounts[4 * at_day[i]:4 * at_day[i + 1]])
             i += 1
         done = i
-        for day, (count, cents) in new[member].items():
-            was = held.get(day, (0, 0))
-            held[day] = (was[0] + count, was[1] + cents)
-        encoded = _encode(member, held)
-        if encoded is None:
+        merged = _merged(member, held[0], held[1], new[member])
+        if merged is None:
             return None
         out_ids.append(member)
-        for into, text in zip(out, encoded, strict=True):
+        for into, text in zip(out, merged, strict=True):
             into.append(text)
     copy(len(ids))
     return "\n".join(out_ids), "".join(out[0]), "".join(out[1]), "".join(out[2])
 
 
-def _decode(days: str, amounts: str) -> Totals:
-    """A member's held days: each day's sale count and spend (four characters: 1 + count, 1 + each 15-bit third)."""
-    out: Totals = {}
-    for k, ch in enumerate(days):
-        n, c2, c1, c0 = (ord(x) - 1 for x in amounts[4 * k:4 * k + 4])
-        out[ord(ch)] = (n, (c2 << 30) | (c1 << 15) | c0)
-    return out
-
-
-def _encode(member: str, held: Totals) -> tuple[str, str, str] | None:
-    """(count character, day characters, amount characters) of one member, or None outside the encoding."""
-    if "\n" in member or len(held) >= DAYS_MAX:
+def _merged(member: str, days: str, amounts: str, new: Totals) -> tuple[str, str, str] | None:
+    """One member's (count character, days, amounts) with the new day totals merged in, or None outside the
+    encoding. Each new day is found by bisection in the member's day characters (code point order is day
+    order): only the days that change are decoded, the rest are copied as they are."""
+    if "\n" in member:
         return None
-    day_chars: list[str] = []
-    amount_chars: list[str] = []
-    for day in sorted(held):
-        count, cents = held[day]
-        if not (1 <= day <= DAY_MAX and count < COUNT_MAX and 0 <= cents < CENTS_MAX):
+    for day in sorted(new):
+        count, cents = new[day]
+        if not 1 <= day <= DAY_MAX:
             return None
-        day_chars.append(chr(day))
-        amount_chars.append(chr(count + 1) + chr((cents >> 30) + 1) + chr(((cents >> 15) & 32767) + 1)
-                            + chr((cents & 32767) + 1))
-    return chr(len(held)), "".join(day_chars), "".join(amount_chars)
+        ch = chr(day)
+        k = bisect_left(days, ch)
+        same = k < len(days) and days[k] == ch
+        if same:
+            n, c2, c1, c0 = (ord(x) - 1 for x in amounts[4 * k:4 * k + 4])
+            count, cents = count + n, cents + ((c2 << 30) | (c1 << 15) | c0)
+        if not (count < COUNT_MAX and 0 <= cents < CENTS_MAX):
+            return None
+        enc = chr(count + 1) + chr((cents >> 30) + 1) + chr(((cents >> 15) & 32767) + 1) + chr((cents & 32767) + 1)
+        if same:
+            amounts = amounts[:4 * k] + enc + amounts[4 * k + 4:]
+        else:
+            days, amounts = days[:k] + ch + days[k:], amounts[:4 * k] + enc + amounts[4 * k:]
+    if len(days) >= DAYS_MAX:
+        return None
+    return chr(len(days)), days, amounts
