@@ -123,7 +123,11 @@ def _cards(conn: sqlite3.Connection) -> None:
         f" LEFT JOIN cards c ON c.card_number = h.card_number WHERE c.card_number IS NULL OR {differs}"
         " OR COALESCE(NULLIF(h.created_at, ''), h.updated_at) IS NOT c.created_at ORDER BY h.card_number"
         f" ON CONFLICT (card_number) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _CARD_COLS)}")
-    conn.execute("DELETE FROM cards WHERE card_number NOT IN (SELECT card_number FROM ho.cards)")  # purged
+    # purged: every head-office card is held now, so holding more than head office has means a purge (two counts
+    # of a covering index, not a lookup of every held card: 2-3 s at 1.5M cards)
+    held, theirs = (conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("cards", "ho.cards"))
+    if held != theirs:
+        conn.execute("DELETE FROM cards WHERE card_number NOT IN (SELECT card_number FROM ho.cards)")
 
 
 def _appends(conn: sqlite3.Connection, marks: dict[str, Any]) -> None:
