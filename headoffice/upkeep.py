@@ -99,6 +99,7 @@ class RefreshResult:
     seconds: float
     days: list[str] = field(default_factory=list)
     stage_changes: int = 0
+    steps: dict[str, float] = field(default_factory=dict)  # in place: seconds per step (`snapshot_delta.apply`)
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
@@ -209,12 +210,17 @@ def _refresh_in_place(store: Store, path: Path, through: date, stop: threading.E
     try:
         with write_txn(ctx.conn):
             ctx.conn.execute("UPDATE sync_apply SET applying = 1")  # a snapshot queues nothing for sync
-            if not snapshot_delta.apply(ctx.conn, program_of(store), valued_rewards(ctx), now_iso()):
+            steps = snapshot_delta.apply(ctx.conn, program_of(store), valued_rewards(ctx), now_iso())
+            if steps is None:
                 return False
+            t0 = clock.monotonic()
             days, changes = _record_days(ctx, through, stop)
+            steps["stages"] = round(clock.monotonic() - t0, 3)
             if stop is not None and stop.is_set():
                 raise _Stopped
             built_at = _write_meta(ctx, through)
+            t0 = clock.monotonic()
+        steps["commit"] = round(clock.monotonic() - t0, 3)
     except _Stopped:
         return None
     finally:
@@ -222,7 +228,7 @@ def _refresh_in_place(store: Store, path: Path, through: date, stop: threading.E
             ctx.conn.execute("ROLLBACK")
         snapshot_load.detach(ctx.conn)
         ctx.close()
-    return RefreshResult(str(path), built_at, round(clock.monotonic() - began, 3), days, changes)
+    return RefreshResult(str(path), built_at, round(clock.monotonic() - began, 3), days, changes, steps)
 
 
 def _write_meta(ctx: TillContext, through: date) -> str:

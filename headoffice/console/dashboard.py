@@ -80,16 +80,22 @@ def tables(data: dict[str, Any]) -> list[Table]:
     new = r["new-customers"]["summary"]
     liability = r["points-liability"]["summary"]
     out = [Table("members", "Members", ["members", "active", "new", "new_pct", "points_liability",
-                                        "points_liability_value_cents"],
+                                        "points_liability_value_cents", "with_purchase"],
                  [[data["members"], new["active"], new["new"], new["new_pct"], liability["points"],
-                   liability["value_cents"]]], money=frozenset({5}),
-                 note="members: enrolled and active by the last day; active: bought in the period; new: first"
-                      " purchase ever in it (% of active); liability: points members could still spend, in money")]
+                   liability["value_cents"], data["with_purchase"]]], money=frozenset({5}),
+                 note="members: enrolled by the last day and neither merged nor erased (docs/marketing.md,"
+                      " Members); active: bought in the period; new: first purchase ever in it (% of active);"
+                      " liability: points members could still spend, in money; with_purchase: members with a"
+                      " sale by the last day")]
     life = r["lifecycle"]
     stage_rows = [list(row) for row in life["rows"]]
+    buyers = sum(int(row[1]) for row in stage_rows)
     out.append(Table("lifecycle", "Lifecycle stage at the period's end", life["columns"], stage_rows, life.get("total"),
                      chart=charts.bar_chart("chart-lifecycle", "Members per lifecycle stage",
-                                            [row[0] for row in stage_rows], [row[1] for row in stage_rows])))
+                                            [row[0] for row in stage_rows], [row[1] for row in stage_rows]),
+                     note=f"every member id with a sale by the last day ({buyers:,}): the members table's"
+                          f" with_purchase ({data['with_purchase']:,}) and {buyers - data['with_purchase']:,}"
+                          " since merged into another member or erased, whose sales keep their id"))
     moves = life["summary"]["moves"]
     out.append(Table("lifecycle-moves", "Stage moves during the period", ["from_stage", "to_stage", "members"],
                      [[m["from"], m["to"], m["members"]] for m in moves]))

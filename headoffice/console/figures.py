@@ -107,18 +107,22 @@ def snapshot_state(path: Path | None, now: datetime) -> Snapshot | None:
     return Snapshot(path, info["built_at"], last, bool(info["stale"]))
 
 
-def members_count(ctx: TillContext, end: date, store: str | None) -> int:
-    """Members enrolled by the end day and still active (merged and erased members are not members)."""
-    sql = "SELECT COUNT(*) FROM members WHERE status = 'active' AND substr(created_at, 1, 10) <= ?"
-    params: tuple[str, ...] = (end.isoformat(),)
+def members_count(ctx: TillContext, end: date, store: str | None) -> dict[str, int]:
+    """`members` as docs/marketing.md defines it ("Members": enrolled by the end day, neither merged nor erased)
+    and `with_purchase`, how many of them have a sale dated by then. The lifecycle report's total counts every
+    member id with a sale by then, merged and erased ones included: the page shows both and says why."""
+    sql = ("SELECT COUNT(*), COALESCE(SUM(EXISTS (SELECT 1 FROM sales s WHERE s.member_id = m.member_id"
+           " AND s.created_at < ?)), 0) FROM members m WHERE m.status = 'active' AND substr(m.created_at, 1, 10) <= ?")
+    params: tuple[str, ...] = (plus_days(end, 1).isoformat(), end.isoformat())
     if store is not None:
-        sql, params = sql + " AND store_id = ?", (*params, store)
-    return int(ctx.conn.execute(sql, params).fetchone()[0])
+        sql, params = sql + " AND m.store_id = ?", (*params, store)
+    members, bought = ctx.conn.execute(sql, params).fetchone()
+    return {"members": int(members), "with_purchase": int(bought)}
 
 
 def end_day_sections(ctx: TillContext, store: str | None, period: Period) -> dict[str, Any]:
     """The sections that read the period's last day only: the same for every period ending that day."""
-    return {"members": members_count(ctx, period.end, store),
+    return {**members_count(ctx, period.end, store),
             **{name: run_report(ctx, name, start=period.start, end=period.end, store_id=store) for name in END_DAY}}
 
 
@@ -131,7 +135,8 @@ def compute(ctx: TillContext, store: str | None, period: Period,
     reports = {name: shared[name] if name in END_DAY else run_report(ctx, name, **options) for name in REPORTS}
     offers = _offers_in(ctx, period)[:MAX_OFFERS]
     lifts = [run_report(ctx, "offer-lift", offer=o, **options) for o in offers]
-    return {"members": shared["members"], "reports": reports, "offer_lift": lifts}
+    return {"members": shared["members"], "with_purchase": shared["with_purchase"], "reports": reports,
+            "offer_lift": lifts}
 
 
 def _offers_in(ctx: TillContext, period: Period) -> list[str]:
@@ -189,7 +194,7 @@ def figures(snap: Snapshot, store: str | None, period: Period) -> dict[str, Any]
         raise FileNotFoundError(f"no marketing snapshot at {snap.path}")
     try:
         end_day = _cache_get(snap, scope, date.min, period.end, "end_day")
-        if not isinstance(end_day, dict) or not {"members", *END_DAY} <= set(end_day):
+        if not isinstance(end_day, dict) or not {"members", "with_purchase", *END_DAY} <= set(end_day):
             end_day = end_day_sections(ctx, store, period)
             _cache_put(snap, scope, date.min, period.end, end_day, "end_day")
         payload = compute(ctx, store, period, end_day)

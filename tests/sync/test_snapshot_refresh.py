@@ -1,6 +1,7 @@
 """Head office's daily refresh in place (`headoffice.snapshot_delta`): after rounds of real syncs (real tills,
 the real server on loopback) and the odd rows a push may leave, the refreshed snapshot holds what a full
-rebuild holds, table by table, and every report reads the same figures off either; when appending would
+rebuild holds, table by table (the purchase summary merged with the day's sales, `snapshot_summary`, by what it
+decodes to), and every report reads the same figures off either; when appending would
 change what a rebuild keeps (a tier change dated before the last one held) the refresh rebuilds in full."""
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ def test_refresh_in_place_equals_a_full_rebuild(make_till, ho_store, headoffice,
     second = upkeep.refresh(ho_store, path, date(2026, 4, 1))
     assert second is not None and second.days == ["2026-04-01"]
     assert inode(path) == built, "refreshed in place"
+    assert {"members", "appends", "summary", "stages", "commit"} <= set(second.steps)  # timed per step, in place
+    assert first.steps == {}  # a full build has no steps of its own
     assert_same_as_rebuild(ho_store, path, tmp_path, "second")
 
     # round 3: the odd rows a push may leave, then changes to them
