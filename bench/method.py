@@ -20,8 +20,9 @@ measured before the figure drifted apart from it, a "p99" of 5 samples was a max
    CPU the figure was actually given.
 6. Distrust an oversubscribed machine. When the 1-minute load average at the figure's start or end
    exceeds the cores, preemption (tens of ms) lands in the tails: a MISS becomes NOISY, and a PASS
-   stands only if it would still pass with the measure `OVERLOAD_FACTOR` times worse (so a ratio
-   whose baseline load inflated too cannot pass by luck); else NOISY.
+   stands only if it would still pass with the measure load/cores times worse, at most
+   `OVERLOAD_FACTOR` (a CPU-bound run given cores/load of a core is at most that much slower, so a
+   ratio whose baseline load inflated too cannot pass by luck); else NOISY.
 
 Adopting it in a figure (latency or throughput alike):
 
@@ -134,6 +135,7 @@ def judge(rounds: Rounds, ok: Check, *, measured: str, baseline: str, unit: str,
     whole = PASS if ok(m, base) else MISS
     judged["would_be"] = whole
     judged["pass_with_factor"] = ok(_worse(m, OVERLOAD_FACTOR, rates), base)
+    judged["holds_until"] = _holds_until(lambda f: ok(_worse(m, f, rates), base))
     if not at_this_scale:
         status = NOT_JUDGED
         judged["why"] = "the target is stated for the full dataset; at this scale the figure is reported, not judged"
@@ -150,17 +152,33 @@ def _worse(m: Measure, factor: float, rates: bool) -> Measure:
     return Measure(m.what, m.unit, m.median * k, m.p99 * k, m.n, m.claim, m.tail_value * k)
 
 
+def _holds_until(passes: Callable[[float], bool]) -> float:
+    """The largest factor in [1, OVERLOAD_FACTOR] (to 1%) by which the measure can worsen and still pass;
+    0.0 when it does not pass as measured."""
+    if not passes(1.0):
+        return 0.0
+    if passes(OVERLOAD_FACTOR):
+        return OVERLOAD_FACTOR
+    lo, hi = 1.0, OVERLOAD_FACTOR
+    while hi - lo > 0.01:
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if passes(mid) else (lo, mid)
+    return round(lo, 2)
+
+
 def overload_rule(fig: Figure, load: list[tuple[float, float, float] | None], cores: int) -> None:
     """Method step 6: on an oversubscribed machine, keep only the verdicts load cannot have made."""
     worst = max((x[0] for x in load if x), default=0.0)
     if not fig.judged or fig.status not in (PASS, MISS) or worst <= cores:  # only figures `judge` judged
         return
     fig.judged["overloaded"] = worst
-    if fig.status == PASS and fig.judged.get("pass_with_factor", False):
+    need = min(OVERLOAD_FACTOR, worst / cores)
+    holds = fig.judged.get("holds_until", OVERLOAD_FACTOR if fig.judged.get("pass_with_factor") else 0.0)
+    if fig.status == PASS and holds >= need:
         return
     why = (f"load {worst:.1f} on {cores} cores: " + (
         "a miss here may be the machine's (preemption in the tail)" if fig.status == MISS else
-        f"the pass does not hold with the measure {OVERLOAD_FACTOR:g}x worse"))
+        f"the pass does not hold with the measure {need:.2f}x worse"))
     fig.judged["why"] = "; ".join(x for x in (fig.judged.get("why"), why) if x)
     fig.judged.setdefault("would_be", fig.status)
     fig.status = NOISY

@@ -56,6 +56,7 @@ def judge_all(series: dict[str, tuple[Rounds, str, str]], ok: Check, *, unit: st
         "baseline_spread": max((v.judged.get("baseline_spread", 0.0) for v in verdicts.values()), default=0.0),
         "would_be": MISS if MISS in would else PASS,
         "pass_with_factor": all(v.judged["pass_with_factor"] for v in verdicts.values()),
+        "holds_until": min((v.judged.get("holds_until", 0.0) for v in verdicts.values()), default=0.0),
     }
     why = [f"{name}: {v.judged['why']}" for name, v in verdicts.items() if v.status in (NOISY, NOT_JUDGED)]
     if status == NOT_JUDGED:

@@ -115,11 +115,19 @@ def test_an_oversubscribed_machine_keeps_only_the_verdicts_load_cannot_have_made
     for fig in (solid, close, missed):
         overload_rule(fig, busy, 2)
     assert solid.status == PASS  # passes even 2x worse
-    assert close.status == NOISY and "2x worse" in close.judged["why"]
+    assert close.status == NOISY and "2.00x worse" in close.judged["why"]
     assert missed.status == NOISY and "the machine's" in missed.judged["why"]
     calm = figure(1.5, 17)
     overload_rule(calm, quiet, 2)
     assert calm.status == PASS
+    # a little over the cores: the pass must hold with the measure load/cores worse, not 2x
+    slightly = figure(1.5, 17)
+    assert 1.2 < slightly.judged["holds_until"] < 2.0
+    overload_rule(slightly, [(2.3, 2.0, 2.0), (2.1, 2.0, 2.0)], 2)
+    assert slightly.status == PASS and slightly.judged["overloaded"] == 2.3
+    over = figure(1.5, 17)
+    overload_rule(over, [(2.0 * over.judged["holds_until"] + 0.1, 2.0, 2.0), None], 2)
+    assert over.status == NOISY
     unjudged = Figure("k", "t", "x", MISS)  # a figure not on the method yet is left as it is
     overload_rule(unjudged, busy, 2)
     assert unjudged.status == MISS
