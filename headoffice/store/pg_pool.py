@@ -74,6 +74,7 @@ class _Bound(threading.local):
 
     conn: psycopg.Connection[Any] | None = None
     in_txn: bool = False
+    serial: bool = False
 
 
 class PooledPostgresDb(PostgresDb):
@@ -104,6 +105,14 @@ class PooledPostgresDb(PostgresDb):
     def _in_txn(self, value: bool) -> None:
         self._bound.in_txn = value
 
+    @property
+    def _serial(self) -> bool:
+        return self._bound.serial
+
+    @_serial.setter
+    def _serial(self, value: bool) -> None:
+        self._bound.serial = value
+
     @contextmanager
     def _borrowed(self) -> Iterator[None]:
         """Borrow a connection for the outermost call on this thread; nested calls use the same one."""
@@ -116,6 +125,7 @@ class PooledPostgresDb(PostgresDb):
         finally:
             self._bound.conn = None
             self._bound.in_txn = False
+            self._bound.serial = False
             self.pool.put(conn)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -151,6 +161,16 @@ class PooledPostgresDb(PostgresDb):
                 yield
             return
         with self._writers, self._borrowed(), self._write_txn():
+            yield
+
+    @contextmanager
+    def write_late(self) -> Iterator[None]:
+        """A push: counted among the `writers` like `write`, its advisory lock taken at its first server_seq."""
+        if self._bound.conn is not None:
+            with self._late_txn():
+                yield
+            return
+        with self._writers, self._borrowed(), self._late_txn():
             yield
 
     @contextmanager

@@ -2,7 +2,8 @@
 
 Writers take one transaction-scoped advisory lock, so server_seq values are handed out and
 committed in order even with several head-office processes: a pull cursor never skips a row.
-A till's bookkeeping (`Db.note`) hands out no server_seq and skips that lock.
+A till's bookkeeping (`Db.note`) hands out no server_seq and skips that lock; a push (`Db.write_late`)
+takes it only at its first server_seq, after its reads and checks.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class PostgresDb(Db):
         super().__init__()
         self._conn = psycopg.connect(url, autocommit=True)
         self._in_txn = False
+        self._serial = False  # this transaction holds the advisory lock
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._conn.cursor() as cur:
@@ -88,25 +90,40 @@ class PostgresDb(Db):
     def _write_txn(self) -> AbstractContextManager[None]:
         return self._txn(serial=True)
 
+    def _late_txn(self) -> AbstractContextManager[None]:
+        """A push: its reads and its own till's rows first; the advisory lock at its first server_seq."""
+        return self._txn(serial=False)
+
     def _note_txn(self) -> AbstractContextManager[None]:
         """Row upserts only (till bookkeeping): PostgreSQL's row locks suffice, no advisory lock."""
         return self._txn(serial=False)
 
+    def serialise(self) -> None:
+        """The chain-wide advisory lock, once per transaction (released at its commit or rollback)."""
+        if self._in_txn and not self._serial:
+            self.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+            self._serial = True
+
     @contextmanager
     def _txn(self, serial: bool) -> Iterator[None]:
         """One transaction (joined when one is open); `serial`: the chain-wide advisory lock that orders
-        server_seq writers, so a pull never skips a row committed late."""
+        server_seq writers, so a pull never skips a row committed late (a serial write joining a late one
+        takes it at that point)."""
         if self._in_txn:
+            if serial:
+                self.serialise()
             yield
             return
         with self._conn.transaction():
             self._in_txn = True
+            self._serial = False
             try:
                 if serial:
-                    self.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+                    self.serialise()
                 yield
             finally:
                 self._in_txn = False
+                self._serial = False
 
     @contextmanager
     def _read_txn(self) -> Iterator[None]:
