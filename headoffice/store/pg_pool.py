@@ -75,6 +75,7 @@ class _Bound(threading.local):
     conn: psycopg.Connection[Any] | None = None
     in_txn: bool = False
     serial: bool = False
+    lock_due: bool = False
 
 
 class PooledPostgresDb(PostgresDb):
@@ -113,6 +114,14 @@ class PooledPostgresDb(PostgresDb):
     def _serial(self, value: bool) -> None:
         self._bound.serial = value
 
+    @property
+    def _lock_due(self) -> bool:
+        return self._bound.lock_due
+
+    @_lock_due.setter
+    def _lock_due(self, value: bool) -> None:
+        self._bound.lock_due = value
+
     @contextmanager
     def _borrowed(self) -> Iterator[None]:
         """Borrow a connection for the outermost call on this thread; nested calls use the same one."""
@@ -125,7 +134,7 @@ class PooledPostgresDb(PostgresDb):
         finally:
             self._bound.conn = None
             self._bound.in_txn = False
-            self._bound.serial = False
+            self._bound.serial = self._bound.lock_due = False
             self.pool.put(conn)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

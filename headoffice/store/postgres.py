@@ -18,6 +18,7 @@ from headoffice.store.db import POSTGRES, Db, Row
 from headoffice.store.sql import SqlStore
 
 WRITE_LOCK = 0x5EC0_0001
+_LOCK_SQL = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 _COPY_FROM = 50  # from this many rows a bulk insert goes through COPY
 
 
@@ -31,15 +32,29 @@ class PostgresDb(Db):
         self._conn = psycopg.connect(url, autocommit=True)
         self._in_txn = False
         self._serial = False  # this transaction holds the advisory lock
+        self._lock_due = False  # ... asked for, sent ahead of the next statement
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._conn.cursor() as cur:
-            cur.execute(self.dialect.sql(sql), tuple(params))
-            return cur.fetchall() if cur.description else []
+            if not self._lock_due:
+                cur.execute(self.dialect.sql(sql), tuple(params))
+                return cur.fetchall() if cur.description else []
+            self._lock_due = False
+            with self._conn.pipeline() as pipe:  # the lock and the statement in one round trip
+                self._conn.execute(_LOCK_SQL)
+                cur.execute(self.dialect.sql(sql), tuple(params))
+                pipe.sync()
+                return cur.fetchall() if cur.description else []
+
+    def _take_lock(self) -> None:
+        """Send the advisory lock asked for before a statement that cannot carry it in its round trip."""
+        if self._lock_due:
+            self.execute("SELECT 1")
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         if not rows:
             return 0
+        self._take_lock()
         with self._conn.cursor() as cur:
             cur.executemany(self.dialect.sql(sql), rows)
             return max(cur.rowcount, 0)
@@ -50,6 +65,7 @@ class PostgresDb(Db):
         savepoint is rolled back and the rows go through a temporary table and INSERT ... ON CONFLICT DO NOTHING."""
         if len(rows) < _COPY_FROM:
             return super().insert_new(table, columns, rows)
+        self._take_lock()
         cols = ", ".join(columns)
         try:
             with self._conn.transaction(), self._conn.cursor() as cur:
@@ -116,10 +132,10 @@ class PostgresDb(Db):
         return self._txn(serial=False)
 
     def serialise(self) -> None:
-        """The chain-wide advisory lock, once per transaction (released at its commit or rollback)."""
+        """The chain-wide advisory lock, once per transaction (released at its commit or rollback), sent with
+        the next statement: the lock's round trip is not one more the holder makes."""
         if self._in_txn and not self._serial:
-            self.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
-            self._serial = True
+            self._serial = self._lock_due = True
 
     @contextmanager
     def _txn(self, serial: bool) -> Iterator[None]:
@@ -140,7 +156,7 @@ class PostgresDb(Db):
                 yield
             finally:
                 self._in_txn = False
-                self._serial = False
+                self._serial = self._lock_due = False
 
     @contextmanager
     def _read_txn(self) -> Iterator[None]:
