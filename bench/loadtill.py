@@ -8,9 +8,11 @@ through `sync.push.push_pending` and pulls through `sync.engine.pull_all`, all o
 thread on the schedule a till's `sync.worker.SyncWorker` keeps: a sync round (push, then pull: `sync_once`)
 every `sync_every` s (`[headoffice] interval`) counted from the end of the last round, and a round right
 after each sale (`TillDevices.sale_committed` kicks the worker); customers come every `sale_every` s
-(x0.5..1.5). Each lag sample (a sale of another store, from its commit to applied here) is kept with its
-floor: the lag a head office answering instantly would have given on this schedule (from the sale to the
-start of this till's first round after it).
+(x0.5..1.5). A till in service has synced before: each takes its first round (its members up, its first
+pull, a snapshot) while the tills are set up, so the window measures the chain's steady state, not 200
+first pulls at once. Each lag sample (a sale of another store, from its commit to applied here) is kept with
+its floor: the schedule's share, from the sale to the start of this till's next round, at most the interval
+(a round still running at the sale is head office's time, not the schedule's).
 
 The process prints `ready` once its tills are registered, then reads one line `START DURATION` (epoch
 seconds) so every process starts together; at the end each till pushes what is left, and the process
@@ -107,6 +109,7 @@ class LoadTill:
         self.client: HeadOfficeClient | None = None
         self.seen_rowid = 0
         self.rounds: list[float] = []  # when each sync round started (the lag's floor)
+        self.sync_every = 0.0
 
     def register(self, url: str, code: str, number: int) -> None:
         register_till(self.ctx, url, code)
@@ -146,7 +149,7 @@ class LoadTill:
 
     def _floor(self, sale: float, now: float) -> float:
         first = bisect.bisect_right(self.rounds, sale)
-        return (self.rounds[first] if first < len(self.rounds) else now) - sale
+        return min((self.rounds[first] if first < len(self.rounds) else now) - sale, self.sync_every)
 
     def sync_round(self) -> None:
         """`sync_once`'s order: push, then pull."""
@@ -157,6 +160,7 @@ class LoadTill:
     def run(self, rng: random.Random, sale_every: float, sync_every: float) -> int:
         """Sell and sync on this till's schedule until the window ends; the sales made."""
         rec = self.recorder
+        self.sync_every = sync_every
         next_sale = rec.start + rng.uniform(0, sale_every)
         next_sync = rec.start + rng.uniform(0, sync_every)
         sales = 0
@@ -201,6 +205,8 @@ def run_share(spec: dict[str, Any]) -> dict[str, Any]:
     for t in spec["tills"]:
         till = LoadTill(Path(t["home"]), t["store_id"], t["till_id"], recorder)
         till.register(spec["url"], t["code"], int(t["number"]))
+        till.push()  # its first round, before the window: its members up, its first pull (a snapshot)
+        till.pull(time.time())
         tills.append(till)
     print("ready", flush=True)
     start, duration = (float(x) for x in sys.stdin.readline().split())

@@ -141,22 +141,19 @@ class Ingest:
         who = (principal.store_id, principal.till_id)
         start = high
         top = max(pushed, default=high)
-        ahead = {s for s in pushed if s > high}
-        if high < top <= high + _MAX_GAP_SCAN and len(ahead) + _held_count(db, who, high, top, ahead) == top - high:
-            high = top  # the usual push: this batch continues the till's sequence without a gap
-        while True:
+        while True:  # the usual push (it continues the sequence) is one read: its window reaches the batch's top
+            upto = max(high + _SCAN, top if top <= high + _MAX_GAP_SCAN else 0)
             held = sorted({int(r[0]) for r in db.execute(
                 "SELECT seq FROM ledger WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?"
                 " UNION SELECT seq FROM rejects WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?"
                 " UNION SELECT seq FROM approval_requests WHERE store_id = ? AND till_id = ? AND seq > ?"
-                " AND seq <= ?", (*who, high, high + _SCAN, *who, high, high + _SCAN,
-                                  *who, high, high + _SCAN))} | {s for s in pushed if high < s <= high + _SCAN})
-            moved = high
+                " AND seq <= ?", (*who, high, upto, *who, high, upto, *who, high, upto))}
+                          | {s for s in pushed if high < s <= upto})
             for s in held:
                 if s != high + 1:
                     break
                 high = s
-            if high == moved or high < moved + _SCAN:
+            if high < upto:
                 break
         if high != start or sent:
             db.execute("UPDATE tills SET high_seq = ?, last_push_at = ? WHERE store_id = ? AND till_id = ?",
@@ -180,17 +177,6 @@ class Ingest:
                 gaps.append([missing_start, s - 1])
                 missing_start = None
         return gaps
-
-
-def _held_count(db: Db, who: tuple[str, str], low: int, high: int, besides: set[int]) -> int:
-    """How many seqs in (low, high] head office holds for the till (stored, quarantined or awaiting approval),
-    leaving out `besides` (counted by the caller)."""
-    rows = db.execute(
-        "SELECT seq FROM ledger WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?"
-        " UNION SELECT seq FROM rejects WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?"
-        " UNION SELECT seq FROM approval_requests WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?",
-        (*who, low, high, *who, low, high, *who, low, high))
-    return len({int(r[0]) for r in rows} - besides)
 
 
 def _reject_seqs(rejects: Sequence[Reject]) -> set[int]:

@@ -22,7 +22,10 @@ from headoffice.store.postgres import PostgresDb
 from headoffice.store.sql import SqlStore
 
 DEFAULT_SIZE = 8
-WRITERS = 2  # threads per worker inside a server_seq write: one holding the lock, one ready to take it next
+# threads per worker inside a server_seq write: half the default pool. A push holds the chain-wide lock only
+# from its first server_seq (`Db.write_late`), so several do their reads and checks side by side; the other
+# half of the pool is left to the pulls, which need no lock.
+WRITERS = 4
 WAIT_SECONDS = 30.0  # a request waits this long for a free connection, then fails (a 500, counted)
 
 
