@@ -78,7 +78,7 @@ class _Bound(threading.local):
     conn: psycopg.Connection[Any] | None = None
     in_txn: bool = False
     serial: bool = False
-    lock_due: bool = False
+    due: tuple[str, ...] = ()
 
 
 class PooledPostgresDb(PostgresDb):
@@ -118,12 +118,12 @@ class PooledPostgresDb(PostgresDb):
         self._bound.serial = value
 
     @property
-    def _lock_due(self) -> bool:
-        return self._bound.lock_due
+    def _due(self) -> tuple[str, ...]:
+        return self._bound.due
 
-    @_lock_due.setter
-    def _lock_due(self, value: bool) -> None:
-        self._bound.lock_due = value
+    @_due.setter
+    def _due(self, value: tuple[str, ...]) -> None:
+        self._bound.due = value
 
     @contextmanager
     def _borrowed(self) -> Iterator[None]:
@@ -137,7 +137,8 @@ class PooledPostgresDb(PostgresDb):
         finally:
             self._bound.conn = None
             self._bound.in_txn = False
-            self._bound.serial = self._bound.lock_due = False
+            self._bound.serial = False
+            self._bound.due = ()
             self.pool.put(conn)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

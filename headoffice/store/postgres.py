@@ -9,7 +9,7 @@ takes it only at its first server_seq, after its reads and checks.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -32,23 +32,25 @@ class PostgresDb(Db):
         self._conn = psycopg.connect(url, autocommit=True)
         self._in_txn = False
         self._serial = False  # this transaction holds the advisory lock
-        self._lock_due = False  # ... asked for, sent ahead of the next statement
+        self._due: tuple[str, ...] = ()  # BEGIN and the lock, asked for, sent ahead of the next statement
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._conn.cursor() as cur:
-            if not self._lock_due:
+            due = self._due
+            if not due:
                 cur.execute(self.dialect.sql(sql), tuple(params))
                 return cur.fetchall() if cur.description else []
-            self._lock_due = False
-            with self._conn.pipeline() as pipe:  # the lock and the statement in one round trip
-                self._conn.execute(_LOCK_SQL)
+            self._due = ()
+            with self._conn.pipeline() as pipe:  # BEGIN, the lock and the statement in one round trip
+                for statement in due:
+                    self._conn.execute(statement)
                 cur.execute(self.dialect.sql(sql), tuple(params))
                 pipe.sync()
                 return cur.fetchall() if cur.description else []
 
     def _take_lock(self) -> None:
-        """Send the advisory lock asked for before a statement that cannot carry it in its round trip."""
-        if self._lock_due:
+        """Send what is due (BEGIN, the lock) before a statement that cannot carry it in its round trip."""
+        if self._due:
             self.execute("SELECT 1")
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
@@ -135,7 +137,8 @@ class PostgresDb(Db):
         """The chain-wide advisory lock, once per transaction (released at its commit or rollback), sent with
         the next statement: the lock's round trip is not one more the holder makes."""
         if self._in_txn and not self._serial:
-            self._serial = self._lock_due = True
+            self._serial = True
+            self._due = (*self._due, _LOCK_SQL)
 
     @contextmanager
     def _txn(self, serial: bool) -> Iterator[None]:
@@ -147,29 +150,37 @@ class PostgresDb(Db):
                 self.serialise()
             yield
             return
-        with self._conn.transaction():
-            self._in_txn = True
-            self._serial = False
-            try:
-                if serial:
-                    self.serialise()
-                yield
-            finally:
-                self._in_txn = False
-                self._serial = self._lock_due = False
+        with self._begun("BEGIN"):
+            if serial:
+                self.serialise()
+            yield
 
     @contextmanager
     def _read_txn(self) -> Iterator[None]:
         if self._in_txn:
             yield
             return
-        self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        self._in_txn = True
+        with self._begun("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"):
+            yield
+
+    @contextmanager
+    def _begun(self, begin: str) -> Iterator[None]:
+        """A transaction whose BEGIN goes out with its first statement (one round trip fewer for every
+        transaction, two for a lone read: BEGIN, the statement, COMMIT were three); committed on the way out,
+        rolled back on an error; nothing to end when no statement was sent."""
+        self._in_txn, self._serial, self._due = True, False, (begin,)
         try:
             yield
+        except BaseException:
+            if not self._due:
+                with suppress(psycopg.Error):  # a broken connection: the pool drops it (not IDLE)
+                    self._conn.execute("ROLLBACK")
+            raise
+        else:
+            if not self._due:
+                self._conn.execute("COMMIT")
         finally:
-            self._in_txn = False
-            self._conn.execute("COMMIT")
+            self._in_txn, self._serial, self._due = False, False, ()
 
     def close(self) -> None:
         with self.lock:
