@@ -12,8 +12,9 @@ schedule (a round of push then pull after every sale and every `--sync-every` s:
 Reported: requests/s in the window, p50 and the tail its count supports (p99 from 100 samples) per request
 kind, errors (must be 0), sync lag (a sale's ledger entry, from its commit at one till to applied at a till
 of another store, every such pair) beside its floor (what the schedule alone costs: the sale to the
-receiving till's next round), and head office's ledger totals against the sum of the tills' own ledgers
-once every till has pushed the rest. The load average is read at start and end: on a shared machine the
+receiving till's next round; the tills sync on without selling for up to 30 s after the window, so every
+sale's lag at every till is counted), and head office's ledger totals against the sum of the tills' own
+ledgers once every till has pushed the rest. The load average is read at start and end: on a shared machine the
 figures mean nothing without it. `--server-root` runs head office from another checkout (an A/B against
 the same tills).
 """
@@ -42,6 +43,7 @@ from headoffice.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_SECONDS = 900  # a generator registering 100 tills on a loaded 2-core machine
+SETTLE_SECONDS = 30  # after the window the tills sync on (no sales) this long, at most the window's length
 
 
 def loadavg() -> str:
@@ -119,6 +121,7 @@ def run_load(workdir: Path, *, workers: int = 1, tills: int = 200, stores: int =
     if reason := pgcluster.available():
         raise RuntimeError(reason)
     workdir.mkdir(parents=True, exist_ok=True)
+    settle = min(SETTLE_SECONDS, seconds)  # syncing on after the window: the last sales' lags are counted too
     with tempfile.TemporaryDirectory(prefix=f"load-w{workers}-", dir=workdir) as tmp, \
             pgcluster.private_cluster(durable=durable, prefix="ho-load-") as db_url:
         store = open_store(db_url)  # the schema, and one enrolment code per till
@@ -134,7 +137,7 @@ def run_load(workdir: Path, *, workers: int = 1, tills: int = 200, stores: int =
             for p in range(procs):
                 spec = Path(tmp) / f"spec-{p}.json"
                 spec.write_text(json.dumps({"url": url, "seed": seed, "sale_every": sale_every,
-                                            "sync_every": sync_every, "tills": plan[p::procs]}))
+                                            "sync_every": sync_every, "settle": settle, "tills": plan[p::procs]}))
                 gens.append((subprocess.Popen([sys.executable, "-m", "bench.loadtill", str(spec),
                                                str(Path(tmp) / f"out-{p}.json")], cwd=ROOT, env=_env(),
                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True), p))
@@ -150,7 +153,7 @@ def run_load(workdir: Path, *, workers: int = 1, tills: int = 200, stores: int =
                 assert proc.stdin is not None
                 proc.stdin.write(f"{start} {seconds}\n")
                 proc.stdin.close()
-            codes = [proc.wait(seconds + READY_SECONDS) for proc, _ in gens]
+            codes = [proc.wait(seconds + settle + READY_SECONDS) for proc, _ in gens]
             load_end = loadavg()
             if any(codes):
                 raise RuntimeError(f"a load generator failed (exits {codes})")

@@ -157,16 +157,19 @@ class LoadTill:
         self.push()
         self.pull(self.recorder.start)
 
-    def run(self, rng: random.Random, sale_every: float, sync_every: float) -> int:
-        """Sell and sync on this till's schedule until the window ends; the sales made."""
+    def run(self, rng: random.Random, sale_every: float, sync_every: float, settle: float = 0.0) -> int:
+        """Sell and sync on this till's schedule until the window ends, then only sync for `settle` s (every
+        sale of the window reaches every till, its lag counted); the sales made."""
         rec = self.recorder
         self.sync_every = sync_every
         next_sale = rec.start + rng.uniform(0, sale_every)
         next_sync = rec.start + rng.uniform(0, sync_every)
         sales = 0
         while True:
+            if next_sale >= rec.end:
+                next_sale = float("inf")  # the window is over: no more customers, the rounds go on settling
             due = min(next_sale, next_sync)
-            if due >= rec.end:
+            if due >= rec.end + settle:
                 return sales
             time.sleep(max(0.0, due - time.time()))
             try:
@@ -215,7 +218,7 @@ def run_share(spec: dict[str, Any]) -> dict[str, Any]:
 
     def one(i: int) -> None:
         rng = random.Random(f"{spec['seed']}-{tills[i].store_id}-{tills[i].till_id}")
-        sales[i] = tills[i].run(rng, float(spec["sale_every"]), float(spec["sync_every"]))
+        sales[i] = tills[i].run(rng, float(spec["sale_every"]), float(spec["sync_every"]), float(spec["settle"]))
 
     threads = [threading.Thread(target=one, args=(i,), name=f"till-{i}") for i in range(len(tills))]
     for th in threads:

@@ -4,6 +4,8 @@ holds exactly what the tills' own ledgers add up to."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from bench.figures.loadtest import verdict_of
@@ -28,5 +30,7 @@ def test_twenty_tills_no_errors_and_equal_totals(tmp_path):
     assert "| 2 |" in markdown([run])
     # each lag beside its floor (the schedule's share), judged by the bench method (not at this scale)
     assert all(0 <= floor <= lag for _, lag, floor in run["lag_samples"])
+    # the tills sync on after the window: every sale reached each of the 16 tills of the other 4 stores
+    assert set(Counter(made for made, _, _ in run["lag_samples"]).values()) == {16}
     v = verdict_of(run, at_this_scale=False)
     assert v.status == NOT_JUDGED and v.measure.n == run["lag_n"] == v.baseline.n
