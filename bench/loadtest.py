@@ -2,16 +2,21 @@
 private PostgreSQL, each till selling, pushing and pulling on its own schedule.
 
     python -m bench.loadtest [--workers 1 2 4] [--tills 200] [--stores 50] [--seconds 60]
-                             [--sale-every 20] [--pull-every 5] [--procs 2] [--pool 8]
-                             [--data-dir DIR] [--out FILE.md]
+                             [--sale-every 20] [--sync-every 5] [--procs 2] [--pool 8]
+                             [--server-root DIR] [--data-dir DIR] [--out FILE.md]
 
 Per worker count: a fresh PostgreSQL cluster (`headoffice.pgcluster`, default durability), head office in
 its own process tree, the tills spread over `--procs` load-generator processes (`bench.loadtill`: the
-tills' own work, SQLite and Python, must not share one GIL with 200 threads). Reported: requests/s in the
-window, p50/p99 per request kind, errors (must be 0), sync lag (a sale's ledger entry, from its commit at
-one till to applied at a till of another store, every such pair), and head office's ledger totals against
-the sum of the tills' own ledgers once every till has pushed the rest. The load average is read at start
-and end: on a shared machine the figures mean nothing without it.
+tills' own work, SQLite and Python, must not share one GIL with 200 threads), each on a till's sync worker's
+schedule (a round of push then pull after every sale and every `--sync-every` s: `[headoffice] interval`).
+Reported: requests/s in the window, p50 and the tail its count supports (p99 from 100 samples) per request
+kind, errors (must be 0), sync lag (a sale's ledger entry, from its commit at one till to applied at a till
+of another store, every such pair) beside its floor (what the schedule alone costs: the sale to the
+receiving till's next round; the tills sync on without selling for up to 30 s after the window, so every
+sale's lag at every till is counted), and head office's ledger totals against the sum of the tills' own
+ledgers once every till has pushed the rest. The load average is read at start and end: on a shared machine the
+figures mean nothing without it. `--server-root` runs head office from another checkout (an A/B against
+the same tills).
 """
 
 from __future__ import annotations
@@ -31,13 +36,14 @@ from typing import Any
 
 import psycopg
 
-from bench.stats import percentile
+from bench.stats import claimable, percentile
 from bench.sync_measure import wait_healthy
 from headoffice import pgcluster
 from headoffice.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_SECONDS = 900  # a generator registering 100 tills on a loaded 2-core machine
+SETTLE_SECONDS = 30  # after the window the tills sync on (no sales) this long, at most the window's length
 
 
 def loadavg() -> str:
@@ -45,8 +51,8 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+def _env(root: Path = ROOT) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(root)}
 
 
 def _free_port() -> int:
@@ -56,11 +62,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def headoffice(db_url: str, workers: int, pool: int) -> Iterator[str]:
-    """`headoffice serve --workers N` in its own process tree; its URL once /v1/health answers."""
+def headoffice(db_url: str, workers: int, pool: int, root: Path = ROOT) -> Iterator[str]:
+    """`headoffice serve --workers N` (the code under `root`) in its own process tree; its URL once
+    /v1/health answers."""
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "headoffice", "serve", "--no-upkeep", "--port", str(port),
-                             "--db", db_url, "--workers", str(workers), "--pool", str(pool)], cwd=ROOT, env=_env())
+                             "--db", db_url, "--workers", str(workers), "--pool", str(pool)], cwd=root,
+                            env=_env(root))
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc, within_s=120, pause_s=0.2)
@@ -77,32 +85,43 @@ def headoffice(db_url: str, workers: int, pool: int) -> Iterator[str]:
 def _summary(results: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
     samples: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
-    lags: list[float] = []
+    lags: list[tuple[float, float, float]] = []
     for r in results:
         for kind, values in r["samples"].items():
             samples.setdefault(kind, []).extend(values)
         for what, n in r["errors"].items():
             errors[what] = errors.get(what, 0) + n
-        lags.extend(r["lags"])
-    kinds = {k: {"n": len(v), "per_s": round(len(v) / seconds, 2), "p50_ms": round(percentile(v, 50) * 1000, 1),
-                 "p99_ms": round(percentile(v, 99) * 1000, 1)} for k, v in sorted(samples.items()) if v}
-    requests = sum(v["n"] for k, v in kinds.items() if k != "sale")
+        lags.extend(zip(r["made"], r["lags"], r["floors"], strict=True))
+    kinds: dict[str, dict[str, Any]] = {
+        k: {"n": len(v), "per_s": round(len(v) / seconds, 2), "p50_ms": round(percentile(v, 50) * 1000, 1),
+            "claim": f"p{claimable(len(v))}", "tail_ms": round(percentile(v, claimable(len(v))) * 1000, 1),
+            "p99_ms": round(percentile(v, 99) * 1000, 1)} for k, v in sorted(samples.items()) if v}
+    requests = sum(int(v["n"]) for k, v in kinds.items() if k != "sale")
+    lag = [x[1] for x in lags]
+    floor = [x[2] for x in lags]
+    claim = claimable(len(lag))
     return {"requests_per_s": round(requests / seconds, 2), "requests": requests, "kinds": kinds,
             "errors": sum(errors.values()), "error_kinds": dict(sorted(errors.items(), key=lambda e: -e[1])[:5]),
-            "lag_n": len(lags), "lag_p50_s": round(percentile(lags, 50), 2) if lags else None,
-            "lag_p99_s": round(percentile(lags, 99), 2) if lags else None,
-            "lag_max_s": round(max(lags), 2) if lags else None,
+            "lag_n": len(lag), "lag_claim": f"p{claim}",
+            "lag_p50_s": round(percentile(lag, 50), 2) if lag else None,
+            "lag_p99_s": round(percentile(lag, claim), 2) if lag else None,
+            "lag_max_s": round(max(lag), 2) if lag else None,
+            "floor_p50_s": round(percentile(floor, 50), 2) if floor else None,
+            "floor_p99_s": round(percentile(floor, claim), 2) if floor else None,
             "sales": sum(r["sales"] for r in results),
-            "till_entries": sum(r["entries"] for r in results), "till_points": sum(r["points"] for r in results)}
+            "till_entries": sum(r["entries"] for r in results), "till_points": sum(r["points"] for r in results),
+            "lag_samples": sorted(lags)}
 
 
 def run_load(workdir: Path, *, workers: int = 1, tills: int = 200, stores: int = 50, seconds: float = 60,
-             sale_every: float = 20, pull_every: float = 5, procs: int = 2, pool: int = 8, durable: bool = True,
-             seed: int = 15) -> dict[str, Any]:
-    """One load test on a fresh private PostgreSQL; the summary (see the module docstring)."""
+             sale_every: float = 20, sync_every: float = 5, procs: int = 2, pool: int = 8, durable: bool = True,
+             seed: int = 15, server_root: Path = ROOT) -> dict[str, Any]:
+    """One load test on a fresh private PostgreSQL; the summary (see the module docstring). `lag_samples` holds
+    every (sale time, lag, floor) in seconds, sorted by sale time."""
     if reason := pgcluster.available():
         raise RuntimeError(reason)
     workdir.mkdir(parents=True, exist_ok=True)
+    settle = min(SETTLE_SECONDS, seconds)  # syncing on after the window: the last sales' lags are counted too
     with tempfile.TemporaryDirectory(prefix=f"load-w{workers}-", dir=workdir) as tmp, \
             pgcluster.private_cluster(durable=durable, prefix="ho-load-") as db_url:
         store = open_store(db_url)  # the schema, and one enrolment code per till
@@ -113,12 +132,12 @@ def run_load(workdir: Path, *, workers: int = 1, tills: int = 200, stores: int =
                 t["code"] = store.add_till(str(t["store_id"]), str(t["till_id"]))
         finally:
             store.close()
-        with headoffice(db_url, workers, pool) as url:
+        with headoffice(db_url, workers, pool, server_root) as url:
             gens = []
             for p in range(procs):
                 spec = Path(tmp) / f"spec-{p}.json"
                 spec.write_text(json.dumps({"url": url, "seed": seed, "sale_every": sale_every,
-                                            "pull_every": pull_every, "tills": plan[p::procs]}))
+                                            "sync_every": sync_every, "settle": settle, "tills": plan[p::procs]}))
                 gens.append((subprocess.Popen([sys.executable, "-m", "bench.loadtill", str(spec),
                                                str(Path(tmp) / f"out-{p}.json")], cwd=ROOT, env=_env(),
                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True), p))
@@ -134,7 +153,7 @@ def run_load(workdir: Path, *, workers: int = 1, tills: int = 200, stores: int =
                 assert proc.stdin is not None
                 proc.stdin.write(f"{start} {seconds}\n")
                 proc.stdin.close()
-            codes = [proc.wait(seconds + READY_SECONDS) for proc, _ in gens]
+            codes = [proc.wait(seconds + settle + READY_SECONDS) for proc, _ in gens]
             load_end = loadavg()
             if any(codes):
                 raise RuntimeError(f"a load generator failed (exits {codes})")
@@ -144,7 +163,8 @@ def run_load(workdir: Path, *, workers: int = 1, tills: int = 200, stores: int =
                                ).fetchall()
     out = _summary(results, seconds)
     out.update({"workers": workers, "pool": pool, "tills": tills, "stores": stores, "seconds": seconds,
-                "sale_every_s": sale_every, "pull_every_s": pull_every, "generator_procs": procs,
+                "sale_every_s": sale_every, "sync_every_s": sync_every, "generator_procs": procs,
+                "server": "this checkout" if server_root == ROOT else str(server_root),
                 "setup_seconds": round(setup, 1), "loadavg_start": load_start, "loadavg_end": load_end,
                 "ho_entries": int(row[0][0]), "ho_points": int(row[0][1]), "cpus": os.cpu_count()})
     out["totals_equal"] = (out["ho_entries"], out["ho_points"]) == (out["till_entries"], out["till_points"])
@@ -152,21 +172,23 @@ def run_load(workdir: Path, *, workers: int = 1, tills: int = 200, stores: int =
 
 
 def markdown(runs: list[dict[str, Any]]) -> str:
-    """The curve as a table (docs/scaling.md carries a copy with the date)."""
-    lines = ["| workers | req/s | push p50/p99 ms | pull p50/p99 ms | sale p50 ms | errors | sync lag p50/p99 s"
-             " | totals equal | load avg start -> end |", "|---|---|---|---|---|---|---|---|---|"]
+    """The curve as a table (docs/scaling.md carries a copy with the date); a tail is the one its count supports."""
+    lines = ["| workers | server | req/s | push p50/tail ms | pull p50/tail ms | errors | sync lag p50/tail s"
+             " | its floor p50/tail s | totals equal | load avg start -> end |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         k = r["kinds"]
-        push, pull, sale = k.get("push", {}), k.get("pull", {}), k.get("sale", {})
-        lines.append(f"| {r['workers']} | {r['requests_per_s']} | {push.get('p50_ms')}/{push.get('p99_ms')} |"
-                     f" {pull.get('p50_ms')}/{pull.get('p99_ms')} | {sale.get('p50_ms')} | {r['errors']} |"
-                     f" {r['lag_p50_s']}/{r['lag_p99_s']} | {r['totals_equal']} |"
-                     f" {r['loadavg_start']} -> {r['loadavg_end']} |")
+        push, pull = k.get("push", {}), k.get("pull", {})
+        lines.append(f"| {r['workers']} | {r['server']} | {r['requests_per_s']} |"
+                     f" {push.get('p50_ms')}/{push.get('tail_ms')} ({push.get('claim')}) |"
+                     f" {pull.get('p50_ms')}/{pull.get('tail_ms')} ({pull.get('claim')}) | {r['errors']} |"
+                     f" {r['lag_p50_s']}/{r['lag_p99_s']} ({r['lag_claim']}) | {r['floor_p50_s']}/{r['floor_p99_s']} |"
+                     f" {r['totals_equal']} | {r['loadavg_start']} -> {r['loadavg_end']} |")
     r0 = runs[0] if runs else {}
     lines.append(f"\n{r0.get('tills')} tills in {r0.get('stores')} stores, {r0.get('seconds')} s window, a sale"
-                 f" every ~{r0.get('sale_every_s')} s per till (push after each), a pull every"
-                 f" ~{r0.get('pull_every_s')}"
-                 f" s; {r0.get('generator_procs')} load-generator processes on the same {r0.get('cpus')}-CPU machine.")
+                 f" every ~{r0.get('sale_every_s')} s per till, a sync round (push, then pull) after each sale and"
+                 f" {r0.get('sync_every_s')} s after the last; {r0.get('generator_procs')} load-generator processes"
+                 f" on the same {r0.get('cpus')}-CPU machine.")
     return "\n".join(lines) + "\n"
 
 
@@ -177,21 +199,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stores", type=int, default=50)
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--sale-every", type=float, default=20)
-    p.add_argument("--pull-every", type=float, default=5)
+    p.add_argument("--sync-every", type=float, default=5, help="the tills' [headoffice] interval")
     p.add_argument("--procs", type=int, default=2)
     p.add_argument("--pool", type=int, default=8)
+    p.add_argument("--server-root", type=Path, action="append",
+                   help="run head office from this checkout (repeat for an A/B: each worker count runs every"
+                        " root, alternating which goes first)")
     p.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()), help="where till homes go")
     p.add_argument("--out", type=Path, help="write the table here (markdown)")
     args = p.parse_args(argv)
+    roots = [r.resolve() for r in args.server_root or [ROOT]]
     runs = []
-    for w in args.workers:
-        print(f"loadtest: {w} worker(s), {args.tills} tills ... load {loadavg()}", file=sys.stderr, flush=True)
-        runs.append(run_load(args.data_dir, workers=w, tills=args.tills, stores=args.stores, seconds=args.seconds,
-                             sale_every=args.sale_every, pull_every=args.pull_every, procs=args.procs,
-                             pool=args.pool))
-        print(json.dumps(runs[-1]), flush=True)
-    if args.out:
-        args.out.write_text(markdown(runs))
+    for i, w in enumerate(args.workers):
+        for root in roots if i % 2 == 0 else roots[::-1]:
+            print(f"loadtest: {w} worker(s), {args.tills} tills, server {root} ... load {loadavg()}",
+                  file=sys.stderr, flush=True)
+            runs.append(run_load(args.data_dir, workers=w, tills=args.tills, stores=args.stores,
+                                 seconds=args.seconds, sale_every=args.sale_every, sync_every=args.sync_every,
+                                 procs=args.procs, pool=args.pool, server_root=root))
+            print(json.dumps({k: v for k, v in runs[-1].items() if k != "lag_samples"}), flush=True)
+            if args.out:
+                args.out.write_text(markdown(runs))
     return 0 if all(r["errors"] == 0 and r["totals_equal"] for r in runs) else 1
 
 

@@ -5,8 +5,14 @@
 Each till is what a shop runs: its own SQLite home (`open_till`), registered to head office with a
 one-time code (`sync.register`), members enrolled at its counter, sales through `commit_sale`, pushes
 through `sync.push.push_pending` and pulls through `sync.engine.pull_all`, all over real HTTP. A till is a
-thread with its own jittered schedule: a sale every `sale_every` s (x0.5..1.5), a push right after each sale
-(as `TillDevices.sale_committed` kicks the sync worker), a pull every `pull_every` s (x0.5..1.5).
+thread on the schedule a till's `sync.worker.SyncWorker` keeps: a sync round (push, then pull: `sync_once`)
+every `sync_every` s (`[headoffice] interval`) counted from the end of the last round, and a round right
+after each sale (`TillDevices.sale_committed` kicks the worker); customers come every `sale_every` s
+(x0.5..1.5). A till in service has synced before: each takes its first round (its members up, its first
+pull, a snapshot) while the tills are set up, so the window measures the chain's steady state, not 200
+first pulls at once. Each lag sample (a sale of another store, from its commit to applied here) is kept with
+its floor: the schedule's share, from the sale to the start of this till's next round, at most the interval
+(a round still running at the sale is head office's time, not the schedule's).
 
 The process prints `ready` once its tills are registered, then reads one line `START DURATION` (epoch
 seconds) so every process starts together; at the end each till pushes what is left, and the process
@@ -15,6 +21,7 @@ writes its samples and its tills' own ledger totals to OUT.json.
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import sys
@@ -51,6 +58,8 @@ class Recorder:
     samples: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     lags: list[float] = field(default_factory=list)
+    floors: list[float] = field(default_factory=list)
+    made: list[float] = field(default_factory=list)  # each lag sample's sale time (its half of the window)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def request(self, kind: str, started: float, seconds: float) -> None:
@@ -62,9 +71,11 @@ class Recorder:
         with self.lock:
             self.errors[what[:200]] = self.errors.get(what[:200], 0) + 1
 
-    def lag(self, seconds: list[float]) -> None:
+    def lag(self, made: list[float], seconds: list[float], floors: list[float]) -> None:
         with self.lock:
+            self.made.extend(made)
             self.lags.extend(seconds)
+            self.floors.extend(floors)
 
 
 class TimedTransport(httpx.HTTPTransport):
@@ -97,6 +108,8 @@ class LoadTill:
         self.cards: list[str] = []
         self.client: HeadOfficeClient | None = None
         self.seen_rowid = 0
+        self.rounds: list[float] = []  # when each sync round started (the lag's floor)
+        self.sync_every = 0.0
 
     def register(self, url: str, code: str, number: int) -> None:
         register_till(self.ctx, url, code)
@@ -122,7 +135,8 @@ class LoadTill:
             self.recorder.error(f"push rejected: {reject}")
 
     def pull(self, after: float) -> None:
-        """Pull, then the lag of every other store's entry that arrived: now minus its sale's time."""
+        """Pull, then the lag of every other store's entry that arrived: now minus its sale's time, with its
+        floor (the start of this till's first round after the sale, minus the sale's time)."""
         assert self.client is not None
         pull_all(self.ctx, self.client)
         now = time.time()
@@ -130,31 +144,43 @@ class LoadTill:
                                      (self.seen_rowid, self.store_id)).fetchall()
         if rows:
             self.seen_rowid = max(int(r[0]) for r in rows)
-            made = [datetime.fromisoformat(str(r[1])).timestamp() for r in rows]
-            self.recorder.lag([now - t for t in made if t >= after])
+            made = [t for t in (datetime.fromisoformat(str(r[1])).timestamp() for r in rows) if t >= after]
+            self.recorder.lag(made, [now - t for t in made], [self._floor(t, now) for t in made])
 
-    def run(self, rng: random.Random, sale_every: float, pull_every: float) -> int:
-        """Sell, push and pull on this till's schedule until the window ends; the sales made."""
+    def _floor(self, sale: float, now: float) -> float:
+        first = bisect.bisect_right(self.rounds, sale)
+        return min((self.rounds[first] if first < len(self.rounds) else now) - sale, self.sync_every)
+
+    def sync_round(self) -> None:
+        """`sync_once`'s order: push, then pull."""
+        self.rounds.append(time.time())
+        self.push()
+        self.pull(self.recorder.start)
+
+    def run(self, rng: random.Random, sale_every: float, sync_every: float, settle: float = 0.0) -> int:
+        """Sell and sync on this till's schedule until the window ends, then only sync for `settle` s (every
+        sale of the window reaches every till, its lag counted); the sales made."""
         rec = self.recorder
+        self.sync_every = sync_every
         next_sale = rec.start + rng.uniform(0, sale_every)
-        next_pull = rec.start + rng.uniform(0, pull_every)
+        next_sync = rec.start + rng.uniform(0, sync_every)
         sales = 0
         while True:
-            due = min(next_sale, next_pull)
-            if due >= rec.end:
+            if next_sale >= rec.end:
+                next_sale = float("inf")  # the window is over: no more customers, the rounds go on settling
+            due = min(next_sale, next_sync)
+            if due >= rec.end + settle:
                 return sales
             time.sleep(max(0.0, due - time.time()))
             try:
-                if next_sale <= next_pull:
+                if next_sale <= next_sync:
                     next_sale += sale_every * rng.uniform(0.5, 1.5)
                     self.sell(rng)
                     sales += 1
-                    self.push()
-                else:
-                    next_pull += pull_every * rng.uniform(0.5, 1.5)
-                    self.pull(rec.start)
+                self.sync_round()  # after a sale (the worker is kicked) or on the interval
             except Exception as exc:  # counted, and the till carries on as a real one would
                 rec.error(f"{type(exc).__name__}: {exc}")
+            next_sync = time.time() + sync_every  # the worker waits its interval from the end of a round
 
     def drain(self) -> None:
         """Push whatever is left (the till's last sync of the day)."""
@@ -182,6 +208,8 @@ def run_share(spec: dict[str, Any]) -> dict[str, Any]:
     for t in spec["tills"]:
         till = LoadTill(Path(t["home"]), t["store_id"], t["till_id"], recorder)
         till.register(spec["url"], t["code"], int(t["number"]))
+        till.push()  # its first round, before the window: its members up, its first pull (a snapshot)
+        till.pull(time.time())
         tills.append(till)
     print("ready", flush=True)
     start, duration = (float(x) for x in sys.stdin.readline().split())
@@ -190,7 +218,7 @@ def run_share(spec: dict[str, Any]) -> dict[str, Any]:
 
     def one(i: int) -> None:
         rng = random.Random(f"{spec['seed']}-{tills[i].store_id}-{tills[i].till_id}")
-        sales[i] = tills[i].run(rng, float(spec["sale_every"]), float(spec["pull_every"]))
+        sales[i] = tills[i].run(rng, float(spec["sale_every"]), float(spec["sync_every"]), float(spec["settle"]))
 
     threads = [threading.Thread(target=one, args=(i,), name=f"till-{i}") for i in range(len(tills))]
     for th in threads:
@@ -204,7 +232,8 @@ def run_share(spec: dict[str, Any]) -> dict[str, Any]:
         n, p = till.totals()
         entries, points = entries + n, points + p
         till.close()
-    return {"samples": recorder.samples, "errors": recorder.errors, "lags": recorder.lags, "sales": sum(sales),
+    return {"samples": recorder.samples, "errors": recorder.errors, "lags": recorder.lags,
+            "floors": recorder.floors, "made": recorder.made, "sales": sum(sales),
             "entries": entries, "points": points, "tills": len(tills)}
 
 

@@ -27,6 +27,7 @@ class Dialect:
     bigint: str
     seq_pk: str
     placeholder: str = "?"
+    row_lock: str = ""  # appended to a SELECT that locks its rows until commit (SQLite's write is one writer)
 
     def sql(self, text: str) -> str:
         """Repositories write `?`; a backend with another paramstyle gets its own."""
@@ -38,7 +39,7 @@ class Dialect:
 
 
 SQLITE = Dialect(bigint="INTEGER", seq_pk="INTEGER PRIMARY KEY")
-POSTGRES = Dialect(bigint="BIGINT", seq_pk="BIGINT PRIMARY KEY", placeholder="%s")
+POSTGRES = Dialect(bigint="BIGINT", seq_pk="BIGINT PRIMARY KEY", placeholder="%s", row_lock=" FOR UPDATE")
 
 
 class Db(ABC):
@@ -81,6 +82,23 @@ class Db(ABC):
         with self.lock, self._write_txn():
             yield
 
+    @contextmanager
+    def write_late(self) -> Iterator[None]:
+        """A write transaction that queues for the chain-wide writer lock only at `serialise()` (the first
+        server_seq takes it): a push's reads, checks and its own till's rows go before, not under, the lock
+        every push in the chain waits on (issue 15)."""
+        with self.lock, self._late_txn():
+            yield
+
+    def _late_txn(self) -> AbstractContextManager[None]:
+        """A backend whose every write is already serial (SQLite's BEGIN IMMEDIATE) opens a plain write."""
+        return self._write_txn()
+
+    def serialise(self) -> None:
+        """Take the chain-wide writer lock now if this transaction does not hold it (`ChangeFeed.alloc` calls
+        it before handing out server_seq values); nothing to do where every write is serial already."""
+        return None
+
     def _note_txn(self) -> AbstractContextManager[None]:
         """A write that takes no server_seq; a backend may skip its chain-wide writer lock for it."""
         return self._write_txn()
@@ -116,6 +134,12 @@ class Db(ABC):
         when all were, the caller knows what it wrote without reading it back; backends may do better)."""
         return self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})"
                                 " ON CONFLICT DO NOTHING", rows)
+
+    def append_ledger(self, columns: Sequence[str], records_json: str, n: int, now: str) -> list[Row] | None:
+        """Hand out n server_seq values, insert the new of these ledger records (a JSON array of objects keyed by
+        `columns`) numbered in order, move the balances by what was taken, and return its (member_id, points),
+        all in one statement; None where the backend has no such statement (the caller does it step by step)."""
+        return None
 
     def upsert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str) -> None:
         """INSERT each row `ON CONFLICT <on_conflict>` (keys unique within `rows`): one statement per row here,

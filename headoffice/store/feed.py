@@ -18,7 +18,9 @@ class ChangeFeed:
         self._db = db
 
     def alloc(self, n: int) -> int:
-        """Reserve n server_seq values; returns the value before them."""
+        """Reserve n server_seq values; returns the value before them (under the chain-wide writer lock, taken
+        here when the transaction does not hold it yet: server_seq values commit in the order handed out)."""
+        self._db.serialise()
         top = self._db.value("UPDATE meta SET value = value + ? WHERE key = 'server_seq' RETURNING value", (n,))
         return int(top) - n
 

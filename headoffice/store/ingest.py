@@ -39,19 +39,30 @@ class Ingest:
     def ingest(self, principal: Principal, batch: PushBatch) -> PushResult:
         _check_own(principal, batch)
         now = now_iso()
-        with self._db.write():
+        db = self._db
+        with db.write_late():
+            high = self._claim_till(principal)  # this till's pushes one at a time, from here to commit
+            if batch.members or batch.cards or batch.docs:
+                db.serialise()  # their upserts read then write: under the chain-wide lock from the start
             gate = self._approvals.gate(principal.store_id, principal.till_id)  # what it must ask for
+            has_key = self._docs.has_till_key(principal.store_id, principal.till_id)
             n_members, touched = self._members.ingest(batch.members, now, gate)
             merges = len(touched)
             cards, card_rejects = self._program_cards(batch)  # the program's own card formats only
             n_cards = self._members.ingest_cards(cards, now)
             sales, sale_rejects = check_sales(batch.sales)
-            n_sales = self._ledger.ingest_sales(sales, now)
-            entries, entry_rejects = check_entries(batch.entries, self._high_seq(principal))
+            n_sales = self._ledger.ingest_sales(sales, now)  # no server_seq: before the lock
+            entries, entry_rejects = check_entries(batch.entries, high)
             entries, chain_rejects = check_chain(entries, self._chain_before(principal, entries))
             entry_rejects += chain_rejects
             entries = [e for e in entries if not self._held(gate, e)]
             rejects = [*batch.rejects, *card_rejects, *sale_rejects, *entry_rejects]
+            # every seq this push sent is held once it commits (stored, a replay, quarantined or waiting for
+            # approval), so the till's complete sequence moves before the lock, on its own locked row
+            high_seq = self._advance_high_seq(principal, high, {*(e.seq for e in batch.entries),
+                                                                *_reject_seqs(batch.rejects)}, bool(batch.entries), now)
+            if entries:
+                db.serialise()  # from here to commit: balances, server_seq, the merge sweep
             accepted, dups, conflicts = self._ledger.ingest(entries, now)
             rejects += conflicts
             n_docs, doc_rejects = self._docs.ingest(batch.docs, now, gate)
@@ -59,8 +70,9 @@ class Ingest:
             touched |= {m for m, _ in accepted}
             self._quarantine(principal, rejects, now)
             self._ledger.sweep_merged(touched, now)
-            high_seq, gaps = self._advance_high_seq(principal, batch, now)
-            has_key = self._docs.has_till_key(principal.store_id, principal.till_id)
+            gaps = self._gaps(principal, high_seq, [e.seq for e in batch.entries])
+            if not has_key and batch.docs:
+                has_key = self._docs.has_till_key(principal.store_id, principal.till_id)
             wants: list[DocType] = [] if has_key else ["till_key"]
         return PushResult(accepted=len(accepted), duplicates=dups, high_seq=high_seq, gaps=gaps,
                           rejected=[r.to_dict() for r in rejects], sales=n_sales, members=n_members, cards=n_cards,
@@ -101,8 +113,10 @@ class Ingest:
                          entry.to_dict(), f"{entry.points:+} points by till {gate.store_id}/{gate.till_id},"
                          f" above its limit of {gate.adjust_limit}", seq=entry.seq)
 
-    def _high_seq(self, principal: Principal) -> int:
-        row = self._db.one("SELECT high_seq FROM tills WHERE store_id = ? AND till_id = ?",
+    def _claim_till(self, principal: Principal) -> int:
+        """The till's high seq, its row locked to commit (PostgreSQL): a retried push of the same till taken by
+        another worker waits here, so the sequence and its gaps are worked out on what the first one wrote."""
+        row = self._db.one("SELECT high_seq FROM tills WHERE store_id = ? AND till_id = ?" + self._db.dialect.row_lock,
                            (principal.store_id, principal.till_id))
         return int(row[0]) if row else 0
 
@@ -120,56 +134,59 @@ class Ingest:
             self._db.executemany("INSERT INTO rejects (rkey, store_id, till_id, type, seq, reasons, raw, received_at)"
                                  " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING", rows)
 
-    def _advance_high_seq(self, principal: Principal, batch: PushBatch, now: str) -> tuple[int, list[list[int]]]:
-        """The highest seq up to which this till's sequence is complete (quarantined seqs count as held)."""
+    def _advance_high_seq(self, principal: Principal, high: int, pushed: set[int], sent: bool, now: str) -> int:
+        """The highest seq up to which this till's sequence is complete (quarantined seqs count as held), with
+        `pushed` (the seqs this push holds once it commits) counted as held already."""
         db = self._db
         who = (principal.store_id, principal.till_id)
-        row = db.one("SELECT high_seq FROM tills WHERE store_id = ? AND till_id = ?", who)
-        high = int(row[0]) if row else 0
         start = high
-        sent = [e.seq for e in batch.entries]
-        top = max(sent, default=high)
-        if high < top <= high + _MAX_GAP_SCAN and _held_count(db, who, high, top) == top - high:
-            high = top  # the usual push: this batch continues the till's sequence without a gap
-        while True:
-            held = [int(r[0]) for r in db.execute(
+        top = max(pushed, default=high)
+        while True:  # the usual push (it continues the sequence) is one read: its window reaches the batch's top
+            upto = max(high + _SCAN, top if top <= high + _MAX_GAP_SCAN else 0)
+            held = sorted({int(r[0]) for r in db.execute(
                 "SELECT seq FROM ledger WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?"
                 " UNION SELECT seq FROM rejects WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?"
                 " UNION SELECT seq FROM approval_requests WHERE store_id = ? AND till_id = ? AND seq > ?"
-                " AND seq <= ? ORDER BY 1", (*who, high, high + _SCAN, *who, high, high + _SCAN,
-                                             *who, high, high + _SCAN))]
-            moved = high
+                " AND seq <= ?", (*who, high, upto, *who, high, upto, *who, high, upto))}
+                          | {s for s in pushed if high < s <= upto})
             for s in held:
                 if s != high + 1:
                     break
                 high = s
-            if high == moved or high < moved + _SCAN:
+            if high < upto:
                 break
-        gaps: list[list[int]] = []
-        if sent and high < max(sent) <= high + _MAX_GAP_SCAN:
-            present = {int(r[0]) for r in db.execute(
-                "SELECT seq FROM ledger WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?",
-                (*who, high, max(sent)))}
-            missing_start = None
-            for s in range(high + 1, max(sent) + 1):
-                if s not in present and missing_start is None:
-                    missing_start = s
-                elif s in present and missing_start is not None:
-                    gaps.append([missing_start, s - 1])
-                    missing_start = None
         if high != start or sent:
             db.execute("UPDATE tills SET high_seq = ?, last_push_at = ? WHERE store_id = ? AND till_id = ?",
                        (high, now, *who))
-        return high, gaps
+        return high
+
+    def _gaps(self, principal: Principal, high: int, sent: list[int]) -> list[list[int]]:
+        """The seqs between the complete sequence and the highest sent that head office's ledger lacks (read
+        after this push's entries are in: a quarantined one is a gap the till is told about)."""
+        gaps: list[list[int]] = []
+        if not (sent and high < max(sent) <= high + _MAX_GAP_SCAN):
+            return gaps
+        present = {int(r[0]) for r in self._db.execute(
+            "SELECT seq FROM ledger WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?",
+            (principal.store_id, principal.till_id, high, max(sent)))}
+        missing_start = None
+        for s in range(high + 1, max(sent) + 1):
+            if s not in present and missing_start is None:
+                missing_start = s
+            elif s in present and missing_start is not None:
+                gaps.append([missing_start, s - 1])
+                missing_start = None
+        return gaps
 
 
-def _held_count(db: Db, who: tuple[str, str], low: int, high: int) -> int:
-    """How many seqs in (low, high] head office holds for the till: stored, quarantined or awaiting approval."""
-    return int(db.value(
-        "SELECT COUNT(*) FROM (SELECT seq FROM ledger WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?"
-        " UNION SELECT seq FROM rejects WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?"
-        " UNION SELECT seq FROM approval_requests WHERE store_id = ? AND till_id = ? AND seq > ? AND seq <= ?) AS held",
-        (*who, low, high, *who, low, high, *who, low, high)))
+def _reject_seqs(rejects: Sequence[Reject]) -> set[int]:
+    """The seqs quarantining these records holds (as `_quarantine` keeps them)."""
+    out = set()
+    for r in rejects:
+        seq = r.raw.get("seq") if isinstance(r.raw, dict) else None
+        if r.type == "entries" and isinstance(seq, int) and not isinstance(seq, bool) and 1 <= seq <= MAX_SEQ:
+            out.add(seq)
+    return out
 
 
 def _check_own(principal: Principal, batch: PushBatch) -> None:

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from msgspec.structs import astuple
 
 from headoffice.store.db import Db, marks
@@ -102,6 +103,10 @@ class Ledger:
         if not entries:
             return []
         db = self._db
+        at_once = db.append_ledger(LedgerRecord.__struct_fields__, msgspec.json.encode(entries).decode(),
+                                   len(entries), now)
+        if at_once is not None:
+            return [(r[0], int(r[1])) for r in at_once]
         base = self._feed.alloc(len(entries))
         inserted = db.insert_new("ledger", _BULK_COLUMNS, [(base + i + 1, *astuple(e), now)
                                                            for i, e in enumerate(entries)])

@@ -22,7 +22,10 @@ from headoffice.store.postgres import PostgresDb
 from headoffice.store.sql import SqlStore
 
 DEFAULT_SIZE = 8
-WRITERS = 2  # threads per worker inside a server_seq write: one holding the lock, one ready to take it next
+# threads per worker inside a server_seq write: half the default pool. A push holds the chain-wide lock only
+# from its first server_seq (`Db.write_late`), so several do their reads and checks side by side; the other
+# half of the pool is left to the pulls, which need no lock.
+WRITERS = 4
 WAIT_SECONDS = 30.0  # a request waits this long for a free connection, then fails (a 500, counted)
 
 
@@ -74,6 +77,8 @@ class _Bound(threading.local):
 
     conn: psycopg.Connection[Any] | None = None
     in_txn: bool = False
+    serial: bool = False
+    due: tuple[str, ...] = ()
 
 
 class PooledPostgresDb(PostgresDb):
@@ -104,6 +109,22 @@ class PooledPostgresDb(PostgresDb):
     def _in_txn(self, value: bool) -> None:
         self._bound.in_txn = value
 
+    @property
+    def _serial(self) -> bool:
+        return self._bound.serial
+
+    @_serial.setter
+    def _serial(self, value: bool) -> None:
+        self._bound.serial = value
+
+    @property
+    def _due(self) -> tuple[str, ...]:
+        return self._bound.due
+
+    @_due.setter
+    def _due(self, value: tuple[str, ...]) -> None:
+        self._bound.due = value
+
     @contextmanager
     def _borrowed(self) -> Iterator[None]:
         """Borrow a connection for the outermost call on this thread; nested calls use the same one."""
@@ -116,6 +137,8 @@ class PooledPostgresDb(PostgresDb):
         finally:
             self._bound.conn = None
             self._bound.in_txn = False
+            self._bound.serial = False
+            self._bound.due = ()
             self.pool.put(conn)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -151,6 +174,16 @@ class PooledPostgresDb(PostgresDb):
                 yield
             return
         with self._writers, self._borrowed(), self._write_txn():
+            yield
+
+    @contextmanager
+    def write_late(self) -> Iterator[None]:
+        """A push: counted among the `writers` like `write`, its advisory lock taken at its first server_seq."""
+        if self._bound.conn is not None:
+            with self._late_txn():
+                yield
+            return
+        with self._writers, self._borrowed(), self._late_txn():
             yield
 
     @contextmanager

@@ -2,13 +2,14 @@
 
 Writers take one transaction-scoped advisory lock, so server_seq values are handed out and
 committed in order even with several head-office processes: a pull cursor never skips a row.
-A till's bookkeeping (`Db.note`) hands out no server_seq and skips that lock.
+A till's bookkeeping (`Db.note`) hands out no server_seq and skips that lock; a push (`Db.write_late`)
+takes it only at its first server_seq, after its reads and checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -17,6 +18,7 @@ from headoffice.store.db import POSTGRES, Db, Row
 from headoffice.store.sql import SqlStore
 
 WRITE_LOCK = 0x5EC0_0001
+_LOCK_SQL = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 _COPY_FROM = 50  # from this many rows a bulk insert goes through COPY
 
 
@@ -29,15 +31,32 @@ class PostgresDb(Db):
         super().__init__()
         self._conn = psycopg.connect(url, autocommit=True)
         self._in_txn = False
+        self._serial = False  # this transaction holds the advisory lock
+        self._due: tuple[str, ...] = ()  # BEGIN and the lock, asked for, sent ahead of the next statement
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._conn.cursor() as cur:
-            cur.execute(self.dialect.sql(sql), tuple(params))
-            return cur.fetchall() if cur.description else []
+            due = self._due
+            if not due:
+                cur.execute(self.dialect.sql(sql), tuple(params))
+                return cur.fetchall() if cur.description else []
+            self._due = ()
+            with self._conn.pipeline() as pipe:  # BEGIN, the lock and the statement in one round trip
+                for statement in due:
+                    self._conn.execute(statement)
+                cur.execute(self.dialect.sql(sql), tuple(params))
+                pipe.sync()
+                return cur.fetchall() if cur.description else []
+
+    def _take_lock(self) -> None:
+        """Send what is due (BEGIN, the lock) before a statement that cannot carry it in its round trip."""
+        if self._due:
+            self.execute("SELECT 1")
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         if not rows:
             return 0
+        self._take_lock()
         with self._conn.cursor() as cur:
             cur.executemany(self.dialect.sql(sql), rows)
             return max(cur.rowcount, 0)
@@ -48,6 +67,7 @@ class PostgresDb(Db):
         savepoint is rolled back and the rows go through a temporary table and INSERT ... ON CONFLICT DO NOTHING."""
         if len(rows) < _COPY_FROM:
             return super().insert_new(table, columns, rows)
+        self._take_lock()
         cols = ", ".join(columns)
         try:
             with self._conn.transaction(), self._conn.cursor() as cur:
@@ -56,6 +76,23 @@ class PostgresDb(Db):
         except psycopg.errors.UniqueViolation:
             pass
         return self._through_temp(table, columns, rows, "ON CONFLICT DO NOTHING")
+
+    def append_ledger(self, columns: Sequence[str], records_json: str, n: int, now: str) -> list[Row]:
+        """One round trip under the chain-wide lock instead of four (the counter, the rows, reading back what a
+        unique key refused, the balances): every round trip made holding the lock is one every other push in
+        the chain waits for, and on a loaded machine each costs a wait for the CPU (issue 15)."""
+        self.serialise()
+        cols = ", ".join(columns)
+        return self.execute(
+            "WITH top AS (UPDATE meta SET value = value + ? WHERE key = 'server_seq' RETURNING value - ? AS base),"
+            f" taken AS (INSERT INTO ledger (server_seq, {cols}, received_at)"
+            f" SELECT top.base + r.ordinality, {', '.join(f'r.{c}' for c in columns)}, ? FROM top,"
+            " json_populate_recordset(NULL::ledger, ?::json) WITH ORDINALITY AS r ORDER BY r.ordinality"
+            " ON CONFLICT DO NOTHING RETURNING member_id, points),"
+            " moved AS (INSERT INTO balances (member_id, points, updated_at)"
+            " SELECT member_id, SUM(points), ? FROM taken GROUP BY member_id ON CONFLICT (member_id) DO UPDATE"
+            " SET points = balances.points + excluded.points, updated_at = excluded.updated_at)"
+            " SELECT member_id, points FROM taken", (n, n, now, records_json, now))
 
     def upsert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str) -> None:
         """Many rows: one INSERT ... SELECT FROM unnest(one array per column) ... ON CONFLICT."""
@@ -88,38 +125,62 @@ class PostgresDb(Db):
     def _write_txn(self) -> AbstractContextManager[None]:
         return self._txn(serial=True)
 
+    def _late_txn(self) -> AbstractContextManager[None]:
+        """A push: its reads and its own till's rows first; the advisory lock at its first server_seq."""
+        return self._txn(serial=False)
+
     def _note_txn(self) -> AbstractContextManager[None]:
         """Row upserts only (till bookkeeping): PostgreSQL's row locks suffice, no advisory lock."""
         return self._txn(serial=False)
 
+    def serialise(self) -> None:
+        """The chain-wide advisory lock, once per transaction (released at its commit or rollback), sent with
+        the next statement: the lock's round trip is not one more the holder makes."""
+        if self._in_txn and not self._serial:
+            self._serial = True
+            self._due = (*self._due, _LOCK_SQL)
+
     @contextmanager
     def _txn(self, serial: bool) -> Iterator[None]:
         """One transaction (joined when one is open); `serial`: the chain-wide advisory lock that orders
-        server_seq writers, so a pull never skips a row committed late."""
+        server_seq writers, so a pull never skips a row committed late (a serial write joining a late one
+        takes it at that point)."""
         if self._in_txn:
+            if serial:
+                self.serialise()
             yield
             return
-        with self._conn.transaction():
-            self._in_txn = True
-            try:
-                if serial:
-                    self.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
-                yield
-            finally:
-                self._in_txn = False
+        with self._begun("BEGIN"):
+            if serial:
+                self.serialise()
+            yield
 
     @contextmanager
     def _read_txn(self) -> Iterator[None]:
         if self._in_txn:
             yield
             return
-        self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        self._in_txn = True
+        with self._begun("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"):
+            yield
+
+    @contextmanager
+    def _begun(self, begin: str) -> Iterator[None]:
+        """A transaction whose BEGIN goes out with its first statement (one round trip fewer for every
+        transaction, two for a lone read: BEGIN, the statement, COMMIT were three); committed on the way out,
+        rolled back on an error; nothing to end when no statement was sent."""
+        self._in_txn, self._serial, self._due = True, False, (begin,)
         try:
             yield
+        except BaseException:
+            if not self._due:
+                with suppress(psycopg.Error):  # a broken connection: the pool drops it (not IDLE)
+                    self._conn.execute("ROLLBACK")
+            raise
+        else:
+            if not self._due:
+                self._conn.execute("COMMIT")
         finally:
-            self._in_txn = False
-            self._conn.execute("COMMIT")
+            self._in_txn, self._serial, self._due = False, False, ()
 
     def close(self) -> None:
         with self.lock:

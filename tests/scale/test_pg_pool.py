@@ -122,3 +122,50 @@ def test_pushes_queued_for_the_lock_leave_connections_to_the_pulls(pg_url):
         assert sorted(store.rules()) == [f"k{i}" for i in range(5)]
     finally:
         store.close()
+
+
+def test_a_push_queues_for_the_writer_lock_only_at_its_first_server_seq(pg_url):
+    """Sales and the till's own sequence go before the lock; the entries wait for it, then land in full."""
+    store = open_pooled(pg_url, 3)
+    try:
+        store.add_till("S1", "T1")
+        who = Principal("S1", "T1")
+        sale = {"sale_id": "sale-1", "store_id": "S1", "till_id": "T1", "total_cents": 500, "created_at": T0}
+        with psycopg.connect(pg_url) as holder:  # another worker's long push holds the lock
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            started = time.monotonic()
+            done = store.ingest(who, PushBatch.parse({"store_id": "S1", "till_id": "T1", "sales": [sale]}))
+            assert time.monotonic() - started < 5 and done.sales == 1  # no server_seq: no lock
+            results: list = []
+            pusher = threading.Thread(target=lambda: results.append(store.ingest(who, PushBatch.parse(
+                {"store_id": "S1", "till_id": "T1", "entries": _entries("S1", "T1", 1, 60)}))), daemon=True)
+            pusher.start()
+            pusher.join(0.5)
+            assert pusher.is_alive(), "entries take server_seq values: they must wait for the lock"
+            waiting = holder.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory'"
+                                     ).fetchall()[0][0]
+            assert waiting == 1
+        pusher.join(20)
+        assert (results[0].accepted, results[0].high_seq, results[0].gaps) == (60, 60, [])
+        assert store.counts()["ledger"] == 60 and store.balance("m-S1") == 120
+    finally:
+        store.close()
+
+
+def test_the_same_tills_pushes_side_by_side_leave_its_sequence_complete(pg_url):
+    """A till's retried push on another worker: its row lock puts the two one after the other, so the high
+    seq is worked out on what the first wrote (out of order: the later half first)."""
+    store = open_pooled(pg_url, 4)
+    try:
+        store.add_till("S1", "T1")
+        who = Principal("S1", "T1")
+        halves = [PushBatch.parse({"store_id": "S1", "till_id": "T1", "entries": _entries("S1", "T1", first, 50)})
+                  for first in (51, 1)]
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda b: store.ingest(who, b), halves))
+        assert sorted(r.accepted for r in results) == [50, 50]
+        assert max(r.high_seq for r in results) == 100
+        again = store.ingest(who, halves[0])
+        assert (again.accepted, again.duplicates, again.high_seq, again.gaps) == (0, 50, 100, [])
+    finally:
+        store.close()
