@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -39,6 +40,11 @@ _CARD = ("INSERT INTO cards (card_number, member_id, source, status, replaced_by
          " status = CASE WHEN 'blocked' IN (cards.status, excluded.status) THEN 'blocked'"  # states only move on
          " WHEN 'lost' IN (cards.status, excluded.status) THEN 'lost' ELSE excluded.status END,"
          " replaced_by = COALESCE(excluded.replaced_by, cards.replaced_by), updated_at = excluded.updated_at")
+
+# the outbox's triggers on the tables a part fills: each would run its WHEN subquery per row only to find
+# `sync_apply.applying` set (a part is no local change): 40% of a part's inserts at 100,000 members
+_OUTBOX_TRIGGERS = ("sync_members_ins", "sync_members_upd", "sync_consent_ins", "sync_consent_upd", "sync_cards_ins",
+                    "sync_cards_upd")
 
 Ticker = Callable[[int, int], None]  # (members applied so far, members in the directory)
 
@@ -80,7 +86,7 @@ def apply_part(ctx: TillContext, part: SnapshotPart) -> None:
     """One part and where the snapshot stands, in one transaction (see the module)."""
     conn = ctx.conn
     ts = now_iso()
-    with write_txn(conn):
+    with write_txn(conn), _outbox_triggers_off(conn):
         conn.execute("UPDATE sync_apply SET applying = 1")
         conn.execute("PRAGMA defer_foreign_keys = ON")  # a member merged into one later in the part
         pending = {(r[0], r[1]) for r in conn.execute(
@@ -108,3 +114,17 @@ def apply_part(ctx: TillContext, part: SnapshotPart) -> None:
         total = part.total or state.get_int(conn, TOTAL)
         state.put(conn, **{AFTER: part.next_after, FLOOR: part.floor, TOTAL: total,
                            COUNT: state.get_int(conn, COUNT) + len(part.members), DONE: int(not part.more)})
+
+
+@contextmanager
+def _outbox_triggers_off(conn: sqlite3.Connection) -> Iterator[None]:
+    """The outbox's triggers dropped for one part and made again from their own SQL, inside the part's
+    transaction (SQLite's DDL is transactional: a failed part rolls the drop back with everything else)."""
+    marks = ", ".join("?" * len(_OUTBOX_TRIGGERS))
+    saved = [str(r[0]) for r in conn.execute(
+        f"SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})", _OUTBOX_TRIGGERS)]
+    for name in _OUTBOX_TRIGGERS:
+        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+    yield
+    for sql in saved:
+        conn.execute(sql)

@@ -73,6 +73,13 @@ def test_first_pull_equals_the_directory_without_its_history(headoffice, ho_stor
     assert state.get_int(t.conn, state.CURSOR) >= state.get_int(t.conn, snapshot.FLOOR) > 0
     again = sync_once(t)  # the next round is the feed alone, and nothing is new
     assert "snapshot_members" not in again.pulled and again.pulled.get("members", 0) == 0
+    # the parts went in with the outbox's triggers off (sync/snapshot.py): they are back, and a local change
+    # is queued for the push again, nothing of the snapshot is
+    assert t.conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'sync_%s_%'"
+                          ).fetchone()[0] >= len(snapshot._OUTBOX_TRIGGERS)
+    assert t.conn.execute("SELECT COUNT(*) FROM sync_outbox WHERE type IN ('member', 'card')").fetchone()[0] == 0
+    t.conn.execute("UPDATE members SET name = 'Renamed' WHERE member_id = 'm03'")
+    assert [r[0] for r in t.conn.execute("SELECT key FROM sync_outbox WHERE type = 'member'")] == ["m03"]
 
 
 def test_the_stores_expiry_till_takes_the_whole_feed_not_a_snapshot(headoffice, ho_store, make_till):
