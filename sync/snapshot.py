@@ -2,9 +2,11 @@
 
 Each part (5,000 members, their cards and opening balances) goes in with executemany in ONE transaction
 together with where the snapshot stands (`snapshot_after`, `snapshot_floor`), so a cut resumes at the next
-part and never applies one twice. After the last part the till pulls the feed from 0 with the floor
-(`sync.engine.pull_all`): no entry lost (those after the floor come from the feed) nor counted twice (those up
-to it are in the opening balances, `opening_balances`, and never sent). A part that fails on the way (a reset
+part and never applies one twice. The outbox's triggers are off inside each part, and the secondary indexes
+of members and cards from the first part to the last (made again, sorted, at the end: `_indexes_off`). After
+the last part the till pulls the feed from 0 with the floor (`sync.engine.pull_all`): nothing lost (what changed
+after the floor comes from the feed) nor counted twice (entries up to it are in the opening balances,
+`opening_balances`, and never sent). A part that fails on the way (a reset
 connection, a head office busy) is asked for again with backoff before the round gives up. Part n+1 is fetched
 (on one helper thread) while part n is applied: head office's reads and the transfer overlap the till's writes.
 """
@@ -27,6 +29,7 @@ from wire.snapshot import PART, SnapshotPart
 
 AFTER, FLOOR, DONE, TOTAL, COUNT = ("snapshot_after", "snapshot_floor", "snapshot_done", "snapshot_total",
                                     "snapshot_count")
+INDEXES = "snapshot_indexes"  # the SQL of the secondary indexes the first part dropped, made again by the last
 WHAT = "members (first pull)"  # what the progress line says is being pulled
 
 _MEMBER = ("INSERT INTO members (member_id, store_id, name, phone, email, status, merged_into, created_at,"
@@ -89,6 +92,8 @@ def apply_part(ctx: TillContext, part: SnapshotPart) -> None:
     with write_txn(conn), _outbox_triggers_off(conn):
         conn.execute("UPDATE sync_apply SET applying = 1")
         conn.execute("PRAGMA defer_foreign_keys = ON")  # a member merged into one later in the part
+        if part.more and not state.get_int(conn, COUNT) and state.get(conn, INDEXES) is None:
+            _indexes_off(conn)
         pending = {(r[0], r[1]) for r in conn.execute(
             "SELECT type, key FROM sync_outbox WHERE type IN ('member', 'card')")}
         ids = {m.member_id for m in part.members}
@@ -110,6 +115,8 @@ def apply_part(ctx: TillContext, part: SnapshotPart) -> None:
         # against) arrive with the feed after the snapshot, and a card left out here would never come again
         conn.executemany(_CARD, [(c.card_number, c.member_id, c.source, c.status, c.replaced_by, c.created_at or ts,
                                   c.updated_at) for c in part.cards if ('card', c.card_number) not in pending])
+        if not part.more:
+            _indexes_back(conn)
         conn.execute("UPDATE sync_apply SET applying = 0")
         total = part.total or state.get_int(conn, TOTAL)
         state.put(conn, **{AFTER: part.next_after, FLOOR: part.floor, TOTAL: total,
@@ -128,3 +135,25 @@ def _outbox_triggers_off(conn: sqlite3.Connection) -> Iterator[None]:
     yield
     for sql in saved:
         conn.execute(sql)
+
+
+def _indexes_off(conn: sqlite3.Connection) -> None:
+    """Drop the secondary indexes of members and cards for the snapshot (its first part), keeping their SQL:
+    each part would otherwise insert a million rows into them in random order (phone, name, member of a
+    card); made again sorted, in one pass, by the last part. A till cut in between looks members up by card
+    (the primary key) as before, and by phone or name by a scan until its snapshot resumes and ends."""
+    rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+                        " AND tbl_name IN ('members', 'cards') ORDER BY name").fetchall()
+    state.put(conn, **{INDEXES: json.dumps([str(r[1]) for r in rows])})
+    for row in rows:
+        conn.execute(f'DROP INDEX "{row[0]}"')
+
+
+def _indexes_back(conn: sqlite3.Connection) -> None:
+    """Make again the indexes `_indexes_off` dropped (the last part's transaction)."""
+    saved = state.get(conn, INDEXES)
+    if saved is None:
+        return
+    for sql in json.loads(saved):
+        conn.execute(sql)
+    conn.execute("DELETE FROM sync_state WHERE key = ?", (INDEXES,))

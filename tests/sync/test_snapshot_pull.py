@@ -115,12 +115,17 @@ def test_a_cut_resumes_at_the_next_part(headoffice, ho_store, make_till, proxy):
     assert seen[:2] == [(5, N), (10, N)] and done in (10, 15) and done % 5 == 0
     assert state.get(t.conn, snapshot.AFTER) == f"m{done - 1:02d}"
     assert t.conn.execute("SELECT COUNT(*) FROM members").fetchone()[0] == done
+    indexes = ("SELECT name FROM sqlite_master WHERE type = 'index'"
+               " AND name IN ('idx_members_phone', 'idx_cards_member')")
+    assert t.conn.execute(indexes).fetchall() == [] and state.get(t.conn, snapshot.INDEXES)  # off until the end
     proxy.set_mode("pass")
     tick, seen = _cut_after(proxy, 99)
     with client_for(t.conn, t.config) as client:
         assert snapshot.pull_snapshot(t, client, limit=5, tick=tick) == N - done
         pull_all(t, client)
     assert seen[-1] == (N, N) and seen[0][0] == done + 5  # resumed at the next part, none applied twice
+    assert len(t.conn.execute(indexes).fetchall()) == 2 and state.get(t.conn, snapshot.INDEXES) is None
+    assert t.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     _assert_directory(t, ho_store)
 
 
