@@ -79,6 +79,7 @@ def test_first_pull_equals_the_directory_without_its_history(headoffice, ho_stor
     assert t.conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'sync_%s_%'"
                           ).fetchone()[0] >= len(snapshot._OUTBOX_TRIGGERS)
     assert t.conn.execute("SELECT COUNT(*) FROM sync_outbox WHERE type IN ('member', 'card')").fetchone()[0] == 0
+    assert t.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again after the parts' NORMAL
     t.conn.execute("UPDATE members SET name = 'Renamed' WHERE member_id = 'm03'")
     assert [r[0] for r in t.conn.execute("SELECT key FROM sync_outbox WHERE type = 'member'")] == ["m03"]
 
