@@ -4,12 +4,16 @@ history, only of the members it follows (sold to, looked up); the invariant and 
 
 from __future__ import annotations
 
+import sqlite3
+
 import httpx
+import pytest
 from tillkit import assert_invariant, enrol, loyalty, register, sell
 
 from pos_client.services.doctor import check_ledger
 from pos_client.store import sync_state as state
 from pos_client.store.backup import balances_off_ledger
+from pos_client.store.db import connect
 from sync.engine import sync_once
 
 
@@ -92,3 +96,29 @@ def test_a_member_looked_up_at_head_office_is_followed(headoffice, ho_store, mak
     report = sync_once(b)
     assert report.pulled["entries"] == 1 and _points(b, ann.member_id) == ho_store.balance(ann.member_id)
     _sound(b)
+
+
+def test_m0260_keeps_a_first_pull_s_opening_balances_and_their_append_only_rule(tmp_path):
+    """A till whose snapshot predates m0260 (one opening row per member, member_id the key) keeps its rows."""
+    path = tmp_path / "till.db"
+    connect(path).close()
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.executescript(
+        "DROP TABLE opening_balances; DELETE FROM schema_migrations WHERE name = 'm0260_opening_moves';"
+        "CREATE TABLE opening_balances (member_id TEXT PRIMARY KEY REFERENCES members(member_id),"
+        " points INTEGER NOT NULL, floor INTEGER NOT NULL);"
+        "INSERT INTO members (member_id, store_id, status, created_at, updated_at)"
+        " VALUES ('m1', 'S1', 'active', 'x', 'x');"
+        "INSERT INTO opening_balances VALUES ('m1', 40, 7);")
+    raw.close()
+    conn = connect(path)
+    try:
+        conn.execute("INSERT INTO opening_balances (member_id, points, floor) VALUES ('m1', -5, 9)")
+        assert [tuple(r) for r in conn.execute("SELECT member_id, points, floor FROM opening_balances"
+                                               " ORDER BY floor")] == [("m1", 40, 7), ("m1", -5, 9)]
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            conn.execute("UPDATE opening_balances SET points = 0")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            conn.execute("DELETE FROM opening_balances")
+    finally:
+        conn.close()
