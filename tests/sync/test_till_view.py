@@ -1,6 +1,7 @@
-"""A till's view end to end (wire/view.py, sync/view.py), real head office on loopback: a sale at store A
-reaches a till of store B as a balance on B's next pull, not as A's entry; B gets the entries, and the
-history, only of the members it follows (sold to, looked up); the invariant and backup check hold."""
+"""A till's view end to end (wire/view.py, sync/view.py), real head office on loopback (over SQLite and
+PostgreSQL): a sale at store A reaches a till of store B as a balance on B's next pull, not as A's entry; B
+gets the entries, and the history, only of the members it follows (sold to, looked up); the invariant and
+the backup's check hold."""
 
 from __future__ import annotations
 
@@ -26,15 +27,26 @@ def _others(t) -> int:
                           (t.store_id, t.till_id)).fetchone()[0]
 
 
+@pytest.fixture
+def chain(store):
+    """The real head office on loopback over each backend (SQLite, PostgreSQL): (url, store)."""
+    from headoffice.server import ServerThread
+
+    server = ServerThread(store).start()
+    yield server.url, store
+    server.stop()
+
+
 def _sound(t) -> None:
     assert_invariant(t)
     assert check_ledger(t.conn).status == "ok" and balances_off_ledger(t.conn) == 0
 
 
-def test_a_sale_at_store_a_is_a_balance_at_store_b_after_its_next_pull(headoffice, ho_store, make_till):
+def test_a_sale_at_store_a_is_a_balance_at_store_b_after_its_next_pull(chain, make_till):
+    url, ho_store = chain
     a, b = make_till("S1", "T2"), make_till("S2", "T2")
     for t in (a, b):
-        register(t, ho_store, headoffice.url)
+        register(t, ho_store, url)
     ann = enrol(a, 1)
     sell(a, 1, 2500)
     sync_once(a)
@@ -49,10 +61,11 @@ def test_a_sale_at_store_a_is_a_balance_at_store_b_after_its_next_pull(headoffic
     _sound(b)
 
 
-def test_a_till_gets_the_entries_and_history_of_the_members_it_sold_to(headoffice, ho_store, make_till):
+def test_a_till_gets_the_entries_and_history_of_the_members_it_sold_to(chain, make_till):
+    url, ho_store = chain
     a, b = make_till("S1", "T2"), make_till("S2", "T2")
     for t in (a, b):
-        register(t, ho_store, headoffice.url)
+        register(t, ho_store, url)
     ann, bob = enrol(a, 1), enrol(a, 2)
     for card_no, cents in ((1, 2500), (1, 1000), (2, 700)):
         sell(a, card_no, cents)
