@@ -13,17 +13,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from headoffice.store.base import Principal
-from headoffice.store.db import Db, chunks, marks
+from headoffice.store.db import Db, chunks, marks, now_iso
 from headoffice.store.feed import ChangeFeed
 from wire.batches import Change
 from wire.protocol import LEDGER_COLUMNS
 from wire.view import FOLLOW_DAYS, Followed, View
 
 HISTORY = 2000  # entries of followed members answered per follow request (the most recent)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class Follows:
@@ -37,7 +33,7 @@ class Follows:
         """Follow (or keep following) these members; their entries at head office not written by this till,
         the most recent `HISTORY`, when `history`."""
         ids = sorted(set(member_ids))
-        until = (datetime.now(UTC) + timedelta(days=FOLLOW_DAYS)).isoformat(timespec="seconds")
+        until = (datetime.now(UTC) + timedelta(days=FOLLOW_DAYS)).isoformat(timespec="microseconds")
         who = (principal.store_id, principal.till_id)
         db = self._db
         with db.note():
@@ -64,7 +60,7 @@ def entries_filter(view: View, principal: Principal) -> tuple[str, tuple[Any, ..
     if view == "all":
         return "", ()
     follows = ("member_id IN (SELECT member_id FROM till_follows WHERE store_id = ? AND till_id = ? AND until > ?)")
-    params: tuple[Any, ...] = (principal.store_id, principal.till_id, _now())
+    params: tuple[Any, ...] = (principal.store_id, principal.till_id, now_iso())
     if view == "store":
         return (f" AND ({follows} OR member_id IN (SELECT member_id FROM members WHERE store_id = ?))",
                 (*params, principal.store_id))
