@@ -111,13 +111,13 @@ def test_a_member_looked_up_at_head_office_is_followed(headoffice, ho_store, mak
     _sound(b)
 
 
-def test_m0260_keeps_a_first_pull_s_opening_balances_and_their_append_only_rule(tmp_path):
-    """A till whose snapshot predates m0260 (one opening row per member, member_id the key) keeps its rows."""
+def test_m0470_keeps_a_first_pull_s_opening_balances_and_their_append_only_rule(tmp_path):
+    """A till whose snapshot predates m0470 (one opening row per member, member_id the key) keeps its rows."""
     path = tmp_path / "till.db"
     connect(path).close()
     raw = sqlite3.connect(path, isolation_level=None)
     raw.executescript(
-        "DROP TABLE opening_balances; DELETE FROM schema_migrations WHERE name = 'm0260_opening_moves';"
+        "DROP TABLE opening_balances; DELETE FROM schema_migrations WHERE name = 'm0470_opening_moves';"
         "CREATE TABLE opening_balances (member_id TEXT PRIMARY KEY REFERENCES members(member_id),"
         " points INTEGER NOT NULL, floor INTEGER NOT NULL);"
         "INSERT INTO members (member_id, store_id, status, created_at, updated_at)"
