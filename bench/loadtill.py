@@ -138,7 +138,7 @@ class LoadTill:
         """Pull, then the lag of every other store's entry that arrived: now minus its sale's time, with its
         floor (the start of this till's first round after the sale, minus the sale's time)."""
         assert self.client is not None
-        pull_all(self.ctx, self.client)
+        pull_all(self.ctx, self.client, view="all")  # every other till's entry, as before the view: the lag below
         now = time.time()
         rows = self.ctx.conn.execute("SELECT rowid, created_at FROM ledger WHERE rowid > ? AND store_id != ?",
                                      (self.seen_rowid, self.store_id)).fetchall()

@@ -211,24 +211,42 @@ def _fill_headoffice(path: Path, members: int, cards: int, entries: int) -> None
     conn.close()
 
 
-def pull_directory(workdir: str | Path, members: int = 1_000_000, cards: int | None = None,
-                   entries: int | None = None, page_size: int = 1000, process: bool = False) -> dict[str, Any]:
-    """A fresh till's first pull of a head office holding `members` members, `cards` cards (1.5 per
-    member) and `entries` ledger entries (one per member): the real server on loopback (`process=True`:
-    in its own process), the real `sync.engine.pull_all` (a snapshot of the directory, then the feed after
-    it: sync/snapshot.py), its progress callback counted. Setup time is reported apart; the head office's
-    file stays (`headoffice_db`) for the figure's raw baseline."""
+def directory_headoffice(workdir: str | Path, members: int, cards: int | None = None,
+                         entries: int | None = None) -> tuple[Path, float]:
+    """A head office SQLite file holding `members` members, `cards` cards (1.5 per member) and `entries`
+    ledger entries (one per member), loaded with raw inserts; returns its path and the seconds it took."""
     from headoffice.store import open_store  # lazy: head office: only this command needs it
 
     cards = members * 3 // 2 if cards is None else cards
     entries = members if entries is None else entries
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    db_url = f"sqlite:///{workdir / f'headoffice-{uuid.uuid4().hex[:6]}.db'}"
+    path = workdir / f"headoffice-{uuid.uuid4().hex[:6]}.db"
     t0 = time.perf_counter()
-    open_store(db_url).close()  # the schema
-    _fill_headoffice(Path(db_url.removeprefix("sqlite:///")), members, cards, entries)
-    setup = time.perf_counter() - t0
+    open_store(f"sqlite:///{path}").close()  # the schema
+    _fill_headoffice(path, members, cards, entries)
+    return path, time.perf_counter() - t0
+
+
+def pull_directory(workdir: str | Path, members: int = 1_000_000, cards: int | None = None,
+                   entries: int | None = None, page_size: int = 1000, process: bool = False,
+                   headoffice_db: Path | None = None) -> dict[str, Any]:
+    """A fresh till's first pull of a head office holding `members` members, `cards` cards (1.5 per
+    member) and `entries` ledger entries (one per member): the real server on loopback (`process=True`:
+    in its own process), the real `sync.engine.pull_all` (a snapshot of the directory, then the feed after
+    it: sync/snapshot.py), its progress callback counted. `headoffice_db`: a file `directory_headoffice`
+    filled with the same numbers, reused (each pull registers a new till in it); else one is filled here,
+    its setup time reported apart. The file stays (`headoffice_db`) for the figure's raw baseline."""
+    from headoffice.store import open_store  # lazy: head office: only this command needs it
+
+    cards = members * 3 // 2 if cards is None else cards
+    entries = members if entries is None else entries
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    setup = 0.0
+    if headoffice_db is None:
+        headoffice_db, setup = directory_headoffice(workdir, members, cards, entries)
+    db_url = f"sqlite:///{headoffice_db}"
     store = open_store(db_url)
     home = workdir / f"till-{uuid.uuid4().hex[:6]}"
     home.mkdir()

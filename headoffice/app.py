@@ -179,7 +179,10 @@ def create_app(store: Store, snapshot: Path | None = None, *, api_fail_limit: in
 
     async def pull(call: Call) -> tuple[int, Any]:
         q = call.params
-        return 200, await run_in_threadpool(store.pull, call.who, q.cursor, q.limit, q.total == 1, q.floor)
+        return 200, await run_in_threadpool(store.pull, call.who, q.cursor, q.limit, q.total == 1, q.floor, q.view)
+
+    async def follow(call: Call) -> tuple[int, Any]:
+        return 200, await run_in_threadpool(store.follow, call.who, list(call.body.member_ids))
 
     async def snapshot_part(call: Call) -> tuple[int, Any]:
         q = call.params
@@ -209,6 +212,8 @@ def create_app(store: Store, snapshot: Path | None = None, *, api_fail_limit: in
                                         None if q.phone is None else str(q.phone))
         if found is None:
             raise _HttpError(404, "no such member")
+        if call.who.role == "till":  # a till that looks a member up sees them: its pulls carry their entries
+            await run_in_threadpool(store.follow, call.who, [str(found["member_id"])], False)
         return 200, found
 
     def report(key: str, read: Callable[[], Any]) -> Handler:
@@ -242,7 +247,7 @@ def create_app(store: Store, snapshot: Path | None = None, *, api_fail_limit: in
 
     handlers: dict[str, Handler] = {
         "health": health, "openapi": openapi, "register": register, "push": push, "pull": pull,
-        "snapshot": snapshot_part, "recover": recover,
+        "snapshot": snapshot_part, "follow": follow, "recover": recover,
         "balance": balance, "lookup": lookup, "overdraft": report("members", store.overdraft_report),
         "rejects": report("rejects", store.rejects), "coupon_doubles": report("double_uses", store.coupon_doubles),
         "till_keys": report("till_keys", store.till_keys), "block": block, "erase": erase, "set_rule": set_rule,

@@ -3,6 +3,9 @@
 - Entries from other tills (and head office's own merge transfers) go into `ledger` with their
   own store, till and seq, and move the balance in the same transaction: the till's balance is
   head office's balance at the last pull plus this till's own unsynced entries.
+- A `balance` (a till's view, wire/view.py: instead of the entries of members it does not follow) makes
+  the member's balance head office's plus this till's own entries not pushed yet, the difference appended
+  to `opening_balances` at the change's cursor: balance = opening + ledger sum still holds.
 - Members and cards are upserted; a record with a local change still waiting to be pushed is
   left alone (the local change wins and reaches head office on the next push).
 - A merged member keeps its row with status 'merged' and merged_into set; its cards point at the
@@ -30,11 +33,11 @@ from pos_client.store.ledger import add_to_balance
 from sync import extensions
 from sync.client import Refused
 from sync.program_rules import apply_rules
-from wire.bounds import CENTS, POINTS, SEQ
+from wire.bounds import BALANCE, CENTS, POINTS, SEQ
 from wire.errors import Invalid, convert
 from wire.fields import Cents, Points, Seq
 from wire.messages import Product
-from wire.protocol import CARD_RANK, DOC_TYPES, LEDGER_COLUMNS, PullPage
+from wire.protocol import CARD_RANK, DOC_TYPES, LEDGER_COLUMNS, Change, PullPage
 
 
 def _pending_keys(conn: sqlite3.Connection, kind: str) -> set[str]:
@@ -44,7 +47,7 @@ def _pending_keys(conn: sqlite3.Connection, kind: str) -> set[str]:
 def _ready_members(conn: sqlite3.Connection, page: PullPage) -> set[str]:
     """The members this page names that already have a balance row (so, by its foreign key, a member
     row too): one query per 500 instead of two no-op INSERTs per change (first pull of a directory)."""
-    wanted = {v for c in page.changes if c.type in ("entry", "member", "card")
+    wanted = {v for c in page.changes if c.type in ("entry", "member", "card", "balance")
               for v in (c.data.get("member_id"), c.data.get("merged_into")) if v}
     ids = list(wanted)
     ready: set[str] = set()
@@ -72,7 +75,7 @@ def _ensure_member(conn: sqlite3.Connection, member_id: str, store_id: str, ts: 
 def apply_page(ctx: TillContext, page: PullPage) -> dict[str, int]:
     """Apply one page and move the cursor, all in one transaction."""
     conn = ctx.conn
-    counts = {"entries": 0, "members": 0, "cards": 0, "rules": 0, "products": 0}
+    counts = {"entries": 0, "members": 0, "cards": 0, "balances": 0, "rules": 0, "products": 0}
     docs: dict[str, list[dict[str, Any]]] = {}
     rules: list[dict[str, Any]] = []  # checked and applied together (sync.program_rules)
     ts = now_iso()
@@ -81,12 +84,15 @@ def apply_page(ctx: TillContext, page: PullPage) -> dict[str, int]:
         pending_members = _pending_keys(conn, "member")
         pending_cards = _pending_keys(conn, "card")
         ready = _ready_members(conn, page)
+        own = (ctx.store_id, ctx.till_id, state.get_int(conn, state.PUSH_HIGH))
         formats = card_formats(ctx, next((c.data.get("value") for c in page.changes  # a rule in this page wins
                                           if c.type == "rule" and c.data.get("key") == "card_formats"), None))
         for change in page.changes:
             data: dict[str, Any] = change.data
             if change.type == "entry":
                 counts["entries"] += _apply_entry(conn, data, ts, ready)
+            elif change.type == "balance":
+                counts["balances"] += _apply_balance(conn, data, own, change.cursor, ts, ready)
             elif change.type == "member" and data["member_id"] not in pending_members:
                 _apply_member(conn, data, ts, ready)
                 counts["members"] += 1
@@ -155,6 +161,48 @@ def _apply_entry(conn: sqlite3.Connection, data: dict[str, Any], ts: str, ready:
         add_to_balance(conn, data["member_id"], int(data["points"]), ts)
         return 1
     return 0
+
+
+def _apply_balance(conn: sqlite3.Connection, data: dict[str, Any], own: tuple[str, str, int], cursor: int, ts: str,
+                   ready: set[str] | None = None) -> int:
+    """Head office's balance plus this till's own entries it does not hold yet (above the pushed seq); the move
+    goes to `opening_balances` at `cursor`. 1 when the balance moved."""
+    member_id, points = data.get("member_id"), data.get("points")
+    if type(member_id) is not str or type(points) is not int or not BALANCE.holds(points):
+        raise Refused(f"head office sent a balance this till cannot store: {data!r}")
+    _ensure_member(conn, member_id, "unknown", ts, ready)
+    store_id, till_id, pushed = own
+    row = conn.execute("SELECT (SELECT points FROM balances WHERE member_id = ?), (SELECT COALESCE(SUM(points), 0)"
+                       " FROM ledger WHERE member_id = ? AND store_id = ? AND till_id = ? AND seq > ?)",
+                       (member_id, member_id, store_id, till_id, pushed)).fetchone()
+    move = points + int(row[1]) - int(row[0] or 0)
+    if not move:
+        return 0
+    conn.execute("INSERT INTO opening_balances (member_id, points, floor) VALUES (?, ?, ?)", (member_id, move, cursor))
+    add_to_balance(conn, member_id, move, ts)
+    return 1
+
+
+def apply_history(ctx: TillContext, history: list[Change], through: int) -> int:
+    """A followed member's entries head office held up to `through` (wire/view.py): already counted in the
+    balance the till holds, so each one taken moves the opening balance back by its points, in one
+    transaction. Returns the entries taken (those the till held already are left alone)."""
+    conn = ctx.conn
+    ts = now_iso()
+    moved: dict[str, int] = {}
+    taken = 0
+    with write_txn(conn):
+        conn.execute("UPDATE sync_apply SET applying = 1")
+        for change in history:
+            if change.type == "entry" and _apply_entry(conn, change.data, ts):
+                taken += 1
+                moved[change.data["member_id"]] = moved.get(change.data["member_id"], 0) + int(change.data["points"])
+        conn.executemany("INSERT INTO opening_balances (member_id, points, floor) VALUES (?, ?, ?)",
+                         [(m, -p, through) for m, p in moved.items() if p])
+        for member_id, points in moved.items():
+            add_to_balance(conn, member_id, -points, ts)  # _apply_entry moved it: the balance stays as it was
+        conn.execute("UPDATE sync_apply SET applying = 0")
+    return taken
 
 
 def _apply_member(conn: sqlite3.Connection, m: dict[str, Any], ts: str, ready: set[str] | None = None) -> None:

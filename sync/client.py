@@ -16,6 +16,7 @@ from wire.batches import PullPage, PushBatch, PushResult, RecoverPage, encode
 from wire.fields import PREFIX
 from wire.messages import Balance, Error, Health, Registered
 from wire.snapshot import PART, SnapshotPart
+from wire.view import Followed, FollowRequest, View
 
 T = TypeVar("T")
 
@@ -129,12 +130,16 @@ class HeadOfficeClient:
                 raise Refused(f"batch refused: {_why(raw)}") from None
         return _read(raw, PushResult)
 
-    def pull(self, cursor: int, limit: int = 1000, total: bool = True, floor: int = 0) -> PullPage:
+    def pull(self, cursor: int, limit: int = 1000, total: bool = True, floor: int = 0, view: View = "all"
+             ) -> PullPage:
         """One page; `total` asks head office to count all pending changes (first page, for progress); `floor`:
-        the position of the snapshot this till took (wire/snapshot.py), sent until the cursor passes it."""
-        params = {"cursor": cursor, "limit": limit, "total": int(total)}
+        the position of the snapshot this till took (wire/snapshot.py), sent until the cursor passes it;
+        `view` (wire/view.py): balances and followed members' entries instead of every other till's entries."""
+        params: dict[str, Any] = {"cursor": cursor, "limit": limit, "total": int(total)}
         if floor > cursor:
             params["floor"] = floor
+        if view != "all":
+            params["view"] = view
         _, raw = self._call("GET", "/pull", params=params)
         return _read(raw, PullPage)
 
@@ -145,6 +150,11 @@ class HeadOfficeClient:
         _, raw = self._call("GET", "/pull/snapshot", params={"after": msgspec.json.encode(after).decode(),
                                                                   "top": top, "limit": limit})
         return _read(raw, SnapshotPart)
+
+    def follow(self, member_ids: list[str]) -> Followed:
+        """Follow members this till sees; head office answers their history so far (wire/view.py)."""
+        _, raw = self._call("POST", "/pull/follow", FollowRequest(member_ids=member_ids))
+        return _read(raw, Followed)
 
     def recover(self, after_seq: int, sales_after: str = "", sales_after_id: str = "", limit: int = 1000
                 ) -> RecoverPage:

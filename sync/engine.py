@@ -21,6 +21,8 @@ from sync.apply import apply_page
 from sync.client import AuthError, HeadOfficeClient, SyncError
 from sync.push import PushReport, push_pending
 from sync.recover import Recovered, recover_pending
+from sync.view import follow_seen, view_of
+from wire.view import View
 
 PULL_PAGE = 1000
 
@@ -65,12 +67,14 @@ def client_for(conn: sqlite3.Connection, config: Config, transport: Any = None, 
 
 
 def pull_all(ctx: TillContext, client: HeadOfficeClient, *, page_size: int = PULL_PAGE,
-             progress: Callable[[Progress], None] | None = None, report: SyncReport | None = None) -> SyncReport:
+             progress: Callable[[Progress], None] | None = None, report: SyncReport | None = None,
+             view: View | None = None) -> SyncReport:
     """A first pull's snapshot (sync/snapshot.py) if this till has none yet, then every page of the feed,
     fetching page n+1 (on one helper thread) while page n is applied: the round
     trip and the head office's work overlap the till's SQLite writes (first pull of a million-member
     directory: see bench/RESULTS.md). Pages are still applied one by one, in order, each with its
-    cursor in its own transaction; a page fetched ahead of a failure is simply dropped."""
+    cursor in its own transaction; a page fetched ahead of a failure is simply dropped. `view` (wire/view.py):
+    the till's own (`sync.view.view_of`) unless given; the members it sold to are followed first."""
     report = report or SyncReport()
     # A first pull: the directory as of one position, then the feed after it; but not at the till that writes its
     # store's members' expiry, which needs their dated earnings (docs/marketing.md, "Points expiry").
@@ -79,13 +83,16 @@ def pull_all(ctx: TillContext, client: HeadOfficeClient, *, page_size: int = PUL
             if progress and total:
                 progress(Progress(min(done, total), total, snapshot.WHAT))
         report.pulled["snapshot_members"] = snapshot.pull_snapshot(ctx, client, tick=tick)
+    view = view or view_of(ctx)
+    if view != "all":
+        report.pulled["history"] = follow_seen(ctx, client)
     cursor, floor = state.get_int(ctx.conn, state.CURSOR), snapshot.floor(ctx.conn)
     done = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull-ahead") as ahead:
-        page = client.pull(cursor, page_size, total=True, floor=floor)
+        page = client.pull(cursor, page_size, total=True, floor=floor, view=view)
         total = page.total_pending
         while True:
-            following = ahead.submit(client.pull, page.next_cursor, page_size, not total, floor) \
+            following = ahead.submit(client.pull, page.next_cursor, page_size, not total, floor, view) \
                 if page.more else None
             counts = apply_page(ctx, page)
             if counts.get("rules"):  # the next request says which program version this till now runs

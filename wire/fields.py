@@ -26,7 +26,8 @@ CARD_STATUSES = frozenset({"active", "lost", "blocked"})
 CHANNELS = frozenset({"email", "sms", "post", "phone"})
 DOC_TYPES = ("till_key", "coupon_use", "erasure", "offer_target", "tier_change")  # documents sync carries
 PUSH_ONLY_DOCS = ("tier_change",)  # documents tills push and head office keeps for its reports, never pulled
-CHANGE_TYPES = ("member", "card", "entry", "rule", "product", *(d for d in DOC_TYPES if d not in PUSH_ONLY_DOCS))
+CHANGE_TYPES = ("member", "card", "entry", "balance", "rule", "product",
+                *(d for d in DOC_TYPES if d not in PUSH_ONLY_DOCS))
 # Card states only move forward: a till can never re-activate a card head office blocked.
 CARD_RANK = {"active": 0, "lost": 1, "blocked": 2}
 
@@ -36,7 +37,8 @@ CardStatus = Literal["active", "lost", "blocked"]
 Channel = Literal["email", "sms", "post", "phone"]
 OfferGroup = Literal["treated", "control"]
 DocType = Literal["till_key", "coupon_use", "erasure", "offer_target", "tier_change"]
-ChangeType = Literal["member", "card", "entry", "rule", "product", "till_key", "coupon_use", "erasure", "offer_target"]
+ChangeType = Literal["member", "card", "entry", "balance", "rule", "product", "till_key", "coupon_use", "erasure",
+                     "offer_target"]
 
 _END = r"$(?!\n)"
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}" + _END

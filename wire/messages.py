@@ -12,6 +12,7 @@ from msgspec import Meta
 
 from wire.bounds import PRICE
 from wire.fields import AnyText, Count, Cursor, HighSeq, Id, Points, Text
+from wire.view import View
 
 
 class Error(msgspec.Struct, omit_defaults=True):
@@ -77,6 +78,10 @@ class PullQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     total: Annotated[Literal[0, 1], Meta(description="1: count every pending change (first page)")] = 1
     floor: Annotated[Cursor, Meta(description="after a snapshot (`/pull/snapshot`): its floor; entries and member"
                                               " or card changes at or below it are left out")] = 0
+    view: Annotated[View, Meta(description="`all`: every other till's entries, no balances (a till older than"
+                                           " the view); `seen`: each changed member's balance, entries only of the"
+                                           " members this till follows (`/pull/follow`); `store`: those and every"
+                                           " entry of its store's members (the store's expiry till)")] = "all"
 
 
 class RecoverQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -42,12 +42,13 @@ from wire.program import Offer, Promotion
 from wire.records import CardRecord, LedgerRecord, MemberRecord, SaleLine, SaleRecord
 from wire.rules import RULE_KEYS, ProgramRules, Reward, RuleData, RulePath, RuleValue
 from wire.snapshot import SnapshotPart, SnapshotQuery
+from wire.view import BalanceData, Followed, FollowRequest
 
 Auth = Literal["till", "admin", "any"] | None
 
 # data of each change type a till pulls
 CHANGE_DATA: dict[str, type[Any]] = {"entry": LedgerRecord, "member": MemberRecord, "card": CardRecord,
-                                     "rule": RuleData, "product": Product,
+                                     "balance": BalanceData, "rule": RuleData, "product": Product,
                                      **{k: v for k, v in DOC_DATA.items() if k not in PUSH_ONLY_DOCS}}
 
 # Structs with checks that span fields (JSON Schema cannot say them): listed in their schema as `x-checks`
@@ -111,11 +112,13 @@ ROUTES: tuple[Route, ...] = (
                   422: "with a PushResult body: some records were set aside, the rest were taken"}, partial=True,
           accepted="taken, but some changes this till's token may not make alone (another store's member"
           " erased or changed, a merge across stores, a large adjustment) wait for approval: see `pending`"),
-    Route("pull", "GET", "/pull", "changes after a cursor (members, cards, other tills' entries, rules, products, "
-          "documents)", PullPage, auth="till", query=PullQuery),
+    Route("pull", "GET", "/pull", "changes after a cursor (members, cards, balances or other tills' entries, rules, "
+          "products, documents)", PullPage, auth="till", query=PullQuery),
     Route("snapshot", "GET", "/pull/snapshot", "a till's first pull: members, cards and opening balances as of one "
           "feed position, in parts of 5,000 members (then the feed from 0 with `floor`)", SnapshotPart, auth="till",
           query=SnapshotQuery),
+    Route("follow", "POST", "/pull/follow", "a till follows members it sees (sold to, looked up): `view=seen` pulls"
+          " then carry their entries; answers their history so far", Followed, auth="till", body=FollowRequest),
     Route("recover", "GET", "/recover", "a till restored from a backup: its own entries above a seq and its own "
           "sales after a time, as head office holds them", RecoverPage, auth="till", query=RecoverQuery),
     Route("balance", "GET", "/members/{member_id}/balance", "head office's balance for a member (after merges)",

@@ -15,6 +15,7 @@ from headoffice.store.console import ConsoleRecords
 from wire.batches import RecoverPage
 from wire.protocol import PullPage, PushBatch, PushResult
 from wire.snapshot import PART, SnapshotPart
+from wire.view import Followed, View
 
 
 class Forbidden(PermissionError):
@@ -56,12 +57,17 @@ class Store(ABC):
 
     @abstractmethod
     def pull(self, principal: Principal, cursor: int, limit: int = 1000, with_total: bool = True,
-             floor: int = 0) -> PullPage:
+             floor: int = 0, view: View = "all") -> PullPage:
         """Changes after `cursor` that this till did not write itself, in receive order.
 
         `with_total` also counts everything pending (for a progress bar; asked on a pull's first page only);
-        `floor` leaves out the entries and member/card changes a snapshot at that position gave the till.
+        `floor` leaves out the entries and member/card changes a snapshot at that position gave the till;
+        `view` (wire/view.py): `seen`/`store` sends balances and only the entries of members the till sees.
         """
+
+    @abstractmethod
+    def follow(self, principal: Principal, member_ids: list[str], history: bool = True) -> Followed:
+        """The till follows these members (`view=seen` pulls carry their entries); with their history so far."""
 
     @abstractmethod
     def snapshot(self, principal: Principal, after: str, top: int, limit: int = PART) -> SnapshotPart:

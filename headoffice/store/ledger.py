@@ -122,7 +122,13 @@ class Ledger:
         db.upsert("balances", ("member_id", "points", "updated_at"), [(m, p, now) for m, p in sums.items()],
                   "(member_id) DO UPDATE SET points = balances.points + excluded.points,"
                   " updated_at = excluded.updated_at")
+        self._feed.record("balance", sorted(sums))  # a till's view takes the balance, not these entries
         return taken
+
+    def load_balances(self, member_ids: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+        """The `balance` changes' data (wire.view.BalanceData) of these members."""
+        return [(str(r[0]), {"member_id": str(r[0]), "points": int(r[1])}) for r in self._db.rows_in(
+            "SELECT member_id, points FROM balances WHERE member_id IN ({marks})", list(member_ids))]
 
     def sweep_merged(self, member_ids: set[str], now: str) -> None:
         """Move whatever sits on a merged member (its balance at merge, later offline entries) to the survivor."""

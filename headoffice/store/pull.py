@@ -13,11 +13,13 @@ from typing import Any, cast
 from headoffice.store.base import Principal
 from headoffice.store.db import Db, chunks, now_iso
 from headoffice.store.feed import ChangeFeed
+from headoffice.store.view import entries_filter, feed_filter
 from wire.fields import ChangeType
 from wire.protocol import LEDGER_COLUMNS, Change, PullPage
+from wire.view import View
 
 MAX_LIMIT = 5000
-_SNAPPED = " AND NOT (entity IN ('member', 'card') AND server_seq <= ?)"  # in the till's snapshot (`floor`)
+_SNAPPED = " AND NOT (entity IN ('member', 'card', 'balance') AND server_seq <= ?)"  # in the till's snapshot (`floor`)
 
 # Loads the current state of changed entities by key: [(key, data), ...] (a key that is gone is left out).
 Loader = Callable[[Sequence[str]], list[tuple[str, dict[str, Any]]]]
@@ -34,9 +36,10 @@ class Pull:
         self._record = record  # (store, till, applied through, sent through): which tills have the program
 
     def pull(self, principal: Principal, cursor: int, limit: int = 1000, with_total: bool = True,
-             floor: int = 0) -> PullPage:
+             floor: int = 0, view: View = "all") -> PullPage:
         """`floor`: the position of a snapshot this till took (wire/snapshot.py), whose entries and members'
-        and cards' states it holds: only what changed after it is sent of those, everything else from `cursor`."""
+        and cards' states it holds: only what changed after it is sent of those, everything else from `cursor`.
+        `view` (wire/view.py): `seen` or `store` sends balances, and entries only of the members it names."""
         limit = max(1, min(int(limit), MAX_LIMIT))
         cursor = max(0, int(cursor))
         floor = max(0, int(floor))
@@ -45,15 +48,17 @@ class Pull:
         with db.read():
             top = self._feed.top()
             cols = ", ".join(LEDGER_COLUMNS)
+            seen, seen_params = entries_filter(view, principal)
+            kinds = feed_filter(view)
             entries = db.execute(
                 f"SELECT server_seq, {cols} FROM ledger WHERE server_seq > ? AND server_seq <= ?"
-                " AND NOT (store_id = ? AND till_id = ?) ORDER BY server_seq LIMIT ?",
-                (max(cursor, floor), top, *who, limit))
+                f" AND NOT (store_id = ? AND till_id = ?){seen} ORDER BY server_seq LIMIT ?",
+                (max(cursor, floor), top, *who, *seen_params, limit))
             # a till's own key is never sent back to it (it has it; nothing else may replace it)
             own_key = f"{who[0]}/{who[1]}"
             feed = db.execute("SELECT server_seq, entity, key FROM feed WHERE server_seq > ? AND server_seq <= ?"
-                              f" AND NOT (entity = 'till_key' AND key = ?){_SNAPPED} ORDER BY server_seq LIMIT ?",
-                              (cursor, top, own_key, floor, limit))
+                              f" AND NOT (entity = 'till_key' AND key = ?){_SNAPPED}{kinds} ORDER BY server_seq"
+                              " LIMIT ?", (cursor, top, own_key, floor, limit))
             items: list[tuple[int, str, Any]] = [(int(r[0]), "entry", r) for r in entries]
             items += [(int(r[0]), str(r[1]), str(r[2])) for r in feed]
             items.sort(key=lambda x: x[0])
@@ -64,9 +69,9 @@ class Pull:
             if with_total and more:
                 pending = int(db.value(
                     "SELECT (SELECT COUNT(*) FROM ledger WHERE server_seq > ? AND server_seq <= ?"
-                    " AND NOT (store_id = ? AND till_id = ?)) + (SELECT COUNT(*) FROM feed WHERE server_seq > ?"
-                    f" AND server_seq <= ? AND NOT (entity = 'till_key' AND key = ?){_SNAPPED})",
-                    (max(cursor, floor), top, *who, cursor, top, own_key, floor)))
+                    f" AND NOT (store_id = ? AND till_id = ?){seen}) + (SELECT COUNT(*) FROM feed WHERE server_seq > ?"
+                    f" AND server_seq <= ? AND NOT (entity = 'till_key' AND key = ?){_SNAPPED}{kinds})",
+                    (max(cursor, floor), top, *who, *seen_params, cursor, top, own_key, floor)))
             if not more:
                 pending = len(items)
             changes = self._resolve(items)

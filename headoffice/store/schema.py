@@ -112,7 +112,10 @@ CREATE INDEX IF NOT EXISTS idx_ho_approvals_store ON approval_requests (member_s
 CREATE INDEX IF NOT EXISTS idx_ho_approvals_seq ON approval_requests (store_id, till_id, seq);
 CREATE TABLE IF NOT EXISTS till_reads (
     store_id TEXT NOT NULL, till_id TEXT NOT NULL, window_start TEXT NOT NULL, reads {BIGINT} NOT NULL,
-    PRIMARY KEY (store_id, till_id))
+    PRIMARY KEY (store_id, till_id));
+CREATE TABLE IF NOT EXISTS till_follows (
+    store_id TEXT NOT NULL, till_id TEXT NOT NULL, member_id TEXT NOT NULL, until TEXT NOT NULL,
+    PRIMARY KEY (store_id, till_id, member_id))
 """
 
 

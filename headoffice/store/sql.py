@@ -30,9 +30,11 @@ from headoffice.store.recover import Recover
 from headoffice.store.reports import Reports
 from headoffice.store.snapshot import Snapshot
 from headoffice.store.till_reads import TillReads
+from headoffice.store.view import Follows
 from wire.batches import RecoverPage
 from wire.protocol import PullPage, PushBatch, PushResult
 from wire.snapshot import PART, SnapshotPart
+from wire.view import Followed, View
 
 
 class SqlStore(Store):
@@ -54,11 +56,13 @@ class SqlStore(Store):
         self._recover = Recover(db)
         self._pull = Pull(db, feed, {
             "member": self._members.load, "card": self._members.load_cards,
-            "rule": self._program.load_rules, "product": self._program.load_products,
+            "balance": self._ledger.load_balances, "rule": self._program.load_rules,
+            "product": self._program.load_products,
             "till_key": self._docs.load_till_keys, "coupon_use": self._docs.load_coupon_uses,
             "erasure": self._docs.load_erasures, "offer_target": self._docs.load_offer_targets,
         }, record=self._program.record_pull)
         self._snapshot = Snapshot(db, feed)
+        self._follows = Follows(db, feed)
         self._directory = Directory(db, feed, self._members, self._ledger)
         self._decisions = Decisions(db, self._approvals, feed, self._members, self._ledger, self._docs,
                                     self._directory)
@@ -91,8 +95,11 @@ class SqlStore(Store):
         return self._ingest.ingest(principal, batch)
 
     def pull(self, principal: Principal, cursor: int, limit: int = 1000, with_total: bool = True,
-             floor: int = 0) -> PullPage:
-        return self._pull.pull(principal, cursor, limit, with_total, floor)
+             floor: int = 0, view: View = "all") -> PullPage:
+        return self._pull.pull(principal, cursor, limit, with_total, floor, view)
+
+    def follow(self, principal: Principal, member_ids: list[str], history: bool = True) -> Followed:
+        return self._follows.follow(principal, member_ids, history)
 
     def snapshot(self, principal: Principal, after: str, top: int, limit: int = PART) -> SnapshotPart:
         return self._snapshot.part(principal, after, top, limit)

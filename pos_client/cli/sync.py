@@ -74,7 +74,7 @@ def _sync(args: argparse.Namespace) -> Outcome:
         text = (f"pushed {pushed.entries} entries ({pushed.duplicates} already there), {pushed.sales} sales,"
                 f" {pushed.members} members, {pushed.cards} cards, {pushed.docs} documents;"
                 f" pulled {pulled.get('entries', 0)} entries, {pulled.get('members', 0)} members,"
-                f" {pulled.get('cards', 0)} cards\n{status.line()}")
+                f" {pulled.get('cards', 0)} cards, {pulled.get('balances', 0)} balances\n{status.line()}")
         if pushed.rejected:
             text += f"\nhead office set aside {len(pushed.rejected)} malformed record(s): see its rejects report"
         if pushed.sent_for_approval:  # exit 0: nothing is lost, head office holds them as requests

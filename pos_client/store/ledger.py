@@ -156,10 +156,10 @@ def balance(conn: sqlite3.Connection, member_id: str) -> int:
 
 
 def ledger_sum(conn: sqlite3.Connection, member_id: str) -> int:
-    """The balance recomputed from the ledger (and a first pull's opening balance): the invariant checks compare
-    it to `balance`."""
+    """The balance recomputed from the ledger and the opening balance's rows (a first pull's, and each move of
+    a balance head office sent: sync/apply.py): the invariant checks compare it to `balance`."""
     row = conn.execute("SELECT COALESCE((SELECT SUM(points) FROM ledger WHERE member_id = ?), 0)"
-                       " + COALESCE((SELECT points FROM opening_balances WHERE member_id = ?), 0)",
+                       " + COALESCE((SELECT SUM(points) FROM opening_balances WHERE member_id = ?), 0)",
                        (member_id, member_id)).fetchone()
     return int(row[0])
 

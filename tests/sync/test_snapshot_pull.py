@@ -20,13 +20,14 @@ from sync.engine import client_for, pull_all, sync_once
 N = 23  # members at head office: parts of 5 make five parts, the last one short
 
 
-def _fill(ho_store, n: int = N) -> int:
-    """n members of store S9 with a card each (every fourth blocked) and 3 + i points each; returns the last seq."""
-    ho_store.add_till("S9", "T1")
-    members = [member(f"m{i:02d}", "S9", phone=f"0612{i:06d}", name=f"Member {i}") for i in range(n)]
+def _fill(ho_store, n: int = N, store: str = "S9", till: str = "T1") -> int:
+    """n members of `store` with a card each (every fourth blocked) and 3 + i points each, written by `till` of
+    that store; returns the last seq."""
+    ho_store.add_till(store, till)
+    members = [member(f"m{i:02d}", store, phone=f"0612{i:06d}", name=f"Member {i}") for i in range(n)]
     cards = [card(loyalty(100 + i), f"m{i:02d}", "blocked" if i % 4 == 0 else "active") for i in range(n)]
-    entries = [entry("S9", "T1", i + 1, f"m{i:02d}", 3 + i) for i in range(n)]
-    ho_store.ingest(Principal("S9", "T1"), batch("S9", "T1", members=members, cards=cards, entries=entries))
+    entries = [entry(store, till, i + 1, f"m{i:02d}", 3 + i) for i in range(n)]
+    ho_store.ingest(Principal(store, till), batch(store, till, members=members, cards=cards, entries=entries))
     return n
 
 
@@ -73,12 +74,21 @@ def test_first_pull_equals_the_directory_without_its_history(headoffice, ho_stor
     assert state.get_int(t.conn, state.CURSOR) >= state.get_int(t.conn, snapshot.FLOOR) > 0
     again = sync_once(t)  # the next round is the feed alone, and nothing is new
     assert "snapshot_members" not in again.pulled and again.pulled.get("members", 0) == 0
+    # the parts went in with the outbox's triggers off (sync/snapshot.py): they are back, and a local change
+    # is queued for the push again, nothing of the snapshot is
+    assert t.conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'sync_%s_%'"
+                          ).fetchone()[0] >= len(snapshot._OUTBOX_TRIGGERS)
+    assert t.conn.execute("SELECT COUNT(*) FROM sync_outbox WHERE type IN ('member', 'card')").fetchone()[0] == 0
+    assert t.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again after the parts' NORMAL
+    t.conn.execute("UPDATE members SET name = 'Renamed' WHERE member_id = 'm03'")
+    assert [r[0] for r in t.conn.execute("SELECT key FROM sync_outbox WHERE type = 'member'")] == ["m03"]
 
 
 def test_the_stores_expiry_till_takes_the_whole_feed_not_a_snapshot(headoffice, ho_store, make_till):
     """The till that writes its store's members' expiry (T1 unless `[program.expiry] till` says) needs their dated
-    earnings, which a snapshot's opening balances do not carry: its first pull is the feed, entry by entry."""
-    _fill(ho_store)
+    earnings, which a snapshot's opening balances do not carry: its first pull is the feed, entry by entry, of
+    its store's members (`view=store`, wire/view.py); another store's members come as balances."""
+    _fill(ho_store, store="S1", till="T9")
     t = make_till("S1", "T1")
     register(t, ho_store, headoffice.url)
     report = sync_once(t)
@@ -86,6 +96,12 @@ def test_the_stores_expiry_till_takes_the_whole_feed_not_a_snapshot(headoffice, 
     assert t.conn.execute("SELECT COUNT(*) FROM opening_balances").fetchone()[0] == 0
     _assert_directory(t, ho_store)
     assert_invariant(t)
+    ho_store.add_till("S9", "T1")  # another store's member: its balance, not its entries
+    ho_store.ingest(Principal("S9", "T1"), batch("S9", "T1", members=[member("x1", "S9")],
+                                                 entries=[entry("S9", "T1", 1, "x1", 40)]))
+    again = sync_once(t)
+    assert again.pulled["entries"] == 0 and again.pulled["balances"] == 1
+    _assert_directory(t, ho_store)
 
 
 def test_a_cut_resumes_at_the_next_part(headoffice, ho_store, make_till, proxy):
@@ -100,12 +116,17 @@ def test_a_cut_resumes_at_the_next_part(headoffice, ho_store, make_till, proxy):
     assert seen[:2] == [(5, N), (10, N)] and done in (10, 15) and done % 5 == 0
     assert state.get(t.conn, snapshot.AFTER) == f"m{done - 1:02d}"
     assert t.conn.execute("SELECT COUNT(*) FROM members").fetchone()[0] == done
+    indexes = ("SELECT name FROM sqlite_master WHERE type = 'index'"
+               " AND name IN ('idx_members_phone', 'idx_cards_member')")
+    assert t.conn.execute(indexes).fetchall() == [] and state.get(t.conn, snapshot.INDEXES)  # off until the end
     proxy.set_mode("pass")
     tick, seen = _cut_after(proxy, 99)
     with client_for(t.conn, t.config) as client:
         assert snapshot.pull_snapshot(t, client, limit=5, tick=tick) == N - done
         pull_all(t, client)
     assert seen[-1] == (N, N) and seen[0][0] == done + 5  # resumed at the next part, none applied twice
+    assert len(t.conn.execute(indexes).fetchall()) == 2 and state.get(t.conn, snapshot.INDEXES) is None
+    assert t.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     _assert_directory(t, ho_store)
 
 
@@ -121,8 +142,10 @@ def test_a_part_is_asked_again_after_a_transport_error(headoffice, ho_store, mak
     _assert_directory(t, ho_store)
 
 
+@pytest.mark.parametrize("view", ["all", "seen"])
 def test_writes_at_head_office_during_the_snapshot_are_neither_lost_nor_counted_twice(headoffice, ho_store,
-                                                                                       make_till):
+                                                                                       make_till, view):
+    """`all`: the entries after the floor come once each; `seen` (a till's view): their members' balances."""
     seq = _fill(ho_store)
     t = make_till("S1", "T2")
     register(t, ho_store, headoffice.url)
@@ -142,9 +165,10 @@ def test_writes_at_head_office_during_the_snapshot_are_neither_lost_nor_counted_
 
     with client_for(t.conn, t.config) as client:
         snapshot.pull_snapshot(t, client, limit=5, tick=write_at_head_office)
-        report = pull_all(t, client)
-    assert report.pulled["entries"] == 3  # the entries after the floor, each once; none before it
-    assert t.conn.execute("SELECT COUNT(*) FROM ledger").fetchone()[0] == 3
+        report = pull_all(t, client, view=view)
+    after_floor = 3 if view == "all" else 0  # the entries after the floor, each once; none before it
+    assert report.pulled["entries"] == after_floor and report.pulled["balances"] == 3 - after_floor
+    assert t.conn.execute("SELECT COUNT(*) FROM ledger").fetchone()[0] == after_floor
     assert t.conn.execute("SELECT name FROM members WHERE member_id = 'm03'").fetchone()[0] == "Renamed"
     assert t.conn.execute("SELECT status FROM cards WHERE card_number = ?", (loyalty(105),)).fetchone()[0] \
         == "blocked"

@@ -45,11 +45,12 @@ def card_balance(ctx, card_no: int) -> int:
 
 
 def assert_invariant(ctx) -> None:
-    """Every balance equals the sum of that member's ledger rows and its opening balance (a first pull's)."""
+    """Every balance equals the sum of that member's ledger rows and its opening balance's rows."""
     bad = ctx.conn.execute(
-        "SELECT b.member_id, b.points, COALESCE(SUM(l.points), 0) + COALESCE(o.points, 0) FROM balances b"
-        " LEFT JOIN ledger l ON l.member_id = b.member_id LEFT JOIN opening_balances o ON o.member_id = b.member_id"
-        " GROUP BY b.member_id HAVING b.points != COALESCE(SUM(l.points), 0) + COALESCE(o.points, 0)").fetchall()
+        "SELECT member_id, points, total FROM (SELECT b.member_id, b.points,"
+        " COALESCE((SELECT SUM(points) FROM ledger l WHERE l.member_id = b.member_id), 0)"
+        " + COALESCE((SELECT SUM(points) FROM opening_balances o WHERE o.member_id = b.member_id), 0) AS total"
+        " FROM balances b) WHERE points != total").fetchall()
     assert [tuple(r) for r in bad] == []
 
 
