@@ -105,8 +105,10 @@ class Ledger:
         db = self._db
         at_once = db.append_ledger(LedgerRecord.__struct_fields__, msgspec.json.encode(entries).decode(),
                                    len(entries), now)
-        if at_once is not None:
-            return [(r[0], int(r[1])) for r in at_once]
+        if at_once is not None:  # PostgreSQL: rows, server_seq and balances in one statement
+            moved = [(r[0], int(r[1])) for r in at_once]
+            self._feed.record("balance", sorted({m for m, _ in moved}))
+            return moved
         base = self._feed.alloc(len(entries))
         inserted = db.insert_new("ledger", _BULK_COLUMNS, [(base + i + 1, *astuple(e), now)
                                                            for i, e in enumerate(entries)])
