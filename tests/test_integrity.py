@@ -315,12 +315,19 @@ def test_the_upkeep_verifies_the_whole_chain_when_the_mark_is_not_this_databases
         ctx.close()
 
 
+def _no_mark(db: Path) -> None:
+    """A till never checked whole yet: wait for the opening check `open_till` started, then drop its mark."""
+    with chain_mark.checking(db):
+        chain_mark.mark_file(db).unlink(missing_ok=True)
+
+
 def test_the_upkeep_waits_for_the_opening_check_still_running_and_stops_when_asked(tmp_path, monkeypatch):
     _large(monkeypatch)
     ctx = open_till(tmp_path / "home")
     member = members.enroll(ctx, name="Ada", phone="0612345678")
     _sell(ctx, 1000, member.member_id)
     db = db_path(ctx.home)
+    _no_mark(db)
     done: list[int] = []
     try:
         with chain_mark.checking(db) as held:  # the opening check, still running
@@ -332,6 +339,9 @@ def test_the_upkeep_waits_for_the_opening_check_still_running_and_stops_when_ask
             assert ctx.conn.execute("SELECT COUNT(*) FROM upkeep_runs").fetchone()[0] == 0
         worker.join(30)
         assert done and done[0] > 0  # the check finished: the upkeep verified the chain and ran its days
+        with chain_mark.checking(db):  # with a valid mark the upkeep does not wait for an opening check
+            assert len(upkeep.catch_up(ctx, "2030-01-03")) == 2
+        _no_mark(db)
         stop = threading.Event()
         stop.set()
         with chain_mark.checking(db):

@@ -5,8 +5,8 @@ Why: the day's upkeep used to run `PRAGMA integrity_check` and the whole chain b
 the background every time it opens (`integrity.check_on_open`). That check leaves a mark beside the database
 (`till.db.checked`, JSON: the ledger's last rowid it covered and that entry's id), so the upkeep verifies only
 the entries appended after it; a mark whose entry is no longer there (a restored or replaced database) counts
-as no mark. While a check runs it holds `till.db.checking` (flock), and the upkeep waits for it instead of
-doing the same work twice.
+as no mark. While a check runs it holds `till.db.checking` (flock); an upkeep with no valid mark yet waits for
+it instead of doing the same work twice.
 """
 
 from __future__ import annotations

@@ -128,8 +128,9 @@ def catch_up(ctx: TillContext, through: date | str | None = None, *, source: str
     """Run every day not yet done, in order, through `through` (today by default).
 
     First the database is checked (`db_check.before_upkeep`), so no upkeep is written onto a damaged ledger:
-    a small one wholly; at chain scale the chain since the mark of the check the till runs in the background
-    when it opens (waiting for it while it runs), because the whole check took ~17 minutes at 5 GB.
+    a small one wholly; at chain scale the chain since the last verified mark (left by the check the till runs
+    in the background when it opens, or by the previous upkeep; with none yet it waits for that check), because
+    the whole check took ~17 minutes at 5 GB.
     `stop` (the app closing) ends it between two days, or while it waits for that check; the rest waits for
     the next run.
     """
