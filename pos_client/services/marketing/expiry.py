@@ -289,7 +289,7 @@ def run_expiry(ctx: TillContext, as_of: date | str | None = None, *, since: Sinc
         for part in _chunks(ids, CHUNK):  # home members already: no store filter, which
             seen.update(due_by_member(ctx, day, members=part))  # would lead SQLite to read all the store's rows
     out: list[dict[str, Any]] = []
-    for part in pacing.paced(list(_chunks(sorted(seen), WRITE_CHUNK))):
+    for part in pacing.paced(ctx.conn, list(_chunks(sorted(seen), WRITE_CHUNK))):
         with write_txn(ctx.conn):  # under the lock, the due again for those a sale or a pull moved since the read
             dues = sorted(_still_due(ctx, day, part, seen, mark).items())
             if dues:

@@ -189,7 +189,7 @@ def record_stages(ctx: TillContext, as_of: date | str | None = None) -> list[dic
     proposed = [(member_id, stage) for member_id, stage in sorted(stages_at(ctx, day).items())
                 if stage != recorded.get(member_id)]
     out = []
-    for part in pacing.paced([proposed[i:i + CHUNK] for i in range(0, len(proposed), CHUNK)]):
+    for part in pacing.paced(ctx.conn, [proposed[i:i + CHUNK] for i in range(0, len(proposed), CHUNK)]):
         with write_txn(ctx.conn):  # paced: a sale waiting for the lock gets it between two chunks
             now = _recorded(ctx, [m for m, _ in part])
             for member_id, stage in part:

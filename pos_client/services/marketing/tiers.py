@@ -234,7 +234,7 @@ def evaluate_tiers(ctx: TillContext, as_of: date | str | None = None) -> list[di
         if target != held:
             proposed.append((member_id, held, target, spend))
     changes: list[dict[str, Any]] = []
-    for part in pacing.paced([proposed[i:i + CHUNK] for i in range(0, len(proposed), CHUNK)]):
+    for part in pacing.paced(ctx.conn, [proposed[i:i + CHUNK] for i in range(0, len(proposed), CHUNK)]):
         with write_txn(ctx.conn):  # paced: a sale waiting for the lock gets it between two chunks
             ids = [p[0] for p in part]
             now = _held(ctx, ids)
