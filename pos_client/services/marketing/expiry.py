@@ -14,7 +14,8 @@ see them through sync, so nothing expires twice. A day's pass (`run_expiry`) rea
 write transaction and writes it in short ones of `WRITE_CHUNK` members; under the write lock it computes again
 only the due of members with a ledger row written since the read began: a sale never waits on the pass for
 long. Given where yesterday's pass stood (`Since`), it looks only at the members whose points could have come
-due since (`candidates`), not at every member.
+due since (`candidates`), not at every member; without it (the first pass) the members the month summary
+(`store.point_months`) leaves room for (`full_candidates`), not the whole ledger.
 """
 
 from __future__ import annotations
@@ -270,7 +271,8 @@ def run_expiry(ctx: TillContext, as_of: date | str | None = None, *, since: Sinc
     """Write the expiry entries due as of the day for the members this till writes for (module docstring).
 
     Each entry is dated at the end of the day (after that day's sales), ref `expiry:DAY`. With `since`
-    (an earlier day's complete pass under the same rule) only `candidates` are looked at; else everyone.
+    (an earlier day's complete pass under the same rule) only `candidates` are looked at; else, in FIFO mode, the
+    `full_candidates` of the month summary (inactivity mode: everyone). Writes are paced (`pacing`).
     """
     day = as_date(as_of)
     rules = expiry_rules(ctx)
