@@ -57,12 +57,30 @@ class Day:
     tier_changes: int | None
 
 
-def expiry_due(conn: sqlite3.Connection, day: date, rules: Rules, mark: Marks) -> pd.Series:
-    """member -> points due at the end of `day` (only members with some due), as the till's pass writes it."""
+@dataclass
+class Data:
+    """What a pandas run reads once (as it stood at the marks), for one day or every day of a catch-up."""
+
+    ledger: pd.DataFrame  # the home members' rows
+    sales: pd.DataFrame  # `_reports_pandas.load_sales` up to the last day
+    stages: pd.Series  # member -> last recorded stage
+    tiers: dict[str, pd.DataFrame] | None  # what the tier review reads (None: no review day)
+
+
+def load(conn: sqlite3.Connection, last: date, rules: Rules, mark: Marks, review: bool) -> Data:
     led = pd.read_sql_query(
         "SELECT l.member_id, l.kind, l.points, l.sale_id, substr(l.created_at, 1, 10) AS d FROM members m"
         " JOIN ledger l ON l.member_id = m.member_id WHERE m.store_id = ? AND l.rowid <= ?", conn,
         params=(rules.store, mark.ledger))
+    recorded = pd.read_sql_query(
+        "SELECT member_id, stage FROM member_stages WHERE rowid IN (SELECT MAX(rowid) FROM member_stages"
+        " WHERE rowid <= ? GROUP BY member_id)", conn, params=(mark.stages,)).set_index("member_id")["stage"]
+    return Data(led, pdr.load_sales(conn, last), recorded, _tier_frames(conn, mark) if review else None)
+
+
+def expiry_due(data: Data, day: date, rules: Rules) -> pd.Series:
+    """member -> points due at the end of `day` (only members with some due), as the till's pass writes it."""
+    led = data.ledger
     upto_day = day.isoformat()
     cutoff = add_months(day, -rules.months).isoformat()
     balance = led.groupby("member_id")["points"].sum()
@@ -83,39 +101,52 @@ def expiry_due(conn: sqlite3.Connection, day: date, rules: Rules, mark: Marks) -
     return due.loc[due > 0]
 
 
-def stage_changes(conn: sqlite3.Connection, day: date, rules: StageRules, upto: int | None) -> int:
-    """Members whose stage at the end of `day` differs from their last one recorded (up to rowid `upto`)."""
-    sales = pdr.load_sales(conn, day)
+def _stage_changes(sales: pd.DataFrame, recorded: pd.Series, day: date, rules: StageRules) -> int:
+    sales = sales.loc[sales["day"] <= day.toordinal()]
     st = pdr.stages(pdr.purchase_days(sales), day.toordinal(), rules)
-    recorded = pd.read_sql_query(
-        "SELECT member_id, stage FROM member_stages WHERE rowid IN (SELECT MAX(rowid) FROM member_stages"
-        " WHERE rowid <= ? GROUP BY member_id)", conn, params=(upto if upto is not None else 2**62,)
-    ).set_index("member_id")["stage"]
     codes = sales.drop_duplicates("m").set_index("m")["member_id"]
     now = pd.Series(pdr.STAGE_NAMES[st.to_numpy()], index=codes.reindex(st.index).to_numpy())
     return int((recorded.reindex(now.index) != now).sum())
 
 
-def tier_changes(conn: sqlite3.Connection, day: date, rules: Rules, mark: Marks) -> int:
+def stage_changes(conn: sqlite3.Connection, day: date, rules: StageRules, upto: int | None) -> int:
+    """Members whose stage at the end of `day` differs from their last one recorded (up to rowid `upto`)."""
+    recorded = pd.read_sql_query(
+        "SELECT member_id, stage FROM member_stages WHERE rowid IN (SELECT MAX(rowid) FROM member_stages"
+        " WHERE rowid <= ? GROUP BY member_id)", conn, params=(upto if upto is not None else 2**62,)
+    ).set_index("member_id")["stage"]
+    return _stage_changes(pdr.load_sales(conn, day), recorded, day, rules)
+
+
+def _tier_frames(conn: sqlite3.Connection, mark: Marks) -> dict[str, pd.DataFrame]:
+    return {
+        "sales": pd.read_sql_query("SELECT sale_id, member_id, substr(created_at, 1, 10) AS d FROM sales"
+                                   " WHERE member_id IS NOT NULL", conn),
+        "lines": pd.read_sql_query("SELECT sale_id, line_no, amount_cents, category FROM sale_lines", conn),
+        "back": pd.read_sql_query("SELECT rl.sale_id, rl.line_no, rl.amount_cents, substr(r.created_at, 1, 10) AS d"
+                                  " FROM refund_lines rl JOIN refunds r ON r.refund_id = rl.refund_id", conn),
+        "members": pd.read_sql_query("SELECT member_id, substr(created_at, 1, 10) AS d FROM members"
+                                     " WHERE status = 'active'", conn),
+        "tiers": pd.read_sql_query("SELECT member_id, tier, since FROM member_tiers WHERE rowid <= ? ORDER BY rowid",
+                                   conn, params=(mark.tiers,)),
+    }
+
+
+def tier_changes(f: dict[str, pd.DataFrame], day: date, rules: Rules) -> int:
     """Members the review moves: active by `day`, not moved past it, whose 12-month spend earns another tier."""
     end, start = day.isoformat(), add_months(day, -12).isoformat()
-    sales = pd.read_sql_query("SELECT sale_id, member_id, substr(created_at, 1, 10) AS d FROM sales"
-                              " WHERE member_id IS NOT NULL", conn)
-    lines = pd.read_sql_query("SELECT sale_id, line_no, amount_cents, category FROM sale_lines", conn)
-    lines = lines.loc[~lines["category"].isin(rules.excluded)]
+    sales = f["sales"]
+    lines = f["lines"].loc[~f["lines"]["category"].isin(rules.excluded)]
     sold = lines.merge(sales.loc[(sales["d"] > start) & (sales["d"] <= end)], on="sale_id")
-    back = pd.read_sql_query("SELECT rl.sale_id, rl.line_no, rl.amount_cents, substr(r.created_at, 1, 10) AS d"
-                             " FROM refund_lines rl JOIN refunds r ON r.refund_id = rl.refund_id", conn)
+    back = f["back"]
     back = back.loc[(back["d"] > start) & (back["d"] <= end)].merge(
         lines[["sale_id", "line_no"]], on=["sale_id", "line_no"]).merge(sales[["sale_id", "member_id"]], on="sale_id")
     spend = sold.groupby("member_id")["amount_cents"].sum().sub(
         back.groupby("member_id")["amount_cents"].sum(), fill_value=0).clip(lower=0)
-    members = pd.read_sql_query("SELECT member_id, substr(created_at, 1, 10) AS d FROM members"
-                                " WHERE status = 'active'", conn)
+    members = f["members"]
     bought = set(sales.loc[sales["d"] <= end, "member_id"])
     eligible = members.loc[(members["d"] <= end) | members["member_id"].isin(bought), "member_id"]
-    tiers = pd.read_sql_query("SELECT member_id, tier, since FROM member_tiers WHERE rowid <= ? ORDER BY rowid",
-                              conn, params=(mark.tiers,))
+    tiers = f["tiers"]
     moved_on = set(tiers.loc[tiers["since"] > end, "member_id"])
     held = tiers.groupby("member_id")["tier"].last()
     eligible = eligible.loc[~eligible.isin(moved_on)]
@@ -127,6 +158,11 @@ def tier_changes(conn: sqlite3.Connection, day: date, rules: Rules, mark: Marks)
     return int((target != now).sum())
 
 
+def compute(data: Data, day: date, rules: Rules, review: bool) -> Day:
+    """One day's upkeep in pandas from what `load` read."""
+    tiers = tier_changes(data.tiers, day, rules) if review and data.tiers is not None else None
+    return Day(expiry_due(data, day, rules), _stage_changes(data.sales, data.stages, day, rules.stages), tiers)
+
+
 def day_of_upkeep(conn: sqlite3.Connection, day: date, rules: Rules, mark: Marks, review: bool) -> Day:
-    return Day(expiry_due(conn, day, rules, mark), stage_changes(conn, day, rules.stages, mark.stages),
-               tier_changes(conn, day, rules, mark) if review else None)
+    return compute(load(conn, day, rules, mark, review), day, rules, review)
