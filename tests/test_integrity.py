@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from pos_client.domain.errors import StoppedWriting
 from pos_client.services import members
 from pos_client.services.checkout import Basket, Line, commit_sale
 from pos_client.services.marketing import upkeep
-from pos_client.store import integrity
+from pos_client.store import chain_mark, integrity
 from pos_client.store.backup import back_up, restore
 from pos_client.store.db import apply_migrations, connect
 from pos_client.store.home import db_path
@@ -252,3 +253,98 @@ def test_connect_on_memory_has_no_marker():
     conn = connect(":memory:")
     assert getattr(conn, "stop_marker", None) is None
     conn.close()
+
+
+def _large(monkeypatch) -> None:
+    """Treat every database as one at chain scale (over the size checked wholly before the upkeep)."""
+    monkeypatch.setattr(integrity, "OPEN_CHECK_MAX_BYTES", 0)
+
+
+def test_at_chain_scale_the_upkeep_verifies_the_entries_since_the_opening_checks_mark(tmp_path, monkeypatch):
+    _large(monkeypatch)
+    ctx = open_till(tmp_path / "home")
+    member = members.enroll(ctx, name="Ada", phone="0612345678")
+    _sell(ctx, 1000, member.member_id)
+    ctx.close()
+    db = db_path(tmp_path / "home")
+    thread = integrity.check_on_open(db, integrity.advice_text(None))  # what opening the till starts
+    assert thread is not None
+    thread.join(30)
+    mark = chain_mark.valid(db, sqlite3.connect(db))
+    assert mark is not None and mark.rowid == 1  # the sale's one entry
+    ctx = open_till(tmp_path / "home")
+    try:
+        for cents in (1200, 1300, 1400):
+            _sell(ctx, cents, member.member_id)
+        seen: list[str] = []
+        ctx.conn.set_trace_callback(seen.append)
+        upkeep.catch_up(ctx, "2030-01-01")
+        ctx.conn.set_trace_callback(None)
+        assert not any("integrity_check" in s for s in seen)  # the opening check's work is not done again
+        assert chain_mark.valid(db, ctx.conn).rowid > mark.rowid  # the upkeep moved the mark on
+        _sell(ctx, 1500, member.member_id)
+        seq = ctx.conn.execute("SELECT MAX(seq) FROM ledger").fetchone()[0]
+    finally:
+        ctx.close()
+    _break_entry(db, seq)  # damage after the mark: the upkeep finds it and refuses to write
+    ctx = open_till(tmp_path / "home")
+    try:
+        days = ctx.conn.execute("SELECT COUNT(*) FROM upkeep_runs").fetchone()[0]
+        with pytest.raises(StoppedWriting, match="hash chain broken"):
+            upkeep.catch_up(ctx, "2030-02-01")
+        assert ctx.conn.execute("SELECT COUNT(*) FROM upkeep_runs").fetchone()[0] == days
+        assert integrity.stopped(db) is not None
+    finally:
+        ctx.close()
+
+
+def test_the_upkeep_verifies_the_whole_chain_when_the_mark_is_not_this_databases(tmp_path, monkeypatch):
+    _large(monkeypatch)
+    ctx = open_till(tmp_path / "home")
+    member = members.enroll(ctx, name="Ada", phone="0612345678")
+    _sell(ctx, 1000, member.member_id)
+    _sell(ctx, 1200, member.member_id)
+    db = db_path(ctx.home)
+    chain_mark.record(db, chain_mark.Mark(2, "another database's entry"), "test")
+    _break_entry(db, 1)  # before the (foreign) mark
+    try:
+        with pytest.raises(StoppedWriting, match="hash chain broken"):
+            upkeep.catch_up(ctx, "2030-01-01")
+        assert ctx.conn.execute("SELECT COUNT(*) FROM upkeep_runs").fetchone()[0] == 0
+    finally:
+        ctx.close()
+
+
+def _no_mark(db: Path) -> None:
+    """A till never checked whole yet: wait for the opening check `open_till` started, then drop its mark."""
+    with chain_mark.checking(db):
+        chain_mark.mark_file(db).unlink(missing_ok=True)
+
+
+def test_the_upkeep_waits_for_the_opening_check_still_running_and_stops_when_asked(tmp_path, monkeypatch):
+    _large(monkeypatch)
+    ctx = open_till(tmp_path / "home")
+    member = members.enroll(ctx, name="Ada", phone="0612345678")
+    _sell(ctx, 1000, member.member_id)
+    db = db_path(ctx.home)
+    _no_mark(db)
+    done: list[int] = []
+    try:
+        with chain_mark.checking(db) as held:  # the opening check, still running
+            assert held
+            worker = threading.Thread(target=lambda: done.append(len(upkeep.catch_up(ctx, "2030-01-01"))))
+            worker.start()
+            worker.join(1.0)
+            assert worker.is_alive() and not done  # waiting, nothing written
+            assert ctx.conn.execute("SELECT COUNT(*) FROM upkeep_runs").fetchone()[0] == 0
+        worker.join(30)
+        assert done and done[0] > 0  # the check finished: the upkeep verified the chain and ran its days
+        with chain_mark.checking(db):  # with a valid mark the upkeep does not wait for an opening check
+            assert len(upkeep.catch_up(ctx, "2030-01-03")) == 2
+        _no_mark(db)
+        stop = threading.Event()
+        stop.set()
+        with chain_mark.checking(db):
+            assert upkeep.catch_up(ctx, "2030-02-01", stop=stop) == []  # the app closing: nothing checked, nothing run
+    finally:
+        ctx.close()

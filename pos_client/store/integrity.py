@@ -5,7 +5,9 @@ Why: a flipped byte in `till.db` used to go unnoticed while the till kept sellin
   the budget goes on in a background thread on a connection of its own;
 - the ledger's hash chain (`verify_chain`, `wire.ledger_chain`): each entry's hash covers its content and
   the entry before it, so a changed, damaged or removed entry breaks it;
-- the full `PRAGMA integrity_check` plus the chain in the day's upkeep and in `pos-client doctor`.
+- the full `PRAGMA integrity_check` plus the chain in `pos-client doctor`, and before the day's upkeep
+  (`services.db_check.before_upkeep`: on a database over `OPEN_CHECK_MAX_BYTES` only the chain of the
+  entries appended since the last verification's `chain_mark`).
 On a failure the till stops writing: a small file beside the database (`till.db.stopped`, JSON: what
 happened, what to do) that `db.write_txn` looks for before every write, in every process and thread, so
 no sale, adjustment or sync lands on a damaged database. Reads (lookups, reports, doctor) still work.
@@ -20,12 +22,14 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pos_client.domain.errors import StoppedWriting
+from pos_client.store import chain_mark
 from pos_client.store.faults import RESTORE_ADVICE
 from wire.ledger_chain import CHAIN_COLUMNS, chain_hash
 
@@ -185,19 +189,46 @@ def has_chain(conn: sqlite3.Connection) -> bool:
 
 
 def verify_chain(conn: sqlite3.Connection, own: tuple[str, str] | None = None,
-                 deadline: float | None = None, *, pace: bool = False) -> ChainReport | None:
+                 deadline: float | None = None, *, pace: bool = False, upto: int | None = None) -> ChainReport | None:
     """Recompute every entry's hash and check each link; None when `deadline` came first.
 
     `own` is this till's (store, till): its entries link to the one before them whatever the gap (that is
     how `ledger.append` chains them); other tills' entries, pulled, are linked only where the seq before is
-    here too. `pace` (the background check) lets the till's own threads run between batches: hashing holds the GIL."""
+    here too. `pace` (the background check) lets the till's own threads run between batches: hashing holds the GIL.
+    `upto`: only the entries up to that rowid (what a `chain_mark` then records as verified)."""
     if not has_chain(conn):
         return ChainReport(0, 0)
+    where = "" if upto is None else f" WHERE rowid <= {int(upto)}"
+    rows = conn.execute(f"SELECT {', '.join(CHAIN_COLUMNS)}, prev_hash, entry_hash FROM ledger{where}"
+                        " ORDER BY store_id, till_id, seq")
+    return _verify_rows(rows, own, deadline, pace)
+
+
+def verify_since(conn: sqlite3.Connection, own: tuple[str, str] | None, after: int, upto: int) -> ChainReport:
+    """The chain of the entries with a rowid in (after, upto]: each (store, till) run of them from the entry
+    before its first one (already verified), so every link into and between them is checked."""
+    if not has_chain(conn) or upto <= after:
+        return ChainReport(0, 0)
     cols = ", ".join(CHAIN_COLUMNS)
+    runs = conn.execute("SELECT store_id, till_id, MIN(seq) FROM ledger WHERE rowid > ? AND rowid <= ?"
+                        " GROUP BY store_id, till_id ORDER BY store_id, till_id", (after, upto)).fetchall()
+    rows: list[tuple[Any, ...]] = []
+    for store, till, first in runs:
+        rows += conn.execute(
+            f"SELECT {cols}, prev_hash, entry_hash FROM ledger WHERE store_id = ? AND till_id = ? AND rowid <= ?"
+            " AND seq >= COALESCE((SELECT MAX(seq) FROM ledger WHERE store_id = ? AND till_id = ? AND seq < ?), ?)"
+            " ORDER BY seq", (store, till, upto, store, till, first, first)).fetchall()
+    report = _verify_rows(iter(rows), own, None, False)
+    assert report is not None  # no deadline
+    return report
+
+
+def _verify_rows(rows: Iterator[Any], own: tuple[str, str] | None, deadline: float | None,
+                 pace: bool) -> ChainReport | None:
+    """`verify_chain`'s loop over rows in (store, till, seq) order."""
     n_content = len(CHAIN_COLUMNS)
     checked = unchained = 0
     pred: tuple[str, str, int, str | None] | None = None
-    rows = conn.execute(f"SELECT {cols}, prev_hash, entry_hash FROM ledger ORDER BY store_id, till_id, seq")
     for row in rows:
         checked += 1
         if checked % 4096 == 0:
@@ -285,6 +316,12 @@ def _check(db: Path, advice: str, own: tuple[str, str] | None, deadline: float |
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)  # Linux: this thread only
         except (OSError, AttributeError):
             pass
+        with chain_mark.checking(db):  # the day's upkeep waits for this check rather than doing it again
+            return _pass(db, advice, own, None)
+    return _pass(db, advice, own, deadline)
+
+
+def _pass(db: Path, advice: str, own: tuple[str, str] | None, deadline: float | None) -> bool:
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
     except sqlite3.Error as exc:
@@ -298,7 +335,8 @@ def _check(db: Path, advice: str, own: tuple[str, str] | None, deadline: float |
             stop_writing(db, "PRAGMA quick_check: " + "; ".join(problems[:3]), advice)
             return True
         try:
-            report = verify_chain(conn, own, deadline, pace=deadline is None)
+            mark = chain_mark.upto(conn)
+            report = verify_chain(conn, own, deadline, pace=deadline is None, upto=mark.rowid)
         except sqlite3.DatabaseError as exc:
             stop_writing(db, f"reading the ledger failed: {exc}", advice)
             return True
@@ -307,6 +345,7 @@ def _check(db: Path, advice: str, own: tuple[str, str] | None, deadline: float |
         if not report.ok:
             stop_writing(db, report.words(), advice)
             return True
+        chain_mark.record(db, mark, "the check when the till opened")  # the upkeep verifies only what follows
         if deadline is not None:  # time left on a small database: the upkeep's deeper checks too
             _deeper(db, conn, advice, deadline)
         return True

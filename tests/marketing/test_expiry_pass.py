@@ -5,9 +5,12 @@ may have come due, checked each day against a full recomputation (docs/marketing
 from __future__ import annotations
 
 import random
+import threading
+import time
 from datetime import date, timedelta
 
-from pos_client.services.marketing import expiry, tiers, upkeep
+from pos_client.services.checkout import refund
+from pos_client.services.marketing import expiry, pacing, tiers, upkeep
 from pos_client.store import ledger
 from pos_client.store.db import write_txn
 from pos_client.till import context_opener
@@ -85,7 +88,8 @@ def test_the_pass_writes_in_short_transactions_a_sale_slips_between(ctx, monkeyp
     assert len(begins) == 4  # 10 members, 3 per write transaction
     # The last chunk recomputed its due under the lock: the redemption came out of the old points first.
     assert {r["member_id"]: r["points"] for r in written} == {**{m: 100 for m in members}, last: 60}
-    assert asked == [None, [last]]  # the one read of everyone, then under the lock only the member who moved
+    # the month summary's candidates read in one go, then under the lock only the member who moved
+    assert asked == [sorted(members), [last]]
     assert all(ledger.balance(ctx.conn, m) == 0 == ledger.ledger_sum(ctx.conn, m) for m in members)
 
 
@@ -145,3 +149,77 @@ def test_the_tier_review_leaves_a_member_a_sale_moved_while_it_ran(ctx):
         other.close()
     assert [(c["member_id"], c["from"], c["to"]) for c in changes] == [(calm, "Silver", "Member")]
     assert tiers.current_tier(ctx, mid) == "Gold"  # the sale's upgrade stands: it is the newer fact
+
+
+def test_a_full_pass_reads_the_month_summary_and_finds_what_a_ledger_scan_finds(make_ctx):
+    """The full pass's candidates (`full_candidates`, from point_months) hold every member a scan of the whole
+    ledger finds due, on any day: refunds' reversals (irregular lots), redemptions, other tills' entries pulled
+    late, entries dated after the day asked, members of another store and members with nothing due."""
+    ctx = make_ctx({**NO_TIERS, "expiry": {"mode": "after_earning", "months": 3}})
+    rng = random.Random(11)
+    members = [new_member(ctx)[0] for _ in range(30)]
+    for mid in members[:4]:
+        _home_elsewhere(ctx, mid, "S2")
+    start = date(2025, 1, 1)
+    for i in range(200):
+        day = start + timedelta(days=i)
+        mid = rng.choice(members)
+        sale = sell(ctx, mid, rng.randint(1, 80) * 100, day.isoformat())
+        if rng.random() < 0.1:
+            refund(ctx, sale.sale_id)
+        if rng.random() < 0.2:
+            held = [m for m in members if ledger.balance(ctx.conn, m) > 10]
+            ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
+                member_id=rng.choice(held), kind="redeem", points=-10, created_at=f"{day}T18:00:00+00:00")])
+        if rng.random() < 0.2:
+            back = day - timedelta(days=rng.randint(1, 120))
+            ledger.append(ctx.conn, ctx.store_id, "T9", [ledger.Entry(
+                member_id=rng.choice(members), kind="earn", points=rng.randint(5, 50),
+                created_at=f"{back}T11:00:00+00:00")])
+    for day in (date(2025, 3, 31), date(2025, 5, 15), date(2025, 7, 19), date(2026, 1, 1)):
+        scanned = expiry.due_by_member(ctx, day, store_id=ctx.store_id)
+        ids = expiry.full_candidates(ctx, day)
+        assert set(scanned) <= set(ids), day
+        assert expiry.due_by_member(ctx, day, members=ids) == scanned, day
+        assert scanned, day
+    scanned = expiry.due_by_member(ctx, date(2025, 7, 19), store_id=ctx.store_id)
+    written = expiry.run_expiry(ctx, "2025-07-19")
+    assert {r["member_id"]: r["points"] for r in written} == scanned
+    assert expiry.due_by_member(ctx, date(2025, 7, 19), store_id=ctx.store_id) == {}
+
+
+def test_the_pass_pauses_between_its_write_transactions_so_a_waiting_sale_gets_the_lock(ctx, monkeypatch):
+    """SQLite's busy handler tries again at most every 100 ms: a pause longer than that between two of the
+    pass's transactions lets a sale waiting on another connection in, however long the pass is."""
+    monkeypatch.setattr(expiry, "WRITE_CHUNK", 2)
+    members = [new_member(ctx)[0] for _ in range(12)]
+    for mid in members:
+        sell(ctx, mid, 10000, "2025-03-01")
+    other = context_opener(ctx)()
+    waits: list[float] = []
+    started = threading.Event()
+
+    def sale() -> None:
+        started.wait(10)
+        t0 = time.perf_counter()
+        sell(other, members[0], 500, "2026-03-01")
+        waits.append(time.perf_counter() - t0)
+
+    def on_statement(sql: str) -> None:
+        if sql.startswith("BEGIN IMMEDIATE"):
+            started.set()
+
+    thread = threading.Thread(target=sale)
+    thread.start()
+    ctx.conn.set_trace_callback(on_statement)
+    t0 = time.perf_counter()
+    try:
+        written = expiry.run_expiry(ctx, "2026-03-01")
+    finally:
+        ctx.conn.set_trace_callback(None)
+        thread.join(30)
+        other.close()
+    took = time.perf_counter() - t0
+    assert len(written) == 12 and len(waits) == 1
+    assert took >= 5 * pacing.GAP_S  # six transactions, a pause between each two
+    assert waits[0] < took / 2  # the sale got in between two transactions, not after the pass

@@ -14,7 +14,8 @@ see them through sync, so nothing expires twice. A day's pass (`run_expiry`) rea
 write transaction and writes it in short ones of `WRITE_CHUNK` members; under the write lock it computes again
 only the due of members with a ledger row written since the read began: a sale never waits on the pass for
 long. Given where yesterday's pass stood (`Since`), it looks only at the members whose points could have come
-due since (`candidates`), not at every member.
+due since (`candidates`), not at every member; without it (the first pass) the members the month summary
+(`store.point_months`) leaves room for (`full_candidates`), not the whole ledger.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import date
 from typing import Any, NamedTuple, TypedDict
 
 from pos_client.domain.dates import add_months, as_date, end_of_day, plus_days
+from pos_client.services.marketing import pacing
 from pos_client.services.program_settings import expiry as expiry_rules
 from pos_client.store import ledger
 from pos_client.store.context import TillContext
@@ -224,6 +226,32 @@ def candidates(ctx: TillContext, day: date, since: Since) -> list[str]:
         " WHERE m.store_id = ? AND b.points > 0 ORDER BY c.member_id", (lo, hi, since.ledger_mark, ctx.store_id))]
 
 
+def _has_summary(ctx: TillContext) -> bool:
+    return ctx.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'point_months'").fetchone() is not None
+
+
+def full_candidates(ctx: TillContext, day: date) -> list[str]:
+    """The home members with points who may have FIFO points due as of `day`, from `point_months` (no ledger scan).
+
+    For a member whose lots are regular (not in `point_irregular`), what could be due is the ledger's sum up to
+    the day less the lots dated after the cutoff; the months after the cutoff's month hold no more lots than that,
+    so `SUM(net) - SUM(gain after the cutoff's month) > 0` is an upper bound that keeps every member with points
+    due. Members with a row dated after `day` (the day's month in the summary counts it) and the irregular ones
+    are kept whatever their sums. Their due is then computed exactly (`due_by_member`), member by member set.
+    """
+    months = int(expiry_rules(ctx)["months"])
+    params = {"store": ctx.store_id, "day_month": day.isoformat()[:7], "after": plus_days(day, 1).isoformat(),
+              "cut_month": add_months(day, -months).isoformat()[:7]}
+    home = ("FROM members m CROSS JOIN balances b ON b.member_id = m.member_id AND b.points > 0"
+            " WHERE m.store_id = :store")
+    return [r[0] for r in ctx.conn.execute(
+        f"SELECT m.member_id {home} AND (SELECT SUM(p.net) - SUM(CASE WHEN p.month > :cut_month THEN p.gain"
+        " ELSE 0 END) FROM point_months p WHERE p.member_id = m.member_id AND p.month <= :day_month) > 0"
+        f" UNION SELECT m.member_id {home} AND m.member_id IN (SELECT member_id FROM point_irregular)"
+        f" UNION SELECT m.member_id {home} AND m.member_id IN"
+        " (SELECT member_id FROM ledger WHERE created_at >= :after) ORDER BY 1", params)]
+
+
 def _still_due(ctx: TillContext, day: date, part: Sequence[str], seen: dict[str, int], mark: int) -> dict[str, int]:
     """The due of `part` now (call under the write lock): what the read found, except for the members with a
     ledger row after `mark` (a sale, a pull, another pass), whose due is computed again. Rows are only ever
@@ -243,22 +271,27 @@ def run_expiry(ctx: TillContext, as_of: date | str | None = None, *, since: Sinc
     """Write the expiry entries due as of the day for the members this till writes for (module docstring).
 
     Each entry is dated at the end of the day (after that day's sales), ref `expiry:DAY`. With `since`
-    (an earlier day's complete pass under the same rule) only `candidates` are looked at; else everyone.
+    (an earlier day's complete pass under the same rule) only `candidates` are looked at; else, in FIFO mode, the
+    `full_candidates` of the month summary (inactivity mode: everyone). Writes are paced (`pacing`).
     """
     day = as_date(as_of)
     rules = expiry_rules(ctx)
     if rules["mode"] == "none" or ctx.till_id != writer_till(ctx):
         return []
-    store = ctx.store_id
     mark = ledger_mark(ctx)  # before the read: whoever moves after it is read again under the lock
-    if since is not None and rules["mode"] == "after_earning" and since.day < day and since.rule == rule_key(ctx):
-        seen: dict[str, int] = {}
-        for part in _chunks(candidates(ctx, day, since), CHUNK):  # home members already: no store filter, which
-            seen.update(due_by_member(ctx, day, members=part))  # would lead SQLite to read all the store's rows
+    fifo = rules["mode"] == "after_earning"
+    if fifo and since is not None and since.day < day and since.rule == rule_key(ctx):
+        ids: list[str] | None = candidates(ctx, day, since)
+    else:  # a full pass: the month summary says who may have lots due, where there is one
+        ids = full_candidates(ctx, day) if fifo and _has_summary(ctx) else None
+    if ids is None:
+        seen = due_by_member(ctx, day, store_id=ctx.store_id)  # one read of the whole ledger, no write lock held
     else:
-        seen = due_by_member(ctx, day, store_id=store)  # one read of the whole ledger, no write lock held
+        seen = {}
+        for part in _chunks(ids, CHUNK):  # home members already: no store filter, which
+            seen.update(due_by_member(ctx, day, members=part))  # would lead SQLite to read all the store's rows
     out: list[dict[str, Any]] = []
-    for part in _chunks(sorted(seen), WRITE_CHUNK):
+    for part in pacing.paced(ctx.conn, list(_chunks(sorted(seen), WRITE_CHUNK))):
         with write_txn(ctx.conn):  # under the lock, the due again for those a sale or a pull moved since the read
             dues = sorted(_still_due(ctx, day, part, seen, mark).items())
             if dues:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pos_client.domain.dates import as_date, day_of
 from pos_client.domain.lifecycle import STAGES as STAGES  # re-exported: the reports list the stages in this order
 from pos_client.domain.lifecycle import StageRules, stage_of_days
-from pos_client.services.marketing import purchase_table
+from pos_client.services.marketing import pacing, purchase_table
 from pos_client.services.marketing.purchase_table import PurchaseTable
 from pos_client.services.program_settings import lifecycle as lifecycle_rules
 from pos_client.services.program_settings import rfm as rfm_rules
@@ -189,9 +189,8 @@ def record_stages(ctx: TillContext, as_of: date | str | None = None) -> list[dic
     proposed = [(member_id, stage) for member_id, stage in sorted(stages_at(ctx, day).items())
                 if stage != recorded.get(member_id)]
     out = []
-    for i in range(0, len(proposed), CHUNK):
-        part = proposed[i:i + CHUNK]
-        with write_txn(ctx.conn):
+    for part in pacing.paced(ctx.conn, [proposed[i:i + CHUNK] for i in range(0, len(proposed), CHUNK)]):
+        with write_txn(ctx.conn):  # paced: a sale waiting for the lock gets it between two chunks
             now = _recorded(ctx, [m for m, _ in part])
             for member_id, stage in part:
                 if now.get(member_id) != recorded.get(member_id):

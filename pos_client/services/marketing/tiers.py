@@ -17,6 +17,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from pos_client.domain.dates import add_months, as_date, day_of, plus_days
+from pos_client.services.marketing import pacing
 from pos_client.services.members import tier_of
 from pos_client.services.program_settings import Tier, tiers
 from pos_client.store import ledger
@@ -233,9 +234,8 @@ def evaluate_tiers(ctx: TillContext, as_of: date | str | None = None) -> list[di
         if target != held:
             proposed.append((member_id, held, target, spend))
     changes: list[dict[str, Any]] = []
-    for i in range(0, len(proposed), CHUNK):
-        part = proposed[i:i + CHUNK]
-        with write_txn(ctx.conn):
+    for part in pacing.paced(ctx.conn, [proposed[i:i + CHUNK] for i in range(0, len(proposed), CHUNK)]):
+        with write_txn(ctx.conn):  # paced: a sale waiting for the lock gets it between two chunks
             ids = [p[0] for p in part]
             now = _held(ctx, ids)
             moved = {r[0] for r in ctx.conn.execute(
