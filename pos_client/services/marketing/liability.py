@@ -61,7 +61,7 @@ SELECT COALESCE(SUM(now > 0) - SUM(was > 0), 0), COALESCE(SUM(now) - SUM(was), 0
 """
 _ALL = "point_months p"
 _IRREGULAR = "point_irregular i CROSS JOIN point_months p ON p.member_id = i.member_id"  # CROSS: the few outside
-# The part months' rows, from the covering `idx_ledger_created` alone (m0470): in the dataset's order the rows
+# The part months' rows, from the covering `idx_ledger_created` alone (m0480): in the dataset's order the rows
 # of a month lie all over the ledger, and each read from the table was a page read of its own.
 _PART_SQL = ("SELECT member_id, points * {net} AS net, {gain} * {gain_sign} AS gain FROM ledger"
              " WHERE created_at >= :from{i} AND created_at < :to{i}")
