@@ -234,3 +234,12 @@ def test_doctor_full_finds_a_summary_that_differs_and_upkeep_makes_it_again(logg
     capsys.readouterr()
     assert doctor()["points summary"]["status"] == "ok"
     assert point_months.differences(logged.conn) == []
+
+
+def test_part_months_are_read_from_the_covering_index_alone(logged):
+    """m0480: at chain scale each part-month row read from the table was a page read of its own."""
+    params: dict[str, str | int | None] = {}
+    sql = liability._parts(liability.plan(date(2026, 3, 15), 12).parts, params)
+    steps = [r[3] for r in logged.conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+    reads = [s for s in steps if "ledger" in s]
+    assert len(reads) == 2 and all("COVERING INDEX idx_ledger_created" in s for s in reads), steps
