@@ -16,10 +16,12 @@ A page never computes figures: the first dashboard request after a snapshot buil
 `cold`) and head office computes that set away from the page; the bench waits for it, then computes the other
 preset sets as the scheduled refresh's warm-up does (`warm`), and only then times the pages.
 
-Baseline, in the same run and interleaved request by request: the raw query each page cannot do without,
-on its own sqlite3 connection (the dashboard: its figures' row in the cache beside the snapshot; the searches:
-the indexed lookup; the member page: the member, their cards, balance and latest ledger rows; tills: tills with
-their reports and quarantine counts; audit: the newest 100 records; program: the rules and where each till stands).
+Baseline, in the same run and interleaved request by request (bench/method.py: page then raw query on even
+rounds, raw query then page on odd ones; each page judged on its own, its baseline's halves compared): the raw
+query each page cannot do without, on its own sqlite3 connection (the dashboard: its figures' row in the cache
+beside the snapshot; the searches: the indexed lookup; the member page: the member, their cards, balance and
+latest ledger rows; tills: tills with their reports and quarantine counts; audit: the newest 100 records;
+program: the rules and where each till stands).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ import httpx
 
 from bench.env import BenchEnv
 from bench.figures.console_data import THROUGH, ho_db, seed, snapshot
-from bench.stats import Figure, Measure, verdict
+from bench.method import Rounds, Verdict, judge
+from bench.stats import MISS, NOISY, NOT_JUDGED, PASS, Figure, Measure
 from headoffice.console import figures
 from headoffice.console.web import SESSION_COOKIE
 from headoffice.server import ServerThread
@@ -140,8 +143,7 @@ def run(env: BenchEnv) -> Figure:
     ro = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     wrong: list[str] = []
     load = [os.getloadavg()[0]]
-    pages: dict[str, list[float]] = {}
-    raws: dict[str, list[float]] = {}
+    rounds: dict[str, Rounds] = {}
     try:
         owner = store.console.add_user(f"bench-{time.time_ns()}", "owner", None, None)
         token = store.console.start_session(owner)
@@ -160,11 +162,15 @@ def run(env: BenchEnv) -> Figure:
             built = str(state.built_at)
 
             def page(name: str, path: str, params: dict[str, str], must: str, raw: Callable[[], Any]) -> None:
+                half = 0 if i < n // 2 else 1
+                if i % 2:  # A/B, then B/A: neither the page nor its raw query always goes first
+                    rounds.setdefault(name, Rounds()).baseline[half].append(_timed(raw)[0])
                 t, resp = _timed(partial(client.get, path, params=params))
-                pages.setdefault(name, []).append(t)
+                rounds.setdefault(name, Rounds()).measured[half].append(t)
                 if resp.status_code != 200 or must not in resp.text:
                     wrong.append(f"{name} {path} {params}: {resp.status_code}, {must!r} not in the page")
-                raws.setdefault(name, []).append(_timed(raw)[0])
+                if not i % 2:
+                    rounds[name].baseline[half].append(_timed(raw)[0])
 
             for i in range(n):
                 member_id, phone, _home, name, card = people[rng.randrange(len(people))]
@@ -192,25 +198,39 @@ def run(env: BenchEnv) -> Figure:
         ro.close()
         server.stop()
         store.close()
-    floor = Measure.of("GET /healthz over loopback", "s", pages.pop("floor"))
-    raws.pop("floor")
-    measures = {k: Measure.of(f"GET {k} page over loopback", "s", v) for k, v in pages.items()}
-    baselines = {k: Measure.of(f"raw query of the {k} page (sqlite3)", "s", v) for k, v in raws.items()}
-    extra = {k: (f"p50 {measures[k].median * 1000:.1f} ms, p99 {measures[k].p99 * 1000:.1f} ms; raw p50"
-                 f" {baselines[k].median * 1000:.2f} ms, p99 {baselines[k].p99 * 1000:.2f} ms")
-             for k in pages}
-    extra["floor"] = f"/healthz p50 {floor.median * 1000:.1f} ms, p99 {floor.p99 * 1000:.1f} ms"
+    floor = Measure.of("GET /healthz over loopback", "s", rounds.pop("floor").all_measured)
+    judged = {k: judge(r, lambda m, _b: m.tail_value < LIMIT_S, measured=f"GET {k} page over loopback",
+                       baseline=f"raw query of the {k} page (sqlite3)", unit="s", at_this_scale=env.size.name == "full")
+              for k, r in rounds.items()}
+    extra = {k: (f"{v.status}: p50 {v.measure.median * 1000:.1f} ms, p{v.measure.claim}"
+                 f" {v.measure.tail_value * 1000:.1f} ms; raw p50 {v.baseline.median * 1000:.2f} ms,"
+                 f" p{v.baseline.claim} {v.baseline.tail_value * 1000:.2f} ms"
+                 + (f" ({v.judged['why']})" if v.judged.get("why") and v.status != NOT_JUDGED else ""))
+             for k, v in judged.items()}
+    extra["floor"] = f"/healthz p50 {floor.median * 1000:.1f} ms, p{floor.claim} {floor.tail_value * 1000:.1f} ms"
     extra["cold"] = (f"first dashboard request after the snapshot build answered 'being computed' in"
                      f" {cold_s * 1000:.1f} ms; head office computed that set off the page in {first_s:.1f} s"
                      f" ({polls} page loads meanwhile)")
     extra["warm"] = (f"{done} dashboard figure sets (chain + {len(stores)} stores x {len(PERIODS)} periods)"
                      f" in {warm_s:.1f} s, as the scheduled refresh's warm-up computes them")
-    notes = [f"{n} requests per page, interleaved with their raw queries; dataset {env.size.name}",
+    notes = [f"{n} requests per page, interleaved with their raw queries (A/B, B/A); dataset {env.size.name}",
              f"load average (1 min) {load[0]:.2f} at the start, {load[-1]:.2f} at the end (2 cores, shared)",
-             "a page never computes figures: see `cold` and `warm`"]
-    worst = max(measures, key=lambda k: measures[k].p99)
+             "a page never computes figures: see `cold` and `warm`",
+             "the verdict is the worst page's: MISS if any page misses on clean numbers, else NOISY if any page's"
+             " baseline moved or its halves disagree, else PASS"]
+    worst_key = _worst(judged)
+    worst = judged[worst_key]
+    verdict_of = dict(worst.judged, page=worst_key, pages={k: v.status for k, v in judged.items()})
     if wrong:
-        return Figure(KEY, TITLE, TARGET, "ERROR", measure=measures[worst], baseline=baselines[worst],
+        return Figure(KEY, TITLE, TARGET, "ERROR", measure=worst.measure, baseline=worst.baseline,
                       reason="; ".join(wrong[:5]), notes=notes, extra=extra)
-    return Figure(KEY, TITLE, TARGET, verdict(all(m.p99 < LIMIT_S for m in measures.values())),
-                  measure=measures[worst], baseline=baselines[worst], notes=notes, extra=extra)
+    return Figure(KEY, TITLE, TARGET, worst.status, measure=worst.measure, baseline=worst.baseline,
+                  notes=notes, extra=extra, judged=verdict_of)
+
+
+_RANK = {MISS: 0, NOISY: 1, NOT_JUDGED: 2, PASS: 3}
+
+
+def _worst(judged: dict[str, Verdict]) -> str:
+    """The page that decides the figure: the lowest verdict, then the slowest tail."""
+    return min(judged, key=lambda k: (_RANK.get(judged[k].status, 0), -judged[k].measure.tail_value))
