@@ -113,6 +113,20 @@ def test_blocked_card_cannot_earn(shop):
         checkout.commit_sale(ctx, basket_for(m, (OIL, 1)))
 
 
+def test_a_refused_card_leaves_no_sale_and_a_replay_still_answers(shop):
+    """The sale row goes in first (a replay is found by its insert): a refusal after it rolls it back, and a sale
+    recorded before its card was blocked still replays."""
+    ctx, m = shop
+    first = checkout.commit_sale(ctx, basket_for(m, (OIL, 1)), sale_id="S-B")
+    members.replace_card(ctx, parse_card(CARD), parse_card(with_check_digit("290000000002")))
+    again = checkout.commit_sale(ctx, basket_for(m, (OIL, 1)), sale_id="S-B")
+    assert again.replayed and again.balance == first.balance and again.points_earned == first.points_earned
+    with pytest.raises(RefusedInput):
+        checkout.commit_sale(ctx, basket_for(m, (OIL, 1)), sale_id="S-C")
+    assert ctx.conn.execute("SELECT COUNT(*) FROM sales WHERE sale_id = 'S-C'").fetchone()[0] == 0
+    assert ledger.balance(ctx.conn, m.member_id) == ledger.ledger_sum(ctx.conn, m.member_id) == first.balance
+
+
 def test_ledger_is_append_only(shop):
     ctx, m = shop
     checkout.commit_sale(ctx, basket_for(m, (OIL, 1)))
@@ -144,6 +158,34 @@ def test_ledger_sequence_is_gap_free_per_till(shop):
         checkout.commit_sale(ctx, basket_for(m, (OIL, 1)))
     seqs = [r[0] for r in ctx.conn.execute("SELECT seq FROM ledger ORDER BY seq")]
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def _statements_of_one_sale(ctx, basket) -> tuple[list[str], list[str]]:
+    """(what ran before BEGIN IMMEDIATE, what ran inside the sale's transaction), a statement per entry: trigger
+    bodies and executemany rows trace as repeats of their statement, counted once."""
+    seen: list[str] = []
+    ctx.conn.set_trace_callback(seen.append)
+    try:
+        checkout.commit_sale(ctx, basket)
+    finally:
+        ctx.conn.set_trace_callback(None)
+    assert seen.count("BEGIN IMMEDIATE") == 1 and seen.count("COMMIT") == 1  # one write transaction
+    begin, end = seen.index("BEGIN IMMEDIATE"), seen.index("COMMIT")
+    inside = [s for i, s in enumerate(seen[begin + 1:end]) if i == 0 or s[:40] != seen[begin + i][:40]]
+    return seen[:begin], inside
+
+
+def test_a_member_sale_holds_the_write_lock_for_few_statements(shop):
+    """bench sale_commit: every statement between BEGIN IMMEDIATE and COMMIT is on the sale's latency, with every
+    hook on (coupons, tiers, lifecycle, the point_months trigger). The earning rules are read before the lock, a
+    replay is found by the sale's own insert, and the hooks read only what can change their outcome (27 before)."""
+    ctx, m = shop
+    checkout.commit_sale(ctx, basket_for(m, (OIL, 1)))  # the member has a stage and a balance now
+    before, inside = _statements_of_one_sale(ctx, basket_for(m, (OIL, 2), (SOAP, 1)))
+    assert any("program_rules_at" in s for s in before)
+    assert not any(s.startswith("SELECT * FROM sales") for s in inside)
+    assert inside[0].startswith("INSERT INTO sales")
+    assert len(inside) <= 14, inside
 
 
 ops = st.lists(st.one_of(

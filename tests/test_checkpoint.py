@@ -7,6 +7,7 @@ import time
 from pos_client.store import ledger
 from pos_client.store.checkpoint import SAFETY_PAGES, Checkpointer, start_checkpointer
 from pos_client.store.db import connect, write_txn
+from pos_client.store.integrity import stop_writing
 
 
 def _member(conn, mid: str) -> None:
@@ -58,4 +59,48 @@ def test_stop_is_prompt_and_idempotent(tmp_path):
     with Checkpointer(path, interval=0.01) as cp2:
         _member(conn, "m2")
     assert cp2.error is None
+    conn.close()
+
+
+def _wal_restarts(path) -> int:
+    """The WAL header's checkpoint sequence number: it goes up by one each time the WAL is started again."""
+    return int.from_bytes(path.with_name(path.name + "-wal").read_bytes()[12:16], "big")
+
+
+def test_the_checkpointer_starts_the_next_wal_so_the_next_sale_does_not(tmp_path):
+    """A WAL restart costs its writer a second fsync (the new header): after a checkpoint that copied the whole
+    WAL, the checkpointer restarts it itself, and the next sale appends after it."""
+    path = tmp_path / "till.db"
+    conn = connect(path)
+    _member(conn, "m1")
+    for _ in range(10):
+        ledger.append(conn, "S1", "T1", [ledger.Entry(member_id="m1", kind="earn", points=5)])
+    cp = Checkpointer(path)
+    own = cp.connection()
+    before = _wal_restarts(path)
+    assert cp.checkpoint_once(own) > 0
+    assert cp.restarts == 1 and cp.restart_error is None
+    assert _wal_restarts(path) == before + 1
+    ledger.append(conn, "S1", "T1", [ledger.Entry(member_id="m1", kind="earn", points=5)])
+    assert _wal_restarts(path) == before + 1  # the sale did not start the WAL again: no header fsync on it
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+    assert ledger.balance(conn, "m1") == ledger.ledger_sum(conn, "m1") == 55
+    own.close()
+    conn.close()
+
+
+def test_the_restart_never_waits_for_a_sale_nor_writes_a_damaged_database(tmp_path):
+    path = tmp_path / "till.db"
+    conn = connect(path)
+    _member(conn, "m1")
+    cp = Checkpointer(path)
+    own = cp.connection()
+    with write_txn(conn):  # a sale holds the write lock: no wait, no error, the sale restarts the WAL itself
+        t0 = time.monotonic()
+        assert cp.restart_wal(own) is False
+        assert time.monotonic() - t0 < 0.5
+    assert cp.restart_error is None
+    stop_writing(path, "test damage", "restore")
+    assert cp.restart_wal(own) is False
+    own.close()
     conn.close()

@@ -141,7 +141,12 @@ def check_tender(ctx: TillContext, tender: str) -> str:
 def commit_sale(
     ctx: TillContext, basket: Basket, *, sale_id: str | None = None, created_at: str | None = None
 ) -> SaleResult:
-    """Record the sale and its points in one transaction; replays return the first result."""
+    """Record the sale and its points in one transaction; replays return the first result.
+
+    The earning rules are read and the points computed before BEGIN IMMEDIATE (no write lock held for
+    them); inside, the sale row goes first (`ON CONFLICT DO NOTHING`: a replay is found by the insert
+    itself, no read before it), then one read of the card's status and the balance before (bench: sale_commit).
+    """
     if not basket.lines:
         raise UsageError("the basket is empty")
     require(CENTS, basket.total_cents, "the sale's total")
@@ -149,48 +154,51 @@ def commit_sale(
     sid = sale_id or ledger.new_id()
     content = sale_content_hash(basket)
     ts = created_at or now_iso()
+    member = basket.member_id
+    points, per_line = (0, [0] * len(basket.lines))
+    if member:
+        rules = ctx.rules  # once: each read asks the database whether a pull changed them
+        points, per_line = earn_points(rules, earn_inputs(rules, basket.lines), _day(ts))
     with write_txn(ctx.conn):
-        existing = ctx.conn.execute("SELECT * FROM sales WHERE sale_id = ?", (sid,)).fetchone()
-        if existing is not None:
-            if existing["content_hash"] != content:
-                raise Conflict(f"sale {sid} was already recorded with different content")
-            base = int(existing["points_earned"])
-            earned = _sale_points(ctx, sid) if existing["member_id"] else 0
-            return SaleResult(sid, existing["member_id"], earned, existing["balance_after"],
-                              int(existing["total_cents"]), replayed=True, points_base=base, points_bonus=earned - base)
-        if basket.member_id:
-            _check_member_can_earn(ctx, basket)
-        points, per_line = (0, [0] * len(basket.lines))
-        before = ledger.balance(ctx.conn, basket.member_id) if basket.member_id else 0
-        if basket.member_id:
-            rules = ctx.rules  # once: each read asks the database whether a pull changed them
-            points, per_line = earn_points(rules, earn_inputs(rules, basket.lines), _day(ts))
-        ctx.conn.execute(
+        if not ctx.conn.execute(
             "INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender, points_earned,"
-            " content_hash, operator, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (sid, ctx.store_id, ctx.till_id, basket.member_id, basket.total_cents, basket.tender, points,
+            " content_hash, operator, created_at) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (sale_id) DO NOTHING",
+            (sid, ctx.store_id, ctx.till_id, member, basket.total_cents, basket.tender, points,
              content, ctx.operator, ts),
-        )
+        ).rowcount:
+            return _replayed(ctx, sid, content)
+        before = _before_earning(ctx, basket) if member else 0
         ctx.conn.executemany(
             "INSERT INTO sale_lines (sale_id, line_no, sku, ean, name, category, qty, unit_cents, amount_cents,"
             " points) VALUES (?,?,?,?,?,?,?,?,?,?)",
             [(sid, i + 1, li.sku, li.ean, li.name, li.category, li.qty, li.unit_cents, li.amount_cents, p)
              for i, (li, p) in enumerate(zip(basket.lines, per_line, strict=True))],
         )
-        if basket.member_id and points:
+        if member and points:
             ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
-                member_id=basket.member_id, kind="earn", points=points, sale_id=sid,
+                member_id=member, kind="earn", points=points, sale_id=sid,
                 amount_cents=basket.total_cents, operator=ctx.operator, created_at=ts)])
         for observer in ctx.extensions.sale_observers:
             observer(ctx, sid, basket)
         balance = None
-        if basket.member_id:  # read after the observers: their entries (tier bonus) belong in the printed balance
+        if member:  # read after the observers: their entries (tier bonus) belong in the printed balance
             balance = int(ctx.conn.execute(
                 "UPDATE sales SET balance_after = COALESCE((SELECT points FROM balances WHERE member_id = ?), 0)"
-                " WHERE sale_id = ? RETURNING balance_after", (basket.member_id, sid)).fetchone()[0])
+                " WHERE sale_id = ? RETURNING balance_after", (member, sid)).fetchone()[0])
     earned = balance - before if balance is not None else 0
-    return SaleResult(sid, basket.member_id, earned, balance, basket.total_cents, points_base=points,
+    return SaleResult(sid, member, earned, balance, basket.total_cents, points_base=points,
                       points_bonus=earned - points)
+
+
+def _replayed(ctx: TillContext, sid: str, content: str) -> SaleResult:
+    """The recorded result of a sale sent again (its insert found the id taken), or Conflict when it differs."""
+    existing = ctx.conn.execute("SELECT * FROM sales WHERE sale_id = ?", (sid,)).fetchone()
+    if existing["content_hash"] != content:
+        raise Conflict(f"sale {sid} was already recorded with different content")
+    base = int(existing["points_earned"])
+    earned = _sale_points(ctx, sid) if existing["member_id"] else 0
+    return SaleResult(sid, existing["member_id"], earned, existing["balance_after"],
+                      int(existing["total_cents"]), replayed=True, points_base=base, points_bonus=earned - base)
 
 
 def earn_inputs(rules: ProgramRules, lines: list[Line]) -> list[LineInput]:
@@ -212,11 +220,17 @@ def earn_inputs(rules: ProgramRules, lines: list[Line]) -> list[LineInput]:
     return [LineInput(li.category, max(amount, 0)) for li, amount in zip(lines, amounts, strict=True)]
 
 
-def _check_member_can_earn(ctx: TillContext, basket: Basket) -> None:
-    if basket.card_number:
-        row = ctx.conn.execute("SELECT status FROM cards WHERE card_number = ?", (basket.card_number,)).fetchone()
-        if row is not None and row[0] != "active":
-            raise RefusedInput(f"this card is {row[0]}: it cannot earn points")
+def _before_earning(ctx: TillContext, basket: Basket) -> int:
+    """The member's balance before the sale, in the statement that checks the card can earn (one read, not two).
+
+    Refused (the caller's transaction rolls back) when the card is lost or blocked."""
+    status, balance = ctx.conn.execute(
+        "SELECT (SELECT status FROM cards WHERE card_number = ?),"
+        " COALESCE((SELECT points FROM balances WHERE member_id = ?), 0)",
+        (basket.card_number, basket.member_id)).fetchone()
+    if status is not None and status != "active":
+        raise RefusedInput(f"this card is {status}: it cannot earn points")
+    return int(balance)
 
 
 @dataclass(frozen=True)

@@ -52,12 +52,15 @@ class Member:
         }
 
 
-def tier_of(ctx: TillContext, member_id: str) -> str:
+def tier_of(ctx: TillContext, member_id: str, lowest: str | None = None) -> str:
     """The member's tier: the last change recorded (`member_tiers`, written by the tier rules in
-    `marketing.tiers`), else the program's lowest tier. The one place a tier is read."""
+    `marketing.tiers`), else the program's lowest tier. The one place a tier is read. `lowest`: that tier's
+    name when the caller has the ladder already (a sale's hook: no second read of the rules)."""
     row = ctx.conn.execute(
         "SELECT tier FROM member_tiers WHERE member_id = ? ORDER BY rowid DESC LIMIT 1", (member_id,)).fetchone()
-    return str(row[0]) if row else tiers(ctx)[0].name
+    if row:
+        return str(row[0])
+    return lowest if lowest is not None else tiers(ctx)[0].name
 
 
 def get_member(ctx: TillContext, member_id: str) -> Member:

@@ -86,7 +86,16 @@ def stage_of(m: Metrics, rules: dict[str, int], as_of: date) -> str | None:
 
 def stage_at(ctx: TillContext, member_id: str, as_of: date | str | None = None) -> str | None:
     day = as_date(as_of)
-    return stage_of(metrics(ctx, member_id, day), lifecycle_rules(ctx), day)
+    return stage_of_days(purchase_days(ctx, member_id, day), day, stage_rules(ctx))
+
+
+def purchase_days(ctx: TillContext, member_id: str, day: date) -> tuple[date, ...]:
+    """The member's distinct purchase days up to `day`, oldest first: all a stage needs (`metrics.days`
+    without the totals and refunds a sale's hook does not use)."""
+    rows = ctx.conn.execute(
+        "SELECT DISTINCT substr(created_at, 1, 10) FROM sales WHERE member_id = ? AND substr(created_at, 1, 10) <= ?",
+        (member_id, day.isoformat())).fetchall()
+    return tuple(sorted(date.fromisoformat(r[0]) for r in rows))
 
 
 def stages_at(ctx: TillContext, day: date, table: PurchaseTable | None = None) -> dict[str, str]:
@@ -162,9 +171,12 @@ def on_sale(ctx: TillContext, sale_id: str, basket: Basket) -> None:
     """Sale hook: the visit may move the member (new, reactivated); record it with the sale's day."""
     if not basket.member_id:
         return
-    row = ctx.conn.execute("SELECT created_at FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()
+    row = ctx.conn.execute(  # the sale's time and the stage recorded last, in one read (`recorded_stage`)
+        "SELECT (SELECT created_at FROM sales WHERE sale_id = ?),"
+        " (SELECT stage FROM member_stages WHERE member_id = ? ORDER BY rowid DESC LIMIT 1)",
+        (sale_id, basket.member_id)).fetchone()
     day = day_of(row[0])
-    _record(ctx, basket.member_id, stage_at(ctx, basket.member_id, day), day, recorded_stage(ctx, basket.member_id))
+    _record(ctx, basket.member_id, stage_at(ctx, basket.member_id, day), day, row[1])
 
 
 def _recorded(ctx: TillContext, members: list[str] | None = None) -> dict[str, str]:

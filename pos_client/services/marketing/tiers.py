@@ -52,21 +52,29 @@ def qualifying_spend(ctx: TillContext, member_id: str, as_of: date | str) -> int
     Excluded categories (tobacco, gift cards...) never qualify, as for points.
     """
     end = as_date(as_of)
-    start = add_months(end, -12)
+    return max(0, _sold(ctx, member_id, end) - _returned(ctx, member_id, end))
+
+
+def _sold(ctx: TillContext, member_id: str, end: date) -> int:
+    """Qualifying cents sold to the member in the 12 months ending on `end`, before refunds."""
     marks, cats = excluded_sql(ctx)
-    sold = ctx.conn.execute(
+    return int(ctx.conn.execute(
         "SELECT COALESCE(SUM(l.amount_cents), 0) FROM sale_lines l JOIN sales s ON s.sale_id = l.sale_id"
         f" WHERE s.member_id = ? AND substr(s.created_at, 1, 10) > ? AND substr(s.created_at, 1, 10) <= ?"
         f" AND l.category NOT IN ({marks})",
-        (member_id, start.isoformat(), end.isoformat(), *cats)).fetchone()[0]
-    returned = ctx.conn.execute(
+        (member_id, add_months(end, -12).isoformat(), end.isoformat(), *cats)).fetchone()[0])
+
+
+def _returned(ctx: TillContext, member_id: str, end: date) -> int:
+    """Qualifying cents of the member's sales refunded in the 12 months ending on `end`."""
+    marks, cats = excluded_sql(ctx)
+    return int(ctx.conn.execute(
         "SELECT COALESCE(SUM(rl.amount_cents), 0) FROM refund_lines rl JOIN refunds r ON r.refund_id = rl.refund_id"
         " JOIN sale_lines l ON l.sale_id = rl.sale_id AND l.line_no = rl.line_no"
         " JOIN sales s ON s.sale_id = rl.sale_id"
         f" WHERE s.member_id = ? AND substr(r.created_at, 1, 10) > ? AND substr(r.created_at, 1, 10) <= ?"
         f" AND l.category NOT IN ({marks})",
-        (member_id, start.isoformat(), end.isoformat(), *cats)).fetchone()[0]
-    return max(0, int(sold) - int(returned))
+        (member_id, add_months(end, -12).isoformat(), end.isoformat(), *cats)).fetchone()[0])
 
 
 def tier_for_spend(ladder: list[Tier], spend_cents: int) -> Tier:
@@ -111,22 +119,34 @@ def record_change(ctx: TillContext, member_id: str, tier: str, prev: str | None,
 
 
 def multiplier_pct(ctx: TillContext, tier_name: str) -> int:
-    return next((t.multiplier_pct for t in tiers(ctx) if t.name == tier_name), 100)
+    return _multiplier(tiers(ctx), tier_name)
+
+
+def _multiplier(ladder: list[Tier], tier_name: str) -> int:
+    return next((t.multiplier_pct for t in ladder if t.name == tier_name), 100)
 
 
 def on_sale(ctx: TillContext, sale_id: str, basket: Basket) -> None:
-    """Sale hook: upgrade the member if this sale qualifies them, then pay the tier bonus."""
+    """Sale hook: upgrade the member if this sale qualifies them, then pay the tier bonus.
+
+    Inside the sale's transaction, so it reads only what can decide: the ladder once, the 12-month spend
+    only when a higher tier exists, and the refunds only when the sales alone reach the next tier (refunds
+    only lower the spend). Same result as `tier_for_spend(qualifying_spend(...))`, fewer statements."""
     if not basket.member_id:
         return
     sale = ctx.conn.execute("SELECT created_at, points_earned FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()
     day = day_of(sale["created_at"])
     ladder = tiers(ctx)
-    held = current_tier(ctx, basket.member_id)
-    target = tier_for_spend(ladder, qualifying_spend(ctx, basket.member_id, day))
-    if _rank(ladder, target.name) > _rank(ladder, held):
-        record_change(ctx, basket.member_id, target.name, held, day, "upgrade", sale_id)
-        held = target.name
-    bonus = int(sale["points_earned"]) * (multiplier_pct(ctx, held) - 100) // 100
+    held = tier_of(ctx, basket.member_id, lowest=ladder[0].name)
+    rank = _rank(ladder, held)
+    if rank + 1 < len(ladder):
+        sold = _sold(ctx, basket.member_id, day)
+        if sold >= ladder[rank + 1].min_spend_cents:
+            target = tier_for_spend(ladder, max(0, sold - _returned(ctx, basket.member_id, day)))
+            if _rank(ladder, target.name) > rank:
+                record_change(ctx, basket.member_id, target.name, held, day, "upgrade", sale_id)
+                held = target.name
+    bonus = int(sale["points_earned"]) * (_multiplier(ladder, held) - 100) // 100
     if bonus > 0:
         ledger.append(ctx.conn, ctx.store_id, ctx.till_id, [ledger.Entry(
             member_id=basket.member_id, kind="bonus", points=bonus, sale_id=sale_id, ref=sale_id,
