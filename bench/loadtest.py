@@ -11,8 +11,9 @@ tills' own work, SQLite and Python, must not share one GIL with 200 threads), ea
 schedule (a round of push then pull after every sale and every `--sync-every` s: `[headoffice] interval`),
 pulling its own view (`bench.loadtill`: `view=seen`, `view=store` at each store's T1, the members it sells to
 followed), a share `--travel` of its customers members of other stores it follows. `--saturate` is the
-capacity run: the tills sync back to back (`--sync-every 0`, a 30 s window), so requests/s is what head
-office, PostgreSQL and the generators together can take on this machine, not what a schedule asks.
+capacity run: the tills sync back to back (`--sync-every 0`) and sell ten times as often (a sale every ~2 s
+per till, each pushed at once), a 30 s window, so requests/s is what head office, PostgreSQL and the
+generators together can take on this machine, not what a schedule asks.
 Per-process CPU (head office's tree, PostgreSQL's, the generators', the rest) is read over the window.
 Reported: requests/s in the window, p50 and the tail its count supports (p99 from 100 samples) per request
 kind, errors (must be 0), sync lag (a sale's ledger entry, from its commit at one till to applied at a till
@@ -55,6 +56,7 @@ SETTLE_SECONDS = 30  # after the window the tills sync on (no sales) this long, 
 MEMBERS_PER_TILL = 3
 VISITORS_PER_TILL = 4  # members of other stores a till follows (regulars who shop there too)
 SATURATE_SECONDS = 30.0
+SATURATE_SALE_EVERY = 2.0  # the saturation run's customers: ten times the schedule's, so pushes queue too
 
 
 def loadavg() -> str:
@@ -286,10 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tills", type=int, default=200)
     p.add_argument("--stores", type=int, default=50)
     p.add_argument("--seconds", type=float, help="the window (60 s; 30 s with --saturate)")
-    p.add_argument("--sale-every", type=float, default=20)
+    p.add_argument("--sale-every", type=float, help="seconds between customers per till (20; 2 with --saturate)")
     p.add_argument("--sync-every", type=float, default=5, help="the tills' [headoffice] interval")
     p.add_argument("--travel", type=float, default=0.25, help="share of customers from another store")
-    p.add_argument("--saturate", action="store_true", help="the tills sync back to back (--sync-every 0)")
+    p.add_argument("--saturate", action="store_true", help="the tills sync back to back (--sync-every 0) and sell"
+                   " every ~2 s")
     p.add_argument("--procs", type=int, default=2)
     p.add_argument("--pool", type=int, default=8)
     p.add_argument("--server-root", type=Path, action="append",
@@ -300,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     seconds = args.seconds or (SATURATE_SECONDS if args.saturate else 60.0)
     sync_every = 0.0 if args.saturate else args.sync_every
+    sale_every = args.sale_every or (SATURATE_SALE_EVERY if args.saturate else 20.0)
     roots = [r.resolve() for r in args.server_root or [ROOT]]
     runs = []
     for i, w in enumerate(args.workers):
@@ -307,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"loadtest: {w} worker(s), {args.tills} tills, server {root} ... load {loadavg()}",
                   file=sys.stderr, flush=True)
             runs.append(run_load(args.data_dir, workers=w, tills=args.tills, stores=args.stores, seconds=seconds,
-                                 sale_every=args.sale_every, sync_every=sync_every, travel=args.travel,
+                                 sale_every=sale_every, sync_every=sync_every, travel=args.travel,
                                  procs=args.procs, pool=args.pool, server_root=root))
             print(json.dumps({k: v for k, v in runs[-1].items() if k not in ("lag_samples", "plan", "sold")}),
                   flush=True)
