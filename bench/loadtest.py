@@ -14,7 +14,8 @@ followed), a share `--travel` of its customers members of other stores it follow
 capacity run: the tills sync back to back (`--sync-every 0`) and sell ten times as often (a sale every ~2 s
 per till, each pushed at once), a 30 s window, so requests/s is what head office, PostgreSQL and the
 generators together can take on this machine, not what a schedule asks.
-Per-process CPU (head office's tree, PostgreSQL's, the generators', the rest) is read over the window.
+Per-process CPU (head office's tree, PostgreSQL's, the generators', the rest) is read over the window, and
+what head office's PostgreSQL sessions were doing, sampled each second (`bench.loadwatch`).
 Reported: requests/s in the window, p50 and the tail its count supports (p99 from 100 samples) per request
 kind, errors (must be 0), sync lag (a sale's ledger entry, from its commit at one till to applied at a till
 of another store, every such pair) beside its floor (what the schedule alone costs: the sale to the
@@ -44,6 +45,7 @@ from typing import Any
 import psycopg
 
 from bench import machine
+from bench.loadwatch import cpu_split, pg_pid, watch_backends
 from bench.stats import claimable, percentile
 from bench.sync_measure import wait_healthy
 from cardread.barcode import with_check_digit
@@ -86,42 +88,6 @@ def plan_tills(tills: int, stores: int, seed: int, visitors: int = VISITORS_PER_
         others = [c for o in plan if o["store_id"] != t["store_id"] for c in o["cards"]]
         t["visitors"] = rng.sample(others, min(visitors, len(others)))
     return plan
-
-
-def _pg_pid(db_url: str) -> int | None:
-    """The postmaster serving this URL's port (its backends are its children)."""
-    port = db_url.rsplit(":", 1)[1].split("/", 1)[0]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if argv and argv[0].endswith(b"/postgres") and b"-p" in argv and port.encode() in argv:
-                return int(entry.name)
-    return None
-
-
-def _tree(snap: machine.ProcSnapshot, roots: set[int]) -> set[int]:
-    pids = set(roots)
-    while more := {p for p, (_, ppid, _) in snap.ticks.items() if ppid in pids} - pids:
-        pids |= more
-    return pids
-
-
-def cpu_split(before: machine.ProcSnapshot, after: machine.ProcSnapshot, groups: dict[str, set[int]]
-              ) -> dict[str, float]:
-    """%CPU of one core per group of process trees over the interval (200 = both cores of 2), and the rest."""
-    hz = os.sysconf("SC_CLK_TCK")
-    seconds = max(after.at - before.at, 1e-6)
-    trees = {name: _tree(after, roots) for name, roots in groups.items()}
-    out = dict.fromkeys([*groups, "rest"], 0.0)
-    for pid, (_, _, ticks) in after.ticks.items():
-        was = before.ticks[pid][2] if pid in before.ticks else 0  # a kernel worker's name changes with its work
-        used = ticks - was if ticks >= was else ticks  # fewer ticks than before: the pid was reused
-        name = next((n for n, t in trees.items() if pid in t), "rest")
-        out[name] += 100 * used / hz / seconds
-    return {k: round(v, 1) for k, v in out.items()}
 
 
 @contextmanager
@@ -225,10 +191,10 @@ def run_load(workdir: Path, *, workers: int = 1, tills: int = 200, stores: int =
                 proc.stdin.write(f"{start} {seconds}\n")
                 proc.stdin.close()
             time.sleep(max(0.0, start - time.time()))
-            groups = {"headoffice": {ho_pid}, "postgresql": {p for p in [_pg_pid(db_url)] if p},
+            groups = {"headoffice": {ho_pid}, "postgresql": {p for p in [pg_pid(db_url)] if p},
                       "generators": {proc.pid for proc, _ in gens}}
             cpu_before = machine.snapshot()
-            time.sleep(max(0.0, start + seconds - time.time()))
+            backends = watch_backends(db_url, start + seconds)
             cpu = cpu_split(cpu_before, machine.snapshot(), groups)
             load_window = loadavg()
             codes = [proc.wait(settle + READY_SECONDS) for proc, _ in gens]
@@ -242,7 +208,7 @@ def run_load(workdir: Path, *, workers: int = 1, tills: int = 200, stores: int =
     out = _summary(results, seconds)
     out.update({"workers": workers, "pool": pool, "tills": tills, "stores": stores, "seconds": seconds,
                 "sale_every_s": sale_every, "sync_every_s": sync_every, "generator_procs": procs, "travel": travel,
-                "cpu_pct": cpu, "loadavg_window_end": load_window,
+                "cpu_pct": cpu, "pg_backends": backends, "loadavg_window_end": load_window,
                 "plan": [{k: t[k] for k in ("store_id", "till_id", "cards", "visitors")} for t in plan],
                 "server": "this checkout" if server_root == ROOT else str(server_root),
                 "setup_seconds": round(setup, 1), "loadavg_start": load_start, "loadavg_end": load_end,
@@ -260,17 +226,18 @@ def markdown(runs: list[dict[str, Any]]) -> str:
     CPU is % of one core over the window: head office's processes, PostgreSQL's, the load generators', the rest."""
     lines = ["| workers | server | sync every s | req/s | push/s | push p50/tail ms | pull p50/tail ms |"
              " follow p50/tail ms | errors | sync lag p50/tail s | its floor p50/tail s | totals equal |"
-             " CPU % ho/pg/gen/rest | load avg start -> end |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             " CPU % ho/pg/gen/rest | PG sessions lock/active/idle-in-tx | load avg start -> end |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         k = r["kinds"]
-        cpu = r.get("cpu_pct", {})
+        cpu, pg = r.get("cpu_pct", {}), r.get("pg_backends", {})
         lines.append(f"| {r['workers']} | {r['server']} | {r['sync_every_s']} | {r['requests_per_s']} |"
                      f" {k.get('push', {}).get('per_s')} | {_pair(k.get('push', {}))} | {_pair(k.get('pull', {}))} |"
                      f" {_pair(k.get('follow', {}))} | {r['errors']} |"
                      f" {r['lag_p50_s']}/{r['lag_p99_s']} ({r['lag_claim']}, n={r['lag_n']}) |"
                      f" {r['floor_p50_s']}/{r['floor_p99_s']} | {r['totals_equal']} |"
                      f" {'/'.join(str(cpu.get(g)) for g in ('headoffice', 'postgresql', 'generators', 'rest'))} |"
+                     f" {'/'.join(str(pg.get(g, 0)) for g in ('lock:advisory', 'active', 'idle in transaction'))} |"
                      f" {r['loadavg_start']} -> {r['loadavg_end']} |")
     r0 = runs[0] if runs else {}
     lines.append(f"\n{r0.get('tills')} tills in {r0.get('stores')} stores, a sale every ~{r0.get('sale_every_s')} s"
@@ -278,7 +245,9 @@ def markdown(runs: list[dict[str, Any]]) -> str:
                  " then pull of the till's view) after each sale and `sync every` s after the last (0: back to back,"
                  f" the saturation run); {r0.get('generator_procs')} load-generator processes on the same"
                  f" {r0.get('cpus')}-CPU machine. Lag: an entry of a sale at one store applied at a till of another"
-                 " store that follows its member.")
+                 " store that follows its member. CPU: % of one core over the window (head office, PostgreSQL, the"
+                 " generators, the rest of the machine); PG sessions: head office's, on average, waiting on the"
+                 " advisory lock / running / idle in a transaction (waiting for their worker), sampled each second.")
     return "\n".join(lines) + "\n"
 
 

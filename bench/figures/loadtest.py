@@ -91,7 +91,8 @@ def run(env: BenchEnv) -> Figure:
     notes += [f"saturation, {s['workers']} worker(s), tills syncing back to back, a sale every ~{s['sale_every_s']} s"
               f" per till: {s['requests_per_s']} req/s (push {s['kinds'].get('push', {}).get('per_s')}/s, pull"
               f" {s['kinds'].get('pull', {}).get('per_s')}/s), {s['errors']} errors, totals equal"
-              f" {s['totals_equal']}, CPU % {s['cpu_pct']}, load {s['loadavg_start']} -> {s['loadavg_end']}"
+              f" {s['totals_equal']}, CPU % {s['cpu_pct']}, PG sessions {s['pg_backends']},"
+              f" load {s['loadavg_start']} -> {s['loadavg_end']}"
               for s in saturated]
     if env.quick:
         notes.append(f"quick run: {tills} tills, not 200; the target is judged at full scale")

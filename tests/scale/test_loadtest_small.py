@@ -45,6 +45,7 @@ def test_twenty_tills_no_errors_and_equal_totals(tmp_path):
     assert "| 2 |" in markdown([run])
     assert set(run["cpu_pct"]) == {"headoffice", "postgresql", "generators", "rest"}
     assert run["cpu_pct"]["postgresql"] > 0 and run["cpu_pct"]["headoffice"] > 0
+    assert run["pg_backends"]["samples"] >= 5  # head office's sessions sampled through the window
     # each lag beside its floor (the schedule's share), judged by the bench method (not at this scale)
     assert all(0 <= floor <= lag for _, lag, floor, _, _ in run["lag_samples"])
     # the tills sync on after the window and pull their view: each sale reached exactly the tills of other stores
