@@ -10,7 +10,7 @@ date order (same day: file order), with each day's upkeep (`pos_client.services.
 tier upgrades dated on the qualifying sale and their bonus, downgrades at each review period's end,
 expiry and lifecycle stage changes, all as of their dates.
 The per-row work is plain Python (`import_rows`: what repeats across rows is parsed once) and the writes are
-executemany batches; into a fresh till the ledger's summary is made once after them (`_insert_ledger`).
+executemany batches; into a fresh till the ledger's summary and indexes are made once after them (`_insert_history`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import gc
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -32,6 +32,7 @@ from pos_client.domain.bounds import BALANCE, CENTS
 from pos_client.domain.dates import today
 from pos_client.domain.errors import RefusedInput, UsageError
 from pos_client.domain.rules import LineInput, earn_points
+from pos_client.services import import_bulk
 from pos_client.services.card_formats import card_formats
 from pos_client.services.checkout import Basket, Line, sale_content_hash
 from pos_client.services.import_rows import Columns, Products, parse_row
@@ -112,7 +113,7 @@ def _import_rows(ctx: TillContext, rows: Iterable[tuple[int, list[str]]], cols: 
             errors.append({"line": line_no, "reason": reason})
         else:
             existing.lines.append(line)
-    with write_txn(ctx.conn):
+    with import_bulk.page_cache(ctx.conn), write_txn(ctx.conn):
         result = _write(ctx, sales, enroll_unknown, errors)
     result["duplicates"] += in_file_duplicates
     errors.sort(key=lambda e: e["line"])
@@ -243,13 +244,7 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
     first_seq = ledger.next_seq(conn, ctx.store_id, ctx.till_id)
     ledger_rows = [(*r[:4], first_seq + i, *r[5:]) for i, r in enumerate(ledger_rows)]  # seq follows rowid again
     ledger_rows = ledger.chained(conn, ctx.store_id, ctx.till_id, ledger_rows)  # the hash chain (store.integrity)
-    conn.executemany(
-        "INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender, points_earned, content_hash,"
-        " operator, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)", sale_rows)
-    conn.executemany(
-        "INSERT INTO sale_lines (sale_id, line_no, sku, ean, name, category, qty, unit_cents, amount_cents, points)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
-    _insert_ledger(conn, ledger_rows)
+    _insert_history(conn, sale_rows, line_rows, ledger_rows)
     ledger.add_to_balances(conn, sorted(balance_delta.items()), ts)  # bounds checked above (_check_balances)
     if history:
         _write_history(ctx, history)
@@ -257,19 +252,27 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
             **{k: v for k, v in history.items() if not k.startswith("_")}}
 
 
-def _insert_ledger(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """The entries in one executemany. Into a till whose ledger is no bigger than the import (a store adopting
-    the system) the point_months trigger is paused and the summary made once from the ledger (`bulk_load`):
-    one GROUP BY instead of an upsert and a lookup by sale per row; into a bigger ledger the trigger stays,
-    since a rebuild would read every entry the till holds."""
-    sql = ("INSERT INTO ledger (entry_id, member_id, store_id, till_id, seq, kind, points, sale_id, amount_cents,"
-           " created_at, operator, reason, ref, prev_hash, entry_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+def _insert_history(conn: sqlite3.Connection, sales: list[tuple[Any, ...]], lines: list[tuple[Any, ...]],
+                    entries: list[tuple[Any, ...]]) -> None:
+    """Sales, lines and entries in one executemany each. Into a till whose ledger is no bigger than the import (a
+    store adopting the system) the point_months trigger is paused and the summary made once from the ledger
+    (`bulk_load`): one GROUP BY instead of an upsert and a lookup by sale per row; and a table that holds no more
+    than what goes in gets its secondary indexes made after its rows (`import_bulk.indexes_after`). Into a bigger
+    ledger the trigger stays, since a rebuild would read every entry the till holds."""
     held = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM ledger").fetchone()[0]
-    if held > len(rows):
-        conn.executemany(sql, rows)
-        return
-    with point_months.bulk_load(conn):
-        conn.executemany(sql, rows)
+    incoming = {"sales": len(sales), "sale_lines": len(lines), "ledger": len(entries)}
+    with (nullcontext() if held > len(entries) else point_months.bulk_load(conn),
+          import_bulk.indexes_after(conn, incoming)):
+            conn.executemany(
+                "INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender, points_earned,"
+                " content_hash, operator, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)", sales)
+            conn.executemany(
+                "INSERT INTO sale_lines (sale_id, line_no, sku, ean, name, category, qty, unit_cents, amount_cents,"
+                " points) VALUES (?,?,?,?,?,?,?,?,?,?)", lines)
+            conn.executemany(
+                "INSERT INTO ledger (entry_id, member_id, store_id, till_id, seq, kind, points, sale_id, amount_cents,"
+                " created_at, operator, reason, ref, prev_hash, entry_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                entries)
 
 
 @lru_cache(maxsize=4096)
