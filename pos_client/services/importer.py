@@ -35,7 +35,7 @@ from pos_client.domain.rules import LineInput, earn_points
 from pos_client.services import import_bulk
 from pos_client.services.card_formats import card_formats
 from pos_client.services.checkout import Basket, Line, sale_content_hash
-from pos_client.services.import_rows import Columns, Products, parse_row
+from pos_client.services.import_rows import Columns, LineCache, Products, parse_row
 from pos_client.services.marketing import tiers, upkeep
 from pos_client.services.marketing.replay import LedgerRow, Replay, ReplaySale
 from pos_client.store import ledger, point_months
@@ -95,9 +95,10 @@ def _import_rows(ctx: TillContext, rows: Iterable[tuple[int, list[str]]], cols: 
     products: Products = {r["sku"]: (r["name"], r["category"], r["ean"]) for r in ctx.conn.execute(
         "SELECT sku, name, category, ean FROM products")}
     prefixes = ctx.rules.loyalty_prefixes
+    lines: LineCache = {}
     for line_no, row in rows:
         try:
-            sale = parse_row(row, cols, prefixes, products)
+            sale = parse_row(row, cols, prefixes, products, lines)
         except (ValueError, UsageError) as exc:
             errors.append({"line": line_no, "reason": scrub(str(exc))})
             continue

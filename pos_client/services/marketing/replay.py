@@ -71,6 +71,19 @@ class _Dated:
         self.days.append(day)
         self.sums.append((self.sums[-1] if self.sums else 0) + amount)
 
+    def window(self, lo: int, hi: int) -> int:
+        """Sum of amounts dated after `lo` and on or before `hi` (`upto(hi) - upto(lo)`, in one call: the tier
+        check asks it at every sale and for every member on each review day)."""
+        total = 0
+        if self.seed_days:
+            i, j = bisect_right(self.seed_days, hi), bisect_right(self.seed_days, lo)
+            total = (self.seed_sums[i - 1] if i else 0) - (self.seed_sums[j - 1] if j else 0)
+        days = self.days
+        if days:
+            i, j = bisect_right(days, hi), bisect_right(days, lo)
+            total += (self.sums[i - 1] if i else 0) - (self.sums[j - 1] if j else 0)
+        return total
+
     def upto(self, day: int) -> int:
         """Sum of amounts dated on or before `day`."""
         i, j = bisect_right(self.seed_days, day), bisect_right(self.days, day)
@@ -100,6 +113,8 @@ class Replay:
         self.ladder: list[Tier] = tiers.tiers(ctx)
         self.rank = {t.name: i for i, t in enumerate(self.ladder)}
         self.multiplier = {t.name: t.multiplier_pct for t in self.ladder}
+        self._mins = [t.min_spend_cents for t in self.ladder]  # ascending from 0 (program_settings sorts them)
+        self._order: list[str] | None = None  # the members sorted, once: the set is fixed after __init__
         self.period = tiers.review_period(ctx)
         self.expiry = expiry_rules(ctx)
         self.stage_rules: StageRules = lifecycle.stage_rules(ctx)
@@ -127,10 +142,9 @@ class Replay:
     def sale(self, s: ReplaySale) -> None:
         m = self.members[s.member_id]
         m.spend.add(s.day, s.qualifying_cents)
-        spend = m.spend.upto(s.day) - m.spend.upto(_months_back(s.day, 12))
-        target = tiers.tier_for_spend(self.ladder, max(0, spend)).name
-        iso = date.fromordinal(s.day).isoformat()
+        target = self._tier_for(m.spend.window(_months_back(s.day, 12), s.day))
         if self.rank[target] > self.rank.get(m.tier, 0):
+            iso = date.fromordinal(s.day).isoformat()
             self.tier_rows.append((s.member_id, target, m.tier, iso, "upgrade", s.sale_id, self._ts))
             m.tier = target
         bonus = s.points * (self.multiplier.get(m.tier, 100) - 100) // 100
@@ -197,18 +211,24 @@ class Replay:
         """The tier review on a period's last day: every replayed member to the tier their spend earns."""
         iso = date.fromordinal(day).isoformat()
         changes = 0
-        for member_id in sorted(self.members):
+        if self._order is None:
+            self._order = sorted(self.members)
+        back = _months_back(day, 12)
+        for member_id in self._order:
             m = self.members[member_id]
             if not m.active or m.joined is None or m.joined > day:
                 continue
-            spend = max(0, m.spend.upto(day) - m.spend.upto(_months_back(day, 12)))
-            target = tiers.tier_for_spend(self.ladder, spend).name
+            target = self._tier_for(m.spend.window(back, day))
             if target != m.tier:
                 reason = "upgrade" if self.rank[target] > self.rank.get(m.tier, 0) else "downgrade"
                 self.tier_rows.append((member_id, target, m.tier, iso, reason, None, self._ts))
                 m.tier = target
                 changes += 1
         return changes
+
+    def _tier_for(self, spend: int) -> str:
+        """`tiers.tier_for_spend` (the last tier whose minimum the spend reaches) by bisection on the ladder."""
+        return self.ladder[bisect_right(self._mins, max(0, spend)) - 1].name
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -230,8 +250,9 @@ class Replay:
         if u2 is not None:
             days.add(last + r.at_risk_factor * u2 // 2 + 1)
         days.update(d + r.reactivated_days + 1 for d in m.ordinals if d + r.reactivated_days + 1 > last)
+        checks = self._checks
         for d in days:
-            self._check(member_id, d)
+            checks[d].add(member_id)
 
     # --- rows -----------------------------------------------------------------------------------
 
