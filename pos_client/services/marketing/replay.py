@@ -140,31 +140,34 @@ class Replay:
     # --- at a sale ------------------------------------------------------------------------------
 
     def sale(self, s: ReplaySale) -> None:
-        m = self.members[s.member_id]
-        m.spend.add(s.day, s.qualifying_cents)
-        target = self._tier_for(m.spend.window(_months_back(s.day, 12), s.day))
+        member_id, day, points = s.member_id, s.day, s.points
+        m = self.members[member_id]
+        m.spend.add(day, s.qualifying_cents)
+        target = self._tier_for(m.spend.window(_months_back(day, 12), day))
         if self.rank[target] > self.rank.get(m.tier, 0):
-            iso = date.fromordinal(s.day).isoformat()
-            self.tier_rows.append((s.member_id, target, m.tier, iso, "upgrade", s.sale_id, self._ts))
+            iso = date.fromordinal(day).isoformat()
+            self.tier_rows.append((member_id, target, m.tier, iso, "upgrade", s.sale_id, self._ts))
             m.tier = target
-        bonus = s.points * (self.multiplier.get(m.tier, 100) - 100) // 100
+        bonus = points * (self.multiplier.get(m.tier, 100) - 100) // 100
         if bonus > 0:
             reason = f"{tiers.BONUS_REASON}{m.tier}"
-            self._entry(s.member_id, "bonus", bonus, s.sale_id, s.created_at, reason, s.sale_id)
-        if s.points + bonus > 0:
-            m.earned.add(s.day, s.points + bonus)
-            if self.expiry["mode"] == "after_earning":
-                self._check(s.member_id, _matures(s.day, self.expiry["months"]))
-        m.balance += s.points + bonus
-        m.last_purchase = s.day if m.last_purchase is None else max(m.last_purchase, s.day)
-        if self.expiry["mode"] == "inactivity":
-            self._check(s.member_id, _months_ahead(s.day, self.expiry["months"]))
-        if not m.ordinals or m.ordinals[-1] < s.day:
-            m.ordinals.append(s.day)
-        elif s.day not in m.ordinals:
-            m.ordinals.insert(bisect_right(m.ordinals, s.day), s.day)
-        self._stage(s.member_id, m, s.day)
-        self._schedule_stage_checks(s.member_id, m)
+            self._entry(member_id, "bonus", bonus, s.sale_id, s.created_at, reason, s.sale_id)
+        mode, months = self.expiry["mode"], self.expiry["months"]
+        if points + bonus > 0:
+            m.earned.add(day, points + bonus)
+            if mode == "after_earning":
+                self._checks[_matures(day, months)].add(member_id)
+        m.balance += points + bonus
+        m.last_purchase = day if m.last_purchase is None else max(m.last_purchase, day)
+        if mode == "inactivity":
+            self._checks[_months_ahead(day, months)].add(member_id)
+        ordinals = m.ordinals
+        if not ordinals or ordinals[-1] < day:
+            ordinals.append(day)
+        elif day not in ordinals:
+            ordinals.insert(bisect_right(ordinals, day), day)
+        self._stage(member_id, m, day)
+        self._schedule_stage_checks(member_id, m)
 
     # --- at the end of a day --------------------------------------------------------------------
 
