@@ -215,7 +215,7 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
         line_rows += [(sale.sale_id, i + 1, li.sku, li.ean, li.name, li.category, li.qty, li.unit_cents, a, p)
                       for i, (li, a, p) in enumerate(zip(lines, amounts, per_line, strict=True))]
         if points:
-            ledger_rows.append((ledger.new_id(), member, store_id, till_id, 0, "earn", points,
+            ledger_rows.append(("", member, store_id, till_id, 0, "earn", points,  # id and seq: once sorted
                                 sale.sale_id, total, sale.created_at, "import", "import", None))
             balance_delta[member] += points
         replayed.append(ReplaySale(sale.sale_id, member, sale.created_at, day.toordinal(), points,
@@ -243,7 +243,9 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
     line_rows.sort()
     ledger_rows.sort(key=lambda r: r[1])
     first_seq = ledger.next_seq(conn, ctx.store_id, ctx.till_id)
-    ledger_rows = [(*r[:4], first_seq + i, *r[5:]) for i, r in enumerate(ledger_rows)]  # seq follows rowid again
+    # Ids (time-ordered, `new_id`) and seqs given in the order of insertion: the key and (store, till, seq)
+    # indexes are appended to at their end, and seq follows rowid again.
+    ledger_rows = [(ledger.new_id(), *r[1:4], first_seq + i, *r[5:]) for i, r in enumerate(ledger_rows)]
     ledger_rows = ledger.chained(conn, ctx.store_id, ctx.till_id, ledger_rows)  # the hash chain (store.integrity)
     _insert_history(conn, sale_rows, line_rows, ledger_rows)
     ledger.add_to_balances(conn, sorted(balance_delta.items()), ts)  # bounds checked above (_check_balances)
