@@ -50,7 +50,7 @@ class RowError(TypedDict):
     reason: str
 
 
-@dataclass
+@dataclass(slots=True)
 class _Sale:
     sale_id: str
     member_key: tuple[str, str]  # ("card", number) or ("member", id)
