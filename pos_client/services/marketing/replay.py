@@ -217,12 +217,15 @@ class Replay:
         changes = 0
         if self._order is None:
             self._order = sorted(self.members)
-        back = _months_back(day, 12)
+        back, zero = _months_back(day, 12), self._tier_for(0)
         for member_id in self._order:
             m = self.members[member_id]
             if not m.active or m.joined is None or m.joined > day:
                 continue
-            target = self._tier_for(m.spend.window(back, day))
+            spend = m.spend
+            if m.tier == zero and not spend.seed_days and (not spend.days or spend.days[0] > day):
+                continue  # nothing bought by the day: a spend of 0 keeps the tier it gives
+            target = self._tier_for(spend.window(back, day))
             if target != m.tier:
                 reason = "upgrade" if self.rank[target] > self.rank.get(m.tier, 0) else "downgrade"
                 self.tier_rows.append((member_id, target, m.tier, iso, reason, None, self._ts))
