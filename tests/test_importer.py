@@ -59,3 +59,29 @@ def test_thousands_of_rows_import_in_one_go(till, tmp_path):
         "SELECT COUNT(*) FROM balances b WHERE points != (SELECT COALESCE(SUM(points),0) FROM ledger l"
         " WHERE l.member_id = b.member_id)").fetchone()[0]
     assert bad == 0
+
+
+def _index_sql(conn):
+    return sorted(tuple(r) for r in conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        " AND tbl_name IN ('sales', 'sale_lines', 'ledger')"))
+
+
+def test_indexes_dropped_for_a_fresh_till_come_back_the_same(till, tmp_path):
+    """Into a fresh till the importer makes the history tables' indexes after the rows (import_bulk): the same
+    indexes are there afterwards, used, and a failed import leaves them as they were."""
+    before = _index_sql(till.conn)
+    assert any(name == "idx_ledger_member" for name, _sql in before)
+    rows = [f"{with_check_digit(f'2900000{i % 50:05d}')},2025-02-{1 + i % 28:02d},{10 + i}.00" for i in range(200)]
+    r = import_sales(till, write(tmp_path, "card,date,amount\n" + "\n".join(rows) + "\n"), enroll_unknown=True)
+    assert r["imported"] == 200 and r["skipped"] == 0
+    assert _index_sql(till.conn) == before
+    plan = " ".join(str(r[-1]) for r in till.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM ledger WHERE member_id = ?", ("x",)))
+    assert "idx_ledger_member" in plan
+    assert till.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # A second, smaller file into the now bigger tables keeps the indexes in place (row by row).
+    more = [f"{with_check_digit(f'2900000{i:05d}')},2025-03-01,1.00" for i in range(3)]
+    assert import_sales(till, write(tmp_path, "card,date,amount\n" + "\n".join(more) + "\n"))["imported"] == 3
+    assert _index_sql(till.conn) == before
+    assert till.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

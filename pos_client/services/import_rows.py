@@ -66,8 +66,19 @@ def _amount(text: str) -> int:
     return parse_amount(text)
 
 
-def parse_row(row: list[str], cols: Columns, prefixes: tuple[str, ...], products: Products
-               ) -> tuple[str, tuple[str, str], str, Line, bool]:
+def forget() -> None:
+    """Empty the parse caches above, as in a process that has imported nothing yet (the bench's first run)."""
+    for cached in (_when, _parse_cached, _amount):
+        cached.cache_clear()
+
+
+# (amount, qty, sku) as the file wrote them -> the line they make: a catalog's prices times small quantities
+# repeat across a history, so each combination is checked and built once per import (the importer's dict).
+LineCache = dict[tuple[str, str, str], Line]
+
+
+def parse_row(row: list[str], cols: Columns, prefixes: tuple[str, ...], products: Products, lines: LineCache
+              ) -> tuple[str, tuple[str, str], str, Line, bool]:
     card = row[cols.card].strip() if cols.card >= 0 else ""
     member_id = row[cols.member_id].strip() if cols.member_id >= 0 else ""
     if card:
@@ -83,17 +94,23 @@ def parse_row(row: list[str], cols: Columns, prefixes: tuple[str, ...], products
     if not when:
         raise ValueError("no date")
     created_at = _when(when)
-    amount = _amount(row[cols.amount])
-    qty_text = (row[cols.qty].strip() if cols.qty >= 0 else "") or "1"
+    key = (row[cols.amount], row[cols.qty] if cols.qty >= 0 else "", row[cols.sku] if cols.sku >= 0 else "")
+    line = lines.get(key)
+    if line is None:
+        line = lines[key] = _line(*key, products)
+    given = row[cols.sale_id].strip() if cols.sale_id >= 0 else ""
+    return given or _derived_id(cols.derived_fields(row)), member_key, created_at, line, not given
+
+
+def _line(amount_text: str, qty_field: str, sku_field: str, products: Products) -> Line:
+    amount = _amount(amount_text)
+    qty_text = qty_field.strip() or "1"
     if not qty_text.isdigit() or len(qty_text) > 7 or not QUANTITY.holds(int(qty_text)):
         raise ValueError(f"qty must be a whole number from 1 to {QUANTITY.high:,}")
     qty = int(qty_text)
-    sku = (row[cols.sku].strip() if cols.sku >= 0 else "") or None
+    sku = sku_field.strip() or None
     name, category, ean = products.get(sku, (sku or "Imported sale", "general", None)) if sku else (
         "Imported sale", "general", None)
     if amount % qty:
-        line = Line(name, category, 1, amount, sku, ean)  # a total that does not divide: keep it exact
-    else:
-        line = Line(name, category, qty, amount // qty, sku, ean)
-    given = row[cols.sale_id].strip() if cols.sale_id >= 0 else ""
-    return given or _derived_id(cols.derived_fields(row)), member_key, created_at, line, not given
+        return Line(name, category, 1, amount, sku, ean)  # a total that does not divide: keep it exact
+    return Line(name, category, qty, amount // qty, sku, ean)

@@ -10,7 +10,7 @@ date order (same day: file order), with each day's upkeep (`pos_client.services.
 tier upgrades dated on the qualifying sale and their bonus, downgrades at each review period's end,
 expiry and lifecycle stage changes, all as of their dates.
 The per-row work is plain Python (`import_rows`: what repeats across rows is parsed once) and the writes are
-executemany batches; into a fresh till the ledger's summary is made once after them (`_insert_ledger`).
+executemany batches; into a fresh till the ledger's summary and indexes are made once after them (`_insert_history`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import gc
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -32,9 +32,10 @@ from pos_client.domain.bounds import BALANCE, CENTS
 from pos_client.domain.dates import today
 from pos_client.domain.errors import RefusedInput, UsageError
 from pos_client.domain.rules import LineInput, earn_points
+from pos_client.services import import_bulk
 from pos_client.services.card_formats import card_formats
 from pos_client.services.checkout import Basket, Line, sale_content_hash
-from pos_client.services.import_rows import Columns, Products, parse_row
+from pos_client.services.import_rows import Columns, LineCache, Products, parse_row
 from pos_client.services.marketing import tiers, upkeep
 from pos_client.services.marketing.replay import LedgerRow, Replay, ReplaySale
 from pos_client.store import ledger, point_months
@@ -49,7 +50,7 @@ class RowError(TypedDict):
     reason: str
 
 
-@dataclass
+@dataclass(slots=True)
 class _Sale:
     sale_id: str
     member_key: tuple[str, str]  # ("card", number) or ("member", id)
@@ -94,9 +95,10 @@ def _import_rows(ctx: TillContext, rows: Iterable[tuple[int, list[str]]], cols: 
     products: Products = {r["sku"]: (r["name"], r["category"], r["ean"]) for r in ctx.conn.execute(
         "SELECT sku, name, category, ean FROM products")}
     prefixes = ctx.rules.loyalty_prefixes
+    lines: LineCache = {}
     for line_no, row in rows:
         try:
-            sale = parse_row(row, cols, prefixes, products)
+            sale = parse_row(row, cols, prefixes, products, lines)
         except (ValueError, UsageError) as exc:
             errors.append({"line": line_no, "reason": scrub(str(exc))})
             continue
@@ -112,7 +114,7 @@ def _import_rows(ctx: TillContext, rows: Iterable[tuple[int, list[str]]], cols: 
             errors.append({"line": line_no, "reason": reason})
         else:
             existing.lines.append(line)
-    with write_txn(ctx.conn):
+    with import_bulk.page_cache(ctx.conn), write_txn(ctx.conn):
         result = _write(ctx, sales, enroll_unknown, errors)
     result["duplicates"] += in_file_duplicates
     errors.sort(key=lambda e: e["line"])
@@ -213,7 +215,7 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
         line_rows += [(sale.sale_id, i + 1, li.sku, li.ean, li.name, li.category, li.qty, li.unit_cents, a, p)
                       for i, (li, a, p) in enumerate(zip(lines, amounts, per_line, strict=True))]
         if points:
-            ledger_rows.append((ledger.new_id(), member, store_id, till_id, 0, "earn", points,
+            ledger_rows.append(("", member, store_id, till_id, 0, "earn", points,  # id and seq: once sorted
                                 sale.sale_id, total, sale.created_at, "import", "import", None))
             balance_delta[member] += points
         replayed.append(ReplaySale(sale.sale_id, member, sale.created_at, day.toordinal(), points,
@@ -241,15 +243,11 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
     line_rows.sort()
     ledger_rows.sort(key=lambda r: r[1])
     first_seq = ledger.next_seq(conn, ctx.store_id, ctx.till_id)
-    ledger_rows = [(*r[:4], first_seq + i, *r[5:]) for i, r in enumerate(ledger_rows)]  # seq follows rowid again
+    # Ids (time-ordered, `new_id`) and seqs given in the order of insertion: the key and (store, till, seq)
+    # indexes are appended to at their end, and seq follows rowid again.
+    ledger_rows = [(ledger.new_id(), *r[1:4], first_seq + i, *r[5:]) for i, r in enumerate(ledger_rows)]
     ledger_rows = ledger.chained(conn, ctx.store_id, ctx.till_id, ledger_rows)  # the hash chain (store.integrity)
-    conn.executemany(
-        "INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender, points_earned, content_hash,"
-        " operator, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)", sale_rows)
-    conn.executemany(
-        "INSERT INTO sale_lines (sale_id, line_no, sku, ean, name, category, qty, unit_cents, amount_cents, points)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
-    _insert_ledger(conn, ledger_rows)
+    _insert_history(conn, sale_rows, line_rows, ledger_rows)
     ledger.add_to_balances(conn, sorted(balance_delta.items()), ts)  # bounds checked above (_check_balances)
     if history:
         _write_history(ctx, history)
@@ -257,19 +255,27 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
             **{k: v for k, v in history.items() if not k.startswith("_")}}
 
 
-def _insert_ledger(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """The entries in one executemany. Into a till whose ledger is no bigger than the import (a store adopting
-    the system) the point_months trigger is paused and the summary made once from the ledger (`bulk_load`):
-    one GROUP BY instead of an upsert and a lookup by sale per row; into a bigger ledger the trigger stays,
-    since a rebuild would read every entry the till holds."""
-    sql = ("INSERT INTO ledger (entry_id, member_id, store_id, till_id, seq, kind, points, sale_id, amount_cents,"
-           " created_at, operator, reason, ref, prev_hash, entry_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+def _insert_history(conn: sqlite3.Connection, sales: list[tuple[Any, ...]], lines: list[tuple[Any, ...]],
+                    entries: list[tuple[Any, ...]]) -> None:
+    """Sales, lines and entries in one executemany each. Into a till whose ledger is no bigger than the import (a
+    store adopting the system) the point_months trigger is paused and the summary made once from the ledger
+    (`bulk_load`): one GROUP BY instead of an upsert and a lookup by sale per row; and a table that holds no more
+    than what goes in gets its secondary indexes made after its rows (`import_bulk.indexes_after`). Into a bigger
+    ledger the trigger stays, since a rebuild would read every entry the till holds."""
     held = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM ledger").fetchone()[0]
-    if held > len(rows):
-        conn.executemany(sql, rows)
-        return
-    with point_months.bulk_load(conn):
-        conn.executemany(sql, rows)
+    incoming = {"sales": len(sales), "sale_lines": len(lines), "ledger": len(entries)}
+    with (nullcontext() if held > len(entries) else point_months.bulk_load(conn),
+          import_bulk.indexes_after(conn, incoming)):
+            conn.executemany(
+                "INSERT INTO sales (sale_id, store_id, till_id, member_id, total_cents, tender, points_earned,"
+                " content_hash, operator, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)", sales)
+            conn.executemany(
+                "INSERT INTO sale_lines (sale_id, line_no, sku, ean, name, category, qty, unit_cents, amount_cents,"
+                " points) VALUES (?,?,?,?,?,?,?,?,?,?)", lines)
+            conn.executemany(
+                "INSERT INTO ledger (entry_id, member_id, store_id, till_id, seq, kind, points, sale_id, amount_cents,"
+                " created_at, operator, reason, ref, prev_hash, entry_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                entries)
 
 
 @lru_cache(maxsize=4096)

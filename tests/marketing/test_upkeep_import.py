@@ -20,6 +20,7 @@ from pos_client.services.importer import import_sales
 from pos_client.services.marketing import upkeep
 from pos_client.services.members import enroll
 from pos_client.store import point_months
+from pos_client.store.db import write_txn
 from tests.marketing.helpers import PRODUCTS, card_data
 
 START = date(2024, 11, 1)
@@ -62,17 +63,17 @@ def _write(path, rows):
         out.writerows(rows)
 
 
-def _live(ctx, rows, last_day):
-    """Record the sales at the till, in file order, each day's upkeep after that day's sales."""
-    members: dict[str, str] = {}
+def _live(ctx, rows, last_day, members=None, start=None):
+    """Record the sales at the till, in file order, each day's upkeep after that day's sales (from `start`, the
+    first sale's day by default); `members`: card -> member_id of members already on the till."""
+    members = dict(members or {})
     by_sale: dict[str, list[dict[str, str]]] = {}
     for r in rows:
         by_sale.setdefault(r["sale_id"], []).append(r)
     by_day: dict[str, list[str]] = {}
     for sid, lines in by_sale.items():
         by_day.setdefault(lines[0]["date"], []).append(sid)
-    first = date.fromisoformat(rows[0]["date"])
-    day = first
+    day = start or date.fromisoformat(rows[0]["date"])
     while day <= last_day:
         for sid in by_day.get(day.isoformat(), []):
             lines = by_sale[sid]
@@ -175,6 +176,30 @@ def test_a_second_import_replays_from_where_the_first_left_off(make_ctx, tmp_pat
     import_sales(imported, first, enroll_unknown=True)
     import_sales(imported, second, enroll_unknown=True)
     _live(lived, rows, date.fromisoformat(rows[-1]["date"]))
+    a, b = _state(imported), _state(lived)
+    for key in ("entries", "order", "tiers", "stages", "balances", "runs", "months"):
+        assert a[key] == b[key], key
+
+
+def test_members_enrolled_long_before_their_history_replay_as_lived(make_ctx, tmp_path):
+    """A store adopting the system with its members already on the till (the bench's fresh till): they joined
+    months before their first purchase, so review days pass members who have bought nothing yet."""
+    rows = _history(seed=11, members=16)
+    path = tmp_path / "history.csv"
+    _write(path, rows)
+    program = PROGRAMS["inactivity-monthly-review"]
+    imported, lived = make_ctx(program, name="imported"), make_ctx(program, name="lived")
+    cards = sorted({r["card"] for r in rows})
+    known = {}
+    for ctx in (imported, lived):
+        known[ctx.home] = {c: enroll(ctx, card=parse_card(c, loyalty_prefixes=("29",))).member_id for c in cards}
+        with write_txn(ctx.conn):
+            ctx.conn.execute("UPDATE members SET created_at = '2024-06-01T09:00:00.000000+00:00'")
+    result = import_sales(imported, path)
+    assert result["errors"] == [] and result["enrolled"] == 0 and result["tier_changes"] > 0
+    last = date.fromisoformat(rows[-1]["date"])
+    assert result["upkeep_days"] == (last - date(2024, 6, 1)).days + 1
+    _live(lived, rows, last, members=known[lived.home], start=date(2024, 6, 1))
     a, b = _state(imported), _state(lived)
     for key in ("entries", "order", "tiers", "stages", "balances", "runs", "months"):
         assert a[key] == b[key], key

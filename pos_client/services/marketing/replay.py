@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from itertools import accumulate
+from typing import NamedTuple
 
 from pos_client.domain.dates import add_months, end_of_day
 from pos_client.domain.lifecycle import StageRules, stage_of_ordinals, twice_median_gap
@@ -41,9 +42,9 @@ from pos_client.store.db import now_iso
 LedgerRow = tuple[str, str, str, str, int, str, int, str | None, int, str, str | None, str | None, str | None]
 
 
-@dataclass(frozen=True)
-class ReplaySale:
-    """One imported sale as the rules see it: its day as a day number (`date.toordinal()`)."""
+class ReplaySale(NamedTuple):
+    """One imported sale as the rules see it: its day as a day number (`date.toordinal()`). A named tuple:
+    the importer makes one per sale, and a frozen dataclass's init cost more than the rest of its row."""
 
     sale_id: str
     member_id: str
@@ -70,6 +71,19 @@ class _Dated:
     def add(self, day: int, amount: int) -> None:
         self.days.append(day)
         self.sums.append((self.sums[-1] if self.sums else 0) + amount)
+
+    def window(self, lo: int, hi: int) -> int:
+        """Sum of amounts dated after `lo` and on or before `hi` (`upto(hi) - upto(lo)`, in one call: the tier
+        check asks it at every sale and for every member on each review day)."""
+        total = 0
+        if self.seed_days:
+            i, j = bisect_right(self.seed_days, hi), bisect_right(self.seed_days, lo)
+            total = (self.seed_sums[i - 1] if i else 0) - (self.seed_sums[j - 1] if j else 0)
+        days = self.days
+        if days:
+            i, j = bisect_right(days, hi), bisect_right(days, lo)
+            total += (self.sums[i - 1] if i else 0) - (self.sums[j - 1] if j else 0)
+        return total
 
     def upto(self, day: int) -> int:
         """Sum of amounts dated on or before `day`."""
@@ -100,6 +114,8 @@ class Replay:
         self.ladder: list[Tier] = tiers.tiers(ctx)
         self.rank = {t.name: i for i, t in enumerate(self.ladder)}
         self.multiplier = {t.name: t.multiplier_pct for t in self.ladder}
+        self._mins = [t.min_spend_cents for t in self.ladder]  # ascending from 0 (program_settings sorts them)
+        self._order: list[str] | None = None  # the members sorted, once: the set is fixed after __init__
         self.period = tiers.review_period(ctx)
         self.expiry = expiry_rules(ctx)
         self.stage_rules: StageRules = lifecycle.stage_rules(ctx)
@@ -125,32 +141,34 @@ class Replay:
     # --- at a sale ------------------------------------------------------------------------------
 
     def sale(self, s: ReplaySale) -> None:
-        m = self.members[s.member_id]
-        m.spend.add(s.day, s.qualifying_cents)
-        spend = m.spend.upto(s.day) - m.spend.upto(_months_back(s.day, 12))
-        target = tiers.tier_for_spend(self.ladder, max(0, spend)).name
-        iso = date.fromordinal(s.day).isoformat()
+        member_id, day, points = s.member_id, s.day, s.points
+        m = self.members[member_id]
+        m.spend.add(day, s.qualifying_cents)
+        target = self._tier_for(m.spend.window(_months_back(day, 12), day))
         if self.rank[target] > self.rank.get(m.tier, 0):
-            self.tier_rows.append((s.member_id, target, m.tier, iso, "upgrade", s.sale_id, self._ts))
+            iso = date.fromordinal(day).isoformat()
+            self.tier_rows.append((member_id, target, m.tier, iso, "upgrade", s.sale_id, self._ts))
             m.tier = target
-        bonus = s.points * (self.multiplier.get(m.tier, 100) - 100) // 100
+        bonus = points * (self.multiplier.get(m.tier, 100) - 100) // 100
         if bonus > 0:
             reason = f"{tiers.BONUS_REASON}{m.tier}"
-            self._entry(s.member_id, "bonus", bonus, s.sale_id, s.created_at, reason, s.sale_id)
-        if s.points + bonus > 0:
-            m.earned.add(s.day, s.points + bonus)
-            if self.expiry["mode"] == "after_earning":
-                self._check(s.member_id, _matures(s.day, self.expiry["months"]))
-        m.balance += s.points + bonus
-        m.last_purchase = s.day if m.last_purchase is None else max(m.last_purchase, s.day)
-        if self.expiry["mode"] == "inactivity":
-            self._check(s.member_id, _months_ahead(s.day, self.expiry["months"]))
-        if not m.ordinals or m.ordinals[-1] < s.day:
-            m.ordinals.append(s.day)
-        elif s.day not in m.ordinals:
-            m.ordinals.insert(bisect_right(m.ordinals, s.day), s.day)
-        self._stage(s.member_id, m, s.day)
-        self._schedule_stage_checks(s.member_id, m)
+            self._entry(member_id, "bonus", bonus, s.sale_id, s.created_at, reason, s.sale_id)
+        mode, months = self.expiry["mode"], self.expiry["months"]
+        if points + bonus > 0:
+            m.earned.add(day, points + bonus)
+            if mode == "after_earning":
+                self._checks[_matures(day, months)].add(member_id)
+        m.balance += points + bonus
+        m.last_purchase = day if m.last_purchase is None else max(m.last_purchase, day)
+        if mode == "inactivity":
+            self._checks[_months_ahead(day, months)].add(member_id)
+        ordinals = m.ordinals
+        if not ordinals or ordinals[-1] < day:
+            ordinals.append(day)
+        elif day not in ordinals:
+            ordinals.insert(bisect_right(ordinals, day), day)
+        self._stage(member_id, m, day)
+        self._schedule_stage_checks(member_id, m)
 
     # --- at the end of a day --------------------------------------------------------------------
 
@@ -197,18 +215,27 @@ class Replay:
         """The tier review on a period's last day: every replayed member to the tier their spend earns."""
         iso = date.fromordinal(day).isoformat()
         changes = 0
-        for member_id in sorted(self.members):
+        if self._order is None:
+            self._order = sorted(self.members)
+        back, zero = _months_back(day, 12), self._tier_for(0)
+        for member_id in self._order:
             m = self.members[member_id]
             if not m.active or m.joined is None or m.joined > day:
                 continue
-            spend = max(0, m.spend.upto(day) - m.spend.upto(_months_back(day, 12)))
-            target = tiers.tier_for_spend(self.ladder, spend).name
+            spend = m.spend
+            if m.tier == zero and not spend.seed_days and (not spend.days or spend.days[0] > day):
+                continue  # nothing bought by the day: a spend of 0 keeps the tier it gives
+            target = self._tier_for(spend.window(back, day))
             if target != m.tier:
                 reason = "upgrade" if self.rank[target] > self.rank.get(m.tier, 0) else "downgrade"
                 self.tier_rows.append((member_id, target, m.tier, iso, reason, None, self._ts))
                 m.tier = target
                 changes += 1
         return changes
+
+    def _tier_for(self, spend: int) -> str:
+        """`tiers.tier_for_spend` (the last tier whose minimum the spend reaches) by bisection on the ladder."""
+        return self.ladder[bisect_right(self._mins, max(0, spend)) - 1].name
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -230,8 +257,9 @@ class Replay:
         if u2 is not None:
             days.add(last + r.at_risk_factor * u2 // 2 + 1)
         days.update(d + r.reactivated_days + 1 for d in m.ordinals if d + r.reactivated_days + 1 > last)
+        checks = self._checks
         for d in days:
-            self._check(member_id, d)
+            checks[d].add(member_id)
 
     # --- rows -----------------------------------------------------------------------------------
 
