@@ -12,7 +12,6 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
 from msgspec.structs import astuple
 
 from headoffice.store.db import Db, marks
@@ -103,12 +102,9 @@ class Ledger:
         if not entries:
             return []
         db = self._db
-        at_once = db.append_ledger(LedgerRecord.__struct_fields__, msgspec.json.encode(entries).decode(),
-                                   len(entries), now)
-        if at_once is not None:  # PostgreSQL: rows, server_seq and balances in one statement
-            moved = [(r[0], int(r[1])) for r in at_once]
-            self._feed.record("balance", sorted({m for m, _ in moved}))
-            return moved
+        at_once = db.append_ledger(LedgerRecord.__struct_fields__, entries, now)
+        if at_once is not None:  # PostgreSQL: rows, server_seq, balances and their feed rows in one statement
+            return [(r[0], int(r[1])) for r in at_once]
         base = self._feed.alloc(len(entries))
         inserted = db.insert_new("ledger", _BULK_COLUMNS, [(base + i + 1, *astuple(e), now)
                                                            for i, e in enumerate(entries)])
