@@ -85,19 +85,14 @@ class PostgresDb(Db):
         """A big push (every entry new) in three round trips under the chain-wide lock: the counter moved
         once for the rows and a `balance` feed row per member, the rows by COPY (PostgreSQL's fastest write;
         a row-by-row INSERT from a JSON array cost twice as much, issue 15), then the balances and their feed
-        rows in one statement. A replay or a reused seq makes the ledger's unique keys refuse the COPY: the
-        savepoint is rolled back and the batch goes through `_append_some`, where ON CONFLICT DO NOTHING
-        keeps what is new. Idempotency stays the database's constraints' either way."""
+        rows in one statement, summed from the rows just written. A replay or a reused seq makes the ledger's
+        unique keys refuse the COPY: the savepoint is rolled back and the batch goes through `_append_some`,
+        where ON CONFLICT DO NOTHING keeps what is new. Idempotency stays the database's constraints' either way."""
         if len(records) < _COPY_LEDGER_FROM:
             return self._append_some(columns, records, now)
         self.serialise()
-        sums: dict[str, int] = {}
-        rows = []
-        for r in records:
-            sums[r.member_id] = sums.get(r.member_id, 0) + r.points
-            rows.append(astuple(r))
-        keys = sorted(sums)
-        n, m = len(rows), len(keys)
+        rows = [astuple(r) for r in records]
+        n, m = len(rows), len({r.member_id for r in records})
         self._due = (*self._due, "SAVEPOINT append_ledger")
         base = int(self.value("UPDATE meta SET value = value + ? WHERE key = 'server_seq' RETURNING value - ?",
                               (n + m, n + m)))
@@ -110,14 +105,16 @@ class PostgresDb(Db):
             self._conn.execute("ROLLBACK TO SAVEPOINT append_ledger")
             return self._append_some(columns, records, now)
         self._due = ("RELEASE SAVEPOINT append_ledger",)
-        self.execute(
-            "WITH moved AS (INSERT INTO balances (member_id, points, updated_at)"
-            " SELECT k, p, ? FROM unnest(?::text[], ?::bigint[]) AS u(k, p) ON CONFLICT (member_id) DO UPDATE"
+        self.execute(  # the per-member sums from the rows just written (no key arrays to send)
+            "WITH s AS (SELECT member_id, SUM(points) AS points FROM ledger WHERE server_seq > ? AND server_seq <= ?"
+            " GROUP BY member_id),"
+            " moved AS (INSERT INTO balances (member_id, points, updated_at) SELECT member_id, points, ? FROM s"
+            " ON CONFLICT (member_id) DO UPDATE"
             " SET points = balances.points + excluded.points, updated_at = excluded.updated_at)"
-            " INSERT INTO feed (server_seq, entity, key) SELECT ? + u.o, 'balance', u.k"
-            " FROM unnest(?::text[]) WITH ORDINALITY AS u(k, o)"
+            " INSERT INTO feed (server_seq, entity, key)"
+            " SELECT ? + row_number() OVER (ORDER BY member_id), 'balance', member_id FROM s"
             " ON CONFLICT (entity, key) DO UPDATE SET server_seq = excluded.server_seq",
-            (now, keys, [sums[k] for k in keys], base + n, keys))
+            (base, base + n, now, base + n))
         return [(r.member_id, r.points) for r in records]
 
     def _append_some(self, columns: Sequence[str], records: Sequence[Any], now: str) -> list[Row]:
