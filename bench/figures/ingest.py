@@ -114,6 +114,10 @@ def measure(env: BenchEnv, key: str, title: str, fresh: Fresh, raw: Callable[[st
     notes = [f"per round, ingest / raw: {', '.join(f'{s:.0%}' for s in shares)} (median {median(shares):.0%})",
              f"tail share at {v.judged['claim']}: {v.measure.tail_value / v.baseline.tail_value:.0%}"
              f" (target {MIN_SHARE:.0%}); target rate {TARGET_RATE:,} entries/s"]
+    if runs:
+        decode, total = sum(r["decode_s"] for r in runs), sum(r["seconds"] for r in runs)
+        notes.append(f"where the time goes, all runs: decode {decode / total:.0%},"
+                     f" store.ingest {1 - decode / total:.0%}")
     return Figure(key, title, TARGET, v.status, measure=v.measure, baseline=v.baseline, judged=v.judged,
                   notes=notes, extra={"last_run": runs[-1] if runs else {}, "shares": [round(s, 3) for s in shares]})
 
