@@ -1,11 +1,13 @@
 """Head-office ingest into the PostgreSQL store, on a private PostgreSQL 15 cluster started for the
-run (default durability). Same measure, rounds and target as `ingest` (SQLite); the baseline is a raw
-COPY of the same ledger rows and one balances upsert per batch, each batch one transaction, into a
-fresh database of the same cluster with the store's schema."""
+run (default durability). Same measure, rounds, method (`bench.method`, A/B then B/A) and target as `ingest`
+(SQLite); the baseline is a raw COPY of the same ledger rows and one balances upsert per batch, each batch
+one transaction, into a fresh database of the same cluster with the store's schema (dropped after each run)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 
@@ -42,10 +44,16 @@ def run(env: BenchEnv) -> Figure:
     if reason:
         return Figure.skipped(KEY, TITLE, TARGET, reason)
     with pg.private_cluster() as url:
-        def fresh(r: int) -> str:
+        @contextmanager
+        def fresh(r: int) -> Iterator[str]:
+            """A fresh database of the cluster with nothing in it, dropped after the run."""
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute(f"CREATE DATABASE bench_{r}")
-            return url.rsplit("/", 1)[0] + f"/bench_{r}"
+            try:
+                yield url.rsplit("/", 1)[0] + f"/bench_{r}"
+            finally:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute(f"DROP DATABASE bench_{r} WITH (FORCE)")
 
         return measure(env, KEY, TITLE, fresh, raw_postgres,
                        "raw psycopg COPY into the store's ledger + one balances upsert per batch")

@@ -135,10 +135,11 @@ class Db(ABC):
         return self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})"
                                 " ON CONFLICT DO NOTHING", rows)
 
-    def append_ledger(self, columns: Sequence[str], records_json: str, n: int, now: str) -> list[Row] | None:
-        """Hand out n server_seq values, insert the new of these ledger records (a JSON array of objects keyed by
-        `columns`) numbered in order, move the balances by what was taken, and return its (member_id, points),
-        all in one statement; None where the backend has no such statement (the caller does it step by step)."""
+    def append_ledger(self, columns: Sequence[str], records: Sequence[Any], now: str) -> list[Row] | None:
+        """Hand out server_seq values, insert the new of these ledger records (structs whose fields are `columns`)
+        numbered in order, move the balances by what was taken, record a `balance` feed row per member moved,
+        and return the (member_id, points) taken, all in one statement; None where the backend has no such
+        statement (the caller does it step by step)."""
         return None
 
     def upsert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str) -> None:

@@ -55,7 +55,8 @@ class Ingest:
             entries, entry_rejects = check_entries(batch.entries, high)
             entries, chain_rejects = check_chain(entries, self._chain_before(principal, entries))
             entry_rejects += chain_rejects
-            entries = [e for e in entries if not self._held(gate, e)]
+            if any(e.kind == "adjust" for e in entries):  # only an adjustment can wait for approval
+                entries = [e for e in entries if not self._held(gate, e)]
             rejects = [*batch.rejects, *card_rejects, *sale_rejects, *entry_rejects]
             # every seq this push sent is held once it commits (stored, a replay, quarantined or waiting for
             # approval), so the till's complete sequence moves before the lock, on its own locked row

@@ -12,7 +12,6 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
 from msgspec.structs import astuple
 
 from headoffice.store.db import Db, marks
@@ -77,9 +76,14 @@ class Ledger:
         for e in entries:
             sums[e.member_id] = sums.get(e.member_id, 0) + e.points
         members = sorted(sums)
-        have = {r[0]: int(r[1]) for r in self._db.rows_in(
-            "SELECT member_id, points FROM balances WHERE member_id IN ({marks})", members)}
-        over = {m for m in members if not BALANCE.holds(have.get(m, 0) + sums[m])}
+        up, down = max(0, max(sums.values(), default=0)), min(0, min(sums.values(), default=0))
+        sql = "SELECT member_id, points FROM balances WHERE member_id IN ({marks})"
+        if BALANCE.holds(up) and BALANCE.holds(down):  # a member without a balance (0) cannot leave the bounds:
+            # read only the balances this batch could take out of them (none, in practice), not all of them
+            sql += f" AND (points > {int(BALANCE.high - up)} OR points < {int(BALANCE.low - down)})"
+        have = {r[0]: int(r[1]) for r in self._db.rows_in(sql, members)}
+        low, high = BALANCE.low, BALANCE.high  # the sums of validated ints: a range check is all `holds` adds
+        over = {m for m in members if not low <= have.get(m, 0) + sums[m] <= high}
         if not over:
             return entries, []
         stored = {r[0] for r in self._db.rows_in("SELECT entry_id FROM ledger WHERE entry_id IN ({marks})",
@@ -103,12 +107,9 @@ class Ledger:
         if not entries:
             return []
         db = self._db
-        at_once = db.append_ledger(LedgerRecord.__struct_fields__, msgspec.json.encode(entries).decode(),
-                                   len(entries), now)
-        if at_once is not None:  # PostgreSQL: rows, server_seq and balances in one statement
-            moved = [(r[0], int(r[1])) for r in at_once]
-            self._feed.record("balance", sorted({m for m, _ in moved}))
-            return moved
+        at_once = db.append_ledger(LedgerRecord.__struct_fields__, entries, now)
+        if at_once is not None:  # PostgreSQL: rows, server_seq, balances and their feed rows in one statement
+            return [(r[0], int(r[1])) for r in at_once]
         base = self._feed.alloc(len(entries))
         inserted = db.insert_new("ledger", _BULK_COLUMNS, [(base + i + 1, *astuple(e), now)
                                                            for i, e in enumerate(entries)])

@@ -48,11 +48,16 @@ def check_sales(sales: Sequence[SaleRecord]) -> tuple[list[SaleRecord], list[Rej
 
 def check_entries(entries: Sequence[LedgerRecord], high_seq: int) -> tuple[list[LedgerRecord], list[Reject]]:
     """The entries to take, and the ones quarantined with their reason (their seq still counts as held)."""
+    top = high_seq + SEQ_WINDOW
+    cap = EARN_CAP_PER_UNIT  # points > amount * cap // 100 is, in integers, points * 100 > amount * cap
+    if not any(e.seq > top or (e.kind == "earn" and e.amount_cents > 0 and e.points * 100 > e.amount_cents * cap)
+               for e in entries):  # the usual push: one pass, no reasons built (issue 15: ingest rate)
+        return list(entries), []
     good: list[LedgerRecord] = []
     rejects: list[Reject] = []
     for i, e in enumerate(entries):
         reasons = []
-        if e.seq > high_seq + SEQ_WINDOW:
+        if e.seq > top:
             reasons.append(f"seq: {e.seq} is more than {SEQ_WINDOW:,} past this till's sequence ({high_seq})")
         if e.kind == "earn" and e.amount_cents > 0 and e.points > _earn_cap(e.amount_cents):
             reasons.append(f"points: {e.points} is more than {EARN_CAP_PER_UNIT} points per unit of the"
@@ -71,11 +76,14 @@ def check_chain(entries: Sequence[LedgerRecord], before: tuple[int, str | None] 
 
     `before` is the (seq, entry_hash) head office holds just below the batch. A link is checked only
     across consecutive seqs whose predecessor has a hash: entries from a till before the chain carry none."""
+    ordered = all(a.seq < b.seq for a, b in pairwise(entries))  # as tills send them: no sort needed
+    pairs = list(enumerate(entries)) if ordered else sorted(enumerate(entries), key=lambda ie: ie[1].seq)
+    if _all_link(pairs, before):  # the usual push: one pass, no reasons built (issue 15: ingest rate)
+        return [e for _, e in pairs], []
     good: list[LedgerRecord] = []
     rejects: list[Reject] = []
     pred = before
-    ordered = all(a.seq < b.seq for a, b in pairwise(entries))  # as tills send them: no sort needed
-    for i, e in enumerate(entries) if ordered else sorted(enumerate(entries), key=lambda ie: ie[1].seq):
+    for i, e in pairs:
         reasons = []
         if e.entry_hash is not None:
             if chain_hash(e.prev_hash, e.chain_content()) != e.entry_hash:
@@ -89,3 +97,15 @@ def check_chain(entries: Sequence[LedgerRecord], before: tuple[int, str | None] 
         else:
             good.append(e)
     return good, rejects
+
+
+def _all_link(pairs: Sequence[tuple[int, LedgerRecord]], before: tuple[int, str | None] | None) -> bool:
+    """`check_chain`'s rules as one boolean pass: every hash covers its entry and links to the one before."""
+    seq, prev = before if before is not None else (None, None)
+    for _, e in pairs:
+        h = e.entry_hash
+        if h is not None and (chain_hash(e.prev_hash, e.chain_content()) != h
+                              or (seq == e.seq - 1 and prev is not None and e.prev_hash != prev)):
+            return False
+        seq, prev = e.seq, h
+    return True

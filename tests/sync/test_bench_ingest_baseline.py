@@ -1,11 +1,17 @@
 """The ingest figures compare like with like: the raw baseline writes exactly the ledger rows and balances
-head office's ingest writes for the same hash-chained entries (bench/figures/ingest.py, ingest_pg.py)."""
+head office's ingest writes for the same hash-chained entries (bench/figures/ingest.py, ingest_pg.py), and
+the figure is judged by `bench.method` (interleaved rounds, halves, the claim the samples support)."""
 
 from __future__ import annotations
 
 import sqlite3
 
+from bench import figures
+from bench.env import BenchEnv
+from bench.figures import ingest
 from bench.figures.ingest import raw_batches, raw_sqlite
+from bench.generate import SIZES, GenStats
+from bench.stats import NOT_JUDGED
 from bench.sync_measure import chained_entries, ingest_rate
 from wire.protocol import LEDGER_COLUMNS
 
@@ -49,3 +55,19 @@ def test_the_raw_copy_baseline_writes_what_the_postgres_ingest_writes(pg_url):
             found.append((conn.execute(f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger ORDER BY seq").fetchall(),
                           conn.execute("SELECT member_id, points FROM balances ORDER BY member_id").fetchall()))
     assert found[0] == found[1] and len(found[0][0]) == len(rows) and len(found[0][1]) == 70
+
+
+def test_the_sqlite_figure_is_judged_by_the_method_and_leaves_no_database_behind(tmp_path):
+    assert "bench.figures.ingest" in figures.FIGURES
+    env = BenchEnv(home=tmp_path, size=SIZES["tiny"], gen=GenStats("tiny", 1), quick=True, seed=1, scratch=tmp_path)
+    fig = ingest.run(env)
+    assert fig.status == NOT_JUDGED  # quick mode: a few batches say nothing of the full-scale rate
+    assert fig.measure is not None and fig.baseline is not None
+    assert fig.measure.unit == fig.baseline.unit == "entries/s" and fig.measure.n == fig.baseline.n == 4
+    assert fig.measure.tail_value <= fig.measure.median  # a rate's tail is its slow side
+    judged = fig.judged
+    assert judged["claim"] == "p50" and judged["samples"] == [4, 4] and len(judged["baseline_halves"]) == 2
+    assert judged["would_be"] in ("PASS", "MISS") and len(fig.extra["shares"]) == 4
+    last = fig.extra["last_run"]
+    assert last["accepted"] == 10_000 and 0 < last["decode_s"] < last["seconds"] and last["ingest_s"] > 0
+    assert not list(tmp_path.glob("headoffice-*"))  # every run's database deleted after it

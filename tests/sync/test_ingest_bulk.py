@@ -8,9 +8,9 @@ import pytest
 from records import batch, entry
 
 from headoffice.store import Principal
-from headoffice.store.postgres import _COPY_FROM
+from headoffice.store.postgres import _COPY_FROM, _COPY_LEDGER_FROM
 
-N = max(300, 4 * _COPY_FROM)  # every batch below is above the COPY threshold
+N = max(300, 4 * _COPY_FROM, 2 * _COPY_LEDGER_FROM)  # every batch below is above the COPY thresholds
 MEMBERS = 60  # >= _COPY_FROM balances per batch: the one-statement upsert on PostgreSQL
 
 
@@ -103,3 +103,21 @@ def test_a_push_that_fails_after_its_rows_went_in_leaves_nothing(store):
              store._execute("SELECT value FROM meta WHERE key = 'server_seq'"),
              store._execute("SELECT high_seq FROM tills WHERE till_id = 'T1'"))
     assert after == before
+
+
+def balance_feed(store) -> dict[str, int]:
+    return {k: int(s) for s, k in store._execute("SELECT server_seq, key FROM feed WHERE entity = 'balance'")}
+
+
+def test_a_big_batch_records_each_members_balance_change_after_its_entries_and_a_replay_changes_nothing(store):
+    who = enrol(store)
+    rows = entries(1, N)
+    store.ingest(who, batch("S1", "T1", entries=rows))
+    feed = balance_feed(store)
+    assert sorted(feed) == sorted(expected_balances(rows))  # a till's view learns every balance that moved
+    top = max(int(r[0]) for r in store._execute("SELECT server_seq FROM ledger"))
+    assert min(feed.values()) > top and len(set(feed.values())) == len(feed)  # after the rows, each once
+    before = (balances(store), store.counts()["ledger"])
+    r = store.ingest(who, batch("S1", "T1", entries=rows))  # the same push again: a no-op
+    assert (r.accepted, r.duplicates, r.rejected) == (0, N, [])
+    assert (balances(store), store.counts()["ledger"]) == before and balance_feed(store) == feed
