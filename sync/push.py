@@ -23,7 +23,7 @@ from pos_client.store.context import TillContext
 from pos_client.store.db import write_txn
 from sync import extensions
 from sync.client import HeadOfficeClient, SyncError
-from wire.batches import encode
+from wire.batches import PushResult, encode
 from wire.protocol import LEDGER_COLUMNS, PushBatch, RejectedRecord, doc
 
 SENT = "doc_sent:"  # sync_state prefix: the announced document head office confirmed holding
@@ -172,74 +172,116 @@ def collect(ctx: TillContext, *, entry_limit: int = ENTRY_BATCH, outbox_limit: i
     return body, Marks(last_id, sale_mark), entries[-1]["seq"] if entries else high
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """A collected batch, encoded: what it carries, how far it reaches, and the outbox id it follows."""
+
+    body: dict[str, Any]
+    marks: Marks
+    top_seq: int
+    outbox_from: int
+    encoded: msgspec.Raw
+
+    @property
+    def empty(self) -> bool:
+        return not (any(self.body[k] for k in ("entries", "members", "cards", "sales", "docs"))
+                    or self.marks.outbox_id > self.outbox_from)
+
+
+def _read(ctx: TillContext, entry_limit: int, announce: bool = False, after: _Batch | None = None) -> _Batch:
+    """The next batch: from the recorded state, or (`after`) the one following a batch still in flight."""
+    body, marks, top_seq = collect(ctx, entry_limit=entry_limit, announce=announce,
+                                   after=(after.top_seq, after.marks) if after else None)
+    return _Batch(body, marks, top_seq, after.marks.outbox_id if after else 0, msgspec.Raw(encode(body)))
+
+
+def _tally(report: PushReport, result: PushResult) -> None:
+    report.batches += 1
+    report.entries += result.accepted
+    report.duplicates += result.duplicates
+    report.sales += result.sales
+    report.members += result.members
+    report.cards += result.cards
+    report.docs += result.docs
+    report.rejected += result.rejected
+    report.sent_for_approval += [{"request_id": p.request_id, "kind": p.kind, "member_id": p.member_id}
+                                 for p in result.pending]
+    report.server_time = result.server_time
+
+
+def _announce_again(batch: _Batch, result: PushResult, asked_again: bool) -> list[str]:
+    """Document types head office says it lacks that this batch did not carry (asked for once per round)."""
+    sent = {w["type"] for w in batch.body["docs"]}
+    return [] if asked_again else [k for k in result.wants if k not in sent]
+
+
+def _record(ctx: TillContext, batch: _Batch, result: PushResult, again: list[str]) -> None:
+    """Head office durably holds `batch`: move the marks past it, in one till transaction."""
+    conn = ctx.conn
+    with write_txn(conn):
+        state.put(conn, **{state.PUSH_HIGH: result.high_seq})
+        conn.execute("DELETE FROM sync_outbox WHERE id <= ?", (batch.marks.outbox_id,))
+        state.put(conn, **{state.PUSH_SALE: batch.marks.sale_rowid})
+        refused = {(r.get("type"), r.get("key")) for r in result.rejected}
+        for wire in batch.body["docs"]:
+            if _is_announced(ctx, wire["type"]) and ("docs", wire["key"]) not in refused:
+                state.put(conn, **{SENT + wire["type"]: _fingerprint(wire)})
+        for kind in again:
+            state.put(conn, **{SENT + kind: None})
+        if result.rejected:
+            state.put(conn, **{state.LAST_ERROR: "head office set aside: " + json.dumps(result.rejected)[:400]})
+
+
 def push_pending(ctx: TillContext, client: HeadOfficeClient, *, entry_limit: int = ENTRY_BATCH,
                  on_batch: Callable[[PushReport], None] | None = None) -> PushReport:
     """Push everything waiting, batch after batch; returns counts (the bench measures this call).
+
+    Pipelined so head office never waits on the till: while batch n is in flight batch n+1 is read and
+    encoded, and as soon as n's answer shows it was taken whole, n+1 goes out before n's answer is
+    recorded (the till's fsync then overlaps head office's ingest). An entry counts as pushed only once
+    that record commits; a cut in between sends n (and n+1) again, which head office counts as duplicates.
 
     Announced documents go with the first batch of a round, and once more when head office says it
     lacks them (`wants`); one head office refuses (another till's key under this till's name) is not
     confirmed, so it is offered again next round and stays in head office's rejects report.
     """
-    conn = ctx.conn
-    report = PushReport(high_seq=state.get_int(conn, state.PUSH_HIGH))
-    announce, asked_again = True, False
-    # a batch read (and encoded) ahead, + the outbox id it follows
-    ahead: tuple[dict[str, Any], Marks, int, int, msgspec.Raw] | None = None
+    report = PushReport(high_seq=state.get_int(ctx.conn, state.PUSH_HIGH))
+    asked_again = False
+    batch = _read(ctx, entry_limit, announce=True)
+    if batch.empty:
+        return report
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-send") as sender:
+        sending = sender.submit(client.push, batch.encoded)
         while True:
-            if ahead:
-                body, marks, top_seq, outbox_from, encoded = ahead
-            else:
-                body, marks, top_seq = collect(ctx, entry_limit=entry_limit, announce=announce)
-                outbox_from, encoded = 0, msgspec.Raw(encode(body))
-            ahead = None
-            announce = False
-            if not (any(body[k] for k in ("entries", "members", "cards", "sales", "docs"))
-                    or marks.outbox_id > outbox_from):
-                return report
-            # Batch n goes out (round trip, head office's ingest) while batch n+1 is read and encoded here.
-            sending = sender.submit(client.push, encoded)
             try:
-                following = collect(ctx, entry_limit=entry_limit, after=(top_seq, marks))
-                ahead = (*following, marks.outbox_id, msgspec.Raw(encode(following[0])))
+                following: _Batch | None = _read(ctx, entry_limit, after=batch)  # while batch n is in flight
             finally:
                 result = sending.result()
-            report.batches += 1
-            report.entries += result.accepted
-            report.duplicates += result.duplicates
-            report.sales += result.sales
-            report.members += result.members
-            report.cards += result.cards
-            report.docs += result.docs
-            report.rejected += result.rejected
-            report.sent_for_approval += [{"request_id": p.request_id, "kind": p.kind, "member_id": p.member_id}
-                                         for p in result.pending]
-            report.server_time = result.server_time
+            again = _announce_again(batch, result, asked_again)
+            whole = not (again or result.rejected or result.high_seq != batch.top_seq)
+            if whole and following is not None and not following.empty:
+                sending = sender.submit(client.push, following.encoded)  # n+1 flies while n is recorded
+            else:
+                # the batch read ahead assumed batch n was taken whole: read again from the recorded state
+                following = None
+            _tally(report, result)
             before = report.high_seq
-            with write_txn(conn):
-                state.put(conn, **{state.PUSH_HIGH: result.high_seq})
-                conn.execute("DELETE FROM sync_outbox WHERE id <= ?", (marks.outbox_id,))
-                state.put(conn, **{state.PUSH_SALE: marks.sale_rowid})
-                refused = {(r.get("type"), r.get("key")) for r in result.rejected}
-                for wire in body["docs"]:
-                    if _is_announced(ctx, wire["type"]) and ("docs", wire["key"]) not in refused:
-                        state.put(conn, **{SENT + wire["type"]: _fingerprint(wire)})
-                sent_types = {w["type"] for w in body["docs"]}
-                for kind in result.wants:
-                    if kind not in sent_types and not asked_again:
-                        state.put(conn, **{SENT + kind: None})
-                        announce = asked_again = True
-                if result.rejected:
-                    state.put(conn, **{state.LAST_ERROR: "head office set aside: "
-                                       + json.dumps(result.rejected)[:400]})
+            _record(ctx, batch, result, again)
             report.high_seq = result.high_seq
             if on_batch:
                 on_batch(report)
-            if body["entries"] and result.high_seq < top_seq and result.high_seq <= before:
+            if batch.body["entries"] and result.high_seq < batch.top_seq and result.high_seq <= before:
                 raise SyncError(f"head office holds this till's entries only up to seq {result.high_seq}"
                                 f" (gaps {result.gaps}); will retry")
-            if announce or result.rejected or result.high_seq != top_seq:
-                ahead = None  # the batch read ahead assumed batch n was taken whole: read again from the state
+            if following is None:
+                if whole:
+                    return report  # nothing followed batch n
+                asked_again = asked_again or bool(again)
+                following = _read(ctx, entry_limit, announce=bool(again))
+                if following.empty:
+                    return report
+                sending = sender.submit(client.push, following.encoded)
+            batch = following
 
 
 def push_batch_of(records: dict[str, Any]) -> PushBatch:

@@ -131,12 +131,17 @@ def test_head_office_restarted_mid_sync(tmp_path, make_till):
     with pytest.raises(SyncError):
         push_pending(t, client, entry_limit=1000, on_batch=restart_after_second_batch)
     client.close()
-    assert state.get_int(t.conn, state.PUSH_HIGH) == 2000
+    # the third batch was already in flight when the second's answer was recorded (push_pending pipelines):
+    # head office's graceful stop may have taken it, and the till recorded it only if it heard the answer
+    recorded = state.get_int(t.conn, state.PUSH_HIGH)
+    assert recorded in (2000, 3000)
     store = open_store(url)  # head office comes back on the same port and file
+    held = store.counts()["ledger"]
+    assert held in (2000, 3000) and held >= recorded
     server = ServerThread(store, port=port).start()
     try:
         report = sync_once(t)
-        assert report.push.entries == 3000 and report.push.duplicates == 0
+        assert report.push.entries == 5000 - held and report.push.duplicates == held - recorded
         assert_exactly_once(t, store, m.member_id)
     finally:
         server.stop()
