@@ -10,9 +10,10 @@ head office says it holds.
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -239,14 +240,70 @@ def _record(ctx: TillContext, batch: _Batch, result: PushResult, again: list[str
             state.put(conn, **{state.LAST_ERROR: "head office set aside: " + json.dumps(result.rejected)[:400]})
 
 
+def _lacking(batch: _Batch, result: PushResult) -> bool:
+    """Head office lacks a document type this batch did not carry (the till announces it again)."""
+    sent = {w["type"] for w in batch.body["docs"]}
+    return any(k not in sent for k in result.wants)
+
+
+class _Sender:
+    """The thread that talks to head office: it sends a batch, hands its answer back, and when the answer
+    shows the batch taken whole sends the batch read ahead at once, with no hand-over to the reading
+    thread in between (each hand-over is a thread wake-up head office would wait through).
+
+    Batches come with the generation they were read in: after an answer that was not whole the sender
+    moves to the next generation and drops the batch read ahead of it; after an error it stops.
+    """
+
+    def __init__(self, client: HeadOfficeClient) -> None:
+        self._client = client
+        self._ahead: queue.Queue[tuple[int, _Batch | None]] = queue.Queue()
+        self._stopping = threading.Event()
+        self.answers: queue.Queue[tuple[_Batch, PushResult | BaseException, bool]] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="push-send", daemon=True)
+
+    def start(self, first: _Batch) -> _Sender:
+        self._ahead.put((0, first))
+        self._thread.start()
+        return self
+
+    def put(self, generation: int, batch: _Batch | None) -> None:
+        """The batch to send after the last one if that was taken whole (None: nothing follows, stop)."""
+        self._ahead.put((generation, batch))
+
+    def stop(self) -> None:
+        """Send nothing more; wait for the batch in flight (its answer is dropped) and the thread."""
+        self._stopping.set()
+        self._ahead.put((-1, None))
+        self._thread.join()
+
+    def _run(self) -> None:
+        generation = 0
+        while True:
+            got, batch = self._ahead.get()
+            if self._stopping.is_set() or (got == generation and batch is None):
+                return
+            if got != generation or batch is None:
+                continue  # read ahead of an answer that was not whole
+            try:
+                result = self._client.push(batch.encoded)
+            except BaseException as exc:  # handed to the reading thread, which raises it
+                self.answers.put((batch, exc, False))
+                return
+            whole = not (result.rejected or result.high_seq != batch.top_seq or _lacking(batch, result))
+            generation += not whole
+            self.answers.put((batch, result, whole))
+
+
 def push_pending(ctx: TillContext, client: HeadOfficeClient, *, entry_limit: int = ENTRY_BATCH,
                  on_batch: Callable[[PushReport], None] | None = None) -> PushReport:
     """Push everything waiting, batch after batch; returns counts (the bench measures this call).
 
     Pipelined so head office never waits on the till: while batch n is in flight batch n+1 is read and
-    encoded, and as soon as n's answer shows it was taken whole, n+1 goes out before n's answer is
-    recorded (the till's fsync then overlaps head office's ingest). An entry counts as pushed only once
-    that record commits; a cut in between sends n (and n+1) again, which head office counts as duplicates.
+    encoded here, and the sender thread (`_Sender`) sends it as soon as n's answer shows n taken whole,
+    before this thread records that answer (the till's fsync then overlaps head office's ingest). An entry
+    counts as pushed only once that record commits; a cut in between sends n (and n+1) again, which head
+    office counts as duplicates.
 
     Announced documents go with the first batch of a round, and once more when head office says it
     lacks them (`wants`); one head office refuses (another till's key under this till's name) is not
@@ -257,38 +314,40 @@ def push_pending(ctx: TillContext, client: HeadOfficeClient, *, entry_limit: int
     batch = _read(ctx, entry_limit, announce=True)
     if batch.empty:
         return report
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-send") as sender:
-        sending = sender.submit(client.push, batch.encoded)
+    sender, generation = _Sender(client).start(batch), 0
+    try:
         while True:
-            try:
-                following: _Batch | None = _read(ctx, entry_limit, after=batch)  # while batch n is in flight
-            finally:
-                result = sending.result()
-            again = _announce_again(batch, result, asked_again)
-            whole = not (again or result.rejected or result.high_seq != batch.top_seq)
-            if whole and following is not None and not following.empty:
-                sending = sender.submit(client.push, following.encoded)  # n+1 flies while n is recorded
-            else:
-                # the batch read ahead assumed batch n was taken whole: read again from the recorded state
-                following = None
+            ahead: _Batch | None = _read(ctx, entry_limit, after=batch)  # while batch n is in flight
+            if ahead is not None and ahead.empty:
+                ahead = None
+            sender.put(generation, ahead)
+            done, result, whole = sender.answers.get()
+            if isinstance(result, BaseException):
+                raise result
+            again = _announce_again(done, result, asked_again)
             _tally(report, result)
             before = report.high_seq
-            _record(ctx, batch, result, again)
+            _record(ctx, done, result, again)
             report.high_seq = result.high_seq
             if on_batch:
                 on_batch(report)
-            if batch.body["entries"] and result.high_seq < batch.top_seq and result.high_seq <= before:
+            if done.body["entries"] and result.high_seq < done.top_seq and result.high_seq <= before:
                 raise SyncError(f"head office holds this till's entries only up to seq {result.high_seq}"
                                 f" (gaps {result.gaps}); will retry")
-            if following is None:
-                if whole:
+            if whole:
+                if ahead is None:
                     return report  # nothing followed batch n
-                asked_again = asked_again or bool(again)
-                following = _read(ctx, entry_limit, announce=bool(again))
-                if following.empty:
-                    return report
-                sending = sender.submit(client.push, following.encoded)
-            batch = following
+                batch = ahead  # already sent by the sender
+                continue
+            # the batch read ahead assumed batch n was taken whole: read again from the recorded state
+            generation += 1
+            asked_again = asked_again or bool(again)
+            batch = _read(ctx, entry_limit, announce=bool(again))
+            if batch.empty:
+                return report
+            sender.put(generation, batch)
+    finally:
+        sender.stop()
 
 
 def push_batch_of(records: dict[str, Any]) -> PushBatch:
