@@ -73,17 +73,23 @@ _HO_PARTS: tuple[tuple[str, Where, int], ...] = (
      and f[0].endswith(("store/sql.py", "store/console.py")), 3),
     ("HTTP parsing (h11, own time)", lambda f: "/h11/" in f[0], 2),
     ("uvicorn and starlette (own time)", lambda f: "/uvicorn/" in f[0] or "/starlette/" in f[0], 2),
-    ("event loop idle (epoll, waiting for the till)", lambda f: f[2] == "<method 'poll' of 'select.epoll' objects>",
-     2),
+    ("event loop waiting (epoll: on the ingest thread, or on the till)",
+     lambda f: f[2] == "<method 'poll' of 'select.epoll' objects>", 2),
 )
+_HANDLER = 4  # the first parts above are the push's handling at head office (no overlap between them)
 
 
-def _headoffice_parts(path: Path) -> list[str]:
-    """Where head office spent the profiled push, every thread (its start-up in the totals too)."""
+def _headoffice_parts(path: Path, seconds: float) -> list[str]:
+    """Where head office spent the profiled push (`seconds` long), every thread."""
     if not path.exists():
         return [f"no profile written ({path.name})"]
     stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
-    out = [f"{sum(v[col] for f, v in stats.items() if where(f)):.3f} s {what}" for what, where, col in _HO_PARTS]
+    parts = [sum(v[col] for f, v in stats.items() if where(f)) for _, where, col in _HO_PARTS]
+    out = [f"{t:.3f} s {what}" for t, (what, _, _) in zip(parts, _HO_PARTS, strict=True)]
+    handling = sum(parts[:_HANDLER])
+    out.append(f"= {handling:.3f} s in the push's handling of {seconds:.3f} s: head office waited"
+               f" {max(seconds - handling, 0):.3f} s ({max(seconds - handling, 0) / seconds:.0%}) for the till,"
+               " the network and HTTP")
     busy = {f: v for f, v in stats.items() if "poll" not in f[2] and "acquire" not in f[2] and "wait" not in f[2]}
     return [*out, "head office's costliest functions, own time, every thread (waits left out):", *_top(busy)]
 
@@ -141,7 +147,7 @@ def run(env: BenchEnv) -> Figure:
              " sides under cProfile), the till's main thread (collect and record; lock acquire = waiting for the"
              " batch in flight), own time:", *_top(pstats.Stats(profile).stats),  # type: ignore[attr-defined]
              "head office over the same push, every thread (cumulative unless said):",
-             *_headoffice_parts(ho_profile)]
+             *_headoffice_parts(ho_profile, float(profiled["seconds"]))]
     return Figure(KEY, TITLE, TARGET, v.status, measure=v.measure, baseline=v.baseline, judged=v.judged,
                   notes=notes, extra={"last_run": runs[-1] if runs else {}, "rounds": rounds_n,
                                       "shares": [round(s, 3) for s in shares]})
