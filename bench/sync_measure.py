@@ -53,13 +53,14 @@ def wait_healthy(url: str, proc: subprocess.Popen[Any], within_s: float, pause_s
 
 @contextmanager
 def headoffice(store: Any, db_url: str, process: bool = False, profile_to: Path | None = None,
-               upkeep: bool = True) -> Iterator[str]:
+               upkeep: bool = True, procs: list[subprocess.Popen[Any]] | None = None) -> Iterator[str]:
     """The real head office on loopback, yielding its URL: a uvicorn thread serving `store` in this
     process, or (`process=True`) `python -m headoffice serve` on `db_url` in a process of its own, as
     in production where it is another machine: then it no longer shares this process's GIL. `profile_to`:
-    that process runs under cProfile and writes its stats there when it stops. `upkeep=False` serves with
-    `--no-upkeep`: a fresh head office file otherwise rebuilds its marketing snapshot of the whole chain at
-    start, on the same cores as the figure being measured."""
+    that process runs with every thread under cProfile (bench/ho_profile.py) and writes the stats there
+    when it stops. `upkeep=False` serves with `--no-upkeep`: a fresh head office file otherwise rebuilds
+    its marketing snapshot of the whole chain at start, on the same cores as the figure being measured.
+    `procs`: head office's process is appended to it (to signal it)."""
     if not process:
         from headoffice.server import ServerThread  # lazy: head office: only this command needs it
 
@@ -76,10 +77,13 @@ def headoffice(store: Any, db_url: str, process: bool = False, profile_to: Path 
         port = sock.getsockname()[1]
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    profiler = ["-m", "cProfile", "-o", str(profile_to)] if profile_to else []  # its event loop's thread
-    proc = subprocess.Popen([sys.executable, *profiler, "-m", "headoffice", "serve", "--port", str(port),
+    # every thread of it profiled (bench/ho_profile.py), or head office itself
+    run = ["-m", "bench.ho_profile", str(profile_to)] if profile_to else ["-m", "headoffice"]
+    proc = subprocess.Popen([sys.executable, *run, "serve", "--port", str(port),
                              "--db", db_url, *([] if upkeep else ["--no-upkeep"])], cwd=root, env=env)
     url = f"http://127.0.0.1:{port}"
+    if procs is not None:
+        procs.append(proc)
     try:
         wait_healthy(url, proc, within_s=30)
         yield url
@@ -154,11 +158,15 @@ def push_waiting(workdir: str | Path, entries: int = 100_000, db_url: str | None
     write_config(home, {"store_id": "BENCH", "till_id": home.name})
     ctx = open_till(home)
     try:
-        with headoffice(store, db_url, process, profile_to) as url:
+        procs: list[subprocess.Popen[Any]] = []
+        with headoffice(store, db_url, process, profile_to, procs=procs) as url:
             register_till(ctx, url, store.add_till("BENCH", home.name))
             member = enroll(ctx, phone="+33600000000")
             ledger.append(ctx.conn, ctx.store_id, ctx.till_id,
                           [ledger.Entry(member_id=member.member_id, kind="earn", points=1) for _ in range(entries)])
+            if profile_to and procs:
+                procs[0].send_signal(signal.SIGUSR1)  # head office's profile from here (bench/ho_profile.py)
+                time.sleep(0.05)  # handled as soon as its event loop wakes (the signal wakes it)
             started = time.perf_counter()
             if profile is not None:
                 profile.enable()

@@ -98,10 +98,13 @@ def create_app(store: Store, snapshot: Path | None = None, *, api_fail_limit: in
     """Build the ASGI app over a store (the caller owns the store and closes it), the console at `/` beside
     the API (`snapshot`: the marketing snapshot its pages read)."""
 
-    async def principal_of(request: Request, role: str) -> Principal:
-        header = request.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        who = await run_in_threadpool(store.authenticate, token) if token else None
+    def admit(key: str | None, token: str) -> tuple[str | None, Principal | None]:
+        """Before a request is read: its address's lock-out (`key`), then its token, in one trip to the
+        thread pool (each trip is a thread hand-over, and a push makes four: they showed in its profile)."""
+        until = store.console.locked_until(key) if key is not None else None
+        return until, (store.authenticate(token) if token and until is None else None)
+
+    def principal_of(who: Principal | None, role: str) -> Principal:
         if who is None:
             raise _HttpError(401, "missing or unknown bearer token: register the till first")
         if role != "any" and who.role != role:
@@ -134,12 +137,16 @@ def create_app(store: Store, snapshot: Path | None = None, *, api_fail_limit: in
             # enrolment codes and tokens counted apart: a till mistyping its code never locks out the others' syncs
             address = request.client.host if request.client else "?"
             key = f"api-{'register' if spec.name == 'register' else 'token'}:{address}"
-            if throttled and (until := await run_in_threadpool(store.console.locked_until, key)):
+            header = request.headers.get("authorization", "") if spec.auth else ""
+            token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+            until, known = (await run_in_threadpool(admit, key if throttled else None, token)
+                            if throttled or token else (None, None))
+            if until:
                 answer = _error(429, f"too many refused tokens or codes from this address: try again after {until}")
                 answer.headers["retry-after"] = str(API_LOCK_SECONDS)
                 return answer
             try:
-                who = await principal_of(request, spec.auth) if spec.auth else None
+                who = principal_of(known, spec.auth) if spec.auth else None
                 request.state.caller = who  # the console records a till's contact (console_tills.recording)
                 params = _params(spec, request)
                 body = await read_body(request, spec) if spec.body is not None else None

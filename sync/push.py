@@ -10,9 +10,10 @@ head office says it holds.
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,13 +24,15 @@ from pos_client.store.context import TillContext
 from pos_client.store.db import write_txn
 from sync import extensions
 from sync.client import HeadOfficeClient, SyncError
-from wire.batches import encode
+from wire.batches import PushResult, encode
 from wire.protocol import LEDGER_COLUMNS, PushBatch, RejectedRecord, doc
+from wire.records import LedgerRow
 
 SENT = "doc_sent:"  # sync_state prefix: the announced document head office confirmed holding
 
 ENTRY_BATCH = 2000
 OUTBOX_BATCH = 500
+_SEQ = LEDGER_COLUMNS.index("seq")
 
 
 @dataclass
@@ -120,7 +123,8 @@ class Marks:
 
 
 def collect(ctx: TillContext, *, entry_limit: int = ENTRY_BATCH, outbox_limit: int = OUTBOX_BATCH,
-            announce: bool = False, after: tuple[int, Marks] | None = None) -> tuple[dict[str, Any], Marks, int]:
+            announce: bool = False, after: tuple[int, Marks] | None = None, as_rows: bool = False
+            ) -> tuple[dict[str, Any], Marks, int]:
     """The next batch to push as a wire dict, how far it reaches (Marks), and its highest seq.
 
     Own ledger entries and own sales are insert-only and go by cursor; members, cards and
@@ -128,15 +132,19 @@ def collect(ctx: TillContext, *, entry_limit: int = ENTRY_BATCH, outbox_limit: i
 
     Outbox rows of document types (coupon uses, erasures) are built by their registered handlers;
     with `announce`, documents head office has not confirmed are added (the till's public key).
-    `after` = (seq, marks) of a batch still in flight: collect the one that follows it.
+    `after` = (seq, marks) of a batch still in flight: collect the one that follows it. `as_rows`: entries
+    as `LedgerRow`s, which encode to the same objects as the dicts without building one per entry (the push).
     """
     conn, store_id, till_id = ctx.conn, ctx.store_id, ctx.till_id
     high = after[0] if after else state.get_int(conn, state.PUSH_HIGH)
     outbox_from = after[1].outbox_id if after else 0
     cols = ", ".join(LEDGER_COLUMNS)
-    entries = [dict(zip(LEDGER_COLUMNS, r, strict=True)) for r in conn.execute(
-        f"SELECT {cols} FROM ledger WHERE store_id = ? AND till_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-        (store_id, till_id, high, entry_limit))]
+    plain = conn.cursor()
+    plain.row_factory = None  # plain tuples: sqlite3.Row objects cost as much again to fetch as the rows
+    found = plain.execute(f"SELECT {cols} FROM ledger WHERE store_id = ? AND till_id = ? AND seq > ? ORDER BY seq"
+                          " LIMIT ?", (store_id, till_id, high, entry_limit)).fetchall()
+    entries: list[Any] = ([LedgerRow(*r) for r in found] if as_rows
+                          else [dict(zip(LEDGER_COLUMNS, r, strict=True)) for r in found])
     rows = conn.execute("SELECT id, type, key FROM sync_outbox WHERE id > ? ORDER BY id LIMIT ?",
                         (outbox_from, outbox_limit)).fetchall()
     last_id = rows[-1][0] if rows else outbox_from
@@ -169,77 +177,177 @@ def collect(ctx: TillContext, *, entry_limit: int = ENTRY_BATCH, outbox_limit: i
     body = {"version": 1, "store_id": store_id, "till_id": till_id, "entries": entries,
             "members": list(parts["member"].values()), "cards": list(parts["card"].values()),
             "sales": list(parts["sale"].values()), "docs": list(docs.values())}
-    return body, Marks(last_id, sale_mark), entries[-1]["seq"] if entries else high
+    return body, Marks(last_id, sale_mark), found[-1][_SEQ] if found else high
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A collected batch, encoded: what it carries, how far it reaches, and the outbox id it follows."""
+
+    body: dict[str, Any]
+    marks: Marks
+    top_seq: int
+    outbox_from: int
+    encoded: msgspec.Raw
+
+    @property
+    def empty(self) -> bool:
+        return not (any(self.body[k] for k in ("entries", "members", "cards", "sales", "docs"))
+                    or self.marks.outbox_id > self.outbox_from)
+
+
+def _read(ctx: TillContext, entry_limit: int, announce: bool = False, after: _Batch | None = None) -> _Batch:
+    """The next batch: from the recorded state, or (`after`) the one following a batch still in flight."""
+    body, marks, top_seq = collect(ctx, entry_limit=entry_limit, announce=announce,
+                                   after=(after.top_seq, after.marks) if after else None, as_rows=True)
+    return _Batch(body, marks, top_seq, after.marks.outbox_id if after else 0, msgspec.Raw(encode(body)))
+
+
+def _tally(report: PushReport, result: PushResult) -> None:
+    report.batches += 1
+    report.entries += result.accepted
+    report.duplicates += result.duplicates
+    report.sales += result.sales
+    report.members += result.members
+    report.cards += result.cards
+    report.docs += result.docs
+    report.rejected += result.rejected
+    report.sent_for_approval += [{"request_id": p.request_id, "kind": p.kind, "member_id": p.member_id}
+                                 for p in result.pending]
+    report.server_time = result.server_time
+
+
+def _announce_again(batch: _Batch, result: PushResult, asked_again: bool) -> list[str]:
+    """Document types head office says it lacks that this batch did not carry (asked for once per round)."""
+    sent = {w["type"] for w in batch.body["docs"]}
+    return [] if asked_again else [k for k in result.wants if k not in sent]
+
+
+def _record(ctx: TillContext, batch: _Batch, result: PushResult, again: list[str]) -> None:
+    """Head office durably holds `batch`: move the marks past it, in one till transaction."""
+    conn = ctx.conn
+    with write_txn(conn):
+        state.put(conn, **{state.PUSH_HIGH: result.high_seq})
+        conn.execute("DELETE FROM sync_outbox WHERE id <= ?", (batch.marks.outbox_id,))
+        state.put(conn, **{state.PUSH_SALE: batch.marks.sale_rowid})
+        refused = {(r.get("type"), r.get("key")) for r in result.rejected}
+        for wire in batch.body["docs"]:
+            if _is_announced(ctx, wire["type"]) and ("docs", wire["key"]) not in refused:
+                state.put(conn, **{SENT + wire["type"]: _fingerprint(wire)})
+        for kind in again:
+            state.put(conn, **{SENT + kind: None})
+        if result.rejected:
+            state.put(conn, **{state.LAST_ERROR: "head office set aside: " + json.dumps(result.rejected)[:400]})
+
+
+def _lacking(batch: _Batch, result: PushResult) -> bool:
+    """Head office lacks a document type this batch did not carry (the till announces it again)."""
+    sent = {w["type"] for w in batch.body["docs"]}
+    return any(k not in sent for k in result.wants)
+
+
+class _Sender:
+    """The thread that talks to head office: it sends a batch, hands its answer back, and when the answer
+    shows the batch taken whole sends the batch read ahead at once, with no hand-over to the reading
+    thread in between (each hand-over is a thread wake-up head office would wait through).
+
+    Batches come with the generation they were read in: after an answer that was not whole the sender
+    moves to the next generation and drops the batch read ahead of it; after an error it stops.
+    """
+
+    def __init__(self, client: HeadOfficeClient) -> None:
+        self._client = client
+        self._ahead: queue.Queue[tuple[int, _Batch | None]] = queue.Queue()
+        self._stopping = threading.Event()
+        self.answers: queue.Queue[tuple[_Batch, PushResult | BaseException, bool]] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="push-send", daemon=True)
+
+    def start(self, first: _Batch) -> _Sender:
+        self._ahead.put((0, first))
+        self._thread.start()
+        return self
+
+    def put(self, generation: int, batch: _Batch | None) -> None:
+        """The batch to send after the last one if that was taken whole (None: nothing follows, stop)."""
+        self._ahead.put((generation, batch))
+
+    def stop(self) -> None:
+        """Send nothing more; wait for the batch in flight (its answer is dropped) and the thread."""
+        self._stopping.set()
+        self._ahead.put((-1, None))
+        self._thread.join()
+
+    def _run(self) -> None:
+        generation = 0
+        while True:
+            got, batch = self._ahead.get()
+            if self._stopping.is_set() or (got == generation and batch is None):
+                return
+            if got != generation or batch is None:
+                continue  # read ahead of an answer that was not whole
+            try:
+                result = self._client.push(batch.encoded)
+            except BaseException as exc:  # handed to the reading thread, which raises it
+                self.answers.put((batch, exc, False))
+                return
+            whole = not (result.rejected or result.high_seq != batch.top_seq or _lacking(batch, result))
+            generation += not whole
+            self.answers.put((batch, result, whole))
 
 
 def push_pending(ctx: TillContext, client: HeadOfficeClient, *, entry_limit: int = ENTRY_BATCH,
                  on_batch: Callable[[PushReport], None] | None = None) -> PushReport:
     """Push everything waiting, batch after batch; returns counts (the bench measures this call).
 
+    Pipelined so head office never waits on the till: while batch n is in flight batch n+1 is read and
+    encoded here, and the sender thread (`_Sender`) sends it as soon as n's answer shows n taken whole,
+    before this thread records that answer (the till's fsync then overlaps head office's ingest). An entry
+    counts as pushed only once that record commits; a cut in between sends n (and n+1) again, which head
+    office counts as duplicates.
+
     Announced documents go with the first batch of a round, and once more when head office says it
     lacks them (`wants`); one head office refuses (another till's key under this till's name) is not
     confirmed, so it is offered again next round and stays in head office's rejects report.
     """
-    conn = ctx.conn
-    report = PushReport(high_seq=state.get_int(conn, state.PUSH_HIGH))
-    announce, asked_again = True, False
-    # a batch read (and encoded) ahead, + the outbox id it follows
-    ahead: tuple[dict[str, Any], Marks, int, int, msgspec.Raw] | None = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-send") as sender:
+    report = PushReport(high_seq=state.get_int(ctx.conn, state.PUSH_HIGH))
+    asked_again = False
+    batch = _read(ctx, entry_limit, announce=True)
+    if batch.empty:
+        return report
+    sender, generation = _Sender(client).start(batch), 0
+    try:
         while True:
-            if ahead:
-                body, marks, top_seq, outbox_from, encoded = ahead
-            else:
-                body, marks, top_seq = collect(ctx, entry_limit=entry_limit, announce=announce)
-                outbox_from, encoded = 0, msgspec.Raw(encode(body))
-            ahead = None
-            announce = False
-            if not (any(body[k] for k in ("entries", "members", "cards", "sales", "docs"))
-                    or marks.outbox_id > outbox_from):
-                return report
-            # Batch n goes out (round trip, head office's ingest) while batch n+1 is read and encoded here.
-            sending = sender.submit(client.push, encoded)
-            try:
-                following = collect(ctx, entry_limit=entry_limit, after=(top_seq, marks))
-                ahead = (*following, marks.outbox_id, msgspec.Raw(encode(following[0])))
-            finally:
-                result = sending.result()
-            report.batches += 1
-            report.entries += result.accepted
-            report.duplicates += result.duplicates
-            report.sales += result.sales
-            report.members += result.members
-            report.cards += result.cards
-            report.docs += result.docs
-            report.rejected += result.rejected
-            report.sent_for_approval += [{"request_id": p.request_id, "kind": p.kind, "member_id": p.member_id}
-                                         for p in result.pending]
-            report.server_time = result.server_time
+            ahead: _Batch | None = _read(ctx, entry_limit, after=batch)  # while batch n is in flight
+            if ahead is not None and ahead.empty:
+                ahead = None
+            sender.put(generation, ahead)
+            done, result, whole = sender.answers.get()
+            if isinstance(result, BaseException):
+                raise result
+            again = _announce_again(done, result, asked_again)
+            _tally(report, result)
             before = report.high_seq
-            with write_txn(conn):
-                state.put(conn, **{state.PUSH_HIGH: result.high_seq})
-                conn.execute("DELETE FROM sync_outbox WHERE id <= ?", (marks.outbox_id,))
-                state.put(conn, **{state.PUSH_SALE: marks.sale_rowid})
-                refused = {(r.get("type"), r.get("key")) for r in result.rejected}
-                for wire in body["docs"]:
-                    if _is_announced(ctx, wire["type"]) and ("docs", wire["key"]) not in refused:
-                        state.put(conn, **{SENT + wire["type"]: _fingerprint(wire)})
-                sent_types = {w["type"] for w in body["docs"]}
-                for kind in result.wants:
-                    if kind not in sent_types and not asked_again:
-                        state.put(conn, **{SENT + kind: None})
-                        announce = asked_again = True
-                if result.rejected:
-                    state.put(conn, **{state.LAST_ERROR: "head office set aside: "
-                                       + json.dumps(result.rejected)[:400]})
+            _record(ctx, done, result, again)
             report.high_seq = result.high_seq
             if on_batch:
                 on_batch(report)
-            if body["entries"] and result.high_seq < top_seq and result.high_seq <= before:
+            if done.body["entries"] and result.high_seq < done.top_seq and result.high_seq <= before:
                 raise SyncError(f"head office holds this till's entries only up to seq {result.high_seq}"
                                 f" (gaps {result.gaps}); will retry")
-            if announce or result.rejected or result.high_seq != top_seq:
-                ahead = None  # the batch read ahead assumed batch n was taken whole: read again from the state
+            if whole:
+                if ahead is None:
+                    return report  # nothing followed batch n
+                batch = ahead  # already sent by the sender
+                continue
+            # the batch read ahead assumed batch n was taken whole: read again from the recorded state
+            generation += 1
+            asked_again = asked_again or bool(again)
+            batch = _read(ctx, entry_limit, announce=bool(again))
+            if batch.empty:
+                return report
+            sender.put(generation, batch)
+    finally:
+        sender.stop()
 
 
 def push_batch_of(records: dict[str, Any]) -> PushBatch:

@@ -34,6 +34,28 @@ from wire.ledger_chain import CHAIN_COLUMNS, ChainHash
 LEDGER_COLUMNS = (*CHAIN_COLUMNS, "prev_hash", "entry_hash")  # the hash chain: wire.ledger_chain
 
 
+class LedgerRow(msgspec.Struct, frozen=True):
+    """A till's own ledger row on its way out: built positionally from a SELECT of LEDGER_COLUMNS (in that
+    order) and encoded as the same JSON object a LedgerRecord decodes, without a dict per row. Nothing is
+    checked here: head office checks, and sets a wrong row aside with its reasons."""
+
+    entry_id: str
+    member_id: str
+    store_id: str
+    till_id: str
+    seq: int
+    kind: str
+    points: int
+    sale_id: str | None
+    amount_cents: int
+    created_at: str
+    operator: str | None
+    reason: str | None
+    ref: str | None
+    prev_hash: str | None
+    entry_hash: str | None
+
+
 class LedgerRecord(msgspec.Struct, frozen=True):
     """One ledger entry as the till wrote it; (store_id, till_id, seq) is the till's gap-free sequence."""
 

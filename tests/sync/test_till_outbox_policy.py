@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from records import T0
 from tillkit import assert_invariant, enrol, loyalty, redeem, sell
@@ -12,7 +13,9 @@ from pos_client.services.members import set_consent
 from pos_client.store import sync_state as state
 from sync.apply import apply_page
 from sync.push import collect
-from wire.protocol import Change, PullPage
+from wire.batches import encode
+from wire.protocol import LEDGER_COLUMNS, Change, PullPage
+from wire.records import LedgerRow
 
 
 def test_local_changes_are_queued_and_pulled_changes_do_not_echo(make_till):
@@ -98,3 +101,18 @@ def test_status_line_for_the_status_bar(make_till):
     state.note_success(t.conn, "2000-01-01T00:00:00+00:00")  # head office's clock says this till is far ahead
     status = state.read_status(t.conn, "S1", "T1")
     assert status.clock_offset_s < -10**8 and "till clock off by" in status.line()
+
+
+def test_the_push_sends_its_entries_as_rows_that_encode_like_the_dicts(make_till):
+    """collect(as_rows=True) (what push_pending sends) encodes each entry as the same JSON object as the dict
+    collect returns otherwise, from LedgerRow built positionally in LEDGER_COLUMNS order."""
+    assert LedgerRow.__struct_fields__ == LEDGER_COLUMNS
+    t = make_till("S1", "T1")
+    enrol(t, 1)
+    for amount in (1000, 250):
+        sell(t, 1, amount)
+    dicts, marks, top = collect(t)
+    rows, row_marks, row_top = collect(t, as_rows=True)
+    assert dicts["entries"] and all(isinstance(e, LedgerRow) for e in rows["entries"])
+    assert msgspec.json.decode(encode(rows)) == msgspec.json.decode(encode(dicts))
+    assert (row_marks, row_top) == (marks, top) == (marks, dicts["entries"][-1]["seq"])
