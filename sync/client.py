@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -36,6 +36,16 @@ class AuthError(SyncError):
 
 class Refused(SyncError):
     """Head office refused the request as malformed."""
+
+
+class Writer(Protocol):
+    """Where a download goes: positioned (`seek`, then `truncate` after it) and then written to."""
+
+    def seek(self, offset: int, /) -> Any: ...
+
+    def truncate(self) -> Any: ...
+
+    def write(self, data: bytes, /) -> Any: ...
 
 
 class Gone(Refused):
@@ -165,7 +175,7 @@ class HeadOfficeClient:
         _, raw = self._call("GET", "/pull/directory")
         return _read(raw, DirectoryInfo)
 
-    def download(self, name: str, out: BinaryIO, start: int = 0, tick: Callable[[int], None] | None = None) -> int:
+    def download(self, name: str, out: Writer, start: int = 0, tick: Callable[[int], None] | None = None) -> int:
         """Write directory file `name` into `out` from byte `start` (a Range request: what a cut left resumes;
         a 200 instead of 206 starts over at 0) and return the bytes `out` then holds. `Gone` when head office no
         longer keeps that file; `Offline` on a cut, with every byte received so far already in `out`."""

@@ -178,3 +178,45 @@ def test_a_directory_file_on_both_head_office_databases(store, tmp_path):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     finally:
         conn.close()
+
+
+def test_a_file_head_office_no_longer_keeps_is_left_for_the_current_one(headoffice, ho_store, make_till):
+    _fill(ho_store)
+    t = make_till("S1", "T2")
+    info = _ready(t, ho_store, headoffice.url)
+    gone = msgspec.structs.replace(info, name="directory-0000000000000000.db")
+    snapshot_file.part_path(t.conn).write_bytes(b"half of an older file")
+    state.put(t.conn, **{snapshot_file.HELD: msgspec.json.encode(gone).decode()})  # a cut download of it
+    with client_for(t.conn, t.config) as client:
+        assert snapshot_file.pull_file(t, client) == N  # 404 for the old one, then the current one from 0
+    sync_once(t)
+    _assert_directory(t, ho_store)
+
+
+def test_head_office_builds_one_file_at_a_time_and_again_when_it_got_old(ho_store, tmp_path):
+    """202 until the first file is built; a file older than its max age is still served while its successor is
+    built (once the feed moved); the one before stays for downloads in flight; a second builder waits its turn
+    (another worker holding the build lock: nothing built twice)."""
+    from headoffice.directory_files import DirectoryFiles, _exclusive
+
+    seq = _fill(ho_store)
+    who = Principal("S1", "T2")
+    files = DirectoryFiles(ho_store, tmp_path / "dir", max_age_s=3600)
+    status, first = files.info(who)
+    assert status == 202 and not first.ready and first.retry_after > 0
+    files.wait(60)
+    status, first = files.info(who)
+    assert status == 200 and first.ready and first.floor == ho_store.feed_top()
+    with _exclusive(tmp_path / "dir" / "build.lock") as held:  # another worker building
+        assert held and files.build_now() is None
+    files.max_age_s = 0
+    assert files.info(who)[1].name == first.name  # old, but the feed has not moved: nothing to build
+    files.wait(60)
+    assert files.current().name == first.name
+    ho_store.ingest(Principal("S9", "T1"), batch("S9", "T1", entries=[entry("S9", "T1", seq + 1, "m01", 5)]))
+    status, served = files.info(who)
+    assert status == 200 and served.name == first.name  # served while the next one is built
+    files.wait(60)
+    second = files.current()
+    assert second.name != first.name and second.floor > first.floor
+    assert files.path(first.name) is not None and files.path(second.name) is not None
