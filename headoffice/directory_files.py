@@ -28,6 +28,7 @@ from wire.snapshot import DirectoryInfo
 
 MAX_AGE_S = 900.0  # a file older than this is rebuilt (in the background) once the feed has moved past it
 RETRY_AFTER_S = 2.0  # what a till is told to wait while the first file is built
+FIRST_WAIT_S = 1.0  # how long the first ask waits for the build it started (a small directory: answered at once)
 KEEP = 2  # files kept: the current one and the one before (downloads in flight finish or resume)
 ENV = "HEADOFFICE_DIRECTORY"
 log = logging.getLogger(__name__)
@@ -48,10 +49,12 @@ def cache_dir(db_url: str, explicit: str | None = None) -> Path:
 class DirectoryFiles:
     """The directory files of one head office store (see the module)."""
 
-    def __init__(self, store: Store, root: Path, max_age_s: float = MAX_AGE_S) -> None:
+    def __init__(self, store: Store, root: Path, max_age_s: float = MAX_AGE_S,
+                 first_wait_s: float = FIRST_WAIT_S) -> None:
         self.store = store
         self.root = root
         self.max_age_s = max_age_s
+        self.first_wait_s = first_wait_s
         self._builder: threading.Thread | None = None
         self._guard = threading.Lock()
 
@@ -60,6 +63,9 @@ class DirectoryFiles:
         current = self.current()
         if current is None or self._stale(current):
             self.build_in_background()
+        if current is None:
+            self.wait(self.first_wait_s)
+            current = self.current()
         if current is None:
             return 202, DirectoryInfo(ready=False, retry_after=RETRY_AFTER_S)
         return 200, msgspec.structs.replace(current, own_entries=self.store.has_entries(who))
