@@ -8,7 +8,9 @@ the event loop.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -48,11 +50,15 @@ JSON = "application/json"
 DIRECTORY_MEDIA = "application/vnd.sqlite3"
 
 
-def _directory_root(store: Store) -> Path:
+def _directory_files(store: Store, directory: Path | None) -> DirectoryFiles:
+    """The directory files of this app: in `directory`, beside a SQLite head office, else in a temporary
+    directory of this app's own (deleted with it: no other store's files are ever served from it)."""
     path = getattr(store, "path", None)  # a SqliteStore's file
-    if path is not None:
-        return cache_dir(f"sqlite:///{path}")
-    return Path(tempfile.mkdtemp(prefix="headoffice-directory-"))  # this process's own: no other store's files
+    if directory is not None or path is not None:
+        return DirectoryFiles(store, directory or cache_dir(f"sqlite:///{path}"))
+    files = DirectoryFiles(store, Path(tempfile.mkdtemp(prefix="headoffice-directory-")))
+    weakref.finalize(files, shutil.rmtree, files.root, True)
+    return files
 
 
 class _HttpError(Exception):
@@ -111,7 +117,7 @@ def create_app(store: Store, snapshot: Path | None = None, *, api_fail_limit: in
     """Build the ASGI app over a store (the caller owns the store and closes it), the console at `/` beside
     the API (`snapshot`: the marketing snapshot its pages read; `directory`: where the directory files for
     tills' first pulls live, by default beside a SQLite head office, else a temporary directory of its own)."""
-    files = DirectoryFiles(store, directory or _directory_root(store))
+    files = _directory_files(store, directory)
 
     async def principal_of(request: Request, role: str) -> Principal:
         header = request.headers.get("authorization", "")
