@@ -84,7 +84,11 @@ def pull_all(ctx: TillContext, client: HeadOfficeClient, *, page_size: int = PUL
                 progress(Progress(min(done, total), total, what))
         # an empty till downloads the directory as one file and copies it whole (sync/snapshot_file.py); a
         # till holding members or entries already, or a head office without the file, takes the parts
-        took = snapshot_file.pull_file(ctx, client, tick=tick) if snapshot_file.usable(ctx.conn) else None
+        took = None
+        if snapshot_file.usable(ctx.conn):
+            took = snapshot_file.pull_file(ctx, client, tick=tick)
+        else:
+            snapshot_file.forget(ctx.conn)  # a download a cut left, of no use to a till no longer empty
         if took is not None:
             report.pulled["snapshot_file"] = 1
         else:

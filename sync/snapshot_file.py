@@ -55,23 +55,37 @@ def pull_file(ctx: TillContext, client: HeadOfficeClient, *, tick: Ticker | None
     office without the route, still building after `wait_s`, holding entries of this till, another schema):
     the parts then. A cut download is resumed up to `attempts` times here, else in the next round."""
     conn = ctx.conn
-    info = _held(conn) or _ready(client, wait_s)
-    if info is None or info.own_entries or info.schema != (schema_version(conn) or ""):
-        return None
     path = part_path(conn)
+    info = _fitting(conn, _held(conn) or _ready(client, wait_s))
+    if info is None:
+        forget(conn)
+        return None
     fetch = retry(retry=retry_if_exception_type(Offline), stop=stop_after_attempt(attempts), reraise=True,
                   wait=wait_exponential(multiplier=0.5, max=8))(_download)
     try:
         fetch(conn, client, info, path, tick)
     except Gone:  # a newer file replaced the one this till had begun: start that one
-        _forget(conn, path)
-        info = _ready(client, wait_s)
-        if info is None or info.own_entries or info.schema != (schema_version(conn) or ""):
+        forget(conn)
+        info = _fitting(conn, _ready(client, wait_s))
+        if info is None:
             return None
         fetch(conn, client, info, path, tick)
     copied = copy_file(ctx, path, info, tick)
-    _forget(conn, path)
+    forget(conn)
     return copied  # None: the till enrolled or sold meanwhile (its tables are not empty): the parts then
+
+
+def forget(conn: sqlite3.Connection) -> None:
+    """Delete a download (done or cut) and what said which file it was."""
+    part_path(conn).unlink(missing_ok=True)
+    conn.execute("DELETE FROM sync_state WHERE key = ?", (HELD,))
+
+
+def _fitting(conn: sqlite3.Connection, info: DirectoryInfo | None) -> DirectoryInfo | None:
+    """`info` if this till can take that file: no entries of this till at head office, the till's schema."""
+    if info is None or info.own_entries or info.schema != (schema_version(conn) or ""):
+        return None
+    return info
 
 
 def _ready(client: HeadOfficeClient, wait_s: float) -> DirectoryInfo | None:
@@ -212,11 +226,6 @@ def _held(conn: sqlite3.Connection) -> DirectoryInfo | None:
         return msgspec.json.decode(held, type=DirectoryInfo)
     except msgspec.DecodeError:
         return None
-
-
-def _forget(conn: sqlite3.Connection, path: Path) -> None:
-    path.unlink(missing_ok=True)
-    conn.execute("DELETE FROM sync_state WHERE key = ?", (HELD,))
 
 
 def part_path(conn: sqlite3.Connection) -> Path:

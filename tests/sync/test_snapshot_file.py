@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from records import batch, card, entry, member
 from test_snapshot_pull import N, _assert_directory, _fill
-from tillkit import loyalty, register
+from tillkit import enrol, loyalty, register
 
 from headoffice import directory_file
 from headoffice.server import ServerThread
@@ -220,3 +220,20 @@ def test_head_office_builds_one_file_at_a_time_and_again_when_it_got_old(ho_stor
     second = files.current()
     assert second.name != first.name and second.floor > first.floor
     assert files.path(first.name) is not None and files.path(second.name) is not None
+
+
+def test_a_till_that_enrolled_after_a_cut_download_takes_the_parts_and_drops_the_download(
+        headoffice, ho_store, make_till, proxy):
+    _fill(ho_store)
+    t = make_till("S1", "T2")
+    info = _ready(t, ho_store, proxy.url)
+    proxy.set_mode("drop_after_response", drop_bytes=info.size // 2)
+    with client_for(t.conn, t.config) as client, pytest.raises(Offline):
+        snapshot_file.pull_file(t, client, attempts=1)
+    assert snapshot_file.part_path(t.conn).exists()
+    proxy.set_mode("pass")
+    enrol(t, 1)  # the till sells on meanwhile: its tables are no longer empty
+    report = sync_once(t)
+    assert "snapshot_file" not in report.pulled and report.pulled["snapshot_members"] == N + 1
+    assert not snapshot_file.part_path(t.conn).exists() and state.get(t.conn, snapshot_file.HELD) is None
+    _assert_directory(t, ho_store)
