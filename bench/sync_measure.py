@@ -27,12 +27,15 @@ from pos_client.services.members import enroll
 from pos_client.store import ledger
 from pos_client.store.config import write_config
 from pos_client.till import open_till
+from sync import snapshot, snapshot_file
+from sync.client import HeadOfficeClient
 from sync.engine import Progress, client_for, pull_all
 from sync.push import push_pending
 from sync.register import register_till
 from wire.batches import encode
 from wire.ledger_chain import CHAIN_COLUMNS, chain_hash
 from wire.protocol import LEDGER_COLUMNS, PushBatch
+from wire.snapshot import DirectoryInfo
 
 T0 = "2026-01-01T00:00:00.000000+00:00"
 
@@ -242,15 +245,28 @@ def directory_headoffice(workdir: str | Path, members: int, cards: int | None = 
     return path, time.perf_counter() - t0
 
 
+def directory_ready(client: HeadOfficeClient, within_s: float = 1800.0) -> DirectoryInfo:
+    """Until head office has built its directory file (a first pull's file: its cost, not the till's)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        info = client.directory()
+        if info.ready or time.monotonic() > deadline:
+            return info
+        time.sleep(max(0.2, info.retry_after))
+
+
 def pull_directory(workdir: str | Path, members: int = 1_000_000, cards: int | None = None,
                    entries: int | None = None, page_size: int = 1000, process: bool = False,
                    headoffice_db: Path | None = None) -> dict[str, Any]:
     """A fresh till's first pull of a head office holding `members` members, `cards` cards (1.5 per
     member) and `entries` ledger entries (one per member): the real server on loopback (`process=True`:
-    in its own process), the real `sync.engine.pull_all` (a snapshot of the directory, then the feed after
-    it: sync/snapshot.py), its progress callback counted. `headoffice_db`: a file `directory_headoffice`
-    filled with the same numbers, reused (each pull registers a new till in it); else one is filled here,
-    its setup time reported apart. The file stays (`headoffice_db`) for the figure's raw baseline."""
+    in its own process), the real `sync.engine.pull_all` (an empty till: the directory file downloaded and
+    copied whole, sync/snapshot_file.py, then the feed after it), its progress callback counted and timed.
+    Head office builds its directory file before the pull is timed (`directory_ready`: its cost, reported
+    apart as `build_seconds`; the file is kept beside `headoffice_db` and served to every later round).
+    `headoffice_db`: a file `directory_headoffice` filled with the same numbers, reused (each pull registers
+    a new till in it); else one is filled here, its setup time reported apart. The file stays
+    (`headoffice_db`) for the figure's raw baseline."""
     from headoffice.store import open_store  # lazy: head office: only this command needs it
 
     cards = members * 3 // 2 if cards is None else cards
@@ -266,14 +282,23 @@ def pull_directory(workdir: str | Path, members: int = 1_000_000, cards: int | N
     home.mkdir()
     write_config(home, {"store_id": "S2", "till_id": home.name})
     ctx = open_till(home)
-    ticks: list[Progress] = []
+    ticks: list[tuple[float, Progress]] = []
     try:
         with headoffice(store, db_url, process, upkeep=False) as url:
             register_till(ctx, url, store.add_till("S2", home.name))
+            with client_for(ctx.conn, ctx.config, timeout=60) as client:
+                built = directory_ready(client)
             started = time.perf_counter()
             with client_for(ctx.conn, ctx.config, timeout=60) as client:
-                report = pull_all(ctx, client, page_size=page_size, progress=ticks.append)
+                report = pull_all(ctx, client, page_size=page_size,
+                                  progress=lambda p: ticks.append((time.perf_counter(), p)))
             seconds = time.perf_counter() - started
+        downloaded = [t for t, p in ticks if p.what == snapshot_file.BYTES_WHAT]
+        copied = [t for t, p in ticks if p.what == snapshot.WHAT]
+        both = bool(downloaded and copied)  # the file's path (the parts have neither)
+        phases = {"download_s": round(downloaded[-1] - started, 3) if both else None,  # ask + download
+                  "check_and_copy_s": round(copied[0] - downloaded[-1], 3) if both else None,  # sha256 + copy
+                  "feed_after_s": round(started + seconds - copied[0], 3) if copied else None}
         got = {t: ctx.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
                for t in ("members", "cards", "ledger", "opening_balances")}
         points = ctx.conn.execute("SELECT COALESCE(SUM(points), 0) FROM balances").fetchone()[0]
@@ -281,7 +306,10 @@ def pull_directory(workdir: str | Path, members: int = 1_000_000, cards: int | N
                 "pulled": report.pulled, "pages": report.pages, "seconds": round(seconds, 3),
                 "setup_seconds": round(setup, 1), "changes_per_s": int((members + cards + entries) / seconds),
                 "head_office_in_own_process": process,
-                "progress_calls": len(ticks), "progress_last": [ticks[-1].done, ticks[-1].total] if ticks else None,
+                "progress_calls": len(ticks),
+                "progress_last": [ticks[-1][1].done, ticks[-1][1].total] if ticks else None,
+                "carrier": "file" if report.pulled.get("snapshot_file") else "parts", "phases": phases,
+                "file_bytes": built.size, "build_seconds": built.build_seconds,
                 "till_counts": got, "till_points": points, "headoffice_points": 5 * entries,
                 "headoffice_db": db_url.removeprefix("sqlite:///")}
     finally:

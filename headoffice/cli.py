@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="worker processes on one socket (default 1); more than one needs PostgreSQL")
     serve.add_argument("--pool", type=_positive_int, default=8,
                        help="PostgreSQL connections per worker (default 8)")
+    serve.add_argument("--directory-cache", metavar="DIR",
+                       help="where the directory files for tills' first pulls are kept (default beside a SQLite"
+                            " head office, else a directory of this host's temporary files; $HEADOFFICE_DIRECTORY)")
     _snapshot_args(serve)
     _db_arg(serve, create=True)
     serve.set_defaults(run=_serve)
@@ -325,7 +328,8 @@ def _serve(args: argparse.Namespace) -> int:
     proxies = TRUSTED_PROXIES if args.trusted_proxies is None else tuple(
         p for p in args.trusted_proxies if p != "none")
     serve(args.db, args.host, args.port, snapshot=snapshot, upkeep_at=args.upkeep_at, trusted_proxies=proxies,
-          workers=args.workers, pool=args.pool)
+          workers=args.workers, pool=args.pool,
+          directory=Path(args.directory_cache) if args.directory_cache else None)
     return 0
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from headoffice.app import API_FAIL_LIMIT, create_app
 from headoffice.console import figures
+from headoffice.directory_files import cache_dir
 from headoffice.store import Store, open_store
 from headoffice.upkeep import DEFAULT_AT, UpkeepScheduler
 
@@ -70,14 +71,15 @@ def open_for_serving(db_url: str, pool: int) -> Store:
     return open_store(db_url)
 
 
-def worker_app(db_url: str, pool: int, snapshot: Path | None) -> Starlette:
-    """uvicorn's app factory in each worker process: its own store (closed when the process ends)."""
-    return create_app(open_for_serving(db_url, pool), snapshot)
+def worker_app(db_url: str, pool: int, snapshot: Path | None, directory: Path | None = None) -> Starlette:
+    """uvicorn's app factory in each worker process: its own store (closed when the process ends); the
+    directory files (`directory`) are shared by the workers of this host."""
+    return create_app(open_for_serving(db_url, pool), snapshot, directory=directory or cache_dir(db_url))
 
 
 def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080, *, snapshot: Path | None = None,
           upkeep_at: clock_time = DEFAULT_AT, trusted_proxies: Sequence[str] = TRUSTED_PROXIES,
-          workers: int = 1, pool: int = DEFAULT_POOL) -> None:
+          workers: int = 1, pool: int = DEFAULT_POOL, directory: Path | None = None) -> None:
     """Serve until interrupted, refreshing the marketing snapshot on its schedule when `snapshot` is given
     (`headoffice.upkeep`); the scheduler is stopped and the store closed on the way out.
 
@@ -96,13 +98,14 @@ def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080, *, snapshot: P
                                **proxy_settings(trusted_proxies)}
     try:
         if workers > 1:
-            config = uvicorn.Config(partial(worker_app, db_url, pool, snapshot), factory=True, workers=workers,
-                                    timeout_worker_healthcheck=HEALTH_TIMEOUT, **options)
+            config = uvicorn.Config(partial(worker_app, db_url, pool, snapshot, directory), factory=True,
+                                    workers=workers, timeout_worker_healthcheck=HEALTH_TIMEOUT, **options)
             Multiprocess(config, sockets=[sock]).run()
         else:
             store = open_for_serving(db_url, pool)
             try:
-                uvicorn.Server(uvicorn.Config(create_app(store, snapshot), **options)).run(sockets=[sock])
+                uvicorn.Server(uvicorn.Config(create_app(store, snapshot, directory=directory or cache_dir(db_url)),
+                                              **options)).run(sockets=[sock])
             finally:
                 store.close()
     finally:
@@ -115,8 +118,10 @@ class ServerThread:
     """A real uvicorn server on loopback in a background thread; stop() and start() again to restart it."""
 
     def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0, *, snapshot: Path | None = None,
-                 api_fail_limit: int = API_FAIL_LIMIT, trusted_proxies: Sequence[str] = TRUSTED_PROXIES) -> None:
+                 api_fail_limit: int = API_FAIL_LIMIT, trusted_proxies: Sequence[str] = TRUSTED_PROXIES,
+                 directory: Path | None = None) -> None:
         self.store = store
+        self.directory = directory
         self.trusted_proxies = tuple(trusted_proxies)
         self.snapshot = snapshot
         self.api_fail_limit = api_fail_limit
@@ -134,7 +139,8 @@ class ServerThread:
 
         sock = listening_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(create_app(self.store, self.snapshot, api_fail_limit=self.api_fail_limit),
+        config = uvicorn.Config(create_app(self.store, self.snapshot, api_fail_limit=self.api_fail_limit,
+                                           directory=self.directory),
                                 log_level="warning", access_log=False,
                                 lifespan="off", **proxy_settings(self.trusted_proxies))
         server = self._server = uvicorn.Server(config)

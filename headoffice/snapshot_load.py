@@ -49,6 +49,8 @@ _LOAD = (
     " created_at, operator, reason, ref) SELECT entry_id, member_id, store_id, till_id, seq, kind, points, sale_id,"
     " amount_cents, created_at, operator, reason, ref FROM ho.ledger ORDER BY +entry_id",
 )
+# Members, consent and cards as a till stores them: also the till's directory file (headoffice/directory_file.py).
+DIRECTORY_LOAD = _LOAD[:3]
 # After balances and redemptions (`marketing_reports` fills those from the snapshot's own ledger).
 _LOAD_DOCS = (
     # a till's table keeps one use per (code, store, till, sale): here the first in use-id order

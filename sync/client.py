@@ -7,15 +7,16 @@ route, timeout, 5xx), `AuthError` (stop: the till must be registered again) and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
 from wire.batches import PullPage, PushBatch, PushResult, RecoverPage, encode
 from wire.fields import PREFIX
 from wire.messages import Balance, Error, Health, Registered
-from wire.snapshot import PART, SnapshotPart
+from wire.snapshot import PART, DirectoryInfo, SnapshotPart
 from wire.view import Followed, FollowRequest, View
 
 T = TypeVar("T")
@@ -35,6 +36,20 @@ class AuthError(SyncError):
 
 class Refused(SyncError):
     """Head office refused the request as malformed."""
+
+
+class Writer(Protocol):
+    """Where a download goes: positioned (`seek`, then `truncate` after it) and then written to."""
+
+    def seek(self, offset: int, /) -> Any: ...
+
+    def truncate(self) -> Any: ...
+
+    def write(self, data: bytes, /) -> Any: ...
+
+
+class Gone(Refused):
+    """A directory file head office no longer keeps (a newer one replaced it): ask which one again."""
 
 
 class HeadOfficeClient:
@@ -88,6 +103,10 @@ class HeadOfficeClient:
             raise Offline(f"head office timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             raise Offline(f"head office unreachable ({type(exc).__name__})") from None
+        return self._sorted(resp)
+
+    def _sorted(self, resp: Any) -> Any:
+        """The response, or the error its status means (see the module)."""
         status = resp.status_code
         if status >= 500:
             raise Offline(f"head office error {status}")
@@ -150,6 +169,45 @@ class HeadOfficeClient:
         _, raw = self._call("GET", "/pull/snapshot", params={"after": msgspec.json.encode(after).decode(),
                                                                   "top": top, "limit": limit})
         return _read(raw, SnapshotPart)
+
+    def directory(self) -> DirectoryInfo:
+        """Which directory file to download for a first pull (`ready` false: head office is building one)."""
+        _, raw = self._call("GET", "/pull/directory")
+        return _read(raw, DirectoryInfo)
+
+    def download(self, name: str, out: Writer, start: int = 0, tick: Callable[[int], None] | None = None) -> int:
+        """Write directory file `name` into `out` from byte `start` (a Range request: what a cut left resumes;
+        a 200 instead of 206 starts over at 0) and return the bytes `out` then holds. `Gone` when head office no
+        longer keeps that file; `Offline` on a cut, with every byte received so far already in `out`."""
+        httpx = self._httpx
+        headers = self._till_headers()
+        if start:
+            headers["range"] = f"bytes={start}-"
+        try:
+            with self._http.stream("GET", f"/pull/directory/{name}", headers=headers) as resp:
+                status = resp.status_code
+                if status == 416:  # nothing after `start`: the file was whole already
+                    return start
+                if status == 404:
+                    raise Gone(f"head office no longer keeps {name}")
+                if status != 206 or not resp.headers.get("content-range", "").startswith(f"bytes {start}-"):
+                    if status != 200:
+                        resp.read()
+                        self._sorted(resp)
+                    start = 0
+                out.seek(start)
+                out.truncate()
+                held = start
+                for chunk in resp.iter_bytes():  # as they arrive: a cut keeps every byte received
+                    out.write(chunk)
+                    held += len(chunk)
+                    if tick is not None:
+                        tick(held)
+                return held
+        except httpx.TimeoutException as exc:
+            raise Offline(f"head office timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise Offline(f"head office unreachable ({type(exc).__name__})") from None
 
     def follow(self, member_ids: list[str]) -> Followed:
         """Follow members this till sees; head office answers their history so far (wire/view.py)."""

@@ -16,7 +16,7 @@ from pos_client.store import sync_state as state
 from pos_client.store.config import Config
 from pos_client.store.context import TillContext
 from pos_client.store.program_overlay import applied_version
-from sync import snapshot
+from sync import snapshot, snapshot_file
 from sync.apply import apply_page
 from sync.client import AuthError, HeadOfficeClient, SyncError
 from sync.push import PushReport, push_pending
@@ -79,10 +79,21 @@ def pull_all(ctx: TillContext, client: HeadOfficeClient, *, page_size: int = PUL
     # A first pull: the directory as of one position, then the feed after it; but not at the till that writes its
     # store's members' expiry, which needs their dated earnings (docs/marketing.md, "Points expiry").
     if snapshot.wanted(ctx.conn) and ctx.till_id != expiry.writer_till(ctx):
-        def tick(done: int, total: int) -> None:
+        def tick(done: int, total: int, what: str = snapshot.WHAT) -> None:
             if progress and total:
-                progress(Progress(min(done, total), total, snapshot.WHAT))
-        report.pulled["snapshot_members"] = snapshot.pull_snapshot(ctx, client, tick=tick)
+                progress(Progress(min(done, total), total, what))
+        # an empty till downloads the directory as one file and copies it whole (sync/snapshot_file.py); a
+        # till holding members or entries already, or a head office without the file, takes the parts
+        took = None
+        if snapshot_file.usable(ctx.conn):
+            took = snapshot_file.pull_file(ctx, client, tick=tick)
+        else:
+            snapshot_file.forget(ctx.conn)  # a download a cut left, of no use to a till no longer empty
+        if took is not None:
+            report.pulled["snapshot_file"] = 1
+        else:
+            took = snapshot.pull_snapshot(ctx, client, tick=tick)
+        report.pulled["snapshot_members"] = took
     view = view or view_of(ctx)
     if view != "all":
         report.pulled["history"] = follow_seen(ctx, client)

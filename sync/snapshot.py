@@ -72,7 +72,7 @@ def pull_snapshot(ctx: TillContext, client: HeadOfficeClient, *, limit: int = PA
     applied = 0
     if state.get_int(conn, DONE):
         return 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-ahead") as ahead, _bulk(conn):
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-ahead") as ahead, bulk(conn):
         part = fetch(state.get(conn, AFTER) or "", state.get_int(conn, FLOOR), limit)
         while True:  # part n+1 is fetched while part n is applied; one fetched ahead of a failure is dropped
             following = ahead.submit(fetch, part.next_after, part.floor, limit) if part.more else None
@@ -169,7 +169,7 @@ def _indexes_back(conn: sqlite3.Connection) -> None:
 
 
 @contextmanager
-def _bulk(conn: sqlite3.Connection) -> Iterator[None]:
+def bulk(conn: sqlite3.Connection) -> Iterator[None]:
     """For the snapshot's parts: `synchronous=NORMAL` (WAL: a part's commit is not synced to disk; a power cut
     loses at most the last parts together with where the snapshot stood, so they are fetched again, and never
     damages the file) and a 64 MB page cache; the connection's own settings come back after."""

@@ -41,7 +41,7 @@ from wire.messages import (
 from wire.program import Offer, Promotion
 from wire.records import CardRecord, LedgerRecord, MemberRecord, SaleLine, SaleRecord
 from wire.rules import RULE_KEYS, ProgramRules, Reward, RuleData, RulePath, RuleValue
-from wire.snapshot import SnapshotPart, SnapshotQuery
+from wire.snapshot import DirectoryInfo, DirectoryPath, SnapshotPart, SnapshotQuery
 from wire.view import BalanceData, Followed, FollowRequest
 
 Auth = Literal["till", "admin", "any"] | None
@@ -82,6 +82,7 @@ class Route:
     errors: dict[int, str] = field(default_factory=dict)  # route-specific statuses (besides the implied ones)
     partial: bool = False  # 422 may also carry the `ok` body (a push with some records set aside)
     accepted: str | None = None  # why 202 may carry the `ok` body (a push with changes sent for approval)
+    media: str = "application/json"  # the 200 body's type (a file's bytes: 206 answers a Range request)
 
     def statuses(self) -> dict[int, str]:
         """Every status this route can answer besides 200, with why."""
@@ -117,6 +118,13 @@ ROUTES: tuple[Route, ...] = (
     Route("snapshot", "GET", "/pull/snapshot", "a till's first pull: members, cards and opening balances as of one "
           "feed position, in parts of 5,000 members (then the feed from 0 with `floor`)", SnapshotPart, auth="till",
           query=SnapshotQuery),
+    Route("directory", "GET", "/pull/directory", "an empty till's first pull: which directory file (the till's schema,"
+          " as of `floor`) to download", DirectoryInfo, auth="till",
+          accepted="no file yet: head office is building one; ask again after `retry_after` seconds"),
+    Route("directory_file", "GET", "/pull/directory/{name}", "the directory file's bytes (HTTP Range resumes a cut"
+          " download; check size and sha256 before use)", None, auth="till", params=DirectoryPath,
+          errors={404: "no such file (a newer one replaced it): ask /pull/directory again",
+                  416: "the Range starts past the file's end"}, media="application/vnd.sqlite3"),
     Route("follow", "POST", "/pull/follow", "a till follows members it sees (sold to, looked up): `view=seen` pulls"
           " then carry their entries; answers their history so far", Followed, auth="till", body=FollowRequest),
     Route("recover", "GET", "/recover", "a till restored from a backup: its own entries above a seq and its own "
@@ -194,6 +202,10 @@ def _add_checks(schema: dict[str, Any], checks: tuple[str, ...]) -> None:
 def _operation(route: Route, body: dict[str, Any] | None) -> dict[str, Any]:
     ok = {"type": "object"} if route.ok is None else _ref(route.ok.__name__)
     responses: dict[str, Any] = {"200": _json(ok, "done")}
+    if route.media != "application/json":
+        raw = {"content": {route.media: {"schema": {"type": "string", "format": "binary"}}}}
+        responses = {"200": {"description": "the whole file", **raw},
+                     "206": {"description": "the part a Range header asked for", **raw}}
     if route.accepted:
         responses["202"] = _json(ok, route.accepted)
     for status, why in route.statuses().items():

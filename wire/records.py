@@ -76,7 +76,10 @@ class LedgerRecord(msgspec.Struct, frozen=True):
     entry_hash: ChainHash | None = None
 
     CHECKS: ClassVar[tuple[str, ...]] = ("points: a redemption cannot add points",
-                                         "points: earn and bonus cannot be negative")
+                                         "points: earn and bonus cannot be negative",
+                                         # checked by head office against the till's chain (validate.check_chain)
+                                         "entry_hash: does not match the entry's content",
+                                         "prev_hash: does not link to the till's entry")
 
     def __post_init__(self) -> None:
         if self.kind == "redeem" and self.points > 0:

@@ -7,6 +7,7 @@ one implementation, `sql.SqlStore`, forwards each method to the repository of it
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from wire.batches import RecoverPage
 from wire.protocol import PullPage, PushBatch, PushResult
 from wire.snapshot import PART, SnapshotPart
 from wire.view import Followed, View
+
+DirectorySink = Callable[[str, list[tuple[Any, ...]]], None]  # (table, rows) of a directory read
 
 
 class Forbidden(PermissionError):
@@ -72,6 +75,20 @@ class Store(ABC):
     @abstractmethod
     def snapshot(self, principal: Principal, after: str, top: int, limit: int = PART) -> SnapshotPart:
         """A first pull's part: members after `after`, their cards and opening balances as of `top` (0: now)."""
+
+    @abstractmethod
+    def directory(self, put: DirectorySink, chunk: int = 20_000) -> int:
+        """The whole directory in one consistent read, for a directory file (headoffice/directory_file.py):
+        `put("members", rows)` (with each member's balance) then `put("cards", rows)`, in key order, `chunk`
+        rows at a time; returns the feed position the read stands at (the file's floor)."""
+
+    @abstractmethod
+    def feed_top(self) -> int:
+        """The last server_seq handed out (how far a directory file's floor is behind)."""
+
+    @abstractmethod
+    def has_entries(self, principal: Principal) -> bool:
+        """Head office holds ledger entries of this till (its first pull then takes the parts, not the file)."""
 
     @abstractmethod
     def recover(self, principal: Principal, after_seq: int, sales_after: str = "", sales_after_id: str = "",

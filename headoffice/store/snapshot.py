@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from headoffice.store.base import Principal
+from headoffice.store.base import DirectorySink, Principal
 from headoffice.store.db import Db
 from headoffice.store.feed import ChangeFeed
 from wire.snapshot import PART, SnapCard, SnapMember, SnapshotPart
@@ -21,6 +21,9 @@ _MEMBERS = ("SELECT m.member_id, m.store_id, m.name, m.phone, m.email, m.status,
             " LEFT JOIN balances b ON b.member_id = m.member_id WHERE m.member_id > ? ORDER BY m.member_id LIMIT ?")
 _CARDS = ("SELECT card_number, member_id, source, status, replaced_by, created_at, updated_at FROM cards"
           " WHERE member_id >= ? AND member_id <= ?")
+
+_ALL_CARDS = ("SELECT card_number, member_id, source, status, replaced_by, created_at, updated_at FROM cards"
+              " WHERE card_number > ? ORDER BY card_number LIMIT ?")
 
 
 class Snapshot:
@@ -50,6 +53,27 @@ class Snapshot:
             cards = [SnapCard(*r) for r in db.execute(_CARDS, (first, last))]
         return SnapshotPart(floor=floor, members=members, cards=cards, next_after=last, more=len(rows) == limit,
                             total=total)
+
+    def directory(self, put: DirectorySink, chunk: int = 20_000) -> int:
+        """Every member (with its balance) then every card, by keyset pages inside ONE read (a consistent
+        snapshot: PostgreSQL's REPEATABLE READ, SQLite's read transaction); returns the feed position read."""
+        db = self._db
+        with db.read():
+            floor = self._feed.top()
+            for table, sql in (("members", _MEMBERS), ("cards", _ALL_CARDS)):
+                after = ""
+                while rows := db.execute(sql, (after, chunk)):
+                    put(table, rows)
+                    after = str(rows[-1][0])
+        return floor
+
+    def feed_top(self) -> int:
+        with self._db.read():
+            return self._feed.top()
+
+    def has_entries(self, principal: Principal) -> bool:
+        return self._db.one("SELECT 1 FROM ledger WHERE store_id = ? AND till_id = ? LIMIT 1",
+                            (principal.store_id, principal.till_id)) is not None
 
     def _after_floor(self, floor: int, ids: set[str]) -> dict[str, int]:
         """Points received after the floor per member of the part (few: found by server_seq, not by member)."""

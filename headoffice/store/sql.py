@@ -14,7 +14,7 @@ from typing import Any
 from headoffice.store import schema
 from headoffice.store.approval_apply import Decisions
 from headoffice.store.approvals import Approvals
-from headoffice.store.base import Principal, Store
+from headoffice.store.base import DirectorySink, Principal, Store
 from headoffice.store.console import ConsoleRecords
 from headoffice.store.db import Db, Row
 from headoffice.store.directory import Directory
@@ -103,6 +103,15 @@ class SqlStore(Store):
 
     def snapshot(self, principal: Principal, after: str, top: int, limit: int = PART) -> SnapshotPart:
         return self._snapshot.part(principal, after, top, limit)
+
+    def directory(self, put: DirectorySink, chunk: int = 20_000) -> int:
+        return self._snapshot.directory(put, chunk)
+
+    def feed_top(self) -> int:
+        return self._snapshot.feed_top()
+
+    def has_entries(self, principal: Principal) -> bool:
+        return self._snapshot.has_entries(principal)
 
     def recover(self, principal: Principal, after_seq: int, sales_after: str = "", sales_after_id: str = "",
                 limit: int = 1000) -> RecoverPage:
