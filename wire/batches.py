@@ -233,9 +233,7 @@ class PushResult(msgspec.Struct, kw_only=True):
                                             "already holds an entry with other content",
                                             "past this till's sequence",
                                             "points per unit",
-                                            "points on a total of",
-                                            "does not match the entry's content",
-                                            "does not link to the till's entry")
+                                            "points on a total of")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = msgspec.to_builtins(self)
