@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sqlite3
 import stat
 from datetime import UTC, datetime, time, timedelta
@@ -19,7 +20,7 @@ from headoffice.store.schema import SchemaTooNew as HoSchemaTooNew
 from pos_client.cli.main import main
 from pos_client.domain.errors import RefusedInput
 from pos_client.store import sync_state
-from pos_client.store.backup import BackupError, back_up, backup_dir, latest_backup, verify
+from pos_client.store.backup import STALE_TMP_S, BackupError, back_up, backup_dir, latest_backup, verify
 from pos_client.store.config import from_mapping, write_config
 from pos_client.store.db import SchemaTooNew, connect, migration_names
 from pos_client.store.home import db_path
@@ -312,3 +313,20 @@ def test_the_app_shows_the_last_backup_in_its_status_bar(till):
     last = latest_backup(till.home, till.config)
     assert last is not None
     assert bar.parts["backup"] == f"last backup {last[1]:%H:%M}"
+
+
+def test_a_backup_removes_copies_a_dead_process_left_half_made_and_keeps_one_being_written(till):
+    """A till killed or closed mid-backup leaves `.till-*.db.tmp` (a database-sized file) behind: the next
+    backup removes those untouched for STALE_TMP_S, never a copy another process is still writing."""
+    directory = backup_dir(till.home, till.config)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    dead = directory / ".till-20261201T170916953574Z.db.tmp"
+    live = directory / ".till-20261201T171429744450Z.db.tmp"
+    dead.write_bytes(b"x" * 4096)
+    live.write_bytes(b"y" * 4096)
+    old = dead.stat().st_mtime - STALE_TMP_S - 5
+    os.utime(dead, (old, old))
+    report = back_up(till.conn, till.home, till.config)
+    assert not dead.exists() and live.exists()
+    assert verify(report.path) == report.check
+    assert sorted(p.name for p in directory.iterdir()) == sorted([report.path.name, live.name])

@@ -43,6 +43,7 @@ from pos_client.store.token_file import blank_in_db
 
 PREFIX, SUFFIX = "till-", ".db"
 STAMP = "%Y%m%dT%H%M%S%fZ"
+STALE_TMP_S = 600  # a copy in progress writes its file continuously: one untouched this long has no writer left
 DEFAULT_KEEP = 10
 RESTORED_SEQ = "restored_seq"  # till_state: the till's own high seq in the backup it was restored from
 
@@ -161,6 +162,7 @@ def snapshot(conn: sqlite3.Connection, dest: Path) -> Check:
     """Online backup of `conn` to `dest`, checked against the entry count of the same instant."""
     tmp = dest.with_name(f".{dest.name}.tmp")
     tmp.unlink(missing_ok=True)
+    sweep_stale(dest.parent)
     reader = conn.execute("PRAGMA database_list").fetchone()
     src = sqlite3.connect(f"file:{reader[2]}?mode=ro", uri=True, isolation_level=None) if reader[2] else None
     try:
@@ -185,6 +187,23 @@ def snapshot(conn: sqlite3.Connection, dest: Path) -> Check:
             src.close()
         tmp.unlink(missing_ok=True)
     return check
+
+
+def sweep_stale(directory: Path, now: float | None = None) -> list[str]:
+    """Remove half-made copies a dead process left (`finally` never ran: the app killed or closed mid-copy).
+
+    Why: each is the size of the database; a bench run that started and killed a 5 GB till left nine of
+    them (50 GB, the disk full). A copy still being written is kept: its file changed within STALE_TMP_S."""
+    cutoff = (time.time() if now is None else now) - STALE_TMP_S
+    removed = []
+    for p in directory.glob(f".{PREFIX}*{SUFFIX}.tmp") if directory.is_dir() else ():
+        try:
+            if p.stat().st_mtime < cutoff:
+                p.unlink()
+                removed.append(p.name)
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def _without_token(path: Path) -> None:
