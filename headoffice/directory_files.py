@@ -23,6 +23,7 @@ from pathlib import Path
 import msgspec
 
 from headoffice import directory_file
+from headoffice.paths import beside_store
 from headoffice.store.base import Principal, Store
 from wire.snapshot import DirectoryInfo
 
@@ -37,13 +38,8 @@ log = logging.getLogger(__name__)
 def cache_dir(db_url: str, explicit: str | None = None) -> Path:
     """--directory-cache, $HEADOFFICE_DIRECTORY, beside a SQLite head office, else a directory of this host's
     temporary files named after the database URL (its workers share it; another database never does)."""
-    chosen = explicit or os.environ.get(ENV)
-    if chosen:
-        return Path(chosen)
-    if db_url.startswith("sqlite:///"):
-        db = Path(db_url[len("sqlite:///"):])
-        return db.with_name(f"{db.stem}.directory")
-    return Path(tempfile.gettempdir()) / f"headoffice-directory-{directory_file.text_sha256(db_url)[:16]}"
+    return (beside_store(db_url, explicit, ENV, ".directory")
+            or Path(tempfile.gettempdir()) / f"headoffice-directory-{directory_file.text_sha256(db_url)[:16]}")
 
 
 class DirectoryFiles:

@@ -38,6 +38,7 @@ from typing import Any
 
 from headoffice import snapshot_delta, snapshot_load
 from headoffice.marketing_reports import HO_REPORTS, config_for, program_of, run, snapshot, valued_rewards
+from headoffice.paths import beside_store
 from headoffice.store import Store, open_store
 from pos_client.domain.dates import plus_days
 from pos_client.services.marketing import lifecycle, upkeep
@@ -75,13 +76,7 @@ def parse_at(text: str) -> time:
 
 def snapshot_path(db_url: str, explicit: str | None = None) -> Path:
     """Where the snapshot lives: --snapshot, $HEADOFFICE_SNAPSHOT, beside a SQLite head office, else here."""
-    chosen = explicit or os.environ.get(SNAPSHOT_ENV)
-    if chosen:
-        return Path(chosen)
-    if db_url.startswith("sqlite:///"):
-        db = Path(db_url[len("sqlite:///"):])
-        return db.with_name(f"{db.stem}.marketing.db")
-    return Path("headoffice-marketing.db")
+    return beside_store(db_url, explicit, SNAPSHOT_ENV, ".marketing.db") or Path("headoffice-marketing.db")
 
 
 def due_through(now: datetime, at: time) -> date:

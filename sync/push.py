@@ -217,10 +217,10 @@ def _tally(report: PushReport, result: PushResult) -> None:
     report.server_time = result.server_time
 
 
-def _announce_again(batch: _Batch, result: PushResult, asked_again: bool) -> list[str]:
-    """Document types head office says it lacks that this batch did not carry (asked for once per round)."""
+def _lacking(batch: _Batch, result: PushResult) -> list[str]:
+    """Document types head office says it lacks that this batch did not carry (the till announces them again)."""
     sent = {w["type"] for w in batch.body["docs"]}
-    return [] if asked_again else [k for k in result.wants if k not in sent]
+    return [k for k in result.wants if k not in sent]
 
 
 def _record(ctx: TillContext, batch: _Batch, result: PushResult, again: list[str]) -> None:
@@ -238,12 +238,6 @@ def _record(ctx: TillContext, batch: _Batch, result: PushResult, again: list[str
             state.put(conn, **{SENT + kind: None})
         if result.rejected:
             state.put(conn, **{state.LAST_ERROR: "head office set aside: " + json.dumps(result.rejected)[:400]})
-
-
-def _lacking(batch: _Batch, result: PushResult) -> bool:
-    """Head office lacks a document type this batch did not carry (the till announces it again)."""
-    sent = {w["type"] for w in batch.body["docs"]}
-    return any(k not in sent for k in result.wants)
 
 
 class _Sender:
@@ -324,7 +318,7 @@ def push_pending(ctx: TillContext, client: HeadOfficeClient, *, entry_limit: int
             done, result, whole = sender.answers.get()
             if isinstance(result, BaseException):
                 raise result
-            again = _announce_again(done, result, asked_again)
+            again = [] if asked_again else _lacking(done, result)  # asked for once per round
             _tally(report, result)
             before = report.high_seq
             _record(ctx, done, result, again)
