@@ -184,7 +184,7 @@ def routes(console: Console) -> list[BaseRoute]:
                 raise Denied("another store")
             code = await run_in_threadpool(console.audited, user, "till.enrolment_code", f"{store_id}/{till_id}",
                                            reason, lambda: console.store.add_till(store_id, till_id),
-                                           {"store_id": store_id})
+                                           {"store_id": store_id}, (store_id, till_id))
         except ValueError as exc:
             return await stores(request, error=str(exc), status=400)
         return await stores(request, notice=f"Enrolment code for {store_id}/{till_id} (one use, 7 days): on the"
@@ -215,7 +215,8 @@ def routes(console: Console) -> list[BaseRoute]:
         except ValueError as exc:
             return await stores(request, error=str(exc), status=400)
         if not await run_in_threadpool(console.audited, user, "till.revoke", f"{store_id}/{till_id}", reason,
-                                       lambda: records.revoke_till(store_id, till_id), {"store_id": store_id}):
+                                       lambda: records.revoke_till(store_id, till_id), {"store_id": store_id},
+                                       (store_id, till_id)):
             return console.render(request, "error.html", {"status": 404, "message": "There is no such till."}, 404)
         return RedirectResponse("/stores?revoked=" + f"{store_id}/{till_id}", status_code=303)
 

@@ -158,14 +158,16 @@ class Console:
         return response
 
     def audited(self, user: User, action: str, target: str, reason: str, change: Callable[[], T],
-                detail: Callable[[T], dict[str, Any] | None] | dict[str, Any] | None = None) -> T:
+                detail: Callable[[T], dict[str, Any] | None] | dict[str, Any] | None = None,
+                till: tuple[str, str] | None = None) -> T:
         """Make a change and record it on /audit in ONE transaction: both are written or neither is.
 
         `change` runs inside the transaction (its own writes join it); `detail` is the record's detail, or a
         function of the change's result. A change that returns None or False changed nothing and is not
-        recorded. Runs on the calling thread: call it through `run_in_threadpool` from a handler.
+        recorded. `till`: the change writes that till's row, which is then locked first (the order a push
+        takes its locks). Runs on the calling thread: call it through `run_in_threadpool` from a handler.
         """
-        with self.store.console.transaction():
+        with self.store.console.transaction(till):
             result = change()
             if result is not None and result is not False:
                 self.audit(user, action, target, reason, detail(result) if callable(detail) else detail)

@@ -165,10 +165,11 @@ class ConsoleRecords:
             self._db.execute("DELETE FROM login_attempts WHERE akey = ?", (key,))
 
     # --- audit --------------------------------------------------------------------------------------
-    def transaction(self) -> AbstractContextManager[None]:
+    def transaction(self, till: tuple[str, str] | None = None) -> AbstractContextManager[None]:
         """One write transaction a console change and its audit record share (the change's own writes join it),
-        so a crash between them cannot leave a change that nobody recorded."""
-        return self._db.write()
+        so a crash between them cannot leave a change that nobody recorded. `till`: the change writes that
+        till's row (a revocation, a new code), so the transaction locks the row first (`Db.write_till`)."""
+        return self._db.write() if till is None else self._db.write_till(*till)
 
     def audit_add(self, user_id: str, user_name: str, store_id: str | None, action: str, target: str,
                   reason: str, detail: str) -> int:
@@ -247,7 +248,7 @@ class ConsoleRecords:
     def revoke_till(self, store_id: str, till_id: str) -> bool:
         """Clear a till's token and code (its next call is refused 401); False when there is no such till."""
         now = now_iso()
-        with self._db.write():
+        with self._db.write_till(store_id, till_id):
             found = self._db.execute("UPDATE tills SET token_hash = NULL, code_hash = NULL, code_expires_at = NULL"
                                      " WHERE store_id = ? AND till_id = ? AND role = 'till' RETURNING till_id",
                                      (store_id, till_id))

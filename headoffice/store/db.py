@@ -90,6 +90,18 @@ class Db(ABC):
         with self.lock, self._late_txn():
             yield
 
+    @contextmanager
+    def write_till(self, store_id: str, till_id: str) -> Iterator[None]:
+        """A serialised write that changes a till's row (a revocation, a new code), taking that row's lock
+        before the chain-wide writer lock: the order a push takes them (it locks its till's row to read
+        high_seq, then the chain-wide lock at its first server_seq). In the other order a revocation and the
+        till's push in flight deadlocked on PostgreSQL (issue 15)."""
+        with self.write_late():
+            self.execute("SELECT 1 FROM tills WHERE store_id = ? AND till_id = ?" + self.dialect.row_lock,
+                         (store_id, till_id))
+            self.serialise()
+            yield
+
     def _late_txn(self) -> AbstractContextManager[None]:
         """A backend whose every write is already serial (SQLite's BEGIN IMMEDIATE) opens a plain write."""
         return self._write_txn()

@@ -37,7 +37,7 @@ class Enrolment:
             raise ValueError("HO/HO is reserved for head office's own entries")
         code = new_code()
         expires = (datetime.now(UTC) + timedelta(days=valid_days)).isoformat(timespec="microseconds")
-        with self._db.write():
+        with self._db.write_till(store_id, till_id):
             self._db.execute(
                 "INSERT INTO tills (store_id, till_id, role, code_hash, code_expires_at, created_at)"
                 " VALUES (?, ?, 'till', ?, ?, ?) ON CONFLICT (store_id, till_id) DO UPDATE SET"
