@@ -71,3 +71,11 @@ def test_the_sqlite_figure_is_judged_by_the_method_and_leaves_no_database_behind
     last = fig.extra["last_run"]
     assert last["accepted"] == 10_000 and 0 < last["decode_s"] < last["seconds"] and last["ingest_s"] > 0
     assert not list(tmp_path.glob("headoffice-*"))  # every run's database deleted after it
+
+
+def test_the_bench_entries_carry_ids_as_a_till_makes_them():
+    """Real tills send UUIDv7 ids (pos_client.store.ledger.new_id): time-ordered, so the bench's rows land in
+    head office's entry_id index as a till's do, not on random pages as uuid4 ids would."""
+    ids = [r["entry_id"] for r in chained_entries(500, members=7)]
+    assert all(len(i) == 32 and i[12] == "7" for i in ids)
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
