@@ -51,3 +51,14 @@ def chain_hash(prev_hash: str | None, content: Sequence[Any]) -> str:
     except (TypeError, ValueError, OverflowError, msgspec.EncodeError, UnicodeEncodeError):
         data = canonical_text(prev_hash, content)
     return hashlib.sha256(data).hexdigest()
+
+
+def typed_chain_hash(prev_hash: str | None, content: Sequence[Any]) -> str:
+    """`chain_hash` of a decoded `LedgerRecord`'s content (its numbers are typed ints, never floats): the same
+    bytes without the per-value float scan, a third of the hash's cost at head office's ingest (a push
+    checks thousands); whatever msgspec cannot write (a lone surrogate) takes the canonical path."""
+    try:
+        data = _encode((prev_hash or "", *content))
+    except (TypeError, ValueError, OverflowError, msgspec.EncodeError, UnicodeEncodeError):
+        data = canonical_text(prev_hash, content)
+    return hashlib.sha256(data).hexdigest()

@@ -1,7 +1,8 @@
 """Head-office ingest into the PostgreSQL store, on a private PostgreSQL 15 cluster started for the
-run (default durability). Same measure, rounds, method (`bench.method`, A/B then B/A) and target as `ingest`
-(SQLite); the baseline is a raw COPY of the same ledger rows and one balances upsert per batch, each batch
-one transaction, into a fresh database of the same cluster with the store's schema (dropped after each run)."""
+run (fsync and synchronous_commit on, a head office's server settings: `pgcluster.SERVER_SETTINGS`). Same
+measure, rounds, method (`bench.method`, A/B then B/A) and target as `ingest` (SQLite); the baseline is a raw COPY of
+the same ledger rows and one balances upsert per batch, each batch one transaction, into a fresh database of the same
+cluster with the store's schema (dropped after each run)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import pairwise
 
-from wire.ledger_chain import chain_hash
+from wire.ledger_chain import chain_hash, typed_chain_hash
 from wire.protocol import LedgerRecord, Reject, SaleRecord
 
 EARN_CAP_PER_UNIT = 100  # points per 100 cents of a sale: far above any program, far below a forged 10**9
@@ -104,7 +104,7 @@ def _all_link(pairs: Sequence[tuple[int, LedgerRecord]], before: tuple[int, str 
     seq, prev = before if before is not None else (None, None)
     for _, e in pairs:
         h = e.entry_hash
-        if h is not None and (chain_hash(e.prev_hash, e.chain_content()) != h
+        if h is not None and (typed_chain_hash(e.prev_hash, e.chain_content()) != h
                               or (seq == e.seq - 1 and prev is not None and e.prev_hash != prev)):
             return False
         seq, prev = e.seq, h

@@ -13,6 +13,7 @@ from bench.figures.ingest import raw_batches, raw_sqlite
 from bench.generate import SIZES, GenStats
 from bench.stats import NOT_JUDGED
 from bench.sync_measure import chained_entries, ingest_rate
+from tests.parts import missing_part
 from wire.protocol import LEDGER_COLUMNS
 
 
@@ -71,3 +72,27 @@ def test_the_sqlite_figure_is_judged_by_the_method_and_leaves_no_database_behind
     last = fig.extra["last_run"]
     assert last["accepted"] == 10_000 and 0 < last["decode_s"] < last["seconds"] and last["ingest_s"] > 0
     assert not list(tmp_path.glob("headoffice-*"))  # every run's database deleted after it
+
+
+def test_the_bench_entries_carry_ids_as_a_till_makes_them():
+    """Real tills send UUIDv7 ids (pos_client.store.ledger.new_id): time-ordered, so the bench's rows land in
+    head office's entry_id index as a till's do, not on random pages as uuid4 ids would."""
+    ids = [r["entry_id"] for r in chained_entries(500, members=7)]
+    assert all(len(i) == 32 and i[12] == "7" for i in ids)
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+
+def test_the_bench_cluster_is_tuned_as_a_deployment_and_stays_durable(pg_url):
+    """The ingest_pg figure's cluster: a head office's own server settings (pgcluster.SERVER_SETTINGS), with
+    fsync and synchronous_commit left on (every commit still waits for its WAL on disk)."""
+    import psycopg  # why: PostgreSQL's client loads only for the tests that have a cluster
+
+    from headoffice import pgcluster
+
+    if reason := pgcluster.available():
+        missing_part(reason)
+    with pgcluster.private_cluster() as url, psycopg.connect(url) as conn:
+        shown = {k: conn.execute(f"SHOW {k}").fetchone()[0] for k, _ in pgcluster.SERVER_SETTINGS}
+        assert shown == dict(pgcluster.SERVER_SETTINGS)
+        assert conn.execute("SHOW fsync").fetchone()[0] == "on"
+        assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wire.bounds import CENTS, POINTS, SEQ
-from wire.ledger_chain import CHAIN_COLUMNS, canonical_text, chain_hash
+from wire.ledger_chain import CHAIN_COLUMNS, canonical_text, chain_hash, typed_chain_hash
 
 
 def reference(prev: str | None, content: list[Any]) -> str:
@@ -41,6 +41,7 @@ def test_entry_shaped_content_hashes_as_the_canonical_form(entry_id: str, member
     content = [entry_id, member, "S1", "T1", seq, "earn", points, None, cents, "2026-01-01T00:00:00+00:00",
                text, text or None, None]
     assert chain_hash(prev, content) == reference(prev, content)
+    assert typed_chain_hash(prev, content) == reference(prev, content)  # head office's form for decoded records
 
 
 @pytest.mark.parametrize("text", ["", "é", "日本", "😀", "\u2028\u2029", "\x7f", "\x00\x01\x1f", '"\\/',
@@ -48,6 +49,7 @@ def test_entry_shaped_content_hashes_as_the_canonical_form(entry_id: str, member
 def test_unicode_escapes_and_surrogates(text: str) -> None:
     content = ["e" * 32, text, "S1", "T1", 1, "earn", 1, text, 0, "2026-01-01", text, None, text]
     assert chain_hash(text or None, content) == reference(text or None, content)
+    assert typed_chain_hash(text or None, content) == reference(text or None, content)
 
 
 def test_the_fast_form_is_taken_for_ordinary_entries() -> None:
@@ -60,3 +62,12 @@ def test_the_fast_form_is_taken_for_ordinary_entries() -> None:
 def test_content_of_the_wrong_length_is_refused() -> None:
     with pytest.raises(ValueError):
         chain_hash(None, ["x"] * (len(CHAIN_COLUMNS) - 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), _TEXT, _INT, st.booleans()), min_size=len(CHAIN_COLUMNS),
+                max_size=len(CHAIN_COLUMNS)), _PREV)
+def test_the_typed_form_hashes_any_float_free_content_as_the_canonical_form(content: list[Any],
+                                                                           prev: str | None) -> None:
+    """What a decoded LedgerRecord can hold (text, None, ints of any size, no floats): the canonical bytes."""
+    assert typed_chain_hash(prev, content) == reference(prev, content)
