@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from cardread import parse_card
 from cardread.barcode import with_check_digit
 from pos_client.domain.errors import Conflict, NotFound, RefusedInput, UsageError
-from pos_client.services import catalog, checkout, members
+from pos_client.services import catalog, checkout, members, program_settings
 from pos_client.store import ledger
 
 CARD = with_check_digit("290000000001")
@@ -178,14 +178,16 @@ def _statements_of_one_sale(ctx, basket) -> tuple[list[str], list[str]]:
 def test_a_member_sale_holds_the_write_lock_for_few_statements(shop):
     """bench sale_commit: every statement between BEGIN IMMEDIATE and COMMIT is on the sale's latency, with every
     hook on (coupons, tiers, lifecycle, the point_months trigger). The earning rules are read before the lock, a
-    replay is found by the sale's own insert, and the hooks read only what can change their outcome (27 before)."""
+    replay is found by the sale's own insert, and the hooks read only what can change their outcome (27 before).
+    The program (rules marker, tier ladder) is read once before the lock (`TillContext.pinned`), not by each hook."""
     ctx, m = shop
     checkout.commit_sale(ctx, basket_for(m, (OIL, 1)))  # the member has a stage and a balance now
     before, inside = _statements_of_one_sale(ctx, basket_for(m, (OIL, 2), (SOAP, 1)))
     assert any("program_rules_at" in s for s in before)
     assert not any(s.startswith("SELECT * FROM sales") for s in inside)
     assert inside[0].startswith("INSERT INTO sales")
-    assert len(inside) <= 14, inside
+    assert not any("sync_rules" in s or "sync_state" in s for s in inside), inside
+    assert len(inside) <= 12, inside  # 14 while each hook read the program itself
 
 
 ops = st.lists(st.one_of(
@@ -229,3 +231,18 @@ def test_balance_always_equals_ledger_sum(tmp_path_factory, script):
         assert ledger.balance(ctx.conn, m.member_id) == 0 == ledger.ledger_sum(ctx.conn, m.member_id)
     finally:
         ctx.close()
+
+
+def test_a_pin_reads_the_program_once_and_ends_with_the_sale(shop):
+    """`TillContext.pinned`: inside, the tier ladder and rules are read once (a sale: before its lock); after it,
+    every read asks again, so a pull that changed the program between two sales is seen by the second."""
+    ctx, m = shop
+    with ctx.pinned():
+        ladder, rules = program_settings.tiers(ctx), ctx.rules
+        with ctx.pinned():  # joins the outer pin
+            assert program_settings.tiers(ctx) is ladder and ctx.rules is rules
+    assert program_settings.tiers(ctx) is not ladder
+    with pytest.raises(UsageError):
+        checkout.commit_sale(ctx, checkout.Basket(member_id=m.member_id))  # empty: refused before the pin
+    checkout.commit_sale(ctx, basket_for(m, (OIL, 1)))
+    assert ctx.memo("tiers", object) is not ctx.memo("tiers", object)  # no pin left behind by the sale

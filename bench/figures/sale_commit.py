@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,16 +103,31 @@ def _series(env: BenchEnv, ctx: TillContext, db: Path, n: int, background_checkp
             time.sleep(PAUSE_S)
 
     try:
-        for basket, sid in baskets[:WARM]:  # warm-up, not timed
-            commit_sale(ctx, basket, sale_id=sid)
+        frames = _wal_frames(ctx.conn, db, lambda: [commit_sale(ctx, b, sale_id=s) for b, s in baskets[:WARM]])
+        frames = 0 if cp is not None else frames  # the checkpointer may restart the WAL during the warm-up
+        base_frames = _wal_frames(base, env.scratch / "baseline-commit.db", lambda: [raw(i) for i in range(WARM)])
         rounds = interleave(ours, raw, n, between=pause)
     finally:
         if cp is not None:
             cp.stop()
         base.close()
-    info = {"background_checkpoints": cp.checkpoints, "frames_checkpointed": cp.frames,
+    info: dict[str, Any] = {}
+    if frames:  # the pages one fsync covers: the sale's own tables and indexes against the raw row's
+        info["WAL frames per commit, warm-up (sale / baseline)"] = f"{frames / WARM:.1f} / {base_frames / WARM:.1f}"
+    info |= {"background_checkpoints": cp.checkpoints, "frames_checkpointed": cp.frames,
             "wal_restarts_by_the_checkpointer": cp.restarts} if cp else {}
     return rounds, info
+
+
+def _wal_frames(conn: sqlite3.Connection, db: Path, sales: Callable[[], object]) -> int:
+    """WAL frames the sales wrote (what each sale's fsync covers: the pages it dirtied), from the WAL's growth;
+    0 when a checkpoint restarted the WAL meanwhile (the checkpointer's regime)."""
+    wal = db.with_name(db.name + "-wal")
+    frame = int(conn.execute("PRAGMA page_size").fetchone()[0]) + 24
+    size = wal.stat().st_size if wal.exists() else 0
+    sales()
+    grown = (wal.stat().st_size if wal.exists() else 0) - size
+    return grown // frame if grown > 0 else 0
 
 
 def run(env: BenchEnv) -> Figure:
@@ -120,7 +136,7 @@ def run(env: BenchEnv) -> Figure:
     ctx = open_till(home)
     try:
         waited = opening_check_done()
-        b_rounds, _ = _series(env, ctx, db_path(home), n, False, f"{KEY}-before")
+        b_rounds, b_info = _series(env, ctx, db_path(home), n, False, f"{KEY}-before")
         rounds, info = _series(env, ctx, db_path(home), n, True, KEY)
     finally:
         ctx.close()
@@ -133,7 +149,7 @@ def run(env: BenchEnv) -> Figure:
                   extra={"before (trunk default)": before.__dict__, "before: its baseline": before_base.__dict__,
                          "before: ratio median / tail": f"{before.median / before_base.median:.2f}x / "
                                                         f"{before.tail_value / before_base.tail_value:.2f}x",
-                         "opening check waited (s)": round(waited, 1), **info},
+                         "opening check waited (s)": round(waited, 1), **b_info, **info},
                   notes=[f"{n:,} sales per regime after {WARM} warm-up, each to a different random member, in "
                          f"bursts of {BURST} with {PAUSE_S} s pauses (not timed)",
                          "the sales go to the run's writable copy of the dataset (bench/scratch.py), never to the"

@@ -18,6 +18,7 @@ from pos_client.domain.bounds import CENTS, QUANTITY, require
 from pos_client.domain.errors import Conflict, NotFound, RefusedInput, UsageError
 from pos_client.domain.rules import LineInput, ProgramRules, earn_points
 from pos_client.services.catalog import Product
+from pos_client.services.program_settings import tiers
 from pos_client.store import ledger
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn
@@ -143,21 +144,27 @@ def commit_sale(
 ) -> SaleResult:
     """Record the sale and its points in one transaction; replays return the first result.
 
-    The earning rules are read and the points computed before BEGIN IMMEDIATE (no write lock held for
-    them); inside, the sale row goes first (`ON CONFLICT DO NOTHING`: a replay is found by the insert
-    itself, no read before it), then one read of the card's status and the balance before (bench: sale_commit).
+    The program (earning rules, tier ladder: `TillContext.pinned`) is read and the points computed before
+    BEGIN IMMEDIATE (no write lock held for them); inside, the sale row goes first (`ON CONFLICT DO NOTHING`:
+    a replay is found by the insert itself, no read before it), then one read of the card's status and the
+    balance before (bench: sale_commit).
     """
     if not basket.lines:
         raise UsageError("the basket is empty")
     require(CENTS, basket.total_cents, "the sale's total")
     check_tender(ctx, basket.tender)
-    sid = sale_id or ledger.new_id()
+    with ctx.pinned():  # the program (rules, tier ladder) read here, none of it under the write lock
+        if basket.member_id and ctx.extensions.sale_observers:
+            tiers(ctx)  # the tier observer's ladder
+        return _commit(ctx, basket, sale_id or ledger.new_id(), created_at or now_iso())
+
+
+def _commit(ctx: TillContext, basket: Basket, sid: str, ts: str) -> SaleResult:
     content = sale_content_hash(basket)
-    ts = created_at or now_iso()
     member = basket.member_id
     points, per_line = (0, [0] * len(basket.lines))
     if member:
-        rules = ctx.rules  # once: each read asks the database whether a pull changed them
+        rules = ctx.rules
         points, per_line = earn_points(rules, earn_inputs(rules, basket.lines), _day(ts))
     with write_txn(ctx.conn):
         if not ctx.conn.execute(

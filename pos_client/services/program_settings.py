@@ -60,7 +60,11 @@ def pulled(ctx: TillContext, key: str) -> Any:
 
 
 def tiers(ctx: TillContext) -> list[Tier]:
-    """Tiers lowest first; the first one is where every member starts."""
+    """Tiers lowest first; the first one is where every member starts (read once per `ctx.pinned()`: a sale)."""
+    return ctx.memo("tiers", lambda: _ladder(ctx))  # type: ignore[no-any-return]
+
+
+def _ladder(ctx: TillContext) -> list[Tier]:
     raw = pulled(ctx, "tiers") or program(ctx).get("tiers") or DEFAULT_TIERS
     out = sorted((Tier(str(t["name"]), int(t.get("min_spend_cents", 0)), int(t.get("multiplier_pct", 100)))
                   for t in raw), key=lambda t: t.min_spend_cents)

@@ -10,7 +10,8 @@ lifecycle, receipt blocks, sync documents).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,8 @@ class TillContext:
     extensions: Extensions = field(default_factory=Extensions)
     # (rules marker, rules): rebuilt when a pull applied a rule (program_overlay), never copied by `on`
     _rules: tuple[str | None, ProgramRules] | None = field(default=None, init=False, repr=False, compare=False)
+    # while `pinned()`: the program as read once (rules, tier ladder), so a sale asks nothing under the write lock
+    _pinned: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def store_id(self) -> str:
@@ -65,10 +68,35 @@ class TillContext:
     @property
     def rules(self) -> ProgramRules:
         """config.toml's `[program]` with what head office published over it, as of the last applied pull."""
+        if self._pinned is not None and "rules" in self._pinned:
+            return self._pinned["rules"]  # type: ignore[no-any-return]
         marker = rules_marker(self.conn)
         if self._rules is None or self._rules[0] != marker:
             self._rules = (marker, earning_rules(self.conn, self.config.section("program")))
         return self._rules[1]
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Read the program once for what runs inside (a sale: before its BEGIN IMMEDIATE, not under the lock).
+
+        A pull changes rules only in its own write transaction, so a sale sees one consistent program,
+        as of just before it, the one its points were computed with. Joins an outer pin."""
+        if self._pinned is not None:
+            yield
+            return
+        self._pinned = {"rules": self.rules}
+        try:
+            yield
+        finally:
+            self._pinned = None
+
+    def memo(self, key: str, build: Callable[[], Any]) -> Any:
+        """`build()` once per pin (the tier ladder of a sale), every call when not pinned."""
+        if self._pinned is None:
+            return build()
+        if key not in self._pinned:
+            self._pinned[key] = build()
+        return self._pinned[key]
 
     def on(self, conn: sqlite3.Connection) -> TillContext:
         """The same till on another connection (a worker thread's own): same config and extensions."""
