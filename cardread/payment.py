@@ -68,8 +68,14 @@ def in_payment_iin_range(digits: str) -> bool:
 
 
 def looks_like_payment_card(digits: str) -> bool:
-    """13-19 digits, Luhn-valid, in a payment network's IIN range."""
-    return 13 <= len(digits) <= 19 and digits.isdigit() and luhn_valid(digits) and in_payment_iin_range(digits)
+    """13-19 digits, Luhn-valid, in a payment network's IIN range. Why the range is tried first on ASCII digits:
+    one int() and a few comparisons settle most loyalty numbers (`29...` is in no range), where the Luhn sum walks
+    every digit; other digits keep the original order (the answer is the same for every input)."""
+    if not 13 <= len(digits) <= 19 or not digits.isdigit():
+        return False
+    if digits.isascii() and not in_payment_iin_range(digits):
+        return False
+    return luhn_valid(digits) and in_payment_iin_range(digits)
 
 
 def _digit_runs(text: str) -> list[str]:

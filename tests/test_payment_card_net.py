@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from cardread import parse_card, route_scan
 from cardread.barcode import with_check_digit
+from cardread.payment import in_payment_iin_range, looks_like_payment_card, luhn_valid
 from wire.errors import Invalid
 from wire.records import CardRecord
 
@@ -186,3 +187,20 @@ def test_import_refuses_payment_numbers(tmp_path):
         assert [r[0] for r in db.execute("SELECT card_number FROM cards")] == [LOYALTY]
     assert NETWORKS["visa"] not in dump.replace(".", "")
     assert NETWORKS["visa"] not in proc.stdout.replace(".", "") + proc.stderr.replace(".", "")
+
+
+def _looks_like_payment_card_as_first_written(digits: str) -> bool:
+    """The check before the IIN range was tried first: the reference the faster order must equal."""
+    return 13 <= len(digits) <= 19 and digits.isdigit() and luhn_valid(digits) and in_payment_iin_range(digits)
+
+
+IIN_PREFIXES = ["4", "51", "2221", "2720", "34", "37", "6011", "3528", "62", "1", "29", "81"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.text(alphabet="0123456789", min_size=11, max_size=21),
+                 st.sampled_from(IIN_PREFIXES).flatmap(
+                     lambda p: st.integers(13, 19).map(lambda n: luhn_complete(p + "0" * (n - len(p) - 1)))),
+                 st.text(alphabet="0123456789\u0664\u0661", min_size=13, max_size=19)))
+def test_payment_check_order_changes_no_answer(digits):
+    assert looks_like_payment_card(digits) == _looks_like_payment_card_as_first_written(digits)
