@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardread import parse_card, route_scan
+from cardread import parse_card, payment, route_scan
 from cardread.barcode import with_check_digit
 from cardread.payment import in_payment_iin_range, looks_like_payment_card, luhn_valid
 from wire.errors import Invalid
@@ -204,3 +204,13 @@ IIN_PREFIXES = ["4", "51", "2221", "2720", "34", "37", "6011", "3528", "62", "1"
                  st.text(alphabet="0123456789\u0664\u0661", min_size=13, max_size=19)))
 def test_payment_check_order_changes_no_answer(digits):
     assert looks_like_payment_card(digits) == _looks_like_payment_card_as_first_written(digits)
+
+
+def test_iin_prefix_set_answers_as_the_ranges_for_every_prefix():
+    """The set of 4-digit prefixes says what walking the ranges says, for all 10,000 of them and every length."""
+    ranges = [(low * 10 ** (4 - n), (high + 1) * 10 ** (4 - n) - 1) for low, high, n in payment._IIN_RANGES]
+    for p4 in range(10_000):
+        for tail in ("", "00000000000", "000000000000000"):
+            digits = f"{p4:04d}{tail}"
+            want = len(digits) == 15 if digits[0] == "1" else any(lo <= p4 <= hi for lo, hi in ranges)
+            assert payment.in_payment_iin_range(digits) == want, digits
