@@ -16,8 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardread import parse_card, route_scan
+from cardread import parse_card, payment, route_scan
 from cardread.barcode import with_check_digit
+from cardread.payment import in_payment_iin_range, looks_like_payment_card, luhn_valid
 from wire.errors import Invalid
 from wire.records import CardRecord
 
@@ -186,3 +187,30 @@ def test_import_refuses_payment_numbers(tmp_path):
         assert [r[0] for r in db.execute("SELECT card_number FROM cards")] == [LOYALTY]
     assert NETWORKS["visa"] not in dump.replace(".", "")
     assert NETWORKS["visa"] not in proc.stdout.replace(".", "") + proc.stderr.replace(".", "")
+
+
+def _looks_like_payment_card_as_first_written(digits: str) -> bool:
+    """The check before the IIN range was tried first: the reference the faster order must equal."""
+    return 13 <= len(digits) <= 19 and digits.isdigit() and luhn_valid(digits) and in_payment_iin_range(digits)
+
+
+IIN_PREFIXES = ["4", "51", "2221", "2720", "34", "37", "6011", "3528", "62", "1", "29", "81"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.text(alphabet="0123456789", min_size=11, max_size=21),
+                 st.sampled_from(IIN_PREFIXES).flatmap(
+                     lambda p: st.integers(13, 19).map(lambda n: luhn_complete(p + "0" * (n - len(p) - 1)))),
+                 st.text(alphabet="0123456789\u0664\u0661", min_size=13, max_size=19)))
+def test_payment_check_order_changes_no_answer(digits):
+    assert looks_like_payment_card(digits) == _looks_like_payment_card_as_first_written(digits)
+
+
+def test_iin_prefix_set_answers_as_the_ranges_for_every_prefix():
+    """The set of 4-digit prefixes says what walking the ranges says, for all 10,000 of them and every length."""
+    ranges = [(low * 10 ** (4 - n), (high + 1) * 10 ** (4 - n) - 1) for low, high, n in payment._IIN_RANGES]
+    for p4 in range(10_000):
+        for tail in ("", "00000000000", "000000000000000"):
+            digits = f"{p4:04d}{tail}"
+            want = len(digits) == 15 if digits[0] == "1" else any(lo <= p4 <= hi for lo, hi in ranges)
+            assert payment.in_payment_iin_range(digits) == want, digits

@@ -27,7 +27,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypedDict
 
-from cardread.read import scrub
 from pos_client.domain.bounds import BALANCE, CENTS
 from pos_client.domain.dates import today
 from pos_client.domain.errors import RefusedInput, UsageError
@@ -35,7 +34,7 @@ from pos_client.domain.rules import LineInput, earn_points
 from pos_client.services import import_bulk
 from pos_client.services.card_formats import card_formats
 from pos_client.services.checkout import Basket, Line, sale_content_hash
-from pos_client.services.import_rows import Columns, LineCache, Products, parse_row
+from pos_client.services.import_rows import Columns, Products, read_rows
 from pos_client.services.marketing import tiers, upkeep
 from pos_client.services.marketing.replay import LedgerRow, Replay, ReplaySale
 from pos_client.store import ledger, point_months
@@ -66,10 +65,8 @@ def import_sales(ctx: TillContext, path: str | Path, *, enroll_unknown: bool = F
         header = [h.strip() for h in next(reader, [])]
         if not ({"card", "member_id"} & set(header)) or not {"date", "amount"} <= set(header):
             raise UsageError("the header must name `card` or `member_id`, `date` and `amount`")
-        width = len(header)
         # Plain lists, not csv.DictReader's dicts (a third of the parse); blank lines are skipped as it does.
-        rows = ((row + [""] * (width - len(row))) if len(row) < width else row for row in reader if row)
-        return _import_rows(ctx, enumerate(rows, start=2), Columns(header), enroll_unknown)
+        return _import_rows(ctx, reader, Columns(header), len(header), enroll_unknown)
 
 
 @contextmanager
@@ -87,20 +84,16 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _import_rows(ctx: TillContext, rows: Iterable[tuple[int, list[str]]], cols: Columns, enroll_unknown: bool
+def _import_rows(ctx: TillContext, rows: Iterable[list[str]], cols: Columns, width: int, enroll_unknown: bool
                  ) -> dict[str, Any]:
     errors: list[RowError] = []
     sales: dict[str, _Sale] = {}
     in_file_duplicates = 0
     products: Products = {r["sku"]: (r["name"], r["category"], r["ean"]) for r in ctx.conn.execute(
         "SELECT sku, name, category, ean FROM products")}
-    prefixes = ctx.rules.loyalty_prefixes
-    lines: LineCache = {}
-    for line_no, row in rows:
-        try:
-            sale = parse_row(row, cols, prefixes, products, lines)
-        except (ValueError, UsageError) as exc:
-            errors.append({"line": line_no, "reason": scrub(str(exc))})
+    for line_no, sale in read_rows(rows, cols, width, ctx.rules.loyalty_prefixes, products):
+        if isinstance(sale, str):
+            errors.append({"line": line_no, "reason": sale})
             continue
         sid, member_key, created_at, line, derived = sale
         existing = sales.get(sid)
@@ -173,13 +166,18 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
     replayed: list[ReplaySale] = []
     rules = ctx.rules  # once: each read of ctx.rules asks the database whether a pull changed them
     excluded = rules.excluded_categories
+    by_line: dict[int, tuple[int, LineInput, int]] = {}  # id of a shared Line -> _facts (the Lines outlive it)
     store_id, till_id = ctx.store_id, ctx.till_id
     duplicates = imported = 0
     for sale in sales.values():
         if sale.sale_id in known:
             duplicates += 1
             continue
-        amounts = [li.qty * li.unit_cents for li in sale.lines]  # Line.amount_cents, once per line
+        lines = sale.lines
+        # The import's lines are shared (one per (amount, qty, sku): `import_rows.read_rows`), so what the rules
+        # need of each is made once per distinct line, not per sale line: (amount, rule input, qualifying cents).
+        facts = [by_line.get(id(li)) or _facts(by_line, li, excluded) for li in lines]
+        amounts = [f[0] for f in facts]
         total = sum(amounts)
         if (why := CENTS.problem(total)) is not None:  # wire.bounds
             errors.append({"line": sale.first_line, "reason": f"the sale's total: {why}"})
@@ -206,9 +204,7 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
                 errors.append({"line": sale.first_line, "reason": "unknown member_id"})
                 continue
         day = _day(sale.created_at[:10])
-        lines = sale.lines
-        inputs = [LineInput(li.category, a) for li, a in zip(lines, amounts, strict=True)]
-        points, per_line = earn_points(rules, inputs, day)
+        points, per_line = earn_points(rules, [f[1] for f in facts], day)
         content = sale_content_hash(Basket(lines=lines, member_id=member))
         sale_rows.append((sale.sale_id, store_id, till_id, member, total, "imported", points, content,
                           "import", sale.created_at))
@@ -219,7 +215,7 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
                                 sale.sale_id, total, sale.created_at, "import", "import", None))
             balance_delta[member] += points
         replayed.append(ReplaySale(sale.sale_id, member, sale.created_at, day.toordinal(), points,
-                                   sum(a for li, a in zip(lines, amounts, strict=True) if li.category not in excluded)))
+                                   sum(f[2] for f in facts)))
         imported += 1
     history: dict[str, Any] = {}
     if replayed and tiers.on_sale in ctx.extensions.sale_observers:  # a till with its marketing program
@@ -253,6 +249,14 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
         _write_history(ctx, history)
     return {"imported": imported, "duplicates": duplicates, "enrolled": enrolled,
             **{k: v for k, v in history.items() if not k.startswith("_")}}
+
+
+def _facts(by_line: dict[int, tuple[int, LineInput, int]], li: Line, excluded: frozenset[str] | set[str]
+           ) -> tuple[int, LineInput, int]:
+    """A line's amount (Line.amount_cents), its input to the earn rules and its qualifying cents, kept by id."""
+    amount = li.qty * li.unit_cents
+    got = by_line[id(li)] = (amount, LineInput(li.category, amount), 0 if li.category in excluded else amount)
+    return got
 
 
 def _insert_history(conn: sqlite3.Connection, sales: list[tuple[Any, ...]], lines: list[tuple[Any, ...]],

@@ -167,3 +167,14 @@ def test_closing_the_app_interrupts_long_background_work_instead_of_waiting_for_
     assert monotonic() - t0 < 3 and worker._thread is not None and not worker._thread.is_alive()
     assert worker.error is not None and "interrupted" in worker.error
     assert integrity.stopped(Path(ctx.home) / "till.db") is None
+
+
+def test_first_day_is_the_day_of_the_earliest_member_sale_or_entry(ctx):
+    assert upkeep.first_day(ctx) is None or upkeep.first_day(ctx) <= date.today()
+    mid, _ = new_member(ctx)
+    ctx.conn.execute("UPDATE members SET created_at = '2025-07-04T23:59:59+00:00' WHERE member_id = ?", (mid,))
+    sell(ctx, mid, 5000, "2025-08-01")
+    assert upkeep.first_day(ctx) == date(2025, 7, 4)
+    sell(ctx, mid, 5000, "2025-06-30")
+    assert upkeep.first_day(ctx) == date(2025, 6, 30)
+    assert upkeep.pending_days(ctx, "2025-07-01") == [date(2025, 6, 30), date(2025, 7, 1)]

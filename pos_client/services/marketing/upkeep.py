@@ -56,11 +56,13 @@ class DayResult:
 
 
 def first_day(ctx: TillContext) -> date | None:
-    """The till's first day with a member, a sale or a ledger entry: where upkeep starts on a new till."""
+    """The till's first day with a member, a sale or a ledger entry: where upkeep starts on a new till.
+    The day of the smallest time, not the smallest day (the same text: a prefix of the least string is the least
+    prefix): SQLite then reads a created_at index's first entry where there is one, and compares no substr per row
+    where there is none (a fresh till's import asks this of a million members)."""
     row = ctx.conn.execute(
-        "SELECT MIN(d) FROM (SELECT MIN(substr(created_at, 1, 10)) AS d FROM members"
-        " UNION ALL SELECT MIN(substr(created_at, 1, 10)) FROM sales"
-        " UNION ALL SELECT MIN(substr(created_at, 1, 10)) FROM ledger)").fetchone()
+        "SELECT substr(MIN(d), 1, 10) FROM (SELECT MIN(created_at) AS d FROM members"
+        " UNION ALL SELECT MIN(created_at) FROM sales UNION ALL SELECT MIN(created_at) FROM ledger)").fetchone()
     return date.fromisoformat(row[0]) if row and row[0] else None
 
 
