@@ -105,11 +105,14 @@ class Watch:
         return "background work during the timed starts: " + "; ".join(parts)
 
 
-def finish_opening_check(timeout: float = 1800.0) -> float:
+def finish_opening_check(timeout: float = 900.0) -> str:
     """Wait for this process's opening check (untimed), so a figure times the till as it sells all day and
-    not the minutes after it opened; returns the seconds waited."""
+    not the minutes after it opened; says how long it waited, and whether the check finished."""
     t0 = time.perf_counter()
-    for thread in threading.enumerate():
-        if thread.name == CHECK_THREAD:
-            thread.join(timeout)
-    return time.perf_counter() - t0
+    left = [t for t in threading.enumerate() if t.name == CHECK_THREAD]
+    for thread in left:
+        thread.join(max(0.0, timeout - (time.perf_counter() - t0)))
+    waited = time.perf_counter() - t0
+    if any(t.is_alive() for t in left):
+        return f"open_till's opening check still running after {waited:.0f} s (untimed wait): it ran on meanwhile"
+    return f"open_till's opening check finished before the timed passes ({waited:.1f} s, untimed)"
