@@ -22,7 +22,9 @@ measured before the figure drifted apart from it, a "p99" of 5 samples was a max
    exceeds the cores, preemption (tens of ms) lands in the tails: a MISS becomes NOISY, and a PASS
    stands only if it would still pass with the measure load/cores times worse, at most
    `OVERLOAD_FACTOR` (a CPU-bound run given cores/load of a core is at most that much slower, so a
-   ratio whose baseline load inflated too cannot pass by luck); else NOISY.
+   ratio whose baseline load inflated too cannot pass by luck); else NOISY. A figure that judges only
+   part of what it runs (the load test judges its schedule runs, not the saturation runs after them)
+   records the loads read during that part in `judged[JUDGED_LOAD]`; the rule reads those instead.
 
 Adopting it in a figure (latency or throughput alike):
 
@@ -51,6 +53,8 @@ MARGIN = 0.25  # baseline halves further apart than 25% of the smaller: the mach
 OVERLOAD_FACTOR = 2.0  # on an oversubscribed machine a PASS must survive the measure being this much worse
 Sample = Callable[[int], float | list[float]]  # round index -> one sample, or several from one run
 Check = Callable[[Measure, Measure], bool]  # (measured, baseline) -> target met
+Load = tuple[float, float, float]
+JUDGED_LOAD = "judged_load"  # judged[...]: the load averages read during the runs the verdict is about
 
 
 @dataclass
@@ -166,7 +170,16 @@ def _holds_until(passes: Callable[[float], bool]) -> float:
     return round(lo, 2)
 
 
-def overload_rule(fig: Figure, load: list[tuple[float, float, float] | None], cores: int) -> None:
+def loads_judged(fig: Figure, whole: list[Load | None]) -> list[Load | None]:
+    """The loads the overload rule reads: those the figure recorded for the runs it judges, else the
+    whole figure's (start and end)."""
+    own = fig.judged.get(JUDGED_LOAD) if fig.judged else None
+    if not own:
+        return whole
+    return [(float(x[0]), float(x[1]), float(x[2])) if x else None for x in own]
+
+
+def overload_rule(fig: Figure, load: list[Load | None], cores: int) -> None:
     """Method step 6: on an oversubscribed machine, keep only the verdicts load cannot have made."""
     worst = max((x[0] for x in load if x), default=0.0)
     if not fig.judged or fig.status not in (PASS, MISS) or worst <= cores:  # only figures `judge` judged
@@ -208,5 +221,5 @@ def observed(run: Callable[[], Figure]) -> Figure:
     fig.context = {"date": started, "seconds": round(seconds, 1), "load_start": load_start,
                    "load_end": load_end, "competing": machine.competing(procs),
                    "cpu_probe_ms": [probe_start, cpu_probe()]}
-    overload_rule(fig, [load_start, load_end], os.cpu_count() or 1)
+    overload_rule(fig, loads_judged(fig, [load_start, load_end]), os.cpu_count() or 1)
     return fig

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 
+from bench.background import Watch
 from bench.env import BenchEnv
 from bench.method import interleave, judge
-from bench.scratch import writable_home
+from bench.scratch import setup_note, writable_home
 from bench.stats import Figure
 from pos_client.app.startup_probe import measure_once
 
@@ -38,12 +40,14 @@ def run(env: BenchEnv) -> Figure:
     home = str(writable_home(env))  # the app writes (its day's upkeep, a backup): never into the cached dataset
     try:
         measure_once(home)  # untimed: .pyc files, the first day's upkeep and backup of the copy
-        rounds = interleave(lambda i: float(measure_once(home)["to_first_screen_s"]),
-                            lambda i: _python_pass(env), n)
+        with Watch(Path(home) / "till.db") as watch:
+            rounds = interleave(lambda i: float(measure_once(home)["to_first_screen_s"]),
+                                lambda i: _python_pass(env), n)
     except (subprocess.SubprocessError, RuntimeError, ValueError, IndexError) as exc:  # the child failed or
         # printed no readiness record: report it, never a number we did not measure
         return Figure.skipped(KEY, TITLE, TARGET, f"{PROBE}.measure_once failed: {exc}")
     v = judge(rounds, lambda m, b: m.tail_value <= TARGET_S, unit="s", at_this_scale=not env.quick,
               measured=f"{PROBE}.measure_once(home): fresh interpreter to the app's first screen, full database",
               baseline="python -c pass")
-    return Figure(KEY, TITLE, TARGET, v.status, measure=v.measure, baseline=v.baseline, judged=v.judged)
+    return Figure(KEY, TITLE, TARGET, v.status, measure=v.measure, baseline=v.baseline, judged=v.judged,
+                  notes=[setup_note(env), watch.words()])

@@ -12,7 +12,10 @@ from the same run and the same pairs, is each sample's floor, the lag an instant
 would have given on that schedule (the sale to the receiving till's next round). The samples are split by
 sale time into the window's halves: a floor whose halves disagree (the tills themselves starved) or a
 target met in one half only is NOISY; the tail claimed is the one the count supports; an oversubscribed
-machine (load above the cores, always the case with 200 tills on 2 CPUs) turns a MISS into NOISY.
+machine (load above the cores, always the case with 200 tills on 2 CPUs) turns a MISS into NOISY. That
+rule reads the load during the schedule runs it judges (`judged_loads`: each one's start, window end and end),
+not the figure's end, which comes after the saturation runs (load 16 where the judged runs ran at 1.4-6.3);
+the saturation runs' loads are recorded apart (`judged["saturation_load"]`).
 Errors or unequal totals are a MISS whatever the load, in either run: they are not noise. The quick run
 takes 20 tills at 1 and 2 workers and is not judged.
 """
@@ -23,7 +26,7 @@ from typing import Any
 
 from bench.env import BenchEnv
 from bench.loadtest import SATURATE_SALE_EVERY, markdown, run_load
-from bench.method import Rounds, Verdict, judge
+from bench.method import JUDGED_LOAD, Load, Rounds, Verdict, judge
 from bench.stats import MISS, NOISY, NOT_JUDGED, PASS, Figure
 from headoffice import pgcluster as pg
 
@@ -56,6 +59,18 @@ def verdict_of(run: dict[str, Any], at_this_scale: bool) -> Verdict:
         v.judged["why"] = f"{run['errors']} errors, totals equal {run['totals_equal']}: correctness, not noise"
         v.judged["pass_with_factor"] = False
     return v
+
+
+def judged_loads(runs: list[dict[str, Any]]) -> list[Load]:
+    """The 1/5/15-minute load averages read during each run (`bench.loadtest.loadavg` strings: at its
+    start, at its window's end and at its end), for the overload rule."""
+    out: list[Load] = []
+    for r in runs:
+        for key in ("loadavg_start", "loadavg_window_end", "loadavg_end"):
+            if r.get(key):
+                one, five, fifteen = (float(x) for x in str(r[key]).split()[:3])
+                out.append((one, five, fifteen))
+    return out
 
 
 def note(run: dict[str, Any], v: Verdict) -> str:
@@ -96,8 +111,13 @@ def run(env: BenchEnv) -> Figure:
               for s in saturated]
     if env.quick:
         notes.append(f"quick run: {tills} tills, not 200; the target is judged at full scale")
+    judged_load, sat_load = judged_loads(runs), judged_loads(saturated)
+    notes.append("load the overload rule reads (the schedule runs' start, window end, end): 1-min max "
+                 f"{max((x[0] for x in judged_load), default=0.0):.2f}; the saturation runs' (not judged): 1-min "
+                 f"max {max((x[0] for x in sat_load), default=0.0):.2f}")
     judged = {**v.judged, "workers": runs[worst]["workers"],
-              "by_workers": {r["workers"]: vr.status for r, vr in zip(runs, verdicts, strict=True)}}
+              "by_workers": {r["workers"]: vr.status for r, vr in zip(runs, verdicts, strict=True)},
+              JUDGED_LOAD: judged_load, "saturation_load": sat_load}
     slim = [{k: x for k, x in r.items() if k not in ("lag_samples", "plan", "sold")} for r in runs + saturated]
     return Figure(KEY, TITLE, TARGET, v.status, measure=v.measure, baseline=v.baseline, judged=judged, notes=notes,
                   extra={"runs": slim, "table": "\n\n" + markdown(runs + saturated)})

@@ -17,9 +17,10 @@ import sqlite3
 import subprocess
 import sys
 
+from bench.background import Watch
 from bench.env import BenchEnv
 from bench.method import interleave, judge
-from bench.scratch import writable_home
+from bench.scratch import setup_note, writable_home
 from bench.stats import Figure
 
 KEY = "memory"
@@ -74,7 +75,8 @@ def run(env: BenchEnv) -> Figure:
         ours.append(_sample(env, cards[i], "till"))
         return ours[-1]["vmhwm_mb"]
 
-    rounds = interleave(till, lambda i: _sample(env, cards[n + i], "raw")["vmhwm_mb"], n)
+    with Watch(writable_home(env) / "till.db") as watch:
+        rounds = interleave(till, lambda i: _sample(env, cards[n + i], "raw")["vmhwm_mb"], n)
     v = judge(rounds, lambda m, b: m.tail_value <= TARGET_MB, unit="MB", at_this_scale=not env.quick,
               measured="peak RSS (VmHWM) after open_till + lookup + commit_sale",
               baseline="peak RSS of python + raw sqlite3 open + one SELECT")
@@ -82,7 +84,7 @@ def run(env: BenchEnv) -> Figure:
                   extra={"vmrss_mb_last": ours[-1]["vmrss_mb"], "ru_maxrss_mb_last": ours[-1]["ru_maxrss_mb"]},
                   notes=[f"database file {env.db.stat().st_size / 2**20:,.0f} MB; SQLite page cache at its default",
                          "VmHWM is the verdict: Linux carries ru_maxrss across exec from the parent (the bench"
-                         " process), so ru_maxrss can overstate a child's own peak"])
+                         " process), so ru_maxrss can overstate a child's own peak", setup_note(env), watch.words()])
 
 
 if __name__ == "__main__":

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 
+from bench.background import Watch
 from bench.env import BenchEnv
 from bench.method import Rounds, judge
-from bench.scratch import writable_home
+from bench.scratch import setup_note, writable_home
 from bench.stats import MISS, NOISY, PASS, Figure, Measure
 from hw_sim import swipes
 
@@ -47,15 +48,17 @@ def run(env: BenchEnv) -> Figure:
     sessions: list[list[tuple[float, float]]] = []
     warm: list[tuple[float, float]] = []
     lost = 0
-    for _ in range(env.samples(4, 2)):  # app sessions of SESSION swipes: the halves are different sessions
-        try:
-            got = asyncio.run(asyncio.wait_for(probe(writable_home(env), WARMUP + SESSION, True, card=card),
-                                               timeout=SESSION_TIMEOUT_S))
-        except TimeoutError:  # a swipe never reached the app (a frame lost): that session has no numbers
-            lost += 1
-            continue
-        warm += got[:WARMUP]
-        sessions.append(got[WARMUP:])
+    home = writable_home(env)
+    with Watch(home / "till.db") as watch:
+        for _ in range(env.samples(4, 2)):  # app sessions of SESSION swipes: the halves are different sessions
+            try:
+                got = asyncio.run(asyncio.wait_for(probe(home, WARMUP + SESSION, True, card=card),
+                                                   timeout=SESSION_TIMEOUT_S))
+            except TimeoutError:  # a swipe never reached the app (a frame lost): that session has no numbers
+                lost += 1
+                continue
+            warm += got[:WARMUP]
+            sessions.append(got[WARMUP:])
     if not sessions:
         return Figure.skipped(KEY, TITLE, TARGET, f"every app session timed out ({SESSION_TIMEOUT_S} s for "
                                                   f"{WARMUP + SESSION} swipes): no swipe figure measured")
@@ -79,5 +82,5 @@ def run(env: BenchEnv) -> Figure:
                          f"p{after_last.claim} {after_last.tail_value:.2f} ms",
                          f"{len(sessions)} app session(s) of {SESSION} swipes after {WARMUP} warm-up swipes each",
                          "warm-up swipes (not in the figure), first byte -> attached: "
-                         + ", ".join(f"{r[1] * 1000:.1f} ms" for r in warm)],
+                         + ", ".join(f"{r[1] * 1000:.1f} ms" for r in warm), setup_note(env), watch.words()],
                   extra={"frame_bytes": len(frame), "overhead_tail_ms": round(m.tail_value - wire, 2)})

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from bench.background import Watch
 from bench.env import BenchEnv
 from bench.figures._wire_hand import PushBatch as HandBatch
 from bench.method import Rounds, judge
@@ -101,7 +102,8 @@ def compare(rounds: int, body: dict[str, Any] | None = None) -> dict[str, dict[s
 
 def run(env: BenchEnv) -> Figure:
     n = env.samples(200, 100)
-    samples = compare(n)
+    with Watch(env.db) as watch:  # no till opens here; a check left running by an earlier figure would show
+        samples = compare(n)
     m = {name: Measure.of(f"{name}: encode + decode, 1,000 entries + 100 sales", "ms", s["both"])
          for name, s in samples.items()}
     half = n // 2
@@ -121,6 +123,7 @@ def run(env: BenchEnv) -> Figure:
              for name, s in samples.items()}
     notes += [f"{name} alone: " + ", ".join(f"{part} median {x.median:.2f} ms / p99 {x.p99:.2f} ms"
                                             for part, x in by.items()) for name, by in parts.items()]
+    notes.append(watch.words())
     if "pydantic" not in m:
         notes.append("pydantic not installed: compared with the hand validation only")
     extra = {name: {part: {"median_ms": round(x.median, 3), "p99_ms": round(x.p99, 3), "n": x.n}

@@ -5,13 +5,20 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
+import time
 
 from bench import machine
+from bench.background import Watch
 from bench.env import BenchEnv
+from bench.figures.loadtest import judged_loads
 from bench.generate import SIZES, GenStats
-from bench.method import Rounds, cpu_probe, interleave, judge, overload_rule
-from bench.scratch import writable_home
+from bench.method import JUDGED_LOAD, Rounds, cpu_probe, interleave, judge, loads_judged, overload_rule
+from bench.scratch import setup_note, writable_home
 from bench.stats import MISS, NOISY, NOT_JUDGED, PASS, Figure, Measure, claimable
+from pos_client.store import chain_mark
+from pos_client.store.backup import backups_in, latest_backup
+from pos_client.store.config import load_config
+from pos_client.store.db import connect
 
 
 def steady(n: int, centre: float, seed: int) -> list[float]:
@@ -136,11 +143,13 @@ def test_an_oversubscribed_machine_keeps_only_the_verdicts_load_cannot_have_made
 def test_the_writable_copy_leaves_the_cached_home_alone(tmp_path):
     home = tmp_path / "cache"
     home.mkdir()
+    connect(home / "till.db").close()  # a real (empty) till database: the copy is backed up by the till's code
     conn = sqlite3.connect(home / "till.db")
     conn.execute("CREATE TABLE t (x INTEGER)")
     conn.execute("INSERT INTO t VALUES (1)")
     conn.commit()
     conn.close()
+    chain_mark.record(home / "till.db", chain_mark.Mark(0, None), "test")
     (home / "chain.db").write_bytes(b"another figure's database")
     gen = GenStats("tiny", 1)
     env = BenchEnv(home=home, size=SIZES["tiny"], gen=gen, quick=True, seed=1, scratch=tmp_path / "scratch")
@@ -151,3 +160,51 @@ def test_the_writable_copy_leaves_the_cached_home_alone(tmp_path):
     w.commit()
     w.close()
     assert sqlite3.connect(home / "till.db").execute("SELECT COUNT(*) FROM t").fetchone()[0] == 1
+    # a kept till: backed up at setup by the till's own backup (so the app starts none), the mark carried
+    assert [p for p, _ in backups_in(copy / "backups")] and not (home / "backups").exists()
+    assert latest_backup(copy, load_config(copy)) is not None
+    assert chain_mark.mark_file(copy / "till.db").exists()
+    assert "setup backup (untimed)" in setup_note(env)
+
+
+def test_the_watch_sees_a_check_and_a_backup_and_says_none_when_idle(tmp_path):
+    """From outside the till: the checking flock in /proc/locks, a backup's temporary file."""
+    db = tmp_path / "till.db"
+    db.write_bytes(b"")
+    with Watch(db) as idle:
+        time.sleep(0.6)
+    assert idle.none and idle.words().startswith("background work during the timed starts: none")
+    (tmp_path / "backups").mkdir()
+    with Watch(db) as busy, chain_mark.checking(db):
+        (tmp_path / "backups" / ".till-20261201T000000000000Z.db.tmp").write_bytes(b"x")
+        time.sleep(0.6)
+    assert busy.checking > 0 and busy.backing_up > 0
+    assert "opening check" in busy.words() and "backup being written" in busy.words()
+
+
+def test_a_figure_judged_on_part_of_its_run_is_judged_by_that_part_s_load():
+    """The load test judges its schedule runs: their load, not the saturation runs' after them, decides."""
+    v = judge(rounds_of(steady(200, 3.0, 19), steady(200, 1.0, 20)), ratio_at_most(2.0), measured="a",
+              baseline="b", unit="s")
+    whole_end = [(1.4, 1.0, 1.0), (16.0, 8.0, 3.0)]  # the figure's start, and its end after saturation
+    calm = Figure("k", "t", "x", v.status, measure=v.measure, baseline=v.baseline,
+                  judged={**v.judged, JUDGED_LOAD: [(1.4, 1.0, 1.0), (1.9, 1.2, 1.0)]})
+    assert loads_judged(calm, whole_end) == [(1.4, 1.0, 1.0), (1.9, 1.2, 1.0)]
+    overload_rule(calm, loads_judged(calm, whole_end), 2)
+    assert calm.status == MISS and "overloaded" not in calm.judged
+    # the rule itself is kept: the judged runs over the cores make the miss NOISY
+    busy = Figure("k", "t", "x", v.status, measure=v.measure, baseline=v.baseline,
+                  judged={**v.judged, JUDGED_LOAD: [(1.4, 1.0, 1.0), (6.3, 3.0, 1.5)]})
+    overload_rule(busy, loads_judged(busy, whole_end), 2)
+    assert busy.status == NOISY and busy.judged["overloaded"] == 6.3
+    # a figure that records nothing is judged by its start and end, as before
+    plain = Figure("k", "t", "x", v.status, measure=v.measure, baseline=v.baseline, judged=dict(v.judged))
+    assert loads_judged(plain, whole_end) == whole_end
+
+
+def test_the_load_test_reads_each_schedule_run_s_load():
+    runs = [{"loadavg_start": "1.40 1.10 0.90", "loadavg_window_end": "5.10 2.00 1.00",
+             "loadavg_end": "6.30 2.50 1.20"},
+            {"loadavg_start": "2.00 2.00 1.50", "loadavg_end": "3.00 2.10 1.60"}]
+    assert judged_loads(runs) == [(1.4, 1.1, 0.9), (5.1, 2.0, 1.0), (6.3, 2.5, 1.2), (2.0, 2.0, 1.5),
+                                  (3.0, 2.1, 1.6)]

@@ -1,0 +1,118 @@
+"""What the till did in the background while a figure timed its starts: the opening check, a backup.
+
+Why: a till opened on a 5 GB database begins its opening check (`store.integrity.check_on_open`: quick_check
+and the whole hash chain, in a background thread) and, in the app, a backup when none is recent
+(`till.backup_scheduler`). Both read the whole file; a figure that times lookups or starts meanwhile measures
+them too. The bench's copy is made to look like a kept till (`bench.scratch`: a real backup at setup), and
+this module says what still ran, from outside the till: the `till.db.checking` flock held (read in
+/proc/locks, never taken, so no check is delayed) and a backup's temporary file present or a new backup
+written. Each start-up figure prints the result as a note.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pos_client.store.backup import PREFIX, SUFFIX, backup_dir
+from pos_client.store.chain_mark import LOCK_SUFFIX
+from pos_client.store.config import load_config
+
+POLL_S = 0.25  # a look every quarter second: cheap (a stat, one small /proc read, one listdir)
+CHECK_THREAD = "till-db-check"  # the thread name `integrity.check_on_open` gives its background pass
+
+
+def _flocked(path: Path) -> bool:
+    """True when some process holds a flock on `path` (by inode in /proc/locks)."""
+    try:
+        ino = os.stat(path).st_ino
+        locks = Path("/proc/locks").read_text()
+    except OSError:
+        return False
+    for line in locks.splitlines():
+        parts = line.split()
+        if len(parts) > 5 and parts[1] == "FLOCK" and parts[5].rsplit(":", 1)[-1] == str(ino):
+            return True
+    return False
+
+
+def _backup_files(directory: Path) -> tuple[set[str], bool]:
+    """The backups in `directory` and whether one is being written (its temporary file)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return set(), False
+    done = {n for n in names if n.startswith(PREFIX) and n.endswith(SUFFIX)}
+    writing = any(n.startswith("." + PREFIX) and n.endswith(".tmp") for n in names)
+    return done, writing
+
+
+@dataclass
+class Watch:
+    """Polls, in a daemon thread, what the till at `db` does in the background; `words()` after `stop()`."""
+
+    db: Path
+    polls: int = 0
+    checking: int = 0
+    backing_up: int = 0
+    new_backups: set[str] = field(default_factory=set)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> Watch:
+        backups = self._backups
+        before, _ = _backup_files(backups)
+        self._thread = threading.Thread(target=self._loop, args=(backups, before), name="bench-bg-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    @property
+    def _backups(self) -> Path:
+        return backup_dir(self.db.parent, load_config(self.db.parent))
+
+    def _loop(self, backups: Path, before: set[str]) -> None:
+        lock = self.db.with_name(self.db.name + LOCK_SUFFIX)
+        while not self._stop.is_set():
+            done, writing = _backup_files(backups)
+            self.polls += 1
+            self.checking += _flocked(lock)
+            self.backing_up += writing
+            self.new_backups |= done - before
+            self._stop.wait(POLL_S)
+
+    @property
+    def none(self) -> bool:
+        return not (self.checking or self.backing_up or self.new_backups)
+
+    def words(self) -> str:
+        if self.none:
+            return f"background work during the timed starts: none ({self.polls} looks, every {POLL_S} s)"
+        parts = []
+        if self.checking:
+            parts.append(f"the opening check (quick_check + hash chain) running in {self.checking} of "
+                         f"{self.polls} looks")
+        if self.backing_up or self.new_backups:
+            parts.append(f"a backup being written in {self.backing_up} of {self.polls} looks, "
+                         f"{len(self.new_backups)} new backup(s)")
+        return "background work during the timed starts: " + "; ".join(parts)
+
+
+def finish_opening_check(timeout: float = 900.0) -> str:
+    """Wait for this process's opening check (untimed), so a figure times the till as it sells all day and
+    not the minutes after it opened; says how long it waited, and whether the check finished."""
+    t0 = time.perf_counter()
+    left = [t for t in threading.enumerate() if t.name == CHECK_THREAD]
+    for thread in left:
+        thread.join(max(0.0, timeout - (time.perf_counter() - t0)))
+    waited = time.perf_counter() - t0
+    if any(t.is_alive() for t in left):
+        return f"open_till's opening check still running after {waited:.0f} s (untimed wait): it ran on meanwhile"
+    return f"open_till's opening check finished before the timed passes ({waited:.1f} s, untimed)"
