@@ -71,11 +71,20 @@ class Periodic(ABC):
                 try:
                     self.run_once(ctx)
                     self.error = None
+                except sqlite3.OperationalError as exc:
+                    if self._stop.is_set() and "interrupted" in str(exc):  # `stop` cut it: retried next start
+                        log.info("%s stopped at close; the work is retried on the next start", self.NAME)
+                        break
+                    self._failed(exc)
                 except Exception as exc:  # a full disk, a locked database, a bug: retry next tick
-                    self.error = f"{type(exc).__name__}: {exc}"
-                    log.warning("%s failed", self.NAME, exc_info=True)
-                    self._say(f"failed ({self.error[:60]}); retrying")
+                    self._failed(exc)
                 self._stop.wait(self.tick)
         finally:
             self._ctx = None
             ctx.close()
+
+    def _failed(self, exc: Exception) -> None:
+        """Logged with its traceback, shown in the status bar; the work is retried next tick."""
+        self.error = f"{type(exc).__name__}: {exc}"
+        log.warning("%s failed", self.NAME, exc_info=exc)
+        self._say(f"failed ({self.error[:60]}); retrying")
