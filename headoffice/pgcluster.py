@@ -50,8 +50,9 @@ def private_cluster(*, durable: bool = True, prefix: str = "ho-pg-",
                     settings: tuple[tuple[str, str], ...] = SERVER_SETTINGS) -> Iterator[str]:
     """Yield a postgresql:// URL; the cluster is stopped and removed on exit.
 
-    `durable=False` turns fsync off (tests: speed over crash safety); a benchmark keeps
-    PostgreSQL's defaults so it measures the real cost of a commit.
+    `durable=False` turns fsync off (tests: speed over crash safety); a benchmark keeps fsync and
+    synchronous_commit on so it measures the real cost of a commit. `settings`: the server's other settings
+    (`SERVER_SETTINGS` by default, what a head office on its own machine sets; docs/scaling.md).
     """
     base = Path(tempfile.mkdtemp(prefix=prefix))
     data, sock = base / "data", base / "sock"
