@@ -1,7 +1,8 @@
 """What the till did in the background while a figure timed its starts: the opening check, a backup.
 
 Why: a till opened on a 5 GB database begins its opening check (`store.integrity.check_on_open`: quick_check
-and the whole hash chain, in a background thread) and, in the app, a backup when none is recent
+and the whole hash chain, in a background thread, when its last whole check is a day old; else the chain of
+the entries appended since its mark) and, in the app, a backup when none is recent
 (`till.backup_scheduler`). Both read the whole file; a figure that times lookups or starts meanwhile measures
 them too. The bench's copy is made to look like a kept till (`bench.scratch`: a real backup at setup), and
 this module says what still ran, from outside the till: the `till.db.checking` flock held (read in
@@ -97,7 +98,7 @@ class Watch:
             return f"background work during the timed starts: none ({self.polls} looks, every {POLL_S} s)"
         parts = []
         if self.checking:
-            parts.append(f"the opening check (quick_check + hash chain) running in {self.checking} of "
+            parts.append(f"the opening check running in {self.checking} of "
                          f"{self.polls} looks")
         if self.backing_up or self.new_backups:
             parts.append(f"a backup being written in {self.backing_up} of {self.polls} looks, "

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -348,3 +349,72 @@ def test_the_upkeep_waits_for_the_opening_check_still_running_and_stops_when_ask
             assert upkeep.catch_up(ctx, "2030-02-01", stop=stop) == []  # the app closing: nothing checked, nothing run
     finally:
         ctx.close()
+
+
+def _open_check(db: Path) -> None:
+    """What opening the till starts on a large database: the check in the background, waited for here."""
+    thread = integrity.check_on_open(db, integrity.advice_text(None))
+    assert thread is not None
+    thread.join(30)
+    assert not thread.is_alive()
+
+
+def test_a_large_databases_opening_check_reads_the_whole_file_at_most_once_a_day(tmp_path, monkeypatch):
+    """At 5 GB the whole check (quick_check reads every page, then the whole chain) ran at every start and the
+    first minutes' swipes waited on its reads: it now runs when the last one is a day old; in between an
+    opening verifies the chain of the entries appended since the mark, so damage to new entries is still
+    found at the next start and damage to old ones at the next whole check (or the upkeep's, or doctor's)."""
+    _large(monkeypatch)
+    ctx = open_till(tmp_path / "home")
+    member = members.enroll(ctx, name="Ada", phone="0612345678")
+    for cents in (1000, 1100):
+        _sell(ctx, cents, member.member_id)
+    ctx.close()
+    db = db_path(tmp_path / "home")
+    chain_mark.mark_file(db).unlink(missing_ok=True)
+    _open_check(db)
+    first = json.loads(chain_mark.mark_file(db).read_text())
+    assert first["how"] == "the check when the till opened" and first["whole_at"] == first["at"]
+    assert chain_mark.whole_within(db, integrity.WHOLE_CHECK_EVERY_S)
+
+    _break_entry(db, 1)  # an entry the whole check verified: left to the next whole check
+    _open_check(db)
+    since = json.loads(chain_mark.mark_file(db).read_text())
+    assert since["how"] == "the check when the till opened: the chain since the last mark"
+    assert since["whole_at"] == first["whole_at"]  # carried over: the next whole check is still due a day on
+    assert integrity.stopped(db) is None
+
+    stale = {**since, "whole_at": (datetime.now(UTC) - timedelta(hours=25)).isoformat(timespec="seconds")}
+    chain_mark.mark_file(db).write_text(json.dumps(stale))
+    assert not chain_mark.whole_within(db, integrity.WHOLE_CHECK_EVERY_S)
+    _open_check(db)  # a day on: the whole check again, which finds it
+    refusal = integrity.stopped(db)
+    assert refusal is not None and "hash chain broken" in str(refusal)
+
+
+def test_between_whole_checks_an_opening_still_finds_damage_to_new_entries(tmp_path, monkeypatch):
+    _large(monkeypatch)
+    ctx = open_till(tmp_path / "home")
+    member = members.enroll(ctx, name="Ada", phone="0612345678")
+    _sell(ctx, 1000, member.member_id)
+    ctx.close()
+    db = db_path(tmp_path / "home")
+    chain_mark.mark_file(db).unlink(missing_ok=True)
+    _open_check(db)  # the whole check: the mark at the first entry
+    mark = chain_mark.valid(db, sqlite3.connect(db))
+    assert mark is not None and mark.rowid == 1
+    monkeypatch.setattr(integrity, "OPEN_CHECK_MAX_BYTES", 1 << 40)  # this opening's check: in the foreground
+    ctx = open_till(tmp_path / "home")
+    try:
+        _sell(ctx, 1200, member.member_id)  # after the mark
+        seq = ctx.conn.execute("SELECT MAX(seq) FROM ledger").fetchone()[0]
+    finally:
+        ctx.close()
+    _large(monkeypatch)
+    assert chain_mark.whole_within(db, integrity.WHOLE_CHECK_EVERY_S)
+    assert chain_mark.valid(db, sqlite3.connect(db)).rowid < seq
+    _break_entry(db, seq)
+    _open_check(db)  # the chain since the mark only: the new entry's damage is found
+    assert json.loads(chain_mark.mark_file(db).read_text())["whole_at"] is not None
+    refusal = integrity.stopped(db)
+    assert refusal is not None and "hash chain broken" in str(refusal)

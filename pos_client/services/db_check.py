@@ -46,7 +46,7 @@ def full_check(ctx: TillContext) -> list[str]:
     problems = integrity.full_check(ctx.conn, (ctx.config.store_id, ctx.config.till_id))
     if problems:
         raise integrity.stop_writing(db, "; ".join(problems[:3]), advice(ctx))
-    chain_mark.record(db, mark, "integrity_check and the whole chain")
+    chain_mark.record(db, mark, "integrity_check and the whole chain", whole=True)
     log.info("till database checked: integrity_check ok, ledger hash chain intact")
     return problems
 

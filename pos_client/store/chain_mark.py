@@ -6,7 +6,10 @@ the background every time it opens (`integrity.check_on_open`). That check leave
 (`till.db.checked`, JSON: the ledger's last rowid it covered and that entry's id), so the upkeep verifies only
 the entries appended after it; a mark whose entry is no longer there (a restored or replaced database) counts
 as no mark. While a check runs it holds `till.db.checking` (flock); an upkeep with no valid mark yet waits for
-it instead of doing the same work twice.
+it instead of doing the same work twice. The mark also keeps when the last whole check ran (`whole_at`): on a
+large database the opening check does the whole check at most once a day and otherwise verifies only the
+entries appended since the mark (issue 15: at 5 GB the whole check read the file at every start, and the
+swipes and the start-up of the first minutes waited on its reads).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 MARK_SUFFIX = ".checked"
 LOCK_SUFFIX = ".checking"
@@ -45,10 +48,13 @@ def upto(conn: sqlite3.Connection) -> Mark:
     return Mark(int(row[0]), str(row[1])) if row else Mark(0, None)
 
 
-def record(db: Path, mark: Mark, how: str) -> None:
-    """Write the mark after a verification found the chain intact up to it (atomically, for every process)."""
-    body = {"rowid": mark.rowid, "entry_id": mark.entry_id, "how": how,
-            "at": datetime.now(UTC).isoformat(timespec="seconds")}
+def record(db: Path, mark: Mark, how: str, *, whole: bool = False) -> None:
+    """Write the mark after a verification found the chain intact up to it (atomically, for every process).
+    `whole`: it was a whole check (the file's pages and the whole chain); its time is kept as `whole_at`,
+    carried over by the marks of checks that verify only what was appended since (`whole_within`)."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    body = {"rowid": mark.rowid, "entry_id": mark.entry_id, "how": how, "at": now,
+            "whole_at": now if whole else _read(db).get("whole_at")}
     target = mark_file(db)
     staged = target.with_name(target.name + ".tmp")
     try:
@@ -56,6 +62,25 @@ def record(db: Path, mark: Mark, how: str) -> None:
         os.replace(staged, target)
     except OSError:  # a read-only disk: the next upkeep verifies the whole chain again
         pass
+
+
+def _read(db: Path) -> dict[str, Any]:
+    try:
+        body = json.loads(mark_file(db).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def whole_within(db: Path, seconds: float) -> bool:
+    """True when the last whole check (quick_check and the whole chain) found the database sound less than
+    `seconds` ago: the opening check of a large database then verifies only the entries appended since."""
+    try:
+        at = datetime.fromisoformat(str(_read(db)["whole_at"]))
+    except (KeyError, ValueError):
+        return False
+    age = (datetime.now(UTC) - at).total_seconds()
+    return 0 <= age < seconds
 
 
 def valid(db: Path, conn: sqlite3.Connection) -> Mark | None:

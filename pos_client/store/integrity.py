@@ -2,7 +2,9 @@
 
 Why: a flipped byte in `till.db` used to go unnoticed while the till kept selling on it. Three checks:
 - `PRAGMA quick_check` when the till opens (`check_on_open`), bounded in time: what does not finish within
-  the budget goes on in a background thread on a connection of its own;
+  the budget goes on in a background thread on a connection of its own; on a database over
+  `OPEN_CHECK_MAX_BYTES` whose whole check ran less than `WHOLE_CHECK_EVERY_S` ago, only the chain of the
+  entries appended since (`chain_mark.whole_within`);
 - the ledger's hash chain (`verify_chain`, `wire.ledger_chain`): each entry's hash covers its content and
   the entry before it, so a changed, damaged or removed entry breaks it;
 - the full `PRAGMA integrity_check` plus the chain in `pos-client doctor`, and before the day's upkeep
@@ -40,6 +42,7 @@ OPEN_BUDGET_S = 0.25  # what opening the till may spend on checks before the res
 # Above this size the checks all go to the background: SQLite 3.40's quick_check runs as one VM step, which the
 # progress handler (the deadline) cannot interrupt; at 1M members (5 GB) it held the first screen for ~5 s.
 OPEN_CHECK_MAX_BYTES = 64 * 1024 * 1024
+WHOLE_CHECK_EVERY_S = 24 * 3600  # a large database's opening check reads the whole file at most this often
 _PROGRESS_STEPS = 2000  # SQLite VM steps between deadline looks
 _PACE_S = 0.002  # the background chain check's pause every 4096 entries (about a third of one core at most)
 
@@ -280,11 +283,13 @@ def check_on_open(db: Path, advice: str, own: tuple[str, str] | None = None,
     `budget_s` 0: everything in the background."""
     if not db.exists() or db.stat().st_size == 0:
         return None
-    if db.stat().st_size > OPEN_CHECK_MAX_BYTES:
+    large = db.stat().st_size > OPEN_CHECK_MAX_BYTES
+    if large:
         budget_s = 0  # quick_check is one SQLite step: no deadline can stop it, and at 5 GB it takes seconds
     if budget_s > 0 and _check(db, advice, own, time.monotonic() + budget_s):
         return None
-    thread = threading.Thread(target=_check, args=(db, advice, own, None), name="till-db-check", daemon=True)
+    thread = threading.Thread(target=_check, args=(db, advice, own, None, large), name="till-db-check",
+                              daemon=True)
     thread.start()
     return thread
 
@@ -308,17 +313,47 @@ def note_damage(marker: str, exc: sqlite3.Error) -> None:
         stop_writing(db, f"SQLite: {exc}", RESTORE_ADVICE)
 
 
-def _check(db: Path, advice: str, own: tuple[str, str] | None, deadline: float | None) -> bool:
+def _check(db: Path, advice: str, own: tuple[str, str] | None, deadline: float | None,
+           large: bool = False) -> bool:
     """One pass: True when it finished (sound, or damage recorded), False when the deadline came first.
-    Without a deadline it is the background pass: its thread runs at the lowest CPU priority."""
+    Without a deadline it is the background pass: its thread runs at the lowest CPU priority. `large`: a
+    database whose whole check ran less than `WHOLE_CHECK_EVERY_S` ago gets only its new entries' chain."""
     if deadline is None:
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)  # Linux: this thread only
         except (OSError, AttributeError):
             pass
         with chain_mark.checking(db):  # the day's upkeep waits for this check rather than doing it again
+            if large and chain_mark.whole_within(db, WHOLE_CHECK_EVERY_S):
+                return _since_mark(db, advice, own)
             return _pass(db, advice, own, None)
     return _pass(db, advice, own, deadline)
+
+
+def _since_mark(db: Path, advice: str, own: tuple[str, str] | None) -> bool:
+    """The chain of the entries appended since the last verified mark (the whole check ran recently); with no
+    valid mark (a restored or replaced database), the whole check."""
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
+    except sqlite3.Error as exc:
+        _log(logging.WARNING, f"could not open {db} to check it: {exc}")
+        return True
+    try:
+        since = chain_mark.valid(db, conn)
+        if since is None:
+            return _pass(db, advice, own, None)
+        top = chain_mark.upto(conn)
+        report = verify_since(conn, own, since.rowid, top.rowid)
+        if not report.ok:
+            stop_writing(db, report.words(), advice)
+            return True
+        chain_mark.record(db, top, "the check when the till opened: the chain since the last mark")
+        return True
+    except sqlite3.Error as exc:
+        _log(logging.WARNING, f"checking {db} failed: {exc}")
+        return True
+    finally:
+        conn.close()
 
 
 def _pass(db: Path, advice: str, own: tuple[str, str] | None, deadline: float | None) -> bool:
@@ -345,7 +380,7 @@ def _pass(db: Path, advice: str, own: tuple[str, str] | None, deadline: float | 
         if not report.ok:
             stop_writing(db, report.words(), advice)
             return True
-        chain_mark.record(db, mark, "the check when the till opened")  # the upkeep verifies only what follows
+        chain_mark.record(db, mark, "the check when the till opened", whole=True)  # the upkeep: what follows
         if deadline is not None:  # time left on a small database: the upkeep's deeper checks too
             _deeper(db, conn, advice, deadline)
         return True
