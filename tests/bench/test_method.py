@@ -6,19 +6,23 @@ import os
 import random
 import sqlite3
 import time
+from datetime import UTC, datetime
 
 from bench import machine
 from bench.background import Watch
 from bench.env import BenchEnv
 from bench.figures.loadtest import judged_loads
-from bench.generate import SIZES, GenStats
+from bench.generate import SIZES, GenStats, cached_home
 from bench.method import JUDGED_LOAD, Rounds, cpu_probe, interleave, judge, loads_judged, overload_rule
 from bench.scratch import setup_note, writable_home
 from bench.stats import MISS, NOISY, NOT_JUDGED, PASS, Figure, Measure, claimable
+from pos_client.services.marketing import upkeep
 from pos_client.store import chain_mark
 from pos_client.store.backup import backups_in, latest_backup
 from pos_client.store.config import load_config
 from pos_client.store.db import connect
+from pos_client.till import open_till
+from pos_client.till.scheduler import closing_time, due_through
 
 
 def steady(n: int, centre: float, seed: int) -> list[float]:
@@ -165,6 +169,24 @@ def test_the_writable_copy_leaves_the_cached_home_alone(tmp_path):
     assert latest_backup(copy, load_config(copy)) is not None
     assert chain_mark.mark_file(copy / "till.db").exists()
     assert "setup backup (untimed)" in setup_note(env)
+    assert "setup upkeep (untimed): 0 day(s)" in setup_note(env)  # nothing sold yet: no day to run
+
+
+def test_the_writable_copy_has_run_its_days_upkeep_so_an_app_start_finds_none_due(tmp_path):
+    """A tiny generated dataset ends weeks before today: the copy's setup runs the till's own catch-up."""
+    home, gen, _ = cached_home(SIZES["tiny"], 20261123, tmp_path / "data")
+    env = BenchEnv(home=home, size=SIZES["tiny"], gen=gen, quick=True, seed=1, scratch=tmp_path / "scratch")
+    copy = writable_home(env)
+    ctx = open_till(copy)
+    try:
+        through = due_through(datetime.now(UTC), closing_time(ctx))
+        assert upkeep.pending_days(ctx, through) == []
+        assert upkeep.last_run(ctx) == through
+    finally:
+        ctx.close()
+    assert f"through {through.isoformat()}" in setup_note(env)
+    ran = sqlite3.connect(home / "till.db").execute("SELECT COUNT(*) FROM upkeep_runs").fetchone()[0]
+    assert ran == 0  # the cached dataset itself untouched
 
 
 def test_the_watch_sees_a_check_and_a_backup_and_says_none_when_idle(tmp_path):
