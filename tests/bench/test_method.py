@@ -169,7 +169,7 @@ def test_the_writable_copy_leaves_the_cached_home_alone(tmp_path):
     assert latest_backup(copy, load_config(copy)) is not None
     assert chain_mark.mark_file(copy / "till.db").exists()
     assert "setup backup (untimed)" in setup_note(env)
-    assert "setup upkeep (untimed): 0 day(s)" in setup_note(env)  # nothing sold yet: no day to run
+    assert "setup upkeep (untimed): 0 day(s)" in setup_note(env)  # nothing sold yet: no first pass, no day
 
 
 def test_the_writable_copy_has_run_its_days_upkeep_so_an_app_start_finds_none_due(tmp_path):
