@@ -261,13 +261,19 @@ def _large(monkeypatch) -> None:
     monkeypatch.setattr(integrity, "OPEN_CHECK_MAX_BYTES", 0)
 
 
-def test_at_chain_scale_the_upkeep_verifies_the_entries_since_the_opening_checks_mark(tmp_path, monkeypatch):
+def _large_till_that_sold(tmp_path: Path, monkeypatch, *cents: int) -> tuple[Path, str]:
+    """A till at chain scale (`_large`) with a member who bought `cents`, closed: its database and the member."""
     _large(monkeypatch)
     ctx = open_till(tmp_path / "home")
     member = members.enroll(ctx, name="Ada", phone="0612345678")
-    _sell(ctx, 1000, member.member_id)
+    for c in cents:
+        _sell(ctx, c, member.member_id)
     ctx.close()
-    db = db_path(tmp_path / "home")
+    return db_path(tmp_path / "home"), member.member_id
+
+
+def test_at_chain_scale_the_upkeep_verifies_the_entries_since_the_opening_checks_mark(tmp_path, monkeypatch):
+    db, member_id = _large_till_that_sold(tmp_path, monkeypatch, 1000)
     thread = integrity.check_on_open(db, integrity.advice_text(None))  # what opening the till starts
     assert thread is not None
     thread.join(30)
@@ -276,14 +282,14 @@ def test_at_chain_scale_the_upkeep_verifies_the_entries_since_the_opening_checks
     ctx = open_till(tmp_path / "home")
     try:
         for cents in (1200, 1300, 1400):
-            _sell(ctx, cents, member.member_id)
+            _sell(ctx, cents, member_id)
         seen: list[str] = []
         ctx.conn.set_trace_callback(seen.append)
         upkeep.catch_up(ctx, "2030-01-01")
         ctx.conn.set_trace_callback(None)
         assert not any("integrity_check" in s for s in seen)  # the opening check's work is not done again
         assert chain_mark.valid(db, ctx.conn).rowid > mark.rowid  # the upkeep moved the mark on
-        _sell(ctx, 1500, member.member_id)
+        _sell(ctx, 1500, member_id)
         seq = ctx.conn.execute("SELECT MAX(seq) FROM ledger").fetchone()[0]
     finally:
         ctx.close()
@@ -364,13 +370,7 @@ def test_a_large_databases_opening_check_reads_the_whole_file_at_most_once_a_day
     first minutes' swipes waited on its reads: it now runs when the last one is a day old; in between an
     opening verifies the chain of the entries appended since the mark, so damage to new entries is still
     found at the next start and damage to old ones at the next whole check (or the upkeep's, or doctor's)."""
-    _large(monkeypatch)
-    ctx = open_till(tmp_path / "home")
-    member = members.enroll(ctx, name="Ada", phone="0612345678")
-    for cents in (1000, 1100):
-        _sell(ctx, cents, member.member_id)
-    ctx.close()
-    db = db_path(tmp_path / "home")
+    db, _ = _large_till_that_sold(tmp_path, monkeypatch, 1000, 1100)
     chain_mark.mark_file(db).unlink(missing_ok=True)
     _open_check(db)
     first = json.loads(chain_mark.mark_file(db).read_text())
@@ -393,12 +393,7 @@ def test_a_large_databases_opening_check_reads_the_whole_file_at_most_once_a_day
 
 
 def test_between_whole_checks_an_opening_still_finds_damage_to_new_entries(tmp_path, monkeypatch):
-    _large(monkeypatch)
-    ctx = open_till(tmp_path / "home")
-    member = members.enroll(ctx, name="Ada", phone="0612345678")
-    _sell(ctx, 1000, member.member_id)
-    ctx.close()
-    db = db_path(tmp_path / "home")
+    db, member_id = _large_till_that_sold(tmp_path, monkeypatch, 1000)
     chain_mark.mark_file(db).unlink(missing_ok=True)
     _open_check(db)  # the whole check: the mark at the first entry
     mark = chain_mark.valid(db, sqlite3.connect(db))
@@ -406,7 +401,7 @@ def test_between_whole_checks_an_opening_still_finds_damage_to_new_entries(tmp_p
     monkeypatch.setattr(integrity, "OPEN_CHECK_MAX_BYTES", 1 << 40)  # this opening's check: in the foreground
     ctx = open_till(tmp_path / "home")
     try:
-        _sell(ctx, 1200, member.member_id)  # after the mark
+        _sell(ctx, 1200, member_id)  # after the mark
         seq = ctx.conn.execute("SELECT MAX(seq) FROM ledger").fetchone()[0]
     finally:
         ctx.close()

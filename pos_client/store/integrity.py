@@ -324,45 +324,29 @@ def _check(db: Path, advice: str, own: tuple[str, str] | None, deadline: float |
         except (OSError, AttributeError):
             pass
         with chain_mark.checking(db):  # the day's upkeep waits for this check rather than doing it again
-            if large and chain_mark.whole_within(db, WHOLE_CHECK_EVERY_S):
-                return _since_mark(db, advice, own)
-            return _pass(db, advice, own, None)
+            return _pass(db, advice, own, None, since_mark=large and chain_mark.whole_within(db, WHOLE_CHECK_EVERY_S))
     return _pass(db, advice, own, deadline)
 
 
-def _since_mark(db: Path, advice: str, own: tuple[str, str] | None) -> bool:
-    """The chain of the entries appended since the last verified mark (the whole check ran recently); with no
-    valid mark (a restored or replaced database), the whole check."""
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
-    except sqlite3.Error as exc:
-        _log(logging.WARNING, f"could not open {db} to check it: {exc}")
-        return True
-    try:
-        since = chain_mark.valid(db, conn)
-        if since is None:
-            return _pass(db, advice, own, None)
-        top = chain_mark.upto(conn)
-        report = verify_since(conn, own, since.rowid, top.rowid)
-        if not report.ok:
-            stop_writing(db, report.words(), advice)
-            return True
-        chain_mark.record(db, top, "the check when the till opened: the chain since the last mark")
-        return True
-    except sqlite3.Error as exc:
-        _log(logging.WARNING, f"checking {db} failed: {exc}")
-        return True
-    finally:
-        conn.close()
-
-
-def _pass(db: Path, advice: str, own: tuple[str, str] | None, deadline: float | None) -> bool:
+def _pass(db: Path, advice: str, own: tuple[str, str] | None, deadline: float | None,
+          since_mark: bool = False) -> bool:
+    """`since_mark` (the whole check ran recently): only the chain of the entries appended since the last
+    verified mark; with no valid mark (a restored or replaced database), the whole check."""
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
     except sqlite3.Error as exc:
         _log(logging.WARNING, f"could not open {db} to check it: {exc}")
         return True  # opening the till itself will report it
     try:
+        since = chain_mark.valid(db, conn) if since_mark else None
+        if since is not None:
+            top = chain_mark.upto(conn)
+            found = verify_since(conn, own, since.rowid, top.rowid)
+            if not found.ok:
+                stop_writing(db, found.words(), advice)
+            else:
+                chain_mark.record(db, top, "the check when the till opened: the chain since the last mark")
+            return True
         problems = quick_check(conn, deadline)
         if problems is None:
             return False
