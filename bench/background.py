@@ -1,4 +1,4 @@
-"""What the till did in the background while a figure timed its starts: the opening check, a backup.
+"""What the till did in the background while a figure timed its starts: the opening check, a backup, upkeep.
 
 Why: a till opened on a 5 GB database begins its opening check (`store.integrity.check_on_open`: quick_check
 and the whole hash chain, in a background thread, when its last whole check is a day old; else the chain of
@@ -6,15 +6,19 @@ the entries appended since its mark) and, in the app, a backup when none is rece
 (`till.backup_scheduler`). Both read the whole file; a figure that times lookups or starts meanwhile measures
 them too. The bench's copy is made to look like a kept till (`bench.scratch`: a real backup at setup), and
 this module says what still ran, from outside the till: the `till.db.checking` flock held (read in
-/proc/locks, never taken, so no check is delayed) and a backup's temporary file present or a new backup
-written. Each start-up figure prints the result as a note.
+/proc/locks, never taken, so no check is delayed), a backup's temporary file present or a new backup
+written, and days of upkeep the till's scheduler finished (`upkeep_runs`, read before and after through a
+read-only connection: a month's catch-up at a timed start is what once made the swipe miss). Each start-up
+figure prints the result as a note.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +44,16 @@ def _flocked(path: Path) -> bool:
     return False
 
 
+def _upkeep_days(db: Path) -> tuple[int, str | None] | None:
+    """How many days of upkeep the till at `db` has recorded, and the last; None when it cannot say."""
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5.0)) as conn:
+            count, last = conn.execute("SELECT COUNT(*), MAX(day) FROM upkeep_runs").fetchone()
+    except sqlite3.Error:  # no till there yet, or a file without the table (the wire figure's env)
+        return None
+    return int(count), last
+
+
 def _backup_files(directory: Path) -> tuple[set[str], bool]:
     """The backups in `directory` and whether one is being written (its temporary file)."""
     try:
@@ -60,12 +74,16 @@ class Watch:
     checking: int = 0
     backing_up: int = 0
     new_backups: set[str] = field(default_factory=set)
+    upkeep_days: int = 0  # days of upkeep finished during the watch
+    upkeep_through: str | None = None
+    _upkeep_before: tuple[int, str | None] | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def __enter__(self) -> Watch:
         backups = self._backups
         before, _ = _backup_files(backups)
+        self._upkeep_before = _upkeep_days(self.db)
         self._thread = threading.Thread(target=self._loop, args=(backups, before), name="bench-bg-watch", daemon=True)
         self._thread.start()
         return self
@@ -74,6 +92,9 @@ class Watch:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        after = _upkeep_days(self.db)
+        if self._upkeep_before is not None and after is not None and after[0] > self._upkeep_before[0]:
+            self.upkeep_days, self.upkeep_through = after[0] - self._upkeep_before[0], after[1]
 
     @property
     def _backups(self) -> Path:
@@ -91,7 +112,7 @@ class Watch:
 
     @property
     def none(self) -> bool:
-        return not (self.checking or self.backing_up or self.new_backups)
+        return not (self.checking or self.backing_up or self.new_backups or self.upkeep_days)
 
     def words(self) -> str:
         if self.none:
@@ -103,6 +124,8 @@ class Watch:
         if self.backing_up or self.new_backups:
             parts.append(f"a backup being written in {self.backing_up} of {self.polls} looks, "
                          f"{len(self.new_backups)} new backup(s)")
+        if self.upkeep_days:
+            parts.append(f"{self.upkeep_days} day(s) of upkeep run, through {self.upkeep_through}")
         return "background work during the timed starts: " + "; ".join(parts)
 
 

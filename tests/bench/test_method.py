@@ -204,6 +204,25 @@ def test_the_watch_sees_a_check_and_a_backup_and_says_none_when_idle(tmp_path):
     assert "opening check" in busy.words() and "backup being written" in busy.words()
 
 
+def test_the_watch_sees_days_of_upkeep_run_during_it(tmp_path):
+    """A catch-up at a timed start once made the swipe miss unseen: the watch now counts the days it ran."""
+    home, _, _ = cached_home(SIZES["tiny"], 20261123, tmp_path / "data")
+    db = home / "till.db"
+    ctx = open_till(home)
+    try:
+        through = due_through(datetime.now(UTC), closing_time(ctx))
+        due = len(upkeep.pending_days(ctx, through))
+        with Watch(db) as watch:
+            upkeep.catch_up(ctx, through, source="test")
+        with Watch(db) as after:
+            time.sleep(0.3)
+    finally:
+        ctx.close()
+    assert due > 1 and watch.upkeep_days == due and watch.upkeep_through == through.isoformat()
+    assert f"{due} day(s) of upkeep run, through {through.isoformat()}" in watch.words() and not watch.none
+    assert after.upkeep_days == 0 and after.none
+
+
 def test_a_figure_judged_on_part_of_its_run_is_judged_by_that_part_s_load():
     """The load test judges its schedule runs: their load, not the saturation runs' after them, decides."""
     v = judge(rounds_of(steady(200, 3.0, 19), steady(200, 1.0, 20)), ratio_at_most(2.0), measured="a",
