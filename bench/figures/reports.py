@@ -224,10 +224,10 @@ def run(env: BenchEnv) -> Figure:
                     f" ratio {v.measure.median / v.baseline.median:.2f}x") for name, v in verdicts.items()}
     worst = max(verdicts.values(), key=lambda v: v.measure.p99)
     notes = [f"period {START} to {END}; {runs} rounds per report and site, A/B then B/A (`bench.method`'s rule,"
-             f"the till's opening check (background quick_check of `open_till`) let finish first: {waited:.0f} s,"
-             " once per till start, not per report",
              f" `_series.pair`); head-office snapshot {sales:,} sales (built in {t_chain:.0f} s, or taken from the"
              " cache)",
+             f"the till's opening check (background quick_check of `open_till`) let finish first: {waited:.0f} s,"
+             " once per till start, not per report",
              "the 5 s target is judged on each report's p99 (with fewer than 100 samples its maximum: stricter than"
              " the claim); the ratio is of medians",
              "head office reads each member's purchase days from the snapshot's purchase summary"
