@@ -167,6 +167,9 @@ class Replay:
             ordinals.append(day)
         elif day not in ordinals:
             ordinals.insert(bisect_right(ordinals, day), day)
+        else:  # a second sale on a purchase day: the checks scheduled when that day was added stand as they are
+            self._stage(member_id, m, day)
+            return
         self._stage(member_id, m, day)
         self._schedule_stage_checks(member_id, m)
 
@@ -177,8 +180,9 @@ class Replay:
         due = set(self.members) if first else self._checks.pop(day, set())
         if first:
             self._checks.pop(day, None)
+        order = sorted(due)  # once: expiry, then stages, walk the same members in the same order
         expired_members = expired_points = 0
-        for member_id in sorted(due):
+        for member_id in order:
             points = self._due(self.members[member_id], day)
             if points > 0:
                 self._expire(member_id, points, day)
@@ -186,7 +190,7 @@ class Replay:
                 expired_points += points
         tier_changes = self._review(day) if tiers.is_review_day(date.fromordinal(day), self.period) else 0
         stage_changes = 0
-        for member_id in sorted(due):
+        for member_id in order:
             stage_changes += self._stage(member_id, self.members[member_id], day)
         self.days.append(DayResult(date.fromordinal(day).isoformat(), "import", expired_members, expired_points,
                                    tier_changes, stage_changes))
@@ -250,16 +254,22 @@ class Replay:
 
     def _schedule_stage_checks(self, member_id: str, m: _Member) -> None:
         """The days a stage can move without a purchase: every threshold of the rules, counted from the
-        last purchase (at risk, lapsed), the first (no longer new) and each recent one (no longer reactivated)."""
-        r, last = self.stage_rules, m.ordinals[-1]
-        days = {last + r.second_purchase_days + 1, last + r.lapsed_days + 1, m.ordinals[0] + r.new_days + 1}
-        u2 = twice_median_gap(m.ordinals)
+        last purchase (at risk, lapsed), the first (no longer new) and each recent one (no longer reactivated).
+        Each day's bucket is a set, so the member goes straight into each (no set of days built first), and the
+        recent purchases are walked back from the last (the purchase days are sorted) until one is too old."""
+        r, ordinals, checks = self.stage_rules, m.ordinals, self._checks
+        last = ordinals[-1]
+        checks[last + r.second_purchase_days + 1].add(member_id)
+        checks[last + r.lapsed_days + 1].add(member_id)
+        checks[ordinals[0] + r.new_days + 1].add(member_id)
+        u2 = twice_median_gap(ordinals)
         if u2 is not None:
-            days.add(last + r.at_risk_factor * u2 // 2 + 1)
-        days.update(d + r.reactivated_days + 1 for d in m.ordinals if d + r.reactivated_days + 1 > last)
-        checks = self._checks
-        for d in days:
-            checks[d].add(member_id)
+            checks[last + r.at_risk_factor * u2 // 2 + 1].add(member_id)
+        after = r.reactivated_days + 1
+        for d in reversed(ordinals):
+            if d + after <= last:
+                break
+            checks[d + after].add(member_id)
 
     # --- rows -----------------------------------------------------------------------------------
 
