@@ -14,9 +14,10 @@ history imports at tens of thousands of rows a second:
 
 Each member starts from what the till already holds for them (tier, buckets of points, purchase days,
 last stage); those rows count as before the history (exact for a till adopting the system, where the
-history comes first). `tests/test_importer_lived.py` holds it to that: a till that imports a history
+history comes first). `tests/marketing/test_upkeep_import.py` holds it to that: a till that imports a history
 equals, entry for entry, tier row for tier row and stage row for stage row, a till that recorded the
-same sales at the till with the day's upkeep run each day.
+same sales at the till with the day's upkeep run each day; `tests/marketing/test_replay_schedule.py` holds the
+stage-check schedule to the one first written, for random histories and rules.
 """
 
 from __future__ import annotations
