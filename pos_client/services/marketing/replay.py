@@ -22,13 +22,15 @@ stage-check schedule to the one first written, for random histories and rules.
 
 from __future__ import annotations
 
+import sqlite3
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from itertools import accumulate
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pos_client.domain.dates import add_months, end_of_day
 from pos_client.domain.lifecycle import StageRules, stage_of_ordinals, twice_median_gap
@@ -306,31 +308,48 @@ def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
     return [ids[i: i + size] for i in range(0, len(ids), size)]
 
 
+# The history tables `_seed` reads per chunk of members (sales also for the lines, refunds for their lines).
+_SEEDED_FROM = ("member_tiers", "member_stages", "sales", "refunds", "ledger")
+
+
+def _held(conn: sqlite3.Connection) -> frozenset[str]:
+    """Which of them hold a row. Why: into a fresh till (a store adopting the system) they are all empty, and their
+    queries, asked per 500 members, cost more than the replay's own work for those members."""
+    return frozenset(t for t in _SEEDED_FROM if conn.execute(f'SELECT EXISTS (SELECT 1 FROM "{t}")').fetchone()[0])
+
+
+def _rows(conn: sqlite3.Connection, held: frozenset[str], table: str, sql: str, params: Sequence[Any]
+          ) -> Iterable[Any]:
+    """The query's rows, or none without asking when `table` holds none (its rows come only from there)."""
+    return conn.execute(sql, params) if table in held else ()
+
+
 def _seed(ctx: TillContext, replay: Replay, ids: list[str]) -> None:
     """What the till holds for members already on it: tier, status, spend, points buckets, purchase days, stage."""
     conn, lowest = ctx.conn, replay.ladder[0].name
     marks, cats = tiers.excluded_sql(ctx)
+    held = _held(conn)
     for chunk in _chunks(ids):
         q = ",".join("?" * len(chunk))
         for mid, status, joined in conn.execute(
                 f"SELECT member_id, status, substr(created_at, 1, 10) FROM members WHERE member_id IN ({q})", chunk):
             joined_day = date.fromisoformat(joined).toordinal()
             replay.members[mid] = _Member(lowest, active=status == "active", joined=joined_day)
-        for mid, tier in conn.execute(
+        for mid, tier in _rows(conn, held, "member_tiers",
                 f"SELECT member_id, tier FROM member_tiers WHERE rowid IN (SELECT MAX(rowid) FROM member_tiers"
                 f" WHERE member_id IN ({q}) GROUP BY member_id)", chunk):
             replay.members[mid].tier = str(tier)
-        for mid, stage in conn.execute(
+        for mid, stage in _rows(conn, held, "member_stages",
                 f"SELECT member_id, stage FROM member_stages WHERE rowid IN (SELECT MAX(rowid) FROM member_stages"
                 f" WHERE member_id IN ({q}) GROUP BY member_id)", chunk):
             replay.members[mid].stage = str(stage)
         spend: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for mid, d, cents in conn.execute(
+        for mid, d, cents in _rows(conn, held, "sales",
                 "SELECT s.member_id, substr(s.created_at, 1, 10), SUM(l.amount_cents) FROM sale_lines l"
                 f" JOIN sales s ON s.sale_id = l.sale_id WHERE s.member_id IN ({q}) AND l.category NOT IN ({marks})"
                 " GROUP BY 1, 2", (*chunk, *cats)):
             spend[mid].append((date.fromisoformat(d).toordinal(), int(cents)))
-        for mid, d, cents in conn.execute(
+        for mid, d, cents in _rows(conn, held, "refunds",
                 "SELECT s.member_id, substr(r.created_at, 1, 10), SUM(rl.amount_cents) FROM refund_lines rl"
                 " JOIN refunds r ON r.refund_id = rl.refund_id JOIN sale_lines l ON l.sale_id = rl.sale_id"
                 f" AND l.line_no = rl.line_no JOIN sales s ON s.sale_id = rl.sale_id WHERE s.member_id IN ({q})"
@@ -339,13 +358,14 @@ def _seed(ctx: TillContext, replay: Replay, ids: list[str]) -> None:
         for mid, rows in spend.items():
             replay.members[mid].spend.seed(rows)
         days: dict[str, list[int]] = defaultdict(list)
-        for mid, d in conn.execute(f"SELECT DISTINCT member_id, substr(created_at, 1, 10) FROM sales"
+        for mid, d in _rows(conn, held, "sales", f"SELECT DISTINCT member_id, substr(created_at, 1, 10) FROM sales"
                                    f" WHERE member_id IN ({q}) ORDER BY 1, 2", chunk):
             days[mid].append(date.fromisoformat(d).toordinal())
         for mid, ordinals in days.items():
             replay.members[mid].ordinals = ordinals
             replay.members[mid].last_purchase = ordinals[-1]
-        _seed_points(ctx, replay, chunk, q)
+        if "ledger" in held:
+            _seed_points(ctx, replay, chunk, q)
 
 
 def _seed_points(ctx: TillContext, replay: Replay, chunk: list[str], q: str) -> None:
