@@ -130,6 +130,9 @@ class Replay:
         self._checks: dict[int, set[str]] = defaultdict(set)  # day -> members whose expiry or stage may move
         self._ts = now_iso()
         _seed(ctx, self, sorted(old_members))
+        zero = self._tier_for(0)
+        # Lowest tier, no spend before the history, no sale in it yet: a review passes them by (`_review`).
+        self._idle = {k for k, m in self.members.items() if m.tier == zero and not m.spend.seed_days}
         for member_id in old_members:  # what they already hold can expire or move stage during the history
             m = self.members[member_id]
             if self.expiry["mode"] == "after_earning":
@@ -146,6 +149,7 @@ class Replay:
     def sale(self, s: ReplaySale) -> None:
         member_id, day, points = s.member_id, s.day, s.points
         m = self.members[member_id]
+        self._idle.discard(member_id)
         m.spend.add(day, s.qualifying_cents)
         target = self._tier_for(m.spend.window(_months_back(day, 12), day))
         if self.rank[target] > self.rank.get(m.tier, 0):
@@ -224,8 +228,10 @@ class Replay:
         changes = 0
         if self._order is None:
             self._order = sorted(self.members)
-        back, zero = _months_back(day, 12), self._tier_for(0)
+        back, zero, idle = _months_back(day, 12), self._tier_for(0), self._idle
         for member_id in self._order:
+            if member_id in idle:
+                continue  # the check below would pass them by too: lowest tier, nothing bought, nothing held
             m = self.members[member_id]
             if not m.active or m.joined is None or m.joined > day:
                 continue
