@@ -57,7 +57,7 @@ class ReplaySale(NamedTuple):
     qualifying_cents: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _Dated:
     """Amounts by day, queried over a window: rows already on the till, then the replay's own in order."""
 
@@ -94,7 +94,7 @@ class _Dated:
         return (self.seed_sums[i - 1] if i else 0) + (self.sums[j - 1] if j else 0)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Member:
     tier: str
     active: bool = True
