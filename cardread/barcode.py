@@ -4,10 +4,11 @@ from __future__ import annotations
 
 
 def gtin_check_digit(body: str) -> int:
-    """GS1 mod-10 check digit for the digits before it (weights 3,1 from the right)."""
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        total += (ord(ch) - 48) * (3 if i % 2 == 0 else 1)
+    """GS1 mod-10 check digit for the digits before it (weights 3,1 from the right). Each weight's digits summed
+    by one C-level sum over a slice instead of a Python loop per digit: the same (ord - 48) arithmetic, so the
+    same answer for any text (a card import checks every card it reads)."""
+    threes, ones = body[-1::-2], body[-2::-2]
+    total = 3 * (sum(map(ord, threes)) - 48 * len(threes)) + sum(map(ord, ones)) - 48 * len(ones)
     return (10 - total % 10) % 10
 
 

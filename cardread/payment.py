@@ -71,11 +71,12 @@ def in_payment_iin_range(digits: str) -> bool:
 def looks_like_payment_card(digits: str) -> bool:
     """13-19 digits, Luhn-valid, in a payment network's IIN range. Why the range is tried first on ASCII digits:
     one int() and a few comparisons settle most loyalty numbers (`29...` is in no range), where the Luhn sum walks
-    every digit; other digits keep the original order (the answer is the same for every input)."""
+    every digit. Other digits keep the original order: `isdigit()` takes some (superscripts) that `int()` refuses,
+    and the range's int() is reached only after their Luhn sum, as it always was (the same answer for every input)."""
     if not 13 <= len(digits) <= 19 or not digits.isdigit():
         return False
-    if digits.isascii() and not in_payment_iin_range(digits):
-        return False
+    if digits.isascii():
+        return in_payment_iin_range(digits) and luhn_valid(digits)
     return luhn_valid(digits) and in_payment_iin_range(digits)
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from cardread import parse_card
 from cardread.barcode import with_check_digit
-from pos_client.domain.errors import UsageError
+from pos_client.domain.bounds import BALANCE
+from pos_client.domain.errors import RefusedInput, UsageError
 from pos_client.services import members
 from pos_client.services.importer import import_sales
 from pos_client.store import ledger
@@ -85,3 +86,23 @@ def test_indexes_dropped_for_a_fresh_till_come_back_the_same(till, tmp_path):
     assert import_sales(till, write(tmp_path, "card,date,amount\n" + "\n".join(more) + "\n"))["imported"] == 3
     assert _index_sql(till.conn) == before
     assert till.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_balance_the_import_would_take_out_of_range_is_refused_in_words_and_nothing_is_imported(till, tmp_path):
+    """The balances' CHECK refuses the sum at the write; the refusal names the member and the whole file is undone
+    (sales, lines, entries, the other member's balance, the replay's rows)."""
+    rich = members.enroll(till, card=parse_card(with_check_digit("290000000011")))
+    other = members.enroll(till, card=parse_card(with_check_digit("290000000012")))
+    ledger.append(till.conn, till.store_id, till.till_id, [ledger.Entry(rich.member_id, "adjust", BALANCE.high)])
+    before = {t: till.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+              for t in ("sales", "sale_lines", "ledger", "member_tiers", "member_stages", "upkeep_runs")}
+    path = write(tmp_path, "sale_id,card,date,amount\n"
+                 f"A1,{with_check_digit('290000000012')},2025-03-01,10.00\n"
+                 f"A2,{with_check_digit('290000000011')},2025-03-02,10.00\n")
+    with pytest.raises(RefusedInput, match=f"member {rich.member_id}: this import would take the balance outside"):
+        import_sales(till, path)
+    assert ledger.balance(till.conn, rich.member_id) == BALANCE.high
+    assert ledger.balance(till.conn, other.member_id) == 0
+    assert before == {t: till.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in before}
+    assert import_sales(till, write(tmp_path, "sale_id,card,date,amount\n"
+                                    f"A1,{with_check_digit('290000000012')},2025-03-01,10.00\n"))["imported"] == 1

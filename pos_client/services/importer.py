@@ -24,6 +24,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -116,8 +117,24 @@ def _import_rows(ctx: TillContext, rows: Iterable[list[str]], cols: Columns, wid
     return result
 
 
+def _add_to_balances(conn: sqlite3.Connection, delta: dict[str, int], ts: str) -> None:
+    """The balances moved in one executemany, in member order. Their bounds are the balances table's own CHECK
+    (m0060, `BALANCE`): a sum out of range fails the statement, which is then undone to its savepoint and worded
+    by `_check_balances`; the caller's transaction rolls back the rest of the import. Why not a read of every
+    balance first: at chain scale that is a second lookup of each of the file's members, for a refusal that a
+    real history never meets."""
+    conn.execute("SAVEPOINT import_balances")
+    try:
+        ledger.add_to_balances(conn, sorted(delta.items()), ts)
+    except sqlite3.IntegrityError:
+        conn.execute("ROLLBACK TO import_balances")  # the balances as they were: the wording reads them
+        _check_balances(conn, delta)
+        raise
+    conn.execute("RELEASE import_balances")
+
+
 def _check_balances(conn: sqlite3.Connection, delta: dict[str, int]) -> None:
-    """Before any write: no balance may leave wire.bounds (one query per 500 members, not per member)."""
+    """Which balance would leave wire.bounds, in words (one query per 500 members, not per member)."""
     members = [m for m, d in delta.items() if d]
     for i in range(0, len(members), 500):
         chunk = members[i : i + 500]
@@ -160,7 +177,7 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
     new_members: list[tuple[str, str, str, str]] = []
     new_cards: list[tuple[str, str, str, str, str]] = []
     sale_rows: list[tuple[str, str, str, str, int, str, int, str, str, str]] = []
-    line_rows: list[tuple[str, int, str | None, str | None, str, str, int, int, int, int]] = []
+    lines_of: dict[str, list[tuple[str, int, str | None, str | None, str, str, int, int, int, int]]] = {}
     ledger_rows: list[LedgerRow] = []
     balance_delta: dict[str, int] = defaultdict(int)
     replayed: list[ReplaySale] = []
@@ -208,8 +225,9 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
         content = sale_content_hash(Basket(lines=lines, member_id=member))
         sale_rows.append((sale.sale_id, store_id, till_id, member, total, "imported", points, content,
                           "import", sale.created_at))
-        line_rows += [(sale.sale_id, i + 1, li.sku, li.ean, li.name, li.category, li.qty, li.unit_cents, a, p)
-                      for i, (li, a, p) in enumerate(zip(lines, amounts, per_line, strict=True))]
+        lines_of[sale.sale_id] = [
+            (sale.sale_id, i + 1, li.sku, li.ean, li.name, li.category, li.qty, li.unit_cents, a, p)
+            for i, (li, a, p) in enumerate(zip(lines, amounts, per_line, strict=True))]
         if points:
             ledger_rows.append(("", member, store_id, till_id, 0, "earn", points,  # id and seq: once sorted
                                 sale.sale_id, total, sale.created_at, "import", "import", None))
@@ -224,7 +242,6 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
         ledger_rows += replay.ledger
         for row in replay.ledger:
             balance_delta[row[1]] += row[6]
-    _check_balances(conn, balance_delta)
     conn.executemany(
         "INSERT INTO members (member_id, store_id, status, created_at, updated_at) VALUES (?, ?, 'active', ?, ?)",
         new_members)
@@ -236,15 +253,15 @@ def _write(ctx: TillContext, sales: dict[str, _Sale], enroll_unknown: bool, erro
     # In key order: each index (sales by id, ledger by member, balances) is then walked once from one
     # end to the other instead of at random, so a big till's pages are read and dirtied once each.
     sale_rows.sort()
-    line_rows.sort()
-    ledger_rows.sort(key=lambda r: r[1])
+    line_rows = [row for sale_row in sale_rows for row in lines_of[sale_row[0]]]  # by (sale_id, line_no): no sort
+    ledger_rows.sort(key=itemgetter(1))
     first_seq = ledger.next_seq(conn, ctx.store_id, ctx.till_id)
     # Ids (time-ordered, `new_id`) and seqs given in the order of insertion: the key and (store, till, seq)
     # indexes are appended to at their end, and seq follows rowid again.
     ledger_rows = [(ledger.new_id(), *r[1:4], first_seq + i, *r[5:]) for i, r in enumerate(ledger_rows)]
     ledger_rows = ledger.chained(conn, ctx.store_id, ctx.till_id, ledger_rows)  # the hash chain (store.integrity)
     _insert_history(conn, sale_rows, line_rows, ledger_rows)
-    ledger.add_to_balances(conn, sorted(balance_delta.items()), ts)  # bounds checked above (_check_balances)
+    _add_to_balances(conn, balance_delta, ts)
     if history:
         _write_history(ctx, history)
     return {"imported": imported, "duplicates": duplicates, "enrolled": enrolled,
@@ -297,7 +314,7 @@ def _replay(ctx: TillContext, sales: list[ReplaySale], joined: dict[str, int]) -
     till already in use, only the file's members are replayed, from its first sale; the days are left
     to the day's upkeep, which then changes nothing for them.
     """
-    order = sorted(range(len(sales)), key=lambda i: (sales[i].day, i))
+    order = sorted(range(len(sales)), key=[s.day for s in sales].__getitem__)  # stable: same day, file order
     members = {s.member_id for s in sales}
     old = members - set(joined)
     whole_till = ctx.conn.execute("SELECT 1 FROM sales WHERE tender != 'imported' LIMIT 1").fetchone() is None

@@ -142,8 +142,9 @@ def add_to_balance(conn: sqlite3.Connection, member_id: str, points: int, ts: st
 
 
 def add_to_balances(conn: sqlite3.Connection, deltas: Iterable[tuple[str, int]], ts: str) -> None:
-    """`add_to_balance` for many members in one executemany (a bulk import); the caller has checked `BALANCE`
-    for every member beforehand, in the same transaction."""
+    """`add_to_balance` for many members in one executemany (a bulk import). A sum out of `BALANCE` fails the
+    statement on the table's CHECK (sqlite3.IntegrityError) with earlier members' rows already moved: the caller
+    runs it under a savepoint and words the refusal (`services.importer`)."""
     conn.executemany(
         "INSERT INTO balances (member_id, points, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT(member_id) DO UPDATE SET points = points + excluded.points, updated_at = excluded.updated_at",

@@ -14,20 +14,23 @@ history imports at tens of thousands of rows a second:
 
 Each member starts from what the till already holds for them (tier, buckets of points, purchase days,
 last stage); those rows count as before the history (exact for a till adopting the system, where the
-history comes first). `tests/test_importer_lived.py` holds it to that: a till that imports a history
+history comes first). `tests/marketing/test_upkeep_import.py` holds it to that: a till that imports a history
 equals, entry for entry, tier row for tier row and stage row for stage row, a till that recorded the
-same sales at the till with the day's upkeep run each day.
+same sales at the till with the day's upkeep run each day; `tests/marketing/test_replay_schedule.py` holds the
+stage-check schedule to the one first written, for random histories and rules.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from itertools import accumulate
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pos_client.domain.dates import add_months, end_of_day
 from pos_client.domain.lifecycle import StageRules, stage_of_ordinals, twice_median_gap
@@ -54,7 +57,7 @@ class ReplaySale(NamedTuple):
     qualifying_cents: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _Dated:
     """Amounts by day, queried over a window: rows already on the till, then the replay's own in order."""
 
@@ -91,7 +94,7 @@ class _Dated:
         return (self.seed_sums[i - 1] if i else 0) + (self.sums[j - 1] if j else 0)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Member:
     tier: str
     active: bool = True
@@ -127,6 +130,9 @@ class Replay:
         self._checks: dict[int, set[str]] = defaultdict(set)  # day -> members whose expiry or stage may move
         self._ts = now_iso()
         _seed(ctx, self, sorted(old_members))
+        zero = self._tier_for(0)
+        # Lowest tier, no spend before the history, no sale in it yet: a review passes them by (`_review`).
+        self._idle = {k for k, m in self.members.items() if m.tier == zero and not m.spend.seed_days}
         for member_id in old_members:  # what they already hold can expire or move stage during the history
             m = self.members[member_id]
             if self.expiry["mode"] == "after_earning":
@@ -143,6 +149,7 @@ class Replay:
     def sale(self, s: ReplaySale) -> None:
         member_id, day, points = s.member_id, s.day, s.points
         m = self.members[member_id]
+        self._idle.discard(member_id)
         m.spend.add(day, s.qualifying_cents)
         target = self._tier_for(m.spend.window(_months_back(day, 12), day))
         if self.rank[target] > self.rank.get(m.tier, 0):
@@ -167,6 +174,9 @@ class Replay:
             ordinals.append(day)
         elif day not in ordinals:
             ordinals.insert(bisect_right(ordinals, day), day)
+        else:  # a second sale on a purchase day: the checks scheduled when that day was added stand as they are
+            self._stage(member_id, m, day)
+            return
         self._stage(member_id, m, day)
         self._schedule_stage_checks(member_id, m)
 
@@ -177,8 +187,9 @@ class Replay:
         due = set(self.members) if first else self._checks.pop(day, set())
         if first:
             self._checks.pop(day, None)
+        order = sorted(due)  # once: expiry, then stages, walk the same members in the same order
         expired_members = expired_points = 0
-        for member_id in sorted(due):
+        for member_id in order:
             points = self._due(self.members[member_id], day)
             if points > 0:
                 self._expire(member_id, points, day)
@@ -186,7 +197,7 @@ class Replay:
                 expired_points += points
         tier_changes = self._review(day) if tiers.is_review_day(date.fromordinal(day), self.period) else 0
         stage_changes = 0
-        for member_id in sorted(due):
+        for member_id in order:
             stage_changes += self._stage(member_id, self.members[member_id], day)
         self.days.append(DayResult(date.fromordinal(day).isoformat(), "import", expired_members, expired_points,
                                    tier_changes, stage_changes))
@@ -217,8 +228,10 @@ class Replay:
         changes = 0
         if self._order is None:
             self._order = sorted(self.members)
-        back, zero = _months_back(day, 12), self._tier_for(0)
+        back, zero, idle = _months_back(day, 12), self._tier_for(0), self._idle
         for member_id in self._order:
+            if member_id in idle:
+                continue  # the check below would pass them by too: lowest tier, nothing bought, nothing held
             m = self.members[member_id]
             if not m.active or m.joined is None or m.joined > day:
                 continue
@@ -250,16 +263,22 @@ class Replay:
 
     def _schedule_stage_checks(self, member_id: str, m: _Member) -> None:
         """The days a stage can move without a purchase: every threshold of the rules, counted from the
-        last purchase (at risk, lapsed), the first (no longer new) and each recent one (no longer reactivated)."""
-        r, last = self.stage_rules, m.ordinals[-1]
-        days = {last + r.second_purchase_days + 1, last + r.lapsed_days + 1, m.ordinals[0] + r.new_days + 1}
-        u2 = twice_median_gap(m.ordinals)
+        last purchase (at risk, lapsed), the first (no longer new) and each recent one (no longer reactivated).
+        Each day's bucket is a set, so the member goes straight into each (no set of days built first), and the
+        recent purchases are walked back from the last (the purchase days are sorted) until one is too old."""
+        r, ordinals, checks = self.stage_rules, m.ordinals, self._checks
+        last = ordinals[-1]
+        checks[last + r.second_purchase_days + 1].add(member_id)
+        checks[last + r.lapsed_days + 1].add(member_id)
+        checks[ordinals[0] + r.new_days + 1].add(member_id)
+        u2 = twice_median_gap(ordinals)
         if u2 is not None:
-            days.add(last + r.at_risk_factor * u2 // 2 + 1)
-        days.update(d + r.reactivated_days + 1 for d in m.ordinals if d + r.reactivated_days + 1 > last)
-        checks = self._checks
-        for d in days:
-            checks[d].add(member_id)
+            checks[last + r.at_risk_factor * u2 // 2 + 1].add(member_id)
+        after = r.reactivated_days + 1
+        for d in reversed(ordinals):
+            if d + after <= last:
+                break
+            checks[d + after].add(member_id)
 
     # --- rows -----------------------------------------------------------------------------------
 
@@ -295,31 +314,48 @@ def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
     return [ids[i: i + size] for i in range(0, len(ids), size)]
 
 
+# The history tables `_seed` reads per chunk of members (sales also for the lines, refunds for their lines).
+_SEEDED_FROM = ("member_tiers", "member_stages", "sales", "refunds", "ledger")
+
+
+def _held(conn: sqlite3.Connection) -> frozenset[str]:
+    """Which of them hold a row. Why: into a fresh till (a store adopting the system) they are all empty, and their
+    queries, asked per 500 members, cost more than the replay's own work for those members."""
+    return frozenset(t for t in _SEEDED_FROM if conn.execute(f'SELECT EXISTS (SELECT 1 FROM "{t}")').fetchone()[0])
+
+
+def _rows(conn: sqlite3.Connection, held: frozenset[str], table: str, sql: str, params: Sequence[Any]
+          ) -> Iterable[Any]:
+    """The query's rows, or none without asking when `table` holds none (its rows come only from there)."""
+    return conn.execute(sql, params) if table in held else ()
+
+
 def _seed(ctx: TillContext, replay: Replay, ids: list[str]) -> None:
     """What the till holds for members already on it: tier, status, spend, points buckets, purchase days, stage."""
     conn, lowest = ctx.conn, replay.ladder[0].name
     marks, cats = tiers.excluded_sql(ctx)
+    held = _held(conn)
     for chunk in _chunks(ids):
         q = ",".join("?" * len(chunk))
         for mid, status, joined in conn.execute(
                 f"SELECT member_id, status, substr(created_at, 1, 10) FROM members WHERE member_id IN ({q})", chunk):
             joined_day = date.fromisoformat(joined).toordinal()
             replay.members[mid] = _Member(lowest, active=status == "active", joined=joined_day)
-        for mid, tier in conn.execute(
+        for mid, tier in _rows(conn, held, "member_tiers",
                 f"SELECT member_id, tier FROM member_tiers WHERE rowid IN (SELECT MAX(rowid) FROM member_tiers"
                 f" WHERE member_id IN ({q}) GROUP BY member_id)", chunk):
             replay.members[mid].tier = str(tier)
-        for mid, stage in conn.execute(
+        for mid, stage in _rows(conn, held, "member_stages",
                 f"SELECT member_id, stage FROM member_stages WHERE rowid IN (SELECT MAX(rowid) FROM member_stages"
                 f" WHERE member_id IN ({q}) GROUP BY member_id)", chunk):
             replay.members[mid].stage = str(stage)
         spend: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for mid, d, cents in conn.execute(
+        for mid, d, cents in _rows(conn, held, "sales",
                 "SELECT s.member_id, substr(s.created_at, 1, 10), SUM(l.amount_cents) FROM sale_lines l"
                 f" JOIN sales s ON s.sale_id = l.sale_id WHERE s.member_id IN ({q}) AND l.category NOT IN ({marks})"
                 " GROUP BY 1, 2", (*chunk, *cats)):
             spend[mid].append((date.fromisoformat(d).toordinal(), int(cents)))
-        for mid, d, cents in conn.execute(
+        for mid, d, cents in _rows(conn, held, "refunds",
                 "SELECT s.member_id, substr(r.created_at, 1, 10), SUM(rl.amount_cents) FROM refund_lines rl"
                 " JOIN refunds r ON r.refund_id = rl.refund_id JOIN sale_lines l ON l.sale_id = rl.sale_id"
                 f" AND l.line_no = rl.line_no JOIN sales s ON s.sale_id = rl.sale_id WHERE s.member_id IN ({q})"
@@ -328,13 +364,14 @@ def _seed(ctx: TillContext, replay: Replay, ids: list[str]) -> None:
         for mid, rows in spend.items():
             replay.members[mid].spend.seed(rows)
         days: dict[str, list[int]] = defaultdict(list)
-        for mid, d in conn.execute(f"SELECT DISTINCT member_id, substr(created_at, 1, 10) FROM sales"
+        for mid, d in _rows(conn, held, "sales", f"SELECT DISTINCT member_id, substr(created_at, 1, 10) FROM sales"
                                    f" WHERE member_id IN ({q}) ORDER BY 1, 2", chunk):
             days[mid].append(date.fromisoformat(d).toordinal())
         for mid, ordinals in days.items():
             replay.members[mid].ordinals = ordinals
             replay.members[mid].last_purchase = ordinals[-1]
-        _seed_points(ctx, replay, chunk, q)
+        if "ledger" in held:
+            _seed_points(ctx, replay, chunk, q)
 
 
 def _seed_points(ctx: TillContext, replay: Replay, chunk: list[str], q: str) -> None:
