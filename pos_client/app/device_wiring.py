@@ -49,6 +49,20 @@ class DeviceWiring:
             for problem in self.devices.start(self.app):
                 self.app.report(problem, error=True)
 
+    def start_later(self) -> None:
+        """Once the first screen is up, in a worker: what the till runs beside the app but the first screen does
+        not need (the day's upkeep: `TillDevices.start_later`)."""
+        devices, app = self.devices, self.app
+        if devices is None:
+            return
+
+        def start() -> None:
+            for problem in devices.start_later(app):
+                log.warning("%s", problem)
+                app.set_status("upkeep", problem)
+
+        app.run_worker(start, thread=True, group="devices", name="start later", exit_on_error=False)
+
     def warm_printer(self) -> None:
         """Once the first screen is up: import escpos and ask the printer its status, in a worker."""
         devices = self.devices

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from drivers.errors import DeviceError
 from drivers.escpos_render import columns_of
@@ -34,9 +34,12 @@ from pos_client.store.sync_state import SyncStatus
 from pos_client.store.warmup import start_warmup
 from pos_client.till import context_opener
 from pos_client.till.backup_scheduler import BackupScheduler, every_minutes
-from pos_client.till.scheduler import UpkeepScheduler, auto_enabled, closing_time
+from pos_client.till.upkeep_hours import auto_enabled, closing_time
 from sync.engine import Progress
 from sync.worker import SyncWorker
+
+if TYPE_CHECKING:
+    from pos_client.till.scheduler import UpkeepScheduler
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,8 @@ class TillDevices:
         self.upkeep: UpkeepScheduler | None = None
         self.backups: BackupScheduler | None = None
         self._print_lock = threading.Lock()  # one conversation with the printer at a time
+        self._started = threading.Lock()  # `start_later` (a worker) against `stop`
+        self._stopped = False
         hq = ctx.config.section("headoffice")
         self.sync_interval = float(sync_interval if sync_interval is not None else hq.get("interval", 30))
         row = ctx.conn.execute("PRAGMA database_list").fetchone()
@@ -124,9 +129,10 @@ class TillDevices:
     def start(self, app: AppLike) -> list[str]:
         """Start the readers and the sync worker; returns problems to show (a bad reader entry, say)."""
         problems: list[str] = []
+        with self._started:
+            self._stopped = False
         self._start_storage()
         problems += self._start_readers(app)
-        problems += self._start_upkeep(app)
         problems += self._start_backups(app)
         if self.sync_configured:
             problems += self._start_sync(app)
@@ -143,17 +149,25 @@ class TillDevices:
         self.checkpointer = start_checkpointer(self.ctx.conn, self.db_path)
         start_warmup(self.db_path)
 
-    def _start_upkeep(self, app: AppLike) -> list[str]:
-        """The day's upkeep (expiry, tier review, lifecycle) on a thread: on start and at closing time."""
-        if self.db_path is None or not self.ctx.extensions.sale_observers or not auto_enabled(self.ctx):
+    def start_later(self, app: AppLike) -> list[str]:
+        """Once the first screen is up, from a worker thread (`app.device_wiring`): the day's upkeep (expiry, tier
+        review, lifecycle) on its own thread, at once and at closing time. Its module loads numpy (every member's
+        stage in array passes, `stage_review`), which the first screen does not need (bench `cold_start`)."""
+        path = self.db_path
+        if path is None or not self.ctx.extensions.sale_observers or not auto_enabled(self.ctx):
             return []  # no file to open twice, a till without its marketing program, or upkeep by hand
+        from pos_client.till.scheduler import UpkeepScheduler  # lazy: built here, after the first screen (docstring)
 
         def status(text: str) -> None:
             app.set_status("upkeep", text)
 
+        def open_context() -> TillContext:  # `context_opener` without reading the app thread's connection
+            return self.ctx.on(connect(path))
+
         try:
-            self.upkeep = UpkeepScheduler(context_opener(self.ctx), closing=closing_time(self.ctx),
-                                          status=status).start()
+            with self._started:
+                if not self._stopped:  # the app closed while this worker was loading the upkeep
+                    self.upkeep = UpkeepScheduler(open_context, closing=closing_time(self.ctx), status=status).start()
         except (ValueError, OSError, sqlite3.Error) as exc:  # the till sells without it; `pos-client upkeep` works
             return [f"upkeep not started: {exc}"]
         return []
@@ -204,6 +218,8 @@ class TillDevices:
 
     def stop(self) -> None:
         """Stop the readers (their threads joined) and the sync worker."""
+        with self._started:
+            self._stopped = True
         readers, self.readers = self.readers, []
         stop_all(readers)
         worker, self.sync_worker = self.sync_worker, None
