@@ -47,7 +47,8 @@ def run_app(home: str | None = None, *, headless: bool = False, on_ready: Callab
 # Packages the first screen does not need (the manager's reports, the day's upkeep, printing, sync, head office):
 # the probe says which of them had loaded by then (tests/test_app_startup.py keeps the list empty).
 NOT_AT_START = ("numpy", "pandas", "escpos", "PIL", "cryptography", "httpx", "smartcard", "headoffice",
-                "pos_client.services.marketing.reports", "pos_client.app.manager_screen", "pos_client.till.scheduler")
+                "pos_client.services.marketing.reports", "pos_client.app.manager_screen", "pos_client.till.scheduler",
+                "sync.engine", "wire.batches")
 
 
 def _probe_child(home: str) -> None:
