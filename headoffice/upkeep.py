@@ -4,7 +4,7 @@ Head office's ledger holds every till's entries, and each till writes its own ex
 day's upkeep, `pos_client.services.marketing.upkeep`) which reach head office by sync: head office writing
 expiry or tier rows of its own would count them twice. What head office runs instead is the part only it
 can do, over the whole chain: it rebuilds the till-shaped marketing snapshot (`marketing_reports.snapshot`)
-and records on it every member's lifecycle stage for each day not yet done (`lifecycle.record_stages`, the
+and records on it every member's lifecycle stage for each day not yet done (`stage_review.record_stages`, the
 same function the tills run, in `upkeep_runs` like a till's), so `headoffice report` reads a precomputed
 snapshot instead of copying the whole chain per request.
 
@@ -41,7 +41,7 @@ from headoffice.marketing_reports import HO_REPORTS, config_for, program_of, run
 from headoffice.paths import beside_store
 from headoffice.store import Store, open_store
 from pos_client.domain.dates import plus_days
-from pos_client.services.marketing import lifecycle, upkeep
+from pos_client.services.marketing import stage_review, upkeep
 from pos_client.services.marketing.report_base import Report
 from pos_client.services.marketing.reports import run_report
 from pos_client.store.config import Config
@@ -157,7 +157,7 @@ def _record_days(ctx: TillContext, through: date, stop: threading.Event | None) 
             break
         started = now_iso()
         with write_txn(ctx.conn):
-            recorded = lifecycle.record_stages(ctx, day)
+            recorded = stage_review.record_stages(ctx, day)
             upkeep.record(ctx, upkeep.DayResult(day.isoformat(), SOURCE, 0, 0, 0, len(recorded)), started)
         days.append(day.isoformat())
         changes += len(recorded)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from pos_client.app import startup_probe
+from pos_client.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,9 +23,39 @@ def test_cli_and_app_package_import_nothing_heavy():
     assert out.strip() == "[]"
 
 
-def test_cold_start_reaches_the_checkout_screen(tmp_path):
+def test_the_apps_start_path_imports_none_of_what_the_first_screen_does_not_need():
+    """numpy (the reports, the day's upkeep), the manager's screens, printing and head office load later."""
+    code = ("import sys, pos_client.app.run as run;"
+            "print(sorted(m for m in run.NOT_AT_START if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(ROOT)}).stdout
+    assert out.strip() == "[]"
+
+
+def test_cold_start_reaches_the_checkout_screen_with_none_of_them_loaded(tmp_path):
     result = startup_probe.measure_once(str(tmp_path / "home"))
     print(f"\ncold start to first screen: {result['to_first_screen_s']:.3f} s "
           f"(in process {result['in_process_s']:.3f} s)")
     assert result["to_first_screen_s"] >= result["in_process_s"] > 0
+    assert result["loaded_by_then"] == []  # the app ran (devices, upkeep on) and still had not loaded them
     assert (tmp_path / "home" / "till.db").exists()
+
+
+def test_pos_client_with_no_command_reaches_the_app_without_loading_the_commands(tmp_path):
+    """The till's own start (`pos-client`, systemd) reads no command's module: a missing home is refused the
+    way the app refuses it, and by then neither the commands nor what they load (numpy) were imported."""
+    code = ("import sys; from pos_client.cli.main import main; code = main(['--home', sys.argv[1]]);"
+            "print(code, sorted(m for m in ('numpy', 'textual', 'pos_client.cli.core', 'pos_client.cli.marketing')"
+            " if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "no-till-here")], cwd=ROOT, capture_output=True,
+                         text=True, check=True, env={"PYTHONPATH": str(ROOT)})
+    assert run.stdout.strip() == "4 []"  # EXIT_NOT_FOUND, as with the full parser
+    assert "no-till-here" in run.stderr
+
+
+def test_only_a_bare_start_skips_the_full_parser():
+    assert main.app_only([]) is not None and main.app_only(["--home", "/x"]).home == "/x"
+    assert main.app_only(["--home=/x"]).home == "/x"
+    for argv in (["--help"], ["status"], ["--home"], ["--home", "--json"], ["--json"], ["--hom", "/x"],
+                 ["--home", "/x", "status"]):
+        assert main.app_only(argv) is None, argv

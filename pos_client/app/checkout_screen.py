@@ -20,7 +20,6 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 from cardread import parse_card
 from cardread.read import CardRead
 from pos_client.app.base import TillScreen
-from pos_client.app.manager_screen import ManagerScreen
 from pos_client.app.member_screen import Chosen, MemberScreen
 from pos_client.app.widgets import Issued, MemberPanel, MessageLine, StatusBar, clip
 from pos_client.domain.errors import NotFound, PosError
@@ -351,7 +350,7 @@ class CheckoutScreen(TillScreen[None]):
             self.say(chosen.message)
 
     def action_manager(self) -> None:
-        self.app.push_screen(ManagerScreen(member_id=self.basket.member_id), self._after_manager)
+        self.till.open_manager(self.basket.member_id, self._after_manager)
 
     def _after_manager(self, _result: object = None) -> None:
         """Points may have moved (redeem, adjust): read the member again."""

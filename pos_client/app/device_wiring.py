@@ -44,10 +44,27 @@ class DeviceWiring:
         return self.devices is not None and bool(self.devices.printer_url)
 
     def start(self) -> None:
-        """On mount: readers and sync start; a bad reader entry is reported, the till goes on."""
+        """On mount: readers and backups start (sync and upkeep at `start_later`); a bad reader entry is reported,
+        the till goes on."""
         if self.devices is not None:
             for problem in self.devices.start(self.app):
                 self.app.report(problem, error=True)
+
+    def start_later(self) -> None:
+        """Once the first screen is up, in a worker: what the till runs beside the app but the first screen does
+        not need (the day's upkeep and the sync worker: `TillDevices.start_later`), reported as `start`'s are."""
+        devices, app = self.devices, self.app
+        if devices is None:
+            return
+
+        def start() -> None:
+            for problem in devices.start_later(app):
+                try:
+                    app.call_from_thread(app.report, problem, error=True)
+                except RuntimeError:  # the app closed meanwhile: the log keeps it
+                    log.warning("%s", problem)
+
+        app.run_worker(start, thread=True, group="devices", name="start later", exit_on_error=False)
 
     def warm_printer(self) -> None:
         """Once the first screen is up: import escpos and ask the printer its status, in a worker."""

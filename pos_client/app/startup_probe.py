@@ -34,7 +34,8 @@ def measure_once(home: str) -> dict:
     if ready.get("screen") != "CheckoutScreen":
         raise RuntimeError(f"first screen was {ready.get('screen')}, not the checkout")
     return {"to_first_screen_s": round(ready["ready_at"] - start, 3),
-            "in_process_s": round(ready["ready_at"] - ready["imported_at"], 3)}
+            "in_process_s": round(ready["ready_at"] - ready["imported_at"], 3),
+            "loaded_by_then": ready.get("loaded", [])}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -132,9 +132,21 @@ class TillApp(App[None]):
         log.error("the app shows: %s", refusal)
 
     def on_ready(self) -> None:
-        self.wiring.warm_printer()
+        """The first screen is up: the probe's mark first (what loaded by then), then what can wait for it."""
         if self._on_ready is not None:
             self._on_ready(self)
+        self.wiring.start_later()
+        self.wiring.warm_printer()
+
+    def open_manager(self, member_id: str | None, after: Callable[[dict | None], None]) -> None:
+        """Push the manager's screen (with the member at the till, if any); `after` gets what it hands back.
+
+        Built here, on first use, not imported with the app: behind it are the reports (numpy) and the
+        devices screen, which the first screen does not need (bench `cold_start`, ARCHITECTURE.md).
+        """
+        from pos_client.app.manager_screen import ManagerScreen  # lazy: built on first use (the docstring)
+
+        self.push_screen(ManagerScreen(member_id=member_id), after)
 
     def on_unmount(self) -> None:
         self.stop_event.set()

@@ -55,13 +55,27 @@ def _start_app(home: str | None) -> int:
     return run_app(home)
 
 
+def app_only(argv: list[str]) -> argparse.Namespace | None:
+    """`pos-client` or `pos-client --home DIR`: the app, read without building every command's parser (their
+    modules cost a third of a second and load numpy, which the till's first screen does not need). Anything
+    else (a command, --help, an abbreviation) goes through the full parser: None."""
+    if not argv:
+        return argparse.Namespace()
+    if len(argv) == 2 and argv[0] == "--home" and not argv[1].startswith("-"):
+        return argparse.Namespace(home=argv[1])
+    if len(argv) == 1 and argv[0].startswith("--home=") and len(argv[0]) > len("--home="):
+        return argparse.Namespace(home=argv[0].removeprefix("--home="))
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: 2 on usage errors, 0 on --help
-        return int(exc.code or 0)
+    args = app_only(argv)
+    if args is None:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # argparse: 2 on usage errors, 0 on --help
+            return int(exc.code or 0)
     as_json = bool(getattr(args, "json", False))
     handler = getattr(args, "handler", None)
     _log_to_home(getattr(args, "home", None))

@@ -29,12 +29,12 @@ from pos_client.domain.errors import NotFound, UsageError
 from pos_client.domain.money import parse_amount
 from pos_client.services.marketing.coupons import check, describe, double_uses, use
 from pos_client.services.marketing.expiry import run_expiry
-from pos_client.services.marketing.lifecycle import record_stages
 from pos_client.services.marketing.limits import add_owner
 from pos_client.services.marketing.manager import add_manager
 from pos_client.services.marketing.privacy import erase
 from pos_client.services.marketing.reports import REPORTS, render_csv, render_text, run_report
 from pos_client.services.marketing.rewards import adjust, catalog, redeem, reverse_entry
+from pos_client.services.marketing.stage_review import record_stages
 from pos_client.services.marketing.tiers import evaluate_tiers
 from pos_client.services.members import find, member_for_card
 from pos_client.store.context import TillContext

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from drivers.errors import DeviceError
 from drivers.escpos_render import columns_of
@@ -34,9 +34,12 @@ from pos_client.store.sync_state import SyncStatus
 from pos_client.store.warmup import start_warmup
 from pos_client.till import context_opener
 from pos_client.till.backup_scheduler import BackupScheduler, every_minutes
-from pos_client.till.scheduler import UpkeepScheduler, auto_enabled, closing_time
-from sync.engine import Progress
-from sync.worker import SyncWorker
+from pos_client.till.upkeep_hours import auto_enabled, closing_time
+
+if TYPE_CHECKING:
+    from pos_client.till.scheduler import UpkeepScheduler
+    from sync.engine import Progress
+    from sync.worker import SyncWorker
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,9 @@ class TillDevices:
         self.upkeep: UpkeepScheduler | None = None
         self.backups: BackupScheduler | None = None
         self._print_lock = threading.Lock()  # one conversation with the printer at a time
+        self._started = threading.Lock()  # `start_later` (a worker) against `stop`
+        self._stopped = False
+        self._sync_wanted = False
         hq = ctx.config.section("headoffice")
         self.sync_interval = float(sync_interval if sync_interval is not None else hq.get("interval", 30))
         row = ctx.conn.execute("PRAGMA database_list").fetchone()
@@ -122,14 +128,15 @@ class TillDevices:
     # --- start / stop --------------------------------------------------------------------------
 
     def start(self, app: AppLike) -> list[str]:
-        """Start the readers and the sync worker; returns problems to show (a bad reader entry, say)."""
+        """Start the readers, backups and storage upkeep; returns problems to show (a bad reader entry, say).
+        The sync worker and the day's upkeep follow once the first screen is up (`start_later`)."""
         problems: list[str] = []
+        with self._started:
+            self._stopped = False
+        self._sync_wanted = self.sync_configured  # read here, on the app's thread; the worker starts after the screen
         self._start_storage()
         problems += self._start_readers(app)
-        problems += self._start_upkeep(app)
         problems += self._start_backups(app)
-        if self.sync_configured:
-            problems += self._start_sync(app)
         if self.printer_url:
             waiting = self.waiting_receipts(self.ctx.conn)
             if waiting:
@@ -143,17 +150,41 @@ class TillDevices:
         self.checkpointer = start_checkpointer(self.ctx.conn, self.db_path)
         start_warmup(self.db_path)
 
+    def start_later(self, app: AppLike) -> list[str]:
+        """Once the first screen is up, from a worker thread (`app.device_wiring`): the day's upkeep (expiry, tier
+        review, lifecycle; at once and at closing time) and the sync worker, each on its own thread. Their modules
+        load numpy (every member's stage in array passes, `stage_review`) and the sync stack (`sync.engine`, the
+        wire's batches), which the first screen does not need (bench `cold_start`); `start` decided, on the app's
+        thread, whether sync is configured."""
+        problems = self._start_upkeep(app)
+        if self._sync_wanted:
+            problems += self._start_sync(app)
+        return problems
+
+    def _own_opener(self) -> Callable[[], TillContext]:
+        """`context_opener` for a worker thread: the path known at start, not read on the app thread's connection."""
+        path, ctx = self.db_path, self.ctx
+        if path is None:
+            raise ValueError("the till database has no file: a worker cannot open its own connection")
+
+        def open_context() -> TillContext:
+            return ctx.on(connect(path))
+
+        return open_context
+
     def _start_upkeep(self, app: AppLike) -> list[str]:
-        """The day's upkeep (expiry, tier review, lifecycle) on a thread: on start and at closing time."""
         if self.db_path is None or not self.ctx.extensions.sale_observers or not auto_enabled(self.ctx):
             return []  # no file to open twice, a till without its marketing program, or upkeep by hand
+        from pos_client.till.scheduler import UpkeepScheduler  # lazy: built after the first screen (start_later)
 
         def status(text: str) -> None:
             app.set_status("upkeep", text)
 
         try:
-            self.upkeep = UpkeepScheduler(context_opener(self.ctx), closing=closing_time(self.ctx),
-                                          status=status).start()
+            with self._started:
+                if not self._stopped:  # the app closed while this worker was loading the upkeep
+                    self.upkeep = UpkeepScheduler(self._own_opener(), closing=closing_time(self.ctx),
+                                                  status=status).start()
         except (ValueError, OSError, sqlite3.Error) as exc:  # the till sells without it; `pos-client upkeep` works
             return [f"upkeep not started: {exc}"]
         return []
@@ -188,6 +219,8 @@ class TillDevices:
         return []
 
     def _start_sync(self, app: AppLike) -> list[str]:
+        from sync.worker import SyncWorker  # lazy: built after the first screen (start_later)
+
         def on_status(st: SyncStatus) -> None:
             app.set_status("sync", st.line())
 
@@ -196,14 +229,18 @@ class TillDevices:
                 app.set_status("sync", p.line())
 
         try:
-            self.sync_worker = SyncWorker(context_opener(self.ctx), interval=self.sync_interval,
-                                          on_status=on_status, on_progress=on_progress).start()
+            with self._started:
+                if not self._stopped:  # the app closed while this worker was loading the sync stack
+                    self.sync_worker = SyncWorker(self._own_opener(), interval=self.sync_interval,
+                                                  on_status=on_status, on_progress=on_progress).start()
         except (ValueError, OSError, sqlite3.Error) as exc:  # the till sells without head office
             return [f"sync not started: {exc}"]
         return []
 
     def stop(self) -> None:
         """Stop the readers (their threads joined) and the sync worker."""
+        with self._started:
+            self._stopped = True
         readers, self.readers = self.readers, []
         stop_all(readers)
         worker, self.sync_worker = self.sync_worker, None

@@ -13,34 +13,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
 from pos_client.services.marketing import upkeep
 from pos_client.store.context import TillContext
 from pos_client.till.periodic import Periodic
+from pos_client.till.upkeep_hours import closing_time as closing_time  # re-exported: the bench's scratch till
+from pos_client.till.upkeep_hours import due_through as due_through
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-
-
-def closing_time(ctx: TillContext) -> time:
-    """`[upkeep] closing_time` ("HH:MM", UTC)."""
-    text = str(ctx.config.section("upkeep").get("closing_time", "21:00"))
-    try:
-        return time.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"[upkeep] closing_time must be HH:MM, not {text!r}") from None
-
-
-def auto_enabled(ctx: TillContext) -> bool:
-    return bool(ctx.config.section("upkeep").get("auto", True))
-
-
-def due_through(now: datetime, closing: time) -> date:
-    """The last day whose upkeep is due at `now`: today once past closing time, else yesterday."""
-    today = now.date()
-    return today if now.time() >= closing else today - timedelta(days=1)
 
 
 def _utc_now() -> datetime:

@@ -1,6 +1,6 @@
 from pos_client.services.catalog import by_sku_or_ean
 from pos_client.services.checkout import Line
-from pos_client.services.marketing import coupons, lifecycle, offers
+from pos_client.services.marketing import coupons, lifecycle, offers, stage_review
 from pos_client.services.marketing.receipt import receipt_blocks
 from pos_client.services.receipt import build_receipt
 from tests.marketing.helpers import new_member, sell
@@ -38,9 +38,9 @@ def test_regular_member_at_risk_after_twice_their_interval_then_reactivated(make
     # the sale hook records moves seen at visits; time-only moves need record_stages
     # 31 January is still day 30 since the first purchase: "new" until the return
     assert [tuple(r) for r in recorded] == [(None, "new", "2026-01-01"), ("new", "reactivated", "2026-03-10")]
-    assert lifecycle.record_stages(ctx, "2026-04-15") == [
+    assert stage_review.record_stages(ctx, "2026-04-15") == [
         {"member_id": b, "from": "reactivated", "to": "at_risk", "since": "2026-04-15"}]
-    assert lifecycle.record_stages(ctx, "2026-04-15") == []
+    assert stage_review.record_stages(ctx, "2026-04-15") == []
     # the "we miss you" offer goes to the member who came back
     blocks = receipt_blocks(ctx, sale.sale_id)
     qr = [blk["data"] for blk in blocks if blk["type"] == "qr"]

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import pytest
 
 from pos_client.cli.main import main
-from pos_client.services.marketing import lifecycle
+from pos_client.services.marketing import lifecycle, stage_review
 from pos_client.services.marketing.report_text import render_text
 from pos_client.services.marketing.reports import render_csv, run_report
 from pos_client.till import open_till
@@ -179,7 +179,7 @@ def test_generated_stage_table(generated):
     ctx, days, _ = generated
     for as_of in (date(2025, 2, 14), date(2025, 9, 30), date(2026, 1, 1), date(2026, 6, 30), date(2026, 12, 31)):
         expected = {m: ref_stage(ds, as_of) for m, ds in days.items()}
-        assert lifecycle.stages_at(ctx, as_of) == {m: s for m, s in expected.items() if s is not None}
+        assert stage_review.stages_at(ctx, as_of) == {m: s for m, s in expected.items() if s is not None}
         for m in list(days)[:40]:
             assert lifecycle.stage_at(ctx, m, as_of) == expected[m]
         report = run_report(ctx, "lifecycle", start=as_of - timedelta(days=89), end=as_of)

@@ -7,7 +7,8 @@ member, as of the end of the day asked; refunds do not remove a purchase day). M
 purchase have no stage (None).
 
 Stages are pure functions of history, so reports can ask "as of" any day; changes seen at a
-sale or by `record_stages` are also kept in `member_stages` with their date.
+sale or by `stage_review.record_stages` are also kept in `member_stages` with their date. Every member
+at once (numpy, over `purchase_table`) is `stage_review`'s: this module is on the till's start path.
 """
 
 from __future__ import annotations
@@ -21,17 +22,13 @@ from typing import TYPE_CHECKING, Any
 from pos_client.domain.dates import as_date, day_of
 from pos_client.domain.lifecycle import STAGES as STAGES  # re-exported: the reports list the stages in this order
 from pos_client.domain.lifecycle import StageRules, stage_of_days
-from pos_client.services.marketing import pacing, purchase_table
-from pos_client.services.marketing.purchase_table import PurchaseTable
 from pos_client.services.program_settings import lifecycle as lifecycle_rules
 from pos_client.services.program_settings import rfm as rfm_rules
 from pos_client.store.context import TillContext
-from pos_client.store.db import now_iso, write_txn
+from pos_client.store.db import now_iso
 
 if TYPE_CHECKING:
     from pos_client.services.checkout import Basket
-
-CHUNK = 1000  # stage changes per write transaction: a sale never waits long on the day's upkeep
 
 
 @dataclass(frozen=True)
@@ -98,16 +95,6 @@ def purchase_days(ctx: TillContext, member_id: str, day: date) -> tuple[date, ..
     return tuple(sorted(date.fromisoformat(r[0]) for r in rows))
 
 
-def stages_at(ctx: TillContext, day: date, table: PurchaseTable | None = None) -> dict[str, str]:
-    """Every member with a purchase by `day` -> their stage at its end (`table` from `purchase_table.read`, any end).
-
-    All members at once in array passes (`purchase_table.stages`); the same rules as `stage_of_days`.
-    """
-    t = purchase_table.read(ctx, day) if table is None else table
-    members, codes = purchase_table.stages(t, day.toordinal(), stage_rules(ctx))
-    return dict(zip([t.ids[i] for i in members.tolist()], purchase_table.stage_names(codes), strict=True))
-
-
 def rfm_scores_of(rules: dict[str, list[int]], recency_days: int | None, frequency: int,
                   monetary_cents: int) -> tuple[int, int, int]:
     """R, F, M each 1-3 against `[program.rfm]` thresholds (3 is best): R3 when recency <= the near
@@ -157,8 +144,9 @@ def recorded_stage(ctx: TillContext, member_id: str) -> str | None:
     return row[0] if row else None
 
 
-def _record(ctx: TillContext, member_id: str, stage: str | None, day: date,
-            prev: str | None) -> dict[str, Any] | None:
+def record(ctx: TillContext, member_id: str, stage: str | None, day: date,
+           prev: str | None) -> dict[str, Any] | None:
+    """Keep a stage change in `member_stages` (nothing when it is no change); the change, for the upkeep's list."""
     if stage is None or stage == prev:
         return None
     ctx.conn.execute(
@@ -176,38 +164,4 @@ def on_sale(ctx: TillContext, sale_id: str, basket: Basket) -> None:
         " (SELECT stage FROM member_stages WHERE member_id = ? ORDER BY rowid DESC LIMIT 1)",
         (sale_id, basket.member_id)).fetchone()
     day = day_of(row[0])
-    _record(ctx, basket.member_id, stage_at(ctx, basket.member_id, day), day, row[1])
-
-
-def _recorded(ctx: TillContext, members: list[str] | None = None) -> dict[str, str]:
-    """The last recorded stage of every member (or of `members`)."""
-    among = f" WHERE member_id IN ({','.join('?' * len(members))})" if members is not None else ""
-    return dict(ctx.conn.execute(
-        "SELECT member_id, stage FROM member_stages WHERE rowid IN"
-        f" (SELECT MAX(rowid) FROM member_stages{among} GROUP BY member_id)", members or []).fetchall())
-
-
-def record_stages(ctx: TillContext, as_of: date | str | None = None) -> list[dict[str, Any]]:
-    """Evaluate every member's stage as of the day (time alone moves people to at risk or lapsed).
-
-    One read of every purchase day and of the last recorded stage, then the pure rules: a day's
-    upkeep for a million members stays a bulk job, not a query per member. The changes are written
-    `CHUNK` members per write transaction, each member's last stage read again under the lock (a sale
-    that recorded a newer stage meanwhile wins), so a sale never waits long. Running it twice for the
-    same day records nothing the second time.
-    """
-    day = as_date(as_of)
-    recorded = _recorded(ctx)
-    proposed = [(member_id, stage) for member_id, stage in sorted(stages_at(ctx, day).items())
-                if stage != recorded.get(member_id)]
-    out = []
-    for part in pacing.paced(ctx.conn, [proposed[i:i + CHUNK] for i in range(0, len(proposed), CHUNK)]):
-        with write_txn(ctx.conn):  # paced: a sale waiting for the lock gets it between two chunks
-            now = _recorded(ctx, [m for m, _ in part])
-            for member_id, stage in part:
-                if now.get(member_id) != recorded.get(member_id):
-                    continue
-                change = _record(ctx, member_id, stage, day, now.get(member_id))
-                if change:
-                    out.append(change)
-    return out
+    record(ctx, basket.member_id, stage_at(ctx, basket.member_id, day), day, row[1])

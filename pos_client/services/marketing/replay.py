@@ -10,7 +10,7 @@ history imports at tens of thousands of rows a second:
   sale when it earns a higher tier, then the tier bonus at the tier held after the sale
   (`tiers.on_sale`), then the lifecycle stage as of that day (`lifecycle.on_sale`);
 - at the end of each day: the expiry due (`expiry.due_by_member`, FIFO or inactivity), on review days
-  the tier review (`tiers.evaluate_tiers`), then every changed lifecycle stage (`lifecycle.record_stages`).
+  the tier review (`tiers.evaluate_tiers`), then every changed lifecycle stage (`stage_review.record_stages`).
 
 Each member starts from what the till already holds for them (tier, buckets of points, purchase days,
 last stage); those rows count as before the history (exact for a till adopting the system, where the

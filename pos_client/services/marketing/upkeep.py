@@ -8,7 +8,7 @@ last one recorded (or the till's first day with any member, sale or ledger entry
 1. expiry due as of the end of the day (`expiry.run_expiry`, dated 23:59:59.999999 that day);
 2. on the last day of a tier review period (`[program.tiers_review] period`, the calendar quarter by
    default) the tier review, where downgrades happen (`tiers.evaluate_tiers`);
-3. every member's lifecycle stage as of the end of the day (`lifecycle.record_stages`);
+3. every member's lifecycle stage as of the end of the day (`stage_review.record_stages`);
 4. a row in `upkeep_runs` saying what it did.
 
 Each step writes in short transactions of at most `expiry.CHUNK` members (expiry: `expiry.WRITE_CHUNK`;
@@ -32,7 +32,7 @@ from typing import Any
 
 from pos_client.domain.dates import as_date, plus_days, today
 from pos_client.services import db_check
-from pos_client.services.marketing import expiry, lifecycle, tiers
+from pos_client.services.marketing import expiry, stage_review, tiers
 from pos_client.store.context import TillContext
 from pos_client.store.db import now_iso, write_txn
 
@@ -103,7 +103,7 @@ def run_day(ctx: TillContext, day: date | str, source: str = "manual") -> DayRes
     rule, mark = expiry.rule_key(ctx), expiry.ledger_mark(ctx)
     expired = expiry.run_expiry(ctx, when, since=since(ctx, when, rule))
     changes = tiers.evaluate_tiers(ctx, when) if tiers.is_review_day(when, tiers.review_period(ctx)) else []
-    stages = lifecycle.record_stages(ctx, when)
+    stages = stage_review.record_stages(ctx, when)
     result = DayResult(when.isoformat(), source, len(expired), sum(int(e["points"]) for e in expired),
                        len(changes), len(stages))
     with write_txn(ctx.conn):
