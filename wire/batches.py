@@ -194,11 +194,12 @@ def _decode_checked_in_bulk(raw: bytes) -> PushBatch | None:
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return None
     es = got.entries
-    if not (bulk_check.all_match(bulk_check.UUIDS, [e.entry_id for e in es])
+    ids = [e.entry_id for e in es]
+    if not ((bulk_check.all_hex(ids, 32) or bulk_check.all_match(bulk_check.UUIDS, ids))  # tills' ids: 32 hex
             and bulk_check.all_match(bulk_check.IDS, [*(e.member_id for e in es), *(e.store_id for e in es),
                                                       *(e.till_id for e in es), *(e.sale_id for e in es)])
             and bulk_check.all_match(bulk_check.TIMES, [e.created_at for e in es])
-            and bulk_check.all_match(bulk_check.HASHES, [*(e.prev_hash for e in es), *(e.entry_hash for e in es)])):
+            and bulk_check.all_hex([*(e.prev_hash for e in es), *(e.entry_hash for e in es)], 64)):  # HASH_PATTERN
         return None
     return PushBatch(store_id=got.store_id, till_id=got.till_id, version=got.version,
                      entries=[LedgerRecord(*astuple(e)) for e in es], sales=got.sales, members=got.members,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -10,6 +11,10 @@ from typing import Any
 
 from headoffice.store.db import SQLITE, Db, Row
 from headoffice.store.sql import SqlStore
+
+# the keys as one JSON array, numbered in its order (`WHERE true`: an upsert's SELECT needs a WHERE clause)
+_FEED_FROM_JSON = ("INSERT INTO feed (server_seq, entity, key) SELECT ? + j.key + 1, ?, j.value FROM json_each(?) j"
+                   " WHERE true ON CONFLICT (entity, key) DO UPDATE SET server_seq = excluded.server_seq")
 
 
 class SqliteDb(Db):
@@ -29,6 +34,15 @@ class SqliteDb(Db):
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         return self._conn.executemany(sql, rows).rowcount if rows else 0
+
+    def feed_rows(self, entity: str, keys: Sequence[str], base: int) -> None:
+        """One statement over a JSON array of the keys: a push moves a thousand members' `balance` rows, and
+        one upsert per row cost about twice as much (issue 15: ingest rate). A key JSON cannot carry exactly
+        through SQLite's json_each (a NUL) takes the statement per row."""
+        if len(keys) < 2 or any("\x00" in k for k in keys):
+            super().feed_rows(entity, keys, base)
+            return
+        self._conn.execute(_FEED_FROM_JSON, (base, entity, json.dumps(keys, ensure_ascii=False)))
 
     @contextmanager
     def _write_txn(self) -> Iterator[None]:

@@ -54,3 +54,18 @@ def test_a_batch_with_any_bad_entry_goes_the_strict_way_with_its_reasons() -> No
         assert _decode_checked_in_bulk(body) is None
         batch = PushBatch.decode(body)
         assert len(batch.entries) == 3 and len(batch.rejects) == 1 and batch.rejects[0].index == 3
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.one_of(st.none(), VALUE), max_size=6), st.sampled_from([32, 64]))
+def test_the_hex_check_accepts_only_what_the_hex_pattern_accepts(values: list[str | None], length: int) -> None:
+    if bulk_check.all_hex(values, length):
+        assert all(re.search(f"^[0-9a-f]{{{length}}}$(?!\\n)", v) for v in values if v is not None), values
+        if length == 64:
+            assert all(re.search(HASH_PATTERN, v) for v in values if v is not None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text("0123456789abcdef", min_size=64, max_size=64), min_size=1, max_size=5))
+def test_the_hex_check_accepts_good_hashes(values: list[str]) -> None:
+    assert bulk_check.all_hex(values, 64) and not bulk_check.all_hex([*values, "A" * 64], 64)
