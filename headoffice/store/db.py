@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -156,6 +156,12 @@ class Db(ABC):
         numbered in order, move the balances by what was taken, record a `balance` feed row per member moved,
         and return the (member_id, points) taken, all in one statement; None where the backend has no such
         statement (the caller does it step by step)."""
+        return None
+
+    def within_bounds(self, write: Callable[[], T]) -> T | None:
+        """Run `write`, which moves balances, where the database's own CHECK refuses a balance outside
+        `wire.bounds.BALANCE`: its result, or None with nothing of it kept when the check refused. None at once
+        here: the caller reads the balances it moves first (a backend may do better)."""
         return None
 
     def feed_rows(self, entity: str, keys: Sequence[str], base: int) -> None:
