@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from msgspec.structs import astuple
@@ -48,7 +49,7 @@ class Ledger:
 
     def ingest(self, entries: Sequence[LedgerRecord], now: str) -> tuple[list[tuple[str, int]], int, list[Reject]]:
         """Take a till's entries in seq order: (member, points) taken, replays, and seqs reused under another id."""
-        ordered = sorted(entries, key=lambda e: e.seq)
+        ordered = sorted(entries, key=attrgetter("seq"))
         over: list[Reject] = []
         taken = self._db.within_bounds(lambda: self.insert(ordered, now))
         if taken is None:  # a balance would leave the bounds (or the backend does not check): read them first
