@@ -153,10 +153,13 @@ class Ingest:
                 " UNION SELECT seq FROM approval_requests WHERE store_id = ? AND till_id = ? AND seq > ?"
                 " AND seq <= ?", (*who, high, upto, *who, high, upto, *who, high, upto))}
                           | {s for s in pushed if high < s <= upto})
-            for s in held:
-                if s != high + 1:
-                    break
-                high = s
+            if held and held[0] == high + 1 and held[-1] == high + len(held):  # distinct and gap-free: the usual
+                high = held[-1]
+            else:
+                for s in held:
+                    if s != high + 1:
+                        break
+                    high = s
             if high < upto:
                 break
         if high != start or sent:
