@@ -41,7 +41,7 @@ class SqliteDb(Db):
     def within_bounds(self, write: Callable[[], T]) -> T | None:
         """Under a savepoint, undone when the balances' CHECK (schema v2) refused: a push then reads the balances
         and quarantines what would leave the bounds. Reading a thousand balances first, every push, to find the
-        none that ever do cost a fifteenth of the raw write (issue 15: ingest rate)."""
+        none that ever do cost ~5% of the raw write of its rows (issue 15: ingest rate)."""
         self._conn.execute("SAVEPOINT within_bounds")
         try:
             out = write()
@@ -56,8 +56,8 @@ class SqliteDb(Db):
 
     def feed_rows(self, entity: str, keys: Sequence[str], base: int) -> None:
         """One statement over a JSON array of the keys: a push moves a thousand members' `balance` rows, and
-        one upsert per row cost about twice as much (issue 15: ingest rate). A key JSON cannot carry exactly
-        through SQLite's json_each (a NUL) takes the statement per row."""
+        one upsert per row cost 1.5-2x as much (issue 15: ingest rate). Keys holding NUL, which SQLite's JSON
+        functions may not carry exactly, take the statement per row."""
         if len(keys) < 2 or any("\x00" in k for k in keys):
             super().feed_rows(entity, keys, base)
             return
