@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +18,10 @@ from typing import Any, TypeVar
 
 Row = tuple[Any, ...]
 T = TypeVar("T")
+
+# an entity appears in the change feed once, at its latest change (headoffice.store.feed)
+FEED_UPSERT = ("INSERT INTO feed (server_seq, entity, key) VALUES (?, ?, ?)"
+               " ON CONFLICT (entity, key) DO UPDATE SET server_seq = excluded.server_seq")
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,17 @@ class Db(ABC):
         and return the (member_id, points) taken, all in one statement; None where the backend has no such
         statement (the caller does it step by step)."""
         return None
+
+    def within_bounds(self, write: Callable[[], T]) -> T | None:
+        """Run `write`, which moves balances, where the database's own CHECK refuses a balance outside
+        `wire.bounds.BALANCE`: its result, or None with nothing of it kept when the check refused. None at once
+        here: the caller reads the balances it moves first (a backend may do better)."""
+        return None
+
+    def feed_rows(self, entity: str, keys: Sequence[str], base: int) -> None:
+        """Put each of `keys` (unique) in the change feed at server_seq base + 1, base + 2, ... in order, moving
+        the ones already there; one statement per key here, one for them all where the backend can."""
+        self.executemany(FEED_UPSERT, [(base + i + 1, entity, k) for i, k in enumerate(keys)])
 
     def upsert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str) -> None:
         """INSERT each row `ON CONFLICT <on_conflict>` (keys unique within `rows`): one statement per row here,

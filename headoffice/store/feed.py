@@ -33,8 +33,4 @@ class ChangeFeed:
         if not keys:
             return
         unique = list(dict.fromkeys(keys))
-        base = self.alloc(len(unique))
-        self._db.executemany(
-            "INSERT INTO feed (server_seq, entity, key) VALUES (?, ?, ?)"
-            " ON CONFLICT (entity, key) DO UPDATE SET server_seq = excluded.server_seq",
-            [(base + i + 1, entity, k) for i, k in enumerate(unique)])
+        self._db.feed_rows(entity, unique, self.alloc(len(unique)))

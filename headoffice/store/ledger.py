@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from msgspec.structs import astuple
@@ -48,8 +49,12 @@ class Ledger:
 
     def ingest(self, entries: Sequence[LedgerRecord], now: str) -> tuple[list[tuple[str, int]], int, list[Reject]]:
         """Take a till's entries in seq order: (member, points) taken, replays, and seqs reused under another id."""
-        ordered, over = self._within_balance(sorted(entries, key=lambda e: e.seq))
-        taken = self.insert(ordered, now)
+        ordered = sorted(entries, key=attrgetter("seq"))
+        over: list[Reject] = []
+        taken = self._db.within_bounds(lambda: self.insert(ordered, now))
+        if taken is None:  # a balance would leave the bounds (or the backend does not check): read them first
+            ordered, over = self._within_balance(ordered)
+            taken = self.insert(ordered, now)
         if len(taken) == len(ordered):
             return taken, 0, over
         # Some rows were not taken: replays (same UUID) or a seq reused under another UUID (kept aside).
@@ -136,9 +141,14 @@ class Ledger:
     def sweep_merged(self, member_ids: set[str], now: str) -> None:
         """Move whatever sits on a merged member (its balance at merge, later offline entries) to the survivor."""
         db = self._db
+        # the merged among them first (one index look-up each; a push touches a thousand members, almost never a
+        # merged one), then their balances: joined in one query, SQLite looked up every balance first
+        merged = sorted(str(r[0]) for r in db.rows_in(
+            "SELECT member_id FROM members WHERE member_id IN ({marks}) AND status = 'merged'", sorted(member_ids)))
+        if not merged:
+            return
         moves = [(mid, self._members.final(mid), int(points)) for mid, points in sorted(db.rows_in(
-            "SELECT m.member_id, b.points FROM members m JOIN balances b ON b.member_id = m.member_id"
-            " WHERE m.member_id IN ({marks}) AND m.status = 'merged' AND b.points != 0", sorted(member_ids)))]
+            "SELECT member_id, points FROM balances WHERE member_id IN ({marks}) AND points != 0", merged))]
         if not moves:
             return
         top = db.value("UPDATE tills SET high_seq = high_seq + ? WHERE store_id = ? AND till_id = ?"

@@ -227,3 +227,21 @@ def test_head_office_database_and_wire_agree_on_every_bound(store_url):
         agree()
     finally:
         conn.close()
+
+
+def test_a_push_past_the_bounds_keeps_nothing_of_its_first_try(store):
+    """SQLite writes a push straight away and lets the balances' CHECK refuse it (issue 15: ingest rate); then
+    the push is taken the careful way. Nothing of the refused try is left: no row, no server_seq, no feed row."""
+    _token, who = store.register(store.add_till("S1", "T1"))
+    store.ingest(who, batch("S1", "T1", entries=[entry("S1", "T1", 1, "m1", POINTS.high)]))
+    store.ingest(who, batch("S1", "T1", entries=[entry("S1", "T1", s, "m1", POINTS.high) for s in range(2, 11)]))
+    assert store.balance("m1") == BALANCE.high
+    r = store.ingest(who, batch("S1", "T1", entries=[entry("S1", "T1", 11, "m2", 7), entry("S1", "T1", 12, "m1", 1),
+                                                     entry("S1", "T1", 13, "m3", 5)]))
+    assert (r.accepted, [x["index"] for x in r.rejected], r.high_seq) == (2, [1], 13)
+    assert (store.balance("m1"), store.balance("m2"), store.balance("m3")) == (BALANCE.high, 7, 5)
+    seqs = sorted(int(x[0]) for x in [*store._execute("SELECT server_seq FROM ledger"),
+                                      *store._execute("SELECT server_seq FROM feed")])
+    top = int(store._execute("SELECT value FROM meta WHERE key = 'server_seq'")[0][0])
+    assert seqs[-1] == top and len(seqs) == len(set(seqs))  # the refused try handed out nothing that stayed
+    assert {k for (k,) in store._execute("SELECT key FROM feed WHERE entity = 'balance'")} == {"m1", "m2", "m3"}

@@ -54,3 +54,30 @@ def test_a_batch_with_any_bad_entry_goes_the_strict_way_with_its_reasons() -> No
         assert _decode_checked_in_bulk(body) is None
         batch = PushBatch.decode(body)
         assert len(batch.entries) == 3 and len(batch.rejects) == 1 and batch.rejects[0].index == 3
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.one_of(st.none(), VALUE), max_size=6), st.sampled_from([32, 64]))
+def test_the_hex_check_accepts_only_what_the_hex_pattern_accepts(values: list[str | None], length: int) -> None:
+    if bulk_check.all_hex(values, length):
+        assert all(re.search(f"^[0-9a-f]{{{length}}}$(?!\\n)", v) for v in values if v is not None), values
+        if length == 64:
+            assert all(re.search(HASH_PATTERN, v) for v in values if v is not None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text("0123456789abcdef", min_size=64, max_size=64), min_size=1, max_size=5))
+def test_the_hex_check_accepts_good_hashes(values: list[str]) -> None:
+    assert bulk_check.all_hex(values, 64) and not bulk_check.all_hex([*values, "A" * 64], 64)
+
+
+def test_a_nul_anywhere_takes_the_strict_way_with_or_without_other_escapes() -> None:
+    """The fast path looks for a backslash first (one memchr; a usual body has none), then for the NUL escape."""
+    good = [entry("S1", "T1", s, "m1", 1) for s in range(1, 4)]
+    for text in ("a\x00b", "a\x00b \"quoted\"\n", "\x00"):
+        body = encode({"store_id": "S1", "till_id": "T1", "entries": [*good, {**good[0], "seq": 9, "reason": text}]})
+        assert b"\\u0000" in body and _decode_checked_in_bulk(body) is None
+        batch = PushBatch.decode(body)
+        assert len(batch.entries) == 3 and [r.index for r in batch.rejects] == [3]
+    escaped = encode({"store_id": "S1", "till_id": "T1", "entries": [{**good[0], "reason": 'say "hi"\n'}]})
+    assert b"\\" in escaped and _decode_checked_in_bulk(escaped) == PushBatch.decode(escaped)
