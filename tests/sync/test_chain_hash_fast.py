@@ -11,8 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from headoffice.store.validate import _all_link, check_chain
 from wire.bounds import CENTS, POINTS, SEQ
 from wire.ledger_chain import CHAIN_COLUMNS, canonical_text, chain_hash, typed_chain_hash
+from wire.records import LedgerRecord
 
 
 def reference(prev: str | None, content: list[Any]) -> str:
@@ -77,12 +79,9 @@ def test_the_typed_form_hashes_any_float_free_content_as_the_canonical_form(cont
 @given(st.lists(st.tuples(_TEXT, st.one_of(st.none(), _TEXT)), min_size=1, max_size=4), st.data())
 def test_head_offices_one_pass_check_agrees_with_the_canonical_hash(texts: list[tuple[str, str | None]],
                                                                      data: st.DataObject) -> None:
-    """`headoffice.store.validate` hashes a push's entries inline (issue 15: ingest rate): a chain made with the
-    canonical hash passes it, and any entry whose hash is not the canonical one sends the push to the slow
-    path, which quarantines exactly that entry (and lone surrogates, which msgspec cannot write, go there too)."""
-    from headoffice.store.validate import _all_link, check_chain
-    from wire.records import LedgerRecord
-
+    """`headoffice.store.validate` checks a push's chain in one boolean pass (issue 15: ingest rate): a chain
+    made with the canonical hash passes it, and any entry whose hash is not the canonical one sends the push to
+    the slow path, which quarantines exactly that entry."""
     prev, entries = None, []
     for seq, (op, reason) in enumerate(texts, start=1):
         content = ["e" * 31 + str(seq % 10), "m1", "S1", "T1", seq, "earn", 1, None, 100,
