@@ -58,10 +58,12 @@ def check_database(home: Path, config: Config) -> None:
                             (config.store_id, config.till_id))
 
 
-def context_opener(ctx: TillContext) -> Callable[[], TillContext]:
-    """For a worker thread: the same till (config, extensions) on a connection of its own."""
-    row = ctx.conn.execute("PRAGMA database_list").fetchone()
-    path = Path(row[2]) if row and row[2] else None
+def context_opener(ctx: TillContext, path: Path | None = None) -> Callable[[], TillContext]:
+    """For a worker thread: the same till (config, extensions) on a connection of its own. `path`, when the
+    caller knows it, spares reading it on `ctx`'s connection (a worker thread may not use that one)."""
+    if path is None:
+        row = ctx.conn.execute("PRAGMA database_list").fetchone()
+        path = Path(row[2]) if row and row[2] else None
     if path is None:
         raise ValueError("the till database has no file: a worker cannot open its own connection")
 

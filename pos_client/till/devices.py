@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,17 +161,6 @@ class TillDevices:
             problems += self._start_sync(app)
         return problems
 
-    def _own_opener(self) -> Callable[[], TillContext]:
-        """`context_opener` for a worker thread: the path known at start, not read on the app thread's connection."""
-        path, ctx = self.db_path, self.ctx
-        if path is None:
-            raise ValueError("the till database has no file: a worker cannot open its own connection")
-
-        def open_context() -> TillContext:
-            return ctx.on(connect(path))
-
-        return open_context
-
     def _start_upkeep(self, app: AppLike) -> list[str]:
         if self.db_path is None or not self.ctx.extensions.sale_observers or not auto_enabled(self.ctx):
             return []  # no file to open twice, a till without its marketing program, or upkeep by hand
@@ -183,8 +172,8 @@ class TillDevices:
         try:
             with self._started:
                 if not self._stopped:  # the app closed while this worker was loading the upkeep
-                    self.upkeep = UpkeepScheduler(self._own_opener(), closing=closing_time(self.ctx),
-                                                  status=status).start()
+                    self.upkeep = UpkeepScheduler(context_opener(self.ctx, self.db_path),
+                                                  closing=closing_time(self.ctx), status=status).start()
         except (ValueError, OSError, sqlite3.Error) as exc:  # the till sells without it; `pos-client upkeep` works
             return [f"upkeep not started: {exc}"]
         return []
@@ -231,7 +220,7 @@ class TillDevices:
         try:
             with self._started:
                 if not self._stopped:  # the app closed while this worker was loading the sync stack
-                    self.sync_worker = SyncWorker(self._own_opener(), interval=self.sync_interval,
+                    self.sync_worker = SyncWorker(context_opener(self.ctx, self.db_path), interval=self.sync_interval,
                                                   on_status=on_status, on_progress=on_progress).start()
         except (ValueError, OSError, sqlite3.Error) as exc:  # the till sells without head office
             return [f"sync not started: {exc}"]
