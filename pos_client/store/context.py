@@ -56,8 +56,10 @@ class TillContext:
     _rules: tuple[str | None, ProgramRules] | None = field(default=None, init=False, repr=False, compare=False)
     # while `pinned()`: the program as read once (rules, tier ladder), so a sale asks nothing under the write lock
     _pinned: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
-    # (rules marker, what `memo` built): kept from one pin to the next until a pull applies a rule
-    _program: tuple[str | None, dict[str, Any]] | None = field(default=None, init=False, repr=False, compare=False)
+    # (rules marker, config, what `memo` built): kept from one pin to the next until a pull applies a rule or the
+    # config is written again (`identity`, `setup`, `register` replace it)
+    _program: tuple[str | None, Config, dict[str, Any]] | None = field(default=None, init=False, repr=False,
+                                                                      compare=False)
 
     @property
     def store_id(self) -> str:
@@ -87,11 +89,12 @@ class TillContext:
             yield
             return
         marker = rules_marker(self.conn)
-        if self._program is None or self._program[0] != marker:
-            self._program = (marker, {})
+        if self._program is None or self._program[0] != marker or self._program[1] is not self.config:
+            self._program = (marker, self.config, {})
+            self._rules = None
         if self._rules is None or self._rules[0] != marker:
             self._rules = (marker, earning_rules(self.conn, self.config.section("program")))
-        self._pinned = self._program[1]
+        self._pinned = self._program[2]
         self._pinned["rules"] = self._rules[1]
         try:
             yield
