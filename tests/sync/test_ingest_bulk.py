@@ -9,6 +9,7 @@ from records import batch, entry
 
 from headoffice.store import Principal
 from headoffice.store.postgres import _COPY_FROM, _COPY_LEDGER_FROM
+from wire.bounds import BALANCE, POINTS
 
 N = max(300, 4 * _COPY_FROM, 2 * _COPY_LEDGER_FROM)  # every batch below is above the COPY thresholds
 MEMBERS = 60  # >= _COPY_FROM balances per batch: the one-statement upsert on PostgreSQL
@@ -121,3 +122,22 @@ def test_a_big_batch_records_each_members_balance_change_after_its_entries_and_a
     r = store.ingest(who, batch("S1", "T1", entries=rows))  # the same push again: a no-op
     assert (r.accepted, r.duplicates, r.rejected) == (0, N, [])
     assert (balances(store), store.counts()["ledger"]) == before and balance_feed(store) == feed
+
+
+def test_a_big_batch_past_the_bounds_is_undone_to_its_savepoint_and_taken_the_careful_way(store):
+    """The balances' CHECK refuses the batch (no balance read first); the push is then redone reading the
+    balances: the one entry that would leave the bounds is quarantined, the rest taken, balances and their feed
+    rows exact, and the transaction, its savepoints and the server_seq counter left clean for the next push."""
+    who = enrol(store)
+    full = [entry("S1", "T1", s, "big", POINTS.high) for s in range(1, BALANCE.high // POINTS.high + 1)]
+    store.ingest(who, batch("S1", "T1", entries=full))
+    rows = entries(len(full) + 1, len(full) + N)
+    over = entry("S1", "T1", len(full) + N + 1, "big", 1)
+    r = store.ingest(who, batch("S1", "T1", entries=[*rows, over]))
+    assert (r.accepted, [x["key"] for x in r.rejected], r.high_seq) == (N, [over["entry_id"]], len(full) + N + 1)
+    assert balances(store) == {**expected_balances(rows), "big": BALANCE.high}
+    assert set(balance_feed(store)) == {*expected_balances(rows), "big"}
+    more = entries(len(full) + N + 2, len(full) + 2 * N + 1)
+    r = store.ingest(who, batch("S1", "T1", entries=more))  # the next push: the usual way again
+    assert (r.accepted, r.rejected) == (N, [])
+    assert balances(store) == {**expected_balances(rows + more), "big": BALANCE.high}
