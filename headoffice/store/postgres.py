@@ -178,6 +178,8 @@ class PostgresDb(Db):
         """One query whatever the number of keys: `= ANY(array)` (one statement shape, one round trip)."""
         if not keys:
             return []
+        if all(isinstance(k, str) for k in keys):  # a push's thousand member ids: a literal, not psycopg's list
+            return self.execute(sql.replace("IN ({marks})", "= ANY(%s::text[])"), [_text_array(keys)])
         return self.execute(sql.replace("IN ({marks})", "= ANY(%s)"), [list(keys)])
 
     def _through_temp(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], conflict: str) -> int:
@@ -265,6 +267,14 @@ def _array_type(values: Sequence[Any]) -> str:
     """The PostgreSQL array type of one column's values (whole numbers are bigint, the rest text)."""
     present = [v for v in values if v is not None]
     return "bigint[]" if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present) else "text[]"
+
+
+def _text_array(keys: Sequence[str]) -> str:
+    """A text[] literal of `keys`, each quoted (a fifth of psycopg's dump of a list of 1,000 strings)."""
+    joined = '","'.join(keys)
+    if "\\" in joined or joined.count('"') != 2 * (len(keys) - 1):  # a key holding `\` or `"`: escape them
+        joined = '","'.join(k.replace("\\", "\\\\").replace('"', '\\"') for k in keys)
+    return '{"' + joined + '"}'
 
 
 def _json(records: Sequence[Any]) -> str:
