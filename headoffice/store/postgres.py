@@ -38,6 +38,7 @@ class PostgresDb(Db):
     """One autocommit psycopg connection; transactions are opened explicitly (writes under the advisory lock)."""
 
     dialect = POSTGRES
+    checks_aside = True
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -163,6 +164,19 @@ class PostgresDb(Db):
             return None
         self._due = (*self._due, "RELEASE SAVEPOINT within_bounds")  # with the next statement, or at COMMIT
         return out
+
+    def tentatively(self, write: Callable[[], T], keep: Callable[[], bool]) -> T | None:
+        """`Db.tentatively` with its SAVEPOINT and RELEASE sent with the next statements (no round trips)."""
+        self.serialise()
+        self._due = (*self._due, "SAVEPOINT tentatively")
+        out = write()
+        if keep():
+            self._due = (*self._due, "RELEASE SAVEPOINT tentatively")
+            return out
+        self._take_lock()  # anything still due goes out before the rollback
+        self._conn.execute("ROLLBACK TO SAVEPOINT tentatively")
+        self._conn.execute("RELEASE SAVEPOINT tentatively")
+        return None
 
     def upsert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str) -> None:
         """Many rows: one INSERT ... SELECT FROM unnest(one array per column) ... ON CONFLICT."""

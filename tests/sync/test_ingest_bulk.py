@@ -8,8 +8,10 @@ import pytest
 from records import batch, entry
 
 from headoffice.store import Principal
+from headoffice.store.ingest import _ASIDE_FROM
 from headoffice.store.postgres import _COPY_FROM, _COPY_LEDGER_FROM
 from wire.bounds import BALANCE, POINTS
+from wire.ledger_chain import CHAIN_COLUMNS, chain_hash
 
 N = max(300, 4 * _COPY_FROM, 2 * _COPY_LEDGER_FROM)  # every batch below is above the COPY thresholds
 MEMBERS = 60  # >= _COPY_FROM balances per batch: the one-statement upsert on PostgreSQL
@@ -141,3 +143,34 @@ def test_a_big_batch_past_the_bounds_is_undone_to_its_savepoint_and_taken_the_ca
     r = store.ingest(who, batch("S1", "T1", entries=more))  # the next push: the usual way again
     assert (r.accepted, r.rejected) == (N, [])
     assert balances(store) == {**expected_balances(rows + more), "big": BALANCE.high}
+
+
+def chained(first: int, last: int, prev: str | None = None) -> list[dict]:
+    """Entries hash-chained as a till writes them (`wire.ledger_chain`)."""
+    out = []
+    for e in entries(first, last):
+        e = {**e, "sale_id": None, "operator": None, "reason": None, "ref": None, "prev_hash": prev}
+        e["entry_hash"] = prev = chain_hash(prev, [e[c] for c in CHAIN_COLUMNS])
+        out.append(e)
+    return out
+
+
+def test_a_big_chained_batch_with_a_changed_entry_takes_all_but_that_one_as_if_checked_first(store):
+    """On PostgreSQL a big push's chain is checked on a thread while its rows go in (`Db.checks_aside`); a break
+    found then undoes the write to its savepoint: the result must be what checking first gives (SQLite)."""
+    who = enrol(store)
+    assert N >= _ASIDE_FROM
+    rows = chained(1, N)
+    changed = {**rows[N // 2], "points": rows[N // 2]["points"] + 1}  # changed after its hash was made
+    r = store.ingest(who, batch("S1", "T1", entries=[*rows[:N // 2], changed, *rows[N // 2 + 1:]]))
+    assert (r.accepted, [x["key"] for x in r.rejected], r.high_seq) == (N - 1, [changed["entry_id"]], N)
+    assert "entry_hash: does not match" in r.rejected[0]["reasons"][0]
+    kept = [e for e in rows if e is not rows[N // 2]]
+    assert balances(store) == expected_balances(kept) and set(balance_feed(store)) == set(expected_balances(kept))
+    assert store.counts()["ledger"] == N - 1
+    more = chained(N + 1, 2 * N, prev=rows[-1]["entry_hash"])
+    r = store.ingest(who, batch("S1", "T1", entries=more))  # the chain goes on from what head office holds
+    assert (r.accepted, r.rejected, r.high_seq) == (N, [], 2 * N)
+    assert balances(store) == expected_balances(kept + more)
+    seqs = [int(x[0]) for x in store._execute("SELECT server_seq FROM ledger ORDER BY seq")]
+    assert seqs == sorted(seqs)  # server_seq still in the till's order after the undone write
