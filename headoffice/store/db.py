@@ -55,8 +55,6 @@ class Db(ABC):
     """
 
     dialect: Dialect
-    # a write that waits on another process (a database server): a push's chain check runs on a thread meanwhile
-    checks_aside = False
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
@@ -164,19 +162,6 @@ class Db(ABC):
         """Run `write`, which moves balances, where the database's own CHECK refuses a balance outside
         `wire.bounds.BALANCE`: its result, or None with nothing of it kept when the check refused. None at once
         here: the caller reads the balances it moves first (a backend may do better)."""
-        return None
-
-    def tentatively(self, write: Callable[[], T], keep: Callable[[], bool]) -> T | None:
-        """Run `write` under a savepoint, then ask `keep` (a check that ran meanwhile): its result, or None with
-        nothing of it kept when `keep` says no."""
-        self.serialise()  # the lock before the savepoint: a rollback to it must not give the lock back
-        self.execute("SAVEPOINT tentatively")
-        out = write()
-        if keep():
-            self.execute("RELEASE SAVEPOINT tentatively")
-            return out
-        self.execute("ROLLBACK TO SAVEPOINT tentatively")
-        self.execute("RELEASE SAVEPOINT tentatively")
         return None
 
     def feed_rows(self, entity: str, keys: Sequence[str], base: int) -> None:

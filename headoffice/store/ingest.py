@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from operator import attrgetter
 
 from cardread.read import scrub
@@ -28,8 +27,6 @@ from wire.protocol import CardRecord, LedgerRecord, PushBatch, PushResult, Rejec
 _SEQ, _KIND, _OWNER = attrgetter("seq"), attrgetter("kind"), attrgetter("store_id", "till_id")
 _SCAN = 5000  # seqs looked at per step when moving a till's high seq forward
 _MAX_GAP_SCAN = 100_000  # beyond this the till is told its high seq only, not every gap
-_ASIDE_FROM = 200  # from this many entries a push's chain is checked on a thread while its rows go in
-_CHECKERS = 4  # threads checking chains at once (a pooled worker's writers: pg_pool.WRITERS)
 
 
 class Ingest:
@@ -41,7 +38,6 @@ class Ingest:
         self._ledger = ledger
         self._docs = docs
         self._approvals = approvals
-        self._checker = ThreadPoolExecutor(max_workers=_CHECKERS, thread_name_prefix="ho-chain-check")
 
     def ingest(self, principal: Principal, batch: PushBatch) -> PushResult:
         _check_own(principal, batch)
@@ -60,15 +56,10 @@ class Ingest:
             sales, sale_rejects = check_sales(batch.sales)
             n_sales = self._ledger.ingest_sales(sales, now)  # no server_seq: before the lock
             entries, entry_rejects = check_entries(batch.entries, high)
-            before = self._chain_before(principal, entries)
-            checking = None
-            if db.checks_aside and len(entries) >= _ASIDE_FROM and "adjust" not in set(map(_KIND, entries)):
-                checking = self._checker.submit(check_chain, entries, before)  # checked while the rows go in
-            else:
-                entries, chain_rejects = check_chain(entries, before)
-                entry_rejects += chain_rejects
-                if "adjust" in set(map(_KIND, entries)):  # only an adjustment can wait for approval
-                    entries = [e for e in entries if not self._held(gate, e)]
+            entries, chain_rejects = check_chain(entries, self._chain_before(principal, entries))
+            entry_rejects += chain_rejects
+            if "adjust" in set(map(_KIND, entries)):  # only an adjustment can wait for approval
+                entries = [e for e in entries if not self._held(gate, e)]
             rejects = [*batch.rejects, *card_rejects, *sale_rejects, *entry_rejects]
             # every seq this push sent is held once it commits (stored, a replay, quarantined or waiting for
             # approval), so the till's complete sequence moves before the lock, on its own locked row
@@ -76,10 +67,7 @@ class Ingest:
                                                                 *_reject_seqs(batch.rejects)}, bool(batch.entries), now)
             if entries:
                 db.serialise()  # from here to commit: balances, server_seq, the merge sweep
-            if checking is None:
-                accepted, dups, conflicts = self._ledger.ingest(entries, now)
-            else:
-                accepted, dups, conflicts = self._take_checked(entries, checking, rejects, now)
+            accepted, dups, conflicts = self._ledger.ingest(entries, now)
             rejects += conflicts
             n_docs, doc_rejects = self._docs.ingest(batch.docs, now, gate)
             rejects += doc_rejects
@@ -94,21 +82,6 @@ class Ingest:
                           rejected=[r.to_dict() for r in rejects], sales=n_sales, members=n_members, cards=n_cards,
                           merges=merges, docs=n_docs, wants=wants, server_time=now,
                           pending=[PendingChange(p.request_id, p.kind, p.member_id) for p in gate.pending])
-
-    def close(self) -> None:
-        self._checker.shutdown(wait=False)
-
-    def _take_checked(self, entries: list[LedgerRecord], checking: Future[tuple[list[LedgerRecord], list[Reject]]],
-                      rejects: list[Reject], now: str) -> tuple[list[tuple[str, int]], int, list[Reject]]:
-        """The entries written while their hash chain is checked on a thread (the write mostly waits on the
-        database server: the check cost ~15% of a push done before it, issue 15). A break found undoes the write
-        to its savepoint and takes only what the check kept, as if checked first; its rejects join `rejects`."""
-        got = self._db.tentatively(lambda: self._ledger.ingest(entries, now), lambda: not checking.result()[1])
-        if got is not None:
-            return got
-        good, chain_rejects = checking.result()
-        rejects += chain_rejects
-        return self._ledger.ingest(good, now)
 
     def _program_cards(self, batch: PushBatch) -> tuple[list[CardRecord], list[Reject]]:
         """Pushed cards in the program's formats (its `card_formats` rule, else the defaults tills also use);

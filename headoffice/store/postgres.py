@@ -38,7 +38,6 @@ class PostgresDb(Db):
     """One autocommit psycopg connection; transactions are opened explicitly (writes under the advisory lock)."""
 
     dialect = POSTGRES
-    checks_aside = True
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -100,8 +99,7 @@ class PostgresDb(Db):
         if len(records) < _COPY_LEDGER_FROM:
             return self._append_some(columns, records, now)
         self.serialise()
-        rows = [astuple(r) for r in records]
-        n, m = len(rows), len({r.member_id for r in records})
+        n, m = len(records), len({r.member_id for r in records})
         self._due = (*self._due, "SAVEPOINT append_ledger")
         base = int(self.value("UPDATE meta SET value = value + ? WHERE key = 'server_seq' RETURNING value - ?",
                               (n + m, n + m)))
@@ -109,11 +107,11 @@ class PostgresDb(Db):
         try:
             with self._conn.cursor() as cur:
                 _copy(cur, f"COPY ledger (server_seq, {cols}, received_at) FROM STDIN",
-                      [(base + i, *row, now) for i, row in enumerate(rows, 1)])
+                      [(base + i, *astuple(r), now) for i, r in enumerate(records, 1)])
         except psycopg.errors.UniqueViolation:
             self._conn.execute("ROLLBACK TO SAVEPOINT append_ledger")
             return self._append_some(columns, records, now)
-        self._due = ("RELEASE SAVEPOINT append_ledger",)
+        self._due = (*self._due, "RELEASE SAVEPOINT append_ledger")
         self.execute(  # the per-member sums from the rows just written (no key arrays to send)
             "WITH s AS (SELECT member_id, SUM(points) AS points FROM ledger WHERE server_seq > ? AND server_seq <= ?"
             " GROUP BY member_id),"
@@ -164,19 +162,6 @@ class PostgresDb(Db):
             return None
         self._due = (*self._due, "RELEASE SAVEPOINT within_bounds")  # with the next statement, or at COMMIT
         return out
-
-    def tentatively(self, write: Callable[[], T], keep: Callable[[], bool]) -> T | None:
-        """`Db.tentatively` with its SAVEPOINT and RELEASE sent with the next statements (no round trips)."""
-        self.serialise()
-        self._due = (*self._due, "SAVEPOINT tentatively")
-        out = write()
-        if keep():
-            self._due = (*self._due, "RELEASE SAVEPOINT tentatively")
-            return out
-        self._take_lock()  # anything still due goes out before the rollback
-        self._conn.execute("ROLLBACK TO SAVEPOINT tentatively")
-        self._conn.execute("RELEASE SAVEPOINT tentatively")
-        return None
 
     def upsert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str) -> None:
         """Many rows: one INSERT ... SELECT FROM unnest(one array per column) ... ON CONFLICT."""

@@ -221,5 +221,4 @@ class SqlStore(Store):
         return self._reports.export_rows(table)
 
     def close(self) -> None:
-        self._ingest.close()
         self.db.close()
