@@ -26,9 +26,9 @@ _BALANCE_CHECK = constraint_name("balances", "points")
 # a push's `balance` feed rows from its per-member sums `s`: MERGE, not INSERT ... ON CONFLICT DO UPDATE, whose
 # speculative insertion cost ~30% more per row (every row conflicts: a member's row moves each push, issue 15).
 # Safe without ON CONFLICT's guard because every feed writer holds the chain-wide advisory lock (server_seq).
-_FEED_MERGE = (" MERGE INTO feed f USING (SELECT ? + row_number() OVER (ORDER BY member_id) AS at, member_id FROM s)"
-               " u ON f.entity = 'balance' AND f.key = u.member_id WHEN MATCHED THEN UPDATE SET server_seq = u.at"
-               " WHEN NOT MATCHED THEN INSERT (server_seq, entity, key) VALUES (u.at, 'balance', u.member_id)")
+_FEED_MERGE = (" MERGE INTO feed f USING s ON f.entity = 'balance' AND f.key = s.member_id"
+               " WHEN MATCHED THEN UPDATE SET server_seq = ? + s.o"
+               " WHEN NOT MATCHED THEN INSERT (server_seq, entity, key) VALUES (? + s.o, 'balance', s.member_id)")
 _COPY_FROM = 50  # from this many rows a bulk insert goes through COPY
 _COPY_LEDGER_FROM = 500  # from this many entries a push's rows go by COPY: below, the one statement's
 # fewer round trips under the chain-wide lock (4, not 6) cost less than its row-by-row insert (issue 15)
@@ -93,13 +93,18 @@ class PostgresDb(Db):
         """A big push (every entry new) in three round trips under the chain-wide lock: the counter moved
         once for the rows and a `balance` feed row per member, the rows by COPY (PostgreSQL's fastest write;
         a row-by-row INSERT from a JSON array cost twice as much, issue 15), then the balances and their feed
-        rows in one statement, summed from the rows just written. A replay or a reused seq makes the ledger's
-        unique keys refuse the COPY: the savepoint is rolled back and the batch goes through `_append_some`,
-        where ON CONFLICT DO NOTHING keeps what is new. Idempotency stays the database's constraints' either way."""
+        rows in one statement, from the per-member sums of the rows (all taken, or the COPY fails). A replay
+        or a reused seq makes the ledger's unique keys refuse the COPY: the savepoint is rolled back and the
+        batch goes through `_append_some`, where ON CONFLICT DO NOTHING keeps what is new. Idempotency stays
+        the database's constraints' either way."""
         if len(records) < _COPY_LEDGER_FROM:
             return self._append_some(columns, records, now)
         self.serialise()
-        n, m = len(records), len({r.member_id for r in records})
+        sums: dict[str, int] = {}
+        for r in records:
+            sums[r.member_id] = sums.get(r.member_id, 0) + r.points
+        members = sorted(sums)  # the feed rows follow the rows in member_id order
+        n, m = len(records), len(members)
         self._due = (*self._due, "SAVEPOINT append_ledger")
         base = int(self.value("UPDATE meta SET value = value + ? WHERE key = 'server_seq' RETURNING value - ?",
                               (n + m, n + m)))
@@ -112,13 +117,13 @@ class PostgresDb(Db):
             self._conn.execute("ROLLBACK TO SAVEPOINT append_ledger")
             return self._append_some(columns, records, now)
         self._due = (*self._due, "RELEASE SAVEPOINT append_ledger")
-        self.execute(  # the per-member sums from the rows just written (no key arrays to send)
-            "WITH s AS (SELECT member_id, SUM(points) AS points FROM ledger WHERE server_seq > ? AND server_seq <= ?"
-            " GROUP BY member_id),"
+        self.execute(  # the per-member sums as two array literals: no read-back of the rows, no sort in SQL
+            "WITH s AS (SELECT * FROM unnest(?::text[], ?::bigint[]) WITH ORDINALITY AS u(member_id, points, o)),"
             " moved AS (INSERT INTO balances (member_id, points, updated_at) SELECT member_id, points, ? FROM s"
             " ON CONFLICT (member_id) DO UPDATE"
             " SET points = balances.points + excluded.points, updated_at = excluded.updated_at)"
-            + _FEED_MERGE, (base, base + n, now, base + n))
+            + _FEED_MERGE, (_text_array(members), "{" + ",".join(str(sums[k]) for k in members) + "}", now,
+                            base + n, base + n))
         return [(r.member_id, r.points) for r in records]
 
     def _append_some(self, columns: Sequence[str], records: Sequence[Any], now: str) -> list[Row]:
