@@ -8,7 +8,7 @@ takes it only at its first server_seq, after its reads and checks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
 
@@ -16,11 +16,19 @@ import msgspec
 import psycopg
 from msgspec.structs import astuple
 
-from headoffice.store.db import POSTGRES, Db, Row
+from headoffice.store.db import POSTGRES, Db, Row, T
+from headoffice.store.migrations.v0002_bounds import constraint_name
 from headoffice.store.sql import SqlStore
 
 WRITE_LOCK = 0x5EC0_0001
 _LOCK_SQL = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+_BALANCE_CHECK = constraint_name("balances", "points")
+# a push's `balance` feed rows from its per-member sums `s`: MERGE, not INSERT ... ON CONFLICT DO UPDATE, whose
+# speculative insertion cost ~30% more per row (every row conflicts: a member's row moves each push, issue 15).
+# Safe without ON CONFLICT's guard because every feed writer holds the chain-wide advisory lock (server_seq).
+_FEED_MERGE = (" MERGE INTO feed f USING s ON f.entity = 'balance' AND f.key = s.member_id"
+               " WHEN MATCHED THEN UPDATE SET server_seq = ? + s.o"
+               " WHEN NOT MATCHED THEN INSERT (server_seq, entity, key) VALUES (? + s.o, 'balance', s.member_id)")
 _COPY_FROM = 50  # from this many rows a bulk insert goes through COPY
 _COPY_LEDGER_FROM = 500  # from this many entries a push's rows go by COPY: below, the one statement's
 # fewer round trips under the chain-wide lock (4, not 6) cost less than its row-by-row insert (issue 15)
@@ -85,14 +93,18 @@ class PostgresDb(Db):
         """A big push (every entry new) in three round trips under the chain-wide lock: the counter moved
         once for the rows and a `balance` feed row per member, the rows by COPY (PostgreSQL's fastest write;
         a row-by-row INSERT from a JSON array cost twice as much, issue 15), then the balances and their feed
-        rows in one statement, summed from the rows just written. A replay or a reused seq makes the ledger's
-        unique keys refuse the COPY: the savepoint is rolled back and the batch goes through `_append_some`,
-        where ON CONFLICT DO NOTHING keeps what is new. Idempotency stays the database's constraints' either way."""
+        rows in one statement, from the per-member sums of the rows (all taken, or the COPY fails). A replay
+        or a reused seq makes the ledger's unique keys refuse the COPY: the savepoint is rolled back and the
+        batch goes through `_append_some`, where ON CONFLICT DO NOTHING keeps what is new. Idempotency stays
+        the database's constraints' either way."""
         if len(records) < _COPY_LEDGER_FROM:
             return self._append_some(columns, records, now)
         self.serialise()
-        rows = [astuple(r) for r in records]
-        n, m = len(rows), len({r.member_id for r in records})
+        sums: dict[str, int] = {}
+        for r in records:
+            sums[r.member_id] = sums.get(r.member_id, 0) + r.points
+        members = sorted(sums)  # the feed rows follow the rows in member_id order
+        n, m = len(records), len(members)
         self._due = (*self._due, "SAVEPOINT append_ledger")
         base = int(self.value("UPDATE meta SET value = value + ? WHERE key = 'server_seq' RETURNING value - ?",
                               (n + m, n + m)))
@@ -100,21 +112,18 @@ class PostgresDb(Db):
         try:
             with self._conn.cursor() as cur:
                 _copy(cur, f"COPY ledger (server_seq, {cols}, received_at) FROM STDIN",
-                      [(base + i, *row, now) for i, row in enumerate(rows, 1)])
+                      [(base + i, *astuple(r), now) for i, r in enumerate(records, 1)])
         except psycopg.errors.UniqueViolation:
             self._conn.execute("ROLLBACK TO SAVEPOINT append_ledger")
             return self._append_some(columns, records, now)
-        self._due = ("RELEASE SAVEPOINT append_ledger",)
-        self.execute(  # the per-member sums from the rows just written (no key arrays to send)
-            "WITH s AS (SELECT member_id, SUM(points) AS points FROM ledger WHERE server_seq > ? AND server_seq <= ?"
-            " GROUP BY member_id),"
+        self._due = (*self._due, "RELEASE SAVEPOINT append_ledger")
+        self.execute(  # the per-member sums as two array literals: no read-back of the rows, no sort in SQL
+            "WITH s AS (SELECT * FROM unnest(?::text[], ?::bigint[]) WITH ORDINALITY AS u(member_id, points, o)),"
             " moved AS (INSERT INTO balances (member_id, points, updated_at) SELECT member_id, points, ? FROM s"
             " ON CONFLICT (member_id) DO UPDATE"
             " SET points = balances.points + excluded.points, updated_at = excluded.updated_at)"
-            " INSERT INTO feed (server_seq, entity, key)"
-            " SELECT ? + row_number() OVER (ORDER BY member_id), 'balance', member_id FROM s"
-            " ON CONFLICT (entity, key) DO UPDATE SET server_seq = excluded.server_seq",
-            (base, base + n, now, base + n))
+            + _FEED_MERGE, (_text_array(members), "{" + ",".join(str(sums[k]) for k in members) + "}", now,
+                            base + n, base + n))
         return [(r.member_id, r.points) for r in records]
 
     def _append_some(self, columns: Sequence[str], records: Sequence[Any], now: str) -> list[Row]:
@@ -141,6 +150,24 @@ class PostgresDb(Db):
             " SELECT member_id, points FROM taken",
             (n + members, n + members, now, _json(records), now, n))
 
+    def within_bounds(self, write: Callable[[], T]) -> T | None:
+        """Under a savepoint (sent with the next statement, no round trip of its own), undone when the balances'
+        CHECK refused: the push then reads the balances and quarantines what would leave the bounds. Reading a
+        thousand balances first, every push, to find the none that ever do cost ~7% of a push (issue 15)."""
+        self.serialise()  # the lock before the savepoint: a rollback to it must not give the lock back
+        self._due = (*self._due, "SAVEPOINT within_bounds")
+        try:
+            out = write()
+        except psycopg.errors.CheckViolation as exc:
+            if exc.diag.constraint_name != _BALANCE_CHECK:
+                raise  # the whole transaction rolls back
+            self._due = ()  # the savepoint went out with the statement that failed
+            self._conn.execute("ROLLBACK TO SAVEPOINT within_bounds")
+            self._conn.execute("RELEASE SAVEPOINT within_bounds")
+            return None
+        self._due = (*self._due, "RELEASE SAVEPOINT within_bounds")  # with the next statement, or at COMMIT
+        return out
+
     def upsert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str) -> None:
         """Many rows: one INSERT ... SELECT FROM unnest(one array per column) ... ON CONFLICT."""
         if len(rows) < _COPY_FROM:
@@ -155,6 +182,8 @@ class PostgresDb(Db):
         """One query whatever the number of keys: `= ANY(array)` (one statement shape, one round trip)."""
         if not keys:
             return []
+        if all(isinstance(k, str) for k in keys):  # a push's thousand member ids: a literal, not psycopg's list
+            return self.execute(sql.replace("IN ({marks})", "= ANY(%s::text[])"), [_text_array(keys)])
         return self.execute(sql.replace("IN ({marks})", "= ANY(%s)"), [list(keys)])
 
     def _through_temp(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], conflict: str) -> int:
@@ -219,15 +248,19 @@ class PostgresDb(Db):
         try:
             yield
         except BaseException:
-            if not self._due:
+            if self._sent(begin):
                 with suppress(psycopg.Error):  # a broken connection: the pool drops it (not IDLE)
                     self._conn.execute("ROLLBACK")
             raise
         else:
-            if not self._due:
+            if self._sent(begin):  # what is still due (a RELEASE) COMMIT does anyway
                 self._conn.execute("COMMIT")
         finally:
             self._in_txn, self._serial, self._due = False, False, ()
+
+    def _sent(self, begin: str) -> bool:
+        """Whether this transaction's BEGIN went out (it is due until its first statement)."""
+        return not self._due or self._due[0] != begin
 
     def close(self) -> None:
         with self.lock:
@@ -238,6 +271,14 @@ def _array_type(values: Sequence[Any]) -> str:
     """The PostgreSQL array type of one column's values (whole numbers are bigint, the rest text)."""
     present = [v for v in values if v is not None]
     return "bigint[]" if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present) else "text[]"
+
+
+def _text_array(keys: Sequence[str]) -> str:
+    """A text[] literal of `keys`, each quoted (a fifth of psycopg's dump of a list of 1,000 strings)."""
+    joined = '","'.join(keys)
+    if "\\" in joined or joined.count('"') != 2 * (len(keys) - 1):  # a key holding `\` or `"`: escape them
+        joined = '","'.join(k.replace("\\", "\\\\").replace('"', '\\"') for k in keys)
+    return '{"' + joined + '"}'
 
 
 def _json(records: Sequence[Any]) -> str:

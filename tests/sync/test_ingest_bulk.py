@@ -9,6 +9,8 @@ from records import batch, entry
 
 from headoffice.store import Principal
 from headoffice.store.postgres import _COPY_FROM, _COPY_LEDGER_FROM
+from wire.bounds import BALANCE, POINTS
+from wire.ledger_chain import CHAIN_COLUMNS, chain_hash
 
 N = max(300, 4 * _COPY_FROM, 2 * _COPY_LEDGER_FROM)  # every batch below is above the COPY thresholds
 MEMBERS = 60  # >= _COPY_FROM balances per batch: the one-statement upsert on PostgreSQL
@@ -121,3 +123,52 @@ def test_a_big_batch_records_each_members_balance_change_after_its_entries_and_a
     r = store.ingest(who, batch("S1", "T1", entries=rows))  # the same push again: a no-op
     assert (r.accepted, r.duplicates, r.rejected) == (0, N, [])
     assert (balances(store), store.counts()["ledger"]) == before and balance_feed(store) == feed
+
+
+def test_a_big_batch_past_the_bounds_is_undone_to_its_savepoint_and_taken_the_careful_way(store):
+    """The balances' CHECK refuses the batch (no balance read first); the push is then redone reading the
+    balances: the one entry that would leave the bounds is quarantined, the rest taken, balances and their feed
+    rows exact, and the transaction, its savepoints and the server_seq counter left clean for the next push."""
+    who = enrol(store)
+    full = [entry("S1", "T1", s, "big", POINTS.high) for s in range(1, BALANCE.high // POINTS.high + 1)]
+    store.ingest(who, batch("S1", "T1", entries=full))
+    rows = entries(len(full) + 1, len(full) + N)
+    over = entry("S1", "T1", len(full) + N + 1, "big", 1)
+    r = store.ingest(who, batch("S1", "T1", entries=[*rows, over]))
+    assert (r.accepted, [x["key"] for x in r.rejected], r.high_seq) == (N, [over["entry_id"]], len(full) + N + 1)
+    assert balances(store) == {**expected_balances(rows), "big": BALANCE.high}
+    assert set(balance_feed(store)) == {*expected_balances(rows), "big"}
+    more = entries(len(full) + N + 2, len(full) + 2 * N + 1)
+    r = store.ingest(who, batch("S1", "T1", entries=more))  # the next push: the usual way again
+    assert (r.accepted, r.rejected) == (N, [])
+    assert balances(store) == {**expected_balances(rows + more), "big": BALANCE.high}
+
+
+def chained(first: int, last: int, prev: str | None = None) -> list[dict]:
+    """Entries hash-chained as a till writes them (`wire.ledger_chain`)."""
+    out = []
+    for e in entries(first, last):
+        e = {**e, "sale_id": None, "operator": None, "reason": None, "ref": None, "prev_hash": prev}
+        e["entry_hash"] = prev = chain_hash(prev, [e[c] for c in CHAIN_COLUMNS])
+        out.append(e)
+    return out
+
+
+def test_a_big_chained_batch_with_a_changed_entry_takes_all_but_that_one(store):
+    """A break in a push big enough for PostgreSQL's COPY: only that entry is quarantined, the rest is taken
+    by the usual path (balances, their feed rows, server_seq in the till's order) and the chain goes on."""
+    who = enrol(store)
+    rows = chained(1, N)
+    changed = {**rows[N // 2], "points": rows[N // 2]["points"] + 1}  # changed after its hash was made
+    r = store.ingest(who, batch("S1", "T1", entries=[*rows[:N // 2], changed, *rows[N // 2 + 1:]]))
+    assert (r.accepted, [x["key"] for x in r.rejected], r.high_seq) == (N - 1, [changed["entry_id"]], N)
+    assert "entry_hash: does not match" in r.rejected[0]["reasons"][0]
+    kept = [e for e in rows if e is not rows[N // 2]]
+    assert balances(store) == expected_balances(kept) and set(balance_feed(store)) == set(expected_balances(kept))
+    assert store.counts()["ledger"] == N - 1
+    more = chained(N + 1, 2 * N, prev=rows[-1]["entry_hash"])
+    r = store.ingest(who, batch("S1", "T1", entries=more))  # the chain goes on from what head office holds
+    assert (r.accepted, r.rejected, r.high_seq) == (N, [], 2 * N)
+    assert balances(store) == expected_balances(kept + more)
+    seqs = [int(x[0]) for x in store._execute("SELECT server_seq FROM ledger ORDER BY seq")]
+    assert seqs == sorted(seqs)  # server_seq in the till's order
