@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from drivers import readers
 from pos_client.app import startup_probe
 from pos_client.cli import main
 
@@ -59,3 +60,22 @@ def test_only_a_bare_start_skips_the_full_parser():
     for argv in (["--help"], ["status"], ["--home"], ["--home", "--json"], ["--json"], ["--hom", "/x"],
                  ["--home", "/x", "status"]):
         assert main.app_only(argv) is None, argv
+
+
+def test_a_till_imports_the_driver_of_each_reader_it_has_and_no_other(tmp_path):
+    """`drivers.readers` resolves a kind's module when a reader of that kind is built (READER_CLASSES)."""
+    code = ("import sys; from drivers.readers import build_readers, KINDS, READER_CLASSES;"
+            "mods = [m for m, _ in READER_CLASSES.values()];"
+            "loaded = lambda: sorted(m for m in mods if m in sys.modules);"
+            "print(loaded());"
+            "r = build_readers({'readers': [{'kind': 'serial', 'url': 'loop://'}]}, print);"
+            "print(loaded(), type(r[0]).__name__, sorted(KINDS))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(ROOT)}).stdout.splitlines()
+    assert out == ["[]", "['drivers.serial_reader'] SerialReader ['evdev', 'pcsc', 'serial']"]
+
+
+def test_every_reader_kind_resolves_to_its_class():
+    for kind, (module, name) in readers.READER_CLASSES.items():
+        cls = readers.reader_class(kind)
+        assert (getattr(cls, "__module__", None), getattr(cls, "__name__", None)) == (module, name)

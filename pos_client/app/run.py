@@ -44,11 +44,13 @@ def run_app(home: str | None = None, *, headless: bool = False, on_ready: Callab
         ctx.close()
 
 
-# Packages the first screen does not need (the manager's reports, the day's upkeep, printing, sync, head office):
-# the probe says which of them had loaded by then (tests/test_app_startup.py keeps the list empty).
+# Packages the first screen does not need (the manager's reports, the day's upkeep, printing, sync, head office,
+# the member screen, the drivers of readers the till does not have): the probe says which of them had loaded by
+# then (tests/test_app_startup.py keeps the list empty; its homes configure no reader).
 NOT_AT_START = ("numpy", "pandas", "escpos", "PIL", "cryptography", "httpx", "smartcard", "headoffice",
                 "pos_client.services.marketing.reports", "pos_client.app.manager_screen", "pos_client.till.scheduler",
-                "sync.engine", "wire.batches")
+                "sync.engine", "wire.batches", "pos_client.app.member_screen", "drivers.serial_reader",
+                "drivers.pcsc_reader", "drivers.evdev_reader", "drivers.reader_thread", "serial", "evdev", "tenacity")
 
 
 def _probe_child(home: str) -> None:
