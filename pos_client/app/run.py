@@ -50,7 +50,8 @@ def run_app(home: str | None = None, *, headless: bool = False, on_ready: Callab
 NOT_AT_START = ("numpy", "pandas", "escpos", "PIL", "cryptography", "httpx", "smartcard", "headoffice",
                 "pos_client.services.marketing.reports", "pos_client.app.manager_screen", "pos_client.till.scheduler",
                 "sync.engine", "wire.batches", "pos_client.app.member_screen", "drivers.serial_reader",
-                "drivers.pcsc_reader", "drivers.evdev_reader", "drivers.reader_thread", "serial", "evdev", "tenacity")
+                "drivers.pcsc_reader", "drivers.evdev_reader", "drivers.reader_thread", "serial", "evdev", "tenacity",
+                "pos_client.services.printing", "drivers.printer", "drivers.escpos_render")
 
 
 def _probe_child(home: str) -> None:
