@@ -27,6 +27,7 @@ from textual.worker import get_current_worker
 
 from cardread import parse_card
 from cardread.read import CardRead, scrub
+from pos_client.app import collector
 from pos_client.app.checkout_screen import CheckoutScreen
 from pos_client.app.device_wiring import DeviceWiring, PrinterReportMessage
 from pos_client.app.events import DeviceEvent, DeviceEventLike
@@ -136,6 +137,7 @@ class TillApp(App[None]):
         first screen for the CPU and the GIL, bench `cold_start`), then, in a worker, the upkeep and sync."""
         if self._on_ready is not None:
             self._on_ready(self)
+        collector.release()  # held by `pos-client` through the start (pos_client.app.collector)
         self.wiring.start()
         self.wiring.start_later()
         self.wiring.warm_printer()
