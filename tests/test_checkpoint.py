@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from pos_client.store import ledger
@@ -102,5 +103,82 @@ def test_the_restart_never_waits_for_a_sale_nor_writes_a_damaged_database(tmp_pa
     assert cp.restart_error is None
     stop_writing(path, "test damage", "restore")
     assert cp.restart_wal(own) is False
+    own.close()
+    conn.close()
+
+
+def _rchar() -> int:
+    """Bytes this process read through read() so far (Linux): a page SQLite had to fetch again counts here."""
+    with open("/proc/self/io", encoding="ascii") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("rchar:"))
+
+
+def _read_again(conn) -> int:
+    t0 = _rchar()
+    assert conn.execute("SELECT COUNT(*), SUM(points) FROM ledger").fetchone()[0] >= 200
+    return _rchar() - t0
+
+
+def _till_with_entries(path):
+    conn = connect(path)
+    _member(conn, "m1")
+    with write_txn(conn):
+        ledger.append(conn, "S1", "T1", [ledger.Entry(member_id="m1", kind="earn", points=5)] * 200)
+    _read_again(conn)  # the ledger's pages are in the connection's cache now
+    return conn
+
+
+def test_the_wal_restarts_through_the_till_connection_which_keeps_its_page_cache(tmp_path):
+    """Issue 15: a WAL header written by another connection made the till's connection drop its whole page cache,
+    so the first sale after each pause read every page again (the bench's p99). Restarted through the till's own
+    connection (between sales, under its write lock), the cache stays: reading the ledger again reads nothing."""
+    path = tmp_path / "till.db"
+    conn = _till_with_entries(path)
+    cp = Checkpointer(path)
+    cp.attach(conn)
+    own = cp.connection()
+    before = _wal_restarts(path)
+    assert cp.checkpoint_once(own) > 0 and cp.restarts == 1 and cp.restart_error is None
+    assert _wal_restarts(path) == before + 1
+    assert _read_again(conn) < 4096
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000  # put back as it was
+    ledger.append(conn, "S1", "T1", [ledger.Entry(member_id="m1", kind="earn", points=5)])
+    assert _wal_restarts(path) == before + 1  # the next sale appends: one fsync
+    # what the till connection saw before: a restart by another connection costs it the cache
+    other = Checkpointer(path)
+    assert other.checkpoint_once(own) > 0 and other.restarts == 1
+    assert _read_again(conn) >= 4096
+    own.close()
+    conn.close()
+
+
+def test_a_restart_through_the_till_connection_never_lands_in_a_sale_and_never_repeats_while_idle(tmp_path):
+    path = tmp_path / "till.db"
+    conn = _till_with_entries(path)
+    cp = Checkpointer(path, interval=0.02)
+    cp.attach(conn)
+    own = cp.connection()
+    ready, release = threading.Event(), threading.Event()
+
+    def sale() -> None:  # another thread's sale on the same connection holds its write lock
+        with write_txn(conn):
+            ledger.append(conn, "S1", "T1", [ledger.Entry(member_id="m1", kind="earn", points=5)])
+            ready.set()
+            release.wait(10)
+
+    seller = threading.Thread(target=sale)
+    seller.start()
+    assert ready.wait(10)
+    t0 = time.monotonic()
+    assert cp.restart_wal(own) is False  # not inside the sale, and no wait for it
+    assert time.monotonic() - t0 < 0.5
+    release.set()
+    seller.join(10)
+    assert ledger.balance(conn, "m1") == ledger.ledger_sum(conn, "m1") == 1005
+    with cp:
+        assert _wait(lambda: cp.restarts >= 1)
+        time.sleep(0.3)  # idle polls: the restart's own write is not taken for a sale's
+        assert cp.restarts == 1
+    assert cp.error is None and cp.restart_error is None
     own.close()
     conn.close()

@@ -56,6 +56,10 @@ class TillContext:
     _rules: tuple[str | None, ProgramRules] | None = field(default=None, init=False, repr=False, compare=False)
     # while `pinned()`: the program as read once (rules, tier ladder), so a sale asks nothing under the write lock
     _pinned: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+    # (rules marker, config, what `memo` built): kept from one pin to the next until a pull applies a rule or the
+    # config is written again (`identity`, `setup`, `register` replace it)
+    _program: tuple[str | None, Config, dict[str, Any]] | None = field(default=None, init=False, repr=False,
+                                                                      compare=False)
 
     @property
     def store_id(self) -> str:
@@ -84,14 +88,22 @@ class TillContext:
         if self._pinned is not None:
             yield
             return
-        self._pinned = {"rules": self.rules}
+        marker = rules_marker(self.conn)
+        if self._program is None or self._program[0] != marker or self._program[1] is not self.config:
+            self._program = (marker, self.config, {})
+            self._rules = None
+        if self._rules is None or self._rules[0] != marker:
+            self._rules = (marker, earning_rules(self.conn, self.config.section("program")))
+        self._pinned = self._program[2]
+        self._pinned["rules"] = self._rules[1]
         try:
             yield
         finally:
             self._pinned = None
 
     def memo(self, key: str, build: Callable[[], Any]) -> Any:
-        """`build()` once per pin (the tier ladder of a sale), every call when not pinned."""
+        """`build()` once while pinned, kept for the next pins until a pull applies a rule (the tier ladder: config
+        and pulled rules only; the rules marker moves in the pull's transaction), every call when not pinned."""
         if self._pinned is None:
             return build()
         if key not in self._pinned:

@@ -15,6 +15,7 @@ import importlib
 import os
 import pkgutil
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -41,9 +42,11 @@ PRAGMAS = (
 
 class TillConnection(sqlite3.Connection):
     """A till database connection that knows its stopped-writing marker (`store.integrity`): `write_txn`
-    refuses every write while it exists."""
+    refuses every write while it exists. `write_lock` is held by `write_txn` (re-entrant: a nested one joins):
+    the WAL checkpointer's thread takes it to write on this connection between sales (`store.checkpoint`)."""
 
     stop_marker: str | None = None
+    write_lock: threading.RLock | None = None
 
 
 def connect(path: str | Path, *, migrate: bool = True, backup_dir: Path | None = None) -> sqlite3.Connection:
@@ -52,6 +55,7 @@ def connect(path: str | Path, *, migrate: bool = True, backup_dir: Path | None =
     Before migrating a database that holds data, a copy goes to `backup_dir` (default: `backups/`
     beside the database file)."""
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, factory=TillConnection)
+    conn.write_lock = threading.RLock()
     if str(path) != ":memory:":
         conn.stop_marker = str(stop_file(Path(path)))
     conn.row_factory = sqlite3.Row
@@ -92,7 +96,19 @@ def write_txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One durable write transaction; nested use joins the outer one.
 
     Refused (`StoppedWriting`, exit 5) while the database is marked damaged; a storage fault inside it (disk
-    full, read-only, file-size limit, damage) rolls it back and becomes a `StorageFault` in words."""
+    full, read-only, file-size limit, damage) rolls it back and becomes a `StorageFault` in words. Held under the
+    connection's `write_lock` when it has one, so another thread's write on it never lands inside this one."""
+    lock = getattr(conn, "write_lock", None)
+    if lock is None:
+        with _txn(conn) as joined:
+            yield joined
+        return
+    with lock, _txn(conn) as joined:
+        yield joined
+
+
+@contextmanager
+def _txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     if conn.in_transaction:
         yield conn
         return

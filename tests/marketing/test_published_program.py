@@ -10,6 +10,7 @@ import pytest
 
 from pos_client.services.checkout import Basket, Line, commit_sale
 from pos_client.services.marketing import offers
+from pos_client.store.config import Config
 from pos_client.store.program_overlay import applied_version
 from pos_client.till import open_till
 from sync.apply import apply_page
@@ -113,3 +114,44 @@ def test_published_offers_replace_the_tills_own_with_their_holdout(make_ctx):
                               (sale.sale_id,)).fetchone()
     assert (target["offer_id"], target["holdout_bp"]) == ("welcome", 2500)
     assert (presented is None) == (target["grp"] == "control")
+
+
+def test_a_published_tier_ladder_decides_the_next_sale_and_is_not_read_again_until_then(ctx):
+    """Issue 15: the tier ladder is kept on the TillContext from one sale to the next (`TillContext.memo`, keyed by
+    the rules marker a pull moves in its own transaction): a sale reads no rule, a pulled ladder counts at once."""
+    member, _ = new_member(ctx, name="Bo")
+    sale = Basket(member_id=member)
+    sale.add(Line.keyed(1000))
+    assert commit_sale(ctx, sale).points_bonus == 0  # Member: x1
+    seen: list[str] = []
+    ctx.conn.set_trace_callback(seen.append)
+    try:
+        again = Basket(member_id=member)
+        again.add(Line.keyed(1000))
+        assert commit_sale(ctx, again).points_bonus == 0
+    finally:
+        ctx.conn.set_trace_callback(None)
+    assert any("program_rules_at" in s for s in seen)  # what says whether the program moved
+    assert not any("sync_rules" in s for s in seen), seen
+    pull(ctx, ("tiers", [{"name": "Member", "min_spend_cents": 0, "multiplier_pct": 200}], 2))
+    doubled = Basket(member_id=member)
+    doubled.add(Line.keyed(1000))
+    result = commit_sale(ctx, doubled)
+    assert result.points_base == 10 and result.points_bonus == 10
+
+
+def test_a_config_written_again_rebuilds_the_kept_ladder(ctx):
+    """`ctx.config` is replaced when config.toml is written (identity, setup, register): the ladder kept between
+    sales is built again from the new one, as the earning rules are."""
+    member, _ = new_member(ctx, name="Cy")
+    earn(ctx, member, Line.keyed(1000))
+    with ctx.pinned():
+        kept = ctx.memo("tiers", list)
+    raw = {**ctx.config.raw, "program": {**ctx.config.section("program"),
+                                         "tiers": [{"name": "Only", "min_spend_cents": 0, "multiplier_pct": 300}]}}
+    ctx.config = Config(raw=raw)
+    sale = Basket(member_id=member)
+    sale.add(Line.keyed(1000))
+    assert commit_sale(ctx, sale).points_bonus == 20  # x3 from the new config's ladder
+    with ctx.pinned():
+        assert ctx.memo("tiers", list) is not kept
