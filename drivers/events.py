@@ -30,6 +30,7 @@ UNREADABLE = "unreadable, swipe again"
 UNREADABLE_TAP = "unreadable, tap again"
 
 State = Literal["connected", "disconnected", "waiting"]
+READER_ROLES = ("magstripe", "barcode")  # what a serial or evdev reader's frames are (`event_from_frame`)
 
 
 @dataclass(frozen=True)

@@ -13,21 +13,31 @@ own input device (`drivers.evdev_reader`), grabbed (`grab = false` to share it) 
 the terminal as typing. Each entry may also have a `name`, used as the events' `source` (the status bar's
 label). The app and `pos-client devices watch` both start readers from here,
 so a config that works in one works in the other.
+
+Each kind's module is named in `READER_CLASSES` and imported when a reader of that kind is built: a till
+loads the one or two drivers it has (pyserial, pyscard, python-evdev, tenacity), not every one, before its
+first screen (bench `cold_start`). The entries are checked here, before any driver is imported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+import importlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Protocol, cast
 
 from cardread.router import DEFAULT_LOYALTY_PREFIXES
 from drivers.errors import DeviceConfigError
-from drivers.evdev_reader import EvdevReader
+from drivers.events import READER_ROLES as ROLES
 from drivers.events import EventSink
-from drivers.pcsc_reader import PcscReader
-from drivers.serial_reader import ROLES, SerialReader
 
-KINDS = ("serial", "pcsc", "evdev")
+# kind -> (module, class), imported by `reader_class` when a reader of that kind is built (the docstring)
+READER_CLASSES: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "serial": ("drivers.serial_reader", "SerialReader"),
+    "pcsc": ("drivers.pcsc_reader", "PcscReader"),
+    "evdev": ("drivers.evdev_reader", "EvdevReader"),
+})
+KINDS = tuple(READER_CLASSES)
 SERIAL_KEYS = {"kind", "url", "role", "baud", "terminator", "name", "max_frame"}
 PCSC_KEYS = {"kind", "reader", "name"}
 EVDEV_KEYS = {"kind", "path", "role", "name", "grab", "max_frame"}
@@ -43,6 +53,12 @@ class Reader(Protocol):
     def stop(self, timeout: float = ...) -> None: ...
 
     def is_alive(self) -> bool: ...
+
+
+def reader_class(kind: str) -> Callable[..., Reader]:
+    """The reader class of a kind in `READER_CLASSES`, its module imported now (once: Python keeps it)."""
+    module, name = READER_CLASSES[kind]
+    return cast("Callable[..., Reader]", getattr(importlib.import_module(module), name))
 
 
 def _check(i: int, spec: dict[str, Any], allowed: set[str]) -> None:
@@ -69,7 +85,7 @@ def build_reader(
             baud = int(spec.get("baud", 9600))
         except (TypeError, ValueError):
             raise DeviceConfigError(f"devices.readers[{i}]: baud must be a number") from None
-        return SerialReader(
+        return reader_class("serial")(
             str(spec["url"]),
             on_event,
             role=role,
@@ -83,7 +99,7 @@ def build_reader(
         return _evdev_reader(i, spec, on_event, loyalty_prefixes)
     if kind == "pcsc":
         _check(i, spec, PCSC_KEYS)
-        return PcscReader(
+        return reader_class("pcsc")(
             on_event, reader=str(spec.get("reader", "")), name=str(spec.get("name") or "nfc"),
             loyalty_prefixes=loyalty_prefixes,
         )
@@ -101,7 +117,7 @@ def _evdev_reader(i: int, spec: dict[str, Any], on_event: EventSink, loyalty_pre
     grab = spec.get("grab", True)
     if not isinstance(grab, bool):
         raise DeviceConfigError(f"devices.readers[{i}]: grab must be true or false")
-    return EvdevReader(str(spec["path"]), on_event, role=role, name=spec.get("name"), grab=grab,
+    return reader_class("evdev")(str(spec["path"]), on_event, role=role, name=spec.get("name"), grab=grab,
                        max_frame=int(spec.get("max_frame", 512)), loyalty_prefixes=loyalty_prefixes)
 
 

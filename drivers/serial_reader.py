@@ -23,12 +23,12 @@ import serial
 from tenacity import RetryCallState, retry_if_exception_type
 
 from cardread.router import DEFAULT_LOYALTY_PREFIXES
-from drivers.events import UNREADABLE, EventSink, ReaderError, event_from_frame
+from drivers.events import READER_ROLES, UNREADABLE, EventSink, ReaderError, event_from_frame
 from drivers.reader_thread import ReaderThread
 
 log = logging.getLogger(__name__)
 
-ROLES = ("magstripe", "barcode")
+ROLES = READER_ROLES
 DEFAULT_MAX_FRAME = 512  # a 3-track swipe is under 230 characters; a 2D code for a loyalty card far less
 # Opening a port that is not there: SerialException (an OSError) or OSError itself; ValueError for a URL or
 # setting pyserial refuses.

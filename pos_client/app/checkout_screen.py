@@ -20,7 +20,6 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 from cardread import parse_card
 from cardread.read import CardRead
 from pos_client.app.base import TillScreen
-from pos_client.app.member_screen import Chosen, MemberScreen
 from pos_client.app.widgets import Issued, MemberPanel, MessageLine, StatusBar, clip
 from pos_client.domain.errors import NotFound, PosError
 from pos_client.domain.money import format_cents
@@ -32,6 +31,7 @@ from pos_client.services.marketing.coupons import apply_coupon, describe, looks_
 from pos_client.services.marketing.receipt import printable_blocks
 
 if TYPE_CHECKING:
+    from pos_client.app.member_screen import Chosen
     from pos_client.services.marketing.at_till import MemberNotes
     from pos_client.services.scan_routing import Routed
 
@@ -341,6 +341,9 @@ class CheckoutScreen(TillScreen[None]):
         self.say("")
 
     def action_members(self) -> None:
+        """F9: the members' screen, built on first use (its tabs and forms are not on the first screen)."""
+        from pos_client.app.member_screen import MemberScreen  # lazy: built on first use (bench cold_start)
+
         self.app.push_screen(MemberScreen(pending_card=self.pending_card), self._after_members)
 
     def _after_members(self, chosen: Chosen | None) -> None:

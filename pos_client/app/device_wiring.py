@@ -44,8 +44,8 @@ class DeviceWiring:
         return self.devices is not None and bool(self.devices.printer_url)
 
     def start(self) -> None:
-        """On mount: readers and backups start (sync and upkeep at `start_later`); a bad reader entry is reported,
-        the till goes on."""
+        """Once the first screen is up, on the app's thread: readers, backups and the storage's threads start (sync
+        and upkeep at `start_later`); a bad reader entry is reported, the till goes on."""
         if self.devices is not None:
             for problem in self.devices.start(self.app):
                 self.app.report(problem, error=True)

@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-_CHILD = (
+_CHILD = (  # the till's own start (`pos_client.app.boot`, as `pos-client` runs it), headless
     "import sys\n"
-    "from pos_client.app.run import _probe_child\n"
-    "_probe_child(sys.argv[1])\n"
+    "from pos_client.app.boot import probe\n"
+    "probe(sys.argv[1])\n"
 )
 
 
@@ -35,7 +35,7 @@ def measure_once(home: str) -> dict:
         raise RuntimeError(f"first screen was {ready.get('screen')}, not the checkout")
     return {"to_first_screen_s": round(ready["ready_at"] - start, 3),
             "in_process_s": round(ready["ready_at"] - ready["imported_at"], 3),
-            "loaded_by_then": ready.get("loaded", [])}
+            "loaded_by_then": ready.get("loaded", []), "collector_held": ready.get("collector_held")}
 
 
 def main(argv: list[str] | None = None) -> int:

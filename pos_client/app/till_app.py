@@ -27,6 +27,7 @@ from textual.worker import get_current_worker
 
 from cardread import parse_card
 from cardread.read import CardRead, scrub
+from pos_client.app import collector
 from pos_client.app.checkout_screen import CheckoutScreen
 from pos_client.app.device_wiring import DeviceWiring, PrinterReportMessage
 from pos_client.app.events import DeviceEvent, DeviceEventLike
@@ -119,7 +120,6 @@ class TillApp(App[None]):
         for source in self._sources:
             self.run_worker(lambda s=source: self._drain(s), thread=True, group="devices", name="device source",
                             exit_on_error=False)
-        self.wiring.start()
 
     def check_storage(self) -> None:
         """Show the red banner on the current screen while the till has stopped writing (`store.integrity`)."""
@@ -132,9 +132,13 @@ class TillApp(App[None]):
         log.error("the app shows: %s", refusal)
 
     def on_ready(self) -> None:
-        """The first screen is up: the probe's mark first (what loaded by then), then what can wait for it."""
+        """The first screen is up: the probe's mark first (what loaded by then), then what can wait for it: the
+        devices (readers, backups, the WAL checkpointer, the lookup warm-up: threads that would compete with the
+        first screen for the CPU and the GIL, bench `cold_start`), then, in a worker, the upkeep and sync."""
         if self._on_ready is not None:
             self._on_ready(self)
+        collector.release()  # held by `pos-client` through the start (pos_client.app.collector)
+        self.wiring.start()
         self.wiring.start_later()
         self.wiring.warm_printer()
 

@@ -14,6 +14,7 @@ import logging
 import sqlite3
 import sys
 
+from pos_client.app import boot
 from pos_client.cli.base import COMMON, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE, Outcome, emit
 from pos_client.domain.errors import StorageFault
 from pos_client.services.errors import USER_ERRORS
@@ -50,9 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _start_app(home: str | None) -> int:
     till_home(home, create=False)  # NotFound before Textual loads: a misspelled home is no new till
-    from pos_client.app.run import run_app  # lazy: the Textual app: only when the app starts
-
-    return run_app(home)
+    return boot.start(home)
 
 
 def app_only(argv: list[str]) -> argparse.Namespace | None:

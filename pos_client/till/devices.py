@@ -21,11 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from drivers.errors import DeviceError
-from drivers.escpos_render import columns_of
 from drivers.events import DeviceState, Event
 from drivers.readers import Reader, build_readers, start_all, stop_all
 from pos_client.domain.errors import PosError
-from pos_client.services.printing import print_receipt, printer_status, retry_pending
 from pos_client.store import print_queue, sync_state
 from pos_client.store.checkpoint import Checkpointer, start_checkpointer
 from pos_client.store.context import TillContext
@@ -129,7 +127,8 @@ class TillDevices:
 
     def start(self, app: AppLike) -> list[str]:
         """Start the readers, backups and storage upkeep; returns problems to show (a bad reader entry, say).
-        The sync worker and the day's upkeep follow once the first screen is up (`start_later`)."""
+        Called on the app's thread once the first screen is up; the sync worker and the day's upkeep follow in a
+        worker (`start_later`)."""
         problems: list[str] = []
         with self._started:
             self._stopped = False
@@ -270,8 +269,13 @@ class TillDevices:
         except sqlite3.Error:
             return 0
 
+    # The printing stack (receipt layout, ESC/POS, the printer's transports) is imported by the first print, on a
+    # worker thread, or by `warm_printer` once the first screen is up: a till's start does not need it.
+
     def print_sale(self, sale_id: str) -> PrinterReport:
         """Print a committed sale's receipt (queued first: a printer problem never loses it)."""
+        from pos_client.services.printing import print_receipt  # lazy: not at start (the comment above)
+
         with self._print_lock, self._own_ctx() as ctx:
             outcome = print_receipt(ctx, sale_id)
             return PrinterReport(int(outcome.printed), self.waiting_receipts(ctx.conn), outcome.reason,
@@ -279,6 +283,8 @@ class TillDevices:
 
     def retry_or_reprint(self, last_sale_id: str | None) -> PrinterReport:
         """Print what waits in the queue; with nothing waiting, reprint the last sale's receipt."""
+        from pos_client.services.printing import print_receipt, retry_pending  # lazy: not at start (above)
+
         with self._print_lock, self._own_ctx() as ctx:
             if self.waiting_receipts(ctx.conn):
                 outcomes = retry_pending(ctx)
@@ -293,6 +299,8 @@ class TillDevices:
 
     def check_printer(self) -> PrinterReport:
         """Ask the printer its status (DLE EOT) for the status bar; a worker thread, never the app's."""
+        from pos_client.services.printing import printer_status  # lazy: not at start (above)
+
         with self._print_lock, self._own_ctx() as ctx:  # port 9100 serves one connection at a time
             st = printer_status(ctx)
             waiting = self.waiting_receipts(ctx.conn)
@@ -302,6 +310,8 @@ class TillDevices:
         """Import escpos and load the printer profile now, so the first receipt does not pay ~150 ms."""
         if not self.printer_url:
             return
+        from drivers.escpos_render import columns_of  # lazy: not at start (above print_sale)
+
         try:
             columns_of(str(self.ctx.config.section("printer").get("profile") or "TM-T88V"))  # imports escpos
         except (ImportError, DeviceError, KeyError, ValueError):  # a broken profile is reported when printing
