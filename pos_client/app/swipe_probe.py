@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import tempfile
 import time
@@ -33,6 +32,7 @@ async def _measure(home: Path, runs: int, pace: bool, card: str | None = None) -
     `card` is a card already in the till's database (the bench swipes one of a million members);
     without it a probe member is enrolled on an empty till."""
     from hw_sim import swipes  # lazy: the simulators: only the demo and probes use them
+    from hw_sim.paced_writer import PacedWriter  # lazy: the simulators: only the demo and probes use them
     from hw_sim.serial_sim import SerialDeviceSim  # lazy: the simulators: only the demo and probes use them
 
     card = card or with_check_digit("290000000001")
@@ -54,18 +54,19 @@ async def _measure(home: Path, runs: int, pace: bool, card: str | None = None) -
     out: list[tuple[float, float]] = []
     frame = swipes.track2(card)
 
-    def send() -> tuple[float, float]:  # stamped on the device's own thread, not when the loop notices
-        first = time.perf_counter()
-        if not pace:
+    master = sim.master
+    if master is None:
+        raise RuntimeError("the simulated reader did not start")
+    # paced: from a process of its own, as a reader's clock is (`hw_sim.paced_writer`: on a thread of this
+    # process each byte's wake-up waited for the GIL behind the app, and that wait was counted as the app's)
+    paced = PacedWriter(master, sim.byte_seconds) if pace else None
+
+    def send() -> tuple[float, float]:  # stamped by the device, not when the loop notices
+        if paced is None:
+            first = time.perf_counter()
             sim.send(frame)
             return first, time.perf_counter()
-        sim.send(frame, terminate=False)  # paced; returns one byte-time after its last byte, as the CR starts
-        last = time.perf_counter()
-        master = sim.master
-        if master is None:
-            raise RuntimeError("the simulated reader was unplugged during the probe")
-        os.write(master, sim.terminator)  # the frame's last byte
-        return first, last
+        return paced.send(frame.encode("latin-1"), sim.terminator)  # the terminator one byte-time after
 
     try:
         async with app.run_test(size=(80, 24)) as pilot:
@@ -82,6 +83,8 @@ async def _measure(home: Path, runs: int, pace: bool, card: str | None = None) -
                 out.append((attached[-1] - last, attached[-1] - first))
                 await pilot.pause(0.02)
     finally:
+        if paced is not None:
+            paced.close()
         sim.stop()
         ctx.close()
     return out
