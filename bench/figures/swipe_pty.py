@@ -1,7 +1,9 @@
 """Swipe on a pseudo-terminal to member shown in the app.
 
 The real path, through `pos_client.app.swipe_probe`: hw_sim's magstripe reader on a pty, paced at
-9600 baud 8N1 like a real reader -> pyserial -> the reader thread -> `TillApp.post_device_event`
+9600 baud 8N1 like a real reader, from a process of its own as a device's clock is (`hw_sim.paced_writer`:
+on a thread of the app's process the bytes waited for the GIL behind the app) -> pyserial -> the reader
+thread -> `TillApp.post_device_event`
 -> the checkout attaching the member (the member panel is updated; the next frame paints it), with
 the app run headless by Textual's `run_test()` on the run's writable copy of the database
 (`bench.scratch`: the device config and the app's writes never land in the cached home).
@@ -81,6 +83,7 @@ def run(env: BenchEnv) -> Figure:
                          f"last byte -> member attached: median {after_last.median:.2f} ms, "
                          f"p{after_last.claim} {after_last.tail_value:.2f} ms",
                          f"{len(sessions)} app session(s) of {SESSION} swipes after {WARMUP} warm-up swipes each",
+                         "the paced bytes come from a process of their own (hw_sim.paced_writer), as a reader's do",
                          "warm-up swipes (not in the figure), first byte -> attached: "
                          + ", ".join(f"{r[1] * 1000:.1f} ms" for r in warm), setup_note(env), watch.words()],
                   extra={"frame_bytes": len(frame), "overhead_tail_ms": round(m.tail_value - wire, 2)})
