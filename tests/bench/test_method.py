@@ -192,6 +192,15 @@ def test_the_writable_copy_has_run_its_days_upkeep_so_an_app_start_finds_none_du
     assert ran == 0  # the cached dataset itself untouched
 
 
+def _looked_again(watch: Watch, within: float = 30.0) -> None:
+    """Until the watch's thread has made a whole look after this call (two more polls: one may have been under
+    way): a fixed sleep(0.6) left it one look, made before the file existed, when its thread ran late."""
+    seen, deadline = watch.polls, time.monotonic() + within
+    while watch.polls < seen + 2:
+        assert time.monotonic() < deadline, "the watch did not look again"
+        time.sleep(0.01)
+
+
 def test_the_watch_sees_a_check_and_a_backup_and_says_none_when_idle(tmp_path):
     """From outside the till: the checking flock in /proc/locks, a backup's temporary file."""
     db = tmp_path / "till.db"
@@ -202,7 +211,7 @@ def test_the_watch_sees_a_check_and_a_backup_and_says_none_when_idle(tmp_path):
     (tmp_path / "backups").mkdir()
     with Watch(db) as busy, chain_mark.checking(db):
         (tmp_path / "backups" / ".till-20261201T000000000000Z.db.tmp").write_bytes(b"x")
-        time.sleep(0.6)
+        _looked_again(busy)
     assert busy.checking > 0 and busy.backing_up > 0
     assert "opening check" in busy.words() and "backup being written" in busy.words()
 
