@@ -9,10 +9,21 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 pytest_plugins = ["tests.pcsc_fixture"]
+
+# Property tests in `make test` (CI) run the same examples every time (derandomize: a failure shows on every run,
+# never on one run in a hundred), with no per-example deadline and no too-slow check (a loaded 2-core machine makes
+# an example or a draw slow, not wrong). `HYPOTHESIS_PROFILE=explore` searches with new random examples, more of
+# them, to look for failing cases on purpose; what it finds goes into the test as an @example.
+settings.register_profile("suite", derandomize=True, deadline=None, database=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", deadline=None, database=None, print_blob=True, max_examples=2000,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 @pytest.fixture

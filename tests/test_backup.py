@@ -27,7 +27,8 @@ from pos_client.store.home import db_path
 from pos_client.till import open_till
 from pos_client.till.backup_scheduler import BackupScheduler
 from pos_client.till.devices import TillDevices
-from tests.sync.tillkit import enrol, free_port, sell
+from tests.ports import refusing_port
+from tests.sync.tillkit import enrol, sell
 
 
 def _mode(path) -> int:
@@ -148,12 +149,12 @@ def test_restore_of_a_missing_or_bad_file(till, tmp_path, capsys):
 
 
 def test_restored_registered_till_gives_no_points_until_it_has_synced(till, capsys):
-    port = free_port()  # nothing listens there: head office is down
-    write_config(till.home, {"headoffice": {"url": f"http://127.0.0.1:{port}"}})
-    sync_state.put(till.conn, **{sync_state.TOKEN: "secret-token"})  # kept in <home>/secrets/token
-    backup = back_up(till.conn, till.home, till.config).path
-    till.close()
-    code, out = _cli(capsys, "restore", str(backup), "--home", str(till.home), "--timeout", "2")
+    with refusing_port() as port:  # nothing listens there: head office is down
+        write_config(till.home, {"headoffice": {"url": f"http://127.0.0.1:{port}"}})
+        sync_state.put(till.conn, **{sync_state.TOKEN: "secret-token"})  # kept in <home>/secrets/token
+        backup = back_up(till.conn, till.home, till.config).path
+        till.close()
+        code, out = _cli(capsys, "restore", str(backup), "--home", str(till.home), "--timeout", "2")
     assert code == 1 and out["recovery_pending"] is True and "unreachable" in out["sync_error"]
     ctx = open_till(till.home)
     try:

@@ -303,7 +303,8 @@ def test_the_wire_the_domain_and_the_till_database_agree_on_every_bound(tmp_path
     base = {"entry_id": "c" * 32, "member_id": "m1", "store_id": "S1", "till_id": "T1", "seq": 1, "kind": "adjust",
             "points": 1, "created_at": "2026-03-01T10:00:00+00:00", "amount_cents": 0}
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=300, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(st.sampled_from([("points", POINTS), ("amount_cents", CENTS), ("seq", SEQ)]).flatmap(
         lambda f: st.tuples(st.just(f), _near(f[1]))))
     def agree(case) -> None:

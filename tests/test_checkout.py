@@ -197,7 +197,8 @@ ops = st.lists(st.one_of(
 ), max_size=25)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(ops)
 def test_balance_always_equals_ledger_sum(tmp_path_factory, script):
     from pos_client.till import open_till

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from hw_sim.serial_sim import SerialDeviceSim
 from hw_sim.usb_printer import SimUsbBus, SimUsbDevice, SimUsbPrinter
 from pos_client.services import device_setup
 from pos_client.store.config import from_mapping
+from tests.ports import refusing_port
 
 MSR = "usb-MagTek_USB_Swipe_Reader_B0A1C2-if00"
 SCANNER = "usb-Honeywell_Voyager_1450g_21072B4F21-if00"
@@ -127,15 +127,12 @@ def test_usb_printer_missing_or_unplugged_is_a_printer_error():
 
 def test_network_printer_probe():
     sim = PrinterSim(port=0, png=False).start()
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    free_port = closed.getsockname()[1]
-    closed.close()  # nothing listens there now
     try:
-        started = time.monotonic()
-        found = discovery.network_printers([f"tcp://127.0.0.1:{sim.port}", f"tcp://127.0.0.1:{free_port}",
-                                            "usb://04b8:0202", ""], probe=True)
-        assert time.monotonic() - started < 2
+        with refusing_port() as free_port:  # nothing listens there, and nothing can while the test runs
+            started = time.monotonic()
+            found = discovery.network_printers([f"tcp://127.0.0.1:{sim.port}", f"tcp://127.0.0.1:{free_port}",
+                                                "usb://04b8:0202", ""], probe=True)
+            assert time.monotonic() - started < 2
         assert [(p.url, p.reachable) for p in found] == [(f"tcp://127.0.0.1:{sim.port}", True),
                                                          (f"tcp://127.0.0.1:{free_port}", False)]
         assert discovery.network_printers([f"tcp://127.0.0.1:{sim.port}"])[0].reachable is None

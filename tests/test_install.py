@@ -27,6 +27,7 @@ import pytest
 from cardread.barcode import with_check_digit
 from hw_sim.printer import PrinterSim
 from hw_sim.serial_sim import SerialDeviceSim
+from tests.ports import refusing_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("pos_client", "cardread", "wire", "drivers", "sync", "headoffice", "hw_sim")
@@ -305,9 +306,10 @@ def test_setup_flags_are_checked_before_anything_is_written(tmp_path):
 
 def test_setup_with_an_unreachable_head_office_keeps_the_till_and_says_how_to_finish(tmp_path):
     home = tmp_path / "till"
-    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
-    proc = _pos(home, "setup", "--non-interactive", "--store", "S1", "--till", "T4", "--headoffice", url,
-                "--code", "ABC-123")
+    with refusing_port() as port:  # nothing listens there
+        url = f"http://127.0.0.1:{port}"
+        proc = _pos(home, "setup", "--non-interactive", "--store", "S1", "--till", "T4", "--headoffice", url,
+                    "--code", "ABC-123")
     assert proc.returncode == 1, proc.stderr
     assert "till S1/T4 is set up in" in proc.stderr and f"pos-client register {url} CODE" in proc.stderr
     assert _config(home)["till_id"] == "T4" and (home / "till.db").is_file()

@@ -121,7 +121,8 @@ def test_cli_refuses_and_stores_nothing(tmp_path_factory, card):
     assert_nowhere(digits, text, home)
 
 
-@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=2, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(cards=st.lists(card_inputs(), min_size=4, max_size=8))
 def test_import_sales_enrols_none_of_them(tmp_path_factory, cards):
     base = tmp_path_factory.mktemp("imp")
@@ -153,7 +154,8 @@ def pushing(ho_store, tmp_path):
         ctx.close()
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(card=card_inputs())
 def test_head_office_push_quarantines_without_the_number(pushing, tmp_path, card):
     digits, text = card
@@ -205,7 +207,8 @@ async def _scan_and_send(tmp_path: Path, texts: list[str]) -> list[str]:
     return shown
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=3, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(cards=st.lists(card_inputs(), min_size=2, max_size=4))
 def test_app_wedge_scan_and_serial_reader_store_nothing(tmp_path_factory, cards):
     base = tmp_path_factory.mktemp("app")

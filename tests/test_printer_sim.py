@@ -18,6 +18,7 @@ from hw_sim.escpos_decode import code_page_table, decode
 from hw_sim.printer import PrinterSim
 from pos_client.services.printing import print_receipt, printer_status, retry_pending
 from pos_client.store import ledger, print_queue
+from tests.ports import refusing_port
 from tests.printer_support import make_till, member_sale
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,9 +114,11 @@ def test_printer_faults_leave_the_receipt_queued(ctx, sim, fault, reason):
 
 def test_unreachable_printer_queues_and_retry_prints_in_order(tmp_path):
     sim = PrinterSim(port=0, out_dir=tmp_path / "paper")
-    with socket.socket() as s:  # a free port nobody listens on yet
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    with refusing_port() as port:  # nobody listens there yet, and nobody else can take it
+        _queue_then_print_in_order(tmp_path, sim, port)
+
+
+def _queue_then_print_in_order(tmp_path: Path, sim: PrinterSim, port: int) -> None:
     ctx = make_till(tmp_path / "till", f"tcp://127.0.0.1:{port}")
     try:
         first, second = member_sale(ctx, "Anaïs", 1), member_sale(ctx, "Søren", 2)
@@ -173,6 +176,8 @@ def test_a_printer_that_never_answers_status_is_reported(tmp_path):
     try:
         out = print_receipt(ctx, member_sale(ctx).sale_id)
         assert not out.printed and out.reason.startswith("printer not answering")
+        t.join(10)  # the till hung up: `got` is whole only once the listener has read to the end
+        assert not t.is_alive()
         assert got == b"\x10\x04\x01\x10\x04\x02\x10\x04\x04"  # only the status request was sent
     finally:
         ctx.close()

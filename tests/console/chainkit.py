@@ -50,8 +50,13 @@ class Chain:
 
 def build(tmp_path, ho_store) -> Chain:
     """Two tills (S1, S2), 14 members each, a year of sales (a fifth at the other store), three rewards
-    redeemed today, everything synced, and head office's snapshot refreshed through today."""
-    today = datetime.now(UTC).date()
+    redeemed today, everything synced, and head office's snapshot refreshed through today.
+
+    The sales are dated days before the day the build starts; enrolments and redemptions take the tills' clock.
+    The chain's "today" is read once they are all written: a build that crosses midnight has redeemed "tomorrow",
+    and a snapshot through the day it started left those out (the dashboard then disagreed with the tests' count).
+    """
+    started = datetime.now(UTC).date()
     rng = random.Random(12)
     server = ServerThread(ho_store).start()
     tills = {}
@@ -62,7 +67,7 @@ def build(tmp_path, ho_store) -> Chain:
             write_config(home, {"store_id": store, "till_id": "T1", "program": PROGRAM})
             tills[store] = open_till(home)
             register(tills[store], ho_store, server.url)
-        chain = Chain(today, upkeep.snapshot_path(f"sqlite:///{ho_store.path}"))
+        chain = Chain(started, upkeep.snapshot_path(f"sqlite:///{ho_store.path}"))
         card_of = {}
         for store, cards in CARDS.items():
             for n in cards:
@@ -75,7 +80,7 @@ def build(tmp_path, ho_store) -> Chain:
         for member_id, store in chain.home.items():
             for _ in range(rng.choice([0, 1, 1, 2, 3, 4, 6])):
                 where = store if rng.random() < 0.8 else ("S2" if store == "S1" else "S1")
-                day = today - timedelta(days=rng.randint(1, 330))
+                day = started - timedelta(days=rng.randint(1, 330))
                 visits.append((day, member_id, where, rng.randint(1000, 120000)))
         for day, member_id, where, cents in sorted(visits):
             ctx = tills[where]
@@ -107,7 +112,8 @@ def build(tmp_path, ho_store) -> Chain:
         for ctx in tills.values():
             ctx.close()
         server.stop()
-    upkeep.refresh(ho_store, chain.snapshot, today)
+    chain.today = datetime.now(UTC).date()  # after every row stamped with the clock (see above)
+    upkeep.refresh(ho_store, chain.snapshot, chain.today)
     return chain
 
 

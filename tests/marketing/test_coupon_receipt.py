@@ -5,6 +5,7 @@ from __future__ import annotations
 from hw_sim.escpos_decode import code_page_table, decode
 from pos_client.services.marketing import coupons
 from pos_client.services.marketing.coupon_receipt import coupon_blocks, print_coupon, render_coupon
+from tests.ports import refusing_port
 
 
 def test_coupon_slip_decodes_to_its_text_qr_token_and_code128(ctx):
@@ -29,14 +30,10 @@ def test_coupon_slip_without_a_printer_says_so_and_raises_nothing(ctx):
 
 
 def test_coupon_slip_to_an_unreachable_printer_is_queued_with_the_reason(make_ctx):
-    import socket
-
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    ctx = make_ctx(printer={"url": f"tcp://127.0.0.1:{port}", "timeout": 1, "status_timeout": 1})
-    coupon = coupons.issue(ctx, "amount_off", 500, expires="2099-01-31")
-    out = print_coupon(ctx, coupon, "5.00 off")
+    with refusing_port() as port:  # a port nobody listens on, held so that nobody else can
+        ctx = make_ctx(printer={"url": f"tcp://127.0.0.1:{port}", "timeout": 1, "status_timeout": 1})
+        coupon = coupons.issue(ctx, "amount_off", 500, expires="2099-01-31")
+        out = print_coupon(ctx, coupon, "5.00 off")
     assert out["printed"] is False and "refused" in out["reason"]
     row = ctx.conn.execute("SELECT sale_id, kind, status, last_error FROM print_jobs").fetchone()
     assert (row["sale_id"], row["kind"], row["status"]) == (f"coupon:{coupon.code}", "coupon", "pending")

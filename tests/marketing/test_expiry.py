@@ -97,7 +97,8 @@ _event = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(_event, min_size=1, max_size=25))
 def test_fifo_matches_a_queue_of_buckets(make_ctx, events):
     ctx = make_ctx({**NO_TIERS, "expiry": {"mode": "after_earning", "months": 2}}, name=f"q{next(_homes)}")

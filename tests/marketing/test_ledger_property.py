@@ -41,7 +41,8 @@ op = st.one_of(
 )
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(op, min_size=5, max_size=30))
 def test_balance_is_always_the_ledger_sum(ops):
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,8 +4,6 @@ restart keeps them, and a rule the till cannot apply fails the page with nothing
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from pos_client.services.checkout import Basket, Line, commit_sale
@@ -18,7 +16,9 @@ from sync.client import Refused
 from tests.marketing.helpers import new_member
 from wire.batches import Change, PullPage
 
-TODAY = datetime.now(UTC).date().isoformat()
+# The promotion's day and the sales that test it are one fixed day: a "today" read when the module is collected
+# is yesterday for a sale made after midnight (the suite runs for minutes; a nightly CI run can cross it).
+DAY = "2026-06-15"
 
 
 def pull(ctx, *rules: tuple[str, object, int]) -> dict[str, int]:
@@ -28,11 +28,12 @@ def pull(ctx, *rules: tuple[str, object, int]) -> dict[str, int]:
     return apply_page(ctx, PullPage(changes, next_cursor=cursor + len(changes), more=False))
 
 
-def earn(ctx, member_id: str, *lines: Line) -> int:
+def earn(ctx, member_id: str, *lines: Line, day: str | None = None) -> int:
+    """The base points of a sale of `lines`, made now or, given `day`, at noon UTC that day."""
     basket = Basket(member_id=member_id)
     for line in lines:
         basket.add(line)
-    return commit_sale(ctx, basket).points_base
+    return commit_sale(ctx, basket, created_at=f"{day}T12:00:00+00:00" if day else None).points_base
 
 
 def test_published_earning_multipliers_and_promotions_decide_the_next_sale(ctx):
@@ -46,14 +47,15 @@ def test_published_earning_multipliers_and_promotions_decide_the_next_sale(ctx):
 
     pull(ctx, ("category_multipliers", [{"category": "pet", "multiplier_pct": 200},
                                         {"category": "grocery", "multiplier_pct": 5}], 5),
-         ("promotions", [{"name": "Spring", "start": TODAY, "end": TODAY, "multiplier_pct": 300,
+         ("promotions", [{"name": "Spring", "start": DAY, "end": DAY, "multiplier_pct": 300,
                           "categories": ["grocery"]},
                          {"name": "Over", "start": "2020-01-01", "end": "2020-01-31", "multiplier_pct": 1000}], 6))
     assert applied_version(ctx.conn) == 6
     assert ctx.rules.category_multipliers == {"pet": 200, "grocery": 5}  # 5 is 5 %, not config's "x5"
     # pet x2: 20.00 -> 60 points at 3 per 2.00; grocery 5 % x 300 % promotion: 10.00 -> 0.15 x 15 = 2.25 -> 2
-    assert earn(ctx, member, Line.keyed(2000, "pet")) == 60
-    assert earn(ctx, member, Line.keyed(1000, "grocery")) == 2
+    assert earn(ctx, member, Line.keyed(2000, "pet"), day=DAY) == 60
+    assert earn(ctx, member, Line.keyed(1000, "grocery"), day=DAY) == 2
+    assert earn(ctx, member, Line.keyed(1000, "grocery"), day="2026-06-16") == 0  # the day after: 5 % alone
 
 
 def test_the_published_program_survives_a_restart(make_ctx, tmp_path):
@@ -75,7 +77,7 @@ def test_a_rule_the_till_cannot_apply_fails_the_page_and_nothing_changes(ctx):
     assert ctx.rules.points_per_unit == 2 and applied_version(ctx.conn) == 1
     assert ctx.conn.execute("SELECT COUNT(*) FROM sync_rules WHERE key = 'offline_redeem_cap'").fetchone()[0] == 0
     with pytest.raises(Refused, match=r"promotions\[0\]\.multiplier_pct: must be an integer"):
-        pull(ctx, ("promotions", [{"name": "x", "start": TODAY, "end": TODAY, "multiplier_pct": 1.5}], 4))
+        pull(ctx, ("promotions", [{"name": "x", "start": DAY, "end": DAY, "multiplier_pct": 1.5}], 4))
     # a key this till does not know (a newer head office's) is kept, not refused
     assert pull(ctx, ("loyalty_colour", "red", 5))["rules"] == 1 and applied_version(ctx.conn) == 5
 

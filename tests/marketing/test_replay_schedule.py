@@ -80,7 +80,8 @@ def _run(cls, ctx, rules: StageRules, sales: list[ReplaySale], joined: dict[str,
     return replay
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(rules=_RULES, raw=_SALES, joined_at=_JOINED)
 def test_the_schedule_checks_and_replays_as_the_one_it_replaced(ctx, rules, raw, joined_at):
     ordered = sorted(enumerate(raw), key=lambda x: (x[1][1], x[0]))  # by day, same day: file order

@@ -2,9 +2,9 @@
 
 import pytest
 
-from pos_client.domain.dates import today
 from pos_client.services.marketing import manager, privacy, rewards, tiers
 from pos_client.services.marketing.reports import run_report
+from pos_client.store import ledger
 from tests.marketing.helpers import new_member, sell
 
 Q1 = {"start": "2026-01-01", "end": "2026-03-31"}
@@ -82,17 +82,22 @@ def test_points_liability(history):
     assert run_report(ctx, "points-liability", end="2025-12-31")["summary"]["points"] == 3300 + 2400 + 100
 
 
-def test_rewards_redeemed(history):
+def test_rewards_redeemed(history, monkeypatch):
     ctx, ids = history
+    # The redemptions are stamped with the till's clock: pinned to one day, so that neither midnight between a
+    # redemption and the report nor the calendar (the points below expire from 2027-01-15 on) changes the figures.
+    day = "2026-12-01"
+    monkeypatch.setattr(rewards, "now_iso", lambda: f"{day}T12:00:00.000000+00:00")
+    monkeypatch.setattr(ledger, "now_iso", lambda: f"{day}T12:00:00.000000+00:00")
     manager.add_manager(ctx, "Alice", "4321")
     rewards.redeem(ctx, ids["A"], "R500", "4321")
     rewards.redeem(ctx, ids["A"], "R500", "4321")
     rewards.redeem(ctx, ids["B"], "GIFT20", "4321", points=1000)  # half: 10.00
-    r = run_report(ctx, "rewards-redeemed", start=today(), end=today())
+    r = run_report(ctx, "rewards-redeemed", start=day, end=day)
     assert r["rows"] == [["GIFT20", 1, 1000, 1000, 0], ["R500", 2, 1000, 1000, 0]]
     assert r["summary"] == {"redemptions": 3, "points": 2000}
-    after = run_report(ctx, "points-liability", end=today())["summary"]
-    # As of today every bucket of 2025-11-30 or earlier has expired, spent points first out of them (FIFO):
+    after = run_report(ctx, "points-liability", end=day)["summary"]
+    # As of that day every bucket of 2025-11-30 or earlier has expired, spent points first out of them (FIFO):
     # A 3300 all old, 1000 spent -> 0; B 2400 old, 1000 spent -> 1400 expire, 2250 left; C 100 old -> 562; D 30.
     assert after["points"] == 0 + 2250 + 562 + 30
 

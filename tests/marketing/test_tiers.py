@@ -1,3 +1,4 @@
+from pos_client.services import checkout
 from pos_client.services.checkout import refund
 from pos_client.services.marketing import tiers
 from pos_client.services.members import get_member
@@ -28,12 +29,17 @@ def test_bonus_rounds_down(ctx):
     assert r.balance == 750 + 3
 
 
-def test_excluded_categories_and_refunds_do_not_qualify(ctx):
+def test_excluded_categories_and_refunds_do_not_qualify(ctx, monkeypatch):
     mid, _ = new_member(ctx)
     sell(ctx, mid, 90000, "2026-01-10", category="tobacco")
     assert tiers.qualifying_spend(ctx, mid, "2026-01-10") == 0
     s = sell(ctx, mid, 30000, "2026-01-11")
+    # a refund is stamped with the till's clock: pinned to the next day, else from 2027-01-01 on the refund
+    # fell after the as-of day below and the spend counted 300.00 (a test that passed only in 2026)
+    monkeypatch.setattr(checkout, "now_iso", lambda: "2026-01-12T12:00:00.000000+00:00")
+    monkeypatch.setattr(ledger, "now_iso", lambda: "2026-01-12T12:00:00.000000+00:00")
     refund(ctx, s.sale_id)
+    assert tiers.qualifying_spend(ctx, mid, "2026-01-11") == 30000  # as of the sale's day, before its refund
     assert tiers.qualifying_spend(ctx, mid, "2026-12-31") == 0
 
 

@@ -26,6 +26,19 @@ def _entries(store_id: str, till_id: str, first: int, n: int) -> list[dict]:
             for s in range(first, first + n)]
 
 
+def _advisory_waiters(holder: psycopg.Connection, expected: int, within: float = 30.0) -> int:
+    """How many sessions wait on an advisory lock, once `expected` do or `within` seconds have passed: a thread
+    started a moment ago may not have reached the lock yet on a loaded machine (a fixed 0.5 s was not enough)."""
+    deadline = time.monotonic() + within
+    while True:
+        holder.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees its first look at the view
+        waiting = holder.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory'"
+                                 ).fetchall()[0][0]
+        if waiting == expected or time.monotonic() > deadline:
+            return int(waiting)
+        time.sleep(0.02)
+
+
 def test_threads_push_and_pull_side_by_side_and_totals_add_up(pg_url):
     store = open_pooled(pg_url, 4)
     try:
@@ -140,11 +153,8 @@ def test_a_push_queues_for_the_writer_lock_only_at_its_first_server_seq(pg_url):
             pusher = threading.Thread(target=lambda: results.append(store.ingest(who, PushBatch.parse(
                 {"store_id": "S1", "till_id": "T1", "entries": _entries("S1", "T1", 1, 60)}))), daemon=True)
             pusher.start()
-            pusher.join(0.5)
-            assert pusher.is_alive(), "entries take server_seq values: they must wait for the lock"
-            waiting = holder.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory'"
-                                     ).fetchall()[0][0]
-            assert waiting == 1
+            assert _advisory_waiters(holder, 1) == 1, "entries take server_seq values: they must wait for the lock"
+            assert pusher.is_alive()
         pusher.join(20)
         assert (results[0].accepted, results[0].high_seq, results[0].gaps) == (60, 60, [])
         assert store.counts()["ledger"] == 60 and store.balance("m-S1") == 120
