@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,6 +99,8 @@ class TillDevices:
         self.checkpointer: Checkpointer | None = None
         self.upkeep: UpkeepScheduler | None = None
         self.backups: BackupScheduler | None = None
+        self.warmup: threading.Thread | None = None
+        self.later_done = threading.Event()  # `start_later` has run (what it started may still be busy)
         self._print_lock = threading.Lock()  # one conversation with the printer at a time
         self._started = threading.Lock()  # `start_later` (a worker) against `stop`
         self._stopped = False
@@ -147,7 +150,7 @@ class TillDevices:
         if self.db_path is None:
             return
         self.checkpointer = start_checkpointer(self.ctx.conn, self.db_path)
-        start_warmup(self.db_path)
+        self.warmup = start_warmup(self.db_path)
 
     def start_later(self, app: AppLike) -> list[str]:
         """Once the first screen is up, from a worker thread (`app.device_wiring`): the day's upkeep (expiry, tier
@@ -155,10 +158,26 @@ class TillDevices:
         load numpy (every member's stage in array passes, `stage_review`) and the sync stack (`sync.engine`, the
         wire's batches), which the first screen does not need (bench `cold_start`); `start` decided, on the app's
         thread, whether sync is configured."""
-        problems = self._start_upkeep(app)
-        if self._sync_wanted:
-            problems += self._start_sync(app)
-        return problems
+        try:
+            problems = self._start_upkeep(app)
+            if self._sync_wanted:
+                problems += self._start_sync(app)
+            return problems
+        finally:
+            self.later_done.set()
+
+    def settled(self, timeout: float) -> bool:
+        """Whether the start's background work is over within `timeout` s: the lookup pages read, `start_later`
+        run and the day's upkeep idle. A till sells meanwhile; the swipe probe times swipes in service after it
+        (the start's swipes reported apart, bench `swipe_pty`)."""
+        deadline = time.monotonic() + timeout
+        if self.warmup is not None:
+            self.warmup.join(timeout)
+        if not self.later_done.wait(max(0.0, deadline - time.monotonic())):
+            return False
+        upkeep = self.upkeep
+        return (self.warmup is None or not self.warmup.is_alive()) and (
+            upkeep is None or upkeep.idle.wait(max(0.0, deadline - time.monotonic())))
 
     def _start_upkeep(self, app: AppLike) -> list[str]:
         if self.db_path is None or not self.ctx.extensions.sale_observers or not auto_enabled(self.ctx):
