@@ -26,11 +26,14 @@ from pos_client.till import open_till
 from pos_client.till.devices import TillDevices
 
 
-async def _measure(home: Path, runs: int, pace: bool, card: str | None = None) -> list[tuple[float, float]]:
+async def _measure(home: Path, runs: int, pace: bool, card: str | None = None, *, settle_after: int | None = None,
+                   settled: list[float] | None = None) -> list[tuple[float, float]]:
     """(seconds from the frame's last byte, seconds from its first byte) to the member attached.
 
     `card` is a card already in the till's database (the bench swipes one of a million members);
-    without it a probe member is enrolled on an empty till."""
+    without it a probe member is enrolled on an empty till. With `settle_after`, after that many swipes the
+    probe waits for the start's background work to end (`TillDevices.settled`) and appends the seconds that
+    took to `settled` (-1 when it did not end within a minute)."""
     from hw_sim import swipes  # lazy: the simulators: only the demo and probes use them
     from hw_sim.paced_writer import PacedWriter  # lazy: the simulators: only the demo and probes use them
     from hw_sim.serial_sim import SerialDeviceSim  # lazy: the simulators: only the demo and probes use them
@@ -50,7 +53,8 @@ async def _measure(home: Path, runs: int, pace: bool, card: str | None = None) -
             super().take_card(read)
             attached.append(time.perf_counter())
 
-    app = ProbeApp(ctx, devices=TillDevices(ctx))
+    devices = TillDevices(ctx)
+    app = ProbeApp(ctx, devices=devices)
     out: list[tuple[float, float]] = []
     frame = swipes.track2(card)
 
@@ -72,7 +76,12 @@ async def _measure(home: Path, runs: int, pace: bool, card: str | None = None) -
         async with app.run_test(size=(80, 24)) as pilot:
             while app._status.get("swipe") != "ok":
                 await pilot.pause(0.01)
-            for _ in range(runs):
+            for i in range(runs):
+                if i == settle_after:
+                    t0 = time.perf_counter()
+                    done = await asyncio.to_thread(devices.settled, 60.0)
+                    if settled is not None:
+                        settled.append(time.perf_counter() - t0 if done else -1.0)
                 screen = app.screen
                 assert isinstance(screen, CheckoutScreen), "the probe swipes on the checkout screen"
                 screen.action_clear()
