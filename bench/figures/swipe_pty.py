@@ -21,6 +21,8 @@ Target: overhead (measured - wire) <= 20 ms, judged on the tail the swipe count 
 from __future__ import annotations
 
 import asyncio
+import gc
+import time
 
 from bench.background import Watch
 from bench.env import BenchEnv
@@ -57,17 +59,34 @@ def run(env: BenchEnv) -> Figure:
     settled: list[float] = []  # per session: seconds the start's background work still ran after the warm-up swipes
     lost = 0
     home = writable_home(env)
-    with Watch(home / "till.db") as watch:
-        for _ in range(env.samples(4, 2)):  # app sessions of SESSION swipes: the halves are different sessions
-            try:
-                got = asyncio.run(asyncio.wait_for(probe(home, WARMUP + SESSION, True, card=card,
-                                                         settle_after=WARMUP, settled=settled),
-                                                   timeout=SESSION_TIMEOUT_S + SETTLE_S))
-            except TimeoutError:  # a swipe never reached the app (a frame lost): that session has no numbers
-                lost += 1
-                continue
-            warm += got[:WARMUP]
-            sessions.append(got[WARMUP:])
+    collections: list[tuple[int, float]] = []  # (generation, seconds) of each cyclic collection in the sessions
+    began: list[float] = [0.0]
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            collections.append((info["generation"], time.perf_counter() - began[0]))
+
+    gc.callbacks.append(timed)
+    try:
+        with Watch(home / "till.db") as watch:
+            for _ in range(env.samples(4, 2)):  # app sessions of SESSION swipes: the halves are different sessions
+                try:
+                    got = asyncio.run(asyncio.wait_for(probe(home, WARMUP + SESSION, True, card=card,
+                                                             settle_after=WARMUP, settled=settled),
+                                                       timeout=SESSION_TIMEOUT_S + SETTLE_S))
+                except TimeoutError:  # a swipe never reached the app (a frame lost): that session has no numbers
+                    lost += 1
+                    continue
+                warm += got[:WARMUP]
+                sessions.append(got[WARMUP:])
+    finally:
+        gc.callbacks.remove(timed)
+    oldest = [d for g, d in collections if g == 2]
+    gc_note = (f"cyclic collections in the sessions (the app holds the collector through its start and freezes"
+               f" it at the first screen, as the till does): {len(collections)}, {len(oldest)} of the oldest"
+               f" generation; longest {max((d for _, d in collections), default=0) * 1000:.1f} ms")
     if not sessions:
         return Figure.skipped(KEY, TITLE, TARGET, f"every app session timed out ({SESSION_TIMEOUT_S} s for "
                                                   f"{WARMUP + SESSION} swipes): no swipe figure measured")
@@ -97,5 +116,5 @@ def run(env: BenchEnv) -> Figure:
                          "the timed swipes begin once the start's background work is over (TillDevices.settled:"
                          " lookup pages read, upkeep idle); it ran on after the warm-up swipes for "
                          + ", ".join("did not end" if w < 0 else f"{w:.2f} s" for w in settled),
-                         setup_note(env), watch.words()],
+                         gc_note, setup_note(env), watch.words()],
                   extra={"frame_bytes": len(frame), "overhead_tail_ms": round(m.tail_value - wire, 2)})

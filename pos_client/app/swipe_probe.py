@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import tempfile
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from cardread import parse_card
 from cardread.barcode import with_check_digit
 from cardread.read import CardRead
+from pos_client.app import collector
 from pos_client.app.checkout_screen import CheckoutScreen
 from pos_client.app.till_app import TillApp
 from pos_client.services import members
@@ -72,6 +74,7 @@ async def _measure(home: Path, runs: int, pace: bool, card: str | None = None, *
             return first, time.perf_counter()
         return paced.send(frame.encode("latin-1"), sim.terminator)  # the terminator one byte-time after
 
+    collector.hold()  # as the till's start holds it (`app.boot`): the app releases it frozen at its first screen
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             while app._status.get("swipe") != "ok":
@@ -92,6 +95,8 @@ async def _measure(home: Path, runs: int, pace: bool, card: str | None = None, *
                 out.append((attached[-1] - last, attached[-1] - first))
                 await pilot.pause(0.02)
     finally:
+        gc.unfreeze()  # this process outlives the app: what its first screen froze is collectable again
+        gc.enable()
         if paced is not None:
             paced.close()
         sim.stop()
