@@ -7,21 +7,20 @@ import os
 import random
 import sqlite3
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.generate import GenStats, Size
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("pos_client", "cardread", "wire", "drivers", "sync", "headoffice", "hw_sim")  # pyproject's wheel
-
-
 def compile_bytecode() -> bool:
     """Compile the project's modules to `__pycache__`, as a wheel's install does (pip), so a child a figure
     starts reads bytecode as a till does. Why here: with PYTHONDONTWRITEBYTECODE set (this machine's shells set
     it) Python never writes a .pyc itself, and every start compiled each module changed since the last one
     written: tens of ms per start, measured as start-up time."""
-    return all(compileall.compile_dir(str(REPO / pkg), quiet=1) for pkg in PACKAGES)
+    wheel = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["hatch"]["build"]
+    return all(compileall.compile_dir(str(REPO / pkg), quiet=1) for pkg in wheel["targets"]["wheel"]["packages"])
 
 
 @dataclass
