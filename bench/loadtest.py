@@ -32,7 +32,7 @@ import argparse
 import json
 import os
 import random
-import socket
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,6 +50,7 @@ from bench.stats import claimable, percentile
 from bench.sync_measure import wait_healthy
 from cardread.barcode import with_check_digit
 from headoffice import pgcluster
+from headoffice.portfile import wait_for_port
 from headoffice.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,12 +71,6 @@ def _env(root: Path = ROOT) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(root)}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def plan_tills(tills: int, stores: int, seed: int, visitors: int = VISITORS_PER_TILL) -> list[dict[str, Any]]:
     """Who is where: till i in store L{i % stores}, tills T1.. (T1 is each store's expiry till: `view=store`),
     its members' cards, and `visitors` cards of other stores' members it follows (none with one store)."""
@@ -93,13 +88,14 @@ def plan_tills(tills: int, stores: int, seed: int, visitors: int = VISITORS_PER_
 @contextmanager
 def headoffice(db_url: str, workers: int, pool: int, root: Path = ROOT) -> Iterator[tuple[str, int]]:
     """`headoffice serve --workers N` (the code under `root`) in its own process tree; its URL once
-    /v1/health answers, and its pid."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "headoffice", "serve", "--no-upkeep", "--port", str(port),
-                             "--db", db_url, "--workers", str(workers), "--pool", str(pool)], cwd=root,
-                            env=_env(root))
-    url = f"http://127.0.0.1:{port}"
+    /v1/health answers, and its pid. It binds a port of its own (`--port 0`) and says which in its port file:
+    a port picked here and closed could be taken by another run's server before head office binds it."""
+    port_file = Path(tempfile.mkdtemp(prefix="load-ho-")) / "port"
+    proc = subprocess.Popen([sys.executable, "-m", "headoffice", "serve", "--no-upkeep", "--port", "0",
+                             "--port-file", str(port_file), "--db", db_url, "--workers", str(workers),
+                             "--pool", str(pool)], cwd=root, env=_env(root))
     try:
+        url = f"http://127.0.0.1:{wait_for_port(port_file, proc, timeout=120)}"
         wait_healthy(url, proc, within_s=120, pause_s=0.2)
         yield url, proc.pid
     finally:
@@ -109,6 +105,7 @@ def headoffice(db_url: str, workers: int, pool: int, root: Path = ROOT) -> Itera
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        shutil.rmtree(port_file.parent, ignore_errors=True)
 
 
 def _summary(results: list[dict[str, Any]], seconds: float) -> dict[str, Any]:

@@ -9,11 +9,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from headoffice.portfile import wait_for_port
 from pos_client.services.members import enroll
 from pos_client.store import ledger
 from pos_client.store.config import write_config
@@ -75,19 +77,17 @@ def headoffice(store: Any, db_url: str, process: bool = False, profile_to: Path 
         return
 
 
-    with socket.socket() as sock:  # a free port (the bench owns the machine; a reuse race only fails loudly)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port_file = Path(tempfile.mkdtemp(prefix="ho-port-")) / "port"  # it binds port 0 and says which there
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     # every thread of it profiled (bench/ho_profile.py), or head office itself
     run = ["-m", "bench.ho_profile", str(profile_to)] if profile_to else ["-m", "headoffice"]
-    proc = subprocess.Popen([sys.executable, *run, "serve", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, *run, "serve", "--port", "0", "--port-file", str(port_file),
                              "--db", db_url, *([] if upkeep else ["--no-upkeep"])], cwd=root, env=env)
-    url = f"http://127.0.0.1:{port}"
     if procs is not None:
         procs.append(proc)
     try:
+        url = f"http://127.0.0.1:{wait_for_port(port_file, proc, timeout=30)}"
         wait_healthy(url, proc, within_s=30)
         yield url
     finally:
@@ -95,6 +95,7 @@ def headoffice(store: Any, db_url: str, process: bool = False, profile_to: Path 
         # still writes its stats; SIGTERM's default action would not let it
         proc.send_signal(signal.SIGINT if profile_to else signal.SIGTERM)
         proc.wait(30)
+        shutil.rmtree(port_file.parent, ignore_errors=True)
 
 
 def chained_entries(entries: int, members: int = 1000, store_id: str = "BENCH", till_id: str = "T1"

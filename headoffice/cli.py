@@ -1,7 +1,7 @@
 """`headoffice`: the head-office server and its administration commands.
 
-    headoffice serve [--host 127.0.0.1] [--port 8080] [--db URL] [--upkeep-at HH:MM] [--no-upkeep]
-                     [--trusted-proxy ADDR ...] [--workers N] [--pool N]   (docs/scaling.md)
+    headoffice serve [--host 127.0.0.1] [--port 8080] [--port-file PATH] [--db URL] [--upkeep-at HH:MM]
+                     [--no-upkeep] [--trusted-proxy ADDR ...] [--workers N] [--pool N]   (docs/scaling.md)
     headoffice upkeep [--status] [--json]                   refresh the marketing snapshot (headoffice.upkeep)
     headoffice till add --store S --till T [--valid-days 7] [--db URL]   prints a one-time enrolment code
     headoffice admin token [--name NAME]                    prints an administrator token
@@ -23,10 +23,11 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from headoffice import upkeep
+from headoffice import portfile, upkeep
 from headoffice.backup import backup as backup_db
 from headoffice.console import accounts
 from headoffice.marketing_reports import HO_REPORTS, TILL_ONLY
@@ -51,9 +52,13 @@ def _positive_int(text: str) -> int:
 
 
 def _port(text: str) -> int:
-    value = _positive_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"a TCP port is 1 to 65535, got {value}")
+    """0 is allowed: the kernel picks a free port, which serve then announces (headoffice.portfile)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 1 to 65535 (0: any free one), got {value}")
     return value
 
 
@@ -97,7 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
-    serve.add_argument("--port", type=_port, default=8080, help="TCP port (default 8080)")
+    serve.add_argument("--port", type=_port, default=8080,
+                       help="TCP port (default 8080); 0: a free one the kernel picks. Once the socket listens,"
+                            " serve prints 'headoffice: listening on http://HOST:PORT' on stdout")
+    serve.add_argument("--port-file", dest="port_file", type=Path, metavar="PATH",
+                       help="also write the port there (atomically) once the socket listens: how a supervisor"
+                            " or test learns the port of --port 0 without a race")
     serve.add_argument("--no-upkeep", dest="upkeep", action="store_false",
                        help="do not refresh the marketing snapshot on a schedule (another host does)")
     serve.add_argument("--trusted-proxy", dest="trusted_proxies", action="append", type=_proxy, metavar="ADDR",
@@ -328,8 +338,8 @@ def _serve(args: argparse.Namespace) -> int:
     proxies = TRUSTED_PROXIES if args.trusted_proxies is None else tuple(
         p for p in args.trusted_proxies if p != "none")
     serve(args.db, args.host, args.port, snapshot=snapshot, upkeep_at=args.upkeep_at, trusted_proxies=proxies,
-          workers=args.workers, pool=args.pool,
-          directory=Path(args.directory_cache) if args.directory_cache else None)
+          workers=args.workers, pool=args.pool, directory=Path(args.directory_cache) if args.directory_cache else None,
+          on_listening=partial(portfile.announce, port_file=args.port_file))
     return 0
 
 

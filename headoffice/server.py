@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import time as clock_time
 from functools import partial
 from pathlib import Path
@@ -29,6 +29,7 @@ DEFAULT_POOL = 8  # PostgreSQL connections per worker: more than the cores, fewe
 KEEP_ALIVE_SECONDS = 65
 HEALTH_TIMEOUT = 10  # seconds a worker may take to answer its supervisor's ping before it is replaced
 TRUSTED_PROXIES = ("127.0.0.1",)  # nginx on the same host (deploy/nginx/headoffice.conf)
+BACKLOG = 2048  # uvicorn's own default, set here because the socket listens before uvicorn takes it
 
 
 def proxy_settings(trusted: Sequence[str]) -> dict[str, Any]:
@@ -43,17 +44,20 @@ def proxy_settings(trusted: Sequence[str]) -> dict[str, Any]:
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
-    """A bound TCP socket with TCP_NODELAY, shared by every worker.
+    """A listening TCP socket with TCP_NODELAY, shared by every worker.
 
     IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY on accepted sockets only when their proto says TCP;
     with proto 0 every response waited out the client's delayed ACK (~40 ms on each request, issue 12). The
     option set here is inherited by accepted sockets (Linux), also in workers that get the socket by pickle.
+    It listens at once: port 0 gets a port that is then held, and a client connecting before a worker is up
+    waits in the backlog instead of being refused (`headoffice.portfile`).
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
+        sock.listen(BACKLOG)
     except OSError as exc:  # a busy port or a foreign address: one clear line (exit 2), not a traceback
         sock.close()
         raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror} (is another server on that port?)") from exc
@@ -79,14 +83,15 @@ def worker_app(db_url: str, pool: int, snapshot: Path | None, directory: Path | 
 
 def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080, *, snapshot: Path | None = None,
           upkeep_at: clock_time = DEFAULT_AT, trusted_proxies: Sequence[str] = TRUSTED_PROXIES,
-          workers: int = 1, pool: int = DEFAULT_POOL, directory: Path | None = None) -> None:
+          workers: int = 1, pool: int = DEFAULT_POOL, directory: Path | None = None,
+          on_listening: Callable[[socket.socket], object] | None = None) -> None:
     """Serve until interrupted, refreshing the marketing snapshot on its schedule when `snapshot` is given
     (`headoffice.upkeep`); the scheduler is stopped and the store closed on the way out.
 
     `workers` > 1: a uvicorn supervisor (this process) and that many worker processes accepting on one
     socket; they keep nothing of their own (sessions, counters, idempotency are rows in the database), the
     upkeep thread runs only here, and a worker that stops answering its health check within
-    `HEALTH_TIMEOUT` s is replaced.
+    `HEALTH_TIMEOUT` s is replaced. `on_listening` is told the socket once it listens (port 0: which port).
     """
     import uvicorn  # why: uvicorn loads only to serve, not for the administration commands
     from uvicorn.supervisors import Multiprocess  # why: as above
@@ -97,6 +102,8 @@ def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080, *, snapshot: P
     options: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_keep_alive": KEEP_ALIVE_SECONDS,
                                **proxy_settings(trusted_proxies)}
     try:
+        if on_listening is not None:
+            on_listening(sock)
         if workers > 1:
             config = uvicorn.Config(partial(worker_app, db_url, pool, snapshot, directory), factory=True,
                                     workers=workers, timeout_worker_healthcheck=HEALTH_TIMEOUT, **options)

@@ -14,7 +14,6 @@ import json
 import os
 import pty
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ import pytest
 from cardread.barcode import with_check_digit
 from hw_sim.printer import PrinterSim
 from hw_sim.serial_sim import SerialDeviceSim
-from tests.ports import refusing_port
+from tests.ports import refusing_port, start_headoffice
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("pos_client", "cardread", "wire", "drivers", "sync", "headoffice", "hw_sim")
@@ -42,26 +41,6 @@ def _clean_env(**extra: str) -> dict[str, str]:
     """The environment of a shop's shell: no repository on the path, no developer venv."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "POS_CLIENT_HOME")}
     return {**env, **extra}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read() if proc.stderr else ""
-            raise AssertionError(f"headoffice serve exited {proc.returncode}: {err}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"head office did not listen on {port} within {timeout} s")
 
 
 def _package_files() -> set[str]:
@@ -127,13 +106,11 @@ def test_installed_wheel_sets_up_a_till_that_sells_prints_and_syncs(wheel, tmp_p
     assert where.returncode == 0 and where.stdout.startswith(str(root)), where.stdout + where.stderr
 
     db = f"sqlite:///{tmp_path / 'ho.db'}"
-    port = _free_port()
-    server = subprocess.Popen([ho, "serve", "--db", db, "--port", str(port), "--no-upkeep"], cwd=work, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server, port = start_headoffice([ho, "serve", "--db", db, "--no-upkeep"], cwd=work, env=env,
+                                    stderr=subprocess.PIPE, text=True)
     reader = SerialDeviceSim("magstripe", tmp_path / "ttyMAG").start()
     printer = PrinterSim(port=0, out_dir=tmp_path / "receipts", png=False).start()
     try:
-        _wait_listening(port, server)
         add = _run([ho, "till", "add", "--store", "S7", "--till", "T2", "--db", db], work, env)
         assert add.returncode == 0, add.stderr
         code = add.stdout.strip()

@@ -19,12 +19,9 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from cardread.barcode import gtin_valid
@@ -32,6 +29,7 @@ from headoffice.cli import build_parser as headoffice_parser
 from hw_sim.printer import PrinterSim
 from pos_client.cli.main import build_parser
 from pos_client.store.config import write_config
+from tests.ports import start_headoffice
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -123,12 +121,6 @@ def _all_keys(value: object) -> set[str]:
     return set()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Runner:
     """Runs README commands with bash in one working directory, keeping what later commands need."""
 
@@ -142,7 +134,7 @@ class Runner:
                     "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", "XDG_DATA_HOME": str(tmp / "xdg")}
         self.codes: list[str] = []
         self.filled: dict[str, str] = {}
-        self.port = _free_port()
+        self.port: int | None = None  # head office's, once the README's `headoffice serve` has run
         self.server: subprocess.Popen | None = None
         self.ran: list[str] = []
 
@@ -157,7 +149,9 @@ class Runner:
             self.home = Path(self.env[name])
 
     def substitute(self, command: str) -> str:
-        command = command.replace(HEADOFFICE_URL, f"http://127.0.0.1:{self.port}")
+        if HEADOFFICE_URL in command:
+            assert self.port is not None, f"the README names head office's URL before it serves: {command}"
+            command = command.replace(HEADOFFICE_URL, f"http://127.0.0.1:{self.port}")
         if self.codes:
             command = command.replace(FIRST_CODE, self.codes[0])
         if len(self.codes) > 1:
@@ -169,19 +163,8 @@ class Runner:
     def serve(self, command: str) -> None:
         words = shlex.split(command)
         assert words[:2] == ["headoffice", "serve"], command
-        self.server = subprocess.Popen(["headoffice", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                                       cwd=self.work, env=self.env, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/v1/health", timeout=0.5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert self.server.poll() is None, self.server.stderr.read() if self.server.stderr else ""
-            assert time.monotonic() < deadline, "head office did not start"
-            time.sleep(0.1)
+        self.server, self.port = start_headoffice(["headoffice", "serve", "--host", "127.0.0.1"], cwd=self.work,
+                                                  env=self.env, timeout=30)
 
     def run(self, written: str, comment: str) -> None:
         if _program(written) == "headoffice" and shlex.split(written)[1] == "serve":

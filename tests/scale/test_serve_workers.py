@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 
 from headoffice.cli import main as headoffice_main
-from tests.sync.tillkit import free_port, wait_for
+from tests.ports import start_headoffice
+from tests.sync.tillkit import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,10 +42,9 @@ def _healthy(url: str) -> bool:
 
 
 def test_workers_share_one_socket_and_a_dead_one_is_replaced(pg_url):
-    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "headoffice", "serve", "--no-upkeep", "--port", str(port),
-                             "--db", pg_url, "--workers", "2", "--pool", "2"], cwd=ROOT, env=env)
+    proc, port = start_headoffice([sys.executable, "-m", "headoffice", "serve", "--no-upkeep", "--db", pg_url,
+                                   "--workers", "2", "--pool", "2"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _healthy(url) and len(_workers(proc.pid)) == 2, timeout=60, interval=0.2)

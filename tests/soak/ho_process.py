@@ -6,21 +6,25 @@ import os
 import signal
 import subprocess
 import sys
-import time
+from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
-
-from tests.sync.tillkit import free_port
+from tests.ports import refusing_port, start_headoffice
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 class HeadOfficeProcess:
-    """`headoffice serve` on a loopback port over one SQLite file; start, kill -9, start again."""
+    """`headoffice serve` on a loopback port over one SQLite file; start, kill -9, start again.
+
+    The port is held (`refusing_port`) from the first start to `stop()`: the tills know this address, and
+    between a kill and the next start no other process can take it.
+    """
 
     def __init__(self, db_url: str, port: int | None = None) -> None:
-        self.db_url, self.port = db_url, port or free_port()
+        self.db_url = db_url
+        self._held = ExitStack()
+        self.port = port if port is not None else self._held.enter_context(refusing_port())
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -29,21 +33,10 @@ class HeadOfficeProcess:
 
     def start(self, timeout: float = 30.0) -> HeadOfficeProcess:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "headoffice", "serve", "--db", self.db_url, "--port",
-                                      str(self.port), "--no-upkeep"], cwd=ROOT, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while True:  # ready when it answers
-            if self.proc.poll() is not None:
-                raise AssertionError(f"head office exited with {self.proc.returncode} while starting")
-            try:
-                if httpx.get(f"{self.url}/v1/openapi.json", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("head office did not answer in time")
-            time.sleep(0.05)
+        self.proc, _ = start_headoffice([sys.executable, "-m", "headoffice", "serve", "--db", self.db_url,
+                                         "--no-upkeep"], port=self.port, cwd=ROOT, env=env, timeout=timeout,
+                                        stderr=subprocess.DEVNULL)
+        return self
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flush, a transaction perhaps half-done."""
@@ -59,3 +52,4 @@ class HeadOfficeProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(15)
+        self._held.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from headoffice.marketing_reports import HO_REPORTS, run
 from pos_client.services.checkout import Basket, Line, commit_sale
 from pos_client.services.members import member_for_card
 from sync.engine import sync_once
+from tests.ports import start_headoffice
 from tests.sync.tillkit import enrol, loyalty, register
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -186,19 +186,13 @@ def test_upkeep_by_hand_status_and_text_reports(make_till, ho_store, headoffice,
     assert headoffice_main(["report", "lifecycle", "--db", db, "--json", "--csv"]) == 2  # one format
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_runs_the_upkeep_at_start_when_due(make_till, ho_store, headoffice, tmp_path):
     chain(make_till, ho_store, headoffice)
     snap = tmp_path / "served.marketing.db"
     env = {**os.environ, "PYTHONPATH": ROOT}
-    proc = subprocess.Popen([sys.executable, "-m", "headoffice", "serve", "--port", str(_free_port()),
-                             "--db", f"sqlite:///{ho_store.path}", "--snapshot", str(snap), "--upkeep-at", "00:00"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc, _ = start_headoffice([sys.executable, "-m", "headoffice", "serve", "--db", f"sqlite:///{ho_store.path}",
+                                "--snapshot", str(snap), "--upkeep-at", "00:00"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while not upkeep.status(snap, clock_time(0, 0), upkeep.utc_now())["last_day"]:

@@ -9,21 +9,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
+import pytest
 from tillkit import (
     assert_invariant,
     card_balance,
     enrol,
-    free_port,
     own_entries,
     pos_cli_cmd,
     redeem,
     sell,
-    wait_for,
 )
 
 from headoffice.store import open_store
 from pos_client.till import open_till
+from tests.ports import refusing_port
+from tests.ports import start_headoffice as start
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -42,17 +42,14 @@ def headoffice(*args: str) -> list[str]:
 
 
 def start_headoffice(db: str, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(headoffice("serve", "--port", str(port), "--db", db), cwd=ROOT, env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return start(headoffice("serve", "--db", db), port=port, cwd=ROOT, env=ENV, timeout=30)[0]
 
-    def up() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=0.5).status_code == 200
-        except httpx.HTTPError:
-            return False
 
-    wait_for(up, timeout=20, interval=0.05)
-    return proc
+@pytest.fixture
+def port():
+    """The address the tills are registered with: held, so head office can start on it again after a stop."""
+    with refusing_port() as held:
+        yield held
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -60,9 +57,8 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait(10)
 
 
-def test_two_stores_sell_and_redeem_while_head_office_is_down(tmp_path):
+def test_two_stores_sell_and_redeem_while_head_office_is_down(tmp_path, port):
     db = f"sqlite:///{tmp_path / 'headoffice.db'}"
-    port = free_port()
     url = f"http://127.0.0.1:{port}"
     codes = [run(headoffice("till", "add", "--store", s, "--till", "T1", "--db", db)).stdout.strip()
              for s in ("S1", "S2")]

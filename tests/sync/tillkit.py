@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 from cardread import parse_card
@@ -70,12 +69,6 @@ def pos_cli_cmd() -> list[str]:
     import sys
 
     return [sys.executable, "-m", "pos_client"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
