@@ -7,6 +7,12 @@ libpcsclite once per process, at its first call). The system pcscd, if any, is l
 
 The reader.conf names the vpcd driver; vpcd's DEVICENAME is `/dev/null:<port>` and it opens two slots,
 listening on <port> and <port>+1 (readers "Virtual PCD 00 00" and "Virtual PCD 00 01").
+
+vpcd cannot bind port 0 and say which port it got, so the pair is one the kernel called free a moment before;
+another process may take it first (tests start servers all the time). vpcd then logs "Address already in
+use" and pcscd runs on without the reader: the daemon is stopped and started on another pair
+(`PORT_ATTEMPTS`), on a first start whose port was not given. A reader counts as up only when the listening
+socket on its port is pcscd's own, not whoever took the port.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ VPCD_CANDIDATES = (
 )
 SOCKET_ENV = "PCSCLITE_CSOCK_NAME"
 READER_NAME = "Virtual PCD"
+PORT_ATTEMPTS = 8  # pairs tried before giving up; each taken one costs one failed daemon start
+PORT_TAKEN = b"Address already in use"  # vpcd's line in pcscd's log when its port is held by another socket
 
 # Re-executed as `python -c` between fork and pcscd: put the socket on fd 3 and name our own pid,
 # which exec keeps, as sd_listen_fds() requires.
@@ -78,14 +86,23 @@ def free_port_pair() -> int:
     raise RuntimeError("no free pair of TCP ports for vpcd")
 
 
-def _listening(port: int) -> bool:
-    """Is something listening on TCP `port`? Read from /proc, since connecting would tap a card."""
+def _listening(port: int, pid: int) -> bool:
+    """Does process `pid` listen on TCP `port`? Read from /proc (connecting would tap a card): the socket's
+    inode in the table of listeners, among the process's open files."""
     needle = f":{port:04X} "
+    inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError), open(table) as fh:
             for line in fh:
                 fields = line.split()
-                if len(fields) > 3 and (fields[1] + " ").endswith(needle) and fields[3] == "0A":
+                if len(fields) > 9 and (fields[1] + " ").endswith(needle) and fields[3] == "0A":
+                    inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return False
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
                     return True
     return False
 
@@ -104,6 +121,7 @@ class PrivatePcscd:
         self.conf = self.workdir / "reader.conf"
         self.log = self.workdir / "pcscd.log"
         self.port = port or free_port_pair()
+        self._port_given = bool(port)  # a port asked for is kept; one picked here may move when it is taken
         self.debug = debug
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -132,8 +150,23 @@ class PrivatePcscd:
         )
 
     def start(self, timeout: float = 10.0) -> PrivatePcscd:
+        """Start the daemon and wait for its reader; on a first start on a port picked here, a taken port
+        moves it to another pair (`self.port` then says which). A restart keeps the port: the virtual card
+        that connects to it knows it."""
         if self.pid:
             return self
+        for _ in range(PORT_ATTEMPTS):
+            if self._start_once(timeout):
+                self._port_given = True  # from now on the card knows this port
+                return self
+            if self._port_given:
+                raise RuntimeError(f"vpcd port {self.port} or {self.port + 1} is taken by another process;"
+                                   f" see {self.log}")
+            self.port = free_port_pair()
+        raise RuntimeError(f"vpcd found its ports taken {PORT_ATTEMPTS} times in a row; see {self.log}")
+
+    def _start_once(self, timeout: float) -> bool:
+        """One daemon start: True once its reader listens, False (daemon stopped) when vpcd's port was taken."""
         self.write_conf()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)
@@ -144,9 +177,10 @@ class PrivatePcscd:
         cmd = [pcscd_binary(), "--foreground", "--config", str(self.conf)]
         if self.debug:
             cmd += ["--debug", "--apdu"]
+        logged = self.log.stat().st_size if self.log.exists() else 0
         try:
             with open(self.log, "ab") as log:
-                self.proc = subprocess.Popen(
+                self.proc = proc = subprocess.Popen(
                     [sys.executable, "-c", _ACTIVATE, str(listener.fileno()), *cmd],
                     pass_fds=(listener.fileno(),),
                     stdin=subprocess.DEVNULL,
@@ -157,14 +191,23 @@ class PrivatePcscd:
             # Our copy must go: a listener left open here would accept clients while pcscd is down.
             listener.close()
         deadline = time.monotonic() + timeout
-        while not _listening(self.port):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"pcscd exited with {self.proc.returncode}; see {self.log}")
+        while not (_listening(self.port, proc.pid) and _listening(self.port + 1, proc.pid)):
+            if proc.poll() is not None:
+                raise RuntimeError(f"pcscd exited with {proc.returncode}; see {self.log}")
+            if PORT_TAKEN in self._log_since(logged):
+                self.stop()
+                return False
             if time.monotonic() > deadline:
                 self.stop()
-                raise TimeoutError(f"pcscd did not open the vpcd port {self.port}; see {self.log}")
+                raise TimeoutError(f"pcscd did not open the vpcd ports {self.port}, {self.port + 1}; see {self.log}")
             time.sleep(0.02)
-        return self
+        return True
+
+    def _log_since(self, offset: int) -> bytes:
+        with contextlib.suppress(OSError), open(self.log, "rb") as fh:
+            fh.seek(offset)
+            return fh.read()
+        return b""
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop our pcscd by its pid (SIGTERM, then SIGKILL) and remove its socket."""

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 
 from headoffice import pgcluster
 from headoffice.portfile import LINE, wait_for_port
+from hw_sim import pcscd
 from tests.parts import missing_part
 from tests.ports import refusing_port, start_headoffice
 
@@ -107,3 +109,42 @@ def test_postgresql_on_a_taken_port_starts_on_another():
             assert f":{taken}/" not in url
             with psycopg.connect(url) as conn:
                 assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def _vpcd_installed() -> None:
+    try:
+        pcscd.pcscd_binary(), pcscd.vpcd_driver()
+    except FileNotFoundError as exc:
+        missing_part(str(exc))
+
+
+def test_vpcd_on_a_taken_port_starts_on_another_pair(tmp_path, monkeypatch):
+    """Another process took the pair the daemon was about to use (simulated by handing it that pair first):
+    vpcd says the address is in use, the daemon starts again on another pair, and the listeners it waits
+    for are its own, not the intruder's."""
+    _vpcd_installed()
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        picks = iter([taken])
+        real = pcscd.free_port_pair
+        monkeypatch.setattr(pcscd, "free_port_pair", lambda: next(picks, None) or real())
+        with pcscd.PrivatePcscd(tmp_path / "pcscd") as daemon:
+            assert daemon.port != taken and daemon.pid is not None
+            assert pcscd._listening(daemon.port, daemon.pid) and pcscd._listening(daemon.port + 1, daemon.pid)
+            assert not pcscd._listening(taken, daemon.pid)
+            assert pcscd.PORT_TAKEN in Path(daemon.log).read_bytes()  # it did meet the taken port first
+            assert daemon.restart().port == daemon.port  # the card knows this port: a restart keeps it
+
+
+def test_vpcd_on_a_taken_port_that_was_asked_for_is_a_clear_error(tmp_path):
+    _vpcd_installed()
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        daemon = pcscd.PrivatePcscd(tmp_path / "pcscd", port=taken)
+        with pytest.raises(RuntimeError, match=f"vpcd port {taken} or {taken + 1} is taken"):
+            daemon.start()
+        assert daemon.pid is None
