@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import time as clock_time
 from functools import partial
@@ -122,7 +123,12 @@ def serve(db_url: str, host: str = "127.0.0.1", port: int = 8080, *, snapshot: P
 
 
 class ServerThread:
-    """A real uvicorn server on loopback in a background thread; stop() and start() again to restart it."""
+    """A real uvicorn server on loopback in a background thread; stop() and start() again to restart it.
+
+    Its port is held from the first start for as long as the object lives (a bound, never-listening socket
+    with SO_REUSEADDR, which the server's own socket binds over): between a stop and the next start, the
+    tills' address cannot be taken by another process's server or outgoing connection.
+    """
 
     def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0, *, snapshot: Path | None = None,
                  api_fail_limit: int = API_FAIL_LIMIT, trusted_proxies: Sequence[str] = TRUSTED_PROXIES,
@@ -136,6 +142,7 @@ class ServerThread:
         self.port = port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._held: weakref.finalize[[], ServerThread] | None = None
 
     @property
     def url(self) -> str:
@@ -144,8 +151,9 @@ class ServerThread:
     def start(self) -> ServerThread:
         import uvicorn  # why: uvicorn loads only to serve, not for the administration commands
 
+        if self._held is None:
+            self.port = self._hold()
         sock = listening_socket(self.host, self.port)
-        self.port = sock.getsockname()[1]
         config = uvicorn.Config(create_app(self.store, self.snapshot, api_fail_limit=self.api_fail_limit,
                                            directory=self.directory),
                                 log_level="warning", access_log=False,
@@ -160,6 +168,18 @@ class ServerThread:
                 raise RuntimeError("head office did not start")
             time.sleep(0.01)
         return self
+
+    def _hold(self) -> int:
+        """Bind the port (0: a free one) and keep it until this object is collected; the port."""
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            holder.bind((self.host, self.port))
+        except OSError as exc:
+            holder.close()
+            raise ValueError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}") from exc
+        self._held = weakref.finalize(self, holder.close)
+        return int(holder.getsockname()[1])
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:

@@ -20,6 +20,7 @@ import pytest
 
 from headoffice import pgcluster
 from headoffice.portfile import LINE, wait_for_port
+from headoffice.server import ServerThread
 from hw_sim import pcscd
 from tests.parts import missing_part
 from tests.ports import refusing_port, start_headoffice
@@ -148,3 +149,19 @@ def test_vpcd_on_a_taken_port_that_was_asked_for_is_a_clear_error(tmp_path):
         with pytest.raises(RuntimeError, match=f"vpcd port {taken} or {taken + 1} is taken"):
             daemon.start()
         assert daemon.pid is None
+
+
+def test_an_in_process_head_office_keeps_its_port_while_it_is_stopped(ho_store):
+    """ServerThread stop() then start(): the tills' address is refused meanwhile, taken by no one, and served again."""
+    server = ServerThread(ho_store).start()
+    port = server.port
+    server.stop()
+    with socket.socket() as other, pytest.raises(OSError):
+        other.bind(("127.0.0.1", port))
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{server.url}/v1/health", timeout=5)
+    server.start()
+    try:
+        assert server.port == port and httpx.get(f"{server.url}/v1/health", timeout=30).status_code == 200
+    finally:
+        server.stop()
