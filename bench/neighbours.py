@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from bench import machine
@@ -37,9 +38,10 @@ from bench.figures._series import opening_check_done
 from bench.generate import DATA_DIR, DEFAULT_SEED, SIZES, cached_home
 from bench.scratch import writable_home
 from bench.stats import Measure
+from bench.sync_measure import headoffice
 from cardread import parse_card
-from headoffice.server import ServerThread
 from headoffice.store import open_store
+from headoffice.store.base import Store
 from hw_sim.printer import PrinterSim
 from pos_client.services.checkout import Basket, Line, commit_sale
 from pos_client.services.members import member_for_card
@@ -127,47 +129,51 @@ def _in_thread(work: Callable[[], object]) -> float:
 def measure(env: BenchEnv, rounds: int) -> tuple[dict[str, Series], dict[str, object]]:
     """`rounds` x (A B C, C B A) blocks of BLOCK sales; per mode the timed commits and their pages read."""
     home = writable_home(env)
-    sim = PrinterSim(port=0, png=False).start()
-    ho = open_store(f"sqlite:///{env.scratch / 'ho.db'}")
-    server = ServerThread(ho).start()
-    ctx = open_till(home)
+    ho_url = f"sqlite:///{env.scratch / 'ho.db'}"
+    with ExitStack() as stack:
+        sim = PrinterSim(port=0, png=False).start()
+        stack.callback(sim.stop)
+        ho = open_store(ho_url)
+        stack.callback(ho.close)
+        url = stack.enter_context(headoffice(ho, ho_url, process=True, upkeep=False))  # not this process's GIL
+        ctx = open_till(home)
+        stack.callback(ctx.close)
+        return _measure(env, ctx, sim, ho, url, rounds)
+
+
+def _measure(env: BenchEnv, ctx: TillContext, sim: PrinterSim, ho: Store, url: str,
+             rounds: int) -> tuple[dict[str, Series], dict[str, object]]:
     info: dict[str, object] = {}
-    try:
-        info["opening check waited (s)"] = round(opening_check_done(), 1)
-        register_till(ctx, server.url, ho.add_till(ctx.store_id, ctx.till_id))
-        _mark_history_pushed(ctx)
-        ctx = _configured(ctx, sim.url, server.url)
-        devices = TillDevices(ctx, sync_interval=3600)
-        _start(devices)
-        worker = devices.sync_worker
-        assert worker is not None, "the sync worker did not start"
-        order = [m for _ in range(rounds) for m in (*MODES, *reversed(MODES))]
-        baskets = _baskets(env, ctx, len(order) * BLOCK + 1)
-        series = {m: Series() for m in MODES}
-        last = _sale(ctx, baskets[0])
-        k = 1
-        for mode in order:
-            for j in range(BLOCK):
-                neighbour_ms = _neighbour(mode, devices, worker, last)
-                time.sleep(GAP_S)
-                r0, t0 = _rchar(), time.perf_counter_ns()
-                last = _sale(ctx, baskets[k])
-                ms, read = (time.perf_counter_ns() - t0) / 1e6, _rchar() - r0
-                k += 1
-                if j >= SKIP:
-                    s = series[mode]
-                    s.ms.append(ms)
-                    s.pages.append(read // 4096)
-                    s.neighbour_ms.append(neighbour_ms)
-        info |= {"receipts printed": len(sim.receipts), "sync rounds": worker.rounds,
-                 "sync failures": worker.failures, "checkpoints": getattr(devices.checkpointer, "checkpoints", 0),
-                 "WAL restarts by the checkpointer": getattr(devices.checkpointer, "restarts", 0)}
-        devices.stop()
-    finally:
-        ctx.close()
-        server.stop()
-        ho.close()
-        sim.stop()
+    info["opening check waited (s)"] = round(opening_check_done(), 1)
+    register_till(ctx, url, ho.add_till(ctx.store_id, ctx.till_id))
+    _mark_history_pushed(ctx)
+    ctx = _configured(ctx, sim.url, url)
+    devices = TillDevices(ctx, sync_interval=3600)
+    _start(devices)
+    worker = devices.sync_worker
+    assert worker is not None, "the sync worker did not start"
+    order = [m for _ in range(rounds) for m in (*MODES, *reversed(MODES))]
+    baskets = _baskets(env, ctx, len(order) * BLOCK + 1)
+    series = {m: Series() for m in MODES}
+    last = _sale(ctx, baskets[0])
+    k = 1
+    for mode in order:
+        for j in range(BLOCK):
+            neighbour_ms = _neighbour(mode, devices, worker, last)
+            time.sleep(GAP_S)
+            r0, t0 = _rchar(), time.perf_counter_ns()
+            last = _sale(ctx, baskets[k])
+            ms, read = (time.perf_counter_ns() - t0) / 1e6, _rchar() - r0
+            k += 1
+            if j >= SKIP:
+                s = series[mode]
+                s.ms.append(ms)
+                s.pages.append(read // 4096)
+                s.neighbour_ms.append(neighbour_ms)
+    info |= {"receipts printed": len(sim.receipts), "sync rounds": worker.rounds,
+             "sync failures": worker.failures, "checkpoints": getattr(devices.checkpointer, "checkpoints", 0),
+             "WAL restarts by the checkpointer": getattr(devices.checkpointer, "restarts", 0)}
+    devices.stop()
     return series, info
 
 
