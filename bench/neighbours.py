@@ -45,13 +45,15 @@ from headoffice.store.base import Store
 from hw_sim.printer import PrinterSim
 from pos_client.services.checkout import Basket, Line, commit_sale
 from pos_client.services.members import member_for_card
+from pos_client.services.receipt import render_receipt
 from pos_client.store import sync_state
 from pos_client.store.config import Config
 from pos_client.store.context import TillContext
 from pos_client.store.db import write_txn
 from pos_client.store.ledger import new_id
-from pos_client.till import open_till
+from pos_client.till import context_opener, open_till
 from pos_client.till.devices import TillDevices
+from sync.engine import sync_once
 from sync.register import register_till
 from sync.worker import SyncWorker
 
@@ -153,13 +155,14 @@ def _measure(env: BenchEnv, ctx: TillContext, sim: PrinterSim, ho: Store, url: s
     worker = devices.sync_worker
     assert worker is not None, "the sync worker did not start"
     order = [m for _ in range(rounds) for m in (*MODES, *reversed(MODES))]
-    baskets = _baskets(env, ctx, len(order) * BLOCK + 1)
+    baskets = _baskets(env, ctx, len(order) * BLOCK + 2)  # one before the blocks, one after (`_what_a_round_writes`)
     series = {m: Series() for m in MODES}
     last = _sale(ctx, baskets[0])
-    k = 1
+    k, printed = 1, []
     for mode in order:
         for j in range(BLOCK):
             neighbour_ms = _neighbour(mode, devices, worker, last)
+            printed += [last] if mode == "print" else []
             time.sleep(GAP_S)
             r0, t0 = _rchar(), time.perf_counter_ns()
             last = _sale(ctx, baskets[k])
@@ -170,11 +173,37 @@ def _measure(env: BenchEnv, ctx: TillContext, sim: PrinterSim, ho: Store, url: s
                 s.ms.append(ms)
                 s.pages.append(read // 4096)
                 s.neighbour_ms.append(neighbour_ms)
+    layout = []
+    for sale_id in printed[-20:]:  # what a sale may wait for: the print holds the till's lock while it lays out
+        t0 = time.perf_counter_ns()
+        render_receipt(ctx, sale_id)
+        layout.append((time.perf_counter_ns() - t0) / 1e6)
+    info["receipt layout of a sold receipt, ms median / max (20)"] = (
+        f"{sorted(layout)[len(layout) // 2]:.1f} / {max(layout):.1f}")
+    info |= _what_a_round_writes(ctx, baskets[k], devices)
     info |= {"receipts printed": len(sim.receipts), "sync rounds": worker.rounds,
              "sync failures": worker.failures, "checkpoints": getattr(devices.checkpointer, "checkpoints", 0),
              "WAL restarts by the checkpointer": getattr(devices.checkpointer, "restarts", 0)}
     devices.stop()
     return series, info
+
+
+def _what_a_round_writes(ctx: TillContext, item: tuple[Basket, str], devices: TillDevices) -> dict[str, object]:
+    """What a round after a sale pulls, and whether a round with nothing new still commits (`data_version` of the
+    till's connection moves only when another connection committed)."""
+    assert devices.db_path is not None
+    own = context_opener(ctx, devices.db_path)()
+    try:
+        _sale(ctx, item)
+        after_sale = sync_once(own)
+        seen = int(ctx.conn.execute("PRAGMA data_version").fetchone()[0])
+        idle = sync_once(own)
+        moved = int(ctx.conn.execute("PRAGMA data_version").fetchone()[0]) != seen
+    finally:
+        own.close()
+    return {"a round after a sale: pushed batches / pulled pages / pulled": (
+                f"{after_sale.push.batches} / {after_sale.pages} / {after_sale.pulled}"),
+            "a round with nothing new: pulled / committed on its own connection": f"{idle.pulled} / {moved}"}
 
 
 def _start(devices: TillDevices) -> None:
