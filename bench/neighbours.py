@@ -128,8 +128,9 @@ def _in_thread(work: Callable[[], object]) -> float:
     return (time.perf_counter() - t0) * 1e3
 
 
-def measure(env: BenchEnv, rounds: int) -> tuple[dict[str, Series], dict[str, object]]:
-    """`rounds` x (A B C, C B A) blocks of BLOCK sales; per mode the timed commits and their pages read."""
+def measure(env: BenchEnv, rounds: int, block: int = BLOCK, gap: float = GAP_S
+            ) -> tuple[dict[str, Series], dict[str, object]]:
+    """`rounds` x (A B C, C B A) blocks of `block` sales; per mode the timed commits and their pages read."""
     home = writable_home(env)
     ho_url = f"sqlite:///{env.scratch / 'ho.db'}"
     with ExitStack() as stack:
@@ -140,11 +141,11 @@ def measure(env: BenchEnv, rounds: int) -> tuple[dict[str, Series], dict[str, ob
         url = stack.enter_context(headoffice(ho, ho_url, process=True, upkeep=False))  # not this process's GIL
         ctx = open_till(home)
         stack.callback(ctx.close)
-        return _measure(env, ctx, sim, ho, url, rounds)
+        return _measure(env, ctx, sim, ho, url, rounds, block, gap)
 
 
-def _measure(env: BenchEnv, ctx: TillContext, sim: PrinterSim, ho: Store, url: str,
-             rounds: int) -> tuple[dict[str, Series], dict[str, object]]:
+def _measure(env: BenchEnv, ctx: TillContext, sim: PrinterSim, ho: Store, url: str, rounds: int, block: int,
+             gap: float) -> tuple[dict[str, Series], dict[str, object]]:
     info: dict[str, object] = {}
     info["opening check waited (s)"] = round(opening_check_done(), 1)
     register_till(ctx, url, ho.add_till(ctx.store_id, ctx.till_id))
@@ -155,15 +156,15 @@ def _measure(env: BenchEnv, ctx: TillContext, sim: PrinterSim, ho: Store, url: s
     worker = devices.sync_worker
     assert worker is not None, "the sync worker did not start"
     order = [m for _ in range(rounds) for m in (*MODES, *reversed(MODES))]
-    baskets = _baskets(env, ctx, len(order) * BLOCK + 2)  # one before the blocks, one after (`_what_a_round_writes`)
+    baskets = _baskets(env, ctx, len(order) * block + 2)  # one before the blocks, one after (`_what_a_round_writes`)
     series = {m: Series() for m in MODES}
     last = _sale(ctx, baskets[0])
     k, printed = 1, []
     for mode in order:
-        for j in range(BLOCK):
+        for j in range(block):
             neighbour_ms = _neighbour(mode, devices, worker, last)
             printed += [last] if mode == "print" else []
-            time.sleep(GAP_S)
+            time.sleep(gap)
             r0, t0 = _rchar(), time.perf_counter_ns()
             last = _sale(ctx, baskets[k])
             ms, read = (time.perf_counter_ns() - t0) / 1e6, _rchar() - r0
