@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Protocol
 from drivers.errors import DeviceError
 from drivers.events import DeviceState, Event
 from drivers.readers import Reader, build_readers, start_all, stop_all
-from pos_client.domain.errors import PosError
 from pos_client.store import print_queue, sync_state
 from pos_client.store.checkpoint import Checkpointer, start_checkpointer
 from pos_client.store.context import TillContext
@@ -271,12 +270,6 @@ class TillDevices:
 
     # --- printer (call from a worker thread) ----------------------------------------------------
 
-    def _printing(self) -> TillContext:
-        """The till the printer's worker uses: `ctx` itself (the module docstring), checked to have a file."""
-        if self.db_path is None:
-            raise PosError("the till database has no file; cannot print from a worker")
-        return self.ctx
-
     @staticmethod
     def waiting_receipts(conn: sqlite3.Connection) -> int:
         try:
@@ -292,7 +285,7 @@ class TillDevices:
         from pos_client.services.printing import print_receipt  # lazy: not at start (the comment above)
 
         with self._print_lock:
-            ctx = self._printing()
+            ctx = self.ctx  # the till's own connection (the module docstring)
             outcome = print_receipt(ctx, sale_id)
             return PrinterReport(int(outcome.printed), self.waiting_receipts(ctx.conn), outcome.reason,
                                  outcome.warning)
@@ -302,7 +295,7 @@ class TillDevices:
         from pos_client.services.printing import print_receipt, retry_pending  # lazy: not at start (above)
 
         with self._print_lock:
-            ctx = self._printing()
+            ctx = self.ctx
             if self.waiting_receipts(ctx.conn):
                 outcomes = retry_pending(ctx)
             elif last_sale_id:
@@ -319,7 +312,7 @@ class TillDevices:
         from pos_client.services.printing import printer_status  # lazy: not at start (above)
 
         with self._print_lock:  # port 9100 serves one connection at a time
-            ctx = self._printing()
+            ctx = self.ctx
             st = printer_status(ctx)
             waiting = self.waiting_receipts(ctx.conn)
         return PrinterReport(0, waiting, st.get("problem"), st.get("warning"))
