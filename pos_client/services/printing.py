@@ -4,12 +4,17 @@ The job is queued before the printer is touched. Then: open the printer, ask its
 send the bytes, ask again (a roll that ends mid-receipt only shows after the data went
 out), and only then mark it printed. Anything else leaves it pending with the reason for
 the cashier; `retry_pending` prints the queue once the printer is back.
+
+The layout and the queueing run under the till connection's `write_lock` (`print_queue.locked`): the layout's
+reads end before a sale can begin on it, and its own writes (an offer presented on the receipt issues its coupon,
+in a transaction of its own) and the job's are never joined by a sale. The printer is talked to after that,
+outside every lock and transaction, and the outcome is its own short write.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from drivers.errors import DeviceError
@@ -40,15 +45,17 @@ class PrintOutcome:
 def print_receipt(ctx: TillContext, sale_id: str, *, reprint: bool = False) -> PrintOutcome:
     """Render the sale's receipt, queue it, and print it now if the printer lets us."""
     kind = "reprint" if reprint else "receipt"
-    job = None if reprint else print_queue.pending_for_sale(ctx.conn, sale_id, "receipt")
-    data, error = _render(ctx, sale_id, reprint)
-    if job is None:
-        job = print_queue.enqueue(ctx.conn, sale_id, data, kind, reason=error)
-    elif data is not None:
-        print_queue.set_data(ctx.conn, job.job_id, data)
-        job = print_queue.get(ctx.conn, job.job_id)
+    with print_queue.locked(ctx.conn):
+        job = None if reprint else print_queue.pending_for_sale(ctx.conn, sale_id, "receipt")
+        data, error = _render(ctx, sale_id, reprint)
+        if job is None:
+            job = print_queue.enqueue(ctx.conn, sale_id, data, kind, reason=error)
+        elif data is not None:
+            print_queue.set_data(ctx.conn, job.job_id, data)
+            job = replace(job, data=data)
+        if error:
+            print_queue.mark_failed(ctx.conn, job.job_id, error)
     if error:
-        print_queue.mark_failed(ctx.conn, job.job_id, error)
         return PrintOutcome(job.job_id, sale_id, False, error)
     return _print_jobs(ctx, [job])[0]
 
@@ -95,12 +102,14 @@ def _print_one(ctx: TillContext, printer: Printer, job: PrintJob, status_timeout
     data = job.data
     if data is None:
         try:
-            data, error = _render(ctx, job.sale_id, job.kind == "reprint")
+            with print_queue.locked(ctx.conn):
+                data, error = _render(ctx, job.sale_id, job.kind == "reprint")
+                if data is not None:
+                    print_queue.set_data(ctx.conn, job.job_id, data)
         except PosError as exc:  # the job names no sale this till knows: it waits, with the reason
             return _failed(ctx, job, str(exc))
         if data is None:
             return _failed(ctx, job, error or "could not lay out the receipt")
-        print_queue.set_data(ctx.conn, job.job_id, data)
     try:
         before = printer.status(status_timeout)
         if before.problem:

@@ -4,9 +4,13 @@
 first screen is up and `stop()` when it exits; everything else runs on threads that talk back
 through the app's two thread-safe entry points, `post_device_event(event)` and
 `set_status(part, text)`. Nothing here waits on the network or the printer on the app's thread:
-printing and printer checks run in the app's worker threads and use their own SQLite connection
-(a shared connection would let a worker's transaction swallow a sale's), the sync worker opens
-its own too.
+printing and printer checks run in the app's worker threads, the sync worker on its own.
+
+The printer's worker reads and writes through the till's own connection (`ctx.conn`, shared across threads),
+every statement under its `write_lock` (`store.print_queue`): a sale and a print never share a transaction.
+Why not a connection of the printer's: SQLite drops a connection's whole page cache when another connection
+committed since its last read, so a print queue written elsewhere made the next sale read 40-110 B-tree pages
+again (issue 15), and each print paid a connect(). The lock is never held while talking to the printer.
 """
 
 from __future__ import annotations
@@ -15,8 +19,6 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -24,11 +26,9 @@ from typing import TYPE_CHECKING, Protocol
 from drivers.errors import DeviceError
 from drivers.events import DeviceState, Event
 from drivers.readers import Reader, build_readers, start_all, stop_all
-from pos_client.domain.errors import PosError
 from pos_client.store import print_queue, sync_state
 from pos_client.store.checkpoint import Checkpointer, start_checkpointer
 from pos_client.store.context import TillContext
-from pos_client.store.db import connect
 from pos_client.store.sync_state import SyncStatus
 from pos_client.store.warmup import start_warmup
 from pos_client.till import context_opener
@@ -270,17 +270,6 @@ class TillDevices:
 
     # --- printer (call from a worker thread) ----------------------------------------------------
 
-    @contextmanager
-    def _own_ctx(self) -> Iterator[TillContext]:
-        """The till (config, extensions) on a connection of this thread's own."""
-        if self.db_path is None:
-            raise PosError("the till database has no file; cannot print from a worker")
-        conn = connect(self.db_path, migrate=False)
-        try:
-            yield self.ctx.on(conn)
-        finally:
-            conn.close()
-
     @staticmethod
     def waiting_receipts(conn: sqlite3.Connection) -> int:
         try:
@@ -295,7 +284,8 @@ class TillDevices:
         """Print a committed sale's receipt (queued first: a printer problem never loses it)."""
         from pos_client.services.printing import print_receipt  # lazy: not at start (the comment above)
 
-        with self._print_lock, self._own_ctx() as ctx:
+        with self._print_lock:
+            ctx = self.ctx  # the till's own connection (the module docstring)
             outcome = print_receipt(ctx, sale_id)
             return PrinterReport(int(outcome.printed), self.waiting_receipts(ctx.conn), outcome.reason,
                                  outcome.warning)
@@ -304,7 +294,8 @@ class TillDevices:
         """Print what waits in the queue; with nothing waiting, reprint the last sale's receipt."""
         from pos_client.services.printing import print_receipt, retry_pending  # lazy: not at start (above)
 
-        with self._print_lock, self._own_ctx() as ctx:
+        with self._print_lock:
+            ctx = self.ctx
             if self.waiting_receipts(ctx.conn):
                 outcomes = retry_pending(ctx)
             elif last_sale_id:
@@ -320,7 +311,8 @@ class TillDevices:
         """Ask the printer its status (DLE EOT) for the status bar; a worker thread, never the app's."""
         from pos_client.services.printing import printer_status  # lazy: not at start (above)
 
-        with self._print_lock, self._own_ctx() as ctx:  # port 9100 serves one connection at a time
+        with self._print_lock:  # port 9100 serves one connection at a time
+            ctx = self.ctx
             st = printer_status(ctx)
             waiting = self.waiting_receipts(ctx.conn)
         return PrinterReport(0, waiting, st.get("problem"), st.get("warning"))
