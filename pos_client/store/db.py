@@ -16,6 +16,7 @@ import os
 import pkgutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from pos_client.domain.errors import UsageError
 from pos_client.store import faults
 from pos_client.store.integrity import note_damage, stop_file, stopped_at
 
+SNAPSHOT_WAIT_S = 2.0  # how long a write on a shared connection waits for another thread's read of an older snapshot
 BACKUP_DIR_NAME = "backups"  # beside the database unless `[backup] dir` says otherwise
 
 
@@ -107,6 +109,22 @@ def write_txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         yield joined
 
 
+def _begin(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE. On a connection threads share (one with a `write_lock`: the till's), another thread's read
+    still stepping holds it at an older snapshot, where BEGIN IMMEDIATE fails at once (SQLITE_BUSY_SNAPSHOT) rather
+    than waiting: that read ends with its statement, so the BEGIN is tried again for up to `SNAPSHOT_WAIT_S`."""
+    deadline = time.monotonic() + SNAPSHOT_WAIT_S
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if (exc.sqlite_errorcode != sqlite3.SQLITE_BUSY_SNAPSHOT or getattr(conn, "write_lock", None) is None
+                    or time.monotonic() > deadline):
+                raise
+        time.sleep(0.002)
+
+
 @contextmanager
 def _txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     if conn.in_transaction:
@@ -116,7 +134,7 @@ def _txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     if marker is not None and (refusal := stopped_at(marker)) is not None:
         raise refusal
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        _begin(conn)
     except sqlite3.Error as exc:
         raise (faults.as_fault(exc) if faults.is_storage_error(exc) else exc) from exc
     try:

@@ -9,23 +9,19 @@ function here runs under the connection's `write_lock` (`store.db.write_txn` for
 reads, which are fetched whole before it is released): a sale on the app's thread never shares a transaction with
 a queue write, and never begins while a read of the printer's is still stepping (that read would hold the
 connection at an older snapshot and the sale's BEGIN IMMEDIATE would fail at once, SQLITE_BUSY_SNAPSHOT).
-The reverse, a read of the app's still stepping when the printer's write begins, is waited out (`writing`).
+The reverse, a read of the app's still stepping when the printer's write begins, is waited out (`write_txn`).
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from pos_client.domain.errors import NotFound
 from pos_client.store.db import now_iso, write_txn
-
-SNAPSHOT_WAIT_S = 2.0  # how long a write waits for another thread's read of an older snapshot to end
 
 
 @dataclass(frozen=True)
@@ -61,29 +57,11 @@ def locked(conn: sqlite3.Connection) -> AbstractContextManager[object]:
     return lock if lock is not None else nullcontext()
 
 
-@contextmanager
-def writing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """`write_txn`, its BEGIN tried again while another thread's unfinished read holds the shared connection at an
-    older snapshot (it ends with that statement); any other error is raised at once."""
-    deadline = time.monotonic() + SNAPSHOT_WAIT_S
-    while True:
-        stack = ExitStack()
-        try:
-            stack.enter_context(write_txn(conn))
-            break
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY_SNAPSHOT or time.monotonic() > deadline:
-                raise
-        time.sleep(0.002)
-    with stack:
-        yield conn
-
-
 def enqueue(conn: sqlite3.Connection, sale_id: str, data: bytes | None, kind: str = "receipt",
             reason: str | None = None) -> PrintJob:
     """Record a receipt to print (before any printer I/O, so a crash mid-print loses nothing); the job as written."""
     job_id, ts = uuid.uuid4().hex, now_iso()
-    with writing(conn):
+    with write_txn(conn):
         conn.execute(
             "INSERT INTO print_jobs (job_id, sale_id, kind, data, status, attempts, last_error, created_at,"
             " updated_at) VALUES (?,?,?,?, 'pending', 0, ?, ?, ?)",
@@ -100,20 +78,20 @@ def get(conn: sqlite3.Connection, job_id: str) -> PrintJob:
 
 
 def set_data(conn: sqlite3.Connection, job_id: str, data: bytes) -> None:
-    with writing(conn):
+    with write_txn(conn):
         conn.execute("UPDATE print_jobs SET data = ?, updated_at = ? WHERE job_id = ?", (data, now_iso(), job_id))
 
 
 def mark_printed(conn: sqlite3.Connection, job_id: str) -> None:
     ts = now_iso()
-    with writing(conn):
+    with write_txn(conn):
         conn.execute("UPDATE print_jobs SET status = 'printed', attempts = attempts + 1, last_error = NULL,"
                      " updated_at = ?, printed_at = ? WHERE job_id = ?", (ts, ts, job_id))
 
 
 def mark_failed(conn: sqlite3.Connection, job_id: str, reason: str, *, final: bool = False) -> None:
     """Count a failed attempt; the job stays pending (to retry) unless `final` gives it up."""
-    with writing(conn):
+    with write_txn(conn):
         conn.execute("UPDATE print_jobs SET status = ?, attempts = attempts + 1, last_error = ?, updated_at = ?"
                      " WHERE job_id = ?", ("failed" if final else "pending", reason, now_iso(), job_id))
 
