@@ -19,7 +19,7 @@ Target: overhead (measured - wire) <= 20 ms, judged on the tail the swipe count 
 
 The cyclic collections of the sessions are reported (`gc.callbacks`): those that overlapped a timed swipe by
 generation, the longest inside and outside them, and the app's own passes between customers (each swipe is
-preceded by the checkout's Clear, a customer done: `pos_client.app.collector`). A full pass over the oldest
+preceded by the checkout's Clear, a customer done, and 20 ms: `pos_client.app.collector`). A full pass over the oldest
 generation took 22-31 ms a few times per full-scale run before those passes, each inside some swipe.
 """
 

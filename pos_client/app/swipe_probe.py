@@ -58,7 +58,8 @@ async def _measure(home: Path, runs: int, pace: bool, card: str | None = None, *
     probe waits for the start's background work to end (`TillDevices.settled`) and appends the seconds that
     took to `settled` (-1 when it did not end within a minute). `watched` gets each swipe's window, the app's
     collections between customers and, every `memory_every` customers, the process's memory; `sell` pays a
-    keyed sale after each swipe (each swipe is a customer: cleared, swiped, paid); `plain` leaves out the
+    keyed sale after each swipe (each swipe is a customer: cleared, swiped, paid; a swipe always follows the
+    Clear by 20 ms, the app's pass between customers (`pos_client.app.collector`) runs then); `plain` leaves out the
     app's collections between customers (`TillApp.customer_done`), for an A/B."""
     from hw_sim import swipes  # lazy: the simulators: only the demo and probes use them
     from hw_sim.paced_writer import PacedWriter  # lazy: the simulators: only the demo and probes use them
@@ -115,7 +116,8 @@ async def _measure(home: Path, runs: int, pace: bool, card: str | None = None, *
                         settled.append(time.perf_counter() - t0 if done else -1.0)
                 screen = app.screen
                 assert isinstance(screen, CheckoutScreen), "the probe swipes on the checkout screen"
-                screen.action_clear()
+                screen.action_clear()  # the last customer is done: the app's pass runs once the screen painted
+                await pilot.pause(0.02)  # the next customer steps up (seconds at a real till)
                 before = len(attached)
                 first, last = await asyncio.to_thread(send)
                 while len(attached) == before:
