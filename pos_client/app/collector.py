@@ -8,14 +8,14 @@ permanent generation (`gc.freeze`: collections skip them) and collection resumes
 (tests, the demo) leaves the collector as it found it.
 
 After that, whatever the background work (lookup warm-up, upkeep, sync) and the customers leave alive piles
-up in the oldest generation, and a full pass over it took 22-31 ms a few times per bench run, each one in the
-middle of some swipe (bench `swipe_pty`). So the app calls `IdleCollector.customer_done` once a customer is
+up in the oldest generation, and a full pass over it took 22-31 ms a few times per full-scale bench run, each
+one free to land in a swipe (bench `swipe_pty`). So the app calls `IdleCollector.customer_done` once a customer is
 done (sale paid, sale cleared) and the screen has painted: a collection of what was allocated since the last
-one (the rest is frozen: a few ms) and `gc.freeze` of what survived, so the automatic passes in a swipe only
+one (the rest is frozen: ~1 ms) and `gc.freeze` of what survived, so the automatic passes in a swipe only
 ever scan one customer's objects. Frozen objects freed by their reference count go as always; frozen ones that
 later die in a cycle would stay, so when the heap has grown by `DEEP_GROWTH` since the last whole pass
 (CPython's own rule for its full passes) that pass runs there, in the pause: unfreeze, collect, freeze. The
-heap stays bounded (bench `swipe_pty --long`: RSS and objects over thousands of customers).
+heap stays bounded (`python -m pos_client.app.swipe_probe --long 2000`: RSS and objects over 2,000 customers).
 """
 
 from __future__ import annotations
