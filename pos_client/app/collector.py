@@ -63,7 +63,7 @@ class IdleCollector:
 
     growth: float = DEEP_GROWTH
     managed: bool = False
-    blocks_after_deep: int = 0  # the heap after the last whole pass
+    blocks_after_deep: int = 0  # the heap after the last whole pass (or the first pass: 0 until then)
     passes: list[Tidied] = field(default_factory=list)  # the last KEPT, for a probe to read
     count: int = 0  # passes since release
     deep_count: int = 0  # whole passes among them
@@ -71,7 +71,6 @@ class IdleCollector:
     def release(self) -> None:
         """`release`, and from then on the collections between customers (only after `hold`)."""
         self.managed = release()
-        self.blocks_after_deep = sys.getallocatedblocks()
 
     def customer_done(self) -> Tidied | None:
         """Between customers: collect what is newer than the frozen set and freeze the survivors; the whole
@@ -79,13 +78,15 @@ class IdleCollector:
         if not self.managed:
             return None
         t0 = time.perf_counter()
-        deep = sys.getallocatedblocks() > self.blocks_after_deep * (1 + self.growth)
+        # the first pass is never whole: what the start froze lives as long as the app, and the start's background
+        # work grew the heap by design (a whole pass there cost 75 ms at the mid bench's scale for nothing)
+        deep = 0 < self.blocks_after_deep * (1 + self.growth) < sys.getallocatedblocks()
         if deep:
             gc.unfreeze()
         gc.collect()
         gc.freeze()
         blocks = sys.getallocatedblocks()
-        if deep:
+        if deep or not self.blocks_after_deep:
             self.blocks_after_deep = blocks
         done = Tidied(time.perf_counter() - t0, deep, blocks)
         self.passes = [*self.passes[1 - KEPT:], done]
