@@ -3,7 +3,7 @@ private PostgreSQL, each till selling, pushing and pulling on its own schedule.
 
     python -m bench.loadtest [--workers 1 2 4] [--tills 200] [--stores 50] [--seconds 60]
                              [--sale-every 20] [--sync-every 5] [--travel 0.25] [--procs 2] [--pool 8]
-                             [--saturate] [--server-root DIR] [--data-dir DIR] [--out FILE.md]
+                             [--saturate] [--server-root DIR] [--quiet-wait 180] [--data-dir DIR] [--out FILE.md]
 
 Per worker count: a fresh PostgreSQL cluster (`headoffice.pgcluster`, default durability), head office in
 its own process tree, the tills spread over `--procs` load-generator processes (`bench.loadtill`: the
@@ -22,8 +22,9 @@ of another store, every such pair) beside its floor (what the schedule alone cos
 receiving till's next round; the tills sync on without selling for up to 30 s after the window, so every
 sale's lag at every till is counted), and head office's ledger totals against the sum of the tills' own
 ledgers once every till has pushed the rest. The load average is read at start and end: on a shared machine the
-figures mean nothing without it. `--server-root` runs head office from another checkout (an A/B against
-the same tills).
+figures mean nothing without it; each window first waits, up to `--quiet-wait` s, for the load the setup and
+the previous run left to fall below the cores (`bench.method.wait_until_quiet`, reported with the load).
+`--server-root` runs head office from another checkout (an A/B against the same tills).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import psycopg
 
 from bench import machine
 from bench.loadwatch import cpu_split, pg_pid, watch_backends
+from bench.method import QUIET_WAIT_S, wait_until_quiet
 from bench.stats import claimable, percentile
 from bench.sync_measure import wait_healthy
 from cardread.barcode import with_check_digit
@@ -141,10 +143,12 @@ def _summary(results: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
 
 def run_load(workdir: Path, *, workers: int = 1, tills: int = 200, stores: int = 50, seconds: float = 60,
              sale_every: float = 20, sync_every: float = 5, procs: int = 2, pool: int = 8, durable: bool = True,
-             seed: int = 15, travel: float = 0.25, server_root: Path = ROOT) -> dict[str, Any]:
+             seed: int = 15, travel: float = 0.25, server_root: Path = ROOT, quiet_s: float = 0.0) -> dict[str, Any]:
     """One load test on a fresh private PostgreSQL; the summary (see the module docstring). `lag_samples` holds
     every (sale time, lag, floor, sale id, receiving till) in seconds, sorted by sale time; `plan` the tills
-    (store, till, cards, visitors) and `sold` every sale (id, card, store)."""
+    (store, till, cards, visitors) and `sold` every sale (id, card, store). With `quiet_s`, once the tills are
+    set up (the setup and the previous run load the machine too) the window waits up to that long for the load
+    to fall below the cores (`bench.method.wait_until_quiet`; `quiet_wait` says how it went)."""
     if reason := pgcluster.available():
         raise RuntimeError(reason)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -181,6 +185,7 @@ def run_load(workdir: Path, *, workers: int = 1, tills: int = 200, stores: int =
                         proc.stdin.write(reply)
                         proc.stdin.flush()
             setup = time.monotonic() - setup_started
+            quiet = wait_until_quiet(quiet_s) if quiet_s > 0 else None
             start = time.time() + 1
             load_start = loadavg()
             for proc, _ in gens:
@@ -209,6 +214,8 @@ def run_load(workdir: Path, *, workers: int = 1, tills: int = 200, stores: int =
                 "plan": [{k: t[k] for k in ("store_id", "till_id", "cards", "visitors")} for t in plan],
                 "server": "this checkout" if server_root == ROOT else str(server_root),
                 "setup_seconds": round(setup, 1), "loadavg_start": load_start, "loadavg_end": load_end,
+                "quiet_wait": quiet.words() if quiet else "none asked",
+                "quiet_wait_s": quiet.waited_s if quiet else 0.0,
                 "ho_entries": int(row[0][0]), "ho_points": int(row[0][1]), "cpus": os.cpu_count()})
     out["totals_equal"] = (out["ho_entries"], out["ho_points"]) == (out["till_entries"], out["till_points"])
     return out
@@ -235,7 +242,7 @@ def markdown(runs: list[dict[str, Any]]) -> str:
                      f" {r['floor_p50_s']}/{r['floor_p99_s']} | {r['totals_equal']} |"
                      f" {'/'.join(str(cpu.get(g)) for g in ('headoffice', 'postgresql', 'generators', 'rest'))} |"
                      f" {'/'.join(str(pg.get(g, 0)) for g in ('lock:advisory', 'active', 'idle in transaction'))} |"
-                     f" {r['loadavg_start']} -> {r['loadavg_end']} |")
+                     f" {r['loadavg_start']} -> {r['loadavg_end']} ({r.get('quiet_wait', 'no wait')}) |")
     r0 = runs[0] if runs else {}
     lines.append(f"\n{r0.get('tills')} tills in {r0.get('stores')} stores, a sale every ~{r0.get('sale_every_s')} s"
                  f" per till ({r0.get('travel')} of them to a followed member of another store), a sync round (push,"
@@ -264,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--server-root", type=Path, action="append",
                    help="run head office from this checkout (repeat for an A/B: each worker count runs every"
                         " root, alternating which goes first)")
+    p.add_argument("--quiet-wait", type=float, default=QUIET_WAIT_S, help="seconds each window may wait for the"
+                   " 1-minute load to fall below the cores (0: start at once)")
     p.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()), help="where till homes go")
     p.add_argument("--out", type=Path, help="write the table here (markdown)")
     args = p.parse_args(argv)
@@ -278,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr, flush=True)
             runs.append(run_load(args.data_dir, workers=w, tills=args.tills, stores=args.stores, seconds=seconds,
                                  sale_every=sale_every, sync_every=sync_every, travel=args.travel,
-                                 procs=args.procs, pool=args.pool, server_root=root))
+                                 procs=args.procs, pool=args.pool, server_root=root, quiet_s=args.quiet_wait))
             print(json.dumps({k: v for k, v in runs[-1].items() if k not in ("lag_samples", "plan", "sold")}),
                   flush=True)
             if args.out:

@@ -25,6 +25,10 @@ measured before the figure drifted apart from it, a "p99" of 5 samples was a max
    ratio whose baseline load inflated too cannot pass by luck); else NOISY. A figure that judges only
    part of what it runs (the load test judges its schedule runs, not the saturation runs after them)
    records the loads read during that part in `judged[JUDGED_LOAD]`; the rule reads those instead.
+7. Do not judge a run by the load its predecessor left. A figure that starts heavy runs back to back
+   (the load test's worker counts) waits before each one with `wait_until_quiet` until the 1-minute load
+   average is below the cores, for a bounded time, and reports the wait and the load it started at; when
+   it never gets quiet, step 6 still applies.
 
 Adopting it in a figure (latency or throughput alike):
 
@@ -54,6 +58,8 @@ OVERLOAD_FACTOR = 2.0  # on an oversubscribed machine a PASS must survive the me
 Sample = Callable[[int], float | list[float]]  # round index -> one sample, or several from one run
 Check = Callable[[Measure, Measure], bool]  # (measured, baseline) -> target met
 Load = tuple[float, float, float]
+QUIET_WAIT_S = 180.0  # the 1-minute average decays by e in 60 s: 16 -> 2 takes ~125 s on an idle machine
+QUIET_POLL_S = 5.0
 JUDGED_LOAD = "judged_load"  # judged[...]: the load averages read during the runs the verdict is about
 
 
@@ -195,6 +201,34 @@ def overload_rule(fig: Figure, load: list[Load | None], cores: int) -> None:
     fig.judged["why"] = "; ".join(x for x in (fig.judged.get("why"), why) if x)
     fig.judged.setdefault("would_be", fig.status)
     fig.status = NOISY
+
+
+@dataclass
+class Quiet:
+    """What `wait_until_quiet` found: seconds waited, the load then, and whether it got below the cores."""
+
+    waited_s: float
+    load: Load | None
+    quiet: bool
+
+    def words(self) -> str:
+        one = f"{self.load[0]:.2f}" if self.load else "unknown"
+        return f"waited {self.waited_s:.0f} s, load {one}" + ("" if self.quiet else " (never below the cores)")
+
+
+def wait_until_quiet(limit_s: float = QUIET_WAIT_S, cores: int | None = None, poll_s: float = QUIET_POLL_S) -> Quiet:
+    """Sleep until the 1-minute load average is below the cores, at most `limit_s` (method step 7): a run that
+    starts on the load the previous run left is judged NOISY for a load it did not make."""
+    cores = cores if cores is not None else os.cpu_count() or 1
+    t0 = time.monotonic()
+    while True:
+        load = machine.load_average()
+        waited = time.monotonic() - t0
+        if load is None or load[0] < cores:  # unreadable: nothing to wait for, and not called quiet
+            return Quiet(round(waited, 1), load, load is not None)
+        if waited >= limit_s:
+            return Quiet(round(waited, 1), load, False)
+        time.sleep(min(poll_s, limit_s - waited))
 
 
 def cpu_probe() -> float:

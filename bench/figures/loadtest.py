@@ -15,7 +15,11 @@ target met in one half only is NOISY; the tail claimed is the one the count supp
 machine (load above the cores, always the case with 200 tills on 2 CPUs) turns a MISS into NOISY. That
 rule reads the load during the schedule runs it judges (`judged_loads`: each one's start, window end and end),
 not the figure's end, which comes after the saturation runs (load 16 where the judged runs ran at 1.4-6.3);
-the saturation runs' loads are recorded apart (`judged["saturation_load"]`).
+the saturation runs' loads are recorded apart (`judged["saturation_load"]`). Each window, the schedule runs' and
+the saturation runs', first waits (at most 180 s, 60 s in quick mode) for the 1-minute load the previous run and
+its own setup left to fall below the cores (`bench.method.wait_until_quiet`, method step 7; load 5.3 and 7.7 at
+the 2- and 4-worker windows' starts before it): the wait and the load it started at are in each run's note. A
+machine that never gets quiet still makes the figure NOISY.
 Errors or unequal totals are a MISS whatever the load, in either run: they are not noise. The quick run
 takes 20 tills at 1 and 2 workers and is not judged.
 """
@@ -26,7 +30,7 @@ from typing import Any
 
 from bench.env import BenchEnv
 from bench.loadtest import SATURATE_SALE_EVERY, markdown, run_load
-from bench.method import JUDGED_LOAD, Load, Rounds, Verdict, judge
+from bench.method import JUDGED_LOAD, QUIET_WAIT_S, Load, Rounds, Verdict, judge
 from bench.stats import MISS, NOISY, NOT_JUDGED, PASS, Figure
 from headoffice import pgcluster as pg
 
@@ -37,6 +41,7 @@ LAG_P99_S = 10.0
 SYNC_EVERY_S = 5.0  # the tills' [headoffice] interval: a 30 s default could never meet a 10 s lag
 SATURATE_S = 30.0  # the saturation run's window (tills syncing back to back)
 RANK = (MISS, NOISY, NOT_JUDGED, PASS)  # the figure's status is its worst worker count's
+QUIET_QUICK_S = 60.0  # the quick run's bound on each window's wait for a quiet machine (not judged anyway)
 
 
 def halves(run: dict[str, Any]) -> Rounds:
@@ -80,7 +85,8 @@ def note(run: dict[str, Any], v: Verdict) -> str:
             f" {push.get('p50_ms')}/{push.get('tail_ms')} ms, pull p50/{pull.get('claim')} {pull.get('p50_ms')}/"
             f"{pull.get('tail_ms')} ms, {run['errors']} errors, lag p50/{run['lag_claim']} {run['lag_p50_s']}/"
             f"{run['lag_p99_s']} s (floor {run['floor_p50_s']}/{run['floor_p99_s']} s), totals equal"
-            f" {run['totals_equal']}, load {run['loadavg_start']} -> {run['loadavg_end']}")
+            f" {run['totals_equal']}, load {run['loadavg_start']} -> {run['loadavg_end']} (before the window:"
+            f" {run.get('quiet_wait')})")
 
 
 def run(env: BenchEnv) -> Figure:
@@ -89,11 +95,13 @@ def run(env: BenchEnv) -> Figure:
         return Figure.skipped(KEY, TITLE, TARGET, reason)
     tills, stores, workers = (20, 5, (1, 2)) if env.quick else (200, 50, (1, 2, 4))
     runs, saturated = [], []
+    quiet = QUIET_QUICK_S if env.quick else QUIET_WAIT_S  # each window waits for the load the last one left
     for w in workers:  # each worker count's schedule run, then its saturation run, so both see the same machine
         runs.append(run_load(env.scratch / "loadtest", workers=w, tills=tills, stores=stores, sync_every=SYNC_EVERY_S,
-                             seconds=20 if env.quick else 60))
+                             seconds=20 if env.quick else 60, quiet_s=quiet))
         saturated.append(run_load(env.scratch / "loadtest", workers=w, tills=tills, stores=stores, sync_every=0,
-                                  sale_every=SATURATE_SALE_EVERY, seconds=10 if env.quick else SATURATE_S))
+                                  sale_every=SATURATE_SALE_EVERY, seconds=10 if env.quick else SATURATE_S,
+                                  quiet_s=quiet))
     verdicts = [verdict_of(r, not env.quick) for r in runs]
     for vr, sat in zip(verdicts, saturated, strict=True):
         if sat["errors"] or not sat["totals_equal"]:
@@ -107,7 +115,7 @@ def run(env: BenchEnv) -> Figure:
               f" per till: {s['requests_per_s']} req/s (push {s['kinds'].get('push', {}).get('per_s')}/s, pull"
               f" {s['kinds'].get('pull', {}).get('per_s')}/s), {s['errors']} errors, totals equal"
               f" {s['totals_equal']}, CPU % {s['cpu_pct']}, PG sessions {s['pg_backends']},"
-              f" load {s['loadavg_start']} -> {s['loadavg_end']}"
+              f" load {s['loadavg_start']} -> {s['loadavg_end']} (before the window: {s.get('quiet_wait')})"
               for s in saturated]
     if env.quick:
         notes.append(f"quick run: {tills} tills, not 200; the target is judged at full scale")

@@ -296,6 +296,7 @@ class CheckoutScreen(TillScreen[None]):
         if self.last_issued is not None and self.last_issued.code:
             text += f" · Coupon {self.last_issued.code} issued"
         self.say(text)
+        self.till.customer_done()
 
     def _issue_offer(self, result: SaleResult) -> Issued | None:
         """The offer marketing prints on this sale's receipt (a coupon or a message), chosen and recorded now.
@@ -332,6 +333,7 @@ class CheckoutScreen(TillScreen[None]):
             slot.value = ""
         self.refresh_basket()
         self.say("Sale cleared")
+        self.till.customer_done()
 
     def action_cancel(self) -> None:
         """Esc: drop what is being keyed; the card slot goes back to the attached member's card."""

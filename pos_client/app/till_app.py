@@ -112,6 +112,7 @@ class TillApp(App[None]):
         self._origin: tuple[Widget | None, str | None, int] = (None, None, 0)
         self._on_ready = on_ready
         self.wiring = DeviceWiring(self, devices)
+        self.idle_gc = collector.IdleCollector()
 
     async def on_mount(self) -> None:
         await self.push_screen(CheckoutScreen())
@@ -137,7 +138,7 @@ class TillApp(App[None]):
         first screen for the CPU and the GIL, bench `cold_start`), then, in a worker, the upkeep and sync."""
         if self._on_ready is not None:
             self._on_ready(self)
-        collector.release()  # held by `pos-client` through the start (pos_client.app.collector)
+        self.idle_gc.release()  # held by `pos-client` through the start (pos_client.app.collector)
         self.wiring.start()
         self.wiring.start_later()
         self.wiring.warm_printer()
@@ -161,6 +162,11 @@ class TillApp(App[None]):
     def sale_committed(self, sale_id: str) -> None:
         """Called by the checkout once a sale is written: print its receipt and sync, never waiting."""
         self.wiring.sale_committed(sale_id)
+
+    def customer_done(self) -> None:
+        """The checkout's customer is done (paid, or cleared): the cyclic collection runs once the screen has
+        painted, between customers, not in the next one's swipe (pos_client.app.collector)."""
+        self.call_after_refresh(self.idle_gc.customer_done)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "print_retry":  # hidden from the footer on a till without a printer

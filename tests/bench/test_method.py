@@ -13,7 +13,16 @@ from bench.background import Watch
 from bench.env import BenchEnv
 from bench.figures.loadtest import judged_loads
 from bench.generate import SIZES, GenStats, cached_home
-from bench.method import JUDGED_LOAD, Rounds, cpu_probe, interleave, judge, loads_judged, overload_rule
+from bench.method import (
+    JUDGED_LOAD,
+    Rounds,
+    cpu_probe,
+    interleave,
+    judge,
+    loads_judged,
+    overload_rule,
+    wait_until_quiet,
+)
 from bench.scratch import setup_note, writable_home
 from bench.stats import MISS, NOISY, NOT_JUDGED, PASS, Figure, Measure, claimable
 from pos_client.services.marketing import upkeep
@@ -261,3 +270,12 @@ def test_the_load_test_reads_each_schedule_run_s_load():
             {"loadavg_start": "2.00 2.00 1.50", "loadavg_end": "3.00 2.10 1.60"}]
     assert judged_loads(runs) == [(1.4, 1.1, 0.9), (5.1, 2.0, 1.0), (6.3, 2.5, 1.2), (2.0, 2.0, 1.5),
                                   (3.0, 2.1, 1.6)]
+
+
+def test_wait_until_quiet_returns_at_once_on_a_quiet_machine_and_gives_up_at_its_bound():
+    quiet = wait_until_quiet(limit_s=5, cores=10_000)  # no machine has this load
+    assert quiet.quiet and quiet.waited_s < 1 and quiet.load is not None
+    t0 = time.monotonic()
+    busy = wait_until_quiet(limit_s=0.3, cores=0, poll_s=0.1)  # a load below 0 never comes
+    assert not busy.quiet and busy.waited_s >= 0.3 and time.monotonic() - t0 < 2
+    assert "never below the cores" in busy.words() and f"{busy.load[0]:.2f}" in busy.words()

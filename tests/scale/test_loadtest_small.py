@@ -35,8 +35,9 @@ def test_twenty_tills_no_errors_and_equal_totals(tmp_path):
     if reason := pgcluster.available():
         missing_part(reason)
     run = run_load(tmp_path, workers=2, tills=20, stores=5, seconds=8, sale_every=2, sync_every=2, procs=2,
-                   pool=4, durable=False, travel=0.3)
+                   pool=4, durable=False, travel=0.3, quiet_s=0.5)
     assert run["errors"] == 0, run["error_kinds"]
+    assert run["quiet_wait"].startswith("waited") and run["quiet_wait_s"] <= 6  # the bounded wait before the window
     assert run["sales"] > 20 and run["till_entries"] >= run["sales"] == len(run["sold"])
     assert (run["ho_entries"], run["ho_points"]) == (run["till_entries"], run["till_points"])
     assert run["totals_equal"]
