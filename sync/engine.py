@@ -40,6 +40,7 @@ class RoundMemo:
 
     cursor: int = 0
     cursor_saved: float = -math.inf  # time.monotonic() of the last save
+    cursor_held: int = -1  # the database's cursor after the last round: one found lower was reset (a restore)
     last_ok: str | None = None
     clock_offset_s: int = 0
 
@@ -117,6 +118,8 @@ def pull_all(ctx: TillContext, client: HeadOfficeClient, *, page_size: int = PUL
         report.pulled["history"] = follow_seen(ctx, client)
     cursor, floor = state.get_int(ctx.conn, state.CURSOR), snapshot.floor(ctx.conn)
     if memo is not None:
+        if cursor < memo.cursor_held:  # the database went back (restored): what memory holds is not in it
+            memo.cursor = cursor
         cursor = max(cursor, memo.cursor)
     done = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull-ahead") as ahead:
@@ -152,7 +155,8 @@ def _remember(conn: sqlite3.Connection, memo: RoundMemo | None, saved: int, curs
     """The cursor reached, and when it was saved (the page's transaction wrote one it did not hold)."""
     if memo is None:
         return
-    if state.get_int(conn, state.CURSOR) != saved:
+    memo.cursor_held = state.get_int(conn, state.CURSOR)
+    if memo.cursor_held != saved:
         memo.cursor_saved = time.monotonic()
     memo.cursor = max(memo.cursor, cursor)
 

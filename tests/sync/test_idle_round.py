@@ -14,7 +14,7 @@ from tillkit import assert_invariant, card_balance, enrol, register, sell, wait_
 
 from pos_client.store import sync_state as state
 from pos_client.till import context_opener
-from sync.engine import STATUS_EVERY_S, RoundMemo, client_for, sync_once
+from sync.engine import STATUS_EVERY_S, RoundMemo, client_for, pull_all, sync_once
 from sync.push import push_pending
 from sync.view import follow_seen
 from sync.worker import SyncWorker
@@ -150,3 +150,13 @@ def test_the_worker_shows_the_last_sync_from_memory(headoffice, ho_store, make_t
         assert status.entries_waiting == 0 and "0 entries waiting" in status.line()
     finally:
         worker.stop()
+
+
+def test_a_cursor_the_database_lost_is_not_taken_from_memory(headoffice, ho_store, make_till):
+    a, _, memo = _two_tills(headoffice, ho_store, make_till)
+    sync_once(a, memo=memo)
+    with client_for(a.conn, a.config) as client:
+        assert pull_all(a, client, page_size=1, memo=memo).pages == 1  # nothing new after the memo's cursor
+        state.put(a.conn, **{state.CURSOR: 0})  # the database went back (a restored backup)
+        assert pull_all(a, client, page_size=1, memo=memo).pages > 1  # so the pull starts where it now is
+    assert_invariant(a)
