@@ -14,12 +14,18 @@
   refused by checkout after the next pull.
 - Documents other capabilities handle (till keys, coupon uses, erasures; the till's `extensions.sync_docs`)
   are handed to their handlers at the end of the page, in the same transaction.
-- The cursor is saved in the same transaction as the page, so a restart resumes exactly there.
+- The cursor is saved in the same transaction as the page, so a restart resumes exactly there. A page that
+  changes nothing the till holds (its own sale's balance echoed back, an empty page) is rolled back instead,
+  unless the caller asks for the cursor (`keep_cursor`): a ROLLBACK writes nothing to the WAL, so the till's own
+  connection keeps its page cache (ARCHITECTURE.md, "the till's connections"). Every statement here writes only
+  what differs, so "changed nothing" is SQLite's own count of changed rows; re-applying a page is a no-op.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
@@ -72,15 +78,46 @@ def _ensure_member(conn: sqlite3.Connection, member_id: str, store_id: str, ts: 
                  (member_id, ts))
 
 
-def apply_page(ctx: TillContext, page: PullPage) -> dict[str, int]:
-    """Apply one page and move the cursor, all in one transaction."""
+class _Unchanged(Exception):
+    """Leaves `_applying` to roll back a transaction that changed nothing."""
+
+
+class _Mark:
+    """The changed-row count of an applying transaction since its start, and whether to keep it."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn, self.start, self.discard = conn, conn.total_changes, False
+
+    def changed(self) -> int:
+        return self.conn.total_changes - self.start
+
+
+@contextmanager
+def _applying(conn: sqlite3.Connection) -> Iterator[_Mark]:
+    """One write transaction with the outbox triggers quiet; rolled back when the body sets `discard` (and it is
+    not joined to an outer transaction, which decides for itself)."""
+    joined = conn.in_transaction
+    try:
+        with write_txn(conn):
+            conn.execute("UPDATE sync_apply SET applying = 1")
+            mark = _Mark(conn)
+            yield mark
+            if mark.discard and not joined:
+                raise _Unchanged
+            conn.execute("UPDATE sync_apply SET applying = 0")
+    except _Unchanged:
+        pass
+
+
+def apply_page(ctx: TillContext, page: PullPage, *, keep_cursor: bool = True) -> dict[str, int]:
+    """Apply one page and move the cursor, all in one transaction. When the page changed nothing the cursor is
+    saved only if `keep_cursor` and it moved; otherwise nothing is committed (the caller remembers the cursor)."""
     conn = ctx.conn
     counts = {"entries": 0, "members": 0, "cards": 0, "balances": 0, "rules": 0, "products": 0}
     docs: dict[str, list[dict[str, Any]]] = {}
     rules: list[dict[str, Any]] = []  # checked and applied together (sync.program_rules)
     ts = now_iso()
-    with write_txn(conn):
-        conn.execute("UPDATE sync_apply SET applying = 1")
+    with _applying(conn) as mark:
         pending_members = _pending_keys(conn, "member")
         pending_cards = _pending_keys(conn, "card")
         ready = _ready_members(conn, page)
@@ -94,25 +131,24 @@ def apply_page(ctx: TillContext, page: PullPage) -> dict[str, int]:
             elif change.type == "balance":
                 counts["balances"] += _apply_balance(conn, data, own, change.cursor, ts, ready)
             elif change.type == "member" and data["member_id"] not in pending_members:
-                _apply_member(conn, data, ts, ready)
-                counts["members"] += 1
+                counts["members"] += _apply_member(conn, data, ts, ready)
             elif change.type == "card" and data["card_number"] not in pending_cards:
                 if formats.why(str(data["card_number"])) is not None:  # outside the program's formats: not stored
                     continue
-                _apply_card(conn, data, ts, ready)
-                counts["cards"] += 1
+                counts["cards"] += _apply_card(conn, data, ts, ready)
             elif change.type == "rule":
                 rules.append(data)
             elif change.type == "product":
-                _apply_product(conn, data, ts)
-                counts["products"] += 1
+                counts["products"] += _apply_product(conn, data, ts)
             elif change.type in DOC_TYPES:
                 docs.setdefault(change.type, []).append(data)
         counts["rules"] = apply_rules(conn, rules, ts, page.next_cursor)
         if docs:
             _apply_docs(ctx, docs, counts)
-        conn.execute("UPDATE sync_apply SET applying = 0")
-        state.put(conn, **{state.CURSOR: page.next_cursor})
+        if mark.changed() or (keep_cursor and page.next_cursor != state.get_int(conn, state.CURSOR)):
+            state.put(conn, **{state.CURSOR: page.next_cursor})
+        else:
+            mark.discard = True
     return counts
 
 
@@ -191,8 +227,7 @@ def apply_history(ctx: TillContext, history: list[Change], through: int) -> int:
     ts = now_iso()
     moved: dict[str, int] = {}
     taken = 0
-    with write_txn(conn):
-        conn.execute("UPDATE sync_apply SET applying = 1")
+    with _applying(conn) as mark:
         for change in history:
             if change.type == "entry" and _apply_entry(conn, change.data, ts):
                 taken += 1
@@ -201,51 +236,66 @@ def apply_history(ctx: TillContext, history: list[Change], through: int) -> int:
                          [(m, -p, through) for m, p in moved.items() if p])
         for member_id, points in moved.items():
             add_to_balance(conn, member_id, -points, ts)  # _apply_entry moved it: the balance stays as it was
-        conn.execute("UPDATE sync_apply SET applying = 0")
+        mark.discard = not mark.changed()  # every entry held already: nothing to commit
     return taken
 
 
-def _apply_member(conn: sqlite3.Connection, m: dict[str, Any], ts: str, ready: set[str] | None = None) -> None:
+def _apply_member(conn: sqlite3.Connection, m: dict[str, Any], ts: str, ready: set[str] | None = None) -> int:
+    """1 when the member or its consent changed (a record equal to the till's writes nothing)."""
     if m.get("merged_into"):
         _ensure_member(conn, m["merged_into"], m["store_id"], ts, ready)
     # one upsert, not a placeholder INSERT then an UPDATE: a first pull writes a million of these
-    conn.execute("INSERT INTO members (member_id, name, phone, email, store_id, status, merged_into, created_at,"
-                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(member_id) DO UPDATE SET"
-                 " name = excluded.name, phone = excluded.phone, email = excluded.email, store_id = excluded.store_id,"
-                 " status = excluded.status, merged_into = excluded.merged_into, created_at = excluded.created_at,"
-                 " updated_at = excluded.updated_at",
-                 (m["member_id"], m.get("name"), m.get("phone"), m.get("email"), m["store_id"],
-                  m.get("status", "active"), m.get("merged_into"), m["created_at"], m["updated_at"]))
+    changed = conn.execute(
+        "INSERT INTO members (member_id, name, phone, email, store_id, status, merged_into, created_at,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(member_id) DO UPDATE SET"
+        " name = excluded.name, phone = excluded.phone, email = excluded.email, store_id = excluded.store_id,"
+        " status = excluded.status, merged_into = excluded.merged_into, created_at = excluded.created_at,"
+        " updated_at = excluded.updated_at WHERE members.name IS NOT excluded.name OR members.phone IS NOT"
+        " excluded.phone OR members.email IS NOT excluded.email OR members.store_id IS NOT excluded.store_id"
+        " OR members.status IS NOT excluded.status OR members.merged_into IS NOT excluded.merged_into"
+        " OR members.created_at IS NOT excluded.created_at OR members.updated_at IS NOT excluded.updated_at",
+        (m["member_id"], m.get("name"), m.get("phone"), m.get("email"), m["store_id"],
+         m.get("status", "active"), m.get("merged_into"), m["created_at"], m["updated_at"])).rowcount
     if ready is None or m["member_id"] not in ready:  # its balance row (the member row is written above)
         conn.execute("INSERT INTO balances (member_id, points, updated_at) VALUES (?, 0, ?) ON CONFLICT DO NOTHING",
                      (m["member_id"], ts))
         if ready is not None:
             ready.add(m["member_id"])
+    consent = {ch: int(bool(g)) for ch, g in (m.get("consent") or {}).items()}
+    held = dict(conn.execute("SELECT channel, granted FROM member_consent WHERE member_id = ?", (m["member_id"],)))
+    if held == consent:
+        return int(changed > 0)
     conn.execute("DELETE FROM member_consent WHERE member_id = ?", (m["member_id"],))
-    consent = (m.get("consent") or {}).items()
     conn.executemany("INSERT INTO member_consent (member_id, channel, granted, at) VALUES (?, ?, ?, ?)",
-                     [(m["member_id"], ch, int(bool(g)), m["updated_at"]) for ch, g in consent])
+                     [(m["member_id"], ch, g, m["updated_at"]) for ch, g in consent.items()])
+    return 1
 
 
-def _apply_card(conn: sqlite3.Connection, c: dict[str, Any], ts: str, ready: set[str] | None = None) -> None:
+def _apply_card(conn: sqlite3.Connection, c: dict[str, Any], ts: str, ready: set[str] | None = None) -> int:
+    """1 when the card is new or changed (a record equal to the till's writes nothing)."""
     _ensure_member(conn, c["member_id"], "unknown", ts, ready)
     if conn.execute("INSERT INTO cards (card_number, member_id, source, status, replaced_by, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(card_number) DO NOTHING",
                     (c["card_number"], c["member_id"], c["source"], c["status"], c.get("replaced_by"),
                      c.get("created_at") or ts, c["updated_at"])).rowcount == 1:
-        return  # a new card (a first pull: all of them)
+        return 1  # a new card (a first pull: all of them)
     row = conn.execute("SELECT status FROM cards WHERE card_number = ?", (c["card_number"],)).fetchone()
     status = max(row[0], c["status"], key=lambda s: CARD_RANK.get(s, 0))
-    conn.execute("UPDATE cards SET member_id = ?, status = ?, replaced_by = COALESCE(?, replaced_by), updated_at = ?"
-                 " WHERE card_number = ?", (c["member_id"], status, c.get("replaced_by"), c["updated_at"],
-                                            c["card_number"]))
+    return conn.execute(
+        "UPDATE cards SET member_id = ?1, status = ?2, replaced_by = COALESCE(?3, replaced_by), updated_at = ?4"
+        " WHERE card_number = ?5 AND (member_id IS NOT ?1 OR status IS NOT ?2 OR replaced_by IS NOT"
+        " COALESCE(?3, replaced_by) OR updated_at IS NOT ?4)",
+        (c["member_id"], status, c.get("replaced_by"), c["updated_at"], c["card_number"])).rowcount
 
 
-def _apply_product(conn: sqlite3.Connection, p: dict[str, Any], ts: str) -> None:
+def _apply_product(conn: sqlite3.Connection, p: dict[str, Any], ts: str) -> int:
+    """1 when the product is new or changed (`updated_at` is when this till last saw it change)."""
     p = _bounded(p, Product, "a product")
-    conn.execute(
+    return conn.execute(
         "INSERT INTO products (sku, ean, name, category, price_cents, updated_at) VALUES (?,?,?,?,?,?) "
         "ON CONFLICT(sku) DO UPDATE SET ean=excluded.ean, name=excluded.name, category=excluded.category,"
-        " price_cents=excluded.price_cents, updated_at=excluded.updated_at",
+        " price_cents=excluded.price_cents, updated_at=excluded.updated_at WHERE products.ean IS NOT excluded.ean"
+        " OR products.name IS NOT excluded.name OR products.category IS NOT excluded.category"
+        " OR products.price_cents IS NOT excluded.price_cents",
         (p["sku"], normalise_gtin(p["ean"]) if p.get("ean") else None, p["name"], p["category"],
-         int(p["price_cents"]), ts))
+         int(p["price_cents"]), ts)).rowcount

@@ -6,10 +6,14 @@ connection), syncs every
 `interval` seconds, and after a failure waits with exponential backoff and jitter so a
 hundred tills do not hammer a recovering head office together. Status changes go to a
 callback (the app posts them to its status bar); nothing here imports Textual.
+
+A round that changed nothing commits nothing (engine.RoundMemo): the worker keeps the cursor and the last good
+sync's time in memory and shows them from there; the database has them at most a minute old.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import threading
@@ -22,7 +26,7 @@ from pos_client.store import sync_state as state
 from pos_client.store.context import TillContext
 from pos_client.store.sync_state import SyncStatus
 from sync.client import AuthError, SyncError
-from sync.engine import Progress, sync_once
+from sync.engine import Progress, RoundMemo, sync_once
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,7 @@ class SyncWorker:
         self._kick = threading.Event()
         self._thread: threading.Thread | None = None
         self.status: SyncStatus | None = None
+        self.memo = RoundMemo()
 
     def start(self) -> SyncWorker:
         self._thread = threading.Thread(target=self._run, name="sync-worker", daemon=True)
@@ -76,7 +81,12 @@ class SyncWorker:
         self._kick.set()
 
     def _publish(self, ctx: TillContext, state_name: str | None = None) -> None:
-        self.status = state.read_status(ctx.conn, ctx.store_id, ctx.till_id, state_name)
+        status = state.read_status(ctx.conn, ctx.store_id, ctx.till_id, state_name)
+        ok_at = self.memo.last_ok
+        if ok_at is not None and ok_at > (status.last_ok or ""):  # a good round the database holds a bit older
+            status = dataclasses.replace(status, last_ok=ok_at, last_sync=max(ok_at, status.last_sync or ""),
+                                         clock_offset_s=self.memo.clock_offset_s)
+        self.status = status
         if self.on_status:
             try:
                 self.on_status(self.status)
@@ -92,7 +102,8 @@ class SyncWorker:
                 delay = self.interval
                 try:
                     self._publish(ctx, "syncing")
-                    sync_once(ctx, transport=self.transport, timeout=self.timeout, progress=self.on_progress)
+                    sync_once(ctx, transport=self.transport, timeout=self.timeout, progress=self.on_progress,
+                              memo=self.memo)
                     self.failures = 0
                 except AuthError:
                     self.failures += 1

@@ -17,6 +17,7 @@ LAST_ERROR, CLOCK_OFFSET = "last_error", "clock_offset_s"
 SENT_FOR_APPROVAL = "sent_for_approval"  # changes the last push left waiting for approval at head office
 PUSH_SALE = "push_sale_rowid"  # sales above this rowid have not been pushed (they are insert-only)
 CLOCK_WARN_S = 300  # a till clock this far from head office's gets a warning in the status bar
+OFFSET_SLACK_S = 1  # an offset this close to the stored one is the same (whole seconds, a round trip apart)
 
 
 def get(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
@@ -109,7 +110,11 @@ def read_status(conn: sqlite3.Connection, store_id: str, till_id: str, state: st
     )
 
 
-def note_success(conn: sqlite3.Connection, server_time: str | None) -> None:
+def note_success(conn: sqlite3.Connection, server_time: str | None, every: float | None = None) -> tuple[str, int]:
+    """Record a good round: (its time, the clock offset). With `every` (the worker's STATUS_EVERY_S) the row is
+    written only when state, error or offset changed or the stored time is `every` seconds old: a commit by the
+    worker's connection costs the till's connection its page cache, so the worker shows the time from memory in
+    between and what other processes read (`sync --status`, `doctor`) is at most `every` seconds old."""
     now = now_iso()
     offset = 0
     if server_time:
@@ -117,7 +122,24 @@ def note_success(conn: sqlite3.Connection, server_time: str | None) -> None:
             offset = int((datetime.fromisoformat(server_time) - datetime.fromisoformat(now)).total_seconds())
         except ValueError:
             offset = 0
+    if every is not None and not _stale(conn, now, offset, every):
+        return now, offset
     put(conn, **{LAST_SYNC: now, LAST_OK: now, STATE: "online", LAST_ERROR: None, CLOCK_OFFSET: offset})
+    return now, offset
+
+
+def _stale(conn: sqlite3.Connection, now: str, offset: int, every: float) -> bool:
+    """Whether the stored status says something other than 'online, no error, this offset, recently'."""
+    held = dict(conn.execute("SELECT key, value FROM sync_state WHERE key IN (?, ?, ?, ?)",
+                             (LAST_OK, STATE, LAST_ERROR, CLOCK_OFFSET)).fetchall())
+    if held.get(STATE) != "online" or held.get(LAST_ERROR) is not None or not held.get(LAST_OK):
+        return True
+    try:
+        stored_offset = int(float(held.get(CLOCK_OFFSET) or 0))
+        age = (datetime.fromisoformat(now) - datetime.fromisoformat(held[LAST_OK])).total_seconds()
+    except ValueError:
+        return True
+    return abs(stored_offset - offset) > OFFSET_SLACK_S or not 0 <= age < every
 
 
 def note_failure(conn: sqlite3.Connection, error: str) -> None:
